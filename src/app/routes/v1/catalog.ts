@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../../../services.js';
+import { baseModelSchema, errorResponses, idParams, trainerSchema } from '../../schemas.js';
+
+export default function catalogRoutes(app: FastifyInstance, s: Services) {
+  const security = [{ bearer: [] }];
+
+  app.get('/v1/trainers', {
+    schema: { tags: ['catalog'], summary: 'Trainers with their hyperparameter JSON Schema, dataset constraints, pricing and availability', security, response: { 200: { type: 'object', properties: { data: { type: 'array', items: trainerSchema } } }, ...errorResponses(401) } },
+    handler: async () => ({ data: s.catalog.listTrainers() }),
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/trainers/:id', {
+    schema: { tags: ['catalog'], summary: 'One trainer', security, params: idParams(), response: { 200: trainerSchema, ...errorResponses(401, 404) } },
+    handler: async (req) => s.catalog.trainer(req.params.id),
+  });
+
+  app.get<{ Querystring: { trainer?: string } }>('/v1/base-models', {
+    schema: {
+      tags: ['catalog'],
+      summary: 'Base models, optionally only those a trainer works with',
+      security,
+      querystring: { type: 'object', additionalProperties: false, properties: { trainer: { type: 'string', maxLength: 100 } } },
+      response: { 200: { type: 'object', properties: { data: { type: 'array', items: baseModelSchema } } }, ...errorResponses(401) },
+    },
+    handler: async (req) => ({ data: s.catalog.listBaseModels(req.query.trainer ? { trainer: req.query.trainer } : {}) }),
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/base-models/:id', {
+    schema: { tags: ['catalog'], summary: 'One base model', security, params: idParams(), response: { 200: baseModelSchema, ...errorResponses(401, 404) } },
+    handler: async (req) => s.catalog.baseModel(req.params.id),
+  });
+}

@@ -1,0 +1,98 @@
+import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Ajv } from 'ajv';
+import formatsModule from 'ajv-formats';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { TooManyRequestsError } from '../errors.js';
+import type { Services } from '../services.js';
+import { registerAuth } from './plugins/auth.js';
+import { registerErrorHandling } from './plugins/errors.js';
+import { registerMetrics } from './plugins/metrics.js';
+import blobRoutes from './routes/blobs.js';
+import opsRoutes from './routes/ops.js';
+import adminRoutes from './routes/v1/admin.js';
+import authRoutes from './routes/v1/auth.js';
+import catalogRoutes from './routes/v1/catalog.js';
+import datasetRoutes from './routes/v1/datasets.js';
+import fileRoutes from './routes/v1/files.js';
+import { errorSchema } from './schemas.js';
+import './types.js';
+
+// ajv-formats is CommonJS: under NodeNext its default export sits one level down.
+const addFormats = (formatsModule as unknown as { default: typeof formatsModule.default }).default;
+
+const JSON_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * Bodies are validated strictly (no type coercion, extra fields rejected, never silently
+ * dropped); query strings and path params are strings on the wire, so they are coerced.
+ */
+function validators() {
+  const common = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false } as const;
+  const body = new Ajv({ ...common, coerceTypes: false });
+  const params = new Ajv({ ...common, coerceTypes: 'array' });
+  addFormats(body);
+  addFormats(params);
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : params).compile(schema);
+}
+
+export async function buildServer(s: Services, logger: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: JSON_BODY_LIMIT,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    trustProxy: process.env.TRUST_PROXY === 'true',
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(validators());
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  registerErrorHandling(app);
+  app.addSchema(errorSchema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Trainyard API', version: '1', description: 'Train models through an API: datasets, jobs, live progress, a model registry and credits.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A JWT from /v1/auth/login or an API key (ty_…)' } } },
+    },
+  });
+  // swagger-ui registers its own routes: the docs are public, like /openapi.json.
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/docs')) route.config = { ...(route.config as object), auth: 'public', rateLimit: false } as typeof route.config;
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
+  app.get('/openapi.json', { config: { auth: 'public', rateLimit: false }, schema: { hide: true } }, async () => app.swagger());
+
+  registerAuth(app, s.accounts);
+  const metrics = registerMetrics(app);
+  const limit = s.config.rateLimits.default;
+  await app.register(rateLimit, {
+    global: limit.max > 0,
+    // After auth (onRequest), so limits follow the caller rather than a shared address.
+    hook: 'preHandler',
+    max: limit.max,
+    timeWindow: limit.windowMs,
+    keyGenerator: (req) => (req.principal ? `user:${req.principal.userId}` : `ip:${req.ip}`),
+    errorResponseBuilder: (_req, ctx) => new TooManyRequestsError('RATE_LIMITED', `rate limit of ${ctx.max} requests per ${ctx.after} exceeded`, Math.ceil(ctx.ttl / 1000)),
+  });
+  await app.register(multipart, {
+    // One byte over our own cap, so the store's meter (which cleans up) always trips first.
+    limits: { fileSize: s.config.uploads.maxFileBytes + 1, files: 1, fields: 10, parts: 12, fieldSize: 64 * 1024 },
+  });
+
+  opsRoutes(app, s, metrics);
+  authRoutes(app, s);
+  fileRoutes(app, s);
+  datasetRoutes(app, s);
+  catalogRoutes(app, s);
+  adminRoutes(app, s);
+  await app.register((instance) => blobRoutes(instance, s));
+  return app;
+}

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from './errors.js';
+
+/** "N/window" rate limit, e.g. 600/1m. max 0 switches the limit off. */
+export interface RateLimit { max: number; windowMs: number }
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | null;
+  storageDir: string;
+  /** Absolute base URL used in links we hand out (signed upload URLs); derived from the request when unset. */
+  publicUrl: string | null;
+  secret: Buffer;
+  jwtTtlSeconds: number;
+  signupPolicy: 'open' | 'closed';
+  signupCreditGrant: number;
+  uploads: { maxFileBytes: number; signedUrlTtlSeconds: number; importMaxBytes: number; importTimeoutMs: number; importAllow: string };
+  datasets: { maxFiles: number; maxImages: number; maxRows: number };
+  rateLimits: { default: RateLimit; auth: RateLimit; upload: RateLimit };
+  login: { maxFailures: number; lockSeconds: number };
+  admin: { username: string; password: string; email: string } | null;
+  worker: { inProcess: boolean };
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+const DURATION = /^(\d+)(ms|s|m|h|d)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const SIZE = /^(\d+)(b|kb|kib|mb|mib|gb|gib)?$/i;
+const UNIT_BYTES: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bytes(env: Env, name: string, def: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const m = SIZE.exec(raw.trim());
+  if (!m) throw new ConfigError(name, `expected a size such as 500mb or 1gib, got "${raw}"`);
+  const n = Number(m[1]) * UNIT_BYTES[(m[2] ?? 'b').toLowerCase()]!;
+  if (n <= 0) throw new ConfigError(name, 'must be positive');
+  return n;
+}
+
+function durationMs(raw: string, name: string): number {
+  const m = DURATION.exec(raw.trim());
+  if (!m) throw new ConfigError(name, `expected a duration such as 30s or 1m, got "${raw}"`);
+  return Number(m[1]) * UNIT_MS[m[2] ?? 'ms']!;
+}
+
+function rateLimit(env: Env, name: string, def: string): RateLimit {
+  const raw = env[name] ?? def;
+  const [max, window] = raw.split('/');
+  if (max === undefined || window === undefined || !/^\d+$/.test(max.trim())) {
+    throw new ConfigError(name, `expected "N/window" such as 600/1m (0/1m turns it off), got "${raw}"`);
+  }
+  return { max: Number(max), windowMs: durationMs(window, name) };
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], def: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!(values as readonly string[]).includes(raw)) throw new ConfigError(name, `expected one of ${values.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+/**
+ * The master secret signs JWTs and blob URLs (through derived keys). When it is not given we
+ * generate it once and keep it in DATA_DIR, so tokens survive restarts without any setup.
+ */
+function loadSecret(env: Env, dataDir: string): Buffer {
+  const raw = env.TRAINYARD_SECRET ?? env.JWT_SECRET;
+  if (raw !== undefined && raw !== '') {
+    if (raw.length < 32) throw new ConfigError(env.TRAINYARD_SECRET ? 'TRAINYARD_SECRET' : 'JWT_SECRET', 'must be at least 32 characters');
+    return Buffer.from(raw, 'utf8');
+  }
+  const file = path.join(dataDir, 'secret.key');
+  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64url');
+  const secret = randomBytes(48);
+  writeFileSync(file, secret.toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
+  return secret;
+}
+
+/** Optional DATA_DIR/config.json: same keys as the environment; the environment wins. */
+function fileEnv(dataDir: string): Env {
+  const file = path.join(dataDir, 'config.json');
+  if (!existsSync(file)) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(file, `not valid JSON: ${(err as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(file, 'must hold a JSON object of VARIABLE: value');
+  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v === null ? undefined : String(v)]));
+}
+
+export function loadConfig(processEnv: Env = process.env): Config {
+  const dataDir = path.resolve(processEnv.DATA_DIR || './data');
+  mkdirSync(dataDir, { recursive: true });
+  const env: Env = { ...fileEnv(dataDir), ...processEnv };
+
+  const adminUser = env.TRAINYARD_ADMIN_USERNAME;
+  const adminPass = env.TRAINYARD_ADMIN_PASSWORD;
+  if (!!adminUser !== !!adminPass) {
+    throw new ConfigError(adminUser ? 'TRAINYARD_ADMIN_PASSWORD' : 'TRAINYARD_ADMIN_USERNAME', 'set both TRAINYARD_ADMIN_USERNAME and TRAINYARD_ADMIN_PASSWORD, or neither');
+  }
+  const databaseUrl = env.DATABASE_URL || null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'expected a postgres:// URL');
+  const publicUrl = env.PUBLIC_URL || null;
+  if (publicUrl && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new ConfigError('PUBLIC_URL', `expected an http(s) URL, got "${publicUrl}"`);
+  const storageDir = path.resolve(dataDir, env.STORAGE_DIR || 'storage');
+
+  return {
+    port: int(env, 'PORT', 8080, 0, 65535),
+    host: env.HOST || '127.0.0.1',
+    dataDir,
+    databaseUrl,
+    storageDir,
+    publicUrl: publicUrl ? publicUrl.replace(/\/+$/, '') : null,
+    secret: loadSecret(env, dataDir),
+    jwtTtlSeconds: int(env, 'JWT_TTL_SECONDS', 86_400, 60, 30 * 86_400),
+    signupPolicy: oneOf(env, 'SIGNUP_POLICY', ['open', 'closed'] as const, 'open'),
+    signupCreditGrant: int(env, 'SIGNUP_CREDIT_GRANT', 100, 0, 1_000_000_000),
+    uploads: {
+      maxFileBytes: bytes(env, 'UPLOAD_MAX_BYTES', 2 * 1024 ** 3),
+      signedUrlTtlSeconds: int(env, 'SIGNED_URL_TTL_SECONDS', 3600, 10, 7 * 86_400),
+      importMaxBytes: bytes(env, 'IMPORT_MAX_BYTES', 512 * 1024 ** 2),
+      importTimeoutMs: int(env, 'IMPORT_TIMEOUT_MS', 60_000, 100, 3_600_000),
+      // Test suites point this at one loopback alias; production leaves it empty.
+      importAllow: env.IMPORT_ALLOW_ADDRESSES ?? '',
+    },
+    datasets: {
+      maxFiles: int(env, 'DATASET_MAX_FILES', 1000, 1, 100_000),
+      maxImages: int(env, 'DATASET_MAX_IMAGES', 1000, 1, 1_000_000),
+      maxRows: int(env, 'DATASET_MAX_ROWS', 5_000_000, 1, 1_000_000_000),
+    },
+    rateLimits: {
+      // A dashboard polling a few jobs makes ~2 requests/s; 600/min leaves it room while
+      // stopping a runaway script. Auth is tighter: it guards password guessing and signups.
+      default: rateLimit(env, 'RATE_LIMIT_DEFAULT', '600/1m'),
+      auth: rateLimit(env, 'RATE_LIMIT_AUTH', '20/1m'),
+      upload: rateLimit(env, 'RATE_LIMIT_UPLOAD', '120/1m'),
+    },
+    login: {
+      maxFailures: int(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000),
+      lockSeconds: int(env, 'LOGIN_LOCK_SECONDS', 300, 1, 86_400),
+    },
+    admin: adminUser && adminPass ? { username: adminUser, password: adminPass, email: env.TRAINYARD_ADMIN_EMAIL || `${adminUser}@trainyard.local` } : null,
+    worker: { inProcess: bool(env, 'WORKER_IN_PROCESS', true) },
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+  };
+}

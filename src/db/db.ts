@@ -1,0 +1,29 @@
+/**
+ * The one database seam. Two adapters implement it (PGlite embedded, `pg` for a server) so
+ * every module speaks one SQL dialect and the test suite can prove both.
+ */
+export interface QueryResult<T> { rows: T[]; rowCount: number }
+
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  /** Several statements, no parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export type Tx = Queryable;
+
+export type Unlisten = () => Promise<void>;
+
+export interface Db extends Queryable {
+  readonly kind: 'pglite' | 'pg';
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  listen(channel: string, handler: (payload: string) => void): Promise<Unlisten>;
+  notify(channel: string, payload: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** LISTEN takes an identifier, not a parameter: only plain names are accepted. */
+export function assertChannel(channel: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`invalid channel name: ${channel}`);
+  return channel;
+}

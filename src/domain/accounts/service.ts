@@ -1,0 +1,153 @@
+import type { Db } from '../../db/db.js';
+import { AppError, ConflictError, ForbiddenError, isUniqueViolation, NotFoundError, TooManyRequestsError, UnauthorizedError, ValidationError } from '../../errors.js';
+import { decodeCursor, newId, toPage } from '../../ids.js';
+import { deriveKey } from '../../storage/signing.js';
+import * as cred from './credentials.js';
+import * as q from './queries.js';
+
+export type Role = 'user' | 'admin';
+export interface Principal { userId: string; username: string; role: Role; via: 'jwt' | 'api_key'; keyId?: string }
+
+export interface PublicUser { id: string; username: string; email: string; role: Role; created_at: string }
+export interface PublicApiKey { id: string; name: string; prefix: string; created_at: string; last_used_at: string | null }
+
+export interface AccountsDeps {
+  db: Db;
+  secret: Buffer;
+  jwtTtlSeconds: number;
+  signupPolicy: 'open' | 'closed';
+  login: { maxFailures: number; lockSeconds: number };
+}
+
+const USERNAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{2,31}$/;
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;
+// last_used_at is for humans ("used 3 minutes ago"): one write a minute per key is plenty.
+const TOUCH_INTERVAL_MS = 60_000;
+
+export function publicUser(u: q.UserRow): PublicUser {
+  return { id: u.id, username: u.username, email: u.email, role: u.role, created_at: u.created_at.toISOString() };
+}
+
+function publicKey(k: q.ApiKeyRow): PublicApiKey {
+  return { id: k.id, name: k.name, prefix: k.prefix, created_at: k.created_at.toISOString(), last_used_at: k.last_used_at?.toISOString() ?? null };
+}
+
+export function checkPassword(password: string, username: string): void {
+  const problems: string[] = [];
+  if (password.length < 10) problems.push('at least 10 characters');
+  if (new Set(password).size < 5) problems.push('at least 5 different characters');
+  if (password.toLowerCase().includes(username.toLowerCase())) problems.push('must not contain the username');
+  if (problems.length) throw new ValidationError('WEAK_PASSWORD', `password too weak: ${problems.join('; ')}`, { problems });
+}
+
+export class AccountsService {
+  private readonly jwtKey: Buffer;
+  constructor(private readonly deps: AccountsDeps) {
+    this.jwtKey = deriveKey(deps.secret, 'jwt');
+  }
+
+  async signup(input: { username: string; email: string; password: string }, opts: { role?: Role; bypassPolicy?: boolean } = {}): Promise<PublicUser> {
+    if (this.deps.signupPolicy === 'closed' && !opts.bypassPolicy) throw new ForbiddenError('SIGNUP_CLOSED', 'Signup is closed on this server; ask an admin for an account');
+    const username = input.username.trim();
+    const email = input.email.trim();
+    if (!USERNAME.test(username)) throw new ValidationError('INVALID_USERNAME', 'username: 3-32 letters, digits, "_", "." or "-", starting with a letter or digit');
+    if (!EMAIL.test(email)) throw new ValidationError('INVALID_EMAIL', 'email is not a valid address');
+    checkPassword(input.password, username);
+    const taken = await q.usernameOrEmailTaken(this.deps.db, username, email);
+    if (taken.username) throw new ValidationError('USERNAME_TAKEN', 'username is already taken');
+    if (taken.email) throw new ValidationError('EMAIL_TAKEN', 'email is already registered');
+    const password_hash = await cred.hashPassword(input.password);
+    try {
+      const row = await q.insertUser(this.deps.db, { id: newId('usr'), username, email, password_hash, role: opts.role ?? 'user' });
+      return publicUser(row);
+    } catch (err) {
+      // Two signups racing past the check above: the unique index decides.
+      if (isUniqueViolation(err, 'users_username_key')) throw new ValidationError('USERNAME_TAKEN', 'username is already taken');
+      if (isUniqueViolation(err, 'users_email_key')) throw new ValidationError('EMAIL_TAKEN', 'email is already registered');
+      throw err;
+    }
+  }
+
+  /**
+   * Failures are throttled per account and per client address, in the database so every API
+   * process shares the count. A locked key answers 429 without even checking the password.
+   */
+  async login(login: string, password: string, clientIp: string): Promise<{ access_token: string; token_type: 'bearer'; expires_in: number }> {
+    const keys = [`user:${login.trim().toLowerCase()}`, `ip:${clientIp}`];
+    for (const k of keys) {
+      const wait = await q.lockedFor(this.deps.db, k);
+      if (wait > 0) throw new TooManyRequestsError('TOO_MANY_LOGIN_ATTEMPTS', `Too many failed logins; try again in ${wait} s`, wait);
+    }
+    const user = await q.userByLogin(this.deps.db, login.trim());
+    const ok = await cred.verifyPassword(user?.password_hash ?? cred.DUMMY_HASH, password);
+    if (!user || !ok || user.disabled_at) {
+      // An address can front many people (an office NAT), so it gets ten times the allowance.
+      await q.recordLoginFailure(this.deps.db, keys[0]!, this.deps.login.maxFailures, this.deps.login.lockSeconds);
+      await q.recordLoginFailure(this.deps.db, keys[1]!, this.deps.login.maxFailures * 10, this.deps.login.lockSeconds);
+      throw new UnauthorizedError('INVALID_CREDENTIALS', 'Wrong username or password');
+    }
+    await q.clearLoginFailures(this.deps.db, keys[0]!);
+    const access_token = await cred.signAccessToken(this.jwtKey, user.id, this.deps.jwtTtlSeconds);
+    return { access_token, token_type: 'bearer', expires_in: this.deps.jwtTtlSeconds };
+  }
+
+  /** Resolves a bearer token (JWT or API key) to a principal, reading the role fresh. */
+  async authenticate(token: string): Promise<Principal> {
+    if (cred.isApiKey(token)) {
+      const row = await q.apiKeyUser(this.deps.db, cred.hashApiKey(token));
+      if (!row || row.disabled_at) throw new UnauthorizedError('INVALID_API_KEY', 'API key is invalid or revoked');
+      if (!row.key_last_used_at || Date.now() - row.key_last_used_at.getTime() > TOUCH_INTERVAL_MS) await q.touchApiKey(this.deps.db, row.key_id);
+      return { userId: row.id, username: row.username, role: row.role, via: 'api_key', keyId: row.key_id };
+    }
+    const sub = await cred.verifyAccessToken(this.jwtKey, token);
+    const user = sub ? await q.userById(this.deps.db, sub) : null;
+    if (!user || user.disabled_at) throw new UnauthorizedError('INVALID_TOKEN', 'Access token is invalid or expired');
+    return { userId: user.id, username: user.username, role: user.role, via: 'jwt' };
+  }
+
+  async me(userId: string): Promise<PublicUser> {
+    const u = await q.userById(this.deps.db, userId);
+    if (!u) throw new NotFoundError('user', userId);
+    return publicUser(u);
+  }
+
+  async createApiKey(userId: string, name: string): Promise<PublicApiKey & { secret: string }> {
+    const existing = await q.listApiKeys(this.deps.db, userId);
+    if (existing.length >= 50) throw new ConflictError('API_KEY_LIMIT', 'At most 50 active API keys; revoke one first');
+    const { secret, prefix } = cred.newApiKeySecret();
+    const row = await q.insertApiKey(this.deps.db, { id: newId('key'), user_id: userId, name: name.trim(), prefix, secret_hash: cred.hashApiKey(secret) });
+    return { ...publicKey(row), secret };
+  }
+
+  async listApiKeys(userId: string): Promise<PublicApiKey[]> {
+    return (await q.listApiKeys(this.deps.db, userId)).map(publicKey);
+  }
+
+  async revokeApiKey(userId: string, keyId: string): Promise<void> {
+    if (!(await q.revokeApiKey(this.deps.db, userId, keyId))) throw new NotFoundError('api key', keyId);
+  }
+
+  async listUsers(limit: number, cursor?: string) {
+    return toPage(await q.listUsers(this.deps.db, limit, decodeCursor(cursor)), limit, publicUser);
+  }
+
+  /**
+   * The first admin: from TRAINYARD_ADMIN_* at start-up or `trainyard admin create`. An
+   * existing user of that name is promoted and its password reset to the given one.
+   */
+  async ensureAdmin(a: { username: string; password: string; email: string }): Promise<{ user: PublicUser; created: boolean }> {
+    const existing = await q.userByLogin(this.deps.db, a.username);
+    if (existing && existing.username.toLowerCase() === a.username.toLowerCase()) {
+      checkPassword(a.password, a.username);
+      if (existing.role !== 'admin') await q.setRole(this.deps.db, existing.id, 'admin');
+      if (!(await cred.verifyPassword(existing.password_hash, a.password))) await q.setPassword(this.deps.db, existing.id, await cred.hashPassword(a.password));
+      return { user: publicUser({ ...existing, role: 'admin' }), created: false };
+    }
+    try {
+      return { user: await this.signup(a, { role: 'admin', bypassPolicy: true }), created: true };
+    } catch (err) {
+      if (err instanceof AppError) throw new AppError(err.code, `admin bootstrap: ${err.message}`, { cause: err });
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,56 @@
+/** JSON Schema (draft 2020-12 subset) for a trainer's hyperparameters: defaults and ranges live here. */
+export type JsonSchema = Record<string, unknown>;
+
+export type PricingRule =
+  | { type: 'fixed'; credits: number }
+  /** Seed 000: 600 / 1200 / 2000 steps cost 10 / 20 / 35 credits. */
+  | { type: 'tiers'; param: string; tiers: Array<{ up_to: number; credits: number }> }
+  /** base + per_unit × hyperparameters[param] (× dataset rows / per_rows when set), rounded up. */
+  | { type: 'linear'; param: string; base: number; per_unit: number; per_rows?: number };
+
+export interface DatasetRequirement {
+  kinds: string[];
+  min_images?: number;
+  max_images?: number;
+  min_rows?: number;
+}
+
+export interface TrainerRuntime {
+  type: 'builtin' | 'python';
+  /** builtin: module name under trainers/builtin; python: the pack folder under trainers/python. */
+  entry: string;
+}
+
+export interface TrainerDef {
+  id: string;
+  title: string;
+  task: string;
+  description: string;
+  dataset: DatasetRequirement;
+  hyperparameters: JsonSchema;
+  /** Metric used to pick the `best` version, and whether higher is better. */
+  primary_metric: { name: string; goal: 'maximize' | 'minimize' };
+  resources: { gpus: number; gpu_optional?: boolean; memory_mb: number };
+  pricing: PricingRule;
+  base_models: 'none' | 'required' | 'optional';
+  runtime: TrainerRuntime;
+}
+
+export interface Trainer extends TrainerDef {
+  available: boolean;
+  unavailable_reason: string | null;
+}
+
+export interface BaseModel {
+  id: string;
+  name: string;
+  description: string;
+  architecture: string;
+  trainers: string[];
+  /** A local folder (absolute, or relative to DATA_DIR) or a URI; never downloaded at run time. */
+  source: string;
+  version?: string;
+  supported_lora_params?: { min_rank: number; max_rank: number; default_alpha: number };
+}
+
+export type AvailabilityProbe = (t: TrainerDef) => Promise<string | null>;

@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Db } from '../../db/db.js';
+import { AppError, ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors.js';
+import { decodeCursor, newId, toPage } from '../../ids.js';
+import type { AddressPolicy, Resolver } from '../../net/address-guard.js';
+import { safeFetch } from '../../net/safe-fetch.js';
+import { BlobTooLargeError, type BlobStore } from '../../storage/blob-store.js';
+import * as q from './queries.js';
+import { sniff, SNIFF_BYTES } from './sniff.js';
+
+export interface PublicFile {
+  id: string;
+  filename: string;
+  bytes: number;
+  sha256: string;
+  content_type: string;
+  source: string;
+  source_url: string | null;
+  created_at: string;
+}
+
+export interface FilesDeps {
+  db: Db;
+  store: BlobStore;
+  maxFileBytes: number;
+  signedUrlTtlSeconds: number;
+  import: { maxBytes: number; timeoutMs: number; policy: AddressPolicy; resolver?: Resolver };
+}
+
+export function publicFile(f: q.FileRow): PublicFile {
+  return {
+    id: f.id,
+    filename: f.filename,
+    bytes: f.bytes ?? 0,
+    sha256: f.sha256 ?? '',
+    content_type: f.content_type ?? '',
+    source: f.source,
+    source_url: f.source_url,
+    created_at: f.created_at.toISOString(),
+  };
+}
+
+/** Display names only: no folders, no control characters, bounded. Storage keys are ours. */
+export function cleanFilename(name: string | undefined): string {
+  const base = (name ?? '').split(/[\\/]/).pop() ?? '';
+  // eslint-disable-next-line no-control-regex
+  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
+  return clean || 'unnamed';
+}
+
+const SHA256 = /^[a-f0-9]{64}$/;
+
+export class FilesService {
+  constructor(private readonly deps: FilesDeps) {}
+
+  private key(ownerId: string, id: string) {
+    return `files/${ownerId}/${id}`;
+  }
+
+  /** Streams to storage (hashing on the way), sniffs the stored head, then records the row. */
+  async ingest(ownerId: string, filename: string, body: Readable, source: 'upload' | 'import', sourceUrl: string | null = null, maxBytes = this.deps.maxFileBytes): Promise<PublicFile> {
+    const id = newId('file');
+    const key = this.key(ownerId, id);
+    const name = cleanFilename(filename);
+    let put;
+    try {
+      put = await this.deps.store.put(key, body, { maxBytes });
+    } catch (err) {
+      if (err instanceof BlobTooLargeError) throw new PayloadTooLargeError('FILE_TOO_LARGE', `file exceeds the ${maxBytes}-byte limit`, { max_bytes: maxBytes });
+      throw err;
+    }
+    try {
+      const content_type = await sniff(await this.deps.store.head(key, SNIFF_BYTES), put.bytes, name);
+      const row = await q.insertReadyFile(this.deps.db, { id, owner_id: ownerId, filename: name, storage_key: key, bytes: put.bytes, sha256: put.sha256, content_type, source, source_url: sourceUrl });
+      return publicFile(row);
+    } catch (err) {
+      await this.deps.store.delete(key);
+      throw err;
+    }
+  }
+
+  async createUpload(ownerId: string, input: { filename: string; bytes: number; sha256?: string }, baseUrl: string) {
+    if (input.bytes > this.deps.maxFileBytes) throw new PayloadTooLargeError('FILE_TOO_LARGE', `file exceeds the ${this.deps.maxFileBytes}-byte limit`, { max_bytes: this.deps.maxFileBytes });
+    const sha = input.sha256?.toLowerCase();
+    if (sha !== undefined && !SHA256.test(sha)) throw new ValidationError('INVALID_SHA256', 'sha256 must be 64 hex characters');
+    await this.purgeExpired();
+    const id = newId('file');
+    const key = this.key(ownerId, id);
+    const signed = this.deps.store.signedUrl(key, { method: 'PUT', expiresInSeconds: this.deps.signedUrlTtlSeconds, maxBytes: input.bytes, baseUrl });
+    await q.insertPendingFile(this.deps.db, { id, owner_id: ownerId, filename: cleanFilename(input.filename), storage_key: key, expected_bytes: input.bytes, expected_sha256: sha ?? null, expires_at: signed.expiresAt });
+    return { file_id: id, upload_url: signed.url, method: 'PUT' as const, expires_at: signed.expiresAt.toISOString() };
+  }
+
+  /** Checks what arrived against what was announced; a mismatch keeps the upload pending so it can be re-sent. */
+  async completeUpload(ownerId: string, id: string, input: { sha256?: string }): Promise<PublicFile> {
+    const row = await q.fileById(this.deps.db, ownerId, id);
+    if (!row) throw new NotFoundError('upload', id);
+    if (row.status === 'ready') return publicFile(row);
+    if (row.expires_at && row.expires_at.getTime() < Date.now()) throw new ConflictError('UPLOAD_EXPIRED', 'the upload URL expired before completion; start a new upload');
+    const stat = await this.deps.store.stat(row.storage_key);
+    if (!stat) throw new ConflictError('UPLOAD_MISSING', 'nothing was uploaded yet: PUT the bytes to upload_url first');
+    if (stat.bytes !== row.expected_bytes) {
+      throw new ConflictError('UPLOAD_SIZE_MISMATCH', `announced ${row.expected_bytes} bytes, received ${stat.bytes}`, { expected: row.expected_bytes, received: stat.bytes });
+    }
+    const sha256 = await this.hashBlob(row.storage_key);
+    const wanted = (input.sha256 ?? row.expected_sha256 ?? undefined)?.toLowerCase();
+    if (wanted !== undefined && wanted !== sha256) throw new ConflictError('UPLOAD_CHECKSUM_MISMATCH', 'sha256 of the received bytes does not match', { expected: wanted, received: sha256 });
+    const content_type = await sniff(await this.deps.store.head(row.storage_key, SNIFF_BYTES), stat.bytes, row.filename);
+    const done = await q.markReady(this.deps.db, ownerId, id, { bytes: stat.bytes, sha256, content_type });
+    return publicFile(done ?? (await q.fileById(this.deps.db, ownerId, id))!);
+  }
+
+  private async hashBlob(key: string): Promise<string> {
+    const h = createHash('sha256');
+    for await (const chunk of await this.deps.store.get(key)) h.update(chunk as Buffer);
+    return h.digest('hex');
+  }
+
+  /** One result per URL, in order; one URL failing does not fail the others. */
+  async importUrls(ownerId: string, urls: string[]) {
+    const results = [];
+    for (const url of urls) {
+      try {
+        const res = await safeFetch(url, { policy: this.deps.import.policy, timeoutMs: this.deps.import.timeoutMs, maxBytes: this.deps.import.maxBytes, ...(this.deps.import.resolver ? { resolver: this.deps.import.resolver } : {}) });
+        const name = filenameFromResponse(res.url, res.headers['content-disposition']);
+        const file = await this.ingest(ownerId, name, res.body, 'import', url, this.deps.import.maxBytes);
+        results.push({ url, status: 'imported' as const, file });
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        results.push({ url, status: 'failed' as const, error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } });
+      }
+    }
+    return results;
+  }
+
+  async get(ownerId: string, id: string): Promise<PublicFile> {
+    const row = await q.fileById(this.deps.db, ownerId, id);
+    if (!row || row.status !== 'ready') throw new NotFoundError('file', id);
+    return publicFile(row);
+  }
+
+  async list(ownerId: string, limit: number, cursor?: string) {
+    return toPage(await q.listFiles(this.deps.db, ownerId, limit, decodeCursor(cursor)), limit, publicFile);
+  }
+
+  async delete(ownerId: string, id: string): Promise<void> {
+    let row: q.FileRow | null;
+    try {
+      row = await q.deleteFile(this.deps.db, ownerId, id);
+    } catch (err) {
+      // The foreign key is the authority: a dataset created concurrently still wins.
+      if ((err as { code?: string }).code === '23503') throw new ConflictError('FILE_IN_USE', 'the file belongs to a dataset; delete the dataset first');
+      throw err;
+    }
+    if (!row) throw new NotFoundError('file', id);
+    await this.deps.store.delete(row.storage_key);
+  }
+
+  async purgeExpired(): Promise<number> {
+    const rows = await q.deleteExpiredPending(this.deps.db, 100);
+    for (const r of rows) await this.deps.store.delete(r.storage_key);
+    return rows.length;
+  }
+}
+
+function filenameFromResponse(url: string, disposition: string | string[] | undefined): string {
+  const d = Array.isArray(disposition) ? disposition[0] : disposition;
+  const m = d ? /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(d) : null;
+  if (m?.[1]) {
+    try {
+      return decodeURIComponent(m[1]);
+    } catch {
+      return m[1];
+    }
+  }
+  const last = new URL(url).pathname.split('/').filter(Boolean).pop();
+  return last ? decodeURIComponent(last) : 'download';
+}

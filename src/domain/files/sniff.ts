@@ -1,0 +1,89 @@
+import { fileTypeFromBuffer } from 'file-type';
+import { UnsupportedMediaError } from '../../errors.js';
+
+/** Bytes read to decide a type: enough for every magic number file-type knows, and a text sample. */
+export const SNIFF_BYTES = 8192;
+
+export const ACCEPTED_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'application/zip', 'text/csv', 'application/x-ndjson', 'application/json', 'text/plain'] as const;
+export type AcceptedType = (typeof ACCEPTED_TYPES)[number];
+
+type Family = 'image' | 'archive' | 'text';
+const FAMILY: Record<AcceptedType, Family> = {
+  'image/jpeg': 'image',
+  'image/png': 'image',
+  'image/webp': 'image',
+  'application/zip': 'archive',
+  'text/csv': 'text',
+  'application/x-ndjson': 'text',
+  'application/json': 'text',
+  'text/plain': 'text',
+};
+const EXTENSION_FAMILY: Record<string, Family> = {
+  jpg: 'image', jpeg: 'image', png: 'image', webp: 'image',
+  zip: 'archive',
+  csv: 'text', tsv: 'text', txt: 'text', json: 'text', jsonl: 'text', ndjson: 'text',
+};
+
+/** Text detection: valid UTF-8 (allowing a character cut off at the sample's end) and no NUL. */
+function isText(head: Buffer, complete: boolean): boolean {
+  if (head.includes(0)) return false;
+  let sample = head;
+  if (!complete) {
+    // Drop a trailing partial UTF-8 sequence: back up over continuation bytes to a lead byte.
+    let end = head.length;
+    let i = end - 1;
+    while (i >= 0 && i > end - 4 && (head[i]! & 0xc0) === 0x80) i--;
+    if (i >= 0 && head[i]! >= 0xc0) end = i;
+    sample = head.subarray(0, end);
+  }
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(sample);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function textType(head: Buffer): AcceptedType {
+  const text = head.toString('utf8').replace(/^\uFEFF/, '');
+  const firstLine = text.split(/\r?\n/).find((l) => l.trim() !== '')?.trim() ?? '';
+  if (firstLine.startsWith('{') && firstLine.endsWith('}')) {
+    try {
+      JSON.parse(firstLine);
+      return 'application/x-ndjson';
+    } catch {
+      /* a JSON document spread over lines, or not JSON */
+    }
+  }
+  if (firstLine.startsWith('{') || firstLine.startsWith('[')) return 'application/json';
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '').slice(0, 5);
+  const commas = lines.map((l) => (l.match(/,/g) ?? []).length);
+  if (lines.length > 0 && commas[0]! > 0 && commas.every((c) => c === commas[0])) return 'text/csv';
+  return 'text/plain';
+}
+
+/**
+ * Decides a file's type from its bytes alone. The client's name only serves to catch a
+ * mismatch (a ".png" that is text): that is refused rather than silently reinterpreted.
+ */
+export async function sniff(head: Buffer, totalBytes: number, filename: string): Promise<AcceptedType> {
+  if (totalBytes === 0) throw new UnsupportedMediaError('EMPTY_FILE', 'the file is empty');
+  const detected = await fileTypeFromBuffer(head);
+  let type: AcceptedType;
+  if (detected) {
+    if (!(ACCEPTED_TYPES as readonly string[]).includes(detected.mime)) {
+      throw new UnsupportedMediaError('UNSUPPORTED_FILE_TYPE', `content is ${detected.mime}; accepted: JPEG, PNG, WebP, ZIP and UTF-8 text (CSV, JSON Lines)`, { detected: detected.mime });
+    }
+    type = detected.mime as AcceptedType;
+  } else if (isText(head, head.length >= totalBytes)) {
+    type = textType(head);
+  } else {
+    throw new UnsupportedMediaError('UNSUPPORTED_FILE_TYPE', 'content is binary of an unknown type; accepted: JPEG, PNG, WebP, ZIP and UTF-8 text (CSV, JSON Lines)', { detected: 'application/octet-stream' });
+  }
+  const ext = /\.([a-z0-9]{1,8})$/i.exec(filename)?.[1]?.toLowerCase();
+  const claimed = ext ? EXTENSION_FAMILY[ext] : undefined;
+  if (claimed && claimed !== FAMILY[type]) {
+    throw new UnsupportedMediaError('FILE_TYPE_MISMATCH', `the name says .${ext} but the content is ${type}`, { extension: ext, detected: type });
+  }
+  return type;
+}

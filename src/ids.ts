@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import { ValidationError } from './errors.js';
+
+const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
+
+/** Opaque prefixed ids: `file_` + 20 base32 chars (100 random bits). */
+export function newId(prefix: string, length = 20): string {
+  const bytes = randomBytes(length);
+  let out = '';
+  for (let i = 0; i < length; i++) out += ALPHABET[bytes[i]! & 31];
+  return `${prefix}_${out}`;
+}
+
+/** Keyset cursors: (created_at, id) of the last row, base64url JSON. Opaque to clients. */
+export interface Cursor { t: string; id: string }
+
+export function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify({ t: createdAt.toISOString(), id })).toString('base64url');
+}
+
+export function decodeCursor(cursor: string | undefined): Cursor | null {
+  if (!cursor) return null;
+  try {
+    const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Cursor;
+    if (typeof c.t === 'string' && typeof c.id === 'string' && !Number.isNaN(Date.parse(c.t))) return c;
+  } catch {
+    /* fall through */
+  }
+  throw new ValidationError('INVALID_CURSOR', 'cursor is not one this server issued');
+}
+
+export interface Page<T> { data: T[]; next_cursor: string | null }
+
+/** Callers fetch limit+1 rows; the extra row only tells whether a next page exists. */
+export function toPage<R extends { created_at: Date; id: string }, T>(rows: R[], limit: number, map: (r: R) => T): Page<T> {
+  const more = rows.length > limit;
+  const slice = more ? rows.slice(0, limit) : rows;
+  const last = slice[slice.length - 1];
+  return { data: slice.map(map), next_cursor: more && last ? encodeCursor(last.created_at, last.id) : null };
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config.js';
+import { migrate } from './db/migrate.js';
+import { openDb } from './db/open.js';
+import { AccountsService } from './domain/accounts/service.js';
+import { AppError, ConfigError } from './errors.js';
+import { startRuntime } from './runtime.js';
+
+const HELP = `trainyard: train models through an API
+
+Usage:
+  trainyard serve                 start the API (and, later, an in-process worker)
+  trainyard migrate               apply database migrations and exit
+  trainyard admin create --username NAME --password PASS [--email EMAIL]
+                                  create an admin, or promote an existing user
+  trainyard help
+
+Configuration comes from environment variables (and DATA_DIR/config.json); see README.md.`;
+
+async function serve(): Promise<void> {
+  const config = loadConfig();
+  const rt = await startRuntime(config);
+  rt.app.log.info({ url: rt.url, docs: `${rt.url}/docs`, database: rt.services.db.kind, dataDir: config.dataDir }, 'trainyard is ready');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    rt.app.log.info({ signal }, 'shutting down');
+    // A hung close must not keep the process alive forever: the orchestrator will SIGKILL anyway.
+    const force = setTimeout(() => {
+      rt.app.log.error('shutdown took longer than 30 s; exiting');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    rt.close().then(
+      () => process.exit(0),
+      (err) => {
+        rt.app.log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function runMigrate(): Promise<void> {
+  const config = loadConfig();
+  const db = await openDb(config);
+  try {
+    const applied = await migrate(db);
+    console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+  } finally {
+    await db.close();
+  }
+}
+
+async function adminCreate(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { username: { type: 'string' }, password: { type: 'string' }, email: { type: 'string' } } });
+  if (!values.username || !values.password) throw new AppError('USAGE', 'admin create needs --username and --password');
+  const config = loadConfig();
+  const db = await openDb(config);
+  try {
+    await migrate(db);
+    const accounts = new AccountsService({ db, secret: config.secret, jwtTtlSeconds: config.jwtTtlSeconds, signupPolicy: config.signupPolicy, login: config.login });
+    const { user, created } = await accounts.ensureAdmin({ username: values.username, password: values.password, email: values.email ?? `${values.username}@trainyard.local` });
+    console.log(`${created ? 'created' : 'promoted'} admin ${user.username} (${user.id})`);
+  } finally {
+    await db.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd = 'serve', sub, ...rest] = argv;
+  switch (cmd) {
+    case 'serve':
+      return serve();
+    case 'migrate':
+      return runMigrate();
+    case 'admin':
+      if (sub === 'create') return adminCreate(rest);
+      throw new AppError('USAGE', `unknown admin command: ${sub ?? '(none)'}\n\n${HELP}`);
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(HELP);
+      return;
+    default:
+      throw new AppError('USAGE', `unknown command: ${cmd}\n\n${HELP}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) console.error(`trainyard: configuration error: ${err.message}`);
+  else if (err instanceof AppError) console.error(`trainyard: ${err.message}`);
+  else console.error('trainyard: fatal:', err);
+  process.exit(1);
+});

@@ -1,0 +1,45 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * Shaped like S3 so an S3 implementation can slot in: opaque keys, whole-object puts from a
+ * stream, ranged reads left out until something needs them, and presigned URLs for GET/PUT.
+ */
+export interface PutResult { bytes: number; sha256: string }
+export interface BlobStat { bytes: number; modifiedAt: Date }
+export interface SignedUrl { url: string; expiresAt: Date }
+
+export interface BlobStore {
+  /** Streams `body` into `key`; fails (storing nothing) if it exceeds maxBytes. */
+  put(key: string, body: Readable, opts?: { maxBytes?: number }): Promise<PutResult>;
+  get(key: string): Promise<Readable>;
+  /** The first `bytes` bytes (content sniffing), without reading the rest. */
+  head(key: string, bytes: number): Promise<Buffer>;
+  stat(key: string): Promise<BlobStat | null>;
+  delete(key: string): Promise<void>;
+  /** `baseUrl` is where clients reach this service; S3 ignores it and signs its own host. */
+  signedUrl(key: string, opts: { method: 'GET' | 'PUT'; expiresInSeconds: number; maxBytes?: number; baseUrl: string }): SignedUrl;
+}
+
+export class BlobTooLargeError extends Error {
+  readonly code = 'BLOB_TOO_LARGE';
+  constructor(readonly maxBytes: number) {
+    super(`blob exceeds ${maxBytes} bytes`);
+    this.name = 'BlobTooLargeError';
+  }
+}
+
+export class BlobNotFoundError extends Error {
+  readonly code = 'BLOB_NOT_FOUND';
+  constructor(readonly key: string, options?: { cause?: unknown }) {
+    super(`no blob at ${key}`, options);
+    this.name = 'BlobNotFoundError';
+  }
+}
+
+/** Keys are ours (never client-chosen), but check anyway: a key must never escape the root. */
+export function assertKey(key: string): string {
+  if (!/^[a-z0-9][a-z0-9_\-./]{0,500}$/i.test(key) || key.split('/').some((p) => p === '' || p === '.' || p === '..')) {
+    throw new Error(`invalid blob key: ${key}`);
+  }
+  return key;
+}

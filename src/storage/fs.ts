@@ -1,0 +1,99 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { assertKey, BlobNotFoundError, BlobTooLargeError, type BlobStore, type PutResult } from './blob-store.js';
+import { sign } from './signing.js';
+
+/** Hashes and counts bytes as they pass; errors out the moment the cap is crossed. */
+export function meter(maxBytes: number): Transform & { result(): PutResult } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytes += chunk.length;
+      if (bytes > maxBytes) return cb(new BlobTooLargeError(maxBytes));
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  let digest: string | null = null;
+  return Object.assign(t, { result: () => ({ bytes, sha256: (digest ??= hash.digest('hex')) }) });
+}
+
+/**
+ * Objects are files under `root`; a put writes a temp file in the same folder and renames it,
+ * so a reader never sees half an object and a failed upload leaves nothing behind.
+ */
+export class FsBlobStore implements BlobStore {
+  constructor(
+    private readonly root: string,
+    private readonly signingKey: Buffer,
+  ) {}
+
+  private file(key: string): string {
+    return path.join(this.root, ...assertKey(key).split('/'));
+  }
+
+  async put(key: string, body: Readable, opts: { maxBytes?: number } = {}): Promise<PutResult> {
+    const target = this.file(key);
+    await mkdir(path.dirname(target), { recursive: true });
+    const tmp = `${target}.${randomBytes(6).toString('hex')}.partial`;
+    const m = meter(opts.maxBytes ?? Number.MAX_SAFE_INTEGER);
+    try {
+      await pipeline(body, m, createWriteStream(tmp, { flags: 'wx' }));
+      await rename(tmp, target);
+      return m.result();
+    } catch (err) {
+      body.resume?.(); // let the producer finish; a stalled request stream would hang the client
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const file = this.file(key);
+    // Open first so a missing object fails here, not later inside the caller's pipeline.
+    const fh = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? new BlobNotFoundError(key, { cause: err }) : err;
+    });
+    return createReadStream('', { fd: fh.fd, autoClose: true });
+  }
+
+  async head(key: string, bytes: number): Promise<Buffer> {
+    const fh = await open(this.file(key), 'r').catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? new BlobNotFoundError(key, { cause: err }) : err;
+    });
+    try {
+      const buf = Buffer.alloc(bytes);
+      const { bytesRead } = await fh.read(buf, 0, bytes, 0);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async stat(key: string) {
+    try {
+      const s = await stat(this.file(key));
+      return { bytes: s.size, modifiedAt: s.mtime };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.file(key), { force: true });
+  }
+
+  signedUrl(key: string, opts: { method: 'GET' | 'PUT'; expiresInSeconds: number; maxBytes?: number; baseUrl: string }) {
+    const expires = Math.floor(Date.now() / 1000) + opts.expiresInSeconds;
+    const params = { method: opts.method, key: assertKey(key), expires, ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}) };
+    const q = new URLSearchParams({ method: opts.method, expires: String(expires), signature: sign(this.signingKey, params) });
+    if (opts.maxBytes !== undefined) q.set('max_bytes', String(opts.maxBytes));
+    return { url: `${opts.baseUrl}/blobs/${key}?${q.toString()}`, expiresAt: new Date(expires * 1000) };
+  }
+}

@@ -1,0 +1,104 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
+import type { Resolver } from '../../src/net/address-guard.js';
+import { startRuntime, type Runtime } from '../../src/runtime.js';
+import type { AvailabilityProbe } from '../../src/domain/catalog/types.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+
+export interface TestApp {
+  url: string;
+  rt: Runtime;
+  testDb: TestDatabase;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The real service on a real port, over a fresh database and data folder. Rate limits are
+ * raised out of the way unless a test sets them; tests talk to it with fetch().
+ */
+export async function startTestApp(opts: { env?: Record<string, string>; resolver?: Resolver; probe?: AvailabilityProbe; dataDir?: string } = {}): Promise<TestApp> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'trainyard-test-')));
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_DEFAULT: '100000/1m',
+    RATE_LIMIT_AUTH: '100000/1m',
+    RATE_LIMIT_UPLOAD: '100000/1m',
+    ...opts.env,
+  });
+  const testDb = await createTestDatabase();
+  let rt: Runtime;
+  try {
+    rt = await startRuntime(config, { db: testDb.db, logger: pino({ level: 'silent' }), ...(opts.resolver ? { resolver: opts.resolver } : {}), ...(opts.probe ? { probe: opts.probe } : {}) });
+  } catch (err) {
+    await testDb.drop();
+    throw err;
+  }
+  return {
+    url: rt.url,
+    rt,
+    testDb,
+    dataDir,
+    async close() {
+      await rt.close();
+      await testDb.drop();
+      if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ApiResponse<T = any> { status: number; body: T; headers: Headers }
+
+/** A thin fetch wrapper: JSON in, JSON (or text) out, with an optional bearer token. */
+export function client(base: string) {
+  async function call<T = any>(method: string, p: string, o: { token?: string; json?: unknown; body?: RequestInit['body']; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...o.headers };
+    if (o.token) headers.authorization = `Bearer ${o.token}`;
+    let body = o.body;
+    if (o.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(o.json);
+    }
+    const res = await fetch(new URL(p, base), { method, headers, ...(body !== undefined ? { body, duplex: 'half' } : {}) } as RequestInit);
+    const text = await res.text();
+    let parsed: unknown = text;
+    if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  }
+  return {
+    call,
+    get: <T = any>(p: string, token?: string) => call<T>('GET', p, token ? { token } : {}),
+    post: <T = any>(p: string, json: unknown, token?: string) => call<T>('POST', p, { json, ...(token ? { token } : {}) }),
+    del: <T = any>(p: string, token?: string) => call<T>('DELETE', p, token ? { token } : {}),
+    /** Signs up and logs in a fresh user; returns its token and id. */
+    async user(name: string, password = 'correct horse battery staple') {
+      const signup = await call('POST', '/v1/auth/signup', { json: { username: name, email: `${name}@example.com`, password } });
+      if (signup.status !== 201) throw new Error(`signup failed: ${JSON.stringify(signup.body)}`);
+      const login = await call('POST', '/v1/auth/login', { json: { username: name, password } });
+      return { id: signup.body.id as string, token: login.body.access_token as string, username: name, password };
+    },
+    /** multipart upload of one file. */
+    async upload(token: string, filename: string, content: Buffer | string, field = 'file') {
+      const form = new FormData();
+      form.append(field, new Blob([typeof content === 'string' ? Buffer.from(content) : content]), filename);
+      return call('POST', '/v1/files', { token, body: form });
+    },
+  };
+}
+
+/** Polls a dataset until it leaves `processing`. */
+export async function waitForDataset(api: ReturnType<typeof client>, token: string, id: string, timeoutMs = 20_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await api.get(`/v1/datasets/${id}`, token);
+    if (r.body.status !== 'processing') return r.body;
+    if (Date.now() > until) throw new Error(`dataset ${id} still processing after ${timeoutMs} ms`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}

@@ -1,0 +1,178 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_VALIDATION_LIMITS, validateDataset } from '../../src/domain/datasets/validate/index.js';
+import type { DatasetFileInput, DatasetOptions, ValidationLimits } from '../../src/domain/datasets/validate/index.js';
+
+let seq = 0;
+/** Served in 5-byte chunks so records, quotes and CRLFs straddle chunk boundaries. */
+function csv(text: string, contentType = 'text/csv'): DatasetFileInput {
+  const bytes = Buffer.from(text);
+  const id = `file_csv${++seq}`;
+  const chunks = Array.from({ length: Math.ceil(bytes.length / 5) }, (_, i) => bytes.subarray(i * 5, i * 5 + 5));
+  return { id, filename: `${id}.csv`, bytes: bytes.length, contentType, open: async () => Readable.from(chunks) };
+}
+
+const validate = (files: DatasetFileInput[], options: DatasetOptions = {}, limits: Partial<ValidationLimits> = {}) =>
+  validateDataset('tabular-csv', files, options, { ...DEFAULT_VALIDATION_LIMITS, ...limits });
+
+describe('tabular-csv validator', () => {
+  it('infers exact column types, missing counts and class counts', async () => {
+    const file = csv(
+      [
+        'id,score,active,created_at,name,label,empty',
+        '1,0.5,true,2024-01-31,ann,cat,',
+        '2,3,FALSE,2024-02-29T10:15:00Z,bob,dog,',
+        '-3,1e3,,2024-03-01 08:00:01.250+02:00,,cat,',
+        '4,,false,,"d, e",bird,',
+        '',
+      ].join('\n'),
+    );
+    const res = await validate([file], { label_column: 'label' });
+    expect(res.errors).toEqual([]);
+    expect(res.errorCount).toBe(0);
+    expect(res.stats).toEqual({
+      row_count: 4,
+      columns: [
+        { name: 'id', type: 'integer', missing: 0 },
+        { name: 'score', type: 'number', missing: 1 },
+        { name: 'active', type: 'boolean', missing: 1 },
+        { name: 'created_at', type: 'datetime', missing: 1 },
+        { name: 'name', type: 'string', missing: 1 },
+        { name: 'label', type: 'string', missing: 0 },
+        { name: 'empty', type: 'string', missing: 4 },
+      ],
+      label_column: 'label',
+      class_counts: { cat: 2, dog: 1, bird: 1 },
+    });
+  });
+
+  it('does not call impossible dates datetime', async () => {
+    const res = await validate([csv('d,t\n2024-01-01,2024-01-01T10:00\n2023-02-29,2024-01-01T24:00\n')]);
+    expect(res.stats.columns).toEqual([
+      { name: 'd', type: 'string', missing: 0 },
+      { name: 't', type: 'string', missing: 0 },
+    ]);
+  });
+
+  it('reports wrong field counts with physical line numbers and keeps going', async () => {
+    // BOM, CRLF, blank lines and a quoted field spanning two lines all shift the physical line.
+    const text = '\uFEFFa,b,c\r\n1,2,3\r\n\r\n"multi\r\nline",5,6\r\n7,8\r\n9,10,11\r\n12,13,14,15\r\n';
+    const file = csv(text);
+    const res = await validate([file]);
+    expect(res.errors).toEqual([
+      { file_id: file.id, line: 6, message: 'line 6: expected 3 fields, got 2' },
+      { file_id: file.id, line: 8, message: 'line 8: expected 3 fields, got 4' },
+    ]);
+    expect(res.errorCount).toBe(2);
+    expect(res.stats.row_count).toBe(3);
+    expect((res.stats.columns as { name: string }[]).map((c) => c.name)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('reports an unclosed quote at the line where the record starts and stops that file', async () => {
+    const broken = csv('a,b\n1,2\n3,"never closed\n4,5\n6,7,8\n');
+    const next = csv('a,b\n1,2\n');
+    const res = await validate([broken, next]);
+    expect(res.errors).toEqual([{ file_id: broken.id, line: 3, message: 'line 3: unclosed quote: the quoted field runs to the end of the file' }]);
+    // The next file is still read: rows 1,2 (first file) and 1,2 (second file).
+    expect(res.stats.row_count).toBe(2);
+  });
+
+  it('reports a stray quote with its line', async () => {
+    const file = csv('a,b\n1,2\n3,"x"y\n');
+    const res = await validate([file]);
+    expect(res.errorCount).toBe(1);
+    expect(res.errors[0]!.line).toBe(3);
+    expect(res.errors[0]!.message).toMatch(/^line 3: unexpected character after a closing quote/);
+  });
+
+  it('requires a header and at least one data row', async () => {
+    const empty = csv('');
+    const blank = csv('\n\n');
+    const headerOnly = csv('a,b\n');
+    const res = await validate([empty, blank, headerOnly]);
+    expect(res.errors).toEqual([
+      { file_id: empty.id, message: 'empty file: a header row is required' },
+      { file_id: blank.id, message: 'empty file: a header row is required' },
+      { file_id: headerOnly.id, message: 'no data rows, only a header' },
+    ]);
+  });
+
+  it('rejects duplicate and empty column names', async () => {
+    const file = csv('a,b,a, \n1,2,3,4\n');
+    const res = await validate([file]);
+    expect(res.errors).toEqual([
+      { file_id: file.id, line: 1, message: 'line 1: duplicate column name "a"' },
+      { file_id: file.id, line: 1, message: 'line 1: column 4 has an empty name' },
+    ]);
+  });
+
+  it('merges files with the same header and refuses one with another header', async () => {
+    const a = csv('x,y\n1,a\n2,b\n');
+    const b = csv('x,y\r\n3,c\r\n');
+    const c = csv('x,z\n4,d\n');
+    const res = await validate([a, b, c]);
+    expect(res.errors).toEqual([{ file_id: c.id, line: 1, message: "line 1: header differs from the first file's: expected x,y, got x,z" }]);
+    expect(res.stats.row_count).toBe(3);
+    expect(res.stats.columns).toEqual([
+      { name: 'x', type: 'integer', missing: 0 },
+      { name: 'y', type: 'string', missing: 0 },
+    ]);
+  });
+
+  it('names the available columns when the label column does not exist', async () => {
+    const file = csv('text,category\nhi,a\nyo,b\n');
+    const res = await validate([file], { label_column: 'label' });
+    expect(res.errors).toEqual([{ file_id: file.id, message: 'label column "label" not found; available columns: text, category' }]);
+    expect(res.stats.label_column).toBe('label');
+    expect(res.stats).not.toHaveProperty('class_counts');
+  });
+
+  it('needs at least two classes in the label column', async () => {
+    const file = csv('text,label\nhi,a\nyo,a\nhey,\n');
+    const res = await validate([file], { label_column: 'label' });
+    expect(res.errors).toEqual([{ file_id: file.id, message: 'label column "label" needs at least 2 classes, found 1' }]);
+    expect(res.stats.class_counts).toEqual({ a: 2 });
+  });
+
+  it('caps the issue list at maxErrors but counts every issue', async () => {
+    const rows = Array.from({ length: 30 }, () => '1,2,3').join('\n');
+    const res = await validate([csv(`a,b\n${rows}\n`)], {}, { maxErrors: 5 });
+    expect(res.errors).toHaveLength(5);
+    expect(res.errors.map((e) => e.line)).toEqual([2, 3, 4, 5, 6]);
+    expect(res.errorCount).toBe(30);
+  });
+
+  it('stops at maxRows over all files', async () => {
+    const a = csv('a\n1\n2\n3\n');
+    const b = csv('a\n4\n5\n6\n');
+    const res = await validate([a, b], {}, { maxRows: 5 });
+    expect(res.errors).toEqual([{ file_id: b.id, line: 4, message: 'line 4: more than 5 rows in the dataset' }]);
+    expect(res.stats.row_count).toBe(5);
+  });
+
+  it('refuses a record longer than maxLineBytes', async () => {
+    const file = csv(`a,b\n1,2\n3,${'x'.repeat(200)}\n`);
+    const res = await validate([file], {}, { maxLineBytes: 100 });
+    expect(res.errors).toEqual([{ file_id: file.id, line: 3, message: 'line 3: record is longer than 100 bytes' }]);
+  });
+
+  it('refuses content that is not text', async () => {
+    const file = csv('whatever', 'image/png');
+    const res = await validate([file]);
+    expect(res.errors).toEqual([{ file_id: file.id, message: 'not a CSV file (content is image/png)' }]);
+  });
+
+  it('throws, not reports, when the file cannot be read', async () => {
+    const file: DatasetFileInput = {
+      ...csv('a\n1\n'),
+      open: async () =>
+        Readable.from(
+          (async function* () {
+            yield Buffer.from('a,b\n1,2\n');
+            throw new Error('disk on fire');
+          })(),
+        ),
+    };
+    await expect(validate([file])).rejects.toThrow('disk on fire');
+  });
+});

@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+// Two database projects run the same files: every database test proves itself on PGlite
+// (the embedded default) and on a throwaway real Postgres cluster started by globalSetup.
+export default defineConfig({
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'pglite',
+          include: ['test/db/**/*.test.ts'],
+          env: { TRAINYARD_TEST_DB: 'pglite' },
+        },
+      },
+      {
+        test: {
+          name: 'postgres',
+          include: ['test/db/**/*.test.ts'],
+          env: { TRAINYARD_TEST_DB: 'postgres' },
+          globalSetup: ['test/helpers/postgres-cluster.ts'],
+        },
+      },
+    ],
+  },
+});
