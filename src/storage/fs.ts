@@ -59,7 +59,7 @@ export class FsBlobStore implements BlobStore {
     const fh = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'ENOENT' ? new BlobNotFoundError(key, { cause: err }) : err;
     });
-    return createReadStream('', { fd: fh.fd, autoClose: true });
+    return createReadStream('', { fd: fh, autoClose: true });
   }
 
   async head(key: string, bytes: number): Promise<Buffer> {
