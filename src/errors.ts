@@ -86,3 +86,9 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = err as { code?: string; constraint?: string } | null;
   return !!e && e.code === '23505' && (constraint === undefined || e.constraint === constraint);
 }
+
+/** A foreign key blocked the change: 23503, or 23001 when the key is ON DELETE RESTRICT. */
+export function isForeignKeyViolation(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === '23503' || code === '23001';
+}

@@ -1,5 +1,5 @@
 import type { Db, Queryable } from '../../db/db.js';
-import { ConflictError, isUniqueViolation, NotFoundError, ValidationError } from '../../errors.js';
+import { ConflictError, isForeignKeyViolation, isUniqueViolation, NotFoundError, ValidationError } from '../../errors.js';
 import { decodeCursor, newId, toPage } from '../../ids.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import * as fq from '../files/queries.js';
@@ -118,7 +118,7 @@ export class DatasetsService {
       });
     } catch (err) {
       if (isUniqueViolation(err, 'datasets_owner_name_key')) throw new ConflictError('DATASET_NAME_EXISTS', `you already have a dataset named "${name}"`);
-      if ((err as { code?: string }).code === '23503') throw new ValidationError('FILE_NOT_FOUND', 'a file was deleted while the dataset was being created');
+      if (isForeignKeyViolation(err)) throw new ValidationError('FILE_NOT_FOUND', 'a file was deleted while the dataset was being created');
       throw err;
     }
     this.enqueue(row.id);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Db } from '../../db/db.js';
-import { AppError, ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors.js';
+import { AppError, ConflictError, isForeignKeyViolation, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors.js';
 import { decodeCursor, newId, toPage } from '../../ids.js';
 import type { AddressPolicy, Resolver } from '../../net/address-guard.js';
 import { safeFetch } from '../../net/safe-fetch.js';
@@ -150,7 +150,7 @@ export class FilesService {
       row = await q.deleteFile(this.deps.db, ownerId, id);
     } catch (err) {
       // The foreign key is the authority: a dataset created concurrently still wins.
-      if ((err as { code?: string }).code === '23503') throw new ConflictError('FILE_IN_USE', 'the file belongs to a dataset; delete the dataset first');
+      if (isForeignKeyViolation(err)) throw new ConflictError('FILE_IN_USE', 'the file belongs to a dataset; delete the dataset first');
       throw err;
     }
     if (!row) throw new NotFoundError('file', id);

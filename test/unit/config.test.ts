@@ -1,0 +1,53 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+const dir = () => mkdtempSync(path.join(tmpdir(), 'trainyard-config-'));
+
+describe('loadConfig', () => {
+  it('has working embedded defaults', () => {
+    const d = dir();
+    const c = loadConfig({ DATA_DIR: d });
+    expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', dataDir: d, databaseUrl: null, storageDir: path.join(d, 'storage'), signupPolicy: 'open', admin: null });
+    expect(c.rateLimits.default).toEqual({ max: 600, windowMs: 60_000 });
+  });
+
+  it('generates the secret once and keeps it in DATA_DIR', () => {
+    const d = dir();
+    const a = loadConfig({ DATA_DIR: d }).secret;
+    expect(a.length).toBe(48);
+    expect(loadConfig({ DATA_DIR: d }).secret.equals(a)).toBe(true);
+    expect(readFileSync(path.join(d, 'secret.key'), 'utf8').trim()).toBe(a.toString('base64url'));
+  });
+
+  it.each([
+    ['PORT', 'eighty', /PORT: expected an integer/],
+    ['PORT', '70000', /PORT: must be between/],
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL/],
+    ['SIGNUP_POLICY', 'maybe', /SIGNUP_POLICY: expected one of open, closed/],
+    ['UPLOAD_MAX_BYTES', 'lots', /UPLOAD_MAX_BYTES: expected a size/],
+    ['RATE_LIMIT_DEFAULT', '100', /RATE_LIMIT_DEFAULT: expected "N\/window"/],
+    ['RATE_LIMIT_AUTH', '10/fortnight', /RATE_LIMIT_AUTH: expected a duration/],
+    ['JWT_SECRET', 'short', /JWT_SECRET: must be at least 32/],
+    ['WORKER_IN_PROCESS', 'perhaps', /WORKER_IN_PROCESS/],
+    ['TRAINYARD_ADMIN_USERNAME', 'root', /TRAINYARD_ADMIN_PASSWORD/],
+  ])('a bad %s=%s stops start-up naming the variable', (name, value, msg) => {
+    const fn = () => loadConfig({ DATA_DIR: dir(), [name]: value });
+    expect(fn).toThrow(ConfigError);
+    expect(fn).toThrow(msg);
+  });
+
+  it('reads DATA_DIR/config.json, and the environment wins over it', () => {
+    const d = dir();
+    writeFileSync(path.join(d, 'config.json'), JSON.stringify({ PORT: 9000, SIGNUP_POLICY: 'closed', UPLOAD_MAX_BYTES: '10mb' }));
+    const c = loadConfig({ DATA_DIR: d, PORT: '9100' });
+    expect(c.port).toBe(9100);
+    expect(c.signupPolicy).toBe('closed');
+    expect(c.uploads.maxFileBytes).toBe(10_000_000);
+    writeFileSync(path.join(d, 'config.json'), '{not json');
+    expect(() => loadConfig({ DATA_DIR: d })).toThrow(/config\.json: not valid JSON/);
+  });
+});
