@@ -1,0 +1,110 @@
+/**
+ * The trainer protocol: how the worker and a trainer program talk. A trainer is started as
+ * `<command> --spec <job.json>`, writes one JSON object per line on stdout, puts artifacts in
+ * `output_dir`, and exits 0 on success. SIGTERM asks it to stop (it may write a checkpoint
+ * first); SIGKILL follows after a grace period. Any language can implement this.
+ */
+
+export interface SpecFile {
+  /** Absolute path of the staged file. */
+  path: string;
+  filename: string;
+  content_type: string;
+}
+
+export interface SpecDataset {
+  id: string;
+  kind: string;
+  options: Record<string, unknown>;
+  stats: Record<string, unknown> | null;
+  files: SpecFile[];
+}
+
+export interface JobSpec {
+  protocol: 1;
+  job_id: string;
+  attempt: number;
+  trainer: string;
+  base_model: { id: string; path: string | null } | null;
+  /** Already validated against the trainer's schema, defaults filled in. */
+  hyperparameters: Record<string, unknown>;
+  inputs: { dataset: SpecDataset; validation_dataset: SpecDataset | null };
+  /** Artifacts go here; the worker uploads what `artifact` events name. */
+  output_dir: string;
+  /** Checkpoints go here; the folder survives retries of the same job on the same worker only. */
+  checkpoint_dir: string;
+  /** A checkpoint path from an earlier attempt to resume from, or null. */
+  resume_from: string | null;
+  /** Warm start (retraining): the artifacts folder of a previous model version. */
+  init_from: string | null;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type TrainerEvent =
+  | { type: 'progress'; step: number; total_steps: number; epoch?: number; total_epochs?: number }
+  | { type: 'metrics'; step: number; epoch?: number; values: Record<string, number> }
+  | { type: 'log'; level: LogLevel; message: string }
+  | { type: 'checkpoint'; step: number; path: string }
+  | { type: 'artifact'; name: string; path: string; format: string }
+  | { type: 'result'; metrics: Record<string, number>; details?: Record<string, unknown> };
+
+export type TrainerEventType = TrainerEvent['type'];
+
+/** What the executor reports besides protocol events: everything else the process printed. */
+export type OutputLine = { type: 'stdout' | 'stderr'; line: string };
+
+const LEVELS = new Set(['debug', 'info', 'warn', 'error']);
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const isStr = (x: unknown, max = 4096): x is string => typeof x === 'string' && x.length > 0 && x.length <= max;
+const isNumRecord = (x: unknown): x is Record<string, number> =>
+  !!x && typeof x === 'object' && !Array.isArray(x) && Object.keys(x).length <= 200 && Object.values(x).every((v) => isNum(v));
+
+/**
+ * Parses one stdout line. Returns null when the line is not a well-formed protocol event;
+ * the caller then keeps it as a plain log line (the protocol says so), never fails the job.
+ */
+export function parseEvent(line: string): TrainerEvent | null {
+  const s = line.trim();
+  if (!s.startsWith('{')) return null;
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(s) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  if (!o || typeof o !== 'object') return null;
+  switch (o.type) {
+    case 'progress':
+      if (!isNum(o.step) || !isNum(o.total_steps) || o.step < 0 || o.total_steps <= 0) return null;
+      return {
+        type: 'progress',
+        step: o.step,
+        total_steps: o.total_steps,
+        ...(isNum(o.epoch) ? { epoch: o.epoch } : {}),
+        ...(isNum(o.total_epochs) ? { total_epochs: o.total_epochs } : {}),
+      };
+    case 'metrics':
+      if (!isNum(o.step) || !isNumRecord(o.values)) return null;
+      return { type: 'metrics', step: o.step, ...(isNum(o.epoch) ? { epoch: o.epoch } : {}), values: o.values };
+    case 'log':
+      if (!isStr(o.message, 64 * 1024)) return null;
+      return { type: 'log', level: (LEVELS.has(o.level as string) ? o.level : 'info') as LogLevel, message: o.message };
+    case 'checkpoint':
+      if (!isNum(o.step) || !isStr(o.path)) return null;
+      return { type: 'checkpoint', step: o.step, path: o.path };
+    case 'artifact':
+      if (!isStr(o.name, 200) || !isStr(o.path) || !isStr(o.format, 100)) return null;
+      return { type: 'artifact', name: o.name, path: o.path, format: o.format };
+    case 'result':
+      if (!isNumRecord(o.metrics)) return null;
+      return { type: 'result', metrics: o.metrics, ...(o.details && typeof o.details === 'object' ? { details: o.details as Record<string, unknown> } : {}) };
+    default:
+      return null;
+  }
+}
+
+/** For TypeScript trainers: write one event line. */
+export function emit(event: TrainerEvent, out: NodeJS.WritableStream = process.stdout): void {
+  out.write(JSON.stringify(event) + '\n');
+}
