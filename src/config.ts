@@ -23,7 +23,29 @@ export interface Config {
   rateLimits: { default: RateLimit; auth: RateLimit; upload: RateLimit };
   login: { maxFailures: number; lockSeconds: number };
   admin: { username: string; password: string; email: string } | null;
-  worker: { inProcess: boolean };
+  credits: { enabled: boolean };
+  jobs: {
+    maxQueuedPerUser: number;
+    maxRunningPerUser: number;
+    maxAttempts: number;
+    maxRuntimeSeconds: number;
+    leaseSeconds: number;
+  };
+  worker: {
+    inProcess: boolean;
+    /** Jobs a worker runs at once (CPU jobs); GPU jobs are also bounded by gpus. */
+    concurrency: number;
+    /** GPU slot ids this worker hands out (CUDA_VISIBLE_DEVICES); empty = no GPU jobs. */
+    gpus: number[];
+    labels: string[];
+    workDir: string;
+    pollMs: number;
+    stopGraceMs: number;
+    /** On shutdown, how long running jobs may finish before their trainers are stopped and handed back. */
+    drainMs: number;
+    maxArtifactBytes: number;
+  };
+  webhooks: { timeoutMs: number; maxAttempts: number; allow: string };
   logLevel: string;
 }
 
@@ -66,6 +88,10 @@ function rateLimit(env: Env, name: string, def: string): RateLimit {
     throw new ConfigError(name, `expected "N/window" such as 600/1m (0/1m turns it off), got "${raw}"`);
   }
   return { max: Number(max), windowMs: durationMs(window, name) };
+}
+
+function list(env: Env, name: string): string[] {
+  return (env[name] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 }
 
 function bool(env: Env, name: string, def: boolean): boolean {
@@ -166,7 +192,34 @@ export function loadConfig(processEnv: Env = process.env): Config {
       lockSeconds: int(env, 'LOGIN_LOCK_SECONDS', 300, 1, 86_400),
     },
     admin: adminUser && adminPass ? { username: adminUser, password: adminPass, email: env.TRAINYARD_ADMIN_EMAIL || `${adminUser}@trainyard.local` } : null,
-    worker: { inProcess: bool(env, 'WORKER_IN_PROCESS', true) },
+    credits: { enabled: bool(env, 'CREDITS_ENABLED', true) },
+    jobs: {
+      maxQueuedPerUser: int(env, 'JOBS_MAX_QUEUED_PER_USER', 100, 1, 1_000_000),
+      maxRunningPerUser: int(env, 'JOBS_MAX_RUNNING_PER_USER', 4, 1, 10_000),
+      maxAttempts: int(env, 'JOBS_MAX_ATTEMPTS', 3, 1, 100),
+      maxRuntimeSeconds: int(env, 'JOBS_MAX_RUNTIME_SECONDS', 86_400, 1, 30 * 86_400),
+      // 30 s: a lost worker is noticed within half a minute; heartbeats every lease/3.
+      leaseSeconds: int(env, 'JOBS_LEASE_SECONDS', 30, 1, 3600),
+    },
+    worker: {
+      inProcess: bool(env, 'WORKER_IN_PROCESS', true),
+      concurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 256),
+      gpus: list(env, 'WORKER_GPUS').map((g) => {
+        if (!/^\d+$/.test(g)) throw new ConfigError('WORKER_GPUS', `expected GPU indexes such as 0,1, got "${g}"`);
+        return Number(g);
+      }),
+      labels: list(env, 'WORKER_LABELS'),
+      workDir: path.resolve(dataDir, env.WORKER_DIR || 'work'),
+      pollMs: int(env, 'WORKER_POLL_MS', 2000, 10, 600_000),
+      stopGraceMs: int(env, 'WORKER_STOP_GRACE_MS', 10_000, 0, 3_600_000),
+      drainMs: int(env, 'WORKER_DRAIN_MS', 10_000, 0, 86_400_000),
+      maxArtifactBytes: bytes(env, 'ARTIFACT_MAX_BYTES', 10 * 1024 ** 3),
+    },
+    webhooks: {
+      timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 600_000),
+      maxAttempts: int(env, 'WEBHOOK_MAX_ATTEMPTS', 8, 1, 100),
+      allow: env.WEBHOOK_ALLOW_ADDRESSES ?? '',
+    },
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   };
 }

@@ -5,12 +5,13 @@ import { migrate } from './db/migrate.js';
 import { openDb } from './db/open.js';
 import { AccountsService } from './domain/accounts/service.js';
 import { AppError, ConfigError } from './errors.js';
-import { startRuntime } from './runtime.js';
+import { createLogger, startRuntime } from './runtime.js';
 
 const HELP = `trainyard: train models through an API
 
 Usage:
-  trainyard serve                 start the API (and, later, an in-process worker)
+  trainyard serve                 start the API and an in-process worker (WORKER_IN_PROCESS=false: API only)
+  trainyard worker                run a worker only, against the same DATABASE_URL and storage
   trainyard migrate               apply database migrations and exit
   trainyard admin create --username NAME --password PASS [--email EMAIL]
                                   create an admin, or promote an existing user
@@ -18,25 +19,27 @@ Usage:
 
 Configuration comes from environment variables (and DATA_DIR/config.json); see README.md.`;
 
-async function serve(): Promise<void> {
+async function serve(mode: 'serve' | 'worker'): Promise<void> {
   const config = loadConfig();
-  const rt = await startRuntime(config);
-  rt.app.log.info({ url: rt.url, docs: `${rt.url}/docs`, database: rt.services.db.kind, dataDir: config.dataDir }, 'trainyard is ready');
+  const log = createLogger(config);
+  const rt = await startRuntime(config, { mode, logger: log });
+  if (mode === 'serve') log.info({ url: rt.url, docs: `${rt.url}/docs`, database: rt.services.db.kind, dataDir: config.dataDir, worker: rt.worker?.id ?? null }, 'trainyard is ready');
+  else log.info({ worker: rt.worker?.id, database: rt.services.db.kind }, 'trainyard worker is ready');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    rt.app.log.info({ signal }, 'shutting down');
+    log.info({ signal, drain_ms: config.worker.drainMs }, 'shutting down');
     // A hung close must not keep the process alive forever: the orchestrator will SIGKILL anyway.
     const force = setTimeout(() => {
-      rt.app.log.error('shutdown took longer than 30 s; exiting');
+      log.error('shutdown took too long; exiting');
       process.exit(1);
-    }, 30_000);
+    }, config.worker.drainMs + config.worker.stopGraceMs + 30_000);
     force.unref();
     rt.close().then(
       () => process.exit(0),
       (err) => {
-        rt.app.log.error({ err }, 'error during shutdown');
+        log.error({ err }, 'error during shutdown');
         process.exit(1);
       },
     );
@@ -75,7 +78,9 @@ async function main(argv: string[]): Promise<void> {
   const [cmd = 'serve', sub, ...rest] = argv;
   switch (cmd) {
     case 'serve':
-      return serve();
+      return serve('serve');
+    case 'worker':
+      return serve('worker');
     case 'migrate':
       return runMigrate();
     case 'admin':

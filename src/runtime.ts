@@ -5,27 +5,74 @@ import type { Config } from './config.js';
 import type { Db } from './db/db.js';
 import { migrate } from './db/migrate.js';
 import { openDb } from './db/open.js';
+import { WebhookDeliverer } from './domain/webhooks/deliverer.js';
+import { EventHub } from './events/hub.js';
+import { parseAddressPolicy } from './net/address-guard.js';
 import { createServices, type ServiceOverrides, type Services } from './services.js';
+import { Worker } from './worker/worker.js';
 
 export interface Runtime {
-  app: FastifyInstance;
+  app: FastifyInstance | null;
   services: Services;
+  worker: Worker | null;
   url: string;
   close(): Promise<void>;
+}
+
+export interface RuntimeOptions extends ServiceOverrides {
+  db?: Db;
+  logger?: Logger;
+  listen?: boolean;
+  /** serve: the HTTP API (and the in-process worker unless WORKER_IN_PROCESS=false); worker: workers only. */
+  mode?: 'serve' | 'worker';
+  /** Tests: keep job folders for inspection. */
+  keepJobDirs?: boolean;
 }
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   return pino({ level: config.logLevel, base: { service: 'trainyard' } });
 }
 
-/** Opens the database, migrates, wires the services and the HTTP server: `trainyard serve`. */
-export async function startRuntime(config: Config, o: ServiceOverrides & { db?: Db; logger?: Logger; listen?: boolean } = {}): Promise<Runtime> {
+export function startWorker(config: Config, s: Services, log: Logger, keepJobDirs = false): Worker {
+  return new Worker(
+    {
+      db: s.db,
+      store: s.store,
+      catalog: s.catalog,
+      credits: s.credits,
+      registry: s.registry,
+      webhooks: s.webhooks,
+      maxArtifactBytes: config.worker.maxArtifactBytes,
+      workDir: config.worker.workDir,
+      dataDir: config.dataDir,
+      leaseSeconds: config.jobs.leaseSeconds,
+      stopGraceMs: config.worker.stopGraceMs,
+      log,
+      keepJobDirs,
+    },
+    { concurrency: config.worker.concurrency, gpus: config.worker.gpus, labels: config.worker.labels, pollMs: config.worker.pollMs, maxRunningPerUser: config.jobs.maxRunningPerUser },
+  );
+}
+
+/**
+ * Opens the database, migrates, wires the services, then starts what this process runs: the
+ * HTTP API with its event hub, a worker, and the webhook deliverer. Closing stops them in the
+ * reverse order: no new requests, workers drain (jobs handed back), deliveries finish.
+ */
+export async function startRuntime(config: Config, o: RuntimeOptions = {}): Promise<Runtime> {
   const logger = o.logger ?? createLogger(config);
+  const mode = o.mode ?? 'serve';
   const db = o.db ?? (await openDb(config, (m, e) => logger.error({ err: e }, m)));
   let app: FastifyInstance | null = null;
   let services: Services | null = null;
+  let worker: Worker | null = null;
+  let deliverer: WebhookDeliverer | null = null;
+  let hub: EventHub | null = null;
   const close = async () => {
     await app?.close();
+    await worker?.stop(config.worker.drainMs);
+    await deliverer?.stop();
+    await hub?.stop();
     await services?.datasets.stop();
     if (!o.db) await db.close();
   };
@@ -37,15 +84,30 @@ export async function startRuntime(config: Config, o: ServiceOverrides & { db?: 
       const { user, created } = await services.accounts.ensureAdmin(config.admin);
       logger.info({ username: user.username, created }, 'admin account ensured from TRAINYARD_ADMIN_*');
     }
-    await services.datasets.resume();
-    app = await buildServer(services, logger);
-    let url = '';
-    if (o.listen !== false) {
-      url = await app.listen({ port: config.port, host: config.host });
-    } else {
-      await app.ready();
+    deliverer = new WebhookDeliverer({
+      db,
+      policy: parseAddressPolicy(config.webhooks.allow),
+      ...(o.resolver ? { resolver: o.resolver } : {}),
+      timeoutMs: config.webhooks.timeoutMs,
+      maxAttempts: config.webhooks.maxAttempts,
+      onError: (m, e) => logger.warn({ err: e }, m),
+    });
+    await deliverer.start();
+    if (mode === 'worker' || config.worker.inProcess) {
+      worker = startWorker(config, services, logger, o.keepJobDirs);
+      await worker.start();
     }
-    return { app, services, url, close };
+    let url = '';
+    if (mode === 'serve') {
+      await services.datasets.resume();
+      hub = new EventHub(db);
+      await hub.start();
+      services.hub = hub;
+      app = await buildServer(services, logger);
+      if (o.listen !== false) url = await app.listen({ port: config.port, host: config.host });
+      else await app.ready();
+    }
+    return { app, services, worker, url, close };
   } catch (err) {
     await close().catch(() => {});
     throw err;

@@ -3,9 +3,15 @@ import type { Db } from './db/db.js';
 import { AccountsService } from './domain/accounts/service.js';
 import { CatalogService } from './domain/catalog/service.js';
 import type { AvailabilityProbe } from './domain/catalog/types.js';
+import { CreditsService } from './domain/credits/service.js';
 import { DatasetsService } from './domain/datasets/service.js';
 import { DEFAULT_VALIDATION_LIMITS } from './domain/datasets/validate/types.js';
 import { FilesService } from './domain/files/service.js';
+import { datasetInUse } from './domain/jobs/queries.js';
+import { JobsService } from './domain/jobs/service.js';
+import { RegistryService } from './domain/registry/service.js';
+import { WebhooksService } from './domain/webhooks/service.js';
+import type { EventHub } from './events/hub.js';
 import { parseAddressPolicy, type Resolver } from './net/address-guard.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { FsBlobStore } from './storage/fs.js';
@@ -21,6 +27,12 @@ export interface Services {
   files: FilesService;
   datasets: DatasetsService;
   catalog: CatalogService;
+  credits: CreditsService;
+  registry: RegistryService;
+  webhooks: WebhooksService;
+  jobs: JobsService;
+  /** Live job events; set by the runtime once it listens. */
+  hub: EventHub | null;
 }
 
 export interface ServiceOverrides {
@@ -33,7 +45,16 @@ export interface ServiceOverrides {
 export async function createServices(config: Config, db: Db, o: ServiceOverrides = {}): Promise<Services> {
   const blobSigningKey = deriveKey(config.secret, 'blob-url');
   const store = o.store ?? new FsBlobStore(config.storageDir, blobSigningKey);
-  const accounts = new AccountsService({ db, secret: config.secret, jwtTtlSeconds: config.jwtTtlSeconds, signupPolicy: config.signupPolicy, login: config.login });
+  const credits = new CreditsService(db, config.credits.enabled);
+  const grant = config.signupCreditGrant;
+  const accounts = new AccountsService({
+    db,
+    secret: config.secret,
+    jwtTtlSeconds: config.jwtTtlSeconds,
+    signupPolicy: config.signupPolicy,
+    login: config.login,
+    onSignup: async (tx, userId) => (grant > 0 ? credits.grant(tx, userId, grant, 'signup grant', null) : undefined),
+  });
   const files = new FilesService({
     db,
     store,
@@ -46,9 +67,13 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
     store,
     maxFiles: config.datasets.maxFiles,
     limits: { ...DEFAULT_VALIDATION_LIMITS, maxImages: config.datasets.maxImages, maxRows: config.datasets.maxRows },
+    inUseChecks: [datasetInUse],
     ...(o.onError ? { onError: o.onError } : {}),
   });
   const catalog = new CatalogService(config.dataDir, o.probe);
   await catalog.load();
-  return { config, db, store, blobSigningKey, accounts, files, datasets, catalog };
+  const registry = new RegistryService(db, store, config.uploads.signedUrlTtlSeconds);
+  const webhooks = new WebhooksService({ db, policy: parseAddressPolicy(config.webhooks.allow), ...(o.resolver ? { resolver: o.resolver } : {}) });
+  const jobs = new JobsService({ db, catalog, datasets, registry, credits, webhooks, limits: config.jobs });
+  return { config, db, store, blobSigningKey, accounts, files, datasets, catalog, credits, registry, webhooks, jobs, hub: null };
 }

@@ -2,6 +2,7 @@ import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
 import formatsModule from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -17,8 +18,12 @@ import opsRoutes from './routes/ops.js';
 import adminRoutes from './routes/v1/admin.js';
 import authRoutes from './routes/v1/auth.js';
 import catalogRoutes from './routes/v1/catalog.js';
+import creditRoutes from './routes/v1/credits.js';
 import datasetRoutes from './routes/v1/datasets.js';
 import fileRoutes from './routes/v1/files.js';
+import jobRoutes from './routes/v1/jobs.js';
+import modelRoutes from './routes/v1/models.js';
+import webhookRoutes from './routes/v1/webhooks.js';
 import { errorSchema } from './schemas.js';
 import './types.js';
 
@@ -87,12 +92,18 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
     limits: { fileSize: s.config.uploads.maxFileBytes + 1, files: 1, fields: 10, parts: 12, fieldSize: 64 * 1024 },
   });
 
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
   opsRoutes(app, s, metrics);
   authRoutes(app, s);
   fileRoutes(app, s);
   datasetRoutes(app, s);
   catalogRoutes(app, s);
   adminRoutes(app, s);
+  jobRoutes(app, s);
+  creditRoutes(app, s);
+  modelRoutes(app, s);
+  webhookRoutes(app, s);
   await app.register((instance) => blobRoutes(instance, s));
   return app;
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../../db/db.js';
+import type { Db, Queryable } from '../../db/db.js';
 import { AppError, ConflictError, ForbiddenError, isUniqueViolation, NotFoundError, TooManyRequestsError, UnauthorizedError, ValidationError } from '../../errors.js';
 import { decodeCursor, newId, toPage } from '../../ids.js';
 import { deriveKey } from '../../storage/signing.js';
@@ -17,6 +17,8 @@ export interface AccountsDeps {
   jwtTtlSeconds: number;
   signupPolicy: 'open' | 'closed';
   login: { maxFailures: number; lockSeconds: number };
+  /** Runs in the signup transaction (the credit grant): both commit or neither does. */
+  onSignup?: (tx: Queryable, userId: string) => Promise<void>;
 }
 
 const USERNAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{2,31}$/;
@@ -58,7 +60,11 @@ export class AccountsService {
     if (taken.email) throw new ValidationError('EMAIL_TAKEN', 'email is already registered');
     const password_hash = await cred.hashPassword(input.password);
     try {
-      const row = await q.insertUser(this.deps.db, { id: newId('usr'), username, email, password_hash, role: opts.role ?? 'user' });
+      const row = await this.deps.db.transaction(async (tx) => {
+        const u = await q.insertUser(tx, { id: newId('usr'), username, email, password_hash, role: opts.role ?? 'user' });
+        await this.deps.onSignup?.(tx, u.id);
+        return u;
+      });
       return publicUser(row);
     } catch (err) {
       // Two signups racing past the check above: the unique index decides.
@@ -125,6 +131,12 @@ export class AccountsService {
 
   async revokeApiKey(userId: string, keyId: string): Promise<void> {
     if (!(await q.revokeApiKey(this.deps.db, userId, keyId))) throw new NotFoundError('api key', keyId);
+  }
+
+  /** By id or username, for admin actions. */
+  async find(idOrUsername: string): Promise<PublicUser | null> {
+    const u = (await q.userById(this.deps.db, idOrUsername)) ?? (await q.userByLogin(this.deps.db, idOrUsername));
+    return u ? publicUser(u) : null;
   }
 
   async listUsers(limit: number, cursor?: string) {

@@ -14,7 +14,7 @@ export const BUILTIN_TRAINERS: TrainerDef[] = [
     title: 'Linear classifier',
     task: 'tabular-classification',
     description: 'Multinomial logistic regression trained by mini-batch gradient descent on a CSV with a label column.',
-    dataset: { kinds: ['tabular-csv'], min_rows: 2 },
+    dataset: { kinds: ['tabular-csv'], min_rows: 2, label_column_required: true },
     hyperparameters: {
       type: 'object',
       additionalProperties: false,
@@ -38,7 +38,7 @@ export const BUILTIN_TRAINERS: TrainerDef[] = [
     title: 'Sequence classifier (EEG and other time series)',
     task: 'sequence-classification',
     description: 'Windows of consecutive CSV rows → class, with dense, CNN-LSTM, ResNet-LSTM and transformer architectures.',
-    dataset: { kinds: ['tabular-csv'], min_rows: 10 },
+    dataset: { kinds: ['tabular-csv'], min_rows: 10, label_column_required: true },
     hyperparameters: {
       type: 'object',
       additionalProperties: false,

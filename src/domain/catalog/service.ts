@@ -24,6 +24,11 @@ const TRAINERS_DIR = fileURLToPath(new URL('../../trainers/', import.meta.url));
  */
 export function defaultProbe(dataDir: string): AvailabilityProbe {
   return async (t) => {
+    if (t.runtime.type === 'command') {
+      const exe = t.runtime.command?.[0];
+      if (!exe) return 'runtime.command is empty';
+      return path.isAbsolute(exe) && !existsSync(exe) ? `${exe} does not exist` : null;
+    }
     if (t.runtime.type === 'builtin') {
       const dir = path.join(TRAINERS_DIR, 'builtin', t.runtime.entry);
       return existsSync(path.join(dir, 'main.js')) || existsSync(path.join(dir, 'main.ts')) ? null : 'this trainer is not part of this build yet';

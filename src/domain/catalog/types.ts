@@ -13,12 +13,17 @@ export interface DatasetRequirement {
   min_images?: number;
   max_images?: number;
   min_rows?: number;
+  /** tabular-csv trainers: the dataset must name its label column (options.label_column). */
+  label_column_required?: boolean;
 }
 
 export interface TrainerRuntime {
-  type: 'builtin' | 'python';
+  /** command: any executable speaking the trainer protocol (custom deployments, test trainers). */
+  type: 'builtin' | 'python' | 'command';
   /** builtin: module name under trainers/builtin; python: the pack folder under trainers/python. */
   entry: string;
+  /** command: argv; `--spec <file>` is appended. */
+  command?: string[];
 }
 
 export interface TrainerDef {

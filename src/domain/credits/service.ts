@@ -1,0 +1,89 @@
+import type { Db, Queryable } from '../../db/db.js';
+import { AppError, ValidationError } from '../../errors.js';
+import { newId } from '../../ids.js';
+import * as q from './queries.js';
+
+export interface Balance { balance: number; held: number; total_spent: number; total_granted: number }
+
+export class InsufficientCreditsError extends AppError {
+  constructor(balance: number, cost: number) {
+    super('INSUFFICIENT_CREDITS', `this job costs ${cost} credits; your balance is ${balance}`, { status: 402, details: { balance, cost } });
+  }
+}
+
+/**
+ * Money moves exactly once. Every function that changes money takes the caller's transaction
+ * (`tx`) so the change commits or rolls back with the job change that causes it.
+ * With credits off (a deployment without billing) holds are recorded at 0 and never refused.
+ */
+export class CreditsService {
+  constructor(
+    private readonly db: Db,
+    readonly enabled: boolean,
+  ) {}
+
+  async grant(tx: Queryable, userId: string, credits: number, note: string, createdBy: string | null): Promise<void> {
+    if (!Number.isInteger(credits) || credits <= 0) throw new ValidationError('INVALID_AMOUNT', 'credits must be a positive integer');
+    await q.ensureAccount(tx, userId);
+    await q.addGrant(tx, userId, credits);
+    await q.insertLedger(tx, { user_id: userId, type: 'grant', amount: credits, credits, note, created_by: createdBy });
+  }
+
+  /** Serialises one user's money-moving transactions (job creation takes it first). */
+  async lockAccount(tx: Queryable, userId: string): Promise<void> {
+    await q.ensureAccount(tx, userId);
+    await q.lockAccount(tx, userId);
+  }
+
+  /** Places the hold for a job in the caller's transaction; throws 402 when the balance is short. */
+  async hold(tx: Queryable, userId: string, jobId: string, cost: number): Promise<void> {
+    const amount = this.enabled ? cost : 0;
+    await q.ensureAccount(tx, userId);
+    if (amount > 0 && !(await q.takeHold(tx, userId, amount))) {
+      const acct = await q.account(tx, userId);
+      throw new InsufficientCreditsError(acct?.balance ?? 0, amount);
+    }
+    const holdId = newId('hold');
+    await q.insertHold(tx, { id: holdId, user_id: userId, job_id: jobId, amount });
+    await q.insertLedger(tx, { user_id: userId, type: 'hold', amount: -amount, credits: amount, hold_id: holdId, job_id: jobId });
+  }
+
+  /** Success: held credits become spent. Returns false if the hold was already settled. */
+  async capture(tx: Queryable, jobId: string): Promise<boolean> {
+    const h = await q.settleHold(tx, jobId, 'captured');
+    if (!h) return false;
+    await q.applyCapture(tx, h.user_id, h.amount);
+    await q.insertLedger(tx, { user_id: h.user_id, type: 'capture', amount: 0, credits: h.amount, hold_id: h.id, job_id: jobId });
+    return true;
+  }
+
+  /** Failure or cancel: held credits go back. Returns false if the hold was already settled. */
+  async release(tx: Queryable, jobId: string, note: string): Promise<boolean> {
+    const h = await q.settleHold(tx, jobId, 'released');
+    if (!h) return false;
+    await q.applyRelease(tx, h.user_id, h.amount);
+    await q.insertLedger(tx, { user_id: h.user_id, type: 'release', amount: h.amount, credits: h.amount, hold_id: h.id, job_id: jobId, note });
+    return true;
+  }
+
+  async balance(userId: string): Promise<Balance> {
+    const a = await q.account(this.db, userId);
+    return { balance: a?.balance ?? 0, held: a?.held ?? 0, total_spent: a?.total_spent ?? 0, total_granted: a?.total_granted ?? 0 };
+  }
+
+  async transactions(userId: string, limit: number, cursor?: string, type?: string) {
+    const before = cursor ? Number(Buffer.from(cursor, 'base64url').toString()) : null;
+    if (cursor && !Number.isInteger(before)) throw new ValidationError('INVALID_CURSOR', 'cursor is not one this server issued');
+    const rows = await q.listLedger(this.db, userId, limit, before, type ?? null);
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    return {
+      data: page.map((r) => ({ id: String(r.id), type: r.type, amount: r.amount, credits: r.credits, job_id: r.job_id, note: r.note, created_at: r.created_at.toISOString() })),
+      next_cursor: more ? Buffer.from(String(page[page.length - 1]!.id)).toString('base64url') : null,
+    };
+  }
+
+  ledgerSum(userId: string): Promise<number> {
+    return q.ledgerSum(this.db, userId);
+  }
+}

@@ -1,0 +1,230 @@
+import { createHash } from 'node:crypto';
+import type { Db } from '../../db/db.js';
+import { AppError, ConflictError, NotFoundError, TooManyRequestsError, ValidationError } from '../../errors.js';
+import { decodeCursor, newId, toPage } from '../../ids.js';
+import type { CatalogService } from '../catalog/service.js';
+import type { Trainer } from '../catalog/types.js';
+import type { CreditsService } from '../credits/service.js';
+import type { DatasetsService, PublicDataset } from '../datasets/service.js';
+import type { RegistryService } from '../registry/service.js';
+import type { WebhooksService } from '../webhooks/service.js';
+import { appendEvents } from './events.js';
+import { validateHyperparameters } from './hyperparameters.js';
+import { priceJob } from './pricing.js';
+import * as q from './queries.js';
+import { publicJob } from './shape.js';
+
+export const JOBS_CHANNEL = 'trainyard_jobs';
+export const CANCEL_CHANNEL = 'trainyard_job_cancel';
+
+export interface CreateJobInput {
+  trainer: string;
+  dataset_id: string;
+  validation_dataset_id?: string;
+  base_model?: string;
+  hyperparameters?: Record<string, unknown>;
+  output: { model_name: string; description?: string };
+  metadata?: Record<string, unknown>;
+  webhook_url?: string;
+  priority?: number;
+}
+
+export interface JobsDeps {
+  db: Db;
+  catalog: CatalogService;
+  datasets: DatasetsService;
+  registry: RegistryService;
+  credits: CreditsService;
+  webhooks: WebhooksService;
+  limits: { maxQueuedPerUser: number; maxRunningPerUser: number; maxAttempts: number; maxRuntimeSeconds: number };
+}
+
+/** Thrown inside the creating transaction when the idempotency key exists: rolls everything back. */
+class IdempotentReplay extends Error {}
+
+function requestHash(input: CreateJobInput): string {
+  const canon = (v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : Array.isArray(v) ? v.map(canon) : v;
+  return createHash('sha256').update(JSON.stringify(canon(input))).digest('hex');
+}
+
+export class JobsService {
+  constructor(private readonly d: JobsDeps) {}
+
+  private checkDataset(t: Trainer, ds: PublicDataset, role: string): void {
+    if (ds.status !== 'ready') throw new ConflictError('DATASET_NOT_READY', `${role} ${ds.id} is ${ds.status}, not ready`, { dataset_id: ds.id, status: ds.status });
+    if (!t.dataset.kinds.includes(ds.kind)) throw new ValidationError('DATASET_KIND_MISMATCH', `${t.id} trains on ${t.dataset.kinds.join(' or ')}, not ${ds.kind}`, { accepted: t.dataset.kinds });
+    const stats = ds.stats ?? {};
+    const images = Number(stats.image_count ?? 0);
+    const rows = Number(stats.row_count ?? stats.conversation_count ?? 0);
+    const problems: string[] = [];
+    if (t.dataset.min_images !== undefined && images < t.dataset.min_images) problems.push(`at least ${t.dataset.min_images} images (has ${images})`);
+    if (t.dataset.max_images !== undefined && images > t.dataset.max_images) problems.push(`at most ${t.dataset.max_images} images (has ${images})`);
+    if (t.dataset.min_rows !== undefined && rows < t.dataset.min_rows) problems.push(`at least ${t.dataset.min_rows} rows (has ${rows})`);
+    if (t.dataset.label_column_required && !ds.options.label_column) problems.push('a label column (create the dataset with options.label_column)');
+    if (problems.length) throw new ValidationError('DATASET_CONSTRAINT', `${t.id} needs ${role} with ${problems.join('; ')}`, { problems });
+  }
+
+  /**
+   * Validates everything that can be checked up front, then inserts the job and places its
+   * credit hold in one transaction. The owner's credit row is locked first, so one user's
+   * concurrent creations are serialised: quotas and balances are exact, not approximate.
+   */
+  async create(ownerId: string, input: CreateJobInput, idempotencyKey?: string): Promise<{ job: ReturnType<typeof publicJob>; replayed: boolean }> {
+    const hash = requestHash(input);
+    if (idempotencyKey) {
+      const existing = await q.jobByIdempotencyKey(this.d.db, ownerId, idempotencyKey);
+      if (existing) return this.replay(existing, hash);
+    }
+    let trainer: Trainer;
+    try {
+      trainer = this.d.catalog.trainer(input.trainer);
+    } catch {
+      throw new ValidationError('UNKNOWN_TRAINER', `no trainer "${input.trainer}"; GET /v1/trainers lists them`);
+    }
+    if (!trainer.available) throw new ConflictError('TRAINER_UNAVAILABLE', `${trainer.id} is not available: ${trainer.unavailable_reason}`, { reason: trainer.unavailable_reason });
+    const ds = await this.d.datasets.get(ownerId, input.dataset_id);
+    this.checkDataset(trainer, ds, 'dataset');
+    if (input.validation_dataset_id) {
+      const vds = await this.d.datasets.get(ownerId, input.validation_dataset_id);
+      if (vds.kind !== ds.kind) throw new ValidationError('DATASET_KIND_MISMATCH', 'the validation dataset must be of the same kind as the dataset');
+      if (vds.status !== 'ready') throw new ConflictError('DATASET_NOT_READY', `validation dataset ${vds.id} is ${vds.status}, not ready`);
+    }
+    if (trainer.base_models === 'none' && input.base_model) throw new ValidationError('BASE_MODEL_NOT_ALLOWED', `${trainer.id} trains from scratch and takes no base_model`);
+    if (trainer.base_models === 'required' && !input.base_model) throw new ValidationError('BASE_MODEL_REQUIRED', `${trainer.id} needs a base_model; GET /v1/base-models?trainer=${trainer.id}`);
+    if (input.base_model) {
+      const bm = this.d.catalog.listBaseModels({ trainer: trainer.id }).find((m) => m.id === input.base_model);
+      if (!bm) throw new ValidationError('BASE_MODEL_NOT_ALLOWED', `base model "${input.base_model}" is not available for ${trainer.id}`);
+    }
+    const hyperparameters = validateHyperparameters(trainer.hyperparameters, input.hyperparameters ?? {});
+    await this.d.registry.checkOutput(ownerId, input.output.model_name, trainer.id);
+    if (input.webhook_url) await this.d.webhooks.checkUrl(input.webhook_url);
+    const cost = priceJob(trainer.pricing, hyperparameters, Number(ds.stats?.row_count ?? 0));
+
+    const id = newId('job');
+    try {
+      const row = await this.d.db.transaction(async (tx) => {
+        await this.d.credits.lockAccount(tx, ownerId);
+        const counts = await q.countByStatus(tx, ownerId);
+        if (counts.queued >= this.d.limits.maxQueuedPerUser) {
+          throw new TooManyRequestsError('QUEUE_QUOTA_EXCEEDED', `you already have ${counts.queued} queued jobs (limit ${this.d.limits.maxQueuedPerUser}); wait or cancel some`, 30);
+        }
+        const job = await q.insertJob(tx, {
+          id,
+          owner_id: ownerId,
+          kind: 'training',
+          trainer: trainer.id,
+          priority: input.priority ?? 0,
+          dataset_id: ds.id,
+          validation_dataset_id: input.validation_dataset_id ?? null,
+          base_model: input.base_model ?? null,
+          hyperparameters,
+          output: input.output,
+          metadata: input.metadata ?? {},
+          from_model: null,
+          webhook_url: input.webhook_url ?? null,
+          gpus: trainer.resources.gpu_optional ? 0 : trainer.resources.gpus,
+          labels: [],
+          cost,
+          idempotency_key: idempotencyKey ?? null,
+          request_hash: hash,
+          max_attempts: this.d.limits.maxAttempts,
+          max_runtime_seconds: this.d.limits.maxRuntimeSeconds,
+        });
+        if (!job) throw new IdempotentReplay();
+        await this.d.credits.hold(tx, ownerId, job.id, cost);
+        await appendEvents(tx, job.id, [{ type: 'status', data: { status: 'queued', cost } }]);
+        await tx.query('select pg_notify($1, $2)', [JOBS_CHANNEL, job.id]);
+        return job;
+      });
+      return { job: publicJob(row), replayed: false };
+    } catch (err) {
+      if (err instanceof IdempotentReplay && idempotencyKey) return this.replay((await q.jobByIdempotencyKey(this.d.db, ownerId, idempotencyKey))!, hash);
+      throw err;
+    }
+  }
+
+  private replay(existing: q.JobRow, hash: string) {
+    if (existing.request_hash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body', { status: 422 });
+    return { job: publicJob(existing), replayed: true };
+  }
+
+  /** `asAdmin` is the explicit path for admins reading any job; everyone else sees only their own. */
+  async get(callerId: string, id: string, asAdmin = false) {
+    const row = await q.jobById(this.d.db, asAdmin ? null : callerId, id);
+    if (!row) throw new NotFoundError('job', id);
+    return publicJob(row);
+  }
+
+  async row(callerId: string, id: string, asAdmin = false): Promise<q.JobRow> {
+    const row = await q.jobById(this.d.db, asAdmin ? null : callerId, id);
+    if (!row) throw new NotFoundError('job', id);
+    return row;
+  }
+
+  async list(callerId: string | null, limit: number, cursor: string | undefined, f: { status?: string; trainer?: string }) {
+    return toPage(await q.listJobs(this.d.db, callerId, limit, decodeCursor(cursor), f), limit, publicJob);
+  }
+
+  /**
+   * Queued: cancelled at once, hold released. Running: cancel_requested, and the worker that
+   * holds the lease is told (NOTIFY; its heartbeat also sees the state); it stops the trainer
+   * and finishes the cancel. Final states: 409.
+   */
+  async cancel(callerId: string, id: string, asAdmin = false) {
+    const row = await this.d.db.transaction(async (tx) => {
+      const job = await q.jobById(tx, asAdmin ? null : callerId, id, true);
+      if (!job) throw new NotFoundError('job', id);
+      if (job.status === 'queued') {
+        const done = (await q.cancelQueued(tx, id))!;
+        await this.d.credits.release(tx, id, 'cancelled before start');
+        await appendEvents(tx, id, [{ type: 'status', data: { status: 'cancelled', reason: 'cancelled by user' } }]);
+        await this.d.webhooks.enqueueJobEvent(tx, done, 'job.cancelled', { job: publicJob(done) });
+        return done;
+      }
+      if (job.status === 'running') {
+        const r = (await q.requestCancel(tx, id))!;
+        await appendEvents(tx, id, [{ type: 'status', data: { status: 'cancel_requested' } }]);
+        await tx.query('select pg_notify($1, $2)', [CANCEL_CHANNEL, id]);
+        return r;
+      }
+      if (job.status === 'cancel_requested') return job;
+      throw new ConflictError('JOB_FINISHED', `job is already ${job.status}`, { status: job.status });
+    });
+    return publicJob(row);
+  }
+
+  async delete(callerId: string, id: string, asAdmin = false): Promise<void> {
+    const job = await q.jobById(this.d.db, asAdmin ? null : callerId, id);
+    if (!job) throw new NotFoundError('job', id);
+    if (!['succeeded', 'failed', 'cancelled'].includes(job.status)) throw new ConflictError('JOB_ACTIVE', `job is ${job.status}; cancel it first`, { status: job.status });
+    await q.deleteJob(this.d.db, id);
+  }
+
+  async events(callerId: string, id: string, after: number, limit: number, asAdmin = false) {
+    await this.row(callerId, id, asAdmin);
+    return (await q.listEvents(this.d.db, id, after, limit)).map((e) => ({ seq: e.seq, type: e.type, data: e.data, created_at: e.created_at.toISOString() }));
+  }
+
+  async logs(callerId: string, id: string, tail: number, since: Date | null, asAdmin = false) {
+    await this.row(callerId, id, asAdmin);
+    return (await q.tailLogs(this.d.db, id, tail, since)).map((e) => ({ seq: e.seq, at: e.created_at.toISOString(), ...(e.data as { level: string; message: string; stream?: string }) }));
+  }
+
+  /** One time series per metric: [{step, epoch?, value, at}]. */
+  async metrics(callerId: string, id: string, asAdmin = false) {
+    await this.row(callerId, id, asAdmin);
+    const series: Record<string, Array<{ step: number; epoch?: number; value: number; at: string }>> = {};
+    let after = 0;
+    for (;;) {
+      const batch = await q.listEvents(this.d.db, id, after, 5000, ['metrics']);
+      for (const e of batch) {
+        const d = e.data as { step: number; epoch?: number; values: Record<string, number> };
+        for (const [k, v] of Object.entries(d.values)) (series[k] ??= []).push({ step: d.step, ...(d.epoch !== undefined ? { epoch: d.epoch } : {}), value: v, at: e.created_at.toISOString() });
+      }
+      if (batch.length < 5000) break;
+      after = batch[batch.length - 1]!.seq;
+    }
+    return { metrics: series };
+  }
+}

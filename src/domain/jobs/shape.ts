@@ -1,0 +1,32 @@
+import type { JobRow } from './queries.js';
+
+/** The job as clients see it. Dispatch internals (lease, worker, checkpoint path) stay inside. */
+export function publicJob(j: JobRow) {
+  return {
+    id: j.id,
+    kind: j.kind,
+    trainer: j.trainer,
+    status: j.status,
+    priority: j.priority,
+    dataset_id: j.dataset_id,
+    validation_dataset_id: j.validation_dataset_id,
+    base_model: j.base_model,
+    hyperparameters: j.hyperparameters,
+    output: j.output,
+    metadata: j.metadata,
+    webhook_url: j.webhook_url,
+    cost: j.cost,
+    attempt: j.attempt,
+    max_attempts: j.max_attempts,
+    progress: { fraction: j.progress, step: j.step, total_steps: j.total_steps, epoch: j.epoch, eta_seconds: j.eta_seconds },
+    error: j.error,
+    result: j.result,
+    model_version_id: j.model_version_id,
+    created_at: j.created_at.toISOString(),
+    started_at: j.started_at?.toISOString() ?? null,
+    finished_at: j.finished_at?.toISOString() ?? null,
+    updated_at: j.updated_at.toISOString(),
+  };
+}
+
+export type PublicJob = ReturnType<typeof publicJob>;

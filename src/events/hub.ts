@@ -1,0 +1,130 @@
+import type { Db, Unlisten } from '../db/db.js';
+import { EVENTS_CHANNEL } from '../domain/jobs/events.js';
+import * as q from '../domain/jobs/queries.js';
+
+export interface JobEvent { seq: number; type: string; data: Record<string, unknown>; created_at: string }
+type Listener = (events: JobEvent[]) => void;
+
+const toEvent = (e: q.EventRow): JobEvent => ({ seq: e.seq, type: e.type, data: e.data, created_at: e.created_at.toISOString() });
+
+/** One job's live feed in this process: one database read per notification, shared by all viewers. */
+class JobFeed {
+  readonly listeners = new Set<Listener>();
+  lastSeq: number;
+  private fetching: Promise<void> | null = null;
+  private again = false;
+
+  constructor(
+    private readonly db: Db,
+    readonly jobId: string,
+    startSeq: number,
+  ) {
+    this.lastSeq = startSeq;
+  }
+
+  /** Coalesces bursts: while a fetch runs, further notifications cause exactly one more. */
+  refresh(): void {
+    if (this.fetching) {
+      this.again = true;
+      return;
+    }
+    this.fetching = (async () => {
+      do {
+        this.again = false;
+        for (;;) {
+          const rows = await q.listEvents(this.db, this.jobId, this.lastSeq, 1000);
+          if (rows.length === 0) break;
+          this.lastSeq = rows[rows.length - 1]!.seq;
+          const events = rows.map(toEvent);
+          for (const l of this.listeners) l(events);
+          if (rows.length < 1000) break;
+        }
+      } while (this.again);
+    })()
+      .catch(() => {})
+      .finally(() => (this.fetching = null));
+  }
+}
+
+/**
+ * Fans job events out to SSE and WebSocket viewers. Any API process hears events written by
+ * any worker through LISTEN/NOTIFY; a slow poll covers a missed notification.
+ */
+export class EventHub {
+  private readonly feeds = new Map<string, JobFeed>();
+  private unlisten: Unlisten | null = null;
+  private poll: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly pollMs = 2000,
+  ) {}
+
+  async start(): Promise<void> {
+    this.unlisten = await this.db.listen(EVENTS_CHANNEL, (payload) => {
+      const jobId = payload.split(':')[0]!;
+      this.feeds.get(jobId)?.refresh();
+    });
+    this.poll = setInterval(() => {
+      for (const f of this.feeds.values()) f.refresh();
+    }, this.pollMs);
+    this.poll.unref();
+  }
+
+  /**
+   * Delivers every event after `afterSeq` in order: first the backlog from the database, then
+   * live events. Returns the unsubscribe function.
+   */
+  async subscribe(jobId: string, afterSeq: number, listener: Listener): Promise<() => void> {
+    let last = afterSeq;
+    const deliver = (events: JobEvent[]) => {
+      const fresh = events.filter((e) => e.seq > last);
+      if (fresh.length === 0) return;
+      last = fresh[fresh.length - 1]!.seq;
+      listener(fresh);
+    };
+    // Join the shared feed first and hold what it sends while the backlog is read, so no
+    // event can fall between the backlog's end and the live stream's start.
+    let feed = this.feeds.get(jobId);
+    if (!feed) {
+      feed = new JobFeed(this.db, jobId, afterSeq);
+      this.feeds.set(jobId, feed);
+    }
+    const held: JobEvent[][] = [];
+    let catchingUp = true;
+    const onFeed = (events: JobEvent[]) => (catchingUp ? held.push(events) : deliver(events));
+    feed.listeners.add(onFeed);
+    const unsubscribe = () => {
+      feed.listeners.delete(onFeed);
+      if (feed.listeners.size === 0 && this.feeds.get(jobId) === feed) this.feeds.delete(jobId);
+    };
+    try {
+      for (;;) {
+        const rows = await q.listEvents(this.db, jobId, last, 1000);
+        if (rows.length) deliver(rows.map(toEvent));
+        if (rows.length < 1000) break;
+      }
+    } catch (err) {
+      unsubscribe();
+      throw err;
+    }
+    catchingUp = false;
+    for (const events of held) deliver(events);
+    if (feed.lastSeq < last) feed.lastSeq = last;
+    return unsubscribe;
+  }
+
+  get subscriberCount(): number {
+    let n = 0;
+    for (const f of this.feeds.values()) n += f.listeners.size;
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    if (this.poll) clearInterval(this.poll);
+    this.poll = null;
+    await this.unlisten?.();
+    this.unlisten = null;
+    this.feeds.clear();
+  }
+}

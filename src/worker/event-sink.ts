@@ -1,0 +1,175 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Db } from '../db/db.js';
+import * as dq from '../dispatch/queries.js';
+import { appendEvents, type NewEvent } from '../domain/jobs/events.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { OutputLine, TrainerEvent } from '../trainers/protocol.js';
+
+export interface SinkOptions {
+  /** A batch is written at least this often (ms): the latency a live viewer sees. */
+  flushMs?: number;
+  maxBatch?: number;
+  /** Log lines kept per attempt; the rest are counted and reported once. */
+  maxLogLines?: number;
+  maxLogChars?: number;
+}
+
+/**
+ * Turns a trainer's event stream into database writes without letting a chatty trainer drive
+ * the database: events are batched (one fenced transaction per flush), consecutive progress
+ * events are coalesced to the latest, and log volume is capped. A flush that finds the claim
+ * gone reports `lost` so the worker stops the trainer.
+ */
+export class EventSink {
+  private buffer: NewEvent[] = [];
+  private progress: Extract<TrainerEvent, { type: 'progress' }> | null = null;
+  private firstProgress: { at: number; step: number } | null = null;
+  private logLines = 0;
+  private droppedLogs = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+  readonly artifacts: Array<{ name: string; path: string; format: string }> = [];
+  result: { metrics: Record<string, number>; details?: Record<string, unknown> } | null = null;
+  lost = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly store: BlobStore,
+    private readonly fence: dq.Fence,
+    private readonly ctx: { ownerId: string; outputDir: string; checkpointDir: string; onLost: () => void; onError: (m: string, e: unknown) => void },
+    private readonly o: Required<SinkOptions> = { flushMs: 200, maxBatch: 500, maxLogLines: 10_000, maxLogChars: 4000 },
+  ) {
+    this.timer = setInterval(() => this.flush(), this.o.flushMs);
+    this.timer.unref();
+  }
+
+  private log(level: string, message: string, stream?: string) {
+    if (this.logLines >= this.o.maxLogLines) {
+      this.droppedLogs++;
+      return;
+    }
+    this.logLines++;
+    const msg = message.length > this.o.maxLogChars ? `${message.slice(0, this.o.maxLogChars)}…[${message.length - this.o.maxLogChars} more characters]` : message;
+    this.buffer.push({ type: 'log', data: { level, message: msg, ...(stream ? { stream } : {}) } });
+  }
+
+  push(e: TrainerEvent | OutputLine): void {
+    if (this.closed) return;
+    switch (e.type) {
+      case 'progress':
+        this.progress = e;
+        this.firstProgress ??= { at: Date.now(), step: e.step };
+        return; // written at flush time, latest only
+      case 'stdout':
+      case 'stderr':
+        this.log(e.type === 'stderr' ? 'warn' : 'info', e.line, e.type);
+        break;
+      case 'log':
+        this.log(e.level, e.message);
+        break;
+      case 'artifact':
+        this.artifacts.push({ name: e.name, path: e.path, format: e.format });
+        this.buffer.push({ type: 'artifact', data: { name: e.name, format: e.format } });
+        break;
+      case 'result':
+        this.result = { metrics: e.metrics, ...(e.details ? { details: e.details } : {}) };
+        this.buffer.push({ type: 'result', data: { metrics: e.metrics } });
+        break;
+      case 'checkpoint':
+        this.chain = this.chain.then(() => this.saveCheckpoint(e.step, e.path));
+        this.buffer.push({ type: 'checkpoint', data: { step: e.step } });
+        break;
+      case 'metrics':
+        this.buffer.push({ type: 'metrics', data: { step: e.step, ...(e.epoch !== undefined ? { epoch: e.epoch } : {}), values: e.values } });
+        break;
+    }
+    if (this.buffer.length >= this.o.maxBatch) this.flush();
+  }
+
+  /** Uploads the checkpoint file so a retry on any worker can resume from it. */
+  private async saveCheckpoint(step: number, p: string) {
+    const file = path.resolve(this.ctx.checkpointDir, p);
+    if (!file.startsWith(path.resolve(this.ctx.checkpointDir) + path.sep) && !file.startsWith(path.resolve(this.ctx.outputDir) + path.sep)) {
+      this.log('warn', `checkpoint ${p} is outside the job folder; ignored`);
+      return;
+    }
+    const s = await stat(file).catch(() => null);
+    if (!s?.isFile()) {
+      this.log('warn', `checkpoint ${p} is not a file; only file checkpoints can be resumed on another worker`);
+      return;
+    }
+    const name = path.basename(file).replace(/[^A-Za-z0-9._-]/g, '_');
+    const key = `checkpoints/${this.ctx.ownerId}/${this.fence.jobId}/${name}`;
+    await this.store.put(key, createReadStream(file));
+    if (!(await dq.saveCheckpoint(this.db, this.fence, { step, key, name }))) this.markLost();
+  }
+
+  private markLost() {
+    if (this.lost) return;
+    this.lost = true;
+    this.ctx.onLost();
+  }
+
+  private take(): { events: NewEvent[]; progress: Extract<TrainerEvent, { type: 'progress' }> | null } {
+    const events = this.buffer;
+    this.buffer = [];
+    const progress = this.progress;
+    this.progress = null;
+    if (progress) {
+      const { type: _type, ...data } = progress;
+      events.push({ type: 'progress', data });
+    }
+    return { events, progress };
+  }
+
+  private eta(p: { step: number; total_steps: number }): number | null {
+    if (!this.firstProgress || p.step <= this.firstProgress.step) return null;
+    const rate = (p.step - this.firstProgress.step) / ((Date.now() - this.firstProgress.at) / 1000);
+    return rate > 0 ? Math.max(0, (p.total_steps - p.step) / rate) : null;
+  }
+
+  /** Queues a write of everything buffered; writes never overlap and keep their order. */
+  flush(): Promise<void> {
+    const { events, progress } = this.take();
+    if (events.length === 0 || this.lost) return this.chain;
+    this.chain = this.chain.then(async () => {
+      if (this.lost) return;
+      try {
+        const ok = await this.db.transaction(async (tx) => {
+          const seq = await appendEvents(tx, this.fence.jobId, events, this.fence);
+          if (seq === null) return false;
+          if (progress) {
+            await dq.updateProgress(tx, this.fence, {
+              progress: Math.min(1, progress.step / progress.total_steps),
+              step: progress.step,
+              total_steps: progress.total_steps,
+              epoch: progress.epoch ?? null,
+              eta_seconds: this.eta(progress),
+            });
+          }
+          return true;
+        });
+        if (!ok) this.markLost();
+      } catch (err) {
+        this.ctx.onError(`job ${this.fence.jobId}: writing events failed`, err);
+      }
+    });
+    return this.chain;
+  }
+
+  /** Final flush; reports dropped log lines once. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.droppedLogs > 0) {
+      this.logLines = 0;
+      this.log('warn', `${this.droppedLogs} log lines were dropped (limit ${this.o.maxLogLines} per attempt)`);
+    }
+    await this.flush();
+    this.closed = true;
+    await this.chain;
+  }
+}

@@ -1,0 +1,166 @@
+import { rm } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import * as dq from '../dispatch/queries.js';
+import { appendEvents } from '../domain/jobs/events.js';
+import type { JobRow } from '../domain/jobs/queries.js';
+import { publicJob } from '../domain/jobs/shape.js';
+import { JOB_ERROR_CODES } from '../domain/jobs/states.js';
+import { AppError } from '../errors.js';
+import { startTrainer, type ExitInfo, type RunningTrainer } from '../executors/local.js';
+import { EventSink } from './event-sink.js';
+import { finishEnded, finishSucceeded, uploadArtifacts, type FinishDeps } from './finish.js';
+import { stageJob } from './stage.js';
+import { trainerCommand } from './trainer-command.js';
+
+export type StopReason = 'cancel' | 'drain' | 'lost' | 'timeout';
+
+export interface RunContext extends FinishDeps {
+  workerId: string;
+  workDir: string;
+  dataDir: string;
+  leaseSeconds: number;
+  stopGraceMs: number;
+  log: Logger;
+  keepJobDirs?: boolean;
+}
+
+/** Why a failed trainer failed, in one line a user can act on. */
+function failureMessage(exit: ExitInfo): string {
+  if (exit.lastError) return exit.lastError;
+  const tail = exit.stderrTail.filter((l) => l.trim()).slice(-3).join(' | ');
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  return tail ? `trainer ${how}: ${tail}` : `trainer ${how}`;
+}
+
+/**
+ * One attempt of one job on this worker: stage → run the trainer → ingest its events while
+ * heartbeating → finish. Every database write is fenced by (job, worker, attempt); when the
+ * fence fails the claim is gone (reaped, or taken by another worker) and this run only stops
+ * its trainer and cleans up, writing nothing.
+ */
+export class JobRun {
+  private stopReason: StopReason | null = null;
+  private trainer: RunningTrainer | null = null;
+  readonly fence: dq.Fence;
+
+  constructor(
+    private readonly ctx: RunContext,
+    readonly job: JobRow,
+    readonly gpus: number[],
+  ) {
+    this.fence = { jobId: job.id, workerId: ctx.workerId, attempt: job.attempt };
+  }
+
+  requestStop(reason: StopReason): void {
+    if (this.stopReason && this.stopReason !== 'drain') return;
+    this.stopReason = reason;
+    // A lost claim means another worker may already run this job: stop at once, no grace.
+    this.trainer?.stop(reason === 'lost' ? 0 : this.ctx.stopGraceMs).catch(() => {});
+  }
+
+  async run(): Promise<void> {
+    const { ctx, job } = this;
+    const log = ctx.log.child({ job: job.id, attempt: job.attempt });
+    let dir: string | null = null;
+    let heartbeat: NodeJS.Timeout | null = null;
+    let deadline: NodeJS.Timeout | null = null;
+    try {
+      await ctx.db.transaction(async (tx) => {
+        if ((await appendEvents(tx, job.id, [{ type: 'status', data: { status: 'running', attempt: job.attempt, worker: ctx.workerId } }], this.fence)) === null) return;
+        await ctx.webhooks.enqueueJobEvent(tx, job, 'job.started', { job: publicJob(job) });
+      });
+      let staged;
+      try {
+        staged = await stageJob({ db: ctx.db, store: ctx.store, catalog: ctx.catalog, workDir: ctx.workDir }, job);
+      } catch (err) {
+        log.error({ err }, 'staging failed');
+        await finishEnded(ctx, this.fence, 'failed', { code: JOB_ERROR_CODES.STAGING_FAILED, message: `could not prepare the job's inputs: ${(err as Error).message}` });
+        return;
+      }
+      dir = staged.dir;
+      const sink = new EventSink(ctx.db, ctx.store, this.fence, {
+        ownerId: job.owner_id,
+        outputDir: staged.spec.output_dir,
+        checkpointDir: staged.spec.checkpoint_dir,
+        onLost: () => this.requestStop('lost'),
+        onError: (m, e) => log.error({ err: e }, m),
+      });
+      heartbeat = setInterval(() => {
+        dq.heartbeat(ctx.db, this.fence, ctx.leaseSeconds).then(
+          (status) => {
+            if (status === null) this.requestStop('lost');
+            else if (status === 'cancel_requested') this.requestStop('cancel');
+          },
+          (err) => log.warn({ err }, 'heartbeat failed'),
+        );
+      }, Math.max(100, (ctx.leaseSeconds * 1000) / 3));
+      const runtimeLeft = job.max_runtime_seconds * 1000 - (Date.now() - (job.attempt_started_at?.getTime() ?? Date.now()));
+      deadline = setTimeout(() => this.requestStop('timeout'), Math.max(0, runtimeLeft));
+
+      let exit: ExitInfo;
+      try {
+        const trainer = ctx.catalog.trainer(job.trainer);
+        this.trainer = await startTrainer({
+          command: trainerCommand(trainer, { dataDir: ctx.dataDir }),
+          specPath: staged.specPath,
+          cwd: staged.dir,
+          gpus: this.gpus,
+          onEvent: (e) => sink.push(e),
+          onOutput: (o) => sink.push(o),
+        });
+        if (this.stopReason) this.requestStop(this.stopReason);
+        exit = await this.trainer.done;
+      } catch (err) {
+        await sink.close();
+        await finishEnded(ctx, this.fence, 'failed', { code: JOB_ERROR_CODES.TRAINER_UNAVAILABLE, message: `could not start the trainer: ${(err as Error).message}` });
+        return;
+      }
+      clearInterval(heartbeat);
+      clearTimeout(deadline);
+      await sink.close();
+      await this.conclude(exit, sink, staged.spec.output_dir, log);
+    } catch (err) {
+      log.error({ err }, 'job run crashed; the lease will expire and the reaper retries it');
+    } finally {
+      if (heartbeat) clearInterval(heartbeat);
+      if (deadline) clearTimeout(deadline);
+      if (dir && !ctx.keepJobDirs) await rm(dir, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  private async conclude(exit: ExitInfo, sink: EventSink, outputDir: string, log: Logger): Promise<void> {
+    const { ctx } = this;
+    const reason = sink.lost ? 'lost' : this.stopReason;
+    if (reason === 'lost') {
+      log.warn('claim lost; the job belongs to someone else now');
+      return;
+    }
+    if (exit.code === 0 && !exit.stopped && reason !== 'timeout') {
+      let artifacts;
+      try {
+        artifacts = await uploadArtifacts(ctx, this.job, outputDir, sink.artifacts);
+      } catch (err) {
+        const code = err instanceof AppError ? err.code : JOB_ERROR_CODES.ARTIFACT_INVALID;
+        await finishEnded(ctx, this.fence, 'failed', { code, message: (err as Error).message });
+        return;
+      }
+      const done = await finishSucceeded(ctx, this.fence, sink.result ?? { metrics: {} }, artifacts);
+      if (!done) for (const a of artifacts) await ctx.store.delete(a.storage_key);
+      return;
+    }
+    if (reason === 'drain') {
+      const back = await dq.handBack(ctx.db, this.fence);
+      if (back) await appendEvents(ctx.db, back.id, [{ type: 'status', data: { status: 'queued', reason: 'worker shutting down; handed back to the queue' } }]);
+      return;
+    }
+    if (reason === 'cancel') {
+      await finishEnded(ctx, this.fence, 'cancelled', { code: 'CANCELLED', message: 'cancelled while running' });
+      return;
+    }
+    if (reason === 'timeout') {
+      await finishEnded(ctx, this.fence, 'failed', { code: JOB_ERROR_CODES.TIMEOUT, message: `the job ran longer than its limit of ${this.job.max_runtime_seconds} s` });
+      return;
+    }
+    await finishEnded(ctx, this.fence, 'failed', { code: JOB_ERROR_CODES.TRAINER_FAILED, message: failureMessage(exit) });
+  }
+}

@@ -1,0 +1,130 @@
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { Unlisten } from '../db/db.js';
+import * as dq from '../dispatch/queries.js';
+import type { JobRow } from '../domain/jobs/queries.js';
+import { reapOnce } from '../dispatch/reaper.js';
+import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../domain/jobs/service.js';
+import { newId } from '../ids.js';
+import { JobRun, type RunContext } from './run-job.js';
+
+export interface WorkerOptions {
+  concurrency: number;
+  gpus: number[];
+  labels: string[];
+  pollMs: number;
+  maxRunningPerUser: number;
+  /** How often this worker also reaps expired leases (any worker may). */
+  reapMs?: number;
+}
+
+/**
+ * A worker claims jobs while it has free slots, runs each as a JobRun, and wakes on NOTIFY
+ * (a new job, a cancel) with polling as the fallback. Several workers — in the API process or
+ * as `trainyard worker` on other machines — share one database and never run a job twice.
+ */
+export class Worker {
+  readonly id: string;
+  private readonly running = new Map<string, { run: JobRun; done: Promise<void> }>();
+  private readonly freeGpus: Set<number>;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private loopDone: Promise<void> | null = null;
+  private unlisten: Unlisten[] = [];
+  private reapTimer: NodeJS.Timeout | null = null;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ctx: Omit<RunContext, 'workerId'>,
+    private readonly o: WorkerOptions,
+  ) {
+    this.id = newId(`wkr_${hostname().replace(/[^a-z0-9]/gi, '').slice(0, 20).toLowerCase() || 'host'}`, 8);
+    this.freeGpus = new Set(o.gpus);
+    this.log = ctx.log.child({ worker: this.id });
+  }
+
+  get activeJobs(): string[] {
+    return [...this.running.keys()];
+  }
+
+  async start(): Promise<void> {
+    this.unlisten.push(await this.ctx.db.listen(JOBS_CHANNEL, () => this.poke()));
+    this.unlisten.push(
+      await this.ctx.db.listen(CANCEL_CHANNEL, (jobId) => {
+        this.running.get(jobId)?.run.requestStop('cancel');
+      }),
+    );
+    this.reapTimer = setInterval(() => {
+      reapOnce(this.ctx).catch((err) => this.log.warn({ err }, 'reaper failed'));
+    }, this.o.reapMs ?? Math.max(200, (this.ctx.leaseSeconds * 1000) / 2));
+    this.reapTimer.unref();
+    this.loopDone = this.loop();
+    this.log.info({ concurrency: this.o.concurrency, gpus: this.o.gpus, labels: this.o.labels }, 'worker started');
+  }
+
+  private poke() {
+    this.wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      let claimed = false;
+      if (this.running.size < this.o.concurrency) {
+        try {
+          const job = await dq.claim(this.ctx.db, { workerId: this.id, freeGpus: this.freeGpus.size, labels: this.o.labels, leaseSeconds: this.ctx.leaseSeconds, maxRunningPerUser: this.o.maxRunningPerUser });
+          if (job) {
+            claimed = true;
+            this.launch(job);
+          }
+        } catch (err) {
+          this.log.warn({ err }, 'claim failed');
+        }
+      }
+      if (claimed || this.stopping) continue;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, this.o.pollMs);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  private launch(job: JobRow) {
+    const gpus = [...this.freeGpus].slice(0, job.gpus);
+    for (const g of gpus) this.freeGpus.delete(g);
+    const run = new JobRun({ ...this.ctx, workerId: this.id }, job, gpus);
+    this.log.info({ job: job.id, attempt: job.attempt, trainer: job.trainer, gpus }, 'job claimed');
+    const done = run.run().finally(() => {
+      this.running.delete(job.id);
+      for (const g of gpus) this.freeGpus.add(g);
+      this.poke();
+    });
+    this.running.set(job.id, { run, done });
+  }
+
+  /**
+   * Stops claiming, lets running jobs finish for up to `drainMs`, then stops their trainers
+   * (SIGTERM, grace, SIGKILL) and hands them back to the queue without charge.
+   */
+  async stop(drainMs = 0): Promise<void> {
+    if (this.stopping) return this.loopDone ?? undefined;
+    this.stopping = true;
+    this.poke();
+    await this.loopDone;
+    if (this.reapTimer) clearInterval(this.reapTimer);
+    const all = () => Promise.all([...this.running.values()].map((r) => r.done));
+    if (this.running.size > 0 && drainMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([all(), new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
+      clearTimeout(timer);
+    }
+    for (const r of this.running.values()) r.run.requestStop('drain');
+    await all();
+    for (const u of this.unlisten) await u().catch(() => {});
+    this.unlisten = [];
+    this.log.info('worker stopped');
+  }
+}
