@@ -27,7 +27,10 @@ export interface RunContext extends FinishDeps {
 /** Why a failed trainer failed, in one line a user can act on. */
 function failureMessage(exit: ExitInfo): string {
   if (exit.lastError) return exit.lastError;
-  const tail = exit.stderrTail.filter((l) => l.trim()).slice(-3).join(' | ');
+  const lines = exit.stderrTail.map((l) => l.trim()).filter((l) => l && !l.startsWith('at '));
+  // An interpreter's last words are mostly stack frames; the line naming the error says more.
+  const errorLine = [...lines].reverse().find((l) => /error|exception|traceback|fatal|killed/i.test(l));
+  const tail = errorLine ?? lines.slice(-3).join(' | ');
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
   return tail ? `trainer ${how}: ${tail}` : `trainer ${how}`;
 }
@@ -51,11 +54,20 @@ export class JobRun {
     this.fence = { jobId: job.id, workerId: ctx.workerId, attempt: job.attempt };
   }
 
+  /**
+   * Records why the trainer must stop (the first reason wins, except that a drain gives way to
+   * a cancel, timeout or lost claim) and stops it if it is running; a trainer started later is
+   * stopped as soon as it starts.
+   */
   requestStop(reason: StopReason): void {
-    if (this.stopReason && this.stopReason !== 'drain') return;
-    this.stopReason = reason;
+    if (!this.stopReason || this.stopReason === 'drain') this.stopReason = reason;
+    this.sendStop();
+  }
+
+  private sendStop(): void {
+    if (!this.trainer || !this.stopReason) return;
     // A lost claim means another worker may already run this job: stop at once, no grace.
-    this.trainer?.stop(reason === 'lost' ? 0 : this.ctx.stopGraceMs).catch(() => {});
+    this.trainer.stop(this.stopReason === 'lost' ? 0 : this.ctx.stopGraceMs).catch(() => {});
   }
 
   async run(): Promise<void> {
@@ -108,7 +120,7 @@ export class JobRun {
           onEvent: (e) => sink.push(e),
           onOutput: (o) => sink.push(o),
         });
-        if (this.stopReason) this.requestStop(this.stopReason);
+        this.sendStop();
         exit = await this.trainer.done;
       } catch (err) {
         await sink.close();

@@ -1,9 +1,16 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TrainerDef } from '../domain/catalog/types.js';
 
 const BUILTIN_DIR = fileURLToPath(new URL('../trainers/builtin/', import.meta.url));
+
+/** tsx's loader as an absolute URL: the trainer runs in its job folder, where `tsx` would not resolve. */
+function tsxLoader(): string {
+  const pkg = createRequire(import.meta.url).resolve('tsx/package.json');
+  return pathToFileURL(path.join(path.dirname(pkg), 'dist', 'loader.mjs')).href;
+}
 
 /**
  * The argv that starts a trainer (the executor appends `--spec <file>`). Built-in trainers run
@@ -17,7 +24,7 @@ export function trainerCommand(t: TrainerDef, opts: { dataDir: string }): string
     case 'builtin': {
       const js = path.join(BUILTIN_DIR, t.runtime.entry, 'main.js');
       if (existsSync(js)) return [process.execPath, js];
-      return [process.execPath, '--import', 'tsx', path.join(BUILTIN_DIR, t.runtime.entry, 'main.ts')];
+      return [process.execPath, '--import', tsxLoader(), path.join(BUILTIN_DIR, t.runtime.entry, 'main.ts')];
     }
     case 'python':
       return [path.join(opts.dataDir, 'python', '.venv', 'bin', 'python'), '-m', `trainyard_${t.runtime.entry}`];
