@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { client, waitForDataset } from './app.js';
+import type { client} from './app.js';
+import { waitForDataset } from './app.js';
 
 type Api = ReturnType<typeof client>;
 
