@@ -2,7 +2,8 @@
  * HTTP load generator, run as a child process (bench/lib/child.ts): `connections` keep-alive
  * connections (node:http Agent, keepAlive, maxSockets = connections), each sending the next
  * GET as soon as the previous response has been read (closed loop). Only requests completed
- * inside the measured window count; the warm-up before it fills connection pools and JITs.
+ * inside the measured window count (throughput = completions in the window); the warm-up
+ * before it opens the connections and warms the JIT on both sides.
  */
 import http from 'node:http';
 import { percentile } from './stats.js';
@@ -48,7 +49,7 @@ async function run(r: LoadRequest): Promise<LoadResult> {
       if (a >= end) return;
       const status = await once();
       const b = performance.now();
-      if (a >= start && b <= end) {
+      if (b >= start && b <= end) {
         if (status < 0) errors++;
         else {
           statuses[status] = (statuses[status] ?? 0) + 1;

@@ -112,8 +112,25 @@ function flushStdout(): Promise<void> {
  * Runs a trainer body: reads the spec, installs the stop signal, maps the outcome to the exit
  * code the worker expects. The body returns its exit code (0 or EXIT_STOPPED) or nothing.
  */
+/**
+ * A worker killed with SIGKILL cannot stop its trainer (which runs in its own process group).
+ * A trainer that prints stops at its next write (EPIPE); this catches a quiet one: when the
+ * parent is gone the trainer is re-parented, and it stops as a stop request would.
+ */
+function watchParent(stop: StopSignal): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      stop.request();
+      setTimeout(() => process.exit(EXIT_STOPPED), 5000).unref();
+    }
+  }, 1000);
+  timer.unref();
+}
+
 export async function runTrainer(body: (spec: JobSpec, stop: StopSignal) => Promise<number | void>): Promise<never> {
   const stop = new StopSignal().install();
+  watchParent(stop);
   let code: number;
   try {
     const spec = readSpec();

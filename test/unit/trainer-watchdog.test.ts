@@ -1,0 +1,46 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+
+let dir: string;
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+/** Running, and not a zombie waiting for a reaper that this container's init may never be. */
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return !existsSync(`/proc/${pid}/status`) || !/State:\s+Z/.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+it('a built-in trainer whose worker dies stops by itself, leaving a checkpoint', async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'trainyard-watchdog-'));
+  const rows = ['a,b,label'];
+  for (let i = 0; i < 2000; i++) rows.push(`${Math.random()},${Math.random()},${i % 2 ? 'x' : 'y'}`);
+  await writeFile(path.join(dir, 'd.csv'), rows.join('\n'));
+  for (const d of ['out', 'ckpt']) await mkdir(path.join(dir, d));
+  const spec = {
+    protocol: 1, job_id: 'job_w', attempt: 1, trainer: 'linear-classifier', base_model: null,
+    hyperparameters: { epochs: 10000, learning_rate: 0.1, batch_size: 1, l2: 0, validation_split: 0.2, seed: 1 },
+    inputs: { dataset: { id: 'ds', kind: 'tabular-csv', options: { label_column: 'label' }, stats: null, files: [{ path: path.join(dir, 'd.csv'), filename: 'd.csv', content_type: 'text/csv' }] }, validation_dataset: null },
+    output_dir: path.join(dir, 'out'), checkpoint_dir: path.join(dir, 'ckpt'), resume_from: null, init_from: null,
+  };
+  await writeFile(path.join(dir, 'job.json'), JSON.stringify(spec));
+  // The shell stands in for the worker: it starts the trainer (output to a file, so no EPIPE
+  // can stop it), prints its pid, and exits: the trainer is orphaned.
+  const sh = spawn('sh', ['-c', `"${process.execPath}" --import tsx src/trainers/builtin/linear-classifier/main.ts --spec "${dir}/job.json" > "${dir}/out.log" 2>&1 & echo $!; sleep 1`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  sh.stdout.on('data', (d) => (out += d));
+  await new Promise((r) => sh.on('exit', r));
+  const pid = Number(out.trim());
+  expect(pid).toBeGreaterThan(0);
+  const until = Date.now() + 15_000;
+  while (Date.now() < until && alive(pid)) await new Promise((r) => setTimeout(r, 100));
+  expect(alive(pid)).toBe(false);
+  expect((await readdir(path.join(dir, 'ckpt'))).some((f) => f.startsWith('ckpt-'))).toBe(true);
+}, 30_000);
