@@ -46,6 +46,7 @@ export interface Config {
     maxArtifactBytes: number;
   };
   webhooks: { timeoutMs: number; maxAttempts: number; allow: string };
+  serving: { cacheBytes: number; dir: string };
   logLevel: string;
 }
 
@@ -214,6 +215,11 @@ export function loadConfig(processEnv: Env = process.env): Config {
       stopGraceMs: int(env, 'WORKER_STOP_GRACE_MS', 10_000, 0, 3_600_000),
       drainMs: int(env, 'WORKER_DRAIN_MS', 10_000, 0, 86_400_000),
       maxArtifactBytes: bytes(env, 'ARTIFACT_MAX_BYTES', 10 * 1024 ** 3),
+    },
+    serving: {
+      // Artifact bytes of the models kept loaded for prediction (least recently used go first).
+      cacheBytes: bytes(env, 'SERVING_CACHE_BYTES', 1024 ** 3),
+      dir: path.join(dataDir, 'serving'),
     },
     webhooks: {
       timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 600_000),

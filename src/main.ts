@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.js';
 import { migrate } from './db/migrate.js';
@@ -6,6 +8,7 @@ import { openDb } from './db/open.js';
 import { AccountsService } from './domain/accounts/service.js';
 import { AppError, ConfigError } from './errors.js';
 import { createLogger, startRuntime } from './runtime.js';
+import { makeSample, SAMPLE_KINDS, type SampleKind } from './samples/index.js';
 
 const HELP = `trainyard: train models through an API
 
@@ -15,6 +18,8 @@ Usage:
   trainyard migrate               apply database migrations and exit
   trainyard admin create --username NAME --password PASS [--email EMAIL]
                                   create an admin, or promote an existing user
+  trainyard sample-data <eeg|security-prompts|images> [--out DIR] [--size N] [--seed N]
+                                  write a realistic synthetic dataset to try the trainers
   trainyard help
 
 Configuration comes from environment variables (and DATA_DIR/config.json); see README.md.`;
@@ -74,6 +79,17 @@ async function adminCreate(args: string[]): Promise<void> {
   }
 }
 
+async function sampleData(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' } } });
+  const kind = positionals[0] as SampleKind | undefined;
+  if (!kind || !(SAMPLE_KINDS as readonly string[]).includes(kind)) throw new AppError('USAGE', `sample-data needs a kind: ${SAMPLE_KINDS.join(', ')}`);
+  const out = path.resolve(values.out ?? path.join('samples', kind));
+  const sample = await makeSample(kind, values.size ? Number(values.size) : undefined, values.seed ? Number(values.seed) : undefined);
+  await mkdir(out, { recursive: true });
+  for (const f of sample.files) await writeFile(path.join(out, f.name), f.data);
+  console.log(`${sample.description}\nwrote ${sample.files.length} file(s) to ${out} — create it as a "${sample.datasetKind}" dataset${sample.options.label_column ? ` with options.label_column "${sample.options.label_column}"` : ''}, or use POST /v1/datasets/samples`);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [cmd = 'serve', sub, ...rest] = argv;
   switch (cmd) {
@@ -83,6 +99,8 @@ async function main(argv: string[]): Promise<void> {
       return serve('worker');
     case 'migrate':
       return runMigrate();
+    case 'sample-data':
+      return sampleData([sub, ...rest].filter((x): x is string => x !== undefined));
     case 'admin':
       if (sub === 'create') return adminCreate(rest);
       throw new AppError('USAGE', `unknown admin command: ${sub ?? '(none)'}\n\n${HELP}`);

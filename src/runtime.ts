@@ -74,6 +74,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     await deliverer?.stop();
     await hub?.stop();
     await services?.datasets.stop();
+    await services?.cache.close();
     if (!o.db) await db.close();
   };
   try {

@@ -10,6 +10,9 @@ import { FilesService } from './domain/files/service.js';
 import { datasetInUse } from './domain/jobs/queries.js';
 import { JobsService } from './domain/jobs/service.js';
 import { RegistryService } from './domain/registry/service.js';
+import { SweepsService } from './domain/sweeps/service.js';
+import { ModelCache } from './serving/cache.js';
+import { loadBuiltinPredictorModule, ServingService } from './serving/service.js';
 import { WebhooksService } from './domain/webhooks/service.js';
 import type { EventHub } from './events/hub.js';
 import { parseAddressPolicy, type Resolver } from './net/address-guard.js';
@@ -31,6 +34,9 @@ export interface Services {
   registry: RegistryService;
   webhooks: WebhooksService;
   jobs: JobsService;
+  sweeps: SweepsService;
+  serving: ServingService;
+  cache: ModelCache;
   /** Live job events; set by the runtime once it listens. */
   hub: EventHub | null;
 }
@@ -75,5 +81,8 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
   const registry = new RegistryService(db, store, config.uploads.signedUrlTtlSeconds);
   const webhooks = new WebhooksService({ db, policy: parseAddressPolicy(config.webhooks.allow), ...(o.resolver ? { resolver: o.resolver } : {}) });
   const jobs = new JobsService({ db, catalog, datasets, registry, credits, webhooks, limits: config.jobs });
-  return { config, db, store, blobSigningKey, accounts, files, datasets, catalog, credits, registry, webhooks, jobs, hub: null };
+  const sweeps = new SweepsService({ db, jobs, catalog });
+  const cache = new ModelCache({ db, store, dir: config.serving.dir, maxBytes: config.serving.cacheBytes, loadModule: loadBuiltinPredictorModule });
+  const serving = new ServingService({ db, registry, catalog, cache });
+  return { config, db, store, blobSigningKey, accounts, files, datasets, catalog, credits, registry, webhooks, jobs, sweeps, serving, cache, hub: null };
 }

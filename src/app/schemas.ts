@@ -93,6 +93,7 @@ export const trainerSchema = {
     resources: freeObject,
     pricing: freeObject,
     base_models: { type: 'string', enum: ['none', 'required', 'optional'] },
+    supports_warm_start: { type: 'boolean' },
     runtime: freeObject,
     available: { type: 'boolean' },
     unavailable_reason: nullableString,

@@ -23,6 +23,8 @@ import datasetRoutes from './routes/v1/datasets.js';
 import fileRoutes from './routes/v1/files.js';
 import jobRoutes from './routes/v1/jobs.js';
 import modelRoutes from './routes/v1/models.js';
+import servingRoutes from './routes/v1/serving.js';
+import sweepRoutes from './routes/v1/sweeps.js';
 import webhookRoutes from './routes/v1/webhooks.js';
 import { errorSchema } from './schemas.js';
 import './types.js';
@@ -104,6 +106,8 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   creditRoutes(app, s);
   modelRoutes(app, s);
   webhookRoutes(app, s);
+  sweepRoutes(app, s);
+  servingRoutes(app, s);
   await app.register((instance) => blobRoutes(instance, s));
   return app;
 }

@@ -64,7 +64,7 @@ export async function finishSucceeded(d: FinishDeps, fence: dq.Fence, result: { 
       baseModel: job.base_model,
       hyperparameters: job.hyperparameters,
       metrics: result.metrics,
-      parentVersionId: null,
+      parentVersionId: job.from_model?.version_id ?? null,
       artifacts,
     });
     await d.credits.capture(tx, job.id);

@@ -6,8 +6,21 @@ import type { Db } from '../db/db.js';
 import type { CatalogService } from '../domain/catalog/service.js';
 import * as dq from '../domain/datasets/queries.js';
 import type { JobRow } from '../domain/jobs/queries.js';
+import * as rq from '../domain/registry/queries.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { JobSpec, SpecDataset } from '../trainers/protocol.js';
+
+/** A version's artifacts as files named after the artifacts: what trainers and predictors read. */
+export async function materializeVersion(db: Db, store: BlobStore, versionId: string, into: string, onBytes?: (n: number) => void): Promise<number> {
+  await mkdir(into, { recursive: true });
+  let total = 0;
+  for (const a of await rq.artifacts(db, [versionId])) {
+    await pipeline(await store.get(a.storage_key), createWriteStream(path.join(into, a.name)));
+    total += a.bytes;
+    onBytes?.(total);
+  }
+  return total;
+}
 
 export interface StagedJob { dir: string; spec: JobSpec; specPath: string }
 
@@ -48,6 +61,11 @@ export async function stageJob(d: { db: Db; store: BlobStore; catalog: CatalogSe
     await mkdir(path.dirname(resumeFrom), { recursive: true });
     await pipeline(await d.store.get(cp.key), createWriteStream(resumeFrom));
   }
+  let initFrom: string | null = null;
+  if (job.from_model?.version_id) {
+    initFrom = path.join(dir, 'init');
+    await materializeVersion(d.db, d.store, job.from_model.version_id, initFrom);
+  }
   const base = job.base_model ? d.catalog.baseModel(job.base_model) : null;
   const spec: JobSpec = {
     protocol: 1,
@@ -60,7 +78,7 @@ export async function stageJob(d: { db: Db; store: BlobStore; catalog: CatalogSe
     output_dir: output,
     checkpoint_dir: checkpoints,
     resume_from: resumeFrom,
-    init_from: null,
+    init_from: initFrom,
   };
   const specPath = path.join(dir, 'job.json');
   await writeFile(specPath, JSON.stringify(spec, null, 2));

@@ -66,6 +66,7 @@ export function testTrainers(extra: Record<string, unknown> = {}) {
       base('flood'),
       base('ignore-sigterm'),
       base('huge-artifact'),
+      base('warm', { supports_warm_start: true, primary_metric: { name: 'generation', goal: 'maximize' } }),
       base('gpu-echo', { resources: { gpus: 1, memory_mb: 64 }, runtime: { type: 'command', entry: 'echo', command: [process.execPath, path.join(FIXTURES, 'echo.mjs')] } }),
       ...Object.values(extra),
     ],

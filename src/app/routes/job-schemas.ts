@@ -25,6 +25,8 @@ export const jobSchema = {
     error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
     result: { type: ['object', 'null'], additionalProperties: true },
     model_version_id: nullableString,
+    from_model: { type: ['object', 'null'], properties: { name: { type: 'string' }, version: { type: 'integer' } } },
+    sweep_id: nullableString,
     created_at: { type: 'string', format: 'date-time' },
     started_at: { type: ['string', 'null'], format: 'date-time' },
     finished_at: { type: ['string', 'null'], format: 'date-time' },

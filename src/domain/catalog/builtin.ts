@@ -64,6 +64,7 @@ export const BUILTIN_TRAINERS: TrainerDef[] = [
     resources: { gpus: 0, memory_mb: 2048 },
     pricing: { type: 'linear', param: 'epochs', base: 1, per_unit: 0.1 },
     base_models: 'none',
+    supports_warm_start: true,
     runtime: { type: 'builtin', entry: 'sequence-classifier' },
   },
   {
@@ -90,6 +91,7 @@ export const BUILTIN_TRAINERS: TrainerDef[] = [
     resources: { gpus: 0, memory_mb: 2048 },
     pricing: { type: 'linear', param: 'epochs', base: 1, per_unit: 0.2 },
     base_models: 'none',
+    supports_warm_start: true,
     runtime: { type: 'builtin', entry: 'text-classifier' },
   },
   {

@@ -38,6 +38,8 @@ export interface TrainerDef {
   resources: { gpus: number; gpu_optional?: boolean; memory_mb: number };
   pricing: PricingRule;
   base_models: 'none' | 'required' | 'optional';
+  /** Can start from an existing model version's artifacts (spec.init_from): retraining. */
+  supports_warm_start?: boolean;
   runtime: TrainerRuntime;
 }
 

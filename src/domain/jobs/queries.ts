@@ -37,6 +37,9 @@ export interface JobRow {
   error: { code: string; message: string } | null;
   result: Record<string, unknown> | null;
   model_version_id: string | null;
+  sweep_id: string | null;
+  sweep_point: Record<string, unknown> | null;
+  sweep_repeat: number | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -45,21 +48,23 @@ export interface JobRow {
 
 export type NewJob = Pick<
   JobRow,
-  'id' | 'owner_id' | 'kind' | 'trainer' | 'priority' | 'dataset_id' | 'validation_dataset_id' | 'base_model' | 'hyperparameters' | 'output' | 'metadata' | 'from_model' | 'webhook_url' | 'gpus' | 'labels' | 'cost' | 'idempotency_key' | 'request_hash' | 'max_attempts' | 'max_runtime_seconds'
+  'id' | 'owner_id' | 'kind' | 'trainer' | 'priority' | 'dataset_id' | 'validation_dataset_id' | 'base_model' | 'hyperparameters' | 'output' | 'metadata' | 'from_model' | 'webhook_url' | 'gpus' | 'labels' | 'cost' | 'idempotency_key' | 'request_hash' | 'max_attempts' | 'max_runtime_seconds' | 'sweep_id' | 'sweep_point' | 'sweep_repeat'
 >;
 
 /** Inserts a queued job; returns null when the owner already used this idempotency key. */
 export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null> {
   const { rows } = await db.query<JobRow>(
     `insert into jobs (id, owner_id, kind, trainer, status, priority, dataset_id, validation_dataset_id, base_model, hyperparameters,
-                       output, metadata, from_model, webhook_url, gpus, labels, cost, idempotency_key, request_hash, max_attempts, max_runtime_seconds)
-     values ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                       output, metadata, from_model, webhook_url, gpus, labels, cost, idempotency_key, request_hash, max_attempts, max_runtime_seconds,
+                       sweep_id, sweep_point, sweep_repeat)
+     values ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
      on conflict (owner_id, idempotency_key) where idempotency_key is not null do nothing
      returning *`,
     [
       j.id, j.owner_id, j.kind, j.trainer, j.priority, j.dataset_id, j.validation_dataset_id, j.base_model, JSON.stringify(j.hyperparameters),
       JSON.stringify(j.output), JSON.stringify(j.metadata), j.from_model ? JSON.stringify(j.from_model) : null, j.webhook_url, j.gpus, j.labels,
       j.cost, j.idempotency_key, j.request_hash, j.max_attempts, j.max_runtime_seconds,
+      j.sweep_id, j.sweep_point ? JSON.stringify(j.sweep_point) : null, j.sweep_repeat,
     ],
   );
   return rows[0] ?? null;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Db } from '../../db/db.js';
+import type { Db, Queryable } from '../../db/db.js';
 import { AppError, ConflictError, NotFoundError, TooManyRequestsError, ValidationError } from '../../errors.js';
 import { decodeCursor, newId, toPage } from '../../ids.js';
 import type { CatalogService } from '../catalog/service.js';
@@ -19,6 +19,8 @@ export const CANCEL_CHANNEL = 'trainyard_job_cancel';
 
 export interface CreateJobInput {
   trainer: string;
+  /** Warm start from one of your models (or a public one, as owner/name): version or alias. */
+  from_model?: { name: string; version?: number; alias?: string };
   dataset_id: string;
   validation_dataset_id?: string;
   base_model?: string;
@@ -37,6 +39,15 @@ export interface JobsDeps {
   credits: CreditsService;
   webhooks: WebhooksService;
   limits: { maxQueuedPerUser: number; maxRunningPerUser: number; maxAttempts: number; maxRuntimeSeconds: number };
+}
+
+export interface PreparedJob {
+  trainer: Trainer;
+  input: CreateJobInput;
+  hyperparameters: Record<string, unknown>;
+  fromModel: q.JobRow['from_model'];
+  datasetId: string;
+  cost: number;
 }
 
 /** Thrown inside the creating transaction when the idempotency key exists: rolls everything back. */
@@ -65,17 +76,8 @@ export class JobsService {
     if (problems.length) throw new ValidationError('DATASET_CONSTRAINT', `${t.id} needs ${role} with ${problems.join('; ')}`, { problems });
   }
 
-  /**
-   * Validates everything that can be checked up front, then inserts the job and places its
-   * credit hold in one transaction. The owner's credit row is locked first, so one user's
-   * concurrent creations are serialised: quotas and balances are exact, not approximate.
-   */
-  async create(ownerId: string, input: CreateJobInput, idempotencyKey?: string): Promise<{ job: ReturnType<typeof publicJob>; replayed: boolean }> {
-    const hash = requestHash(input);
-    if (idempotencyKey) {
-      const existing = await q.jobByIdempotencyKey(this.d.db, ownerId, idempotencyKey);
-      if (existing) return this.replay(existing, hash);
-    }
+  /** Everything that can be checked before touching money: the job as it will be inserted. */
+  async prepare(ownerId: string, input: CreateJobInput): Promise<PreparedJob> {
     let trainer: Trainer;
     try {
       trainer = this.d.catalog.trainer(input.trainer);
@@ -99,42 +101,80 @@ export class JobsService {
     const hyperparameters = validateHyperparameters(trainer.hyperparameters, input.hyperparameters ?? {});
     await this.d.registry.checkOutput(ownerId, input.output.model_name, trainer.id);
     if (input.webhook_url) await this.d.webhooks.checkUrl(input.webhook_url);
-    const cost = priceJob(trainer.pricing, hyperparameters, Number(ds.stats?.row_count ?? 0));
+    let fromModel: q.JobRow['from_model'] = null;
+    if (input.from_model) {
+      if (!trainer.supports_warm_start) throw new ValidationError('WARM_START_NOT_SUPPORTED', `${trainer.id} cannot start from an existing model`);
+      const { name, version, alias } = input.from_model;
+      if ((version === undefined) === (alias === undefined)) throw new ValidationError('FROM_MODEL_REF', 'from_model needs exactly one of version or alias');
+      const m = await this.d.registry.resolve(ownerId, name);
+      if (m.trainer !== trainer.id) throw new ValidationError('FROM_MODEL_TRAINER_MISMATCH', `model "${name}" was trained with ${m.trainer}, not ${trainer.id}`);
+      const v = await this.d.registry.versionRow(m, String(version ?? alias));
+      fromModel = { name, version: v.version, version_id: v.id };
+    }
+    return {
+      trainer,
+      input,
+      hyperparameters,
+      fromModel,
+      datasetId: ds.id,
+      cost: priceJob(trainer.pricing, hyperparameters, Number(ds.stats?.row_count ?? 0)),
+    };
+  }
 
-    const id = newId('job');
+  /**
+   * Inserts a prepared job and places its credit hold in the caller's transaction. The owner's
+   * credit row is locked first, so one user's concurrent creations are serialised: quotas and
+   * balances are exact, not approximate. Returns null when the idempotency key already exists.
+   */
+  async insertPrepared(tx: Queryable, ownerId: string, p: PreparedJob, extra: { idempotencyKey?: string; requestHash?: string; sweep?: { id: string; point: Record<string, unknown>; repeat: number } } = {}): Promise<q.JobRow | null> {
+    await this.d.credits.lockAccount(tx, ownerId);
+    const counts = await q.countByStatus(tx, ownerId);
+    if (counts.queued >= this.d.limits.maxQueuedPerUser) {
+      throw new TooManyRequestsError('QUEUE_QUOTA_EXCEEDED', `you already have ${counts.queued} queued jobs (limit ${this.d.limits.maxQueuedPerUser}); wait or cancel some`, 30);
+    }
+    const job = await q.insertJob(tx, {
+      id: newId('job'),
+      owner_id: ownerId,
+      kind: 'training',
+      trainer: p.trainer.id,
+      priority: p.input.priority ?? 0,
+      dataset_id: p.datasetId,
+      validation_dataset_id: p.input.validation_dataset_id ?? null,
+      base_model: p.input.base_model ?? null,
+      hyperparameters: p.hyperparameters,
+      output: p.input.output,
+      metadata: p.input.metadata ?? {},
+      from_model: p.fromModel,
+      webhook_url: p.input.webhook_url ?? null,
+      gpus: p.trainer.resources.gpu_optional ? 0 : p.trainer.resources.gpus,
+      labels: [],
+      cost: p.cost,
+      idempotency_key: extra.idempotencyKey ?? null,
+      request_hash: extra.requestHash ?? null,
+      max_attempts: this.d.limits.maxAttempts,
+      max_runtime_seconds: this.d.limits.maxRuntimeSeconds,
+      sweep_id: extra.sweep?.id ?? null,
+      sweep_point: extra.sweep?.point ?? null,
+      sweep_repeat: extra.sweep?.repeat ?? null,
+    });
+    if (!job) return null;
+    await this.d.credits.hold(tx, ownerId, job.id, p.cost);
+    await appendEvents(tx, job.id, [{ type: 'status', data: { status: 'queued', cost: p.cost } }]);
+    await tx.query('select pg_notify($1, $2)', [JOBS_CHANNEL, job.id]);
+    return job;
+  }
+
+  async create(ownerId: string, input: CreateJobInput, idempotencyKey?: string): Promise<{ job: ReturnType<typeof publicJob>; replayed: boolean }> {
+    const hash = requestHash(input);
+    if (idempotencyKey) {
+      const existing = await q.jobByIdempotencyKey(this.d.db, ownerId, idempotencyKey);
+      if (existing) return this.replay(existing, hash);
+    }
+    const prepared = await this.prepare(ownerId, input);
     try {
       const row = await this.d.db.transaction(async (tx) => {
-        await this.d.credits.lockAccount(tx, ownerId);
-        const counts = await q.countByStatus(tx, ownerId);
-        if (counts.queued >= this.d.limits.maxQueuedPerUser) {
-          throw new TooManyRequestsError('QUEUE_QUOTA_EXCEEDED', `you already have ${counts.queued} queued jobs (limit ${this.d.limits.maxQueuedPerUser}); wait or cancel some`, 30);
-        }
-        const job = await q.insertJob(tx, {
-          id,
-          owner_id: ownerId,
-          kind: 'training',
-          trainer: trainer.id,
-          priority: input.priority ?? 0,
-          dataset_id: ds.id,
-          validation_dataset_id: input.validation_dataset_id ?? null,
-          base_model: input.base_model ?? null,
-          hyperparameters,
-          output: input.output,
-          metadata: input.metadata ?? {},
-          from_model: null,
-          webhook_url: input.webhook_url ?? null,
-          gpus: trainer.resources.gpu_optional ? 0 : trainer.resources.gpus,
-          labels: [],
-          cost,
-          idempotency_key: idempotencyKey ?? null,
-          request_hash: hash,
-          max_attempts: this.d.limits.maxAttempts,
-          max_runtime_seconds: this.d.limits.maxRuntimeSeconds,
-        });
+        const job = await this.insertPrepared(tx, ownerId, prepared, { ...(idempotencyKey ? { idempotencyKey } : {}), requestHash: hash });
         if (!job) throw new IdempotentReplay();
-        await this.d.credits.hold(tx, ownerId, job.id, cost);
-        await appendEvents(tx, job.id, [{ type: 'status', data: { status: 'queued', cost } }]);
-        await tx.query('select pg_notify($1, $2)', [JOBS_CHANNEL, job.id]);
         return job;
       });
       return { job: publicJob(row), replayed: false };
@@ -147,6 +187,24 @@ export class JobsService {
   private replay(existing: q.JobRow, hash: string) {
     if (existing.request_hash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body', { status: 422 });
     return { job: publicJob(existing), replayed: true };
+  }
+
+  /** Cancels in the caller's transaction (sweeps cancel their children this way). */
+  async cancelIn(tx: Queryable, job: q.JobRow): Promise<q.JobRow> {
+    if (job.status === 'queued') {
+      const done = (await q.cancelQueued(tx, job.id))!;
+      await this.d.credits.release(tx, job.id, 'cancelled before start');
+      await appendEvents(tx, job.id, [{ type: 'status', data: { status: 'cancelled', reason: 'cancelled by user' } }]);
+      await this.d.webhooks.enqueueJobEvent(tx, done, 'job.cancelled', { job: publicJob(done) });
+      return done;
+    }
+    if (job.status === 'running') {
+      const r = (await q.requestCancel(tx, job.id))!;
+      await appendEvents(tx, job.id, [{ type: 'status', data: { status: 'cancel_requested' } }]);
+      await tx.query('select pg_notify($1, $2)', [CANCEL_CHANNEL, job.id]);
+      return r;
+    }
+    return job;
   }
 
   /** `asAdmin` is the explicit path for admins reading any job; everyone else sees only their own. */
@@ -175,21 +233,8 @@ export class JobsService {
     const row = await this.d.db.transaction(async (tx) => {
       const job = await q.jobById(tx, asAdmin ? null : callerId, id, true);
       if (!job) throw new NotFoundError('job', id);
-      if (job.status === 'queued') {
-        const done = (await q.cancelQueued(tx, id))!;
-        await this.d.credits.release(tx, id, 'cancelled before start');
-        await appendEvents(tx, id, [{ type: 'status', data: { status: 'cancelled', reason: 'cancelled by user' } }]);
-        await this.d.webhooks.enqueueJobEvent(tx, done, 'job.cancelled', { job: publicJob(done) });
-        return done;
-      }
-      if (job.status === 'running') {
-        const r = (await q.requestCancel(tx, id))!;
-        await appendEvents(tx, id, [{ type: 'status', data: { status: 'cancel_requested' } }]);
-        await tx.query('select pg_notify($1, $2)', [CANCEL_CHANNEL, id]);
-        return r;
-      }
-      if (job.status === 'cancel_requested') return job;
-      throw new ConflictError('JOB_FINISHED', `job is already ${job.status}`, { status: job.status });
+      if (['succeeded', 'failed', 'cancelled'].includes(job.status)) throw new ConflictError('JOB_FINISHED', `job is already ${job.status}`, { status: job.status });
+      return this.cancelIn(tx, job);
     });
     return publicJob(row);
   }

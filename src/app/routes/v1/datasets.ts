@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { DATASET_KINDS, type DatasetOptions } from '../../../domain/datasets/validate/types.js';
+import { ValidationError } from '../../../errors.js';
+import { SAMPLE_KINDS, type SampleKind } from '../../../samples/index.js';
+import { createSampleDataset } from '../../../samples/service.js';
 import type { Services } from '../../../services.js';
 import { datasetSchema, errorResponses, idParams, page, pageQuery } from '../../schemas.js';
 import { caller } from '../../types.js';
@@ -37,6 +40,30 @@ export default function datasetRoutes(app: FastifyInstance, s: Services) {
       response: { 201: datasetSchema, ...errorResponses(400, 401, 409) },
     },
     handler: async (req, reply) => reply.status(201).send(await s.datasets.create(caller(req).userId, req.body)),
+  });
+
+  app.post<{ Body: { kind: SampleKind; name?: string; size?: number; seed?: number } }>('/v1/datasets/samples', {
+    schema: {
+      tags: ['datasets'],
+      summary: 'Create a realistic synthetic dataset to try a trainer: eeg, security-prompts or images',
+      security,
+      body: {
+        type: 'object',
+        required: ['kind'],
+        additionalProperties: false,
+        properties: {
+          kind: { type: 'string', enum: [...SAMPLE_KINDS] },
+          name: { type: 'string', minLength: 1, maxLength: 100 },
+          size: { type: 'integer', minimum: 10, maximum: 100_000, description: 'eeg: rows (6000); security-prompts: examples per class (120); images: images (12)' },
+          seed: { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1 },
+        },
+      },
+      response: { 201: datasetSchema, ...errorResponses(400, 401, 409) },
+    },
+    handler: async (req, reply) => {
+      if (req.body.kind === 'images' && (req.body.size ?? 12) > 200) throw new ValidationError('SAMPLE_TOO_LARGE', 'images: at most 200');
+      return reply.status(201).send(await createSampleDataset(s, caller(req).userId, req.body));
+    },
   });
 
   app.get<{ Querystring: { limit: number; cursor?: string; kind?: string; status?: string } }>('/v1/datasets', {

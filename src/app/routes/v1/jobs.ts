@@ -66,6 +66,13 @@ export default function jobRoutes(app: FastifyInstance, s: Services) {
         additionalProperties: false,
         properties: {
           trainer: { type: 'string', minLength: 1, maxLength: 100 },
+          from_model: {
+            type: 'object',
+            required: ['name'],
+            additionalProperties: false,
+            description: 'Retraining: warm-start from a version (or alias) of one of your models',
+            properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, version: { type: 'integer', minimum: 1 }, alias: { type: 'string', minLength: 1, maxLength: 50 } },
+          },
           dataset_id: { type: 'string', minLength: 1, maxLength: 100 },
           validation_dataset_id: { type: 'string', minLength: 1, maxLength: 100 },
           base_model: { type: 'string', minLength: 1, maxLength: 100 },

@@ -1,0 +1,41 @@
+import type { JobRow } from '../jobs/queries.js';
+
+export interface MetricSummary { mean: number; std: number; min: number; max: number; values: number[] }
+
+/** Sample standard deviation (n-1): repeats are a sample of what the configuration yields. */
+export function summarize(values: number[]): MetricSummary {
+  const n = values.length;
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const std = n > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, std, min: Math.min(...values), max: Math.max(...values), values };
+}
+
+/** Every combination of the grid's values, in a stable order (keys sorted). */
+export function expandGrid(grid: Record<string, unknown[]>): Array<Record<string, unknown>> {
+  let points: Array<Record<string, unknown>> = [{}];
+  for (const key of Object.keys(grid).sort()) points = points.flatMap((p) => grid[key]!.map((v) => ({ ...p, [key]: v })));
+  return points;
+}
+
+const key = (p: Record<string, unknown>) => JSON.stringify(Object.keys(p).sort().map((k) => [k, p[k]]));
+
+/**
+ * Per grid point: its jobs, and for each numeric result metric of the succeeded ones the
+ * mean, standard deviation and every value — what comparing architectures needs.
+ */
+export function aggregate(grid: Record<string, unknown[]>, jobs: JobRow[], metric: string, goal: 'maximize' | 'minimize') {
+  const points = expandGrid(grid).map((params) => {
+    const mine = jobs.filter((j) => j.sweep_point && key(j.sweep_point) === key(params));
+    const done = mine.filter((j) => j.status === 'succeeded');
+    const names = new Set(done.flatMap((j) => Object.keys((j.result?.metrics ?? {}) as Record<string, number>)));
+    const metrics: Record<string, MetricSummary> = {};
+    for (const name of [...names].sort()) {
+      const values = done.map((j) => (j.result?.metrics as Record<string, number> | undefined)?.[name]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+      if (values.length) metrics[name] = summarize(values);
+    }
+    return { params, jobs: mine.map((j) => ({ id: j.id, status: j.status, repeat: j.sweep_repeat })), completed: done.length, metrics };
+  });
+  const scored = points.filter((p) => p.metrics[metric]);
+  const best = scored.sort((a, b) => (goal === 'minimize' ? a.metrics[metric]!.mean - b.metrics[metric]!.mean : b.metrics[metric]!.mean - a.metrics[metric]!.mean))[0];
+  return { points, best: best ? { params: best.params, [metric]: best.metrics[metric]!.mean } : null };
+}

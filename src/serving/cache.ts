@@ -1,0 +1,94 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Db } from '../db/db.js';
+import type { TrainerDef } from '../domain/catalog/types.js';
+import { AppError } from '../errors.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { materializeVersion } from '../worker/stage.js';
+
+export interface Prediction { label: string; probabilities: Record<string, number> }
+export interface Predictor { predict(instances: unknown[]): Promise<Prediction[]>; readonly bytes: number; dispose(): void }
+
+export interface Entry {
+  versionId: string;
+  model: string;
+  owner: string;
+  version: number;
+  trainer: string;
+  state: 'loading' | 'ready' | 'error';
+  loadedBytes: number;
+  totalBytes: number;
+  error: string | null;
+  predictor: Predictor | null;
+  lastUsed: number;
+  loading: Promise<Predictor> | null;
+}
+
+export class ModelLoadError extends Error {
+  readonly code = 'MODEL_LOAD_FAILED';
+}
+
+/**
+ * Loaded models, least recently used first out once their artifacts exceed `maxBytes` (the
+ * artifact size stands in for memory: a model's in-memory weights are about as large as
+ * its files). A load in progress is shared by every request that needs the model.
+ */
+export class ModelCache {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly d: { db: Db; store: BlobStore; dir: string; maxBytes: number; loadModule: (t: TrainerDef) => Promise<{ loadPredictor(dir: string): Promise<Predictor> }> },
+  ) {}
+
+  list(): Entry[] {
+    return [...this.entries.values()];
+  }
+
+  async get(key: { versionId: string; model: string; owner: string; version: number; totalBytes: number }, trainer: TrainerDef): Promise<Predictor> {
+    let e = this.entries.get(key.versionId);
+    if (e?.state === 'ready' && e.predictor) {
+      e.lastUsed = Date.now();
+      return e.predictor;
+    }
+    if (e?.loading) return e.loading;
+    e = { ...key, trainer: trainer.id, state: 'loading', loadedBytes: 0, error: null, predictor: null, lastUsed: Date.now(), loading: null };
+    this.entries.set(key.versionId, e);
+    const entry = e;
+    entry.loading = (async () => {
+      const folder = path.join(this.d.dir, key.versionId);
+      try {
+        await rm(folder, { recursive: true, force: true });
+        await materializeVersion(this.d.db, this.d.store, key.versionId, folder, (n) => (entry.loadedBytes = n));
+        const mod = await this.d.loadModule(trainer);
+        const predictor = await mod.loadPredictor(folder);
+        Object.assign(entry, { state: 'ready', predictor, loading: null, loadedBytes: entry.totalBytes });
+        await this.evict(key.versionId);
+        return predictor;
+      } catch (err) {
+        Object.assign(entry, { state: 'error', error: (err as Error).message, loading: null });
+        // Errors that already speak to the client (e.g. PREDICTION_NOT_SUPPORTED) pass through.
+        if (err instanceof AppError) throw err;
+        throw new ModelLoadError(`could not load ${key.model} v${key.version}: ${(err as Error).message}`, { cause: err });
+      }
+    })();
+    return entry.loading;
+  }
+
+  private async evict(keep: string): Promise<void> {
+    const ready = [...this.entries.values()].filter((e) => e.state !== 'loading');
+    let total = ready.reduce((s, e) => s + e.totalBytes, 0);
+    for (const e of ready.sort((a, b) => a.lastUsed - b.lastUsed)) {
+      if (total <= this.d.maxBytes) break;
+      if (e.versionId === keep) continue;
+      e.predictor?.dispose();
+      this.entries.delete(e.versionId);
+      total -= e.totalBytes;
+      await rm(path.join(this.d.dir, e.versionId), { recursive: true, force: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const e of this.entries.values()) e.predictor?.dispose();
+    this.entries.clear();
+  }
+}
