@@ -1,0 +1,89 @@
+/**
+ * JSONL in, labelled texts out, and the train/validation split. The dataset was validated
+ * when it was created, so a line that does not parse here is skipped with a count rather than
+ * failing the job; the field names come from the dataset options, as in the validator.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { SpecDataset } from '../../protocol.js';
+import { TrainerError } from '../runtime.js';
+import { stratifiedSplit } from '../linear-classifier/data.js';
+
+export const DATASET_KIND = 'text-classification-jsonl';
+
+export interface Examples {
+  texts: string[];
+  labels: string[];
+  /** Lines that were not a JSON object with a non-empty text and a label. */
+  skipped: number;
+}
+
+export function fieldsOf(ds: SpecDataset): { textField: string; labelField: string } {
+  if (ds.kind !== DATASET_KIND) throw new TrainerError(`dataset ${ds.id} is of kind ${ds.kind}; text-classifier needs ${DATASET_KIND}`);
+  const opt = (key: string, fallback: string): string => {
+    const v = ds.options?.[key];
+    return typeof v === 'string' && v !== '' ? v : fallback;
+  };
+  return { textField: opt('text_field', 'text'), labelField: opt('label_field', 'label') };
+}
+
+/** Labels may be strings or integers in the file; the model's classes are their string forms. */
+function labelOf(value: unknown): string | null {
+  if (typeof value === 'string') return value.trim() === '' ? null : value.trim();
+  if (typeof value === 'number' && Number.isInteger(value)) return String(value);
+  return null;
+}
+
+export async function readExamples(ds: SpecDataset): Promise<Examples> {
+  const { textField, labelField } = fieldsOf(ds);
+  const out: Examples = { texts: [], labels: [], skipped: 0 };
+  if (ds.files.length === 0) throw new TrainerError(`dataset ${ds.id} has no files`);
+  for (const file of ds.files) {
+    const lines = createInterface({ input: createReadStream(file.path, 'utf8'), crlfDelay: Infinity });
+    let first = true;
+    try {
+      for await (let line of lines) {
+        if (first && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+        first = false;
+        if (line.trim() === '') continue;
+        let obj: Record<string, unknown> | null = null;
+        try {
+          const parsed: unknown = JSON.parse(line);
+          if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) obj = parsed as Record<string, unknown>;
+        } catch {
+          // counted below
+        }
+        const text = obj?.[textField];
+        const label = labelOf(obj?.[labelField]);
+        if (typeof text !== 'string' || text.trim() === '' || label === null) {
+          out.skipped++;
+          continue;
+        }
+        out.texts.push(text);
+        out.labels.push(label);
+      }
+    } catch (err) {
+      throw new TrainerError(`${file.filename}: cannot read: ${(err as Error).message}`);
+    }
+  }
+  if (out.texts.length === 0) throw new TrainerError(`dataset ${ds.id} has no usable rows (fields "${textField}" and "${labelField}")`);
+  return out;
+}
+
+export interface Split {
+  train: Examples;
+  val: Examples;
+}
+
+const pick = (ex: Examples, which: readonly number[]): Examples => ({ texts: which.map((i) => ex.texts[i]!), labels: which.map((i) => ex.labels[i]!), skipped: 0 });
+
+/**
+ * The same stratified split as the linear classifier: it depends on the labels and the seed
+ * only, so a test (or a user) can recompute which rows were held out.
+ */
+export function splitExamples(all: Examples, fraction: number, seed: number): Split {
+  const { train, val } = stratifiedSplit(all.labels, fraction, seed);
+  return { train: pick(all, train), val: pick(all, val) };
+}
+
+export { stratifiedSplit };

@@ -1,0 +1,274 @@
+/**
+ * The text-classifier trainer program: `node main.js --spec job.json`. Reads JSONL, fits the
+ * tokenizer on the training split (or keeps a warm start's), trains the fasttext or the
+ * transformer model, and writes model.json, weights.bin, tokenizer.json, README.md and
+ * metrics.json. SIGTERM stops at the next batch with a checkpoint of the last completed epoch.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { JobSpec } from '../../protocol.js';
+import { EXIT_STOPPED, ProgressReporter, Rng, TrainerError, log, runTrainer, send } from '../runtime.js';
+import type { StopSignal } from '../runtime.js';
+import { finish } from './report.js';
+import type { EpochMetrics } from './report.js';
+import { readExamples, splitExamples } from './data.js';
+import type { Examples } from './data.js';
+import { DEFAULT_SIZES, fromBase64, toBase64 } from './model.js';
+import type { Architecture, TrainingState } from './model.js';
+import { createModel, readModelDir } from './predictor.js';
+import type { ModelDir } from './predictor.js';
+import { evaluate } from './metrics.js';
+import { fitTokenizer } from './tokenizer.js';
+import type { Tokenizer } from './tokenizer.js';
+
+interface Hyper {
+  architecture: Architecture;
+  epochs: number;
+  batch_size: number;
+  learning_rate: number;
+  max_length: number;
+  vocab_size: number;
+  validation_split: number;
+  seed: number;
+}
+
+/** The server validates and defaults these; the fallbacks only keep a hand-written spec usable. */
+function readHyper(hp: Record<string, unknown>): Hyper {
+  const num = (key: string, fallback: number): number => (typeof hp[key] === 'number' && Number.isFinite(hp[key]) ? (hp[key] as number) : fallback);
+  const arch = hp.architecture ?? 'fasttext';
+  if (arch !== 'fasttext' && arch !== 'transformer') throw new TrainerError(`architecture must be "fasttext" or "transformer", got ${JSON.stringify(arch)}`);
+  return {
+    architecture: arch,
+    epochs: Math.max(1, Math.floor(num('epochs', 10))),
+    batch_size: Math.max(1, Math.floor(num('batch_size', 32))),
+    learning_rate: num('learning_rate', 0.005),
+    max_length: Math.max(1, Math.floor(num('max_length', 128))),
+    vocab_size: Math.max(16, Math.floor(num('vocab_size', 20_000))),
+    validation_split: Math.min(0.5, Math.max(0, num('validation_split', 0.2))),
+    seed: Math.floor(num('seed', 42)),
+  };
+}
+
+/** Initialisation, split and shuffle draw from separate streams: more epochs never change the split or the init. */
+const INIT_SALT = 0x2545f491;
+const SHUFFLE_SALT = 0x5bd1e995;
+
+interface Prepared {
+  hyper: Hyper;
+  architecture: Architecture;
+  labels: string[];
+  tokenizer: Tokenizer;
+  train: Examples;
+  val: Examples;
+  warm: ModelDir | null;
+}
+
+async function prepare(spec: JobSpec, hyper: Hyper): Promise<Prepared> {
+  const all = await readExamples(spec.inputs.dataset);
+  if (all.skipped > 0) log('warn', `dataset: skipped ${all.skipped} lines without a usable text and label`);
+  const valDs = spec.inputs.validation_dataset;
+  const split = valDs ? { train: all, val: await readExamples(valDs) } : splitExamples(all, hyper.validation_split, hyper.seed);
+  const train = split.train;
+  let val = split.val;
+
+  let warm: ModelDir | null = null;
+  if (spec.init_from) {
+    try {
+      warm = await readModelDir(spec.init_from);
+    } catch (err) {
+      throw new TrainerError(`cannot warm-start from the previous version: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  let labels: string[];
+  if (warm) {
+    // The output layer has one row per old label: new data may use fewer labels, never others.
+    labels = warm.model.labels;
+    const unknown = [...new Set(all.labels)].filter((l) => !labels.includes(l)).sort();
+    if (unknown.length > 0) {
+      throw new TrainerError(`warm start: the dataset has labels the previous version does not know (${unknown.join(', ')}); its labels are ${labels.join(', ')}. Train from scratch to change the label set.`);
+    }
+  } else {
+    labels = [...new Set(train.labels)].sort();
+    if (labels.length < 2) throw new TrainerError(`training needs at least 2 classes, found ${labels.length}`);
+  }
+  const known = val.labels.flatMap((l, i) => (labels.includes(l) ? [i] : []));
+  if (known.length < val.labels.length) {
+    log('warn', `validation dataset: ignored ${val.labels.length - known.length} rows whose label is not in the training data`);
+    val = { texts: known.map((i) => val.texts[i]!), labels: known.map((i) => val.labels[i]!), skipped: 0 };
+  }
+
+  let architecture = hyper.architecture;
+  let tokenizer: Tokenizer;
+  if (warm) {
+    if (warm.model.architecture !== architecture) log('warn', `warm start: keeping the previous version's architecture (${warm.model.architecture}); architecture=${architecture} is ignored`);
+    architecture = warm.model.architecture;
+    tokenizer = warm.tokenizer;
+    log('info', `warm start from ${spec.init_from}: keeping its weights and tokenizer (${tokenizer.size} tokens, max_length ${tokenizer.maxLength}; vocab_size and max_length of this job do not apply)`);
+  } else {
+    tokenizer = fitTokenizer(train.texts, { vocabSize: hyper.vocab_size, maxLength: hyper.max_length, bigrams: architecture === 'fasttext' });
+  }
+  return { hyper, architecture, labels, tokenizer, train, val, warm };
+}
+
+const CHECKPOINT_FORMAT = 'trainyard.text-classifier.checkpoint';
+
+interface Checkpoint {
+  format: typeof CHECKPOINT_FORMAT;
+  /** Completed epochs; training resumes with the next one. */
+  epoch: number;
+  step: number;
+  /** Shuffle/dropout PRNG state at the start of epoch `epoch + 1`. */
+  rng_state: number;
+  fingerprint: string;
+  optimizer_step: number;
+  /** Parameters and Adam moments, base64 float32: exact, and a quarter the size of JSON numbers. */
+  arrays: Record<string, string>;
+  history: EpochMetrics[];
+}
+
+/** What the weights are only meaningful against: data, vocabulary, labels, settings (more epochs are fine). */
+function fingerprint(prep: Prepared): string {
+  const { epochs: _epochs, ...fixed } = prep.hyper;
+  const vocab = createHash('sha256').update(JSON.stringify(prep.tokenizer.json)).digest('hex');
+  return JSON.stringify({ ...fixed, architecture: prep.architecture, labels: prep.labels, vocab, train: prep.train.texts.length, val: prep.val.texts.length, warm: !!prep.warm });
+}
+
+async function writeJson(file: string, value: unknown): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  // Write-then-rename: a kill mid-write must not leave a truncated file under the real name.
+  await writeFile(`${file}.tmp`, JSON.stringify(value) + '\n');
+  await rename(`${file}.tmp`, file);
+}
+
+/** A checkpoint that does not fit this job is reported and ignored: training from scratch still succeeds. */
+async function loadCheckpoint(file: string, expected: string): Promise<Checkpoint | null> {
+  let ckpt: Checkpoint;
+  try {
+    ckpt = JSON.parse(await readFile(file, 'utf8')) as Checkpoint;
+  } catch (err) {
+    log('warn', `cannot read checkpoint ${file} (${(err as Error).message}); training from scratch`);
+    return null;
+  }
+  if (ckpt?.format !== CHECKPOINT_FORMAT || ckpt.fingerprint !== expected || !Number.isInteger(ckpt.epoch) || !Array.isArray(ckpt.history) || !ckpt.arrays) {
+    log('warn', `checkpoint ${file} was made for different data or settings; training from scratch`);
+    return null;
+  }
+  return ckpt;
+}
+
+function modelConfig(prep: Prepared): Record<string, number> {
+  if (prep.warm) return prep.warm.model.config;
+  const base = { vocab: prep.tokenizer.size, classes: prep.labels.length };
+  return { ...base, ...DEFAULT_SIZES[prep.architecture] };
+}
+
+/** Texts sorted by length within windows of this many batches, so a batch pads little but stays random. */
+const BUCKET_WINDOW = 16;
+
+/**
+ * One epoch's batches of row indices. The shuffle starts from the identity, so the order
+ * depends on the PRNG state alone (which is what a checkpoint stores). With `lengths`, each
+ * window of shuffled rows is sorted by length before it is cut, and the batches are shuffled
+ * again: a transformer's batch costs as much as its longest text times the batch size.
+ */
+function epochBatches(n: number, batchSize: number, lengths: readonly number[] | null, rng: Rng): number[][] {
+  const order = rng.shuffle(Array.from({ length: n }, (_, i) => i));
+  const batches: number[][] = [];
+  const window = lengths ? batchSize * BUCKET_WINDOW : n;
+  for (let w = 0; w < n; w += window) {
+    const part = order.slice(w, w + window);
+    // Array.prototype.sort is stable, so equal lengths keep their shuffled order.
+    if (lengths) part.sort((a, b) => lengths[a]! - lengths[b]!);
+    for (let b = 0; b < part.length; b += batchSize) batches.push(part.slice(b, b + batchSize));
+  }
+  return lengths ? rng.shuffle(batches) : batches;
+}
+
+async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
+  const started = performance.now();
+  const prep = await prepare(spec, readHyper(spec.hyperparameters ?? {}));
+  const { hyper, labels, tokenizer } = prep;
+  const config = modelConfig(prep);
+  const model = await createModel(prep.architecture, config, hyper.learning_rate, new Rng(hyper.seed ^ INIT_SALT));
+  if (prep.warm) model.setWeights(prep.warm.weights);
+  const classIndex = new Map(labels.map((l, k) => [l, k]));
+  const encode = (ex: Examples) => ({ x: ex.texts.map((t) => model.encode(tokenizer, t)), y: Int32Array.from(ex.labels, (l) => classIndex.get(l)!) });
+  const tr = encode(prep.train);
+  const va = encode(prep.val);
+  const n = tr.y.length;
+  log('info', `${prep.architecture}: ${n} training texts, ${va.y.length} validation, ${labels.length} classes, ${tokenizer.size} tokens`);
+
+  const rng = new Rng(hyper.seed ^ SHUFFLE_SALT);
+  const expected = fingerprint(prep);
+  let history: EpochMetrics[] = [];
+  const ckpt = spec.resume_from ? await loadCheckpoint(spec.resume_from, expected) : null;
+  if (ckpt) {
+    const arrays = Object.fromEntries(Object.entries(ckpt.arrays).map(([k, v]) => [k, fromBase64(v)]));
+    model.loadTrainingState({ step: ckpt.optimizer_step, arrays });
+    rng.state = ckpt.rng_state;
+    history = ckpt.history.filter((h) => h.epoch <= ckpt.epoch);
+    log('info', `resumed from ${spec.resume_from} after epoch ${ckpt.epoch}`);
+  }
+
+  const batchSize = Math.min(hyper.batch_size, n);
+  const batches = Math.ceil(n / batchSize);
+  const progress = new ProgressReporter(hyper.epochs * batches, hyper.epochs);
+  // Only the transformer pays for padding: its batches are grouped by length.
+  const lengths = prep.architecture === 'transformer' ? tr.x.map((x) => x.length) : null;
+  for (let epoch = (ckpt?.epoch ?? 0) + 1; epoch <= hyper.epochs; epoch++) {
+    // An epoch is the unit of resumption: a stop mid-epoch rolls back to its start.
+    const start: { state: TrainingState; rng: number } = { state: model.trainingState(), rng: rng.state };
+    const order = epochBatches(n, batchSize, lengths, rng);
+    let loss = 0;
+    let correct = 0;
+    for (let b = 0; b < batches; b++) {
+      if (await stop.shouldStop()) {
+        const done = epoch - 1;
+        const file = path.join(spec.checkpoint_dir, `ckpt-${done}.json`);
+        const arrays = Object.fromEntries(Object.entries(start.state.arrays).map(([k, v]) => [k, toBase64(v)]));
+        const state: Checkpoint = { format: CHECKPOINT_FORMAT, epoch: done, step: done * batches, rng_state: start.rng, fingerprint: expected, optimizer_step: start.state.step, arrays, history };
+        await writeJson(file, state);
+        send({ type: 'checkpoint', step: state.step, path: file });
+        log('info', `stopped; checkpoint after epoch ${done} saved`);
+        return EXIT_STOPPED;
+      }
+      const idx = order[b]!;
+      const r = model.trainBatch(
+        idx.map((i) => tr.x[i]!),
+        idx.map((i) => tr.y[i]!),
+        rng,
+      );
+      loss += r.loss;
+      correct += r.correct;
+      progress.report((epoch - 1) * batches + b + 1, epoch);
+    }
+    // NaN would serialize as null, the worker would drop the events, and the job would end without a word.
+    if (!Number.isFinite(loss)) throw new TrainerError(`training diverged at epoch ${epoch} (loss is ${loss}); lower learning_rate`);
+    const values: Record<string, number> = { loss: loss / n, accuracy: correct / n };
+    if (va.y.length > 0) {
+      const v = evaluate(model, va.x, va.y, labels.length);
+      Object.assign(values, { val_loss: v.loss, val_accuracy: v.report.accuracy, val_f1: v.report.macro_f1 });
+    }
+    const m: EpochMetrics = { epoch, step: epoch * batches, values };
+    history.push(m);
+    send({ type: 'metrics', ...m });
+  }
+  await finish({
+    spec,
+    hyperparameters: { ...hyper, architecture: prep.architecture },
+    architecture: prep.architecture,
+    labels,
+    tokenizer,
+    model,
+    history,
+    train: prep.train,
+    val: { texts: prep.val.texts, ...va },
+    warmStart: !!prep.warm,
+    trainingSeconds: (performance.now() - started) / 1000,
+  });
+  model.dispose();
+  return 0;
+}
+
+await runTrainer(train);
