@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
+import type { Db } from '../../src/db/db.js';
+import { openDb } from '../../src/db/open.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { onCleanup } from './cleanup.js';
 import type { PgCluster } from './pg-cluster.js';
@@ -40,7 +42,15 @@ export function tempDir(prefix: string): { dir: string; remove(): void } {
   };
 }
 
-export async function startBenchApp(kind: DbKind, o: { cluster?: PgCluster; env?: Record<string, string>; catalog?: unknown } = {}): Promise<BenchApp> {
+export interface BenchAppOptions {
+  cluster?: PgCluster;
+  env?: Record<string, string>;
+  catalog?: unknown;
+  /** Wraps the database the service uses (bench/lib/db-probe.ts), which the bench then closes itself. */
+  wrapDb?: (db: Db) => Db;
+}
+
+export async function startBenchApp(kind: DbKind, o: BenchAppOptions = {}): Promise<BenchApp> {
   const tmp = tempDir('app');
   if (o.catalog) writeFileSync(path.join(tmp.dir, 'catalog.json'), JSON.stringify(o.catalog));
   let databaseUrl: string | undefined;
@@ -61,9 +71,13 @@ export async function startBenchApp(kind: DbKind, o: { cluster?: PgCluster; env?
     ...o.env,
   });
   let rt: Runtime;
+  let db: Db | null = null;
   try {
-    rt = await startRuntime(config, { logger: pino({ level: 'silent' }) });
+    // The same openDb() the service uses on its own: PGlite in DATA_DIR/pgdata, or the pg pool.
+    if (o.wrapDb) db = o.wrapDb(await openDb(config));
+    rt = await startRuntime(config, { logger: pino({ level: 'silent' }), ...(db ? { db } : {}) });
   } catch (err) {
+    await db?.close();
     tmp.remove();
     throw err;
   }
@@ -74,6 +88,7 @@ export async function startBenchApp(kind: DbKind, o: { cluster?: PgCluster; env?
     dataDir: tmp.dir,
     async close() {
       await rt.close();
+      await db?.close();
       tmp.remove();
     },
   };

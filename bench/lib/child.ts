@@ -17,15 +17,17 @@ export function tsxLoader(): string {
 
 export interface Child {
   proc: ChildProcess;
-  send(msg: { kind: string }): void;
+  send(msg: { kind: string; [k: string]: unknown }): void;
   /** Resolves with the next message of this kind (queued if it came earlier). */
   next<T extends { kind: string }>(kind: T['kind']): Promise<T>;
   exited: Promise<number | null>;
 }
 
-export function startChild(script: string): Child {
-  const proc = fork(path.resolve('bench/lib', script), [], { execArgv: ['--import', tsxLoader()], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const unregister = onCleanup(() => proc.kill('SIGKILL'));
+/** `script`: a file name in bench/lib, or an absolute path. */
+export function startChild(script: string, env: Record<string, string> = {}): Child {
+  const proc = fork(path.resolve('bench/lib', script), [], { execArgv: ['--import', tsxLoader()], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
+  // SIGTERM, not SIGKILL: a part process then runs its own clean-ups (bench/lib/cleanup.ts).
+  const unregister = onCleanup(() => proc.kill('SIGTERM'));
   const queue: Array<{ kind: string }> = [];
   const waiting: Array<{ kind: string; resolve: (m: { kind: string }) => void; reject: (e: Error) => void }> = [];
   const exited = new Promise<number | null>((resolve) =>
@@ -51,4 +53,26 @@ export function startChild(script: string): Child {
     },
     exited,
   };
+}
+
+/**
+ * Runs one part of a bench (e.g. one database) in a fresh process: the bench file is started
+ * again with BENCH_PART set to `part` (JSON), and answers with `sendPart(result)`. A process
+ * that has hosted PGlite keeps its memory, and that would bias what runs after it (fork() cost
+ * grows with the parent's resident memory), so each database gets a process of its own.
+ */
+export async function runPart<T>(benchFile: string, part: unknown): Promise<T> {
+  const child = startChild(benchFile, { BENCH_PART: JSON.stringify(part) });
+  const m = await child.next<{ kind: 'part'; result: T }>('part');
+  await child.exited;
+  return m.result;
+}
+
+/** In a part process: what the parent passed, or null in the parent itself. */
+export function partInput<T>(): T | null {
+  return process.env.BENCH_PART ? (JSON.parse(process.env.BENCH_PART) as T) : null;
+}
+
+export function sendPart(result: unknown): Promise<void> {
+  return new Promise((resolve, reject) => process.send!({ kind: 'part', result }, (err: Error | null) => (err ? reject(err) : resolve())));
 }

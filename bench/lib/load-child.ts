@@ -87,3 +87,4 @@ process.on('message', (m: LoadRequest) => {
     },
   );
 });
+process.send!({ kind: 'ready' });

@@ -52,6 +52,20 @@ export interface PgCluster {
   stop(): void;
 }
 
+async function createDatabase(url: string): Promise<string> {
+  const name = `ty_${randomBytes(6).toString('hex')}`;
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  await c.query(`create database ${name}`);
+  await c.end();
+  return url.replace(/\/postgres$/, `/${name}`);
+}
+
+/** The cluster a parent process started, seen from a child process (which does not own it). */
+export function attachPgCluster(c: Pick<PgCluster, 'url' | 'version' | 'durability'>): PgCluster {
+  return { url: c.url, version: c.version, durability: c.durability, createDatabase: () => createDatabase(c.url), stop: () => {} };
+}
+
 export async function startPgCluster(): Promise<PgCluster> {
   const fast = process.env.BENCH_PG_FAST === '1';
   const dir = mkdtempSync(path.join(tmpdir(), 'trainyard-bench-pg-'));
@@ -82,14 +96,7 @@ export async function startPgCluster(): Promise<PgCluster> {
     url,
     version: '',
     durability: fast ? 'off' : 'default',
-    async createDatabase() {
-      const name = `ty_${randomBytes(6).toString('hex')}`;
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`create database ${name}`);
-      await c.end();
-      return url.replace(/\/postgres$/, `/${name}`);
-    },
+    createDatabase: () => createDatabase(url),
     stop,
   };
   try {

@@ -29,6 +29,8 @@ export class Worker {
   private readonly freeGpus: Set<number>;
   private stopping = false;
   private wake: (() => void) | null = null;
+  /** A poke that came while the loop was busy claiming: it must not sleep through it. */
+  private poked = false;
   private loopDone: Promise<void> | null = null;
   private unlisten: Unlisten[] = [];
   private reapTimer: NodeJS.Timeout | null = null;
@@ -63,12 +65,14 @@ export class Worker {
   }
 
   private poke() {
+    this.poked = true;
     this.wake?.();
   }
 
   private async loop(): Promise<void> {
     while (!this.stopping) {
       let claimed = false;
+      this.poked = false;
       if (this.running.size < this.o.concurrency) {
         try {
           const job = await dq.claim(this.ctx.db, { workerId: this.id, freeGpus: this.freeGpus.size, labels: this.o.labels, leaseSeconds: this.ctx.leaseSeconds, maxRunningPerUser: this.o.maxRunningPerUser });
@@ -81,6 +85,11 @@ export class Worker {
         }
       }
       if (claimed || this.stopping) continue;
+      if (this.poked) {
+        // A NOTIFY arrived during the claim: its job may have missed that claim's snapshot.
+        this.poked = false;
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, this.o.pollMs);
         this.wake = () => {

@@ -1,0 +1,51 @@
+/**
+ * A transparent wrapper around the service's Db (passed to startRuntime as `db`) that timestamps
+ * the moments a pickup goes through without touching src/: when the job-creating transaction
+ * committed, when the worker heard the NOTIFY, and when its claim query ran.
+ */
+import type { Db } from '../../src/db/db.js';
+import { JOBS_CHANNEL } from '../../src/domain/jobs/service.js';
+import { nowMs } from './stats.js';
+
+export interface Probe {
+  /** job id → the creating transaction's COMMIT returned. */
+  committed: Map<string, number>;
+  /** job id → the worker's LISTEN handler ran. */
+  heard: Map<string, number>;
+  /** job id → the claim query that returned it (start, end). */
+  claimed: Map<string, { start: number; end: number }>;
+}
+
+export function newProbe(): Probe {
+  return { committed: new Map(), heard: new Map(), claimed: new Map() };
+}
+
+export function probeDb(db: Db, p: Probe): Db {
+  const query = (async (sql: string, params?: readonly unknown[]) => {
+    const start = nowMs();
+    const r = await db.query<{ id?: string }>(sql, params);
+    // The worker's claim (src/dispatch/queries.ts) is the only query that starts like this.
+    if (sql.trimStart().startsWith('with active as') && r.rows[0]?.id) p.claimed.set(r.rows[0].id, { start, end: nowMs() });
+    return r;
+  }) as Db['query'];
+  return {
+    kind: db.kind,
+    query,
+    exec: (sql) => db.exec(sql),
+    async transaction(fn) {
+      const r = await db.transaction(fn);
+      const t = nowMs();
+      // JobsService.create's transaction returns the new job row.
+      const row = r as { id?: unknown; status?: unknown } | null;
+      if (row && typeof row === 'object' && row.status === 'queued' && typeof row.id === 'string' && !p.committed.has(row.id)) p.committed.set(row.id, t);
+      return r;
+    },
+    listen: (channel, handler) =>
+      db.listen(channel, (payload) => {
+        if (channel === JOBS_CHANNEL && !p.heard.has(payload)) p.heard.set(payload, nowMs());
+        handler(payload);
+      }),
+    notify: (channel, payload) => db.notify(channel, payload),
+    close: () => db.close(),
+  };
+}
