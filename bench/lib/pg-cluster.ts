@@ -7,39 +7,14 @@
  * writes on): the figures are meant to be those of a real server. BENCH_PG_FAST=1 turns them
  * off like the tests do, to see how much of a figure is commit flushing.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { onCleanup } from './cleanup.js';
-import { freePort } from './net.js';
-
-function pgBin(name: string): string {
-  const onPath = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
-  if (onPath) return onPath;
-  const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
-  for (const v of versions) {
-    const p = path.join(root, v, 'bin', name);
-    if (existsSync(p)) return p;
-  }
-  throw new Error(`${name} not found: install the PostgreSQL server (Debian: apt-get install postgresql)`);
-}
-
-/** Postgres refuses to run as root: as root we run it as the `postgres` system user. */
-function runAs(): { uid: number; gid: number } | null {
-  if (process.getuid?.() !== 0) return null;
-  for (const user of ['postgres', 'nobody']) {
-    const r = spawnSync('id', ['-u', user], { encoding: 'utf8' });
-    if (r.status === 0) {
-      const gid = spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout.trim();
-      return { uid: Number(r.stdout.trim()), gid: Number(gid) };
-    }
-  }
-  throw new Error('running as root and no postgres or nobody user exists to run the cluster');
-}
+import { freePort, pgBin, runAs } from '../../test/helpers/pg-programs.js';
 
 export interface PgCluster {
   /** Admin URL (database `postgres`). */
