@@ -27,6 +27,20 @@ export default defineConfig({
           globalSetup: ['test/helpers/postgres-cluster.ts'],
         },
       },
+      {
+        extends: true,
+        // The Python packs train real (tiny) PyTorch models through the API: minutes of CPU, so
+        // they run once, on PGlite (the embedded default a new user meets). What they exercise
+        // of the database — jobs, events, checkpoints, the registry — is the same code the
+        // pglite and postgres projects already prove on both databases.
+        test: {
+          name: 'python',
+          include: ['test/python/**/*.test.ts'],
+          env: { TRAINYARD_TEST_DB: 'pglite' },
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 });

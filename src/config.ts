@@ -47,6 +47,8 @@ export interface Config {
   };
   webhooks: { timeoutMs: number; maxAttempts: number; allow: string };
   serving: { cacheBytes: number; dir: string };
+  /** The interpreter of the Python trainer environment (`trainyard setup python` makes it). */
+  python: { bin: string };
   logLevel: string;
 }
 
@@ -221,6 +223,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
       cacheBytes: bytes(env, 'SERVING_CACHE_BYTES', 1024 ** 3),
       dir: path.join(dataDir, 'serving'),
     },
+    python: { bin: env.TRAINER_PYTHON ? path.resolve(env.TRAINER_PYTHON) : path.join(dataDir, 'python', '.venv', 'bin', 'python') },
     webhooks: {
       timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 600_000),
       maxAttempts: int(env, 'WEBHOOK_MAX_ATTEMPTS', 8, 1, 100),

@@ -7,6 +7,7 @@ import { migrate } from './db/migrate.js';
 import { openDb } from './db/open.js';
 import { AccountsService } from './domain/accounts/service.js';
 import { AppError, ConfigError } from './errors.js';
+import { sampleModelCommand, setupPythonCommand } from './cli/python.js';
 import { createLogger, startRuntime } from './runtime.js';
 import { makeSample, SAMPLE_KINDS, type SampleKind } from './samples/index.js';
 
@@ -20,6 +21,10 @@ Usage:
                                   create an admin, or promote an existing user
   trainyard sample-data <eeg|security-prompts|images> [--out DIR] [--size N] [--seed N]
                                   write a realistic synthetic dataset to try the trainers
+  trainyard setup python [--venv DIR] [--python python3] [--verbose]
+                                  create the Python trainer environment and install its pinned requirements
+  trainyard sample-model <tiny-stable-diffusion|tiny-llama|tiny-bert> [--out DIR] [--seed N]
+                                  build a tiny random base model to try the Python trainers on a CPU
   trainyard help
 
 Configuration comes from environment variables (and DATA_DIR/config.json); see README.md.`;
@@ -101,6 +106,11 @@ async function main(argv: string[]): Promise<void> {
       return runMigrate();
     case 'sample-data':
       return sampleData([sub, ...rest].filter((x): x is string => x !== undefined));
+    case 'setup':
+      if (sub === 'python') return setupPythonCommand(rest);
+      throw new AppError('USAGE', `unknown setup command: ${sub ?? '(none)'}\n\n${HELP}`);
+    case 'sample-model':
+      return sampleModelCommand([sub, ...rest].filter((x): x is string => x !== undefined));
     case 'admin':
       if (sub === 'create') return adminCreate(rest);
       throw new AppError('USAGE', `unknown admin command: ${sub ?? '(none)'}\n\n${HELP}`);

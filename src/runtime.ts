@@ -44,7 +44,7 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
       webhooks: s.webhooks,
       maxArtifactBytes: config.worker.maxArtifactBytes,
       workDir: config.worker.workDir,
-      dataDir: config.dataDir,
+      python: config.python.bin,
       leaseSeconds: config.jobs.leaseSeconds,
       stopGraceMs: config.worker.stopGraceMs,
       log,
@@ -75,6 +75,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     await hub?.stop();
     await services?.datasets.stop();
     await services?.cache.close();
+    await services?.catalog.close();
     if (!o.db) await db.close();
   };
   try {
@@ -85,6 +86,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
       const { user, created } = await services.accounts.ensureAdmin(config.admin);
       logger.info({ username: user.username, created }, 'admin account ensured from TRAINYARD_ADMIN_*');
     }
+    await services.catalog.watch();
     deliverer = new WebhookDeliverer({
       db,
       policy: parseAddressPolicy(config.webhooks.allow),

@@ -2,6 +2,8 @@ import type { Config } from './config.js';
 import type { Db } from './db/db.js';
 import { AccountsService } from './domain/accounts/service.js';
 import { CatalogService } from './domain/catalog/service.js';
+import { GenerationsService } from './domain/generations/service.js';
+import { PythonProbe } from './python/probe.js';
 import type { AvailabilityProbe } from './domain/catalog/types.js';
 import { CreditsService } from './domain/credits/service.js';
 import { DatasetsService } from './domain/datasets/service.js';
@@ -12,7 +14,7 @@ import { JobsService } from './domain/jobs/service.js';
 import { RegistryService } from './domain/registry/service.js';
 import { SweepsService } from './domain/sweeps/service.js';
 import { ModelCache } from './serving/cache.js';
-import { loadBuiltinPredictorModule, ServingService } from './serving/service.js';
+import { predictorModules, ServingService } from './serving/service.js';
 import { WebhooksService } from './domain/webhooks/service.js';
 import type { EventHub } from './events/hub.js';
 import { parseAddressPolicy, type Resolver } from './net/address-guard.js';
@@ -30,6 +32,7 @@ export interface Services {
   files: FilesService;
   datasets: DatasetsService;
   catalog: CatalogService;
+  generations: GenerationsService;
   credits: CreditsService;
   registry: RegistryService;
   webhooks: WebhooksService;
@@ -76,13 +79,15 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
     inUseChecks: [datasetInUse],
     ...(o.onError ? { onError: o.onError } : {}),
   });
-  const catalog = new CatalogService(config.dataDir, o.probe);
+  const python = new PythonProbe(config.python.bin);
+  const catalog = new CatalogService(config.dataDir, { ...(o.probe ? { probe: o.probe } : {}), python, db });
   await catalog.load();
   const registry = new RegistryService(db, store, config.uploads.signedUrlTtlSeconds);
   const webhooks = new WebhooksService({ db, policy: parseAddressPolicy(config.webhooks.allow), ...(o.resolver ? { resolver: o.resolver } : {}) });
   const jobs = new JobsService({ db, catalog, datasets, registry, credits, webhooks, limits: config.jobs });
   const sweeps = new SweepsService({ db, jobs, catalog });
-  const cache = new ModelCache({ db, store, dir: config.serving.dir, maxBytes: config.serving.cacheBytes, loadModule: loadBuiltinPredictorModule });
+  const cache = new ModelCache({ db, store, dir: config.serving.dir, maxBytes: config.serving.cacheBytes, loadModule: predictorModules(config.python.bin) });
   const serving = new ServingService({ db, registry, catalog, cache });
-  return { config, db, store, blobSigningKey, accounts, files, datasets, catalog, credits, registry, webhooks, jobs, sweeps, serving, cache, hub: null };
+  const generations = new GenerationsService({ db, store, catalog, registry, jobs, signedUrlTtlSeconds: config.uploads.signedUrlTtlSeconds });
+  return { config, db, store, blobSigningKey, accounts, files, datasets, catalog, credits, registry, webhooks, jobs, sweeps, serving, cache, generations, hub: null };
 }

@@ -94,6 +94,7 @@ export const trainerSchema = {
     pricing: freeObject,
     base_models: { type: 'string', enum: ['none', 'required', 'optional'] },
     supports_warm_start: { type: 'boolean' },
+    kind: { type: 'string', enum: ['training', 'inference'] },
     runtime: freeObject,
     available: { type: 'boolean' },
     unavailable_reason: nullableString,
@@ -111,6 +112,7 @@ export const baseModelSchema = {
     source: { type: 'string' },
     local_path: nullableString,
     available: { type: 'boolean', description: 'Whether the model files are present on this server' },
+    registered: { type: 'boolean', description: 'Registered at run time by an admin (POST /v1/admin/base-models), not built in' },
     version: { type: 'string' },
     supported_lora_params: {
       type: 'object',

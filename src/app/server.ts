@@ -23,6 +23,7 @@ import datasetRoutes from './routes/v1/datasets.js';
 import fileRoutes from './routes/v1/files.js';
 import jobRoutes from './routes/v1/jobs.js';
 import modelRoutes from './routes/v1/models.js';
+import generationRoutes from './routes/v1/generations.js';
 import servingRoutes from './routes/v1/serving.js';
 import sweepRoutes from './routes/v1/sweeps.js';
 import webhookRoutes from './routes/v1/webhooks.js';
@@ -108,6 +109,7 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   webhookRoutes(app, s);
   sweepRoutes(app, s);
   servingRoutes(app, s);
+  generationRoutes(app, s);
   await app.register((instance) => blobRoutes(instance, s));
   return app;
 }

@@ -64,7 +64,7 @@ export async function lockClaim(db: Queryable, f: Fence): Promise<JobRow | null>
   return rows[0] ?? null;
 }
 
-export async function markSucceeded(db: Queryable, f: Fence, r: { result: Record<string, unknown>; model_version_id: string }): Promise<JobRow | null> {
+export async function markSucceeded(db: Queryable, f: Fence, r: { result: Record<string, unknown>; model_version_id: string | null }): Promise<JobRow | null> {
   const { rows } = await db.query<JobRow>(
     `update jobs set status = 'succeeded', result = $4, model_version_id = $5, progress = 1, eta_seconds = 0,
             lease_expires_at = null, finished_at = now(), updated_at = now()

@@ -7,7 +7,13 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { materializeVersion } from '../worker/stage.js';
 
 export interface Prediction { label: string; probabilities: Record<string, number> }
-export interface Predictor { predict(instances: unknown[]): Promise<Prediction[]>; readonly bytes: number; dispose(): void }
+export interface Predictor {
+  predict(instances: unknown[]): Promise<Prediction[]>;
+  readonly bytes: number;
+  dispose(): void;
+  /** Predictors backed by a process: resolves once it has exited (clean shutdown). */
+  close?(): Promise<void>;
+}
 
 export interface Entry {
   versionId: string;
@@ -88,7 +94,7 @@ export class ModelCache {
   }
 
   async close(): Promise<void> {
-    for (const e of this.entries.values()) e.predictor?.dispose();
+    await Promise.all([...this.entries.values()].map((e) => (e.predictor?.close ? e.predictor.close() : e.predictor?.dispose())));
     this.entries.clear();
   }
 }

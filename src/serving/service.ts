@@ -7,12 +7,28 @@ import * as rq from '../domain/registry/queries.js';
 import type { RegistryService } from '../domain/registry/service.js';
 import type { ModelCache} from './cache.js';
 import { ModelLoadError, type Predictor } from './cache.js';
+import { hasPythonPredictor, loadPythonPredictor } from '../python/predictor.js';
 
 export const MAX_INSTANCES = 1000;
 
-/** Built-in trainers ship a predictor.ts beside their main.ts; it runs in the API process. */
-export async function loadBuiltinPredictorModule(t: TrainerDef): Promise<{ loadPredictor(dir: string): Promise<Predictor> }> {
-  if (t.runtime.type !== 'builtin') throw new ConflictError('PREDICTION_NOT_SUPPORTED', `models of ${t.id} cannot be served here yet`);
+/** Whether models of this trainer can be served: built-ins have predictor.ts, Python packs predict.py. */
+export function canServe(t: TrainerDef): boolean {
+  return t.runtime.type === 'builtin' || hasPythonPredictor(t);
+}
+
+/**
+ * Built-in trainers ship a predictor.ts beside their main.ts, which runs in the API process;
+ * Python packs ship predict.py, which runs as a child process per loaded model.
+ */
+export function predictorModules(python: string) {
+  return async (t: TrainerDef): Promise<{ loadPredictor(dir: string): Promise<Predictor> }> => {
+    if (hasPythonPredictor(t)) return { loadPredictor: (dir) => loadPythonPredictor(python, t, dir) };
+    return loadBuiltinPredictorModule(t);
+  };
+}
+
+async function loadBuiltinPredictorModule(t: TrainerDef): Promise<{ loadPredictor(dir: string): Promise<Predictor> }> {
+  if (t.runtime.type !== 'builtin') throw new ConflictError('PREDICTION_NOT_SUPPORTED', `models of ${t.id} cannot be served`);
   const url = new URL(`../trainers/builtin/${t.runtime.entry}/predictor.js`, import.meta.url);
   try {
     return (await import(url.href)) as { loadPredictor(dir: string): Promise<Predictor> };
@@ -35,7 +51,7 @@ export class ServingService {
     } catch {
       throw new ConflictError('PREDICTION_NOT_SUPPORTED', `trainer ${m.trainer} is no longer installed`);
     }
-    if (trainer.runtime.type !== 'builtin') throw new ConflictError('PREDICTION_NOT_SUPPORTED', `models of ${trainer.id} cannot be served here yet`);
+    if (!canServe(trainer)) throw new ConflictError('PREDICTION_NOT_SUPPORTED', `models of ${trainer.id} cannot be served through predict`);
     return { m, v, key: { versionId: v.id, model: m.name, owner: m.owner_id, version: v.version, totalBytes }, trainer };
   }
 

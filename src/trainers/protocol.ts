@@ -39,6 +39,9 @@ export interface JobSpec {
   init_from: string | null;
 }
 
+/** What the worker writes: an inference job (a generation) has no dataset and reads only its hyperparameters. */
+export type StagedSpec = Omit<JobSpec, 'inputs'> & { inputs: { dataset: SpecDataset | null; validation_dataset: SpecDataset | null } };
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type TrainerEvent =

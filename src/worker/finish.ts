@@ -75,6 +75,23 @@ export async function finishSucceeded(d: FinishDeps, fence: dq.Fence, result: { 
   });
 }
 
+/**
+ * Success of an inference job (a generation): its outputs stay on the job (result.outputs with
+ * their storage keys) instead of becoming a model version; the hold is captured the same way.
+ */
+export async function finishInference(d: FinishDeps, fence: dq.Fence, result: { metrics: Record<string, number>; details?: Record<string, unknown> }, artifacts: NewArtifact[]): Promise<JobRow | null> {
+  return d.db.transaction(async (tx) => {
+    const job = await dq.lockClaim(tx, fence);
+    if (!job) return null;
+    await d.credits.capture(tx, job.id);
+    const outputs = artifacts.map((a) => ({ name: a.name, format: a.format, bytes: a.bytes, sha256: a.sha256, storage_key: a.storage_key }));
+    const done = (await dq.markSucceeded(tx, fence, { result: { metrics: result.metrics, ...(result.details ? { details: result.details } : {}), outputs }, model_version_id: null }))!;
+    await appendEvents(tx, job.id, [{ type: 'status', data: { status: 'succeeded', outputs: outputs.map((o) => o.name) } }]);
+    await d.webhooks.enqueueJobEvent(tx, done, 'job.succeeded', { job: publicJob(done) });
+    return done;
+  });
+}
+
 /** Failure or cancel, fenced: the hold goes back in the same transaction. */
 export async function finishEnded(d: FinishDeps, fence: dq.Fence, status: 'failed' | 'cancelled', error: { code: string; message: string }): Promise<JobRow | null> {
   return d.db.transaction(async (tx) => {

@@ -8,16 +8,17 @@ import { JOB_ERROR_CODES } from '../domain/jobs/states.js';
 import { AppError } from '../errors.js';
 import { startTrainer, type ExitInfo, type RunningTrainer } from '../executors/local.js';
 import { EventSink } from './event-sink.js';
-import { finishEnded, finishSucceeded, uploadArtifacts, type FinishDeps } from './finish.js';
+import { finishEnded, finishInference, finishSucceeded, uploadArtifacts, type FinishDeps } from './finish.js';
 import { stageJob } from './stage.js';
-import { trainerCommand } from './trainer-command.js';
+import { trainerCommand, trainerExtraEnv } from './trainer-command.js';
 
 export type StopReason = 'cancel' | 'drain' | 'lost' | 'timeout';
 
 export interface RunContext extends FinishDeps {
   workerId: string;
   workDir: string;
-  dataDir: string;
+  /** The Python trainer environment's interpreter. */
+  python: string;
   leaseSeconds: number;
   stopGraceMs: number;
   log: Logger;
@@ -113,7 +114,8 @@ export class JobRun {
       try {
         const trainer = ctx.catalog.trainer(job.trainer);
         this.trainer = await startTrainer({
-          command: trainerCommand(trainer, { dataDir: ctx.dataDir }),
+          command: trainerCommand(trainer, { python: ctx.python }),
+          env: trainerExtraEnv(trainer),
           specPath: staged.specPath,
           cwd: staged.dir,
           gpus: this.gpus,
@@ -156,7 +158,8 @@ export class JobRun {
         await finishEnded(ctx, this.fence, 'failed', { code, message: (err as Error).message });
         return;
       }
-      const done = await finishSucceeded(ctx, this.fence, sink.result ?? { metrics: {} }, artifacts);
+      const finish = this.job.kind === 'inference' ? finishInference : finishSucceeded;
+      const done = await finish(ctx, this.fence, sink.result ?? { metrics: {} }, artifacts);
       if (!done) for (const a of artifacts) await ctx.store.delete(a.storage_key);
       return;
     }

@@ -8,7 +8,7 @@ import * as dq from '../domain/datasets/queries.js';
 import type { JobRow } from '../domain/jobs/queries.js';
 import * as rq from '../domain/registry/queries.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import type { JobSpec, SpecDataset } from '../trainers/protocol.js';
+import type { SpecDataset, StagedSpec } from '../trainers/protocol.js';
 
 /** A version's artifacts as files named after the artifacts: what trainers and predictors read. */
 export async function materializeVersion(db: Db, store: BlobStore, versionId: string, into: string, onBytes?: (n: number) => void): Promise<number> {
@@ -22,7 +22,7 @@ export async function materializeVersion(db: Db, store: BlobStore, versionId: st
   return total;
 }
 
-export interface StagedJob { dir: string; spec: JobSpec; specPath: string }
+export interface StagedJob { dir: string; spec: StagedSpec; specPath: string }
 
 /** Stored names are ours; on disk a file keeps its id, plus a cleaned name for humans. */
 const diskName = (id: string, filename: string) => `${id}-${filename.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100)}`;
@@ -52,7 +52,8 @@ export async function stageJob(d: { db: Db; store: BlobStore; catalog: CatalogSe
   const checkpoints = path.join(dir, 'checkpoints');
   for (const p of [inputs, output, checkpoints, path.join(dir, 'tmp')]) await mkdir(p, { recursive: true });
 
-  const dataset = await stageDataset(d.db, d.store, job.owner_id, job.dataset_id!, inputs);
+  // Inference jobs (generations) have no dataset.
+  const dataset = job.dataset_id ? await stageDataset(d.db, d.store, job.owner_id, job.dataset_id, inputs) : null;
   const validation = job.validation_dataset_id ? await stageDataset(d.db, d.store, job.owner_id, job.validation_dataset_id, inputs) : null;
   let resumeFrom: string | null = null;
   if (job.checkpoint) {
@@ -67,7 +68,7 @@ export async function stageJob(d: { db: Db; store: BlobStore; catalog: CatalogSe
     await materializeVersion(d.db, d.store, job.from_model.version_id, initFrom);
   }
   const base = job.base_model ? d.catalog.baseModel(job.base_model) : null;
-  const spec: JobSpec = {
+  const spec: StagedSpec = {
     protocol: 1,
     job_id: job.id,
     attempt: job.attempt,

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TrainerDef } from '../domain/catalog/types.js';
+import { packEnv, packModule } from '../python/env.js';
 
 const BUILTIN_DIR = fileURLToPath(new URL('../trainers/builtin/', import.meta.url));
 
@@ -17,7 +18,7 @@ function tsxLoader(): string {
  * from the compiled JavaScript in a build, or from TypeScript through tsx when running from
  * source (tests, `tsx src/main.ts`), so both paths exercise the same program.
  */
-export function trainerCommand(t: TrainerDef, opts: { dataDir: string }): string[] {
+export function trainerCommand(t: TrainerDef, opts: { python: string }): string[] {
   switch (t.runtime.type) {
     case 'command':
       return [...(t.runtime.command ?? [])];
@@ -27,6 +28,11 @@ export function trainerCommand(t: TrainerDef, opts: { dataDir: string }): string
       return [process.execPath, '--import', tsxLoader(), path.join(BUILTIN_DIR, t.runtime.entry, 'main.ts')];
     }
     case 'python':
-      return [path.join(opts.dataDir, 'python', '.venv', 'bin', 'python'), '-m', `trainyard_${t.runtime.entry}`];
+      return [opts.python, '-m', packModule(t.runtime.entry)];
   }
+}
+
+/** Environment a trainer needs beyond the executor's allowlist (the Python packs' import path). */
+export function trainerExtraEnv(t: TrainerDef): Record<string, string> {
+  return t.runtime.type === 'python' ? packEnv() : {};
 }

@@ -102,7 +102,10 @@ export class Worker {
   }
 
   private launch(job: JobRow) {
-    const gpus = [...this.freeGpus].slice(0, job.gpus);
+    // A trainer that can use a GPU but does not need one (gpu_optional, queued with gpus 0) gets
+    // one when this worker has one free, and runs on CPU otherwise.
+    const optional = this.ctx.catalog.listTrainers().find((t) => t.id === job.trainer)?.resources.gpu_optional ?? false;
+    const gpus = [...this.freeGpus].slice(0, job.gpus || (optional ? 1 : 0));
     for (const g of gpus) this.freeGpus.delete(g);
     const run = new JobRun({ ...this.ctx, workerId: this.id }, job, gpus);
     this.log.info({ job: job.id, attempt: job.attempt, trainer: job.trainer, gpus }, 'job claimed');

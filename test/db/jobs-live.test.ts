@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { verify } from '../../src/domain/webhooks/signing.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
-import { csvDataset, testTrainers, waitForJob } from '../helpers/jobs.js';
+import { csvDataset, readSse, testTrainers, waitForJob } from '../helpers/jobs.js';
 
 let t: TestApp;
 let api: ReturnType<typeof client>;
@@ -16,20 +16,6 @@ let ds: string;
 let receiver: Server;
 let hookUrl: string;
 const received: Array<{ headers: IncomingMessage['headers']; body: string }> = [];
-
-interface SseEvent { id: number; event: string; data: any }
-
-/** Reads an SSE response to its end (the server closes after the final status). */
-async function readSse(res: Response): Promise<SseEvent[]> {
-  const text = await res.text();
-  return text
-    .split('\n\n')
-    .filter((block) => block.startsWith('id:'))
-    .map((block) => {
-      const f = Object.fromEntries(block.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
-      return { id: Number(f.id), event: f.event!, data: JSON.parse(f.data!) };
-    });
-}
 
 beforeAll(async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'trainyard-live-'));

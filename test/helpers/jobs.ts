@@ -72,3 +72,17 @@ export function testTrainers(extra: Record<string, unknown> = {}) {
     ],
   };
 }
+
+export interface SseEvent { id: number; event: string; data: any }
+
+/** Reads a whole SSE response (the server closes it after the job's final status). */
+export async function readSse(res: Response): Promise<SseEvent[]> {
+  const text = await res.text();
+  return text
+    .split('\n\n')
+    .filter((block) => block.startsWith('id:'))
+    .map((block) => {
+      const f = Object.fromEntries(block.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+      return { id: Number(f.id), event: f.event!, data: JSON.parse(f.data!) };
+    });
+}

@@ -155,7 +155,9 @@ describe('chat-jsonl validator', () => {
     const res = await run('chat-jsonl', [file]);
     expect(res.errors).toEqual([]);
     expect(res.stats).toEqual({
+      example_count: 3,
       conversation_count: 3,
+      text_count: 0,
       message_count: 9,
       role_counts: { system: 1, user: 3, assistant: 4, tool: 1 },
       avg_messages_per_conversation: 3,
@@ -181,11 +183,18 @@ describe('chat-jsonl validator', () => {
       'line 3: messages[1].role must be one of system, user, assistant, tool, got "bot"',
       'line 4: messages[1].content must be a string, got array',
       'line 5: "messages" is empty',
-      'line 6: missing "messages"',
+      'line 6: missing "messages" (or "text" for a plain-text line)',
       'line 7: messages[0].content must be a string, got nothing; messages[1] must be an object, got string; messages[2] must be an object, got null; and 2 more',
       expect.stringMatching(/^line 8: invalid JSON: /),
     ]);
     expect(res.stats.conversation_count).toBe(1);
+  });
+
+  it('accepts plain-text lines beside conversations, and rejects empty or non-string text', async () => {
+    const file = jsonl(lines(convo('user', 'assistant'), { text: 'Once upon a time.' }, { text: '  ' }, { text: 3 }));
+    const res = await run('chat-jsonl', [file]);
+    expect(res.errors.map((e) => e.message)).toEqual(['line 3: "text" is empty', 'line 4: "text" must be a string, got number']);
+    expect(res.stats).toMatchObject({ example_count: 2, conversation_count: 1, text_count: 1 });
   });
 
   it('does not accept an empty dataset as valid', async () => {

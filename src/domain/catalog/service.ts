@@ -1,9 +1,12 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NotFoundError } from '../../errors.js';
+import type { Db } from '../../db/db.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import type { PythonProbe } from '../../python/probe.js';
 import { BUILTIN_BASE_MODELS, BUILTIN_TRAINERS } from './builtin.js';
+import * as q from './queries.js';
 import type { AvailabilityProbe, BaseModel, Trainer, TrainerDef } from './types.js';
 
 export class CatalogFileError extends Error {
@@ -17,12 +20,13 @@ export class CatalogFileError extends Error {
 interface CatalogFile { trainers?: Array<Partial<TrainerDef> & { id: string; disabled?: boolean }>; base_models?: Array<Partial<BaseModel> & { id: string; disabled?: boolean }> }
 
 const TRAINERS_DIR = fileURLToPath(new URL('../../trainers/', import.meta.url));
+const PROBING = 'checking whether its runtime is installed';
 
 /**
  * Default probe: a built-in trainer is available when its program is part of this build; a
- * Python pack when its virtual environment exists (issue #5 replaces that with an import probe).
+ * Python pack when its environment imports it (one cached probe process for all packs).
  */
-export function defaultProbe(dataDir: string): AvailabilityProbe {
+export function defaultProbe(python: PythonProbe | null): AvailabilityProbe {
   return async (t) => {
     if (t.runtime.type === 'command') {
       const exe = t.runtime.command?.[0];
@@ -33,7 +37,7 @@ export function defaultProbe(dataDir: string): AvailabilityProbe {
       const dir = path.join(TRAINERS_DIR, 'builtin', t.runtime.entry);
       return existsSync(path.join(dir, 'main.js')) || existsSync(path.join(dir, 'main.ts')) ? null : 'this trainer is not part of this build yet';
     }
-    return existsSync(path.join(dataDir, 'python', '.venv', 'bin', 'python')) ? null : 'the Python trainer environment is not set up (run `trainyard setup python`)';
+    return python ? python.check(t.runtime.entry) : 'no Python trainer environment is configured';
   };
 }
 
@@ -64,17 +68,32 @@ function check(file: string, c: CatalogFile): void {
   }
 }
 
+/** The file a folder of each architecture must hold: a cheap check that the path is what it claims. */
+const MARKER_FILE: Record<string, string> = { 'stable-diffusion': 'model_index.json' };
+
 export class CatalogService {
   private trainers: Trainer[] = [];
-  private baseModels: BaseModel[] = [];
+  private fileModels: BaseModel[] = [];
+  private dbModels: BaseModel[] = [];
+  private probing: Promise<void> = Promise.resolve();
+  private generation = 0;
+  private unwatch: (() => Promise<void>) | null = null;
 
   constructor(
     private readonly dataDir: string,
-    private readonly probe: AvailabilityProbe = defaultProbe(dataDir),
+    private readonly opts: { probe?: AvailabilityProbe; python?: PythonProbe | null; db?: Db } = {},
   ) {}
 
-  /** Reads DATA_DIR/catalog.json (if any) and probes every trainer's runtime once. */
-  async load(): Promise<void> {
+  private get probe(): AvailabilityProbe {
+    return this.opts.probe ?? defaultProbe(this.opts.python ?? null);
+  }
+
+  /**
+   * Reads DATA_DIR/catalog.json and the registered base models, and starts probing every
+   * trainer's runtime. It does not wait for the probes (a Python environment takes seconds to
+   * import torch); `ready()` does, and everything that decides on availability awaits it.
+   */
+  async load(o: { reprobe?: boolean } = {}): Promise<void> {
     const file = path.join(this.dataDir, 'catalog.json');
     let overrides: CatalogFile = {};
     if (existsSync(file)) {
@@ -85,14 +104,47 @@ export class CatalogService {
       }
       check(file, overrides);
     }
+    if (o.reprobe) this.opts.python?.refresh();
     const defs = mergeById(BUILTIN_TRAINERS, overrides.trainers);
-    this.trainers = await Promise.all(
+    const gen = ++this.generation;
+    const previous = new Map(this.trainers.map((t) => [t.id, t]));
+    this.trainers = defs.map((d) => ({ ...d, kind: d.kind ?? 'training', available: previous.get(d.id)?.available ?? false, unavailable_reason: previous.get(d.id)?.unavailable_reason ?? PROBING }));
+    this.probing = Promise.all(
       defs.map(async (d) => {
-        const reason = await this.probe(d);
-        return { ...d, available: reason === null, unavailable_reason: reason };
+        const reason = await this.probe(d).catch((err: Error) => `probe failed: ${err.message}`);
+        if (gen !== this.generation) return;
+        this.trainers = this.trainers.map((t) => (t.id === d.id ? { ...t, available: reason === null, unavailable_reason: reason } : t));
       }),
-    );
-    this.baseModels = mergeById(BUILTIN_BASE_MODELS, overrides.base_models);
+    ).then(() => undefined);
+    this.fileModels = mergeById(BUILTIN_BASE_MODELS, overrides.base_models);
+    await this.loadRegistered();
+  }
+
+  /** Resolves once every trainer's runtime has been probed. */
+  async ready(): Promise<void> {
+    let p;
+    do {
+      p = this.probing;
+      await p;
+    } while (p !== this.probing);
+  }
+
+  async loadRegistered(): Promise<void> {
+    if (this.opts.db) this.dbModels = await q.listBaseModels(this.opts.db);
+  }
+
+  /** Every API process and worker reloads registered base models when one is added or removed. */
+  async watch(): Promise<void> {
+    if (!this.opts.db || this.unwatch) return;
+    this.unwatch = await this.opts.db.listen(q.CATALOG_CHANNEL, () => {
+      this.loadRegistered().catch(() => {});
+    });
+  }
+
+  async close(): Promise<void> {
+    this.opts.python?.close();
+    await this.unwatch?.().catch(() => {});
+    this.unwatch = null;
   }
 
   listTrainers(): Trainer[] {
@@ -105,11 +157,16 @@ export class CatalogService {
     return t;
   }
 
+  private get baseModels(): BaseModel[] {
+    const ids = new Set(this.fileModels.map((m) => m.id));
+    return [...this.fileModels, ...this.dbModels.filter((m) => !ids.has(m.id))];
+  }
+
   /** `local_path` is where the files are expected; `available` says whether they are there. */
   private describe(m: BaseModel) {
     const isUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(m.source);
     const local = isUri ? null : path.resolve(this.dataDir, m.source);
-    return { ...m, local_path: local, available: local !== null && existsSync(local) };
+    return { ...m, registered: m.registered ?? false, local_path: local, available: local !== null && existsSync(local) };
   }
 
   listBaseModels(filter: { trainer?: string } = {}) {
@@ -120,5 +177,40 @@ export class CatalogService {
     const m = this.baseModels.find((x) => x.id === id);
     if (!m) throw new NotFoundError('base model', id);
     return this.describe(m);
+  }
+
+  /**
+   * Registers a local folder as a base model (admins). The folder must exist on this server and
+   * look like its architecture; workers on other machines need it at the same path.
+   */
+  async registerBaseModel(m: BaseModel, createdBy: string) {
+    if (!this.opts.db) throw new ConflictError('CATALOG_READ_ONLY', 'this catalog has no database to register base models in');
+    for (const t of m.trainers) {
+      if (!this.trainers.some((x) => x.id === t)) throw new ValidationError('UNKNOWN_TRAINER', `no trainer "${t}"; GET /v1/trainers lists them`);
+    }
+    const local = path.resolve(this.dataDir, m.source);
+    let isDir = false;
+    try {
+      isDir = statSync(local).isDirectory();
+    } catch {
+      /* reported below */
+    }
+    if (!isDir) throw new ValidationError('BASE_MODEL_PATH_MISSING', `${local} is not a folder on this server`, { path: local });
+    const marker = MARKER_FILE[m.architecture] ?? 'config.json';
+    if (!existsSync(path.join(local, marker))) throw new ValidationError('BASE_MODEL_PATH_INVALID', `${local} has no ${marker}: is it a saved ${m.architecture} model (save_pretrained)?`, { path: local, expected: marker });
+    if (this.baseModels.some((x) => x.id === m.id)) throw new ConflictError('BASE_MODEL_EXISTS', `base model "${m.id}" already exists`);
+    const row = await q.insertBaseModel(this.opts.db, { ...m, source: local }, createdBy);
+    if (!row) throw new ConflictError('BASE_MODEL_EXISTS', `base model "${m.id}" already exists`);
+    await this.opts.db.notify(q.CATALOG_CHANNEL, m.id);
+    await this.loadRegistered();
+    return this.describe(row);
+  }
+
+  async unregisterBaseModel(id: string): Promise<void> {
+    const m = this.baseModel(id);
+    if (!m.registered || !this.opts.db) throw new ConflictError('BASE_MODEL_BUILTIN', `base model "${id}" comes from the built-in list or catalog.json; disable it there`);
+    await q.deleteBaseModel(this.opts.db, id);
+    await this.opts.db.notify(q.CATALOG_CHANNEL, id);
+    await this.loadRegistered();
   }
 }

@@ -41,6 +41,8 @@ export interface TrainerDef {
   /** Can start from an existing model version's artifacts (spec.init_from): retraining. */
   supports_warm_start?: boolean;
   runtime: TrainerRuntime;
+  /** inference: not trained through POST /v1/jobs but run by an API such as POST /v1/generations. */
+  kind?: 'training' | 'inference';
 }
 
 export interface Trainer extends TrainerDef {
@@ -58,6 +60,8 @@ export interface BaseModel {
   source: string;
   version?: string;
   supported_lora_params?: { min_rank: number; max_rank: number; default_alpha: number };
+  /** Registered at run time through POST /v1/admin/base-models (stored in the database). */
+  registered?: boolean;
 }
 
 export type AvailabilityProbe = (t: TrainerDef) => Promise<string | null>;

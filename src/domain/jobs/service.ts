@@ -46,8 +46,10 @@ export interface PreparedJob {
   input: CreateJobInput;
   hyperparameters: Record<string, unknown>;
   fromModel: q.JobRow['from_model'];
-  datasetId: string;
+  datasetId: string | null;
   cost: number;
+  /** inference jobs (POST /v1/generations) produce outputs on the job, not a model version. */
+  kind?: 'training' | 'inference';
 }
 
 /** Thrown inside the creating transaction when the idempotency key exists: rolls everything back. */
@@ -67,7 +69,7 @@ export class JobsService {
     if (!t.dataset.kinds.includes(ds.kind)) throw new ValidationError('DATASET_KIND_MISMATCH', `${t.id} trains on ${t.dataset.kinds.join(' or ')}, not ${ds.kind}`, { accepted: t.dataset.kinds });
     const stats = ds.stats ?? {};
     const images = Number(stats.image_count ?? 0);
-    const rows = Number(stats.row_count ?? stats.conversation_count ?? 0);
+    const rows = Number(stats.row_count ?? stats.example_count ?? stats.conversation_count ?? 0);
     const problems: string[] = [];
     if (t.dataset.min_images !== undefined && images < t.dataset.min_images) problems.push(`at least ${t.dataset.min_images} images (has ${images})`);
     if (t.dataset.max_images !== undefined && images > t.dataset.max_images) problems.push(`at most ${t.dataset.max_images} images (has ${images})`);
@@ -78,12 +80,14 @@ export class JobsService {
 
   /** Everything that can be checked before touching money: the job as it will be inserted. */
   async prepare(ownerId: string, input: CreateJobInput): Promise<PreparedJob> {
+    await this.d.catalog.ready();
     let trainer: Trainer;
     try {
       trainer = this.d.catalog.trainer(input.trainer);
     } catch {
       throw new ValidationError('UNKNOWN_TRAINER', `no trainer "${input.trainer}"; GET /v1/trainers lists them`);
     }
+    if (trainer.kind === 'inference') throw new ValidationError('INFERENCE_TRAINER', `${trainer.id} runs inference, not training; use its own endpoint (POST /v1/generations)`);
     if (!trainer.available) throw new ConflictError('TRAINER_UNAVAILABLE', `${trainer.id} is not available: ${trainer.unavailable_reason}`, { reason: trainer.unavailable_reason });
     const ds = await this.d.datasets.get(ownerId, input.dataset_id);
     this.checkDataset(trainer, ds, 'dataset');
@@ -135,7 +139,7 @@ export class JobsService {
     const job = await q.insertJob(tx, {
       id: newId('job'),
       owner_id: ownerId,
-      kind: 'training',
+      kind: p.kind ?? 'training',
       trainer: p.trainer.id,
       priority: p.input.priority ?? 0,
       dataset_id: p.datasetId,

@@ -1,5 +1,12 @@
 import type { JobRow } from './queries.js';
 
+/** Inference outputs keep their storage keys inside: clients get signed URLs from the generations API. */
+function publicResult(r: JobRow['result']) {
+  const outputs = (r as { outputs?: Array<Record<string, unknown>> } | null)?.outputs;
+  if (!r || !Array.isArray(outputs)) return r;
+  return { ...r, outputs: outputs.map(({ storage_key: _key, ...rest }) => rest) };
+}
+
 /** The job as clients see it. Dispatch internals (lease, worker, checkpoint path) stay inside. */
 export function publicJob(j: JobRow) {
   return {
@@ -20,7 +27,7 @@ export function publicJob(j: JobRow) {
     max_attempts: j.max_attempts,
     progress: { fraction: j.progress, step: j.step, total_steps: j.total_steps, epoch: j.epoch, eta_seconds: j.eta_seconds },
     error: j.error,
-    result: j.result,
+    result: publicResult(j.result),
     model_version_id: j.model_version_id,
     from_model: j.from_model ? { name: j.from_model.name, version: j.from_model.version } : null,
     sweep_id: j.sweep_id,

@@ -7,12 +7,18 @@ export default function catalogRoutes(app: FastifyInstance, s: Services) {
 
   app.get('/v1/trainers', {
     schema: { tags: ['catalog'], summary: 'Trainers with their hyperparameter JSON Schema, dataset constraints, pricing and availability', security, response: { 200: { type: 'object', properties: { data: { type: 'array', items: trainerSchema } } }, ...errorResponses(401) } },
-    handler: async () => ({ data: s.catalog.listTrainers() }),
+    handler: async () => {
+      await s.catalog.ready();
+      return { data: s.catalog.listTrainers() };
+    },
   });
 
   app.get<{ Params: { id: string } }>('/v1/trainers/:id', {
     schema: { tags: ['catalog'], summary: 'One trainer', security, params: idParams(), response: { 200: trainerSchema, ...errorResponses(401, 404) } },
-    handler: async (req) => s.catalog.trainer(req.params.id),
+    handler: async (req) => {
+      await s.catalog.ready();
+      return s.catalog.trainer(req.params.id);
+    },
   });
 
   app.get<{ Querystring: { trainer?: string } }>('/v1/base-models', {

@@ -188,9 +188,17 @@ export async function validateChat(files: readonly DatasetFileInput[], _options:
   let conversations = 0;
   let messageCount = 0;
 
+  let texts = 0;
   await eachObject(files, limits, issues, (obj) => {
     const messages = obj.messages;
-    if (messages === undefined) return ['missing "messages"'];
+    // Plain-text lines ({"text": "..."}) train a language model on the whole text (continued pretraining).
+    if (messages === undefined && obj.text !== undefined) {
+      if (typeof obj.text !== 'string') return [`"text" must be a string, got ${describe(obj.text)}`];
+      if (obj.text.trim() === '') return ['"text" is empty'];
+      texts++;
+      return [];
+    }
+    if (messages === undefined) return ['missing "messages" (or "text" for a plain-text line)'];
     if (!Array.isArray(messages)) return [`"messages" must be an array, got ${describe(messages)}`];
     if (messages.length === 0) return ['"messages" is empty'];
 
@@ -220,11 +228,13 @@ export async function validateChat(files: readonly DatasetFileInput[], _options:
   });
 
   // Only when nothing else is wrong: an all-blank file must not pass as a valid empty dataset.
-  if (conversations === 0 && issues.errorCount === 0 && files[0]) {
+  if (conversations + texts === 0 && issues.errorCount === 0 && files[0]) {
     issues.add({ file_id: files[0].id, message: 'no conversations found' });
   }
   return issues.result({
+    example_count: conversations + texts,
     conversation_count: conversations,
+    text_count: texts,
     message_count: messageCount,
     role_counts: roleCounts,
     avg_messages_per_conversation: conversations === 0 ? 0 : round2(messageCount / conversations),

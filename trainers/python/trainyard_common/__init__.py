@@ -1,0 +1,1 @@
+"""Shared pieces of Trainyard's Python trainer packs: the trainer protocol, checkpoints, seeds."""
