@@ -139,7 +139,7 @@ export const BUILTIN_TRAINERS: TrainerDef[] = [
       additionalProperties: false,
       properties: {
         epochs: { type: 'integer', minimum: 1, maximum: 50, default: 3 },
-        learning_rate: { type: 'number', exclusiveMinimum: 0, maximum: 0.01, default: 0.0002 },
+        learning_rate: { type: 'number', exclusiveMinimum: 0, maximum: 0.1, default: 0.0002 },
         batch_size: { type: 'integer', minimum: 1, maximum: 256, default: 4 },
         gradient_accumulation_steps: { type: 'integer', minimum: 1, maximum: 256, default: 4 },
         lora_rank: { type: 'integer', minimum: 1, maximum: 256, default: 16 },

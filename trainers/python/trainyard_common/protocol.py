@@ -135,7 +135,9 @@ class StopFlag:
         if self.requested:
             os._exit(143)
         self.requested = True
-        log("stop requested: finishing the current step", "warn")
+        # Not log() here: the handler runs on the main thread, which may be inside emit()
+        # holding the lock; a thread waits for the lock instead of deadlocking on it.
+        threading.Thread(target=log, args=("stop requested: finishing the current step", "warn"), daemon=True).start()
 
     def _watch_parent(self) -> None:
         while True:
