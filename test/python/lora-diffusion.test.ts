@@ -14,7 +14,7 @@ let modelDir: string;
 let u: { token: string; id: string };
 let images: string;
 
-const LORA = { trigger_word: 'sks', steps: 40, resolution: 64, rank: 4, alpha: 4, learning_rate: 0.001, checkpoint_every: 10, preview_steps: 4, gradient_checkpointing: false, seed: 1 };
+const LORA = { trigger_word: 'sks', steps: 40, resolution: 64, rank: 4, alpha: 4, learning_rate: 0.05, checkpoint_every: 10, preview_steps: 4, gradient_checkpointing: false, seed: 1 };
 
 describe.skipIf(!HAVE_PYTHON)('lora-diffusion and image generation', () => {
   beforeAll(async () => {

@@ -110,7 +110,8 @@ export const BUILTIN_TRAINERS: TrainerDef[] = [
         class_prompt: { type: 'string', maxLength: 500, description: 'Enables prior preservation' },
         // Seed 000's 600 / 1200 / 2000 are presets and pricing tiers, not the only valid values.
         steps: { type: 'integer', minimum: 1, maximum: 2000, default: 600, description: 'Optimizer steps; priced by tier: up to 600, 1200, 2000' },
-        learning_rate: { type: 'number', exclusiveMinimum: 0, maximum: 0.01, default: 0.0001 },
+        learning_rate: { type: 'number', exclusiveMinimum: 0, maximum: 0.1, default: 0.0001 },
+        batch_size: { type: 'integer', minimum: 1, maximum: 32, default: 1 },
         rank: { type: 'integer', minimum: 1, maximum: 128, default: 16 },
         alpha: { type: 'integer', minimum: 1, maximum: 256, default: 16 },
         resolution: { type: 'integer', minimum: 32, maximum: 1024, multipleOf: 8, default: 512, description: 'Training images are resized and center-cropped to this square size' },

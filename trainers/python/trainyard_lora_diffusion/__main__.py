@@ -1,0 +1,5 @@
+from trainyard_common import protocol as tp
+
+from . import train
+
+tp.main_guard(train.main)
