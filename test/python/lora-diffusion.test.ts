@@ -127,6 +127,18 @@ print(json.dumps({"adapters": pipe.get_list_adapters(), "lora_params": n, "previ
       const r = await api.post('/v1/generations', body, u.token);
       expect([r.status, r.body.error?.code]).toEqual([status, code]);
     }
+    // A retried request with the same Idempotency-Key is the same generation, held once.
+    const balance = (await api.get('/v1/credits/balance', u.token)).body.balance as number;
+    const body = { base_model: 'tiny-sd', prompt: 'a retried request', steps: 2, seed: 3 };
+    const once = await api.call('POST', '/v1/generations', { token: u.token, json: body, headers: { 'idempotency-key': 'gen-retry-1' } });
+    const twice = await api.call('POST', '/v1/generations', { token: u.token, json: body, headers: { 'idempotency-key': 'gen-retry-1' } });
+    expect([once.status, twice.status, twice.headers.get('idempotent-replayed')]).toEqual([202, 202, 'true']);
+    expect(twice.body.id).toBe(once.body.id);
+    const changed = await api.call('POST', '/v1/generations', { token: u.token, json: { ...body, seed: 4 }, headers: { 'idempotency-key': 'gen-retry-1' } });
+    expect([changed.status, changed.body.error.code]).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+    expect((await api.get('/v1/credits/balance', u.token)).body.balance).toBe(balance - 1);
+    await waitForJob(api, u.token, once.body.id, undefined, 120_000);
+
     // Someone else's private LoRA does not exist for you.
     expect((await api.post('/v1/generations', { model: 'sks-lora', prompt: 'x' }, other.token)).status).toBe(404);
     const g = (await api.get('/v1/generations', u.token)).body.data[0];

@@ -7,7 +7,8 @@ import type { Trainer } from '../catalog/types.js';
 import { validateHyperparameters } from '../jobs/hyperparameters.js';
 import { priceJob } from '../jobs/pricing.js';
 import * as jq from '../jobs/queries.js';
-import type { JobsService } from '../jobs/service.js';
+import { requestHash, type JobsService } from '../jobs/service.js';
+import { AppError } from '../../errors.js';
 import * as rq from '../registry/queries.js';
 import type { RegistryService } from '../registry/service.js';
 
@@ -55,7 +56,16 @@ export class GenerationsService {
    * shared by the same priority and fairness rules; it is priced, held and captured like one.
    * The LoRA's version is staged as the job's init_from, as retraining does.
    */
-  async create(ownerId: string, input: CreateGenerationInput) {
+  async create(ownerId: string, input: CreateGenerationInput, idempotencyKey?: string): Promise<{ generation: ReturnType<GenerationsService['shape']>; replayed: boolean }> {
+    const hash = requestHash({ generation: input });
+    const replay = async () => {
+      const existing = idempotencyKey ? await jq.jobByIdempotencyKey(this.d.db, ownerId, idempotencyKey) : null;
+      if (!existing) return null;
+      if (existing.request_hash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body', { status: 422 });
+      return { generation: this.shape(existing, null), replayed: true };
+    };
+    const earlier = await replay();
+    if (earlier) return earlier;
     const trainer = await this.trainer();
     if (input.model === undefined && (input.version !== undefined || input.alias !== undefined)) throw new ValidationError('VERSION_WITHOUT_MODEL', 'version and alias need a model');
     if (input.version !== undefined && input.alias !== undefined) throw new ValidationError('VERSION_OR_ALIAS', 'give version or alias, not both');
@@ -89,12 +99,14 @@ export class GenerationsService {
         fromModel,
         datasetId: null,
         cost: priceJob(trainer.pricing, hyperparameters, 0),
-      });
+      }, idempotencyKey ? { idempotencyKey, requestHash: hash } : { requestHash: hash });
       // Generations count toward the LoRA's popularity, like predictions do for classifiers.
-      if (loraModelId) await rq.bumpPopularity(tx, loraModelId);
-      return row!;
+      if (row && loraModelId) await rq.bumpPopularity(tx, loraModelId);
+      return row;
     });
-    return this.shape(job, null);
+    // null: the same key won a race with this request; answer with that generation.
+    if (!job) return (await replay())!;
+    return { generation: this.shape(job, null), replayed: false };
   }
 
   private async row(ownerId: string, id: string): Promise<jq.JobRow> {

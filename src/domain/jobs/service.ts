@@ -55,7 +55,8 @@ export interface PreparedJob {
 /** Thrown inside the creating transaction when the idempotency key exists: rolls everything back. */
 class IdempotentReplay extends Error {}
 
-function requestHash(input: CreateJobInput): string {
+/** Canonical hash of a request body: an Idempotency-Key replays only the same request. */
+export function requestHash(input: object): string {
   const canon = (v: unknown): unknown =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : Array.isArray(v) ? v.map(canon) : v;
   return createHash('sha256').update(JSON.stringify(canon(input))).digest('hex');

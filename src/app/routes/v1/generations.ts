@@ -40,11 +40,12 @@ const generationSchema = {
 export default function generationRoutes(app: FastifyInstance, s: Services) {
   const security = [{ bearer: [] }];
 
-  app.post<{ Body: CreateGenerationInput }>('/v1/generations', {
+  app.post<{ Body: CreateGenerationInput; Headers: { 'idempotency-key'?: string } }>('/v1/generations', {
     schema: {
       tags: ['generations'],
-      summary: 'Generate an image with a base model and, optionally, one of your LoRAs: a job of kind inference on the shared queue (202)',
+      summary: 'Generate an image with a base model and, optionally, one of your LoRAs: a job of kind inference on the shared queue (202); Idempotency-Key makes retries safe',
       security,
+      headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 200 } } },
       body: {
         type: 'object',
         additionalProperties: false,
@@ -66,7 +67,11 @@ export default function generationRoutes(app: FastifyInstance, s: Services) {
       },
       response: { 202: generationSchema, ...errorResponses(400, 401, 402, 404, 409, 422, 429) },
     },
-    handler: async (req, reply) => reply.status(202).send(await s.generations.create(caller(req).userId, req.body)),
+    handler: async (req, reply) => {
+      const { generation, replayed } = await s.generations.create(caller(req).userId, req.body, req.headers['idempotency-key']);
+      if (replayed) reply.header('idempotent-replayed', 'true');
+      return reply.status(202).send(generation);
+    },
   });
 
   app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/generations', {
