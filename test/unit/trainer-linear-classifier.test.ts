@@ -1,16 +1,14 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ofType, runBuiltinTrainer, type TrainerRun } from '../helpers/trainer-run.js';
 import { readCsvTable, stratifiedSplit } from '../../src/trainers/builtin/linear-classifier/data.js';
 import { predict } from '../../src/trainers/builtin/linear-classifier/model.js';
 import type { LinearModel } from '../../src/trainers/builtin/linear-classifier/model.js';
 import { Rng } from '../../src/trainers/builtin/runtime.js';
-import { parseEvent } from '../../src/trainers/protocol.js';
 import type { TrainerEvent } from '../../src/trainers/protocol.js';
 
 const MAIN = 'src/trainers/builtin/linear-classifier/main.ts';
@@ -46,13 +44,7 @@ function generate(shuffled = false): string {
   return lines.join('\n') + '\n';
 }
 
-interface Run {
-  code: number | null;
-  events: TrainerEvent[];
-  stderr: string;
-  out: string;
-  ckpt: string;
-}
+type Run = TrainerRun;
 
 let dir: string;
 let seq = 0;
@@ -98,31 +90,9 @@ function train(hyperparameters: Record<string, unknown>, o: SpecOptions = {}, on
     init_from: null,
   };
   const specPath = path.join(dir, `${id}.json`);
-  return writeFile(specPath, JSON.stringify(spec)).then(
-    () =>
-      new Promise<Run>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--spec', specPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-        const run: Run = { code: null, events: [], stderr: '', out, ckpt };
-        child.stderr.on('data', (c: Buffer) => (run.stderr += c.toString()));
-        const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
-        lines.on('line', (line) => {
-          const e = parseEvent(line);
-          if (e) run.events.push(e);
-          if (e && onEvent) onEvent(e, child);
-        });
-        let pending = 2;
-        const finish = () => void (--pending === 0 && resolve(run));
-        lines.on('close', finish);
-        child.on('error', reject);
-        child.on('exit', (code) => {
-          run.code = code;
-          finish();
-        });
-      }),
-  );
+  return runBuiltinTrainer(MAIN, spec, specPath, onEvent);
 }
 
-const ofType = <T extends TrainerEvent['type']>(run: Run, type: T) => run.events.filter((e): e is Extract<TrainerEvent, { type: T }> => e.type === type);
 const resultOf = (run: Run) => {
   const results = ofType(run, 'result');
   expect(results, `${run.stderr}\n${JSON.stringify(ofType(run, 'log'))}`).toHaveLength(1);

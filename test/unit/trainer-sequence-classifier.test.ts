@@ -1,16 +1,14 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ofType, runBuiltinTrainer, type TrainerRun } from '../helpers/trainer-run.js';
 import { Rng } from '../../src/trainers/builtin/runtime.js';
 import { blocksOf, fitNormalization, loadSeries, splitWindows } from '../../src/trainers/builtin/sequence-classifier/data.js';
 import type { Series, Window } from '../../src/trainers/builtin/sequence-classifier/data.js';
 import { loadPredictor } from '../../src/trainers/builtin/sequence-classifier/predictor.js';
-import { parseEvent } from '../../src/trainers/protocol.js';
 import type { TrainerEvent } from '../../src/trainers/protocol.js';
 
 const MAIN = 'src/trainers/builtin/sequence-classifier/main.ts';
@@ -64,14 +62,7 @@ function generate(rows: number, seed: number, o: GenOptions = {}): string {
   return [header.join(','), ...lines].join('\n') + '\n';
 }
 
-interface Run {
-  code: number | null;
-  events: TrainerEvent[];
-  stderr: string;
-  out: string;
-  ckpt: string;
-  ms: number;
-}
+type Run = TrainerRun;
 
 interface SpecOptions {
   files?: string[];
@@ -103,29 +94,7 @@ function train(hyperparameters: Record<string, unknown>, o: SpecOptions = {}, on
     init_from: o.initFrom ?? null,
   };
   const specPath = path.join(dir, `${id}.json`);
-  const started = Date.now();
-  return writeFile(specPath, JSON.stringify(spec)).then(
-    () =>
-      new Promise<Run>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--spec', specPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-        const run: Run = { code: null, events: [], stderr: '', out, ckpt, ms: 0 };
-        child.stderr.on('data', (c: Buffer) => (run.stderr += c.toString()));
-        const lines = createInterface({ input: child.stdout, crlfDelay: Infinity });
-        lines.on('line', (line) => {
-          const e = parseEvent(line);
-          if (e) run.events.push(e);
-          if (e && onEvent) onEvent(e, child);
-        });
-        let pending = 2;
-        const finish = () => void (--pending === 0 && resolve({ ...run, ms: Date.now() - started }));
-        lines.on('close', finish);
-        child.on('error', reject);
-        child.on('exit', (code) => {
-          run.code = code;
-          finish();
-        });
-      }),
-  );
+  return runBuiltinTrainer(MAIN, spec, specPath, onEvent);
 }
 
 /** At most a few trainers at once: enough to keep the cores busy without starving other test files. */
@@ -144,7 +113,6 @@ function limiter(max: number): <T>(job: () => Promise<T>) => Promise<T> {
   };
 }
 
-const ofType = <T extends TrainerEvent['type']>(run: Run, type: T) => run.events.filter((e): e is Extract<TrainerEvent, { type: T }> => e.type === type);
 const resultOf = (run: Run) => {
   const results = ofType(run, 'result');
   expect(results, `${run.stderr}\n${JSON.stringify(ofType(run, 'log'))}`).toHaveLength(1);
