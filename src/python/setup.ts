@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { BUILTIN_TRAINERS } from '../domain/catalog/builtin.js';
 import { REQUIREMENTS, venvPython } from './env.js';
 import { PythonProbe, type ProbeReport } from './probe.js';
 
@@ -65,7 +66,7 @@ export async function setupPython(o: { venv: string; basePython: string; require
   });
   o.onProgress({ phase: 'probe', count: 0, message: 'importing the trainer packs' });
   const probe = new PythonProbe(py);
-  const entries = ['lora_diffusion', 'lora_diffusion.generate', 'lora_causal_lm', 'hf_sequence_classifier'];
+  const entries = BUILTIN_TRAINERS.flatMap((t) => (t.runtime.type === 'python' ? [t.runtime.entry] : []));
   await Promise.all(entries.map((e) => probe.check(e)));
   const report = (await probe.report())!;
   o.onProgress({ phase: 'done', count: 0, message: 'ready' });
