@@ -192,6 +192,9 @@ describe('cancel and delete', () => {
     const done = await waitForJob(api, alice.token, r.body.id);
     expect(done.status).toBe('cancelled');
     expect((await api.get('/v1/credits/balance', alice.token)).body).toEqual(before);
+    // The cancelled status is written before the worker finishes cleaning up the job folder
+    // and lets go of the job: wait for that, rather than race it.
+    for (const until = Date.now() + 5000; t.rt.worker!.activeJobs.includes(r.body.id) && Date.now() < until; ) await new Promise((s) => setTimeout(s, 20));
     expect(t.rt.worker!.activeJobs).not.toContain(r.body.id);
   });
 
