@@ -39,9 +39,7 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
       db: s.db,
       store: s.store,
       catalog: s.catalog,
-      credits: s.credits,
-      registry: s.registry,
-      webhooks: s.webhooks,
+      lifecycle: s.lifecycle,
       maxArtifactBytes: config.worker.maxArtifactBytes,
       workDir: config.worker.workDir,
       python: config.python.bin,
@@ -103,7 +101,8 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     let url = '';
     if (mode === 'serve') {
       await services.datasets.resume();
-      hub = new EventHub(db);
+      const jobs = services.jobs;
+      hub = new EventHub(db, (jobId, after, limit) => jobs.eventsSince(jobId, after, limit));
       await hub.start();
       services.hub = hub;
       app = await buildServer(services, logger);

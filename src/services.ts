@@ -9,7 +9,7 @@ import { CreditsService } from './domain/credits/service.js';
 import { DatasetsService } from './domain/datasets/service.js';
 import { DEFAULT_VALIDATION_LIMITS } from './domain/datasets/validate/types.js';
 import { FilesService } from './domain/files/service.js';
-import { datasetInUse } from './domain/jobs/queries.js';
+import { JobLifecycle } from './domain/jobs/lifecycle/index.js';
 import { JobsService } from './domain/jobs/service.js';
 import { RegistryService } from './domain/registry/service.js';
 import { SweepsService } from './domain/sweeps/service.js';
@@ -37,6 +37,7 @@ export interface Services {
   registry: RegistryService;
   webhooks: WebhooksService;
   jobs: JobsService;
+  lifecycle: JobLifecycle;
   sweeps: SweepsService;
   serving: ServingService;
   cache: ModelCache;
@@ -76,7 +77,8 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
     store,
     maxFiles: config.datasets.maxFiles,
     limits: { ...DEFAULT_VALIDATION_LIMITS, maxImages: config.datasets.maxImages, maxRows: config.datasets.maxRows },
-    inUseChecks: [datasetInUse],
+    // Jobs are wired below; the check runs only on a DELETE, long after.
+    inUseChecks: [(db, id) => jobs.datasetInUse(db, id)],
     ...(o.onError ? { onError: o.onError } : {}),
   });
   const python = new PythonProbe(config.python.bin);
@@ -84,10 +86,11 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
   await catalog.load();
   const registry = new RegistryService(db, store, config.uploads.signedUrlTtlSeconds);
   const webhooks = new WebhooksService({ db, policy: parseAddressPolicy(config.webhooks.allow), ...(o.resolver ? { resolver: o.resolver } : {}) });
-  const jobs = new JobsService({ db, catalog, datasets, registry, credits, webhooks, limits: config.jobs });
+  const lifecycle = new JobLifecycle({ credits, webhooks, registry });
+  const jobs: JobsService = new JobsService({ db, catalog, datasets, registry, credits, webhooks, lifecycle, limits: config.jobs });
   const sweeps = new SweepsService({ db, jobs, catalog });
   const cache = new ModelCache({ db, store, dir: config.serving.dir, maxBytes: config.serving.cacheBytes, loadModule: predictorModules(config.python.bin) });
   const serving = new ServingService({ db, registry, catalog, cache });
   const generations = new GenerationsService({ db, store, catalog, registry, jobs, signedUrlTtlSeconds: config.uploads.signedUrlTtlSeconds });
-  return { config, db, store, blobSigningKey, accounts, files, datasets, catalog, credits, registry, webhooks, jobs, sweeps, serving, cache, generations, hub: null };
+  return { config, db, store, blobSigningKey, accounts, files, datasets, catalog, credits, registry, webhooks, jobs, lifecycle, sweeps, serving, cache, generations, hub: null };
 }

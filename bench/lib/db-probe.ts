@@ -3,8 +3,8 @@
  * the moments a pickup goes through without touching src/: when the job-creating transaction
  * committed, when the worker heard the NOTIFY, and when its claim query ran.
  */
-import type { Db } from '../../src/db/db.js';
-import { JOBS_CHANNEL } from '../../src/domain/jobs/service.js';
+import type { Db, Queryable } from '../../src/db/db.js';
+import { CHANNELS } from '../../src/db/channels.js';
 import { nowMs } from './stats.js';
 
 export interface Probe {
@@ -21,19 +21,22 @@ export function newProbe(): Probe {
 }
 
 export function probeDb(db: Db, p: Probe): Db {
-  const query = (async (sql: string, params?: readonly unknown[]) => {
-    const start = nowMs();
-    const r = await db.query<{ id?: string }>(sql, params);
-    // The worker's claim (src/dispatch/queries.ts) is the only query that starts like this.
-    if (sql.trimStart().startsWith('with active as') && r.rows[0]?.id) p.claimed.set(r.rows[0].id, { start, end: nowMs() });
-    return r;
-  }) as Db['query'];
+  const timed = (q: Queryable) =>
+    (async (sql: string, params?: readonly unknown[]) => {
+      const start = nowMs();
+      const r = await q.query<{ id?: string }>(sql, params);
+      // The worker's claim (src/domain/jobs/lifecycle/sql.ts) is the only query that starts like this.
+      if (sql.trimStart().startsWith('with active as') && r.rows[0]?.id) p.claimed.set(r.rows[0].id, { start, end: nowMs() });
+      return r;
+    }) as Db['query'];
+  const query = timed(db);
   return {
     kind: db.kind,
     query,
     exec: (sql) => db.exec(sql),
     async transaction(fn) {
-      const r = await db.transaction(fn);
+      // The claim runs inside its transaction (with its status event): time its query there too.
+      const r = await db.transaction((tx) => fn({ query: timed(tx), exec: (sql) => tx.exec(sql) }));
       const t = nowMs();
       // JobsService.create's transaction returns the new job row.
       const row = r as { id?: unknown; status?: unknown } | null;
@@ -42,7 +45,7 @@ export function probeDb(db: Db, p: Probe): Db {
     },
     listen: (channel, handler) =>
       db.listen(channel, (payload) => {
-        if (channel === JOBS_CHANNEL && !p.heard.has(payload)) p.heard.set(payload, nowMs());
+        if (channel === CHANNELS.jobs && !p.heard.has(payload)) p.heard.set(payload, nowMs());
         handler(payload);
       }),
     notify: (channel, payload) => db.notify(channel, payload),

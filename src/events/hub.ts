@@ -1,11 +1,11 @@
+import { CHANNELS } from '../db/channels.js';
 import type { Db, Unlisten } from '../db/db.js';
-import { EVENTS_CHANNEL } from '../domain/jobs/events.js';
-import * as q from '../domain/jobs/queries.js';
 
 export interface JobEvent { seq: number; type: string; data: Record<string, unknown>; created_at: string }
 type Listener = (events: JobEvent[]) => void;
 
-const toEvent = (e: q.EventRow): JobEvent => ({ seq: e.seq, type: e.type, data: e.data, created_at: e.created_at.toISOString() });
+/** A job's events after `afterSeq`, oldest first, at most `limit` (the jobs service provides it). */
+export type ReadEvents = (jobId: string, afterSeq: number, limit: number) => Promise<JobEvent[]>;
 
 /** One job's live feed in this process: one database read per notification, shared by all viewers. */
 class JobFeed {
@@ -15,7 +15,7 @@ class JobFeed {
   private again = false;
 
   constructor(
-    private readonly db: Db,
+    private readonly read: ReadEvents,
     readonly jobId: string,
     startSeq: number,
   ) {
@@ -32,12 +32,11 @@ class JobFeed {
       do {
         this.again = false;
         for (;;) {
-          const rows = await q.listEvents(this.db, this.jobId, this.lastSeq, 1000);
-          if (rows.length === 0) break;
-          this.lastSeq = rows[rows.length - 1]!.seq;
-          const events = rows.map(toEvent);
+          const events = await this.read(this.jobId, this.lastSeq, 1000);
+          if (events.length === 0) break;
+          this.lastSeq = events[events.length - 1]!.seq;
           for (const l of this.listeners) l(events);
-          if (rows.length < 1000) break;
+          if (events.length < 1000) break;
         }
       } while (this.again);
     })()
@@ -57,11 +56,12 @@ export class EventHub {
 
   constructor(
     private readonly db: Db,
+    private readonly read: ReadEvents,
     private readonly pollMs = 2000,
   ) {}
 
   async start(): Promise<void> {
-    this.unlisten = await this.db.listen(EVENTS_CHANNEL, (payload) => {
+    this.unlisten = await this.db.listen(CHANNELS.jobEvents, (payload) => {
       const jobId = payload.split(':')[0]!;
       this.feeds.get(jobId)?.refresh();
     });
@@ -87,7 +87,7 @@ export class EventHub {
     // event can fall between the backlog's end and the live stream's start.
     let feed = this.feeds.get(jobId);
     if (!feed) {
-      feed = new JobFeed(this.db, jobId, afterSeq);
+      feed = new JobFeed(this.read, jobId, afterSeq);
       this.feeds.set(jobId, feed);
     }
     const held: JobEvent[][] = [];
@@ -100,9 +100,9 @@ export class EventHub {
     };
     try {
       for (;;) {
-        const rows = await q.listEvents(this.db, jobId, last, 1000);
-        if (rows.length) deliver(rows.map(toEvent));
-        if (rows.length < 1000) break;
+        const events = await this.read(jobId, last, 1000);
+        if (events.length) deliver(events);
+        if (events.length < 1000) break;
       }
     } catch (err) {
       unsubscribe();

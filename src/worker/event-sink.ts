@@ -2,8 +2,9 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../db/db.js';
-import * as dq from '../dispatch/queries.js';
-import { appendEvents, type NewEvent } from '../domain/jobs/events.js';
+import type { NewEvent } from '../domain/jobs/events.js';
+import type { JobLifecycle } from '../domain/jobs/lifecycle/index.js';
+import type { Fence } from '../domain/jobs/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { OutputLine, TrainerEvent } from '../trainers/protocol.js';
 
@@ -43,8 +44,9 @@ export class EventSink {
 
   constructor(
     private readonly db: Db,
+    private readonly lifecycle: JobLifecycle,
     private readonly store: BlobStore,
-    private readonly fence: dq.Fence,
+    private readonly fence: Fence,
     private readonly ctx: { ownerId: string; outputDir: string; checkpointDir: string; onLost: () => void; onError: (m: string, e: unknown) => void },
     private readonly o: Required<SinkOptions> = { flushMs: 200, maxBatch: 500, maxLogLines: 10_000, maxLogChars: 4000 },
   ) {
@@ -143,7 +145,7 @@ export class EventSink {
     const name = path.basename(file).replace(/[^A-Za-z0-9._-]/g, '_');
     const key = `checkpoints/${this.ctx.ownerId}/${this.fence.jobId}/${name}`;
     await this.store.put(key, createReadStream(file));
-    if (!(await dq.saveCheckpoint(this.db, this.fence, { step, key, name }))) this.markLost();
+    if (!(await this.lifecycle.saveCheckpoint(this.db, this.fence, { step, key, name }))) this.markLost();
   }
 
   private markLost() {
@@ -177,20 +179,20 @@ export class EventSink {
     this.chain = this.chain.then(async () => {
       if (this.lost) return;
       try {
-        const ok = await this.db.transaction(async (tx) => {
-          const seq = await appendEvents(tx, this.fence.jobId, events, this.fence);
-          if (seq === null) return false;
-          if (progress) {
-            await dq.updateProgress(tx, this.fence, {
+        const ok = await this.db.transaction((tx) =>
+          this.lifecycle.record(
+            tx,
+            this.fence,
+            events,
+            progress && {
               progress: Math.min(1, progress.step / progress.total_steps),
               step: progress.step,
               total_steps: progress.total_steps,
               epoch: progress.epoch ?? null,
               eta_seconds: this.eta(progress),
-            });
-          }
-          return true;
-        });
+            },
+          ),
+        );
         if (!ok) this.markLost();
       } catch (err) {
         this.ctx.onError(`job ${this.fence.jobId}: writing events failed`, err);

@@ -1,20 +1,26 @@
 import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import * as dq from '../dispatch/queries.js';
-import { appendEvents } from '../domain/jobs/events.js';
-import type { JobRow } from '../domain/jobs/queries.js';
-import { publicJob } from '../domain/jobs/shape.js';
-import { JOB_ERROR_CODES } from '../domain/jobs/states.js';
+import type { Db, Queryable } from '../db/db.js';
+import type { CatalogService } from '../domain/catalog/service.js';
+import type { JobLifecycle } from '../domain/jobs/lifecycle/index.js';
+import { JOB_ERROR_CODES, JOB_STATES } from '../domain/jobs/states.js';
+import type { Fence, JobError, JobRow } from '../domain/jobs/types.js';
 import { AppError } from '../errors.js';
 import { startTrainer, type ExitInfo, type RunningTrainer } from '../executors/local.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { uploadArtifacts } from './artifacts.js';
 import { EventSink } from './event-sink.js';
-import { finishEnded, finishInference, finishSucceeded, uploadArtifacts, type FinishDeps } from './finish.js';
 import { stageJob } from './stage.js';
 import { trainerCommand, trainerExtraEnv } from './trainer-command.js';
 
 export type StopReason = 'cancel' | 'drain' | 'lost' | 'timeout';
 
-export interface RunContext extends FinishDeps {
+export interface RunContext {
+  db: Db;
+  store: BlobStore;
+  catalog: CatalogService;
+  lifecycle: JobLifecycle;
+  maxArtifactBytes: number;
   workerId: string;
   workDir: string;
   /** The Python trainer environment's interpreter. */
@@ -45,7 +51,7 @@ function failureMessage(exit: ExitInfo): string {
 export class JobRun {
   private stopReason: StopReason | null = null;
   private trainer: RunningTrainer | null = null;
-  readonly fence: dq.Fence;
+  readonly fence: Fence;
 
   constructor(
     private readonly ctx: RunContext,
@@ -78,20 +84,16 @@ export class JobRun {
     let heartbeat: NodeJS.Timeout | null = null;
     let deadline: NodeJS.Timeout | null = null;
     try {
-      await ctx.db.transaction(async (tx) => {
-        if ((await appendEvents(tx, job.id, [{ type: 'status', data: { status: 'running', attempt: job.attempt, worker: ctx.workerId } }], this.fence)) === null) return;
-        await ctx.webhooks.enqueueJobEvent(tx, job, 'job.started', { job: publicJob(job) });
-      });
       let staged;
       try {
         staged = await stageJob({ db: ctx.db, store: ctx.store, catalog: ctx.catalog, workDir: ctx.workDir }, job);
       } catch (err) {
         log.error({ err }, 'staging failed');
-        await finishEnded(ctx, this.fence, 'failed', { code: JOB_ERROR_CODES.STAGING_FAILED, message: `could not prepare the job's inputs: ${(err as Error).message}` });
+        await this.fail({ code: JOB_ERROR_CODES.STAGING_FAILED, message: `could not prepare the job's inputs: ${(err as Error).message}` });
         return;
       }
       dir = staged.dir;
-      const sink = new EventSink(ctx.db, ctx.store, this.fence, {
+      const sink = new EventSink(ctx.db, ctx.lifecycle, ctx.store, this.fence, {
         ownerId: job.owner_id,
         outputDir: staged.spec.output_dir,
         checkpointDir: staged.spec.checkpoint_dir,
@@ -99,10 +101,10 @@ export class JobRun {
         onError: (m, e) => log.error({ err: e }, m),
       });
       heartbeat = setInterval(() => {
-        dq.heartbeat(ctx.db, this.fence, ctx.leaseSeconds).then(
+        ctx.lifecycle.heartbeat(ctx.db, this.fence, ctx.leaseSeconds).then(
           (status) => {
             if (status === null) this.requestStop('lost');
-            else if (status === 'cancel_requested') this.requestStop('cancel');
+            else if (status === JOB_STATES.CANCEL_REQUESTED) this.requestStop('cancel');
           },
           (err) => log.warn({ err }, 'heartbeat failed'),
         );
@@ -126,7 +128,7 @@ export class JobRun {
         exit = await this.trainer.done;
       } catch (err) {
         await sink.close();
-        await finishEnded(ctx, this.fence, 'failed', { code: JOB_ERROR_CODES.TRAINER_UNAVAILABLE, message: `could not start the trainer: ${(err as Error).message}` });
+        await this.fail({ code: JOB_ERROR_CODES.TRAINER_UNAVAILABLE, message: `could not start the trainer: ${(err as Error).message}` });
         return;
       }
       clearInterval(heartbeat);
@@ -142,8 +144,17 @@ export class JobRun {
     }
   }
 
+  /** One lifecycle transition in its own transaction, fenced on this run's claim. */
+  private inTx<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.ctx.db.transaction(fn);
+  }
+
+  private fail(error: JobError) {
+    return this.inTx((tx) => this.ctx.lifecycle.fail(tx, this.fence, error));
+  }
+
   private async conclude(exit: ExitInfo, sink: EventSink, outputDir: string, log: Logger): Promise<void> {
-    const { ctx } = this;
+    const { ctx, job } = this;
     const reason = sink.lost ? 'lost' : this.stopReason;
     if (reason === 'lost') {
       log.warn('claim lost; the job belongs to someone else now');
@@ -152,30 +163,27 @@ export class JobRun {
     if (exit.code === 0 && !exit.stopped && reason !== 'timeout') {
       let artifacts;
       try {
-        artifacts = await uploadArtifacts(ctx, this.job, outputDir, sink.artifacts);
+        artifacts = await uploadArtifacts(ctx, job, outputDir, sink.artifacts);
       } catch (err) {
-        const code = err instanceof AppError ? err.code : JOB_ERROR_CODES.ARTIFACT_INVALID;
-        await finishEnded(ctx, this.fence, 'failed', { code, message: (err as Error).message });
+        await this.fail({ code: err instanceof AppError ? err.code : JOB_ERROR_CODES.ARTIFACT_INVALID, message: (err as Error).message });
         return;
       }
-      const finish = this.job.kind === 'inference' ? finishInference : finishSucceeded;
-      const done = await finish(ctx, this.fence, sink.result ?? { metrics: {} }, artifacts);
+      const result = sink.result ?? { metrics: {} };
+      const trainer = ctx.catalog.trainer(job.trainer);
+      const done = await this.inTx((tx) =>
+        job.kind === 'inference'
+          ? ctx.lifecycle.succeedInference(tx, this.fence, result, artifacts)
+          : ctx.lifecycle.succeedTraining(tx, this.fence, result, artifacts, {
+              primaryMetric: trainer.primary_metric,
+              triggerWord: typeof job.hyperparameters.trigger_word === 'string' ? job.hyperparameters.trigger_word : null,
+            }),
+      );
       if (!done) for (const a of artifacts) await ctx.store.delete(a.storage_key);
       return;
     }
-    if (reason === 'drain') {
-      const back = await dq.handBack(ctx.db, this.fence);
-      if (back) await appendEvents(ctx.db, back.id, [{ type: 'status', data: { status: 'queued', reason: 'worker shutting down; handed back to the queue' } }]);
-      return;
-    }
-    if (reason === 'cancel') {
-      await finishEnded(ctx, this.fence, 'cancelled', { code: 'CANCELLED', message: 'cancelled while running' });
-      return;
-    }
-    if (reason === 'timeout') {
-      await finishEnded(ctx, this.fence, 'failed', { code: JOB_ERROR_CODES.TIMEOUT, message: `the job ran longer than its limit of ${this.job.max_runtime_seconds} s` });
-      return;
-    }
-    await finishEnded(ctx, this.fence, 'failed', { code: JOB_ERROR_CODES.TRAINER_FAILED, message: failureMessage(exit) });
+    if (reason === 'drain') await this.inTx((tx) => ctx.lifecycle.handBack(tx, this.fence));
+    else if (reason === 'cancel') await this.inTx((tx) => ctx.lifecycle.cancelStopped(tx, this.fence));
+    else if (reason === 'timeout') await this.inTx((tx) => ctx.lifecycle.timeOut(tx, this.fence, job.max_runtime_seconds));
+    else await this.fail({ code: JOB_ERROR_CODES.TRAINER_FAILED, message: failureMessage(exit) });
   }
 }

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Db } from '../db/db.js';
 import type { CatalogService } from '../domain/catalog/service.js';
 import * as dq from '../domain/datasets/queries.js';
-import type { JobRow } from '../domain/jobs/queries.js';
+import type { JobRow } from '../domain/jobs/types.js';
 import * as rq from '../domain/registry/queries.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { SpecDataset, StagedSpec } from '../trainers/protocol.js';
@@ -57,7 +57,7 @@ export async function stageJob(d: { db: Db; store: BlobStore; catalog: CatalogSe
   const validation = job.validation_dataset_id ? await stageDataset(d.db, d.store, job.owner_id, job.validation_dataset_id, inputs) : null;
   let resumeFrom: string | null = null;
   if (job.checkpoint) {
-    const cp = job.checkpoint as unknown as { key: string; name: string };
+    const cp = job.checkpoint;
     resumeFrom = path.join(dir, 'resume', cp.name);
     await mkdir(path.dirname(resumeFrom), { recursive: true });
     await pipeline(await d.store.get(cp.key), createWriteStream(resumeFrom));

@@ -1,10 +1,8 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { CHANNELS } from '../db/channels.js';
 import type { Unlisten } from '../db/db.js';
-import * as dq from '../dispatch/queries.js';
-import type { JobRow } from '../domain/jobs/queries.js';
-import { reapOnce } from '../dispatch/reaper.js';
-import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../domain/jobs/service.js';
+import type { JobRow } from '../domain/jobs/types.js';
 import { newId } from '../ids.js';
 import { JobRun, type RunContext } from './run-job.js';
 
@@ -50,14 +48,14 @@ export class Worker {
   }
 
   async start(): Promise<void> {
-    this.unlisten.push(await this.ctx.db.listen(JOBS_CHANNEL, () => this.poke()));
+    this.unlisten.push(await this.ctx.db.listen(CHANNELS.jobs, () => this.poke()));
     this.unlisten.push(
-      await this.ctx.db.listen(CANCEL_CHANNEL, (jobId) => {
+      await this.ctx.db.listen(CHANNELS.jobCancel, (jobId) => {
         this.running.get(jobId)?.run.requestStop('cancel');
       }),
     );
     this.reapTimer = setInterval(() => {
-      reapOnce(this.ctx).catch((err) => this.log.warn({ err }, 'reaper failed'));
+      this.ctx.db.transaction((tx) => this.ctx.lifecycle.reapExpired(tx)).catch((err) => this.log.warn({ err }, 'reaper failed'));
     }, this.o.reapMs ?? Math.max(200, (this.ctx.leaseSeconds * 1000) / 2));
     this.reapTimer.unref();
     this.loopDone = this.loop();
@@ -75,7 +73,8 @@ export class Worker {
       this.poked = false;
       if (this.running.size < this.o.concurrency) {
         try {
-          const job = await dq.claim(this.ctx.db, { workerId: this.id, freeGpus: this.freeGpus.size, labels: this.o.labels, leaseSeconds: this.ctx.leaseSeconds, maxRunningPerUser: this.o.maxRunningPerUser });
+          const w = { workerId: this.id, freeGpus: this.freeGpus.size, labels: this.o.labels, leaseSeconds: this.ctx.leaseSeconds, maxRunningPerUser: this.o.maxRunningPerUser };
+          const job = await this.ctx.db.transaction((tx) => this.ctx.lifecycle.claim(tx, w));
           if (job) {
             claimed = true;
             this.launch(job);

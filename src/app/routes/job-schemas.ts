@@ -1,3 +1,4 @@
+import { ALL_STATES } from '../../domain/jobs/states.js';
 import { freeObject, nullableString } from '../schemas.js';
 
 export const jobSchema = {
@@ -6,13 +7,13 @@ export const jobSchema = {
     id: { type: 'string' },
     kind: { type: 'string' },
     trainer: { type: 'string' },
-    status: { type: 'string', enum: ['queued', 'running', 'cancel_requested', 'succeeded', 'failed', 'cancelled'] },
+    status: { type: 'string', enum: ALL_STATES },
     priority: { type: 'integer' },
     dataset_id: nullableString,
     validation_dataset_id: nullableString,
     base_model: nullableString,
     hyperparameters: freeObject,
-    output: freeObject,
+    output: { type: ['object', 'null'], additionalProperties: true, description: 'The model a training job produces; null for inference jobs' },
     metadata: freeObject,
     webhook_url: nullableString,
     cost: { type: 'integer', description: 'Credits held at creation, captured on success, released on failure or cancel' },

@@ -1,15 +1,12 @@
 import type { Db } from '../../db/db.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
-import { decodeCursor, toPage } from '../../ids.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import type { CatalogService } from '../catalog/service.js';
 import type { Trainer } from '../catalog/types.js';
 import { validateHyperparameters } from '../jobs/hyperparameters.js';
 import { priceJob } from '../jobs/pricing.js';
-import * as jq from '../jobs/queries.js';
 import { requestHash, type JobsService } from '../jobs/service.js';
-import { AppError } from '../../errors.js';
-import * as rq from '../registry/queries.js';
+import type { FromModel, JobRow } from '../jobs/types.js';
 import type { RegistryService } from '../registry/service.js';
 
 /** The catalog entry that runs generations; a deployment may point it at another pack. */
@@ -58,18 +55,15 @@ export class GenerationsService {
    */
   async create(ownerId: string, input: CreateGenerationInput, idempotencyKey?: string): Promise<{ generation: ReturnType<GenerationsService['shape']>; replayed: boolean }> {
     const hash = requestHash({ generation: input });
-    const replay = async () => {
-      const existing = idempotencyKey ? await jq.jobByIdempotencyKey(this.d.db, ownerId, idempotencyKey) : null;
-      if (!existing) return null;
-      if (existing.request_hash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body', { status: 422 });
-      return { generation: this.shape(existing, null), replayed: true };
-    };
-    const earlier = await replay();
-    if (earlier) return earlier;
+    const r = await this.d.jobs.idempotent(ownerId, idempotencyKey, hash, () => this.insert(ownerId, input, { idempotencyKey, requestHash: hash }), (row) => this.shape(row, null));
+    return { generation: r.value, replayed: r.replayed };
+  }
+
+  private async insert(ownerId: string, input: CreateGenerationInput, o: { idempotencyKey: string | undefined; requestHash: string }): Promise<JobRow | null> {
     const trainer = await this.trainer();
     if (input.model === undefined && (input.version !== undefined || input.alias !== undefined)) throw new ValidationError('VERSION_WITHOUT_MODEL', 'version and alias need a model');
     if (input.version !== undefined && input.alias !== undefined) throw new ValidationError('VERSION_OR_ALIAS', 'give version or alias, not both');
-    let fromModel: jq.JobRow['from_model'] = null;
+    let fromModel: FromModel | null = null;
     let loraModelId: string | null = null;
     let baseModel = input.base_model;
     if (input.model !== undefined) {
@@ -90,27 +84,21 @@ export class GenerationsService {
       (['prompt', 'negative_prompt', 'seed', 'steps', 'guidance_scale', 'width', 'height'] as const).filter((k) => input[k] !== undefined).map((k) => [k, input[k]]),
     );
     const hyperparameters = validateHyperparameters(trainer.hyperparameters, params);
-    const job = await this.d.db.transaction(async (tx) => {
-      const row = await this.d.jobs.insertPrepared(tx, ownerId, {
-        trainer,
-        kind: 'inference',
-        input: { trainer: trainer.id, dataset_id: '', base_model: baseModel, output: { model_name: fromModel?.name ?? '' }, ...(input.priority !== undefined ? { priority: input.priority } : {}) },
-        hyperparameters,
-        fromModel,
-        datasetId: null,
-        cost: priceJob(trainer.pricing, hyperparameters, 0),
-      }, idempotencyKey ? { idempotencyKey, requestHash: hash } : { requestHash: hash });
+    const cost = priceJob(trainer.pricing, hyperparameters, 0);
+    const resolvedBase = baseModel;
+    return this.d.db.transaction(async (tx) => {
+      const row = await this.d.jobs.insertInference(tx, ownerId, { trainer, hyperparameters, baseModel: resolvedBase, fromModel, cost, ...(input.priority !== undefined ? { priority: input.priority } : {}) }, o);
       // Generations count toward the LoRA's popularity, like predictions do for classifiers.
-      if (row && loraModelId) await rq.bumpPopularity(tx, loraModelId);
+      if (row && loraModelId) await this.d.registry.countUse(tx, loraModelId);
       return row;
     });
-    // null: the same key won a race with this request; answer with that generation.
-    if (!job) return (await replay())!;
-    return { generation: this.shape(job, null), replayed: false };
   }
 
-  private async row(ownerId: string, id: string): Promise<jq.JobRow> {
-    const row = await jq.jobById(this.d.db, ownerId, id);
+  private async row(ownerId: string, id: string): Promise<JobRow> {
+    const row = await this.d.jobs.row(ownerId, id).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    });
     if (!row || row.kind !== 'inference') throw new NotFoundError('generation', id);
     return row;
   }
@@ -120,8 +108,7 @@ export class GenerationsService {
   }
 
   async list(ownerId: string, limit: number, cursor: string | undefined, baseUrl: string) {
-    const rows = await jq.listJobs(this.d.db, ownerId, limit, decodeCursor(cursor), { trainer: GENERATION_TRAINER });
-    return toPage(rows, limit, (r) => this.shape(r, baseUrl));
+    return this.d.jobs.listAs(ownerId, limit, cursor, { kind: 'inference', trainer: GENERATION_TRAINER }, (r) => this.shape(r, baseUrl));
   }
 
   async cancel(ownerId: string, id: string) {
@@ -131,7 +118,7 @@ export class GenerationsService {
   }
 
   /** The generation as clients see it: the image as a signed URL once it exists. */
-  private shape(j: jq.JobRow, baseUrl: string | null) {
+  private shape(j: JobRow, baseUrl: string | null) {
     const r = (j.result ?? {}) as Outputs;
     const image = r.outputs?.find((o) => o.name === 'image.png') ?? r.outputs?.[0] ?? null;
     const signed = image && baseUrl ? this.d.store.signedUrl(image.storage_key, { method: 'GET', expiresInSeconds: this.d.signedUrlTtlSeconds, baseUrl }) : null;

@@ -1,8 +1,11 @@
+import { notify } from '../../db/channels.js';
 import type { Queryable } from '../../db/db.js';
-
-export const EVENTS_CHANNEL = 'trainyard_job_events';
+import { ACTIVE_STATES, sqlStates } from './states.js';
+import type { Fence } from './types.js';
 
 export interface NewEvent { type: string; data: Record<string, unknown> }
+
+const ACTIVE = sqlStates(ACTIVE_STATES);
 
 /**
  * Appends events to a job with consecutive sequence numbers. The counter lives on the job row,
@@ -10,11 +13,11 @@ export interface NewEvent { type: string; data: Record<string, unknown> }
  * (worker id and attempt) makes a stale worker's append a no-op. NOTIFY is transactional:
  * listeners hear of the events only once they are committed.
  */
-export async function appendEvents(tx: Queryable, jobId: string, events: NewEvent[], fence?: { workerId: string; attempt: number }): Promise<number | null> {
+export async function appendEvents(tx: Queryable, jobId: string, events: NewEvent[], fence?: Fence): Promise<number | null> {
   if (events.length === 0) return null;
   const { rows } = await tx.query<{ event_seq: number }>(
     `update jobs set event_seq = event_seq + $2
-      where id = $1 and ($3::text is null or (worker_id = $3 and attempt = $4 and status in ('running', 'cancel_requested')))
+      where id = $1 and ($3::text is null or (worker_id = $3 and attempt = $4 and status in (${ACTIVE})))
       returning event_seq`,
     [jobId, events.length, fence?.workerId ?? null, fence?.attempt ?? null],
   );
@@ -27,6 +30,6 @@ export async function appendEvents(tx: Queryable, jobId: string, events: NewEven
        from unnest($3::text[], $4::jsonb[]) with ordinality as e(type, data, ord)`,
     [jobId, first, events.map((e) => e.type), events.map((e) => JSON.stringify(e.data))],
   );
-  await tx.query('select pg_notify($1, $2)', [EVENTS_CHANNEL, `${jobId}:${last}`]);
+  await notify(tx, 'jobEvents', `${jobId}:${last}`);
   return last;
 }

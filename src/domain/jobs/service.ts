@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Db, Queryable } from '../../db/db.js';
-import { AppError, ConflictError, NotFoundError, TooManyRequestsError, ValidationError } from '../../errors.js';
+import { ConflictError, NotFoundError, TooManyRequestsError, ValidationError } from '../../errors.js';
 import { decodeCursor, newId, toPage } from '../../ids.js';
 import type { CatalogService } from '../catalog/service.js';
 import type { Trainer } from '../catalog/types.js';
@@ -8,14 +7,14 @@ import type { CreditsService } from '../credits/service.js';
 import type { DatasetsService, PublicDataset } from '../datasets/service.js';
 import type { RegistryService } from '../registry/service.js';
 import type { WebhooksService } from '../webhooks/service.js';
-import { appendEvents } from './events.js';
 import { validateHyperparameters } from './hyperparameters.js';
+import { idempotentCreate, requestHash, type Idempotent } from './idempotency.js';
+import type { JobLifecycle } from './lifecycle/index.js';
 import { priceJob } from './pricing.js';
 import * as q from './queries.js';
-import { publicJob } from './shape.js';
-
-export const JOBS_CHANNEL = 'trainyard_jobs';
-export const CANCEL_CHANNEL = 'trainyard_job_cancel';
+import { publicJob, type PublicJob } from './shape.js';
+import { isFinal, JOB_STATES, type JobState } from './states.js';
+import type { FromModel, JobRow, NewJob } from './types.js';
 
 export interface CreateJobInput {
   trainer: string;
@@ -36,31 +35,40 @@ export interface JobsDeps {
   catalog: CatalogService;
   datasets: DatasetsService;
   registry: RegistryService;
-  credits: CreditsService;
-  webhooks: WebhooksService;
+  credits: Pick<CreditsService, 'lockAccount'>;
+  webhooks: Pick<WebhooksService, 'checkUrl'>;
+  lifecycle: JobLifecycle;
   limits: { maxQueuedPerUser: number; maxRunningPerUser: number; maxAttempts: number; maxRuntimeSeconds: number };
 }
 
+/** A training job, checked and priced, as it will be inserted. */
 export interface PreparedJob {
   trainer: Trainer;
   input: CreateJobInput;
   hyperparameters: Record<string, unknown>;
-  fromModel: q.JobRow['from_model'];
-  datasetId: string | null;
+  fromModel: FromModel | null;
+  datasetId: string;
   cost: number;
-  /** inference jobs (POST /v1/generations) produce outputs on the job, not a model version. */
-  kind?: 'training' | 'inference';
 }
 
-/** Thrown inside the creating transaction when the idempotency key exists: rolls everything back. */
-class IdempotentReplay extends Error {}
-
-/** Canonical hash of a request body: an Idempotency-Key replays only the same request. */
-export function requestHash(input: object): string {
-  const canon = (v: unknown): unknown =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : Array.isArray(v) ? v.map(canon) : v;
-  return createHash('sha256').update(JSON.stringify(canon(input))).digest('hex');
+/** An inference job (a generation): no dataset and no output model; its outputs stay on the job. */
+export interface InferenceJob {
+  trainer: Trainer;
+  hyperparameters: Record<string, unknown>;
+  baseModel: string;
+  /** The adapter the inference loads (staged like a warm start's version). */
+  fromModel: FromModel | null;
+  cost: number;
+  priority?: number;
 }
+
+export interface InsertOptions {
+  idempotencyKey?: string | undefined;
+  requestHash?: string;
+  sweep?: { id: string; point: Record<string, unknown>; repeat: number };
+}
+
+export { requestHash };
 
 export class JobsService {
   constructor(private readonly d: JobsDeps) {}
@@ -106,7 +114,7 @@ export class JobsService {
     const hyperparameters = validateHyperparameters(trainer.hyperparameters, input.hyperparameters ?? {});
     await this.d.registry.checkOutput(ownerId, input.output.model_name, trainer.id);
     if (input.webhook_url) await this.d.webhooks.checkUrl(input.webhook_url);
-    let fromModel: q.JobRow['from_model'] = null;
+    let fromModel: FromModel | null = null;
     if (input.from_model) {
       if (!trainer.supports_warm_start) throw new ValidationError('WARM_START_NOT_SUPPORTED', `${trainer.id} cannot start from an existing model`);
       const { name, version, alias } = input.from_model;
@@ -127,20 +135,39 @@ export class JobsService {
   }
 
   /**
-   * Inserts a prepared job and places its credit hold in the caller's transaction. The owner's
-   * credit row is locked first, so one user's concurrent creations are serialised: quotas and
-   * balances are exact, not approximate. Returns null when the idempotency key already exists.
+   * Inserts a job and places its credit hold in the caller's transaction. The owner's credit
+   * row is locked first, so one user's concurrent creations are serialised: quotas and balances
+   * are exact, not approximate. Returns null when the idempotency key already exists.
    */
-  async insertPrepared(tx: Queryable, ownerId: string, p: PreparedJob, extra: { idempotencyKey?: string; requestHash?: string; sweep?: { id: string; point: Record<string, unknown>; repeat: number } } = {}): Promise<q.JobRow | null> {
+  private async insert(tx: Queryable, ownerId: string, job: Omit<NewJob, 'id' | 'owner_id' | 'labels' | 'max_attempts' | 'max_runtime_seconds' | 'idempotency_key' | 'request_hash' | 'sweep_id' | 'sweep_point' | 'sweep_repeat'>, o: InsertOptions): Promise<JobRow | null> {
     await this.d.credits.lockAccount(tx, ownerId);
     const counts = await q.countByStatus(tx, ownerId);
     if (counts.queued >= this.d.limits.maxQueuedPerUser) {
       throw new TooManyRequestsError('QUEUE_QUOTA_EXCEEDED', `you already have ${counts.queued} queued jobs (limit ${this.d.limits.maxQueuedPerUser}); wait or cancel some`, 30);
     }
-    const job = await q.insertJob(tx, {
+    return this.d.lifecycle.enqueue(tx, {
+      ...job,
       id: newId('job'),
       owner_id: ownerId,
-      kind: p.kind ?? 'training',
+      labels: [],
+      max_attempts: this.d.limits.maxAttempts,
+      max_runtime_seconds: this.d.limits.maxRuntimeSeconds,
+      idempotency_key: o.idempotencyKey ?? null,
+      request_hash: o.requestHash ?? null,
+      sweep_id: o.sweep?.id ?? null,
+      sweep_point: o.sweep?.point ?? null,
+      sweep_repeat: o.sweep?.repeat ?? null,
+    });
+  }
+
+  /** A GPU-optional trainer queues for no GPU: a worker gives it one when it has one free. */
+  private static gpus(t: Trainer): number {
+    return t.resources.gpu_optional ? 0 : t.resources.gpus;
+  }
+
+  async insertPrepared(tx: Queryable, ownerId: string, p: PreparedJob, o: InsertOptions = {}): Promise<JobRow | null> {
+    return this.insert(tx, ownerId, {
+      kind: 'training',
       trainer: p.trainer.id,
       priority: p.input.priority ?? 0,
       dataset_id: p.datasetId,
@@ -151,64 +178,53 @@ export class JobsService {
       metadata: p.input.metadata ?? {},
       from_model: p.fromModel,
       webhook_url: p.input.webhook_url ?? null,
-      gpus: p.trainer.resources.gpu_optional ? 0 : p.trainer.resources.gpus,
-      labels: [],
+      gpus: JobsService.gpus(p.trainer),
       cost: p.cost,
-      idempotency_key: extra.idempotencyKey ?? null,
-      request_hash: extra.requestHash ?? null,
-      max_attempts: this.d.limits.maxAttempts,
-      max_runtime_seconds: this.d.limits.maxRuntimeSeconds,
-      sweep_id: extra.sweep?.id ?? null,
-      sweep_point: extra.sweep?.point ?? null,
-      sweep_repeat: extra.sweep?.repeat ?? null,
-    });
-    if (!job) return null;
-    await this.d.credits.hold(tx, ownerId, job.id, p.cost);
-    await appendEvents(tx, job.id, [{ type: 'status', data: { status: 'queued', cost: p.cost } }]);
-    await tx.query('select pg_notify($1, $2)', [JOBS_CHANNEL, job.id]);
-    return job;
+    }, o);
   }
 
-  async create(ownerId: string, input: CreateJobInput, idempotencyKey?: string): Promise<{ job: ReturnType<typeof publicJob>; replayed: boolean }> {
+  async insertInference(tx: Queryable, ownerId: string, p: InferenceJob, o: InsertOptions = {}): Promise<JobRow | null> {
+    return this.insert(tx, ownerId, {
+      kind: 'inference',
+      trainer: p.trainer.id,
+      priority: p.priority ?? 0,
+      dataset_id: null,
+      validation_dataset_id: null,
+      base_model: p.baseModel,
+      hyperparameters: p.hyperparameters,
+      output: null,
+      metadata: {},
+      from_model: p.fromModel,
+      webhook_url: null,
+      gpus: JobsService.gpus(p.trainer),
+      cost: p.cost,
+    }, o);
+  }
+
+  /** Creates under an optional Idempotency-Key (see idempotency.ts); every job-creating endpoint goes through it. */
+  idempotent<T>(ownerId: string, key: string | undefined, hash: string, insert: () => Promise<JobRow | null>, shape: (row: JobRow) => T): Promise<Idempotent<T>> {
+    return idempotentCreate(this.d.db, { ownerId, key, hash }, insert, shape);
+  }
+
+  async create(ownerId: string, input: CreateJobInput, idempotencyKey?: string): Promise<{ job: PublicJob; replayed: boolean }> {
     const hash = requestHash(input);
-    if (idempotencyKey) {
-      const existing = await q.jobByIdempotencyKey(this.d.db, ownerId, idempotencyKey);
-      if (existing) return this.replay(existing, hash);
-    }
-    const prepared = await this.prepare(ownerId, input);
-    try {
-      const row = await this.d.db.transaction(async (tx) => {
-        const job = await this.insertPrepared(tx, ownerId, prepared, { ...(idempotencyKey ? { idempotencyKey } : {}), requestHash: hash });
-        if (!job) throw new IdempotentReplay();
-        return job;
-      });
-      return { job: publicJob(row), replayed: false };
-    } catch (err) {
-      if (err instanceof IdempotentReplay && idempotencyKey) return this.replay((await q.jobByIdempotencyKey(this.d.db, ownerId, idempotencyKey))!, hash);
-      throw err;
-    }
-  }
-
-  private replay(existing: q.JobRow, hash: string) {
-    if (existing.request_hash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body', { status: 422 });
-    return { job: publicJob(existing), replayed: true };
+    const r = await this.idempotent(
+      ownerId,
+      idempotencyKey,
+      hash,
+      async () => {
+        const prepared = await this.prepare(ownerId, input);
+        return this.d.db.transaction((tx) => this.insertPrepared(tx, ownerId, prepared, { idempotencyKey, requestHash: hash }));
+      },
+      publicJob,
+    );
+    return { job: r.value, replayed: r.replayed };
   }
 
   /** Cancels in the caller's transaction (sweeps cancel their children this way). */
-  async cancelIn(tx: Queryable, job: q.JobRow): Promise<q.JobRow> {
-    if (job.status === 'queued') {
-      const done = (await q.cancelQueued(tx, job.id))!;
-      await this.d.credits.release(tx, job.id, 'cancelled before start');
-      await appendEvents(tx, job.id, [{ type: 'status', data: { status: 'cancelled', reason: 'cancelled by user' } }]);
-      await this.d.webhooks.enqueueJobEvent(tx, done, 'job.cancelled', { job: publicJob(done) });
-      return done;
-    }
-    if (job.status === 'running') {
-      const r = (await q.requestCancel(tx, job.id))!;
-      await appendEvents(tx, job.id, [{ type: 'status', data: { status: 'cancel_requested' } }]);
-      await tx.query('select pg_notify($1, $2)', [CANCEL_CHANNEL, job.id]);
-      return r;
-    }
+  async cancelIn(tx: Queryable, job: JobRow): Promise<JobRow> {
+    if (job.status === JOB_STATES.QUEUED) return (await this.d.lifecycle.cancelQueued(tx, job.id)) ?? job;
+    if (job.status === JOB_STATES.RUNNING) return (await this.d.lifecycle.requestCancel(tx, job.id)) ?? job;
     return job;
   }
 
@@ -219,14 +235,20 @@ export class JobsService {
     return publicJob(row);
   }
 
-  async row(callerId: string, id: string, asAdmin = false): Promise<q.JobRow> {
+  async row(callerId: string, id: string, asAdmin = false): Promise<JobRow> {
     const row = await q.jobById(this.d.db, asAdmin ? null : callerId, id);
     if (!row) throw new NotFoundError('job', id);
     return row;
   }
 
-  async list(callerId: string | null, limit: number, cursor: string | undefined, f: { status?: string; trainer?: string }) {
-    return toPage(await q.listJobs(this.d.db, callerId, limit, decodeCursor(cursor), f), limit, publicJob);
+  async list(callerId: string | null, limit: number, cursor: string | undefined, f: { status?: JobState; trainer?: string }) {
+    return this.listAs(callerId, limit, cursor, { ...f, kind: undefined }, publicJob);
+  }
+
+  /** A page of jobs in another module's shape (generations list their inference jobs this way). */
+  async listAs<T>(callerId: string | null, limit: number, cursor: string | undefined, f: { status?: JobState | undefined; trainer?: string | undefined; kind?: JobRow['kind'] | undefined }, shape: (j: JobRow) => T) {
+    const filter = Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined));
+    return toPage(await q.listJobs(this.d.db, callerId, limit, decodeCursor(cursor), filter), limit, shape);
   }
 
   /**
@@ -238,7 +260,7 @@ export class JobsService {
     const row = await this.d.db.transaction(async (tx) => {
       const job = await q.jobById(tx, asAdmin ? null : callerId, id, true);
       if (!job) throw new NotFoundError('job', id);
-      if (['succeeded', 'failed', 'cancelled'].includes(job.status)) throw new ConflictError('JOB_FINISHED', `job is already ${job.status}`, { status: job.status });
+      if (isFinal(job.status)) throw new ConflictError('JOB_FINISHED', `job is already ${job.status}`, { status: job.status });
       return this.cancelIn(tx, job);
     });
     return publicJob(row);
@@ -247,13 +269,23 @@ export class JobsService {
   async delete(callerId: string, id: string, asAdmin = false): Promise<void> {
     const job = await q.jobById(this.d.db, asAdmin ? null : callerId, id);
     if (!job) throw new NotFoundError('job', id);
-    if (!['succeeded', 'failed', 'cancelled'].includes(job.status)) throw new ConflictError('JOB_ACTIVE', `job is ${job.status}; cancel it first`, { status: job.status });
+    if (!isFinal(job.status)) throw new ConflictError('JOB_ACTIVE', `job is ${job.status}; cancel it first`, { status: job.status });
     await q.deleteJob(this.d.db, id);
   }
 
   async events(callerId: string, id: string, after: number, limit: number, asAdmin = false) {
     await this.row(callerId, id, asAdmin);
+    return this.eventsSince(id, after, limit);
+  }
+
+  /** Unscoped: for the live-event hub, which checks the caller when the stream opens. */
+  async eventsSince(id: string, after: number, limit: number) {
     return (await q.listEvents(this.d.db, id, after, limit)).map((e) => ({ seq: e.seq, type: e.type, data: e.data, created_at: e.created_at.toISOString() }));
+  }
+
+  /** Why a dataset cannot be deleted now (an open job uses it), or null. */
+  async datasetInUse(db: Queryable, datasetId: string): Promise<string | null> {
+    return q.datasetInUse(db, datasetId);
   }
 
   async logs(callerId: string, id: string, tail: number, since: Date | null, asAdmin = false) {

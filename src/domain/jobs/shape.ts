@@ -1,4 +1,4 @@
-import type { JobRow } from './queries.js';
+import type { JobRow } from './types.js';
 
 /** Inference outputs keep their storage keys inside: clients get signed URLs from the generations API. */
 function publicResult(r: JobRow['result']) {

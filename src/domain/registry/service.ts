@@ -58,6 +58,11 @@ export class RegistryService {
     return v;
   }
 
+  /** A model was used (a prediction, a generation): what `sort=popular` ranks by. */
+  async countUse(db: Queryable, modelId: string): Promise<void> {
+    await q.bumpPopularity(db, modelId);
+  }
+
   /** Own model by name, or someone's public model as `owner/name`. */
   async resolve(callerId: string, ref: string, forWrite = false): Promise<q.ModelRow> {
     const slash = ref.indexOf('/');

@@ -1,4 +1,5 @@
-import type { JobRow } from '../jobs/queries.js';
+import { JOB_STATES } from '../jobs/states.js';
+import type { JobRow } from '../jobs/types.js';
 
 export interface MetricSummary { mean: number; std: number; min: number; max: number; values: number[] }
 
@@ -26,7 +27,7 @@ const key = (p: Record<string, unknown>) => JSON.stringify(Object.keys(p).sort()
 export function aggregate(grid: Record<string, unknown[]>, jobs: JobRow[], metric: string, goal: 'maximize' | 'minimize') {
   const points = expandGrid(grid).map((params) => {
     const mine = jobs.filter((j) => j.sweep_point && key(j.sweep_point) === key(params));
-    const done = mine.filter((j) => j.status === 'succeeded');
+    const done = mine.filter((j) => j.status === JOB_STATES.SUCCEEDED);
     const names = new Set(done.flatMap((j) => Object.keys((j.result?.metrics ?? {}) as Record<string, number>)));
     const metrics: Record<string, MetricSummary> = {};
     for (const name of [...names].sort()) {

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/db.js';
-import type { JobRow } from '../jobs/queries.js';
+import type { JobRow } from '../jobs/types.js';
 
 export interface SweepRow {
   id: string;

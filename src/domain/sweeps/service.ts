@@ -2,7 +2,8 @@ import type { Db } from '../../db/db.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import { decodeCursor, newId, toPage } from '../../ids.js';
 import type { CatalogService } from '../catalog/service.js';
-import type { JobRow } from '../jobs/queries.js';
+import { isOpen, JOB_STATES } from '../jobs/states.js';
+import type { JobRow } from '../jobs/types.js';
 import type { CreateJobInput, JobsService, PreparedJob } from '../jobs/service.js';
 import { aggregate, expandGrid } from './aggregate.js';
 import * as q from './queries.js';
@@ -22,10 +23,11 @@ export interface CreateSweepInput {
 }
 
 function state(s: q.SweepRow, jobs: JobRow[]): string {
-  const active = jobs.some((j) => ['queued', 'running', 'cancel_requested'].includes(j.status));
+  const active = jobs.some((j) => isOpen(j.status));
   if (active) return s.cancelled_at ? 'cancelling' : 'running';
   if (s.cancelled_at) return 'cancelled';
-  return jobs.every((j) => j.status === 'succeeded') ? 'succeeded' : jobs.some((j) => j.status === 'succeeded') ? 'partial' : 'failed';
+  const ok = (j: JobRow) => j.status === JOB_STATES.SUCCEEDED;
+  return jobs.every(ok) ? 'succeeded' : jobs.some(ok) ? 'partial' : 'failed';
 }
 
 /**

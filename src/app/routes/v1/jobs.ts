@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { isFinal } from '../../../domain/jobs/states.js';
+import { ALL_STATES, isFinal, type JobState } from '../../../domain/jobs/states.js';
 import { ForbiddenError } from '../../../errors.js';
 import type { JobEvent } from '../../../events/hub.js';
 import type { Services } from '../../../services.js';
@@ -97,7 +97,7 @@ export default function jobRoutes(app: FastifyInstance, s: Services) {
     },
   });
 
-  app.get<{ Querystring: { limit: number; cursor?: string; status?: string; trainer?: string; scope?: 'own' | 'all' } }>('/v1/jobs', {
+  app.get<{ Querystring: { limit: number; cursor?: string; status?: JobState; trainer?: string; scope?: 'own' | 'all' } }>('/v1/jobs', {
     schema: {
       tags: ['jobs'],
       summary: 'Your jobs, newest first (admins: scope=all for everyone’s)',
@@ -105,7 +105,7 @@ export default function jobRoutes(app: FastifyInstance, s: Services) {
       querystring: {
         type: 'object',
         additionalProperties: false,
-        properties: { ...pageQuery, status: { type: 'string', enum: ['queued', 'running', 'cancel_requested', 'succeeded', 'failed', 'cancelled'] }, trainer: { type: 'string', maxLength: 100 }, scope: { type: 'string', enum: ['own', 'all'], default: 'own' } },
+        properties: { ...pageQuery, status: { type: 'string', enum: ALL_STATES }, trainer: { type: 'string', maxLength: 100 }, scope: { type: 'string', enum: ['own', 'all'], default: 'own' } },
       },
       response: { 200: page(jobSchema), ...errorResponses(400, 401, 403) },
     },

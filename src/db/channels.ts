@@ -1,0 +1,25 @@
+import type { Queryable } from './db.js';
+
+/**
+ * Every LISTEN/NOTIFY channel, and the one way to notify. NOTIFY is sent through the caller's
+ * connection, so inside a transaction it is delivered only on commit: a listener never hears
+ * of a row it cannot read yet, and a rolled-back change wakes nobody.
+ */
+export const CHANNELS = Object.freeze({
+  /** A job became claimable (enqueued, handed back, requeued): payload is the job id. */
+  jobs: 'trainyard_jobs',
+  /** A running job's cancel was requested: the worker holding it stops the trainer. */
+  jobCancel: 'trainyard_job_cancel',
+  /** New events on a job: payload `job_id:last_seq`, for the live-event hub. */
+  jobEvents: 'trainyard_job_events',
+  /** An admin changed the catalog (base models): payload is the id. */
+  catalog: 'trainyard_catalog',
+  /** A webhook delivery is due. */
+  webhooks: 'trainyard_webhooks',
+} as const);
+
+export type Channel = keyof typeof CHANNELS;
+
+export async function notify(q: Queryable, channel: Channel, payload = ''): Promise<void> {
+  await q.query('select pg_notify($1, $2)', [CHANNELS[channel], payload]);
+}

@@ -1,0 +1,176 @@
+/**
+ * The SQL of every job transition, beside the lifecycle that runs it. Each UPDATE is guarded by
+ * the transition's `from` states (from states.ts, never spelled here) and, for the transitions
+ * only the claim holder may make, by the fence (job, worker, attempt): a refused transition
+ * matches no row, so the caller gets null and nothing else happens.
+ */
+import type { Queryable } from '../../../db/db.js';
+import { ACTIVE_STATES, sqlStates, TRANSITIONS as T, type TransitionName } from '../states.js';
+import type { Fence, JobError, JobRow, NewJob, StoredCheckpoint } from '../types.js';
+
+const fromStates = (name: TransitionName) => sqlStates(T[name].from);
+const ACTIVE = sqlStates(ACTIVE_STATES);
+/** The claim holder's guard: $1 job, $2 worker, $3 attempt. */
+const FENCED = `id = $1 and worker_id = $2 and attempt = $3 and status in (${ACTIVE})`;
+const fenceParams = (f: Fence) => [f.jobId, f.workerId, f.attempt];
+
+/** Inserts a queued job; null when the owner already used this idempotency key. */
+export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null> {
+  const cols = [
+    'id', 'owner_id', 'kind', 'trainer', 'priority', 'dataset_id', 'validation_dataset_id', 'base_model', 'hyperparameters', 'output',
+    'metadata', 'from_model', 'webhook_url', 'gpus', 'labels', 'cost', 'idempotency_key', 'request_hash', 'max_attempts',
+    'max_runtime_seconds', 'sweep_id', 'sweep_point', 'sweep_repeat',
+  ] as const;
+  const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
+  const values = cols.map((c) => (['hyperparameters', 'output', 'metadata', 'from_model', 'sweep_point'].includes(c) ? json(j[c]) : j[c]));
+  const { rows } = await db.query<JobRow>(
+    `insert into jobs (status, ${cols.join(', ')})
+     values ('${T.enqueue.to}', ${cols.map((_, i) => `$${i + 1}`).join(', ')})
+     on conflict (owner_id, idempotency_key) where idempotency_key is not null do nothing
+     returning *`,
+    values,
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * Claims the next job this worker can run: highest priority first; among equals, the owner
+ * with the fewest running jobs (so one user's hundred jobs cannot starve another's one), then
+ * the oldest. SKIP LOCKED lets many workers claim at once without waiting on each other.
+ * The per-owner running limit is checked without a lock: two workers claiming in the same
+ * instant can overshoot it by one, which we accept rather than serialise every claim.
+ */
+export async function claimNext(db: Queryable, w: { workerId: string; freeGpus: number; labels: string[]; leaseSeconds: number; maxRunningPerUser: number }): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `with active as (
+       select owner_id, count(*)::int as n from jobs where status in (${ACTIVE}) group by owner_id
+     ), candidate as (
+       select j.id from jobs j left join active a on a.owner_id = j.owner_id
+        where j.status in (${fromStates('claim')}) and j.run_after <= now() and j.gpus <= $2 and j.labels <@ $3::text[]
+          and coalesce(a.n, 0) < $5
+        order by j.priority desc, coalesce(a.n, 0), j.created_at, j.id
+        limit 1
+        for update of j skip locked
+     )
+     update jobs j set status = '${T.claim.to}', attempt = j.attempt + 1, worker_id = $1,
+            lease_expires_at = now() + make_interval(secs => $4), attempt_started_at = now(),
+            started_at = coalesce(j.started_at, now()), updated_at = now()
+       from candidate where j.id = candidate.id
+     returning j.*`,
+    [w.workerId, w.freeGpus, w.labels, w.leaseSeconds, w.maxRunningPerUser],
+  );
+  return rows[0] ?? null;
+}
+
+/** Renews the lease; the job's status, or null when the claim is gone (fenced out). */
+export async function renewLease(db: Queryable, f: Fence, leaseSeconds: number): Promise<JobRow['status'] | null> {
+  const { rows } = await db.query<{ status: JobRow['status'] }>(
+    `update jobs set lease_expires_at = now() + make_interval(secs => $4) where ${FENCED} returning status`,
+    [...fenceParams(f), leaseSeconds],
+  );
+  return rows[0]?.status ?? null;
+}
+
+export interface Progress { progress: number; step: number; total_steps: number; epoch: number | null; eta_seconds: number | null }
+
+export async function setProgress(db: Queryable, f: Fence, p: Progress): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update jobs set progress = $4, step = $5, total_steps = $6, epoch = $7, eta_seconds = $8, updated_at = now() where ${FENCED}`,
+    [...fenceParams(f), p.progress, p.step, p.total_steps, p.epoch, p.eta_seconds],
+  );
+  return rowCount > 0;
+}
+
+export async function setCheckpoint(db: Queryable, f: Fence, cp: StoredCheckpoint): Promise<boolean> {
+  const { rowCount } = await db.query(`update jobs set checkpoint = $4 where ${FENCED}`, [...fenceParams(f), JSON.stringify(cp)]);
+  return rowCount > 0;
+}
+
+/** Locks the claimed row for a finishing transaction; null means this claim lost. */
+export async function lockClaim(db: Queryable, f: Fence): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(`select * from jobs where ${FENCED} for update`, fenceParams(f));
+  return rows[0] ?? null;
+}
+
+export async function markSucceeded(db: Queryable, f: Fence, r: { result: Record<string, unknown>; model_version_id: string | null }): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `update jobs set status = '${T.succeed.to}', result = $4, model_version_id = $5, progress = 1, eta_seconds = 0,
+            lease_expires_at = null, finished_at = now(), updated_at = now()
+      where ${FENCED} and status in (${fromStates('succeed')}) returning *`,
+    [...fenceParams(f), JSON.stringify(r.result), r.model_version_id],
+  );
+  return rows[0] ?? null;
+}
+
+type Ending = 'fail' | 'timeOut' | 'cancelStopped';
+
+/** The claim holder ends the job without success (failed, timed out, cancelled). */
+export async function markEnded(db: Queryable, name: Ending, f: Fence, error: JobError): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `update jobs set status = '${T[name].to}', error = $4, lease_expires_at = null, finished_at = now(), updated_at = now()
+      where ${FENCED} and status in (${fromStates(name)}) returning *`,
+    [...fenceParams(f), JSON.stringify(error)],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * A draining worker gives a job back: queued again, and the attempt does not count against
+ * the retry budget (max_attempts grows by one) because nothing went wrong with the job.
+ */
+export async function markHandedBack(db: Queryable, f: Fence): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `update jobs set status = '${T.handBack.to}', worker_id = null, lease_expires_at = null, max_attempts = max_attempts + 1,
+            run_after = now(), updated_at = now()
+      where ${FENCED} and status in (${fromStates('handBack')}) returning *`,
+    fenceParams(f),
+  );
+  return rows[0] ?? null;
+}
+
+export async function markCancelQueued(db: Queryable, id: string, error: JobError): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `update jobs set status = '${T.cancelQueued.to}', error = $2, finished_at = now(), updated_at = now()
+      where id = $1 and status in (${fromStates('cancelQueued')}) returning *`,
+    [id, JSON.stringify(error)],
+  );
+  return rows[0] ?? null;
+}
+
+export async function markCancelRequested(db: Queryable, id: string): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `update jobs set status = '${T.requestCancel.to}', updated_at = now() where id = $1 and status in (${fromStates('requestCancel')}) returning *`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+/** Expired leases, locked for the reaper (SKIP LOCKED: reapers on many machines do not collide). */
+export async function expiredLeases(db: Queryable, limit: number): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>(
+    `select * from jobs where status in (${ACTIVE}) and lease_expires_at < now()
+      order by lease_expires_at limit $1 for update skip locked`,
+    [limit],
+  );
+  return rows;
+}
+
+export async function markRequeued(db: Queryable, id: string, backoffSeconds: number): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `update jobs set status = '${T.requeueLost.to}', worker_id = null, lease_expires_at = null,
+            run_after = now() + make_interval(secs => $2), updated_at = now()
+      where id = $1 and status in (${fromStates('requeueLost')}) returning *`,
+    [id, backoffSeconds],
+  );
+  return rows[0] ?? null;
+}
+
+/** A lost claim that will not be retried: failed (no attempts left) or cancelled (it was being cancelled). */
+export async function markLostEnded(db: Queryable, name: 'failLost' | 'cancelLost', id: string, error: JobError): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `update jobs set status = '${T[name].to}', error = $2, worker_id = null, lease_expires_at = null, finished_at = now(), updated_at = now()
+      where id = $1 and status in (${fromStates(name)}) returning *`,
+    [id, JSON.stringify(error)],
+  );
+  return rows[0] ?? null;
+}

@@ -1,0 +1,34 @@
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { JobRow } from '../domain/jobs/types.js';
+import type { NewArtifact } from '../domain/registry/service.js';
+import { AppError } from '../errors.js';
+import type { BlobStore } from '../storage/blob-store.js';
+
+const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
+
+/**
+ * Copies the artifacts a trainer announced into storage. Paths must resolve (symlinks too)
+ * inside the output folder: a trainer cannot make the worker upload /etc/shadow.
+ */
+export async function uploadArtifacts(d: { store: BlobStore; maxArtifactBytes: number }, job: JobRow, outputDir: string, list: Array<{ name: string; path: string; format: string }>): Promise<NewArtifact[]> {
+  const root = await realpath(outputDir);
+  const seen = new Set<string>();
+  const out: NewArtifact[] = [];
+  let total = 0;
+  for (const a of list) {
+    if (!ARTIFACT_NAME.test(a.name) || seen.has(a.name)) throw new AppError('ARTIFACT_INVALID', `artifact name "${a.name}" is invalid or repeated`);
+    seen.add(a.name);
+    const file = await realpath(path.resolve(outputDir, a.path)).catch(() => null);
+    if (!file || !file.startsWith(root + path.sep)) throw new AppError('ARTIFACT_INVALID', `artifact "${a.name}" (${a.path}) is missing or outside the output folder`);
+    const s = await stat(file);
+    if (!s.isFile()) throw new AppError('ARTIFACT_INVALID', `artifact "${a.name}" is not a file`);
+    total += s.size;
+    if (total > d.maxArtifactBytes) throw new AppError('ARTIFACT_TOO_LARGE', `artifacts exceed ${d.maxArtifactBytes} bytes in total`);
+    const key = `artifacts/${job.owner_id}/${job.id}/a${job.attempt}/${a.name}`;
+    const put = await d.store.put(key, createReadStream(file), { maxBytes: d.maxArtifactBytes });
+    out.push({ name: a.name, format: a.format.slice(0, 100), storage_key: key, bytes: put.bytes, sha256: put.sha256 });
+  }
+  return out;
+}
