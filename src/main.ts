@@ -9,7 +9,8 @@ import { AccountsService } from './domain/accounts/service.js';
 import { AppError, ConfigError } from './errors.js';
 import { sampleModelCommand, setupPythonCommand } from './cli/python.js';
 import { createLogger, startRuntime } from './runtime.js';
-import { makeSample, SAMPLE_KINDS, type SampleKind } from './samples/index.js';
+import { makeSample } from './samples/index.js';
+import { SAMPLE_KINDS, type SampleKind } from './samples/schema.js';
 
 const HELP = `trainyard: train models through an API
 

@@ -97,19 +97,21 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
 
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
-  opsRoutes(app, s, metrics);
-  authRoutes(app, s);
-  fileRoutes(app, s);
-  datasetRoutes(app, s);
-  catalogRoutes(app, s);
-  adminRoutes(app, s);
-  jobRoutes(app, s);
-  creditRoutes(app, s);
-  modelRoutes(app, s);
-  webhookRoutes(app, s);
-  sweepRoutes(app, s);
-  servingRoutes(app, s);
-  generationRoutes(app, s);
-  await app.register((instance) => blobRoutes(instance, s));
+  // Each route module gets only the services it uses.
+  const { config, db, store, blobSigningKey, accounts, files, datasets, catalog, credits, registry, webhooks, jobs, sweeps, serving, generations, hub } = s;
+  opsRoutes(app, { db }, metrics);
+  authRoutes(app, { accounts, config });
+  fileRoutes(app, { files, config });
+  datasetRoutes(app, { datasets, files, config });
+  catalogRoutes(app, { catalog });
+  adminRoutes(app, { accounts, catalog });
+  jobRoutes(app, { jobs, hub });
+  creditRoutes(app, { credits, accounts, db });
+  modelRoutes(app, { registry, config });
+  webhookRoutes(app, { webhooks });
+  sweepRoutes(app, { sweeps });
+  servingRoutes(app, { serving, config });
+  generationRoutes(app, { generations, config });
+  await app.register((instance) => blobRoutes(instance, { store, blobSigningKey, config }));
   return app;
 }

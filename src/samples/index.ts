@@ -2,8 +2,7 @@ import { eegCsv } from './eeg.js';
 import { imageSet } from './images.js';
 import { promptsJsonl } from './prompts.js';
 
-export const SAMPLE_KINDS = ['eeg', 'security-prompts', 'images'] as const;
-export type SampleKind = (typeof SAMPLE_KINDS)[number];
+import type { SampleKind } from './schema.js';
 
 export interface Sample {
   datasetKind: 'tabular-csv' | 'text-classification-jsonl' | 'image-set';

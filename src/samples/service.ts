@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import type { DatasetsService } from '../domain/datasets/service.js';
 import type { FilesService } from '../domain/files/service.js';
-import { makeSample, type SampleKind } from './index.js';
+import { makeSample } from './index.js';
+import type { CreateSampleInput } from './schema.js';
 
 /** Generates a sample, uploads its files as the caller's, and creates the dataset from them. */
-export async function createSampleDataset(s: { files: FilesService; datasets: DatasetsService }, ownerId: string, input: { kind: SampleKind; name?: string; size?: number; seed?: number }) {
+export async function createSampleDataset(s: { files: FilesService; datasets: DatasetsService }, ownerId: string, input: CreateSampleInput) {
   const sample = await makeSample(input.kind, input.size, input.seed);
   const ids: string[] = [];
   for (const f of sample.files) ids.push((await s.files.ingest(ownerId, f.name, Readable.from([f.data]), 'upload')).id);

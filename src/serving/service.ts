@@ -8,6 +8,7 @@ import type { RegistryService } from '../domain/registry/service.js';
 import type { ModelCache} from './cache.js';
 import { ModelLoadError, type Predictor } from './cache.js';
 import { hasPythonPredictor, loadPythonPredictor } from '../python/predictor.js';
+import type { LoadInput, PredictInput } from './schema.js';
 
 export const MAX_INSTANCES = 1000;
 
@@ -40,7 +41,7 @@ async function loadBuiltinPredictorModule(t: TrainerDef): Promise<{ loadPredicto
 export class ServingService {
   constructor(private readonly d: { db: Db; registry: RegistryService; catalog: CatalogService; cache: ModelCache }) {}
 
-  private async target(callerId: string, ref: string, which: { version?: number; alias?: string }) {
+  private async target(callerId: string, ref: string, which: LoadInput) {
     if (which.version !== undefined && which.alias !== undefined) throw new ValidationError('VERSION_OR_ALIAS', 'give version or alias, not both');
     const m = await this.d.registry.resolve(callerId, ref);
     const v = await this.d.registry.versionRow(m, String(which.version ?? which.alias ?? 'latest'));
@@ -56,7 +57,7 @@ export class ServingService {
   }
 
   /** Same preprocessing as training (the trainer's own predictor); counts toward popularity. */
-  async predict(callerId: string, ref: string, body: { version?: number; alias?: string; instances: unknown[] }) {
+  async predict(callerId: string, ref: string, body: PredictInput) {
     if (body.instances.length > MAX_INSTANCES) throw new ValidationError('TOO_MANY_INSTANCES', `at most ${MAX_INSTANCES} instances per request`);
     const { m, v, key, trainer } = await this.target(callerId, ref, body);
     let predictor: Predictor;

@@ -2,16 +2,16 @@
  * The webhook outbox end to end over real HTTP: receivers listen on 127.0.0.2 and the policy
  * allows exactly 127.0.0.2/32, so 127.0.0.1 stays a forbidden (loopback) address throughout.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { Ajv } from 'ajv';
-import formatsModule from 'ajv-formats';
-import Fastify from 'fastify';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { registerErrorHandling } from '../../src/app/plugins/errors.js';
-import webhookRoutes from '../../src/app/routes/v1/webhooks.js';
-import { errorSchema } from '../../src/app/schemas.js';
-import '../../src/app/types.js';
+import { buildServer } from '../../src/app/server.js';
+import { loadConfig } from '../../src/config.js';
+import { createServices } from '../../src/services.js';
 import type { Db } from '../../src/db/db.js';
 import { migrate } from '../../src/db/migrate.js';
 import { openPg } from '../../src/db/pg.js';
@@ -453,51 +453,44 @@ describe('WebhookDeliverer loop', () => {
 });
 
 describe('routes', () => {
-  // ajv-formats is CommonJS: under NodeNext its default export sits one level down.
-  const addFormats = (formatsModule as unknown as { default: typeof formatsModule.default }).default;
-
   it('serve endpoints, the user secret and deliveries with strict schemas', async () => {
-    const owner = await newUser();
+    // The real app over this file's database, so the deliverer below fills what the routes list.
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'trainyard-webhooks-'));
+    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', WEBHOOK_ALLOW_ADDRESSES: '127.0.0.2/32', RATE_LIMIT_DEFAULT: '100000/1m' });
+    const services = await createServices(config, db);
+    const app = await buildServer(services, pino({ level: 'silent' }));
+    const username = `hooks${Date.now().toString(36)}`;
+    const password = 'correct horse battery staple';
+    const { id: owner } = await services.accounts.signup({ username, email: `${username}@example.com`, password });
+    const { access_token } = await services.accounts.login(username, password, '127.0.0.1');
+    /** The owner's request. */
+    const call = (o: { method: 'GET' | 'POST' | 'DELETE'; url: string; payload?: object }) => app.inject({ ...o, headers: { authorization: `Bearer ${access_token}` } });
     const r = await receiver();
-    const app = Fastify();
-    // The server's validation settings: bodies strict (no coercion, extra fields rejected).
-    const body = new Ajv({ removeAdditional: false, useDefaults: true, strict: false, coerceTypes: false });
-    const params = new Ajv({ removeAdditional: false, useDefaults: true, strict: false, coerceTypes: 'array' });
-    addFormats(body);
-    addFormats(params);
-    app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? body : params).compile(schema));
-    registerErrorHandling(app);
-    app.addSchema(errorSchema);
-    app.decorateRequest('principal', null);
-    app.addHook('onRequest', async (req) => {
-      req.principal = { userId: owner, username: owner, role: 'user', via: 'jwt' };
-    });
-    webhookRoutes(app, { webhooks: svc });
     try {
-      const bad = await app.inject({ method: 'POST', url: '/v1/webhooks', payload: { url: r.url(), events: ['job.exploded'] } });
+      const bad = await call({ method: 'POST', url: '/v1/webhooks', payload: { url: r.url(), events: ['job.exploded'] } });
       expect(bad.statusCode).toBe(400);
       expect(bad.json().error.code).toBe('VALIDATION_ERROR');
-      const extra = await app.inject({ method: 'POST', url: '/v1/webhooks', payload: { url: r.url(), events: ['job.failed'], secret: 'mine' } });
+      const extra = await call({ method: 'POST', url: '/v1/webhooks', payload: { url: r.url(), events: ['job.failed'], secret: 'mine' } });
       expect(extra.statusCode).toBe(400);
-      const loop = await app.inject({ method: 'POST', url: '/v1/webhooks', payload: { url: 'http://127.0.0.1/x', events: ['job.failed'] } });
+      const loop = await call({ method: 'POST', url: '/v1/webhooks', payload: { url: 'http://127.0.0.1/x', events: ['job.failed'] } });
       expect(loop.statusCode).toBe(400);
       expect(loop.json().error.code).toBe('ADDRESS_NOT_ALLOWED');
 
-      const created = await app.inject({ method: 'POST', url: '/v1/webhooks', payload: { url: r.url(), events: ['job.failed', 'job.succeeded'] } });
+      const created = await call({ method: 'POST', url: '/v1/webhooks', payload: { url: r.url(), events: ['job.failed', 'job.succeeded'] } });
       expect(created.statusCode).toBe(201);
       const ep = created.json();
       expect(ep).toMatchObject({ id: expect.stringMatching(/^wh_/), url: r.url(), events: ['job.failed', 'job.succeeded'], secret: expect.stringMatching(/^whsec_/), disabled_at: null });
 
-      const list = await app.inject({ method: 'GET', url: '/v1/webhooks' });
+      const list = await call({ method: 'GET', url: '/v1/webhooks' });
       expect(list.json()).toEqual({ data: [{ id: ep.id, url: r.url(), events: ['job.failed', 'job.succeeded'], created_at: ep.created_at, disabled_at: null }] });
 
-      const secret = await app.inject({ method: 'GET', url: '/v1/webhooks/secret' });
+      const secret = await call({ method: 'GET', url: '/v1/webhooks/secret' });
       expect(secret.json()).toEqual({ secret: await svc.userSecret(owner) });
 
       const j = job(owner, r.url('/own'));
       await enqueue(j, 'job.failed', { job: { id: j.id } });
       await deliverer().runOnce();
-      const deliveries = await app.inject({ method: 'GET', url: '/v1/webhooks/deliveries?limit=10' });
+      const deliveries = await call({ method: 'GET', url: '/v1/webhooks/deliveries?limit=10' });
       expect(deliveries.statusCode).toBe(200);
       const page = deliveries.json();
       expect(page.data).toHaveLength(2);
@@ -505,14 +498,15 @@ describe('routes', () => {
         expect(x).toMatchObject({ job_id: j.id, event_type: 'job.failed', status: 'delivered', attempt_count: 1, attempts: [{ attempt: 1, status_code: 200, error: null }] });
         expect(x).not.toHaveProperty('secret');
       }
-      expect((await app.inject({ method: 'GET', url: '/v1/webhooks/deliveries?cursor=nope' })).json().error.code).toBe('INVALID_CURSOR');
+      expect((await call({ method: 'GET', url: '/v1/webhooks/deliveries?cursor=nope' })).json().error.code).toBe('INVALID_CURSOR');
 
-      expect((await app.inject({ method: 'DELETE', url: `/v1/webhooks/${ep.id}` })).statusCode).toBe(204);
-      const again = await app.inject({ method: 'DELETE', url: `/v1/webhooks/${ep.id}` });
+      expect((await call({ method: 'DELETE', url: `/v1/webhooks/${ep.id}` })).statusCode).toBe(204);
+      const again = await call({ method: 'DELETE', url: `/v1/webhooks/${ep.id}` });
       expect(again.statusCode).toBe(404);
       expect(again.json().error.code).toBe('WEBHOOK_NOT_FOUND');
     } finally {
       await app.close();
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });

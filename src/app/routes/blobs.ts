@@ -1,24 +1,27 @@
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
+import { StringEnum, Type, type Static } from '../../domain/schema-kit.js';
 import { AppError, PayloadTooLargeError, UnauthorizedError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { BlobNotFoundError, BlobTooLargeError } from '../../storage/blob-store.js';
 import { verify } from '../../storage/signing.js';
 import { errorResponses } from '../schemas.js';
 
-interface SignedQuery { method: 'GET' | 'PUT'; expires: number; signature: string; max_bytes?: number }
+/** What a signed URL carries besides the key: the signature covers all of it. */
+const SignedQuery = Type.Object(
+  { method: StringEnum(['GET', 'PUT']), expires: Type.Integer(), signature: Type.String({ maxLength: 100 }), max_bytes: Type.Optional(Type.Integer({ minimum: 0 })) },
+  { additionalProperties: false },
+);
+type SignedQuery = Static<typeof SignedQuery>;
+
+export type BlobDeps = Pick<Services, 'store' | 'blobSigningKey' | 'config'>;
 
 /**
  * The filesystem store's stand-in for S3 presigned URLs: the signature (HMAC over method,
  * key, expiry and size cap) is the only credential, so these routes skip bearer auth.
  */
-export default async function blobRoutes(app: FastifyInstance, s: Services) {
-  const querystring = {
-    type: 'object',
-    required: ['method', 'expires', 'signature'],
-    additionalProperties: false,
-    properties: { method: { type: 'string', enum: ['GET', 'PUT'] }, expires: { type: 'integer' }, signature: { type: 'string', maxLength: 100 }, max_bytes: { type: 'integer', minimum: 0 } },
-  } as const;
+export default async function blobRoutes(app: FastifyInstance, s: BlobDeps) {
+  const querystring = SignedQuery;
 
   function authorize(method: 'GET' | 'PUT', key: string, q: SignedQuery) {
     if (q.method !== method) throw new UnauthorizedError('SIGNATURE_INVALID', `this URL is signed for ${q.method}, not ${method}`);

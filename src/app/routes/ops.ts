@@ -3,7 +3,9 @@ import type { Registry } from 'prom-client';
 import { pendingMigrations } from '../../db/migrate.js';
 import type { Services } from '../../services.js';
 
-export default function opsRoutes(app: FastifyInstance, s: Services, registry: Registry) {
+export type OpsDeps = Pick<Services, 'db'>;
+
+export default function opsRoutes(app: FastifyInstance, s: OpsDeps, registry: Registry) {
   app.get('/healthz', {
     config: { auth: 'public', rateLimit: false },
     schema: { tags: ['ops'], summary: 'Liveness: the process answers', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } },

@@ -4,8 +4,9 @@ import { decodeCursor, newId, toPage } from '../../ids.js';
 import { deriveKey } from '../../storage/signing.js';
 import * as cred from './credentials.js';
 import * as q from './queries.js';
+import type { ROLES, SignupInput } from './schema.js';
 
-export type Role = 'user' | 'admin';
+export type Role = (typeof ROLES)[number];
 export interface Principal { userId: string; username: string; role: Role; via: 'jwt' | 'api_key'; keyId?: string }
 
 export interface PublicUser { id: string; username: string; email: string; role: Role; created_at: string }
@@ -48,7 +49,7 @@ export class AccountsService {
     this.jwtKey = deriveKey(deps.secret, 'jwt');
   }
 
-  async signup(input: { username: string; email: string; password: string }, opts: { role?: Role; bypassPolicy?: boolean } = {}): Promise<PublicUser> {
+  async signup(input: SignupInput, opts: { role?: Role; bypassPolicy?: boolean } = {}): Promise<PublicUser> {
     if (this.deps.signupPolicy === 'closed' && !opts.bypassPolicy) throw new ForbiddenError('SIGNUP_CLOSED', 'Signup is closed on this server; ask an admin for an account');
     const username = input.username.trim();
     const email = input.email.trim();

@@ -4,6 +4,7 @@ import { decodeCursor, newId, toPage } from '../../ids.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import * as fq from '../files/queries.js';
 import * as q from './queries.js';
+import type { CreateDatasetInput, DatasetsFilterInput } from './schema.js';
 import { DATASET_KINDS, type DatasetKind, type DatasetOptions, type ValidationLimits } from './validate/types.js';
 import { validateDataset } from './validate/index.js';
 
@@ -85,7 +86,7 @@ export class DatasetsService {
 
   constructor(private readonly deps: DatasetsDeps) {}
 
-  async create(ownerId: string, input: { name: string; kind: string; file_ids: string[]; description?: string; options?: DatasetOptions }): Promise<PublicDataset> {
+  async create(ownerId: string, input: CreateDatasetInput): Promise<PublicDataset> {
     const name = input.name.trim();
     if (!NAME.test(name)) throw new ValidationError('INVALID_NAME', 'name: 1-100 letters, digits, spaces, "_", "." or "-", starting with a letter or digit');
     if (!(DATASET_KINDS as readonly string[]).includes(input.kind)) throw new ValidationError('INVALID_KIND', `kind must be one of ${DATASET_KINDS.join(', ')}`);
@@ -131,7 +132,7 @@ export class DatasetsService {
     return publicDataset(row, (await q.datasetFiles(this.deps.db, id)).map((f) => f.id));
   }
 
-  async list(ownerId: string, limit: number, cursor?: string, filter: { kind?: string; status?: string } = {}) {
+  async list(ownerId: string, limit: number, cursor?: string, filter: DatasetsFilterInput = {}) {
     return toPage(await q.listDatasets(this.deps.db, ownerId, limit, decodeCursor(cursor), filter), limit, (r) => publicDataset(r));
   }
 

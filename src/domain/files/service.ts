@@ -7,6 +7,7 @@ import type { AddressPolicy, Resolver } from '../../net/address-guard.js';
 import { safeFetch } from '../../net/safe-fetch.js';
 import { BlobTooLargeError, type BlobStore } from '../../storage/blob-store.js';
 import * as q from './queries.js';
+import type { CompleteUploadInput, CreateUploadInput } from './schema.js';
 import { sniff, SNIFF_BYTES } from './sniff.js';
 
 export interface PublicFile {
@@ -80,7 +81,7 @@ export class FilesService {
     }
   }
 
-  async createUpload(ownerId: string, input: { filename: string; bytes: number; sha256?: string }, baseUrl: string) {
+  async createUpload(ownerId: string, input: CreateUploadInput, baseUrl: string) {
     if (input.bytes > this.deps.maxFileBytes) throw new PayloadTooLargeError('FILE_TOO_LARGE', `file exceeds the ${this.deps.maxFileBytes}-byte limit`, { max_bytes: this.deps.maxFileBytes });
     const sha = input.sha256?.toLowerCase();
     if (sha !== undefined && !SHA256.test(sha)) throw new ValidationError('INVALID_SHA256', 'sha256 must be 64 hex characters');
@@ -93,7 +94,7 @@ export class FilesService {
   }
 
   /** Checks what arrived against what was announced; a mismatch keeps the upload pending so it can be re-sent. */
-  async completeUpload(ownerId: string, id: string, input: { sha256?: string }): Promise<PublicFile> {
+  async completeUpload(ownerId: string, id: string, input: CompleteUploadInput): Promise<PublicFile> {
     const row = await q.fileById(this.deps.db, ownerId, id);
     if (!row) throw new NotFoundError('upload', id);
     if (row.status === 'ready') return publicFile(row);

@@ -8,28 +8,12 @@ import { priceJob } from '../jobs/pricing.js';
 import { requestHash, type JobsService } from '../jobs/service.js';
 import type { FromModel, JobRow } from '../jobs/types.js';
 import type { RegistryService } from '../registry/service.js';
+import type { CreateGenerationInput } from './schema.js';
 
 /** The catalog entry that runs generations; a deployment may point it at another pack. */
 export const GENERATION_TRAINER = 'diffusion-generate';
 /** The trainer whose models are LoRAs a generation can load. */
 const LORA_TRAINER = 'lora-diffusion';
-
-export interface CreateGenerationInput {
-  /** A LoRA from your models (or someone's public one as owner/name); optional. */
-  model?: string;
-  version?: number;
-  alias?: string;
-  /** Defaults to the base model the LoRA was trained on. */
-  base_model?: string;
-  prompt: string;
-  negative_prompt?: string;
-  seed?: number;
-  steps?: number;
-  guidance_scale?: number;
-  width?: number;
-  height?: number;
-  priority?: number;
-}
 
 interface Outputs { outputs?: Array<{ name: string; format: string; bytes: number; sha256: string; storage_key: string }>; details?: Record<string, unknown>; metrics?: Record<string, number> }
 

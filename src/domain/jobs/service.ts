@@ -11,24 +11,11 @@ import { validateHyperparameters } from './hyperparameters.js';
 import { idempotentCreate, requestHash, type Idempotent } from './idempotency.js';
 import type { JobLifecycle } from './lifecycle/index.js';
 import { priceJob } from './pricing.js';
+import type { CreateJobInput, JobsFilterInput } from './schema.js';
 import * as q from './queries.js';
 import { publicJob, type PublicJob } from './shape.js';
 import { isFinal, JOB_STATES, type JobState } from './states.js';
 import type { FromModel, JobRow, NewJob } from './types.js';
-
-export interface CreateJobInput {
-  trainer: string;
-  /** Warm start from one of your models (or a public one, as owner/name): version or alias. */
-  from_model?: { name: string; version?: number; alias?: string };
-  dataset_id: string;
-  validation_dataset_id?: string;
-  base_model?: string;
-  hyperparameters?: Record<string, unknown>;
-  output: { model_name: string; description?: string };
-  metadata?: Record<string, unknown>;
-  webhook_url?: string;
-  priority?: number;
-}
 
 export interface JobsDeps {
   db: Db;
@@ -241,7 +228,7 @@ export class JobsService {
     return row;
   }
 
-  async list(callerId: string | null, limit: number, cursor: string | undefined, f: { status?: JobState; trainer?: string }) {
+  async list(callerId: string | null, limit: number, cursor: string | undefined, f: JobsFilterInput) {
     return this.listAs(callerId, limit, cursor, { ...f, kind: undefined }, publicJob);
   }
 

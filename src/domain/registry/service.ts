@@ -3,6 +3,7 @@ import { AppError, NotFoundError, ValidationError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import * as q from './queries.js';
+import type { ListModelsInput, UpdateModelInput } from './schema.js';
 
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 const ALIAS = /^[a-z][a-z0-9_-]{0,49}$/;
@@ -106,14 +107,14 @@ export class RegistryService {
     };
   }
 
-  async list(callerId: string, f: { visibility?: 'public'; sort: 'newest' | 'popular'; limit: number; page: number }) {
+  async list(callerId: string, f: ListModelsInput) {
     const rows = await q.listModels(this.db, { ownerId: f.visibility === 'public' ? null : callerId, publicOnly: f.visibility === 'public', sort: f.sort, limit: f.limit, offset: (f.page - 1) * f.limit });
     const more = rows.length > f.limit;
     const data = await Promise.all(rows.slice(0, f.limit).map(async (m) => ({ owner: m.owner_username, ...(await this.describe(m)) })));
     return { data, page: f.page, has_more: more };
   }
 
-  async update(callerId: string, name: string, patch: { visibility?: 'private' | 'public'; description?: string | null; tags?: string[]; trigger_word?: string | null }) {
+  async update(callerId: string, name: string, patch: UpdateModelInput) {
     const m = await this.resolve(callerId, name, true);
     return this.describe(await q.updateModel(this.db, m.id, patch));
   }

@@ -4,23 +4,13 @@ import { decodeCursor, newId, toPage } from '../../ids.js';
 import type { CatalogService } from '../catalog/service.js';
 import { isOpen, JOB_STATES } from '../jobs/states.js';
 import type { JobRow } from '../jobs/types.js';
-import type { CreateJobInput, JobsService, PreparedJob } from '../jobs/service.js';
+import type { CreateJobInput } from '../jobs/schema.js';
+import type { JobsService, PreparedJob } from '../jobs/service.js';
 import { aggregate, expandGrid } from './aggregate.js';
 import * as q from './queries.js';
+import type { CreateSweepInput } from './schema.js';
 
 export const MAX_SWEEP_JOBS = 200;
-
-export interface CreateSweepInput {
-  trainer: string;
-  dataset_id: string;
-  validation_dataset_id?: string;
-  base_model?: string;
-  hyperparameters?: Record<string, unknown>;
-  grid: Record<string, unknown[]>;
-  repeats?: number;
-  metric?: string;
-  output?: { model_name: string; description?: string };
-}
 
 function state(s: q.SweepRow, jobs: JobRow[]): string {
   const active = jobs.some((j) => isOpen(j.status));

@@ -5,8 +5,7 @@ import { resolveAllowed, type AddressPolicy, type Resolver } from '../../net/add
 import * as q from './queries.js';
 import { newSecret } from './signing.js';
 
-export const JOB_EVENT_TYPES = ['job.started', 'job.succeeded', 'job.failed', 'job.cancelled'] as const;
-export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
+import { JOB_EVENT_TYPES, type CreateEndpointInput, type JobEventType } from './schema.js';
 
 /** The Standard Webhooks envelope: receivers switch on `type`, `data` is the resource. */
 export interface WebhookPayload { type: JobEventType; timestamp: string; data: Record<string, unknown> }
@@ -137,7 +136,7 @@ export class WebhooksService {
     await q.notifyDeliverers(tx);
   }
 
-  async createEndpoint(ownerId: string, input: { url: string; events: readonly string[] }): Promise<PublicEndpoint> {
+  async createEndpoint(ownerId: string, input: CreateEndpointInput): Promise<PublicEndpoint> {
     const events = [...new Set(input.events)];
     if (events.length === 0) throw new ValidationError('EVENTS_REQUIRED', 'subscribe to at least one event');
     const unknown = events.filter((e) => !(JOB_EVENT_TYPES as readonly string[]).includes(e));

@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
+import { BaseModel, Trainer } from '../../../domain/catalog/schema.js';
 import type { Services } from '../../../services.js';
-import { baseModelSchema, errorResponses, idParams, trainerSchema } from '../../schemas.js';
+import { errorResponses, idParams, security } from '../../schemas.js';
 
-export default function catalogRoutes(app: FastifyInstance, s: Services) {
-  const security = [{ bearer: [] }];
+export type CatalogDeps = Pick<Services, 'catalog'>;
 
+export default function catalogRoutes(app: FastifyInstance, s: CatalogDeps) {
   app.get('/v1/trainers', {
-    schema: { tags: ['catalog'], summary: 'Trainers with their hyperparameter JSON Schema, dataset constraints, pricing and availability', security, response: { 200: { type: 'object', properties: { data: { type: 'array', items: trainerSchema } } }, ...errorResponses(401) } },
+    schema: { tags: ['catalog'], summary: 'Trainers with their hyperparameter JSON Schema, dataset constraints, pricing and availability', security, response: { 200: { type: 'object', properties: { data: { type: 'array', items: Trainer } } }, ...errorResponses(401) } },
     handler: async () => {
       await s.catalog.ready();
       return { data: s.catalog.listTrainers() };
@@ -14,7 +15,7 @@ export default function catalogRoutes(app: FastifyInstance, s: Services) {
   });
 
   app.get<{ Params: { id: string } }>('/v1/trainers/:id', {
-    schema: { tags: ['catalog'], summary: 'One trainer', security, params: idParams(), response: { 200: trainerSchema, ...errorResponses(401, 404) } },
+    schema: { tags: ['catalog'], summary: 'One trainer', security, params: idParams(), response: { 200: Trainer, ...errorResponses(401, 404) } },
     handler: async (req) => {
       await s.catalog.ready();
       return s.catalog.trainer(req.params.id);
@@ -27,13 +28,13 @@ export default function catalogRoutes(app: FastifyInstance, s: Services) {
       summary: 'Base models, optionally only those a trainer works with',
       security,
       querystring: { type: 'object', additionalProperties: false, properties: { trainer: { type: 'string', maxLength: 100 } } },
-      response: { 200: { type: 'object', properties: { data: { type: 'array', items: baseModelSchema } } }, ...errorResponses(401) },
+      response: { 200: { type: 'object', properties: { data: { type: 'array', items: BaseModel } } }, ...errorResponses(401) },
     },
     handler: async (req) => ({ data: s.catalog.listBaseModels(req.query.trainer ? { trainer: req.query.trainer } : {}) }),
   });
 
   app.get<{ Params: { id: string } }>('/v1/base-models/:id', {
-    schema: { tags: ['catalog'], summary: 'One base model', security, params: idParams(), response: { 200: baseModelSchema, ...errorResponses(401, 404) } },
+    schema: { tags: ['catalog'], summary: 'One base model', security, params: idParams(), response: { 200: BaseModel, ...errorResponses(401, 404) } },
     handler: async (req) => s.catalog.baseModel(req.params.id),
   });
 }

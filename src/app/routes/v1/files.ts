@@ -1,16 +1,20 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ValidationError } from '../../../errors.js';
+import { CompleteUploadBody, CreateUploadBody, File, ImportFilesBody, ImportResults, UploadTicket, type CompleteUploadInput, type CreateUploadInput, type ImportFilesInput } from '../../../domain/files/schema.js';
 import type { Services } from '../../../services.js';
-import { errorResponses, fileSchema, idParams, page, pageQuery } from '../../schemas.js';
+import { errorResponses, idParams, noContent, pageQuerystring, security, type PageQuery } from '../../schemas.js';
 import { caller } from '../../types.js';
+import { Page } from '../../../domain/schema-kit.js';
 
-export function baseUrl(s: Services, req: FastifyRequest): string {
+/** Where signed URLs point: the configured public URL, or the host the caller reached. */
+export function baseUrl(s: Pick<Services, 'config'>, req: FastifyRequest): string {
   return s.config.publicUrl ?? `${req.protocol}://${req.host}`;
 }
 
-export default function fileRoutes(app: FastifyInstance, s: Services) {
+export type FileDeps = Pick<Services, 'files' | 'config'>;
+
+export default function fileRoutes(app: FastifyInstance, s: FileDeps) {
   const uploadLimit = s.config.rateLimits.upload.max > 0 ? { max: s.config.rateLimits.upload.max, timeWindow: s.config.rateLimits.upload.windowMs } : false;
-  const security = [{ bearer: [] }];
 
   app.post('/v1/files', {
     config: { rateLimit: uploadLimit },
@@ -20,7 +24,7 @@ export default function fileRoutes(app: FastifyInstance, s: Services) {
       description: `The type is decided from the bytes. Accepted: JPEG, PNG, WebP, ZIP, UTF-8 text (CSV, JSON Lines). At most ${s.config.uploads.maxFileBytes} bytes.`,
       consumes: ['multipart/form-data'],
       security,
-      response: { 201: fileSchema, ...errorResponses(400, 401, 413, 415, 429) },
+      response: { 201: File, ...errorResponses(400, 401, 413, 415, 429) },
     },
     handler: async (req, reply) => {
       if (!req.isMultipart()) throw new ValidationError('MULTIPART_REQUIRED', 'send the file as multipart/form-data in a field named "file"');
@@ -32,89 +36,57 @@ export default function fileRoutes(app: FastifyInstance, s: Services) {
     },
   });
 
-  app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/files', {
-    schema: { tags: ['files'], summary: 'Your files, newest first', security, querystring: { type: 'object', additionalProperties: false, properties: pageQuery }, response: { 200: page(fileSchema), ...errorResponses(400, 401) } },
+  app.get<{ Querystring: PageQuery }>('/v1/files', {
+    schema: { tags: ['files'], summary: 'Your files, newest first', security, querystring: pageQuerystring, response: { 200: Page(File), ...errorResponses(400, 401) } },
     handler: async (req) => s.files.list(caller(req).userId, req.query.limit, req.query.cursor),
   });
 
   app.get<{ Params: { id: string } }>('/v1/files/:id', {
-    schema: { tags: ['files'], summary: 'One of your files', security, params: idParams(), response: { 200: fileSchema, ...errorResponses(401, 404) } },
+    schema: { tags: ['files'], summary: 'One of your files', security, params: idParams(), response: { 200: File, ...errorResponses(401, 404) } },
     handler: async (req) => s.files.get(caller(req).userId, req.params.id),
   });
 
   app.delete<{ Params: { id: string } }>('/v1/files/:id', {
-    schema: { tags: ['files'], summary: 'Delete a file that no dataset uses', security, params: idParams(), response: { 204: { type: 'null' }, ...errorResponses(401, 404, 409) } },
+    schema: { tags: ['files'], summary: 'Delete a file that no dataset uses', security, params: idParams(), response: { 204: noContent, ...errorResponses(401, 404, 409) } },
     handler: async (req, reply) => {
       await s.files.delete(caller(req).userId, req.params.id);
       return reply.status(204).send();
     },
   });
 
-  app.post<{ Body: { filename: string; bytes: number; sha256?: string } }>('/v1/uploads', {
+  app.post<{ Body: CreateUploadInput }>('/v1/uploads', {
     config: { rateLimit: uploadLimit },
     schema: {
       tags: ['files'],
       summary: 'Start a pre-signed upload: PUT the raw bytes to upload_url, then POST /v1/uploads/{file_id}/complete',
       security,
-      body: {
-        type: 'object',
-        required: ['filename', 'bytes'],
-        additionalProperties: false,
-        properties: { filename: { type: 'string', minLength: 1, maxLength: 255 }, bytes: { type: 'integer', minimum: 1 }, sha256: { type: 'string', maxLength: 64 } },
-      },
-      response: {
-        201: { type: 'object', properties: { file_id: { type: 'string' }, upload_url: { type: 'string' }, method: { type: 'string' }, expires_at: { type: 'string', format: 'date-time' } } },
-        ...errorResponses(400, 401, 413, 429),
-      },
+      body: CreateUploadBody,
+      response: { 201: UploadTicket, ...errorResponses(400, 401, 413, 429) },
     },
     handler: async (req, reply) => reply.status(201).send(await s.files.createUpload(caller(req).userId, req.body, baseUrl(s, req))),
   });
 
-  app.post<{ Params: { id: string }; Body: { sha256?: string } | undefined }>('/v1/uploads/:id/complete', {
+  app.post<{ Params: { id: string }; Body: CompleteUploadInput | null | undefined }>('/v1/uploads/:id/complete', {
     schema: {
       tags: ['files'],
       summary: 'Finish a pre-signed upload: checks size and sha256, sniffs the type',
       security,
       params: idParams(),
-      body: { type: ['object', 'null'], additionalProperties: false, properties: { sha256: { type: 'string', pattern: '^[A-Fa-f0-9]{64}$' } } },
-      response: { 200: fileSchema, ...errorResponses(400, 401, 404, 409, 415) },
+      body: CompleteUploadBody,
+      response: { 200: File, ...errorResponses(400, 401, 404, 409, 415) },
     },
     handler: async (req) => s.files.completeUpload(caller(req).userId, req.params.id, req.body ?? {}),
   });
 
-  app.post<{ Body: { urls: string[] } }>('/v1/files/import', {
+  app.post<{ Body: ImportFilesInput }>('/v1/files/import', {
     config: { rateLimit: uploadLimit },
     schema: {
       tags: ['files'],
       summary: 'Fetch files from http(s) URLs on the server side; one result per URL',
       description: 'Private, loopback, link-local, multicast and cloud-metadata addresses are refused, also after redirects (at most 3).',
       security,
-      body: {
-        type: 'object',
-        required: ['urls'],
-        additionalProperties: false,
-        properties: { urls: { type: 'array', minItems: 1, maxItems: 20, items: { type: 'string', minLength: 1, maxLength: 2048 } } },
-      },
-      response: {
-        200: {
-          type: 'object',
-          properties: {
-            results: {
-              type: 'array',
-              items: {
-                type: 'object',
-                properties: {
-                  url: { type: 'string' },
-                  status: { type: 'string', enum: ['imported', 'failed'] },
-                  file: fileSchema,
-                  error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} } },
-                },
-              },
-            },
-          },
-        },
-        ...errorResponses(400, 401, 429),
-      },
+      body: ImportFilesBody,
+      response: { 200: ImportResults, ...errorResponses(400, 401, 429) },
     },
     handler: async (req) => ({ results: await s.files.importUrls(caller(req).userId, req.body.urls) }),
   });

@@ -1,12 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { ALL_STATES, isFinal, type JobState } from '../../../domain/jobs/states.js';
+import { isFinal } from '../../../domain/jobs/states.js';
 import { ForbiddenError } from '../../../errors.js';
-import type { JobEvent } from '../../../events/hub.js';
+import { CreateJobBody, Job, JobEvents, JobLogs, JobMetrics, JobPage, JobsFilter, type CreateJobInput, type JobsFilterInput } from '../../../domain/jobs/schema.js';
+import type { EventHub, JobEvent } from '../../../events/hub.js';
 import type { Services } from '../../../services.js';
-import { errorResponses, freeObject, idParams, page, pageQuery } from '../../schemas.js';
+import { errorResponses, idParams, noContent, pageQuery, security, type PageQuery } from '../../schemas.js';
 import { caller } from '../../types.js';
-import { jobSchema } from '../job-schemas.js';
+
+/** The hub is null only where nothing listens (it is set before the server is built). */
+export type JobDeps = Pick<Services, 'jobs' | 'hub'>;
 
 const KEEPALIVE_MS = 15_000;
 
@@ -21,7 +24,7 @@ const sseFrame = (e: JobEvent) => `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.
  * events, a comment line every 15 s to keep proxies from closing the stream, and the end of
  * the stream right after the final status.
  */
-async function streamSse(s: Services & { hub: NonNullable<Services['hub']> }, req: FastifyRequest, reply: FastifyReply, jobId: string, after: number) {
+async function streamSse(hub: EventHub, req: FastifyRequest, reply: FastifyReply, jobId: string, after: number) {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no', 'x-request-id': req.id });
@@ -38,7 +41,7 @@ async function streamSse(s: Services & { hub: NonNullable<Services['hub']> }, re
   };
   req.raw.on('close', close);
   try {
-    unsubscribe = await s.hub.subscribe(jobId, after, (events) => {
+    unsubscribe = await hub.subscribe(jobId, after, (events) => {
       if (closed) return;
       res.write(events.map(sseFrame).join(''));
       if (events.some(isFinalStatus)) close();
@@ -50,54 +53,26 @@ async function streamSse(s: Services & { hub: NonNullable<Services['hub']> }, re
   }
 }
 
-export default function jobRoutes(app: FastifyInstance, s: Services) {
-  const security = [{ bearer: [] }];
+export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
   const isAdmin = (req: FastifyRequest) => caller(req).role === 'admin';
 
-  app.post<{ Body: Record<string, unknown>; Headers: { 'idempotency-key'?: string } }>('/v1/jobs', {
+  app.post<{ Body: CreateJobInput; Headers: { 'idempotency-key'?: string } }>('/v1/jobs', {
     schema: {
       tags: ['jobs'],
       summary: 'Start a training job (202). Send Idempotency-Key to make retries safe.',
       security,
       headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 200 } } },
-      body: {
-        type: 'object',
-        required: ['trainer', 'dataset_id', 'output'],
-        additionalProperties: false,
-        properties: {
-          trainer: { type: 'string', minLength: 1, maxLength: 100 },
-          from_model: {
-            type: 'object',
-            required: ['name'],
-            additionalProperties: false,
-            description: 'Retraining: warm-start from a version (or alias) of one of your models',
-            properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, version: { type: 'integer', minimum: 1 }, alias: { type: 'string', minLength: 1, maxLength: 50 } },
-          },
-          dataset_id: { type: 'string', minLength: 1, maxLength: 100 },
-          validation_dataset_id: { type: 'string', minLength: 1, maxLength: 100 },
-          base_model: { type: 'string', minLength: 1, maxLength: 100 },
-          hyperparameters: { type: 'object' },
-          output: {
-            type: 'object',
-            required: ['model_name'],
-            additionalProperties: false,
-            properties: { model_name: { type: 'string', minLength: 1, maxLength: 100 }, description: { type: 'string', maxLength: 2000 } },
-          },
-          metadata: { type: 'object', maxProperties: 50 },
-          webhook_url: { type: 'string', minLength: 1, maxLength: 2048 },
-          priority: { type: 'integer', minimum: -100, maximum: 100, default: 0 },
-        },
-      },
-      response: { 202: jobSchema, ...errorResponses(400, 401, 402, 404, 409, 422, 429) },
+      body: CreateJobBody,
+      response: { 202: Job, ...errorResponses(400, 401, 402, 404, 409, 422, 429) },
     },
     handler: async (req, reply) => {
-      const { job, replayed } = await s.jobs.create(caller(req).userId, req.body as never, req.headers['idempotency-key']);
+      const { job, replayed } = await s.jobs.create(caller(req).userId, req.body, req.headers['idempotency-key']);
       if (replayed) reply.header('idempotent-replayed', 'true');
       return reply.status(202).send(job);
     },
   });
 
-  app.get<{ Querystring: { limit: number; cursor?: string; status?: JobState; trainer?: string; scope?: 'own' | 'all' } }>('/v1/jobs', {
+  app.get<{ Querystring: PageQuery & JobsFilterInput & { scope?: 'own' | 'all' } }>('/v1/jobs', {
     schema: {
       tags: ['jobs'],
       summary: 'Your jobs, newest first (admins: scope=all for everyone’s)',
@@ -105,9 +80,9 @@ export default function jobRoutes(app: FastifyInstance, s: Services) {
       querystring: {
         type: 'object',
         additionalProperties: false,
-        properties: { ...pageQuery, status: { type: 'string', enum: ALL_STATES }, trainer: { type: 'string', maxLength: 100 }, scope: { type: 'string', enum: ['own', 'all'], default: 'own' } },
+        properties: { ...pageQuery, ...JobsFilter.properties, scope: { type: 'string', enum: ['own', 'all'], default: 'own' } },
       },
-      response: { 200: page(jobSchema), ...errorResponses(400, 401, 403) },
+      response: { 200: JobPage, ...errorResponses(400, 401, 403) },
     },
     handler: async (req) => {
       const { limit, cursor, scope, ...filter } = req.query;
@@ -117,17 +92,17 @@ export default function jobRoutes(app: FastifyInstance, s: Services) {
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', {
-    schema: { tags: ['jobs'], summary: 'A job with its status, progress (fraction, step, ETA), error or result', security, params: idParams(), response: { 200: jobSchema, ...errorResponses(401, 404) } },
+    schema: { tags: ['jobs'], summary: 'A job with its status, progress (fraction, step, ETA), error or result', security, params: idParams(), response: { 200: Job, ...errorResponses(401, 404) } },
     handler: async (req) => s.jobs.get(caller(req).userId, req.params.id, isAdmin(req)),
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', {
-    schema: { tags: ['jobs'], summary: 'Cancel: a queued job at once, a running one through cancel_requested', security, params: idParams(), response: { 200: jobSchema, ...errorResponses(401, 404, 409) } },
+    schema: { tags: ['jobs'], summary: 'Cancel: a queued job at once, a running one through cancel_requested', security, params: idParams(), response: { 200: Job, ...errorResponses(401, 404, 409) } },
     handler: async (req) => s.jobs.cancel(caller(req).userId, req.params.id, isAdmin(req)),
   });
 
   app.delete<{ Params: { id: string } }>('/v1/jobs/:id', {
-    schema: { tags: ['jobs'], summary: 'Delete a finished job and its events (its model versions stay)', security, params: idParams(), response: { 204: { type: 'null' }, ...errorResponses(401, 404, 409) } },
+    schema: { tags: ['jobs'], summary: 'Delete a finished job and its events (its model versions stay)', security, params: idParams(), response: { 204: noContent, ...errorResponses(401, 404, 409) } },
     handler: async (req, reply) => {
       await s.jobs.delete(caller(req).userId, req.params.id, isAdmin(req));
       return reply.status(204).send();
@@ -141,14 +116,14 @@ export default function jobRoutes(app: FastifyInstance, s: Services) {
       security,
       params: idParams(),
       querystring: { type: 'object', additionalProperties: false, properties: { after: { type: 'integer', minimum: 0, default: 0 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } },
-      response: { 200: { type: 'object', properties: { data: { type: 'array', items: { type: 'object', properties: { seq: { type: 'integer' }, type: { type: 'string' }, data: freeObject, created_at: { type: 'string' } } } } } }, ...errorResponses(401, 404) },
+      response: { 200: JobEvents, ...errorResponses(401, 404) },
     },
     handler: async (req, reply) => {
       const userId = caller(req).userId;
       if ((req.headers.accept ?? '').includes('text/event-stream')) {
         await s.jobs.row(userId, req.params.id, isAdmin(req));
         const last = Number(req.headers['last-event-id']);
-        return streamSse(s as never, req, reply, req.params.id, Number.isInteger(last) && last >= 0 ? last : req.query.after);
+        return streamSse(s.hub!, req, reply, req.params.id, Number.isInteger(last) && last >= 0 ? last : req.query.after);
       }
       return { data: await s.jobs.events(userId, req.params.id, req.query.after, req.query.limit, isAdmin(req)) };
     },
@@ -181,13 +156,13 @@ export default function jobRoutes(app: FastifyInstance, s: Services) {
       security,
       params: idParams(),
       querystring: { type: 'object', additionalProperties: false, properties: { tail: { type: 'integer', minimum: 1, maximum: 10_000, default: 200 }, since: { type: 'string', format: 'date-time' } } },
-      response: { 200: { type: 'object', properties: { data: { type: 'array', items: freeObject } } }, ...errorResponses(400, 401, 404) },
+      response: { 200: JobLogs, ...errorResponses(400, 401, 404) },
     },
     handler: async (req) => ({ data: await s.jobs.logs(caller(req).userId, req.params.id, req.query.tail, req.query.since ? new Date(req.query.since) : null, isAdmin(req)) }),
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/metrics', {
-    schema: { tags: ['jobs'], summary: 'One time series per metric: [{step, epoch, value, at}]', security, params: idParams(), response: { 200: { type: 'object', properties: { metrics: { type: 'object', additionalProperties: true } } }, ...errorResponses(401, 404) } },
+    schema: { tags: ['jobs'], summary: 'One time series per metric: [{step, epoch, value, at}]', security, params: idParams(), response: { 200: JobMetrics, ...errorResponses(401, 404) } },
     handler: async (req) => s.jobs.metrics(caller(req).userId, req.params.id, isAdmin(req)),
   });
 }

@@ -1,4 +1,6 @@
 import type { Readable } from 'node:stream';
+import type { Static } from '../../schema-kit.js';
+import type { DatasetOptions as DatasetOptionsShape } from '../schema.js';
 
 export const DATASET_KINDS = ['image-set', 'tabular-csv', 'text-classification-jsonl', 'chat-jsonl', 'archive'] as const;
 export type DatasetKind = (typeof DATASET_KINDS)[number];
@@ -13,11 +15,8 @@ export interface DatasetFileInput {
   open(): Promise<Readable>;
 }
 
-export interface DatasetOptions {
-  label_column?: string;
-  text_field?: string;
-  label_field?: string;
-}
+/** Declared once, with the API shape that accepts it. */
+export type DatasetOptions = Static<typeof DatasetOptionsShape>;
 
 export interface ValidationLimits {
   /** image-set dataset-level maximum */

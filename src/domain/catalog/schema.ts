@@ -1,0 +1,56 @@
+/** Trainers and base models: the shapes the API accepts and returns. */
+import { FreeObject, Nullable, Out, StringEnum, Type, type Static } from '../schema-kit.js';
+
+const ID = '^[a-z0-9][a-z0-9._-]{0,99}$';
+
+export const Trainer = Out({
+  id: Type.String(),
+  title: Type.String(),
+  task: Type.String(),
+  description: Type.String(),
+  dataset: FreeObject(),
+  hyperparameters: FreeObject(),
+  primary_metric: FreeObject(),
+  resources: FreeObject(),
+  pricing: FreeObject(),
+  base_models: StringEnum(['none', 'required', 'optional']),
+  supports_warm_start: Type.Boolean(),
+  kind: StringEnum(['training', 'inference']),
+  runtime: FreeObject(),
+  available: Type.Boolean(),
+  unavailable_reason: Nullable(Type.String()),
+});
+
+export const BaseModel = Out({
+  id: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  architecture: Type.String(),
+  trainers: Type.Array(Type.String()),
+  source: Type.String(),
+  local_path: Nullable(Type.String()),
+  available: Type.Boolean({ description: 'Whether the model files are present on this server' }),
+  registered: Type.Boolean({ description: 'Registered at run time by an admin (POST /v1/admin/base-models), not built in' }),
+  version: Type.String(),
+  supported_lora_params: Out({ min_rank: Type.Integer(), max_rank: Type.Integer(), default_alpha: Type.Integer() }),
+});
+
+/** POST /v1/admin/base-models: a folder already on the server; nothing is downloaded. */
+export const RegisterBaseModelBody = Type.Object(
+  {
+    id: Type.String({ pattern: ID }),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    description: Type.Optional(Type.String({ maxLength: 2000 })),
+    architecture: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,49}$', description: 'stable-diffusion, llama, bert, …' }),
+    trainers: Type.Array(Type.String({ pattern: ID }), { minItems: 1, maxItems: 20, uniqueItems: true }),
+    path: Type.String({ minLength: 1, maxLength: 4096, description: 'A folder on the server (absolute, or relative to DATA_DIR) saved with save_pretrained' }),
+    version: Type.Optional(Type.String({ maxLength: 100 })),
+    supported_lora_params: Type.Optional(
+      Type.Object({ min_rank: Type.Integer({ minimum: 1 }), max_rank: Type.Integer({ minimum: 1 }), default_alpha: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RegisterBaseModelInput = Static<typeof RegisterBaseModelBody>;
+
+export const CatalogCounts = Out({ trainers: Type.Integer(), base_models: Type.Integer() });

@@ -1,0 +1,68 @@
+/** Training jobs: the shapes the API accepts and returns. */
+import { AnyObject, DateTime, FreeObject, Nullable, Out, Page, StringEnum, Type, type Static } from '../schema-kit.js';
+import { ALL_STATES } from './states.js';
+
+const nullableDate = () => Nullable(DateTime());
+
+export const CreateJobBody = Type.Object(
+  {
+    trainer: Type.String({ minLength: 1, maxLength: 100 }),
+    from_model: Type.Optional(
+      Type.Object(
+        { name: Type.String({ minLength: 1, maxLength: 200 }), version: Type.Optional(Type.Integer({ minimum: 1 })), alias: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })) },
+        { additionalProperties: false, description: 'Retraining: warm-start from a version (or alias) of one of your models' },
+      ),
+    ),
+    dataset_id: Type.String({ minLength: 1, maxLength: 100 }),
+    validation_dataset_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    base_model: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    /** Checked against the trainer's own JSON Schema when the job is created. */
+    hyperparameters: Type.Optional(AnyObject()),
+    output: Type.Object({ model_name: Type.String({ minLength: 1, maxLength: 100 }), description: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }),
+    metadata: Type.Optional(AnyObject({ maxProperties: 50 })),
+    webhook_url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100, default: 0 })),
+  },
+  { additionalProperties: false },
+);
+export type CreateJobInput = Static<typeof CreateJobBody>;
+
+/** What GET /v1/jobs filters on (beside the page and scope, which the route handles). */
+export const JobsFilter = Type.Object({ status: Type.Optional(StringEnum(ALL_STATES)), trainer: Type.Optional(Type.String({ maxLength: 100 })) });
+export type JobsFilterInput = Static<typeof JobsFilter>;
+
+/** A job as the API shows it (see publicJob in shape.ts). */
+export const Job = Out({
+  id: Type.String(),
+  kind: Type.String(),
+  trainer: Type.String(),
+  status: StringEnum(ALL_STATES),
+  priority: Type.Integer(),
+  dataset_id: Nullable(Type.String()),
+  validation_dataset_id: Nullable(Type.String()),
+  base_model: Nullable(Type.String()),
+  hyperparameters: FreeObject(),
+  output: Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true, description: 'The model a training job produces; null for inference jobs' }),
+  metadata: FreeObject(),
+  webhook_url: Nullable(Type.String()),
+  cost: Type.Integer({ description: 'Credits held at creation, captured on success, released on failure or cancel' }),
+  attempt: Type.Integer(),
+  max_attempts: Type.Integer(),
+  progress: Out({ fraction: Type.Number(), step: Nullable(Type.Integer()), total_steps: Nullable(Type.Integer()), epoch: Nullable(Type.Number()), eta_seconds: Nullable(Type.Number()) }),
+  error: Nullable(Out({ code: Type.String(), message: Type.String() })),
+  result: Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true }),
+  model_version_id: Nullable(Type.String()),
+  from_model: Nullable(Out({ name: Type.String(), version: Type.Integer() })),
+  sweep_id: Nullable(Type.String()),
+  created_at: DateTime(),
+  started_at: nullableDate(),
+  finished_at: nullableDate(),
+  updated_at: DateTime(),
+});
+
+export const JobPage = Page(Job);
+
+export const JobEvent = Out({ seq: Type.Integer(), type: Type.String(), data: FreeObject(), created_at: Type.String() });
+export const JobEvents = Out({ data: Type.Array(JobEvent) });
+export const JobLogs = Out({ data: Type.Array(FreeObject()) });
+export const JobMetrics = Out({ metrics: FreeObject() });

@@ -1,0 +1,38 @@
+/**
+ * Building blocks for the API shapes each domain module declares in its schema.ts. A shape is
+ * a TypeBox schema: the HTTP layer validates requests and documents /openapi.json with it, and
+ * the services take `Static<typeof Shape>` as their input type, so the two cannot drift.
+ *
+ * The helpers emit exactly the JSON Schema the routes used before (`type: ['string', 'null']`
+ * rather than anyOf, `enum` rather than unions of literals): same validation, same error
+ * messages, same documentation.
+ */
+import { Type, type ObjectOptions, type SchemaOptions, type Static, type TProperties, type TSchema } from '@sinclair/typebox';
+
+export { Type, type Static } from '@sinclair/typebox';
+
+/** The same schema, also accepting null. */
+export const Nullable = <T extends TSchema & { type: string }>(schema: T) => Type.Unsafe<Static<T> | null>({ ...schema, type: [schema.type, 'null'] });
+
+/** One of a fixed list of strings, as a plain `enum`. */
+export const StringEnum = <const T extends readonly string[]>(values: T, options: SchemaOptions = {}) => Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+
+/** Any JSON object whose fields the shape does not describe. */
+export const FreeObject = (options: SchemaOptions = {}) => Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true, ...options });
+
+/** A JSON object whose fields are checked elsewhere (hyperparameters against the trainer's schema, say). */
+export const AnyObject = (options: SchemaOptions = {}) => Type.Unsafe<Record<string, unknown>>({ type: 'object', ...options });
+
+export const DateTime = (options: SchemaOptions = {}) => Type.String({ format: 'date-time', ...options });
+
+/**
+ * A response object. Its fields are listed without `required`: the serializer would throw on a
+ * missing one rather than leave it out, and the API has never promised more than this.
+ */
+export const Out = <P extends TProperties>(properties: P, options: ObjectOptions = {}) => Type.Partial(Type.Object(properties, options));
+
+/** One page of a cursor-paginated list. */
+export const Page = <T extends TSchema>(item: T) => Out({ data: Type.Array(item), next_cursor: Nullable(Type.String()) });
+
+/** A querystring's type once Ajv has filled in the defaults its schema declares. */
+export type WithDefaults<T, K extends keyof T> = Omit<T, K> & Required<Pick<T, K>>;
