@@ -75,6 +75,7 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
   const datasets = new DatasetsService({
     db,
     store,
+    files,
     maxFiles: config.datasets.maxFiles,
     limits: { ...DEFAULT_VALIDATION_LIMITS, maxImages: config.datasets.maxImages, maxRows: config.datasets.maxRows },
     // Jobs are wired below; the check runs only on a DELETE, long after.

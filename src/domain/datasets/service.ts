@@ -2,7 +2,7 @@ import type { Db, Queryable } from '../../db/db.js';
 import { ConflictError, isForeignKeyViolation, isUniqueViolation, NotFoundError, ValidationError } from '../../errors.js';
 import { decodeCursor, newId, toPage } from '../../ids.js';
 import type { BlobStore } from '../../storage/blob-store.js';
-import * as fq from '../files/queries.js';
+import type { FilesService } from '../files/service.js';
 import * as q from './queries.js';
 import type { CreateDatasetInput, DatasetsFilterInput } from './schema.js';
 import { DATASET_KINDS, type DatasetKind, type DatasetOptions, type ValidationLimits } from './validate/types.js';
@@ -31,6 +31,7 @@ export type InUseCheck = (db: Queryable, datasetId: string) => Promise<string | 
 export interface DatasetsDeps {
   db: Db;
   store: BlobStore;
+  files: Pick<FilesService, 'readyFiles'>;
   maxFiles: number;
   limits: ValidationLimits;
   inUseChecks?: InUseCheck[];
@@ -98,7 +99,7 @@ export class DatasetsService {
     if (ids.length === 0) throw new ValidationError('NO_FILES', 'file_ids must name at least one file');
     if (ids.length > this.deps.maxFiles) throw new ValidationError('TOO_MANY_FILES', `a dataset holds at most ${this.deps.maxFiles} files`);
 
-    const files = await fq.readyFilesByIds(this.deps.db, ownerId, ids);
+    const files = await this.deps.files.readyFiles(ownerId, ids);
     const found = new Set(files.map((f) => f.id));
     const missing = ids.filter((id) => !found.has(id));
     if (missing.length) throw new ValidationError('FILE_NOT_FOUND', `unknown file id(s): ${missing.slice(0, 10).join(', ')}`, { file_ids: missing });

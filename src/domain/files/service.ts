@@ -55,6 +55,11 @@ const SHA256 = /^[a-f0-9]{64}$/;
 export class FilesService {
   constructor(private readonly deps: FilesDeps) {}
 
+  /** The caller's uploaded files among `ids` (pending uploads and other users' files are left out). */
+  async readyFiles(ownerId: string, ids: string[]): Promise<Array<Pick<q.FileRow, 'id' | 'filename' | 'bytes' | 'content_type'>>> {
+    return q.readyFilesByIds(this.deps.db, ownerId, ids);
+  }
+
   private key(ownerId: string, id: string) {
     return `files/${ownerId}/${id}`;
   }
