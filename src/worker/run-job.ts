@@ -10,7 +10,7 @@ import { startTrainer, type ExitInfo, type RunningTrainer } from '../executors/l
 import { EventSink } from './event-sink.js';
 import { finishEnded, finishInference, finishSucceeded, uploadArtifacts, type FinishDeps } from './finish.js';
 import { stageJob } from './stage.js';
-import { trainerCommand, trainerExtraEnv } from './trainer-command.js';
+import { trainerCommand } from '../trainers/runtimes/index.js';
 
 export type StopReason = 'cancel' | 'drain' | 'lost' | 'timeout';
 
@@ -112,10 +112,10 @@ export class JobRun {
 
       let exit: ExitInfo;
       try {
-        const trainer = ctx.catalog.trainer(job.trainer);
+        const { argv, env } = trainerCommand(ctx.catalog.trainer(job.trainer), { python: ctx.python });
         this.trainer = await startTrainer({
-          command: trainerCommand(trainer, { python: ctx.python }),
-          env: trainerExtraEnv(trainer),
+          command: argv,
+          env,
           specPath: staged.specPath,
           cwd: staged.dir,
           gpus: this.gpus,

@@ -6,21 +6,9 @@ import type { Db } from '../db/db.js';
 import type { CatalogService } from '../domain/catalog/service.js';
 import * as dq from '../domain/datasets/queries.js';
 import type { JobRow } from '../domain/jobs/queries.js';
-import * as rq from '../domain/registry/queries.js';
+import { materializeVersion } from '../domain/registry/materialize.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { SpecDataset, StagedSpec } from '../trainers/protocol.js';
-
-/** A version's artifacts as files named after the artifacts: what trainers and predictors read. */
-export async function materializeVersion(db: Db, store: BlobStore, versionId: string, into: string, onBytes?: (n: number) => void): Promise<number> {
-  await mkdir(into, { recursive: true });
-  let total = 0;
-  for (const a of await rq.artifacts(db, [versionId])) {
-    await pipeline(await store.get(a.storage_key), createWriteStream(path.join(into, a.name)));
-    total += a.bytes;
-    onBytes?.(total);
-  }
-  return total;
-}
 
 export interface StagedJob { dir: string; spec: StagedSpec; specPath: string }
 
