@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Db } from '../db/db.js';
 import * as dq from '../dispatch/queries.js';
 import type { CatalogService } from '../domain/catalog/service.js';
+import { versionAttributes } from '../domain/catalog/version-fields.js';
 import type { CreditsService } from '../domain/credits/service.js';
 import { appendEvents } from '../domain/jobs/events.js';
 import type { JobRow } from '../domain/jobs/queries.js';
@@ -56,7 +57,7 @@ export async function finishSucceeded(d: FinishDeps, fence: dq.Fence, result: { 
       ownerId: job.owner_id,
       modelName: job.output.model_name,
       description: job.output.description ?? null,
-      triggerWord: typeof job.hyperparameters.trigger_word === 'string' ? job.hyperparameters.trigger_word : null,
+      triggerWord: versionAttributes(trainer, job.hyperparameters).triggerWord,
       trainer: job.trainer,
       primaryMetric: trainer.primary_metric,
       jobId: job.id,
