@@ -4,7 +4,7 @@ import { AccountsService } from './domain/accounts/service.js';
 import { CatalogService } from './domain/catalog/service.js';
 import { GenerationsService } from './domain/generations/service.js';
 import { PythonProbe } from './python/probe.js';
-import type { AvailabilityProbe } from './domain/catalog/types.js';
+import type { AvailabilityProbe, TrainerDef } from './domain/catalog/types.js';
 import { CreditsService } from './domain/credits/service.js';
 import { DatasetsService } from './domain/datasets/service.js';
 import { DEFAULT_VALIDATION_LIMITS } from './domain/datasets/validate/types.js';
@@ -14,7 +14,8 @@ import { JobsService } from './domain/jobs/service.js';
 import { RegistryService } from './domain/registry/service.js';
 import { SweepsService } from './domain/sweeps/service.js';
 import { ModelCache } from './serving/cache.js';
-import { predictorModules, ServingService } from './serving/service.js';
+import { ServingService } from './serving/service.js';
+import { predictorModule, runtimeProbe, type RuntimeContext } from './trainers/runtimes/index.js';
 import { WebhooksService } from './domain/webhooks/service.js';
 import type { EventHub } from './events/hub.js';
 import { parseAddressPolicy, type Resolver } from './net/address-guard.js';
@@ -82,16 +83,18 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
     inUseChecks: [(db, id) => jobs.datasetInUse(db, id)],
     ...(o.onError ? { onError: o.onError } : {}),
   });
-  const python = new PythonProbe(config.python.bin);
-  const catalog = new CatalogService(config.dataDir, { ...(o.probe ? { probe: o.probe } : {}), python, db });
+  // Trainers are reached through their runtimes only; the Python probe caches which packs import.
+  const runtime: RuntimeContext = { python: config.python.bin, packs: new PythonProbe(config.python.bin) };
+  const catalog = new CatalogService(config.dataDir, { ...(o.probe ? { probe: o.probe } : {}), runtimes: runtimeProbe(runtime), db });
   await catalog.load();
   const registry = new RegistryService(db, store, config.uploads.signedUrlTtlSeconds);
   const webhooks = new WebhooksService({ db, policy: parseAddressPolicy(config.webhooks.allow), ...(o.resolver ? { resolver: o.resolver } : {}) });
   const lifecycle = new JobLifecycle({ credits, webhooks, registry });
   const jobs: JobsService = new JobsService({ db, catalog, datasets, registry, credits, webhooks, lifecycle, limits: config.jobs });
   const sweeps = new SweepsService({ db, jobs, catalog });
-  const cache = new ModelCache({ db, store, dir: config.serving.dir, maxBytes: config.serving.cacheBytes, loadModule: predictorModules(config.python.bin) });
-  const serving = new ServingService({ db, registry, catalog, cache });
+  const predictors = (t: TrainerDef) => predictorModule(t, runtime);
+  const cache = new ModelCache({ registry, dir: config.serving.dir, maxBytes: config.serving.cacheBytes, predictors });
+  const serving = new ServingService({ registry, catalog, cache, predictors });
   const generations = new GenerationsService({ db, store, catalog, registry, jobs, signedUrlTtlSeconds: config.uploads.signedUrlTtlSeconds });
   return { config, db, store, blobSigningKey, accounts, files, datasets, catalog, credits, registry, webhooks, jobs, lifecycle, sweeps, serving, cache, generations, hub: null };
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { onCleanup } from './cleanup.js';
 
-/** tsx's loader as an absolute URL, as src/worker/trainer-command.ts does it. */
+/** tsx's loader as an absolute URL, as src/trainers/runtimes/builtin.ts does it. */
 export function tsxLoader(): string {
   const pkg = createRequire(import.meta.url).resolve('tsx/package.json');
   return pathToFileURL(path.join(path.dirname(pkg), 'dist', 'loader.mjs')).href;

@@ -4,7 +4,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TrainerDef } from '../domain/catalog/types.js';
-import type { Prediction, Predictor } from '../serving/cache.js';
+import type { Prediction, Predictor } from '../trainers/predictor.js';
 import { PACKS_DIR, packEnv, packModule } from './env.js';
 
 // Loading torch + transformers + the weights takes seconds; a model that is not ready in two

@@ -1,19 +1,12 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Db } from '../db/db.js';
 import type { TrainerDef } from '../domain/catalog/types.js';
-import { AppError } from '../errors.js';
-import type { BlobStore } from '../storage/blob-store.js';
-import { materializeVersion } from '../worker/stage.js';
+import type { RegistryService } from '../domain/registry/service.js';
+import { AppError, ConflictError } from '../errors.js';
+import type { Predictor, PredictorModule } from '../trainers/predictor.js';
 
-export interface Prediction { label: string; probabilities: Record<string, number> }
-export interface Predictor {
-  predict(instances: unknown[]): Promise<Prediction[]>;
-  readonly bytes: number;
-  dispose(): void;
-  /** Predictors backed by a process: resolves once it has exited (clean shutdown). */
-  close?(): Promise<void>;
-}
+/** How models of a trainer are loaded (its runtime, src/trainers/runtimes); null: they cannot be served. */
+export type PredictorSource = (t: TrainerDef) => PredictorModule | null;
 
 export interface Entry {
   versionId: string;
@@ -43,7 +36,7 @@ export class ModelCache {
   private readonly entries = new Map<string, Entry>();
 
   constructor(
-    private readonly d: { db: Db; store: BlobStore; dir: string; maxBytes: number; loadModule: (t: TrainerDef) => Promise<{ loadPredictor(dir: string): Promise<Predictor> }> },
+    private readonly d: { registry: RegistryService; dir: string; maxBytes: number; predictors: PredictorSource },
   ) {}
 
   list(): Entry[] {
@@ -64,8 +57,9 @@ export class ModelCache {
       const folder = path.join(this.d.dir, key.versionId);
       try {
         await rm(folder, { recursive: true, force: true });
-        await materializeVersion(this.d.db, this.d.store, key.versionId, folder, (n) => (entry.loadedBytes = n));
-        const mod = await this.d.loadModule(trainer);
+        await this.d.registry.materialize(key.versionId, folder, (n) => (entry.loadedBytes = n));
+        const mod = this.d.predictors(trainer);
+        if (!mod) throw new ConflictError('PREDICTION_NOT_SUPPORTED', `models of ${trainer.id} cannot be served`);
         const predictor = await mod.loadPredictor(folder);
         Object.assign(entry, { state: 'ready', predictor, loading: null, loadedBytes: entry.totalBytes });
         await this.evict(key.versionId);

@@ -1,58 +1,31 @@
 
 import { AppError, ConflictError, ValidationError } from '../errors.js';
-import type { Db } from '../db/db.js';
 import type { CatalogService } from '../domain/catalog/service.js';
 import type { TrainerDef } from '../domain/catalog/types.js';
-import * as rq from '../domain/registry/queries.js';
 import type { RegistryService } from '../domain/registry/service.js';
-import type { ModelCache} from './cache.js';
-import { ModelLoadError, type Predictor } from './cache.js';
-import { hasPythonPredictor, loadPythonPredictor } from '../python/predictor.js';
+import type { Predictor } from '../trainers/predictor.js';
+import type { ModelCache, PredictorSource } from './cache.js';
+import { ModelLoadError } from './cache.js';
 import type { LoadInput, PredictInput } from './schema.js';
 
 export const MAX_INSTANCES = 1000;
 
-/** Whether models of this trainer can be served: built-ins have predictor.ts, Python packs predict.py. */
-export function canServe(t: TrainerDef): boolean {
-  return t.runtime.type === 'builtin' || hasPythonPredictor(t);
-}
-
-/**
- * Built-in trainers ship a predictor.ts beside their main.ts, which runs in the API process;
- * Python packs ship predict.py, which runs as a child process per loaded model.
- */
-export function predictorModules(python: string) {
-  return async (t: TrainerDef): Promise<{ loadPredictor(dir: string): Promise<Predictor> }> => {
-    if (hasPythonPredictor(t)) return { loadPredictor: (dir) => loadPythonPredictor(python, t, dir) };
-    return loadBuiltinPredictorModule(t);
-  };
-}
-
-async function loadBuiltinPredictorModule(t: TrainerDef): Promise<{ loadPredictor(dir: string): Promise<Predictor> }> {
-  if (t.runtime.type !== 'builtin') throw new ConflictError('PREDICTION_NOT_SUPPORTED', `models of ${t.id} cannot be served`);
-  const url = new URL(`../trainers/builtin/${t.runtime.entry}/predictor.js`, import.meta.url);
-  try {
-    return (await import(url.href)) as { loadPredictor(dir: string): Promise<Predictor> };
-  } catch (err) {
-    throw new ConflictError('PREDICTION_NOT_SUPPORTED', `${t.id} has no predictor: ${(err as Error).message}`);
-  }
-}
-
 export class ServingService {
-  constructor(private readonly d: { db: Db; registry: RegistryService; catalog: CatalogService; cache: ModelCache }) {}
+  /** `predictors`: the trainer runtimes' answer to whether (and how) a trainer's models are served. */
+  constructor(private readonly d: { registry: RegistryService; catalog: CatalogService; cache: ModelCache; predictors: PredictorSource }) {}
 
   private async target(callerId: string, ref: string, which: LoadInput) {
     if (which.version !== undefined && which.alias !== undefined) throw new ValidationError('VERSION_OR_ALIAS', 'give version or alias, not both');
     const m = await this.d.registry.resolve(callerId, ref);
     const v = await this.d.registry.versionRow(m, String(which.version ?? which.alias ?? 'latest'));
-    const totalBytes = (await rq.artifacts(this.d.db, [v.id])).reduce((s, a) => s + a.bytes, 0);
+    const totalBytes = await this.d.registry.artifactBytes(v.id);
     let trainer: TrainerDef;
     try {
       trainer = this.d.catalog.trainer(m.trainer);
     } catch {
       throw new ConflictError('PREDICTION_NOT_SUPPORTED', `trainer ${m.trainer} is no longer installed`);
     }
-    if (!canServe(trainer)) throw new ConflictError('PREDICTION_NOT_SUPPORTED', `models of ${trainer.id} cannot be served through predict`);
+    if (!this.d.predictors(trainer)) throw new ConflictError('PREDICTION_NOT_SUPPORTED', `models of ${trainer.id} cannot be served through predict`);
     return { m, v, key: { versionId: v.id, model: m.name, owner: m.owner_id, version: v.version, totalBytes }, trainer };
   }
 
@@ -75,7 +48,7 @@ export class ServingService {
       throw new ValidationError('INVALID_INSTANCES', (err as Error).message);
     }
     const tookMs = performance.now() - t0;
-    await rq.bumpPopularity(this.d.db, m.id);
+    await this.d.registry.countUse(m.id);
     return { model: m.name, version: v.version, predictions, took_ms: Math.round(tookMs * 1000) / 1000 };
   }
 

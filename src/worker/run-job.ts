@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Db, Queryable } from '../db/db.js';
 import type { CatalogService } from '../domain/catalog/service.js';
+import { versionAttributes } from '../domain/catalog/version-fields.js';
 import type { JobLifecycle } from '../domain/jobs/lifecycle/index.js';
 import { JOB_ERROR_CODES, JOB_STATES } from '../domain/jobs/states.js';
 import type { Fence, JobError, JobRow } from '../domain/jobs/types.js';
@@ -11,7 +12,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { uploadArtifacts } from './artifacts.js';
 import { EventSink } from './event-sink.js';
 import { stageJob } from './stage.js';
-import { trainerCommand, trainerExtraEnv } from './trainer-command.js';
+import { trainerCommand } from '../trainers/runtimes/index.js';
 
 export type StopReason = 'cancel' | 'drain' | 'lost' | 'timeout';
 
@@ -114,10 +115,10 @@ export class JobRun {
 
       let exit: ExitInfo;
       try {
-        const trainer = ctx.catalog.trainer(job.trainer);
+        const { argv, env } = trainerCommand(ctx.catalog.trainer(job.trainer), { python: ctx.python });
         this.trainer = await startTrainer({
-          command: trainerCommand(trainer, { python: ctx.python }),
-          env: trainerExtraEnv(trainer),
+          command: argv,
+          env,
           specPath: staged.specPath,
           cwd: staged.dir,
           gpus: this.gpus,
@@ -175,7 +176,7 @@ export class JobRun {
           ? ctx.lifecycle.succeedInference(tx, this.fence, result, artifacts)
           : ctx.lifecycle.succeedTraining(tx, this.fence, result, artifacts, {
               primaryMetric: trainer.primary_metric,
-              triggerWord: typeof job.hyperparameters.trigger_word === 'string' ? job.hyperparameters.trigger_word : null,
+              triggerWord: versionAttributes(trainer, job.hyperparameters).triggerWord,
             }),
       );
       if (!done) for (const a of artifacts) await ctx.store.delete(a.storage_key);

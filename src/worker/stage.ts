@@ -4,42 +4,13 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Db } from '../db/db.js';
 import type { CatalogService } from '../domain/catalog/service.js';
-import * as dq from '../domain/datasets/queries.js';
+import { materializeDataset } from '../domain/datasets/materialize.js';
 import type { JobRow } from '../domain/jobs/types.js';
-import * as rq from '../domain/registry/queries.js';
+import { materializeVersion } from '../domain/registry/materialize.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import type { SpecDataset, StagedSpec } from '../trainers/protocol.js';
-
-/** A version's artifacts as files named after the artifacts: what trainers and predictors read. */
-export async function materializeVersion(db: Db, store: BlobStore, versionId: string, into: string, onBytes?: (n: number) => void): Promise<number> {
-  await mkdir(into, { recursive: true });
-  let total = 0;
-  for (const a of await rq.artifacts(db, [versionId])) {
-    await pipeline(await store.get(a.storage_key), createWriteStream(path.join(into, a.name)));
-    total += a.bytes;
-    onBytes?.(total);
-  }
-  return total;
-}
+import type { StagedSpec } from '../trainers/protocol.js';
 
 export interface StagedJob { dir: string; spec: StagedSpec; specPath: string }
-
-/** Stored names are ours; on disk a file keeps its id, plus a cleaned name for humans. */
-const diskName = (id: string, filename: string) => `${id}-${filename.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100)}`;
-
-async function stageDataset(db: Db, store: BlobStore, ownerId: string, datasetId: string, into: string): Promise<SpecDataset> {
-  const ds = await dq.datasetById(db, ownerId, datasetId);
-  if (!ds) throw new Error(`dataset ${datasetId} no longer exists`);
-  const folder = path.join(into, ds.id);
-  await mkdir(folder, { recursive: true });
-  const files = [];
-  for (const f of await dq.datasetFiles(db, ds.id)) {
-    const target = path.join(folder, diskName(f.id, f.filename));
-    await pipeline(await store.get(f.storage_key), createWriteStream(target));
-    files.push({ path: target, filename: f.filename, content_type: f.content_type });
-  }
-  return { id: ds.id, kind: ds.kind, options: ds.options, stats: ds.stats, files };
-}
 
 /**
  * Lays out one attempt's folder — inputs/, output/, checkpoints/, tmp/ — copies the datasets
@@ -53,8 +24,8 @@ export async function stageJob(d: { db: Db; store: BlobStore; catalog: CatalogSe
   for (const p of [inputs, output, checkpoints, path.join(dir, 'tmp')]) await mkdir(p, { recursive: true });
 
   // Inference jobs (generations) have no dataset.
-  const dataset = job.dataset_id ? await stageDataset(d.db, d.store, job.owner_id, job.dataset_id, inputs) : null;
-  const validation = job.validation_dataset_id ? await stageDataset(d.db, d.store, job.owner_id, job.validation_dataset_id, inputs) : null;
+  const dataset = job.dataset_id ? await materializeDataset(d.db, d.store, job.owner_id, job.dataset_id, inputs) : null;
+  const validation = job.validation_dataset_id ? await materializeDataset(d.db, d.store, job.owner_id, job.validation_dataset_id, inputs) : null;
   let resumeFrom: string | null = null;
   if (job.checkpoint) {
     const cp = job.checkpoint;

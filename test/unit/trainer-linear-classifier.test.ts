@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ofType, runBuiltinTrainer, type TrainerRun } from '../helpers/trainer-run.js';
+import { specHyperparameters } from '../../src/domain/jobs/hyperparameters.js';
+import { linearClassifier } from '../../src/trainers/builtin/linear-classifier/catalog.js';
 import { readCsvTable, stratifiedSplit } from '../../src/trainers/builtin/linear-classifier/data.js';
 import { predict } from '../../src/trainers/builtin/linear-classifier/model.js';
 import type { LinearModel } from '../../src/trainers/builtin/linear-classifier/model.js';
@@ -64,6 +66,7 @@ afterAll(async () => {
 });
 
 interface SpecOptions {
+  raw?: boolean;
   files?: string[];
   validation?: string[];
   options?: Record<string, unknown>;
@@ -82,7 +85,8 @@ function train(hyperparameters: Record<string, unknown>, o: SpecOptions = {}, on
     attempt: 1,
     trainer: 'linear-classifier',
     base_model: null,
-    hyperparameters,
+    // As the server writes it: defaults from the catalog entry filled in (raw: exactly as given).
+    hyperparameters: o.raw ? hyperparameters : specHyperparameters(linearClassifier, hyperparameters),
     inputs: { dataset: dataset('ds_train', o.files ?? ['signal.csv']), validation_dataset: o.validation ? dataset('ds_val', o.validation) : null },
     output_dir: out,
     checkpoint_dir: ckpt,
@@ -209,6 +213,13 @@ describe('linear-classifier trainer', () => {
     const wrong = await train(BASE, { options: { label_column: 'species' } });
     expect(wrong.code).toBe(1);
     expect(ofType(wrong, 'log').find((l) => l.level === 'error')?.message).toMatch(/label column "species" not found.*f1, f2/);
+  });
+
+  it('fails with exit 1 and a clear error when the spec lacks a hyperparameter: defaults live in the catalog only', async () => {
+    const run = await train({ epochs: 2, learning_rate: 0.1, batch_size: 32, seed: 1 }, { raw: true });
+    expect(run.code).toBe(1);
+    expect(ofType(run, 'log').filter((l) => l.level === 'error').map((l) => l.message)).toEqual([expect.stringMatching(/^hyperparameters: l2 is missing; validation_split is missing/)]);
+    expect(ofType(run, 'result')).toEqual([]);
   });
 
   it('on SIGTERM saves a checkpoint and exits 143; resuming gives the uninterrupted model', async () => {

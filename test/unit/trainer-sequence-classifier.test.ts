@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ofType, runBuiltinTrainer, type TrainerRun } from '../helpers/trainer-run.js';
+import { specHyperparameters } from '../../src/domain/jobs/hyperparameters.js';
+import { sequenceClassifier } from '../../src/trainers/builtin/sequence-classifier/catalog.js';
 import { Rng } from '../../src/trainers/builtin/runtime.js';
 import { blocksOf, fitNormalization, loadSeries, splitWindows } from '../../src/trainers/builtin/sequence-classifier/data.js';
 import type { Series, Window } from '../../src/trainers/builtin/sequence-classifier/data.js';
@@ -86,7 +88,7 @@ function train(hyperparameters: Record<string, unknown>, o: SpecOptions = {}, on
     attempt: 1,
     trainer: 'sequence-classifier',
     base_model: null,
-    hyperparameters,
+    hyperparameters: specHyperparameters(sequenceClassifier, hyperparameters),
     inputs: { dataset: dataset('ds_train', o.files ?? ['signal.csv']), validation_dataset: o.validation ? dataset('ds_val', o.validation) : null },
     output_dir: out,
     checkpoint_dir: ckpt,

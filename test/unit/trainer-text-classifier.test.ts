@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ofType, runBuiltinTrainer, type TrainerRun } from '../helpers/trainer-run.js';
+import { specHyperparameters } from '../../src/domain/jobs/hyperparameters.js';
+import { textClassifier } from '../../src/trainers/builtin/text-classifier/catalog.js';
 import { stratifiedSplit } from '../../src/trainers/builtin/text-classifier/data.js';
 import { loadPredictor } from '../../src/trainers/builtin/text-classifier/predictor.js';
 import { Tokenizer, splitWords } from '../../src/trainers/builtin/text-classifier/tokenizer.js';
@@ -126,7 +128,7 @@ function train(hyperparameters: Record<string, unknown>, o: SpecOptions = {}, on
     attempt: 1,
     trainer: 'text-classifier',
     base_model: null,
-    hyperparameters,
+    hyperparameters: specHyperparameters(textClassifier, hyperparameters),
     inputs: {
       dataset: { id: 'ds_1', kind: 'text-classification-jsonl', options: o.options ?? {}, stats: null, files: [{ path: file(data), filename: data, content_type: 'application/x-ndjson' }] },
       validation_dataset: null,

@@ -4,6 +4,8 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { specHyperparameters } from '../../src/domain/jobs/hyperparameters.js';
+import { linearClassifier } from '../../src/trainers/builtin/linear-classifier/catalog.js';
 
 let dir: string;
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -26,7 +28,7 @@ it('a built-in trainer whose worker dies stops by itself, leaving a checkpoint',
   for (const d of ['out', 'ckpt']) await mkdir(path.join(dir, d));
   const spec = {
     protocol: 1, job_id: 'job_w', attempt: 1, trainer: 'linear-classifier', base_model: null,
-    hyperparameters: { epochs: 10000, learning_rate: 0.1, batch_size: 1, l2: 0, validation_split: 0.2, seed: 1 },
+    hyperparameters: specHyperparameters(linearClassifier, { epochs: 10000, learning_rate: 0.1, batch_size: 1, l2: 0, validation_split: 0.2, seed: 1 }),
     inputs: { dataset: { id: 'ds', kind: 'tabular-csv', options: { label_column: 'label' }, stats: null, files: [{ path: path.join(dir, 'd.csv'), filename: 'd.csv', content_type: 'text/csv' }] }, validation_dataset: null },
     output_dir: path.join(dir, 'out'), checkpoint_dir: path.join(dir, 'ckpt'), resume_from: null, init_from: null,
   };

@@ -1,13 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Db } from '../../db/db.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
-import type { PythonProbe } from '../../python/probe.js';
 import { BUILTIN_BASE_MODELS, BUILTIN_TRAINERS } from './builtin.js';
 import * as q from './queries.js';
-import type { AvailabilityProbe, BaseModel, Trainer, TrainerDef } from './types.js';
+import type { AvailabilityProbe, BaseModel, RuntimeProbe, Trainer, TrainerDef } from './types.js';
 
 export class CatalogFileError extends Error {
   readonly code = 'CATALOG_FILE_INVALID';
@@ -19,27 +17,8 @@ export class CatalogFileError extends Error {
 
 interface CatalogFile { trainers?: Array<Partial<TrainerDef> & { id: string; disabled?: boolean }>; base_models?: Array<Partial<BaseModel> & { id: string; disabled?: boolean }> }
 
-const TRAINERS_DIR = fileURLToPath(new URL('../../trainers/', import.meta.url));
 const PROBING = 'checking whether its runtime is installed';
-
-/**
- * Default probe: a built-in trainer is available when its program is part of this build; a
- * Python pack when its environment imports it (one cached probe process for all packs).
- */
-export function defaultProbe(python: PythonProbe | null): AvailabilityProbe {
-  return async (t) => {
-    if (t.runtime.type === 'command') {
-      const exe = t.runtime.command?.[0];
-      if (!exe) return 'runtime.command is empty';
-      return path.isAbsolute(exe) && !existsSync(exe) ? `${exe} does not exist` : null;
-    }
-    if (t.runtime.type === 'builtin') {
-      const dir = path.join(TRAINERS_DIR, 'builtin', t.runtime.entry);
-      return existsSync(path.join(dir, 'main.js')) || existsSync(path.join(dir, 'main.ts')) ? null : 'this trainer is not part of this build yet';
-    }
-    return python ? python.check(t.runtime.entry) : 'no Python trainer environment is configured';
-  };
-}
+const NO_PROBE: AvailabilityProbe = async () => 'no runtime probe is configured';
 
 function mergeById<T extends { id: string }>(base: T[], overrides: Array<Partial<T> & { id: string; disabled?: boolean }> | undefined): T[] {
   const out = new Map(base.map((b) => [b.id, b]));
@@ -81,11 +60,12 @@ export class CatalogService {
 
   constructor(
     private readonly dataDir: string,
-    private readonly opts: { probe?: AvailabilityProbe; python?: PythonProbe | null; db?: Db } = {},
+    /** `probe` overrides `runtimes.check` (tests); `runtimes` still gets refreshed and closed. */
+    private readonly opts: { probe?: AvailabilityProbe; runtimes?: RuntimeProbe; db?: Db } = {},
   ) {}
 
   private get probe(): AvailabilityProbe {
-    return this.opts.probe ?? defaultProbe(this.opts.python ?? null);
+    return this.opts.probe ?? this.opts.runtimes?.check ?? NO_PROBE;
   }
 
   /**
@@ -104,7 +84,7 @@ export class CatalogService {
       }
       check(file, overrides);
     }
-    if (o.reprobe) this.opts.python?.refresh();
+    if (o.reprobe) this.opts.runtimes?.refresh();
     const defs = mergeById(BUILTIN_TRAINERS, overrides.trainers);
     const gen = ++this.generation;
     const previous = new Map(this.trainers.map((t) => [t.id, t]));
@@ -142,7 +122,7 @@ export class CatalogService {
   }
 
   async close(): Promise<void> {
-    this.opts.python?.close();
+    this.opts.runtimes?.close();
     await this.unwatch?.().catch(() => {});
     this.unwatch = null;
   }

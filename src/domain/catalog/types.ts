@@ -43,6 +43,14 @@ export interface TrainerDef {
   runtime: TrainerRuntime;
   /** inference: not trained through POST /v1/jobs but run by an API such as POST /v1/generations. */
   kind?: 'training' | 'inference';
+  /** Model attributes recorded from a job's hyperparameters: attribute → hyperparameter name (version-fields.ts). */
+  version_fields?: VersionFields;
+}
+
+/** Which hyperparameter, if any, becomes each model attribute when a version is registered. */
+export interface VersionFields {
+  /** The word that invokes the model in prompts (image LoRAs). */
+  trigger_word?: string;
 }
 
 export interface Trainer extends TrainerDef {
@@ -64,4 +72,16 @@ export interface BaseModel {
   registered?: boolean;
 }
 
+/** Null when the trainer's runtime is installed on this machine, else why it is not. */
 export type AvailabilityProbe = (t: TrainerDef) => Promise<string | null>;
+
+/**
+ * How the catalog learns availability. services.ts builds it from the trainer runtimes
+ * (src/trainers/runtimes) and passes it in, so the catalog knows no runtime itself. Answers
+ * may be cached: `refresh` forgets them (reload with reprobe), `close` stops probes in flight.
+ */
+export interface RuntimeProbe {
+  check: AvailabilityProbe;
+  refresh(): void;
+  close(): void;
+}

@@ -73,7 +73,7 @@ export class GenerationsService {
     return this.d.db.transaction(async (tx) => {
       const row = await this.d.jobs.insertInference(tx, ownerId, { trainer, hyperparameters, baseModel: resolvedBase, fromModel, cost, ...(input.priority !== undefined ? { priority: input.priority } : {}) }, o);
       // Generations count toward the LoRA's popularity, like predictions do for classifiers.
-      if (row && loraModelId) await this.d.registry.countUse(tx, loraModelId);
+      if (row && loraModelId) await this.d.registry.countUse(loraModelId, tx);
       return row;
     });
   }

@@ -25,3 +25,12 @@ export function validateHyperparameters(schema: JsonSchema, input: Record<string
   }
   return value;
 }
+
+/**
+ * A trainer's complete hyperparameters from some of them, as the server puts them in a job
+ * spec: validated against the catalog entry's schema, defaults filled in. For code that writes
+ * specs itself (tests, benchmarks running a trainer directly).
+ */
+export function specHyperparameters(def: { hyperparameters: JsonSchema }, partial: Record<string, unknown> = {}): Record<string, unknown> {
+  return validateHyperparameters(def.hyperparameters, partial);
+}

@@ -2,6 +2,7 @@ import type { Db, Queryable } from '../../db/db.js';
 import { AppError, NotFoundError, ValidationError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { BlobStore } from '../../storage/blob-store.js';
+import { materializeVersion } from './materialize.js';
 import * as q from './queries.js';
 import type { ListModelsInput, UpdateModelInput } from './schema.js';
 
@@ -60,7 +61,7 @@ export class RegistryService {
   }
 
   /** A model was used (a prediction, a generation): what `sort=popular` ranks by. */
-  async countUse(db: Queryable, modelId: string): Promise<void> {
+  async countUse(modelId: string, db: Queryable = this.db): Promise<void> {
     await q.bumpPopularity(db, modelId);
   }
 
@@ -161,6 +162,16 @@ export class RegistryService {
     if (!a) throw new NotFoundError('artifact', artifact);
     const signed = this.store.signedUrl(a.storage_key, { method: 'GET', expiresInSeconds: this.signedUrlTtlSeconds, baseUrl });
     return { name: a.name, format: a.format, bytes: a.bytes, sha256: a.sha256, url: signed.url, expires_at: signed.expiresAt.toISOString() };
+  }
+
+  /** Writes a version's artifacts into `into` as files named after them (serving loads them from there). */
+  materialize(versionId: string, into: string, onBytes?: (n: number) => void): Promise<number> {
+    return materializeVersion(this.db, this.store, versionId, into, onBytes);
+  }
+
+  /** Total size of a version's artifacts: what loading it costs. */
+  async artifactBytes(versionId: string): Promise<number> {
+    return (await q.artifacts(this.db, [versionId])).reduce((s, a) => s + a.bytes, 0);
   }
 
   /** For job creation: the output name is new, or names one of the caller's models of this trainer. */

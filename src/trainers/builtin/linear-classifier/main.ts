@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { JobSpec, SpecDataset } from '../../protocol.js';
 import { EXIT_STOPPED, ProgressReporter, Rng, TrainerError, log, runTrainer, send } from '../runtime.js';
 import type { StopSignal } from '../runtime.js';
+import { readHyperparameters } from '../hyperparameters.js';
 import { encodeRows, fitEncoding, readCsvTable, stratifiedSplit, withLabels } from './data.js';
 import type { Encoding } from './data.js';
 import { cloneParams, createParams, evaluate, sgdStep, toModel } from './model.js';
@@ -22,18 +23,9 @@ interface Hyper {
   seed: number;
 }
 
-/** The server validates and defaults these; the fallbacks only keep a hand-written spec usable. */
-function readHyper(hp: Record<string, unknown>): Hyper {
-  const num = (key: string, fallback: number): number => (typeof hp[key] === 'number' && Number.isFinite(hp[key]) ? (hp[key] as number) : fallback);
-  return {
-    epochs: Math.max(1, Math.floor(num('epochs', 100))),
-    learning_rate: num('learning_rate', 0.1),
-    batch_size: Math.max(1, Math.floor(num('batch_size', 32))),
-    l2: num('l2', 0),
-    validation_split: Math.min(0.5, Math.max(0, num('validation_split', 0.2))),
-    seed: Math.floor(num('seed', 42)),
-  };
-}
+/** Complete: the server filled in the catalog's defaults (catalog.ts). */
+const readHyper = (hp: Record<string, unknown>): Hyper =>
+  readHyperparameters<Hyper>(hp, { epochs: 'integer', learning_rate: 'number', batch_size: 'integer', l2: 'number', validation_split: 'number', seed: 'integer' });
 
 /** Split and shuffle draw from separate streams, so changing the epoch count never changes the split. */
 const SHUFFLE_SALT = 0x5bd1e995;

@@ -5,6 +5,7 @@
  */
 import { encodeInto } from './data.js';
 import type { Encoding, FeatureEncoding } from './data.js';
+import type { Prediction } from '../../predictor.js';
 
 export interface Params {
   classes: number;
@@ -127,11 +128,6 @@ export function toModel(p: Params, enc: Encoding, classes: readonly string[], la
     bias: Array.from(p.bias),
     hyperparameters,
   };
-}
-
-export interface Prediction {
-  label: string;
-  probabilities: Record<string, number>;
 }
 
 /**

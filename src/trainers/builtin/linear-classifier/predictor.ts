@@ -1,9 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { Predictor } from '../../predictor.js';
 import { MODEL_FORMAT, predict, type LinearModel } from './model.js';
-
-export interface Prediction { label: string; probabilities: Record<string, number> }
-export interface Predictor { predict(instances: unknown[]): Promise<Prediction[]>; readonly bytes: number; dispose(): void }
 
 /** `dir` holds the version's artifacts as files named after them; this trainer needs `model`. */
 export async function loadPredictor(dir: string): Promise<Predictor> {

@@ -7,18 +7,7 @@
 import { loadModel, readPreprocessing } from './artifacts.js';
 import type { Preprocessing } from './artifacts.js';
 import { initBackend, tf } from './tf.js';
-
-export interface Prediction {
-  label: string;
-  probabilities: Record<string, number>;
-}
-
-export interface Predictor {
-  predict(instances: unknown[]): Promise<Prediction[]>;
-  /** Size of the model's weights; what keeping this predictor loaded costs, roughly. */
-  readonly bytes: number;
-  dispose(): void;
-}
+import type { Prediction, Predictor } from '../../predictor.js';
 
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 

@@ -4,6 +4,7 @@
  * warm start), class indices and class weights.
  */
 import type { JobSpec, SpecDataset } from '../../protocol.js';
+import { readHyperparameters } from '../hyperparameters.js';
 import { TrainerError } from '../runtime.js';
 import { loadModel, readPreprocessing } from './artifacts.js';
 import type { Preprocessing } from './artifacts.js';
@@ -32,30 +33,13 @@ export interface Hyper {
   session_id?: string;
 }
 
-/** The server validates and defaults these (catalog schema); the fallbacks only keep a hand-written spec usable. */
+/** Complete: the server filled in the catalog's defaults (catalog.ts); subject_id and session_id have none. */
 export function readHyper(hp: Record<string, unknown>): Hyper {
-  const num = (key: string, fallback: number): number => (typeof hp[key] === 'number' && Number.isFinite(hp[key]) ? (hp[key] as number) : fallback);
-  const bool = (key: string, fallback: boolean): boolean => (typeof hp[key] === 'boolean' ? (hp[key] as boolean) : fallback);
-  const str = (key: string): string | undefined => (typeof hp[key] === 'string' ? (hp[key] as string) : undefined);
-  const type = str('model_type') ?? 'enhanced_cnn_lstm';
-  if (!(MODEL_TYPES as readonly string[]).includes(type)) throw new TrainerError(`unknown model_type "${type}"; one of ${MODEL_TYPES.join(', ')}`);
-  return {
-    model_type: type as ModelType,
-    epochs: Math.max(1, Math.floor(num('epochs', 30))),
-    batch_size: Math.max(1, Math.floor(num('batch_size', 32))),
-    learning_rate: num('learning_rate', 0.001),
-    dropout_rate: Math.min(0.9, Math.max(0, num('dropout_rate', 0.3))),
-    l1_reg: Math.max(0, num('l1_reg', 0.00001)),
-    l2_reg: Math.max(0, num('l2_reg', 0.0001)),
-    use_separable: bool('use_separable', true),
-    use_relative_pos: bool('use_relative_pos', true),
-    sequence_length: Math.max(1, Math.floor(num('sequence_length', 32))),
-    validation_split: Math.min(0.5, Math.max(0, num('validation_split', 0.2))),
-    patience: Math.max(0, Math.floor(num('patience', 5))),
-    seed: Math.floor(num('seed', 42)),
-    ...(str('subject_id') !== undefined ? { subject_id: str('subject_id') } : {}),
-    ...(str('session_id') !== undefined ? { session_id: str('session_id') } : {}),
-  };
+  return readHyperparameters<Hyper>(
+    hp,
+    { model_type: MODEL_TYPES, epochs: 'integer', batch_size: 'integer', learning_rate: 'number', dropout_rate: 'number', l1_reg: 'number', l2_reg: 'number', use_separable: 'boolean', use_relative_pos: 'boolean', sequence_length: 'integer', validation_split: 'number', patience: 'integer', seed: 'integer', subject_id: 'string', session_id: 'string' },
+    ['subject_id', 'session_id'],
+  );
 }
 
 export interface WarmStart {

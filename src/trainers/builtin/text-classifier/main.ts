@@ -10,11 +10,12 @@ import path from 'node:path';
 import type { JobSpec } from '../../protocol.js';
 import { EXIT_STOPPED, ProgressReporter, Rng, TrainerError, log, runTrainer, send } from '../runtime.js';
 import type { StopSignal } from '../runtime.js';
+import { readHyperparameters } from '../hyperparameters.js';
 import { finish } from './report.js';
 import type { EpochMetrics } from './report.js';
 import { readExamples, splitExamples } from './data.js';
 import type { Examples } from './data.js';
-import { DEFAULT_SIZES, fromBase64, toBase64 } from './model.js';
+import { ARCHITECTURES, DEFAULT_SIZES, fromBase64, toBase64 } from './model.js';
 import type { Architecture, TrainingState } from './model.js';
 import { createModel, readModelDir } from './predictor.js';
 import type { ModelDir } from './predictor.js';
@@ -33,22 +34,9 @@ interface Hyper {
   seed: number;
 }
 
-/** The server validates and defaults these; the fallbacks only keep a hand-written spec usable. */
-function readHyper(hp: Record<string, unknown>): Hyper {
-  const num = (key: string, fallback: number): number => (typeof hp[key] === 'number' && Number.isFinite(hp[key]) ? (hp[key] as number) : fallback);
-  const arch = hp.architecture ?? 'fasttext';
-  if (arch !== 'fasttext' && arch !== 'transformer') throw new TrainerError(`architecture must be "fasttext" or "transformer", got ${JSON.stringify(arch)}`);
-  return {
-    architecture: arch,
-    epochs: Math.max(1, Math.floor(num('epochs', 10))),
-    batch_size: Math.max(1, Math.floor(num('batch_size', 32))),
-    learning_rate: num('learning_rate', 0.005),
-    max_length: Math.max(1, Math.floor(num('max_length', 128))),
-    vocab_size: Math.max(16, Math.floor(num('vocab_size', 20_000))),
-    validation_split: Math.min(0.5, Math.max(0, num('validation_split', 0.2))),
-    seed: Math.floor(num('seed', 42)),
-  };
-}
+/** Complete: the server filled in the catalog's defaults (catalog.ts). */
+const readHyper = (hp: Record<string, unknown>): Hyper =>
+  readHyperparameters<Hyper>(hp, { architecture: ARCHITECTURES, epochs: 'integer', batch_size: 'integer', learning_rate: 'number', max_length: 'integer', vocab_size: 'integer', validation_split: 'number', seed: 'integer' });
 
 /** Initialisation, split and shuffle draw from separate streams: more epochs never change the split or the init. */
 const INIT_SALT = 0x2545f491;

@@ -13,18 +13,7 @@ import { ARCHITECTURES, DEFAULT_SIZES, MODEL_FORMAT, unpackWeights } from './mod
 import type { Architecture, ModelJson, TextModel, Weights } from './model.js';
 import { Tokenizer } from './tokenizer.js';
 import type { TransformerConfig } from './transformer.js';
-
-export interface Prediction {
-  label: string;
-  probabilities: Record<string, number>;
-}
-
-export interface Predictor {
-  predict(instances: unknown[]): Promise<Prediction[]>;
-  /** Bytes of the files loaded: what keeping this predictor cached costs, roughly. */
-  readonly bytes: number;
-  dispose(): void;
-}
+import type { Prediction, Predictor } from '../../predictor.js';
 
 /** A fresh network of either architecture; weights are random until set. */
 export async function createModel(architecture: Architecture, config: Record<string, number>, learningRate: number, rng: Rng): Promise<TextModel> {

@@ -1,0 +1,38 @@
+import type { TrainerDef } from '../../../domain/catalog/types.js';
+import { SEED, VALIDATION_SPLIT } from '../../catalog-schema.js';
+
+/** This trainer's catalog entry; src/domain/catalog/builtin.ts lists it. main.ts reads exactly these hyperparameters. */
+export const sequenceClassifier: TrainerDef = {
+  id: 'sequence-classifier',
+  title: 'Sequence classifier (EEG and other time series)',
+  task: 'sequence-classification',
+  description: 'Windows of consecutive CSV rows → class, with dense, CNN-LSTM, ResNet-LSTM and transformer architectures.',
+  dataset: { kinds: ['tabular-csv'], min_rows: 10, label_column_required: true },
+  hyperparameters: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      model_type: { type: 'string', enum: ['original', 'enhanced_cnn_lstm', 'resnet_lstm', 'transformer'], default: 'enhanced_cnn_lstm' },
+      epochs: { type: 'integer', minimum: 1, maximum: 200, default: 30 },
+      batch_size: { type: 'integer', minimum: 1, maximum: 256, default: 32 },
+      learning_rate: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.001 },
+      dropout_rate: { type: 'number', minimum: 0, maximum: 0.9, default: 0.3 },
+      l1_reg: { type: 'number', minimum: 0, default: 0.00001 },
+      l2_reg: { type: 'number', minimum: 0, default: 0.0001 },
+      use_separable: { type: 'boolean', default: true },
+      use_relative_pos: { type: 'boolean', default: true },
+      sequence_length: { type: 'integer', minimum: 1, maximum: 1024, default: 32 },
+      validation_split: VALIDATION_SPLIT,
+      patience: { type: 'integer', minimum: 0, maximum: 200, default: 5, description: 'Early stopping: epochs without val_loss improvement (0 = off)' },
+      subject_id: { type: 'string', maxLength: 100 },
+      session_id: { type: 'string', maxLength: 100 },
+      seed: SEED,
+    },
+  },
+  primary_metric: { name: 'val_accuracy', goal: 'maximize' },
+  resources: { gpus: 0, memory_mb: 2048 },
+  pricing: { type: 'linear', param: 'epochs', base: 1, per_unit: 0.1 },
+  base_models: 'none',
+  supports_warm_start: true,
+  runtime: { type: 'builtin', entry: 'sequence-classifier' },
+};

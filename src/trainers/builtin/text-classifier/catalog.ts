@@ -1,0 +1,31 @@
+import type { TrainerDef } from '../../../domain/catalog/types.js';
+import { SEED, VALIDATION_SPLIT } from '../../catalog-schema.js';
+
+/** This trainer's catalog entry; src/domain/catalog/builtin.ts lists it. main.ts reads exactly these hyperparameters. */
+export const textClassifier: TrainerDef = {
+  id: 'text-classifier',
+  title: 'Text classifier (CPU)',
+  task: 'text-classification',
+  description: 'A tokenizer trained on your data and a small fastText-style or transformer encoder, on CPU.',
+  dataset: { kinds: ['text-classification-jsonl'], min_rows: 10 },
+  hyperparameters: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      architecture: { type: 'string', enum: ['fasttext', 'transformer'], default: 'fasttext' },
+      epochs: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
+      batch_size: { type: 'integer', minimum: 1, maximum: 1024, default: 32 },
+      learning_rate: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.005 },
+      max_length: { type: 'integer', minimum: 8, maximum: 1024, default: 128 },
+      vocab_size: { type: 'integer', minimum: 256, maximum: 200_000, default: 20_000 },
+      validation_split: VALIDATION_SPLIT,
+      seed: SEED,
+    },
+  },
+  primary_metric: { name: 'val_accuracy', goal: 'maximize' },
+  resources: { gpus: 0, memory_mb: 2048 },
+  pricing: { type: 'linear', param: 'epochs', base: 1, per_unit: 0.2 },
+  base_models: 'none',
+  supports_warm_start: true,
+  runtime: { type: 'builtin', entry: 'text-classifier' },
+};
