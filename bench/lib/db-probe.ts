@@ -48,7 +48,6 @@ export function probeDb(db: Db, p: Probe): Db {
         if (channel === CHANNELS.jobs && !p.heard.has(payload)) p.heard.set(payload, nowMs());
         handler(payload);
       }),
-    notify: (channel, payload) => db.notify(channel, payload),
     close: () => db.close(),
   };
 }

@@ -18,7 +18,6 @@ export interface Db extends Queryable {
   readonly kind: 'pglite' | 'pg';
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   listen(channel: string, handler: (payload: string) => void): Promise<Unlisten>;
-  notify(channel: string, payload: string): Promise<void>;
   close(): Promise<void>;
 }
 

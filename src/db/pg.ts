@@ -103,9 +103,6 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
         }
       };
     },
-    async notify(channel, payload) {
-      await pool.query('select pg_notify($1, $2)', [assertChannel(channel), payload]);
-    },
     async close() {
       if (closed) return;
       closed = true;

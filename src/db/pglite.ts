@@ -43,9 +43,6 @@ export function wrapPglite(pg: PGlite): Db {
         if (!closed) await unsub();
       };
     },
-    async notify(channel, payload) {
-      await pg.query('select pg_notify($1, $2)', [assertChannel(channel), payload]);
-    },
     async close() {
       if (closed) return;
       closed = true;

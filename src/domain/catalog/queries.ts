@@ -1,8 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { BaseModel } from './types.js';
 
-export const CATALOG_CHANNEL = 'trainyard_catalog';
-
 interface BaseModelRow { id: string; name: string; description: string; architecture: string; trainers: string[]; source: string; version: string | null; supported_lora_params: BaseModel['supported_lora_params'] | null }
 
 const toModel = (r: BaseModelRow): BaseModel => ({

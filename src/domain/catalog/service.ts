@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import { CHANNELS, notify } from '../../db/channels.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../../db/db.js';
@@ -116,7 +117,7 @@ export class CatalogService {
   /** Every API process and worker reloads registered base models when one is added or removed. */
   async watch(): Promise<void> {
     if (!this.opts.db || this.unwatch) return;
-    this.unwatch = await this.opts.db.listen(q.CATALOG_CHANNEL, () => {
+    this.unwatch = await this.opts.db.listen(CHANNELS.catalog, () => {
       this.loadRegistered().catch(() => {});
     });
   }
@@ -181,7 +182,7 @@ export class CatalogService {
     if (this.baseModels.some((x) => x.id === m.id)) throw new ConflictError('BASE_MODEL_EXISTS', `base model "${m.id}" already exists`);
     const row = await q.insertBaseModel(this.opts.db, { ...m, source: local }, createdBy);
     if (!row) throw new ConflictError('BASE_MODEL_EXISTS', `base model "${m.id}" already exists`);
-    await this.opts.db.notify(q.CATALOG_CHANNEL, m.id);
+    await notify(this.opts.db, 'catalog', m.id);
     await this.loadRegistered();
     return this.describe(row);
   }
@@ -190,7 +191,7 @@ export class CatalogService {
     const m = this.baseModel(id);
     if (!m.registered || !this.opts.db) throw new ConflictError('BASE_MODEL_BUILTIN', `base model "${id}" comes from the built-in list or catalog.json; disable it there`);
     await q.deleteBaseModel(this.opts.db, id);
-    await this.opts.db.notify(q.CATALOG_CHANNEL, id);
+    await notify(this.opts.db, 'catalog', id);
     await this.loadRegistered();
   }
 }

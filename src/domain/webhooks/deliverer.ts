@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { CHANNELS } from '../../db/channels.js';
 import type { Readable } from 'node:stream';
 import type { Db, Unlisten } from '../../db/db.js';
 import { AppError } from '../../errors.js';
@@ -111,7 +112,7 @@ export class WebhookDeliverer {
     this.started = true;
     this.starting = (async () => {
       try {
-        const unlisten = await this.deps.db.listen(q.WEBHOOK_CHANNEL, () => this.wake());
+        const unlisten = await this.deps.db.listen(CHANNELS.webhooks, () => this.wake());
         if (this.stopped) await unlisten();
         else this.unlisten = unlisten;
       } catch (err) {

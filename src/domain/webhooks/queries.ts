@@ -1,7 +1,6 @@
+import { notify } from '../../db/channels.js';
 import type { Queryable } from '../../db/db.js';
 import { newSecret } from './signing.js';
-
-export const WEBHOOK_CHANNEL = 'trainyard_webhooks';
 
 export interface EndpointRow {
   id: string;
@@ -130,7 +129,7 @@ export async function insertDelivery(
 
 /** Inside a transaction the notification goes out on commit, and not at all on rollback. */
 export async function notifyDeliverers(db: Queryable): Promise<void> {
-  await db.query(`select pg_notify('${WEBHOOK_CHANNEL}', '')`);
+  await notify(db, 'webhooks');
 }
 
 /**
