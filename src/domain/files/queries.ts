@@ -74,11 +74,6 @@ export async function listFiles(db: Queryable, ownerId: string, limit: number, a
   return rows;
 }
 
-export async function fileInUse(db: Queryable, id: string): Promise<boolean> {
-  const { rows } = await db.query<{ used: boolean }>('select exists(select 1 from dataset_files where file_id = $1) as used', [id]);
-  return rows[0]!.used;
-}
-
 export async function deleteFile(db: Queryable, ownerId: string, id: string): Promise<FileRow | null> {
   const { rows } = await db.query<FileRow>(`delete from files where id = $1 and owner_id = $2 returning ${COLS}`, [id, ownerId]);
   return rows[0] ?? null;

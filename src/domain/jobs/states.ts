@@ -25,7 +25,6 @@ export const FINAL_STATES: readonly JobState[] = Object.freeze([S.SUCCEEDED, S.F
 export const OPEN_STATES: readonly JobState[] = Object.freeze([S.QUEUED, ...ACTIVE_STATES]);
 
 export const isFinal = (s: string): boolean => (FINAL_STATES as readonly string[]).includes(s);
-export const isActive = (s: string): boolean => (ACTIVE_STATES as readonly string[]).includes(s);
 export const isOpen = (s: string): boolean => (OPEN_STATES as readonly string[]).includes(s);
 
 /** Error codes a job can end with; the message says more. */

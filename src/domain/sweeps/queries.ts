@@ -26,10 +26,6 @@ export async function insertSweep(db: Queryable, s: Omit<SweepRow, 'cancelled_at
   return rows[0]!;
 }
 
-export async function setCost(db: Queryable, id: string, cost: number): Promise<void> {
-  await db.query('update sweeps set cost = $2 where id = $1', [id, cost]);
-}
-
 export async function sweepById(db: Queryable, ownerId: string, id: string): Promise<SweepRow | null> {
   const { rows } = await db.query<SweepRow>('select * from sweeps where id = $1 and owner_id = $2', [id, ownerId]);
   return rows[0] ?? null;
