@@ -23,7 +23,7 @@ export function venvPython(venv: string): string {
 export function packEnv(): Record<string, string> {
   return {
     PYTHONPATH: PACKS_DIR,
-    // Never reach the hub: base models are local folders (issue #5). The packs set these too.
+    // Never reach the hub: base models are local folders . The packs set these too.
     HF_HUB_OFFLINE: '1',
     TRANSFORMERS_OFFLINE: '1',
     HF_HUB_DISABLE_TELEMETRY: '1',

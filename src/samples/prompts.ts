@@ -1,7 +1,7 @@
 import { rng } from './rng.js';
 
 /**
- * Security prompts in the five classes of seed 002. Each example combines a class-specific
+ * Security prompts in the five classes of the text-classification API Trainyard stands in for. Each example combines a class-specific
  * intent with neutral framing and noise (politeness, typos, casing, topic words shared across
  * classes), so a model has to learn the intent rather than a single keyword.
  */

@@ -34,7 +34,7 @@ export const BUILTIN_BASE_MODELS: BaseModel[] = [
   {
     id: 'deberta-v3-base',
     name: 'DeBERTa v3 base',
-    description: 'Encoder for text classification (seed 002 default).',
+    description: 'A BERT-family encoder for text classification (the default base model for hf-sequence-classifier).',
     architecture: 'deberta-v2',
     trainers: ['hf-sequence-classifier'],
     source: 'models/deberta-v3-base',

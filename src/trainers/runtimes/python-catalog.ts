@@ -4,7 +4,8 @@ import { SEED, VALIDATION_SPLIT } from '../catalog-schema.js';
 /**
  * The catalog entries of the Python packs under trainers/python (run by ./python.ts); the
  * built-in TypeScript trainers keep theirs beside their code. Ranges and defaults follow the
- * seed documents (000/003 for image LoRAs, 002 for text classification, 004 for LLM QLoRA).
+ * training APIs Trainyard stands in for (image-LoRA services, a text-classification
+ * fine-tuning API, an LLM QLoRA orchestrator), so their clients' requests validate unchanged.
  */
 export const PYTHON_TRAINERS: TrainerDef[] = [
   {
@@ -82,7 +83,7 @@ export const PYTHON_TRAINERS: TrainerDef[] = [
     id: 'hf-sequence-classifier',
     title: 'Transformer text classifier',
     task: 'text-classification',
-    description: 'Fine-tunes a BERT-family encoder for text classification (seed 002 configuration).',
+    description: 'Fine-tunes a BERT-family encoder (BERT, DistilBERT, RoBERTa…) for text classification, with evaluation per epoch and best-checkpoint selection.',
     dataset: { kinds: ['text-classification-jsonl'], min_rows: 10 },
     hyperparameters: {
       type: 'object',

@@ -1,1 +1,1 @@
-"""hf-sequence-classifier: fine-tunes a BERT-family encoder for text classification (seed 002 configuration)."""
+"""hf-sequence-classifier: fine-tunes a BERT-family encoder for text classification ."""
