@@ -70,6 +70,7 @@ function start(fixture: string, spec: string, opts: { env?: Record<string, strin
 
 const ofType = <T extends TrainerEvent['type']>(run: Run, type: T) => run.events.filter((e): e is Extract<TrainerEvent, { type: T }> => e.type === type);
 const alive = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
+/** Only for negatives ("still running after N ms"), where there is no state to wait on. */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('fixture trainers', () => {
@@ -89,6 +90,7 @@ describe('fixture trainers', () => {
     const progressed = new Promise<void>((r) => (firstProgress = r));
     const { child, done } = start('hang.mjs', spec, { onEvent: (e) => e.type === 'progress' && firstProgress() });
     await progressed;
+    // A negative: "nothing until SIGTERM" has no state to wait on, so give it time to misbehave.
     await sleep(300);
     expect(alive(child)).toBe(true);
     const t0 = Date.now();
@@ -106,6 +108,7 @@ describe('fixture trainers', () => {
     const { child, done } = start('ignore-sigterm.mjs', spec, { onEvent: (e) => e.type === 'progress' && firstProgress() });
     await progressed;
     child.kill('SIGTERM');
+    // A negative: still alive a while after SIGTERM. A trainer that obeyed would be gone well within it.
     await sleep(400);
     expect(alive(child)).toBe(true);
     child.kill('SIGKILL');

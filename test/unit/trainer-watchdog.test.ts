@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { until } from '../helpers/wait.js';
 
 let dir: string;
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -32,15 +33,18 @@ it('a built-in trainer whose worker dies stops by itself, leaving a checkpoint',
   };
   await writeFile(path.join(dir, 'job.json'), JSON.stringify(spec));
   // The shell stands in for the worker: it starts the trainer (output to a file, so no EPIPE
-  // can stop it), prints its pid, and exits: the trainer is orphaned.
-  const sh = spawn('sh', ['-c', `"${process.execPath}" --import tsx src/trainers/builtin/linear-classifier/main.ts --spec "${dir}/job.json" > "${dir}/out.log" 2>&1 & echo $!; sleep 1`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // can stop it), prints its pid, and exits when its stdin closes: the trainer is orphaned.
+  const sh = spawn('sh', ['-c', `"${process.execPath}" --import tsx src/trainers/builtin/linear-classifier/main.ts --spec "${dir}/job.json" > "${dir}/out.log" 2>&1 & echo $!; read _`], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   sh.stdout.on('data', (d) => (out += d));
-  await new Promise((r) => sh.on('exit', r));
-  const pid = Number(out.trim());
+  const exited = new Promise((r) => sh.on('exit', r));
+  const pid = Number(await until(() => out.trim()));
   expect(pid).toBeGreaterThan(0);
-  const until = Date.now() + 15_000;
-  while (Date.now() < until && alive(pid)) await new Promise((r) => setTimeout(r, 100));
-  expect(alive(pid)).toBe(false);
+  // The trainer notes its parent before it writes its first event; a parent gone before that
+  // would not be noticed. So the "worker" dies only once the trainer has said something.
+  await until(() => existsSync(path.join(dir, 'out.log')) && readFileSync(path.join(dir, 'out.log'), 'utf8').includes('"type"'), { timeoutMs: 15_000, message: 'the first event of the trainer' });
+  sh.stdin.end();
+  await exited;
+  await until(() => !alive(pid), { timeoutMs: 15_000, intervalMs: 100, message: `the orphaned trainer (pid ${pid}) to stop by itself` });
   expect((await readdir(path.join(dir, 'ckpt'))).some((f) => f.startsWith('ckpt-'))).toBe(true);
 }, 30_000);
