@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { client, TestApp } from '../helpers/app.js';
-import {  } from '../helpers/jobs.js';
 import { downloadVersion, jsonlDataset, registerBaseModel, startPythonApp } from '../helpers/python-app.js';
 import { HAVE_PYTHON, pythonSnippet } from '../helpers/python.js';
 import { waitForJob } from '../helpers/wait.js';

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
-import {  } from '../helpers/jobs.js';
 import { waitForDataset, waitForJob, waitForSweep } from '../helpers/wait.js';
 
 let t: TestApp;
