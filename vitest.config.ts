@@ -2,6 +2,10 @@ import { defineConfig } from 'vitest/config';
 
 // Two database projects run the same files: every database test proves itself on PGlite
 // (the embedded default) and on a throwaway real Postgres cluster started by globalSetup.
+// Whatever trains a real model runs once, in a later group of its own: `trainers` (the
+// built-in tfjs trainers) and then `python` (the PyTorch packs). Groups run one after the
+// other (sequence.groupOrder), so a training run never competes for the cores with the
+// lease- and timing-sensitive database tests, nor with the other kind of training.
 export default defineConfig({
   test: {
     testTimeout: 30_000,
@@ -29,6 +33,22 @@ export default defineConfig({
       },
       {
         extends: true,
+        // The built-in trainers (tfjs and pure TS) run as the worker runs them, as child
+        // processes, and a few learn for real; plus the end-to-end samples → sweep over the
+        // four architectures → predict. Once, on PGlite: what that touches of the database is
+        // what the pglite and postgres projects already prove on both.
+        test: {
+          name: 'trainers',
+          include: ['test/trainers/**/*.test.ts'],
+          env: { TRAINYARD_TEST_DB: 'pglite' },
+          // One file at a time: each already keeps both cores busy (several trainers at once,
+          // or a worker running two jobs), and files side by side only stretch each other.
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
         // The Python packs train real (tiny) PyTorch models through the API: minutes of CPU, so
         // they run once, on PGlite (the embedded default a new user meets). What they exercise
         // of the database — jobs, events, checkpoints, the registry — is the same code the
@@ -41,7 +61,7 @@ export default defineConfig({
           hookTimeout: 300_000,
           // After the other projects, not beside them: PyTorch takes both cores, which would
           // stretch the lease and timing-sensitive database tests into false failures.
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],

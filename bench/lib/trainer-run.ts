@@ -1,14 +1,16 @@
 /**
  * Running a built-in trainer the way the worker runs it (a child process reading a job.json),
  * and the EEG setting the trainer benchmarks share, so that bench/trainers.ts and
- * bench/eeg-torch-vs-ts.ts time the very same thing.
+ * bench/eeg-torch-vs-ts.ts time the very same thing. The running itself is the tests' own
+ * (test/helpers/trainer-run.ts): one way to run a trainer, measured here.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { specHyperparameters } from '../../src/domain/jobs/hyperparameters.js';
 import { sequenceClassifier } from '../../src/trainers/builtin/sequence-classifier/catalog.js';
 import type { JobSpec } from '../../src/trainers/protocol.js';
+import { jobSpec as spec, ofType, runBuiltinTrainer as run } from '../../test/helpers/trainer-run.js';
 
 /** Windows form inside runs of one state with stride 16; 220k rows give ~10,000 windows of 32. */
 export const EEG_ROWS = 220_000;
@@ -28,11 +30,14 @@ export function sequenceHyper(modelType: string, epochs: number): Record<string,
 }
 
 export function jobSpec(dir: string, trainer: string, name: string, dataset: BenchDataset, hp: Record<string, unknown>): JobSpec {
-  return {
-    protocol: 1, job_id: `job_${name}`, attempt: 1, trainer, base_model: null, hyperparameters: hp,
-    inputs: { dataset: { id: 'ds', kind: dataset.kind, options: dataset.options, stats: null, files: [{ path: dataset.file, filename: path.basename(dataset.file), content_type: 'text/plain' }] }, validation_dataset: null },
-    output_dir: path.join(dir, 'out'), checkpoint_dir: path.join(dir, 'ckpt'), resume_from: null, init_from: null,
-  };
+  return spec({
+    job_id: `job_${name}`,
+    trainer,
+    hyperparameters: hp,
+    dataset: { id: 'ds', kind: dataset.kind, options: dataset.options, files: [dataset.file] },
+    output_dir: path.join(dir, 'out'),
+    checkpoint_dir: path.join(dir, 'ckpt'),
+  });
 }
 
 export interface TimedLine {
@@ -53,7 +58,8 @@ export interface TimedProcess {
 }
 
 /**
- * Runs a command under GNU time and timestamps each stdout line on arrival. Stdout is a pipe,
+ * Runs a command under GNU time and timestamps each stdout line on arrival: for what is not a
+ * trainer (the PyTorch reference in bench/eeg_torch.py); trainers go through runBuiltinTrainer. Stdout is a pipe,
  * to which Node and Python writes are synchronous or line-flushed, and this process is idle
  * meanwhile, so an arrival time is within a millisecond or so of the write.
  */
@@ -89,22 +95,13 @@ export interface TrainerRun {
   events: { atS: number; event: Record<string, unknown> }[];
 }
 
+/** Runs a built-in trainer as the tests do (test/helpers/trainer-run.ts), under GNU time. */
 export async function runBuiltinTrainer(root: string, trainer: string, name: string, dataset: BenchDataset, hp: Record<string, unknown>): Promise<TrainerRun> {
   const dir = path.join(root, name);
   for (const d of ['out', 'ckpt']) await mkdir(path.join(dir, d), { recursive: true });
-  await writeFile(path.join(dir, 'job.json'), JSON.stringify(jobSpec(dir, trainer, name, dataset, hp)));
-  const tsx = path.resolve('node_modules/tsx/dist/loader.mjs');
-  const main = path.resolve(`src/trainers/builtin/${trainer}/main.ts`);
-  const p = await spawnTimed(process.execPath, ['--import', tsx, main, '--spec', path.join(dir, 'job.json')]);
-  const events = p.stdout.flatMap(({ atS, line }) => {
-    if (!line.startsWith('{')) return [];
-    try {
-      return [{ atS, event: JSON.parse(line) as Record<string, unknown> }];
-    } catch {
-      return [];
-    }
-  });
-  const result = events.find((e) => e.event.type === 'result')?.event;
-  if (p.code !== 0 || !result) throw new Error(`${name} failed (${p.code}): ${p.stderr.slice(-500)}`);
-  return { wallS: p.wallS, peakRssMb: p.peakRssMb, cpuS: p.cpuS, result: result.metrics as Record<string, number>, out: path.join(dir, 'out'), events };
+  const r = await run(jobSpec(dir, trainer, name, dataset, hp), path.join(dir, 'job.json'), { measure: true });
+  const result = ofType(r, 'result')[0];
+  if (r.code !== 0 || !result) throw new Error(`${name} failed (${r.code}): ${r.stderr.slice(-500)}`);
+  const events = r.events.map((event, i) => ({ atS: r.eventsAtMs[i]! / 1000, event: event as Record<string, unknown> }));
+  return { wallS: r.ms / 1000, peakRssMb: r.peakRssMb ?? NaN, cpuS: r.cpuS ?? NaN, result: result.metrics, out: r.out, events };
 }

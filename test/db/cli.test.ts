@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_DB, type TestDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MAIN = path.resolve('src/main.ts');
 let dataDir: string;
@@ -48,14 +49,8 @@ describe('trainyard CLI', () => {
   it('serve: becomes ready, then SIGTERM shuts it down cleanly with exit code 0', async () => {
     const port = await freePort();
     const { child, done } = run(['serve'], { PORT: String(port), TRAINYARD_ADMIN_USERNAME: 'root', TRAINYARD_ADMIN_PASSWORD: 'admin password 123' });
-    const until = Date.now() + 45_000;
-    let ready: Response | null = null;
-    while (Date.now() < until) {
-      ready = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null);
-      if (ready?.ok) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(ready?.status).toBe(200);
+    // Connections are refused until the server listens; the wait fails the test if /readyz never says 200.
+    await waitFor(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 'refused'), (s) => s === 200, { timeoutMs: 45_000, intervalMs: 100, message: 'GET /readyz to answer 200' });
     const login = await fetch(`http://127.0.0.1:${port}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'root', password: 'admin password 123' }) });
     expect(login.status).toBe(200);
     child.kill('SIGTERM');

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
-import { csvDataset, testTrainers, waitForJob } from '../helpers/jobs.js';
+import { csvDataset, testTrainers } from '../helpers/jobs.js';
+import { waitForJob } from '../helpers/wait.js';
 
 let t: TestApp;
 let api: ReturnType<typeof client>;

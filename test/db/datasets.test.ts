@@ -1,7 +1,8 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, startTestApp, waitForDataset, type TestApp } from '../helpers/app.js';
+import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { makeZip } from '../helpers/zip.js';
+import { waitForDataset } from '../helpers/wait.js';
 
 let t: TestApp;
 let api: ReturnType<typeof client>;

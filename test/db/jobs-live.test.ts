@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { verify } from '../../src/domain/webhooks/signing.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
-import { csvDataset, readSse, testTrainers, waitForJob } from '../helpers/jobs.js';
+import { csvDataset, readSse, testTrainers } from '../helpers/jobs.js';
+import { until, waitFor, waitForJob } from '../helpers/wait.js';
 
 let t: TestApp;
 let api: ReturnType<typeof client>;
@@ -81,18 +82,14 @@ describe('webhooks', () => {
     const secret = (await api.get('/v1/webhooks/secret', u.token)).body.secret as string;
     const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, webhook_url: hookUrl, output: { model_name: 'hooked' } }, u.token);
     await waitForJob(api, u.token, r.body.id);
-    const until = Date.now() + 10_000;
-    while (Date.now() < until && received.filter((x) => x.body.includes(r.body.id)).length < 2) await new Promise((s) => setTimeout(s, 50));
-    const mine = received.filter((x) => x.body.includes(r.body.id));
+    const mine = await waitFor(() => received.filter((x) => x.body.includes(r.body.id)), (m) => m.length >= 2, { message: 'two webhook calls for the job' });
     expect(mine.map((x) => JSON.parse(x.body).type).sort()).toEqual(['job.started', 'job.succeeded']);
     for (const m of mine) expect(verify(secret, m.headers as Record<string, string>, m.body)).toBe(true);
     const succeeded = JSON.parse(mine.find((x) => x.body.includes('job.succeeded'))!.body);
     expect(succeeded.data).toMatchObject({ job: { id: r.body.id, status: 'succeeded' }, model: { name: 'hooked', version: 1 } });
     // The deliverer records the outcome just after the receiver answers: poll the log.
     const delivered = async () => (await api.get('/v1/webhooks/deliveries', u.token)).body.data.filter((d: any) => d.job_id === r.body.id && d.status === 'delivered').length;
-    const until2 = Date.now() + 10_000;
-    while (Date.now() < until2 && (await delivered()) < 2) await new Promise((x) => setTimeout(x, 50));
-    expect(await delivered()).toBe(2);
+    expect(await waitFor(delivered, (n) => n >= 2, { message: 'two delivered webhooks in the log' })).toBe(2);
   });
 
   it('an account endpoint subscribed to job.failed hears about failures only', async () => {
@@ -102,8 +99,7 @@ describe('webhooks', () => {
     const bad = await api.post('/v1/jobs', { trainer: 'crash', dataset_id: ds, output: { model_name: 'bad' } }, u.token);
     await waitForJob(api, u.token, ok.body.id);
     await waitForJob(api, u.token, bad.body.id);
-    const until = Date.now() + 10_000;
-    while (Date.now() < until && !received.some((x) => x.body.includes(bad.body.id) && x.body.includes('job.failed'))) await new Promise((s) => setTimeout(s, 50));
+    await until(() => received.some((x) => x.body.includes(bad.body.id) && x.body.includes('job.failed')), { message: 'the job.failed webhook' });
     const account = received.filter((x) => x.body.includes(ok.body.id) || x.body.includes(bad.body.id));
     expect(account.map((x) => JSON.parse(x.body).type)).toEqual(['job.failed']);
     expect(verify(ep.body.secret, account[0]!.headers as Record<string, string>, account[0]!.body)).toBe(true);

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
-import { csvDataset, testTrainers, waitForJob } from '../helpers/jobs.js';
+import { csvDataset, testTrainers } from '../helpers/jobs.js';
+import { waitForJob, waitForJobStep, waitForWorkerIdle } from '../helpers/wait.js';
 
 let t: TestApp;
 let api: ReturnType<typeof client>;
@@ -67,8 +68,8 @@ describe('misbehaving trainers end in the right state, release their hold, and l
 
   it('a trainer that ignores SIGTERM is killed after the grace period when cancelled', async () => {
     const id = await start('ignore-sigterm');
-    await waitForJob(api, u.token, id, ['running']);
-    await new Promise((r) => setTimeout(r, 200));
+    // Its first progress event comes after it has installed the SIGTERM handler it is here to test.
+    await waitForJobStep(api, u.token, id, 1);
     await api.post(`/v1/jobs/${id}/cancel`, {}, u.token);
     const done = await waitForJob(api, u.token, id, undefined, 10_000);
     expect(done.status).toBe('cancelled');
@@ -89,8 +90,7 @@ describe('misbehaving trainers end in the right state, release their hold, and l
     const done = await waitForJob(api, u.token, await start('echo'));
     expect(done.status).toBe('succeeded');
     // The status commits just before the run cleans its folder up: wait for the worker to be idle.
-    for (let i = 0; i < 100 && t.rt.worker!.activeJobs.length > 0; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(t.rt.worker!.activeJobs).toEqual([]);
+    await waitForWorkerIdle(t.rt.worker!);
     expect(await readdir(path.join(t.dataDir, 'work')).catch(() => [])).toEqual([]);
   });
 });

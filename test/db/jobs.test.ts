@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
-import { csvDataset, testTrainers, waitForJob } from '../helpers/jobs.js';
+import { csvDataset, testTrainers } from '../helpers/jobs.js';
+import { waitForJob, waitForReadyDataset, waitForWorkerIdle } from '../helpers/wait.js';
 
 let t: TestApp;
 let api: ReturnType<typeof client>;
@@ -124,7 +125,8 @@ describe('creating jobs: validation, money, quotas', () => {
     expect((await api.post('/v1/jobs', job(), bob.token)).body.error.code).toBe('DATASET_NOT_FOUND');
     const f = await api.upload(alice.token, 'nolabel.csv', 'a,b\n1,2\n3,4\n5,6\n');
     const d = await api.post('/v1/datasets', { name: 'nolabel', kind: 'tabular-csv', file_ids: [f.body.id] }, alice.token);
-    await new Promise((r) => setTimeout(r, 300));
+    // Ready first: a dataset still processing would be refused for that, not for its missing label.
+    await waitForReadyDataset(api, alice.token, d.body.id);
     const r = await api.post('/v1/jobs', job({ trainer: 'linear-classifier', dataset_id: d.body.id }), alice.token);
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe('DATASET_CONSTRAINT');
@@ -194,8 +196,7 @@ describe('cancel and delete', () => {
     expect((await api.get('/v1/credits/balance', alice.token)).body).toEqual(before);
     // The cancelled status is written before the worker finishes cleaning up the job folder
     // and lets go of the job: wait for that, rather than race it.
-    for (const until = Date.now() + 5000; t.rt.worker!.activeJobs.includes(r.body.id) && Date.now() < until; ) await new Promise((s) => setTimeout(s, 20));
-    expect(t.rt.worker!.activeJobs).not.toContain(r.body.id);
+    await waitForWorkerIdle(t.rt.worker!, r.body.id);
   });
 
   it('deletes only finished jobs; other users get 404 for everything about a job', async () => {

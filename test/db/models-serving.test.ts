@@ -2,8 +2,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, startTestApp, waitForDataset, type TestApp } from '../helpers/app.js';
-import { csvDataset, signalCsv, testTrainers, waitForJob } from '../helpers/jobs.js';
+import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { csvDataset, signalCsv, testTrainers } from '../helpers/jobs.js';
+import { waitForDataset, waitForJob, waitForSweep } from '../helpers/wait.js';
 
 let t: TestApp;
 let api: ReturnType<typeof client>;
@@ -100,12 +101,7 @@ describe('sweeps', () => {
     expect(r.status).toBe(201);
     expect(Object.values(r.body.job_counts as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(4);
     expect(r.body.cost).toBe(20);
-    const until = Date.now() + 30_000;
-    let s = r.body;
-    while (Date.now() < until && !['succeeded', 'partial', 'failed'].includes(s.status)) {
-      await new Promise((x) => setTimeout(x, 100));
-      s = (await api.get(`/v1/sweeps/${r.body.id}`, u.token)).body;
-    }
+    const s = await waitForSweep(api, u.token, r.body.id);
     expect(s.status).toBe('succeeded');
     expect(s.points).toHaveLength(2);
     const two = s.points.find((p: any) => p.params.steps === 2);

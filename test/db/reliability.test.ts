@@ -10,7 +10,8 @@ import { startWorker } from '../../src/runtime.js';
 import type { Worker } from '../../src/worker/worker.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { TEST_DB } from '../helpers/db.js';
-import { csvDataset, testTrainers, waitForJob } from '../helpers/jobs.js';
+import { csvDataset, testTrainers } from '../helpers/jobs.js';
+import { waitForJob, waitForJobStep } from '../helpers/wait.js';
 
 let t: TestApp;
 let api: ReturnType<typeof client>;
@@ -103,8 +104,7 @@ describe('a lost worker', () => {
       const running = await waitForJob(api, u.token, r.body.id, ['running'], 30_000);
       const { rows } = await t.testDb.db.query<{ worker_id: string }>('select worker_id from jobs where id = $1', [r.body.id]);
       expect(rows[0]!.worker_id).toMatch(/^wkr_/);
-      const until = Date.now() + 10_000;
-      while (Date.now() < until && ((await api.get(`/v1/jobs/${r.body.id}`, u.token)).body.progress.step ?? 0) < 5) await new Promise((s) => setTimeout(s, 50));
+      await waitForJobStep(api, u.token, r.body.id, 5);
       expect(running.attempt).toBe(1);
     } finally {
       child.kill('SIGKILL');
@@ -202,6 +202,8 @@ describe('money under concurrency', () => {
     for (let i = 0; i < 12; i++) {
       const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 3, sleep_ms: 20 }, output: { model_name: 'race' } }, u.token);
       await waitForJob(api, u.token, r.body.id, ['running', 'succeeded']);
+      // A deliberate spread of delays (0-119 ms), not a wait for a state: each round cancels
+      // at a different point of the run (claim, steps, result, capture) to hit every race.
       await new Promise((s) => setTimeout(s, (i * 17) % 120));
       const c = await api.post(`/v1/jobs/${r.body.id}/cancel`, {}, u.token);
       expect([200, 409]).toContain(c.status);
@@ -225,8 +227,7 @@ describe('draining', () => {
     const ds = await csvDataset(api, u.token, 'd');
     const w1 = await newWorker();
     const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 60, sleep_ms: 25 }, output: { model_name: 'm' } }, u.token);
-    const until = Date.now() + 10_000;
-    while (Date.now() < until && ((await api.get(`/v1/jobs/${r.body.id}`, u.token)).body.progress.step ?? 0) < 5) await new Promise((s) => setTimeout(s, 20));
+    await waitForJobStep(api, u.token, r.body.id, 5);
     await w1.stop(0);
     const back = (await api.get(`/v1/jobs/${r.body.id}`, u.token)).body;
     expect(back).toMatchObject({ status: 'queued', attempt: 1, max_attempts: 4 });

@@ -21,6 +21,7 @@ import { verify } from '../../src/domain/webhooks/signing.js';
 import { newId } from '../../src/ids.js';
 import type { AddressPolicy, Resolver } from '../../src/net/address-guard.js';
 import { createTestDatabase, TEST_DB, type TestDatabase } from '../helpers/db.js';
+import { until } from '../helpers/wait.js';
 
 const POLICY: AddressPolicy = { allow: ['127.0.0.2/32'] };
 
@@ -88,14 +89,6 @@ async function deliveriesOf(jobId: string) {
 async function attemptsOf(deliveryId: string) {
   const { rows } = await db.query<any>('select * from webhook_attempts where delivery_id = $1 order by attempt', [deliveryId]);
   return rows;
-}
-
-async function until(cond: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** runOnce until it finds something due (backoffs in these tests are tiny). */
@@ -374,6 +367,7 @@ describe('endpoints', () => {
 describe('WebhookDeliverer loop', () => {
   it('two deliverers on one database deliver every message exactly once', async () => {
     const owner = await newUser();
+    // The first receiver answers after a random 0-15 ms: claims and answers interleave differently each run.
     const receivers = [await receiver(async () => (await new Promise((res) => setTimeout(res, Math.random() * 15)), 200)), await receiver(), await receiver()];
     // On Postgres the second deliverer gets its own pool: truly concurrent claims.
     const otherDb = TEST_DB === 'postgres' ? await openPg(tdb.url!) : db;
@@ -420,6 +414,8 @@ describe('WebhookDeliverer loop', () => {
     const stopped = d.stop();
     let done = false;
     void stopped.then(() => (done = true));
+    // A negative: stop() must still be waiting for the in-flight delivery a while later. There is
+    // no state to wait on for "has not resolved", so this sleep is the thing under test.
     await new Promise((res) => setTimeout(res, 50));
     expect(done).toBe(false);
     release();
@@ -446,6 +442,8 @@ describe('WebhookDeliverer loop', () => {
     const r = await receiver();
     const j = job(await newUser(), r.url());
     await enqueue(j, 'job.started');
+    // A negative: a stopped deliverer (polling every 10 ms when it ran) delivers nothing in 20 of
+    // its intervals. Nothing to wait on for "never happens", so the sleep is the thing under test.
     await new Promise((res) => setTimeout(res, 200));
     expect(r.received).toEqual([]);
     expect((await deliveriesOf(j.id))[0].status).toBe('pending');

@@ -91,14 +91,3 @@ export function client(base: string) {
     },
   };
 }
-
-/** Polls a dataset until it leaves `processing`. */
-export async function waitForDataset(api: ReturnType<typeof client>, token: string, id: string, timeoutMs = 20_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await api.get(`/v1/datasets/${id}`, token);
-    if (r.body.status !== 'processing') return r.body;
-    if (Date.now() > until) throw new Error(`dataset ${id} still processing after ${timeoutMs} ms`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
-}

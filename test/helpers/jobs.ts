@@ -1,6 +1,6 @@
 import path from 'node:path';
-import type { client} from './app.js';
-import { waitForDataset } from './app.js';
+import type { client } from './app.js';
+import { waitForReadyDataset } from './wait.js';
 
 type Api = ReturnType<typeof client>;
 
@@ -25,19 +25,7 @@ export function signalCsv(rows = 600, seed = 7, shuffleLabels = false): string {
 export async function csvDataset(api: Api, token: string, name: string, csv = signalCsv()): Promise<string> {
   const f = await api.upload(token, `${name}.csv`, csv);
   const d = await api.post('/v1/datasets', { name, kind: 'tabular-csv', file_ids: [f.body.id], options: { label_column: 'label' } }, token);
-  const ds = await waitForDataset(api, token, d.body.id);
-  if (ds.status !== 'ready') throw new Error(`dataset ${name}: ${JSON.stringify(ds.errors)}`);
-  return ds.id;
-}
-
-export async function waitForJob(api: Api, token: string, id: string, statuses: string[] = ['succeeded', 'failed', 'cancelled'], timeoutMs = 30_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await api.get(`/v1/jobs/${id}`, token);
-    if (statuses.includes(r.body.status)) return r.body;
-    if (Date.now() > until) throw new Error(`job ${id} is ${r.body.status} after ${timeoutMs} ms, wanted ${statuses.join('|')}: ${JSON.stringify(r.body.error)}`);
-    await new Promise((res) => setTimeout(res, 25));
-  }
+  return (await waitForReadyDataset(api, token, d.body.id)).id;
 }
 
 const FIXTURES = path.resolve('test/fixtures/trainers');

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { buildSampleModel, type SampleModel } from '../../src/python/sample-models.js';
 import { client, startTestApp, type TestApp } from './app.js';
 import { TEST_PYTHON } from './python.js';
+import { waitForReadyDataset } from './wait.js';
 
 type Api = ReturnType<typeof client>;
 
@@ -44,12 +45,7 @@ export async function registerBaseModel(api: Api, admin: string, id: string, dir
 export async function jsonlDataset(api: Api, token: string, name: string, kind: string, rows: unknown[]): Promise<string> {
   const f = await api.upload(token, `${name}.jsonl`, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const d = await api.post('/v1/datasets', { name, kind, file_ids: [f.body.id] }, token);
-  for (const until = Date.now() + 20_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
-    const ds = (await api.get(`/v1/datasets/${d.body.id}`, token)).body;
-    if (ds.status === 'ready') return ds.id as string;
-    if (ds.status !== 'processing') throw new Error(`dataset ${name}: ${JSON.stringify(ds.errors)}`);
-  }
-  throw new Error(`dataset ${name} still processing`);
+  return (await waitForReadyDataset(api, token, d.body.id)).id as string;
 }
 
 /** Downloads a version's artifacts into a folder named after them: what a user gets. */

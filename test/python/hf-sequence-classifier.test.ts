@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { client, TestApp } from '../helpers/app.js';
-import { waitForJob } from '../helpers/jobs.js';
 import { downloadVersion, jsonlDataset, registerBaseModel, startPythonApp } from '../helpers/python-app.js';
 import { firstAndLast, HAVE_PYTHON, pythonSnippet } from '../helpers/python.js';
+import { waitForJob } from '../helpers/wait.js';
 
 // Seed 002's transformer text classifier on a tiny random BERT, through the API: the job,
 // the seed-002 hyperparameters, per-class metrics, safetensors + tokenizer artifacts that

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { client, TestApp } from '../helpers/app.js';
-import { waitForJob } from '../helpers/jobs.js';
 import { downloadVersion, jsonlDataset, registerBaseModel, startPythonApp } from '../helpers/python-app.js';
 import { HAVE_PYTHON, pythonSnippet } from '../helpers/python.js';
+import { waitForJob } from '../helpers/wait.js';
 
 // Seed 004's LLM fine-tuning on a tiny random Llama, through the API: LoRA on CPU (the 4-bit
 // QLoRA request falls back, and says so), eval loss and perplexity, a PEFT adapter that

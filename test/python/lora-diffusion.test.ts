@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { client, TestApp } from '../helpers/app.js';
-import { readSse, waitForJob } from '../helpers/jobs.js';
+import { readSse } from '../helpers/jobs.js';
 import { downloadVersion, registerBaseModel, startPythonApp } from '../helpers/python-app.js';
 import { firstAndLast, HAVE_PYTHON, pythonSnippet } from '../helpers/python.js';
+import { waitForJob, waitForJobStep } from '../helpers/wait.js';
 
 // The walkthrough a new user follows (README): register a local base model, train a LoRA on
 // the sample image set, follow it live, generate an image with the result. Real diffusers and
@@ -149,13 +150,13 @@ print(json.dumps({"adapters": pipe.get_list_adapters(), "lora_params": n, "previ
     const before = (await api.get('/v1/credits/balance', u.token)).body.balance as number;
     const long = await api.post('/v1/jobs', { trainer: 'lora-diffusion', dataset_id: images, base_model: 'tiny-sd', hyperparameters: { ...LORA, steps: 2000 }, output: { model_name: 'cancelled-lora' } }, u.token);
     expect(long.body.cost).toBe(35);
-    await waitUntilStep(long.body.id, 3);
+    await waitForJobStep(api, u.token, long.body.id, 3, 180_000);
     expect((await api.post(`/v1/jobs/${long.body.id}/cancel`, {}, u.token)).status).toBe(200);
     expect(await waitForJob(api, u.token, long.body.id, undefined, 60_000)).toMatchObject({ status: 'cancelled' });
     expect((await api.get('/v1/credits/balance', u.token)).body).toMatchObject({ balance: before, held: 0 });
 
     const r = await api.post('/v1/jobs', { trainer: 'lora-diffusion', dataset_id: images, base_model: 'tiny-sd', hyperparameters: { ...LORA, steps: 60 }, output: { model_name: 'resumed-lora' } }, u.token);
-    await waitUntilStep(r.body.id, LORA.checkpoint_every + 2);
+    await waitForJobStep(api, u.token, r.body.id, LORA.checkpoint_every + 2, 180_000);
     await t.rt.worker!.stop(0); // drain: SIGTERM, checkpoint, hand back without charge
     expect((await api.get(`/v1/jobs/${r.body.id}`, u.token)).body).toMatchObject({ status: 'queued', attempt: 1 });
     const { startWorker } = await import('../../src/runtime.js');
@@ -177,12 +178,3 @@ print(json.dumps({"adapters": pipe.get_list_adapters(), "lora_params": n, "previ
     }
   }, 400_000);
 });
-
-async function waitUntilStep(id: string, step: number): Promise<void> {
-  for (const until = Date.now() + 180_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
-    const j = (await api.get(`/v1/jobs/${id}`, u.token)).body;
-    if (['failed', 'succeeded', 'cancelled'].includes(j.status)) throw new Error(`job ended early: ${JSON.stringify(j.error)}`);
-    if ((j.progress.step ?? 0) >= step) return;
-  }
-  throw new Error(`job ${id} never reached step ${step}`);
-}

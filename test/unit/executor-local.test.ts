@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ExecutorError, startTrainer, type ExitInfo, type RunningTrainer, type StartOptions } from '../../src/executors/local.js';
 import { LineSplitter } from '../../src/executors/lines.js';
 import type { OutputLine, TrainerEvent } from '../../src/trainers/protocol.js';
+import { until } from '../helpers/wait.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/executor/', import.meta.url));
 const roots: string[] = [];
@@ -65,12 +66,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function waitDead(pid: number, ms = 2000): Promise<boolean> {
-  for (const until = Date.now() + ms; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
-    if (!isAlive(pid)) return true;
-  }
-  return !isAlive(pid);
-}
+/** Until `pid` has died; fails the test if it is still alive after `ms`. */
+const waitDead = (pid: number, ms = 2000) => until(() => !isAlive(pid), { timeoutMs: ms, intervalMs: 20, message: `process ${pid} to die` });
 
 const grandchildPid = (e: TrainerEvent) => (e.type === 'log' && e.message.startsWith('grandchild ') ? Number(e.message.slice(11)) : null);
 
@@ -224,7 +221,7 @@ describe('startTrainer', () => {
     expect(pid).toBeGreaterThan(0);
     const info = await trainer.stop(2000);
     expect(info).toMatchObject({ signal: 'SIGTERM', stopped: true, killed: false });
-    expect(await waitDead(pid as number)).toBe(true);
+    await waitDead(pid as number);
   });
 
   it('kills a forked grandchild left behind by a normal exit (and does not wait on the pipe it holds)', async () => {
@@ -235,7 +232,7 @@ describe('startTrainer', () => {
     expect(info).toMatchObject({ code: 0, stopped: false, killed: false });
     // Well under the 2 s drain cap: the pipe closed because the grandchild died, not by timeout.
     expect(Date.now() - t0).toBeLessThan(1000);
-    expect(await waitDead(pid as number)).toBe(true);
+    await waitDead(pid as number);
   });
 
   it('gives the trainer an allowlisted env: no server secrets, GPUs and passed vars visible', async () => {

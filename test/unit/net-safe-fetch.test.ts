@@ -13,6 +13,7 @@ import { AppError } from '../../src/errors.js';
 import type { AddressPolicy, Resolver } from '../../src/net/address-guard.js';
 import { safeFetch } from '../../src/net/safe-fetch.js';
 import type { SafeFetchOptions } from '../../src/net/safe-fetch.js';
+import { until, waitFor } from '../helpers/wait.js';
 
 const UPSTREAM_HOST = '127.0.0.2';
 const policy: AddressPolicy = { allow: ['127.0.0.2/32'] };
@@ -199,9 +200,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   // No sockets left open by the client: the server sees every connection close promptly.
-  const until = Date.now() + 2_000;
-  while (openSockets.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-  expect(openSockets.size).toBe(0);
+  await waitFor(() => openSockets.size, (n) => n === 0, { timeoutMs: 2_000, intervalMs: 10, message: 'the client to close its sockets' });
   expect(canaryConnections).toBe(0);
 });
 
@@ -493,8 +492,7 @@ describe('safeFetch: upstream failures', () => {
 
   it('times out a body nobody reads, without crashing', async () => {
     const res = await safeFetch(`${base()}/slow-body`, options({ timeoutMs: 100 }));
-    await new Promise((r) => setTimeout(r, 300));
-    expect(res.body.destroyed).toBe(true);
+    await until(() => res.body.destroyed, { timeoutMs: 2_000, message: 'the unread body to be destroyed' });
     expect((res.body.errored as AppError | null)?.code).toBe('FETCH_TIMEOUT');
   });
 
@@ -521,11 +519,13 @@ describe('safeFetch: upstream failures', () => {
     expect((await appError(safeFetch(`${base()}/ok`, options({ signal: early.signal })))).code).toBe('FETCH_ABORTED');
 
     const ctl = new AbortController();
+    // Not a wait: the abort is scheduled to land while the request hangs in flight.
     setTimeout(() => ctl.abort(), 50);
     expect((await appError(safeFetch(`${base()}/hang`, options({ signal: ctl.signal })))).code).toBe('FETCH_ABORTED');
 
     const mid = new AbortController();
     const res = await safeFetch(`${base()}/slow-body`, options({ signal: mid.signal }));
+    // Likewise, mid-body: the response has arrived and the body is still trickling in.
     setTimeout(() => mid.abort(), 50);
     expect((await appError(readAll(res.body))).code).toBe('FETCH_ABORTED');
   });

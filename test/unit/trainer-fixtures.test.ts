@@ -1,26 +1,13 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEvent } from '../../src/trainers/protocol.js';
-import type { TrainerEvent } from '../../src/trainers/protocol.js';
+import { jobSpec, ofType, startTrainer, type StartOptions } from '../helpers/trainer-run.js';
 
 // The misbehaving trainers the worker tests will run against; these tests pin down that each
 // one misbehaves exactly as advertised (and fast), so a worker test failing means the worker.
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  events: TrainerEvent[];
-  /** stdout lines that are not protocol events. */
-  junkLines: number;
-  stdoutBytes: number;
-  stderr: string;
-}
 
 let dir: string;
 let seq = 0;
@@ -37,39 +24,16 @@ async function writeSpec(hyperparameters: Record<string, unknown> = {}, resumeFr
   const out = path.join(dir, id, 'out');
   const ckpt = path.join(dir, 'ckpt'); // shared across attempts, as on a worker
   const spec = path.join(dir, `${id}.json`);
-  const dataset = { id: 'ds_1', kind: 'tabular-csv', options: {}, stats: null, files: [] };
-  const body = { protocol: 1, job_id: id, attempt: 1, trainer: 'fixture', base_model: null, hyperparameters, inputs: { dataset, validation_dataset: null }, output_dir: out, checkpoint_dir: ckpt, resume_from: resumeFrom, init_from: null };
+  const body = jobSpec({ job_id: id, trainer: 'fixture', hyperparameters, dataset: { kind: 'tabular-csv', files: [] }, output_dir: out, checkpoint_dir: ckpt, resume_from: resumeFrom });
   await writeFile(spec, JSON.stringify(body));
   return { spec, out, ckpt };
 }
 
-function start(fixture: string, spec: string, opts: { env?: Record<string, string>; onEvent?: (e: TrainerEvent, child: ChildProcess) => void } = {}): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn(process.execPath, [path.join('test/fixtures/trainers', fixture), '--spec', spec], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const run: Run = { code: null, signal: null, events: [], junkLines: 0, stdoutBytes: 0, stderr: '' };
-  child.stdout!.on('data', (chunk: Buffer) => (run.stdoutBytes += chunk.length));
-  child.stderr!.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
-  const lines = createInterface({ input: child.stdout!, crlfDelay: Infinity });
-  lines.on('line', (line) => {
-    const e = parseEvent(line);
-    if (!e) return void run.junkLines++;
-    run.events.push(e);
-    opts.onEvent?.(e, child);
-  });
-  const done = new Promise<Run>((resolve) => {
-    let closed = 0;
-    const finish = (): void => void (++closed === 2 && resolve(run));
-    lines.on('close', finish);
-    child.on('exit', (code, signal) => {
-      run.code = code;
-      run.signal = signal;
-      finish();
-    });
-  });
-  return { child, done };
-}
+/** A fixture trainer, started the one way tests start trainers. */
+const start = (fixture: string, spec: string, opts: StartOptions = {}) => startTrainer([process.execPath, path.join('test/fixtures/trainers', fixture)], spec, opts);
 
-const ofType = <T extends TrainerEvent['type']>(run: Run, type: T) => run.events.filter((e): e is Extract<TrainerEvent, { type: T }> => e.type === type);
 const alive = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
+/** Only for negatives ("still running after N ms"), where there is no state to wait on. */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('fixture trainers', () => {
@@ -89,6 +53,7 @@ describe('fixture trainers', () => {
     const progressed = new Promise<void>((r) => (firstProgress = r));
     const { child, done } = start('hang.mjs', spec, { onEvent: (e) => e.type === 'progress' && firstProgress() });
     await progressed;
+    // A negative: "nothing until SIGTERM" has no state to wait on, so give it time to misbehave.
     await sleep(300);
     expect(alive(child)).toBe(true);
     const t0 = Date.now();
@@ -106,6 +71,7 @@ describe('fixture trainers', () => {
     const { child, done } = start('ignore-sigterm.mjs', spec, { onEvent: (e) => e.type === 'progress' && firstProgress() });
     await progressed;
     child.kill('SIGTERM');
+    // A negative: still alive a while after SIGTERM. A trainer that obeyed would be gone well within it.
     await sleep(400);
     expect(alive(child)).toBe(true);
     child.kill('SIGKILL');

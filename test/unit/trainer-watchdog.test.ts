@@ -6,6 +6,8 @@ import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { specHyperparameters } from '../../src/domain/jobs/hyperparameters.js';
 import { linearClassifier } from '../../src/trainers/builtin/linear-classifier/catalog.js';
+import { builtinTrainerCommand, jobSpec } from '../helpers/trainer-run.js';
+import { until } from '../helpers/wait.js';
 
 let dir: string;
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -26,23 +28,30 @@ it('a built-in trainer whose worker dies stops by itself, leaving a checkpoint',
   for (let i = 0; i < 2000; i++) rows.push(`${Math.random()},${Math.random()},${i % 2 ? 'x' : 'y'}`);
   await writeFile(path.join(dir, 'd.csv'), rows.join('\n'));
   for (const d of ['out', 'ckpt']) await mkdir(path.join(dir, d));
-  const spec = {
-    protocol: 1, job_id: 'job_w', attempt: 1, trainer: 'linear-classifier', base_model: null,
+  const spec = jobSpec({
+    job_id: 'job_w',
+    trainer: 'linear-classifier',
     hyperparameters: specHyperparameters(linearClassifier, { epochs: 10000, learning_rate: 0.1, batch_size: 1, l2: 0, validation_split: 0.2, seed: 1 }),
-    inputs: { dataset: { id: 'ds', kind: 'tabular-csv', options: { label_column: 'label' }, stats: null, files: [{ path: path.join(dir, 'd.csv'), filename: 'd.csv', content_type: 'text/csv' }] }, validation_dataset: null },
-    output_dir: path.join(dir, 'out'), checkpoint_dir: path.join(dir, 'ckpt'), resume_from: null, init_from: null,
-  };
+    dataset: { kind: 'tabular-csv', options: { label_column: 'label' }, files: [path.join(dir, 'd.csv')] },
+    output_dir: path.join(dir, 'out'),
+    checkpoint_dir: path.join(dir, 'ckpt'),
+  });
   await writeFile(path.join(dir, 'job.json'), JSON.stringify(spec));
-  // The shell stands in for the worker: it starts the trainer (output to a file, so no EPIPE
-  // can stop it), prints its pid, and exits: the trainer is orphaned.
-  const sh = spawn('sh', ['-c', `"${process.execPath}" --import tsx src/trainers/builtin/linear-classifier/main.ts --spec "${dir}/job.json" > "${dir}/out.log" 2>&1 & echo $!; sleep 1`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The shell stands in for the worker (so not startTrainer, which would be the parent): it
+  // starts the trainer (output to a file, so no EPIPE can stop it), prints its pid, and exits
+  // when its stdin closes: the trainer is orphaned.
+  const command = [...builtinTrainerCommand('linear-classifier'), '--spec', path.join(dir, 'job.json')].map((a) => `'${a}'`).join(' ');
+  const sh = spawn('sh', ['-c', `${command} > "${dir}/out.log" 2>&1 & echo $!; read _`], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   sh.stdout.on('data', (d) => (out += d));
-  await new Promise((r) => sh.on('exit', r));
-  const pid = Number(out.trim());
+  const exited = new Promise((r) => sh.on('exit', r));
+  const pid = Number(await until(() => out.trim()));
   expect(pid).toBeGreaterThan(0);
-  const until = Date.now() + 15_000;
-  while (Date.now() < until && alive(pid)) await new Promise((r) => setTimeout(r, 100));
-  expect(alive(pid)).toBe(false);
+  // The trainer notes its parent before it writes its first event; a parent gone before that
+  // would not be noticed. So the "worker" dies only once the trainer has said something.
+  await until(() => existsSync(path.join(dir, 'out.log')) && readFileSync(path.join(dir, 'out.log'), 'utf8').includes('"type"'), { timeoutMs: 15_000, message: 'the first event of the trainer' });
+  sh.stdin.end();
+  await exited;
+  await until(() => !alive(pid), { timeoutMs: 15_000, intervalMs: 100, message: `the orphaned trainer (pid ${pid}) to stop by itself` });
   expect((await readdir(path.join(dir, 'ckpt'))).some((f) => f.startsWith('ckpt-'))).toBe(true);
 }, 30_000);

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ofType, runBuiltinTrainer, type TrainerRun } from '../helpers/trainer-run.js';
+import { jobSpec, ofType, runBuiltinTrainer, type TrainerRun } from '../helpers/trainer-run.js';
 import { specHyperparameters } from '../../src/domain/jobs/hyperparameters.js';
 import { sequenceClassifier } from '../../src/trainers/builtin/sequence-classifier/catalog.js';
 import { Rng } from '../../src/trainers/builtin/runtime.js';
@@ -13,7 +13,6 @@ import type { Series, Window } from '../../src/trainers/builtin/sequence-classif
 import { loadPredictor } from '../../src/trainers/builtin/sequence-classifier/predictor.js';
 import type { TrainerEvent } from '../../src/trainers/protocol.js';
 
-const MAIN = 'src/trainers/builtin/sequence-classifier/main.ts';
 const STATES = ['drowsy', 'focused', 'relaxed'];
 const FEATURES = ['alpha', 'beta', 'theta', 'delta', 'gamma'];
 /** Mean band power per state: alpha up when relaxed, beta when focused, theta/delta when drowsy. */
@@ -79,24 +78,19 @@ const csv = (name: string): string => path.join(dir, name);
 
 function train(hyperparameters: Record<string, unknown>, o: SpecOptions = {}, onEvent?: (e: TrainerEvent, child: ChildProcess) => void): Promise<Run> {
   const id = `job_${++seq}`;
-  const out = path.join(dir, id, 'out');
-  const ckpt = path.join(dir, id, 'ckpt');
-  const dataset = (ds: string, files: string[]) => ({ id: ds, kind: 'tabular-csv', options: { label_column: 'state' }, stats: null, files: files.map((f) => ({ path: csv(f), filename: f, content_type: 'text/csv' })) });
-  const spec = {
-    protocol: 1,
+  const dataset = (files: string[]) => ({ kind: 'tabular-csv', options: { label_column: 'state' }, files: files.map(csv) });
+  const spec = jobSpec({
     job_id: id,
-    attempt: 1,
     trainer: 'sequence-classifier',
-    base_model: null,
     hyperparameters: specHyperparameters(sequenceClassifier, hyperparameters),
-    inputs: { dataset: dataset('ds_train', o.files ?? ['signal.csv']), validation_dataset: o.validation ? dataset('ds_val', o.validation) : null },
-    output_dir: out,
-    checkpoint_dir: ckpt,
+    dataset: dataset(o.files ?? ['signal.csv']),
+    validation: o.validation ? dataset(o.validation) : null,
+    output_dir: path.join(dir, id, 'out'),
+    checkpoint_dir: path.join(dir, id, 'ckpt'),
     resume_from: o.resumeFrom ?? null,
     init_from: o.initFrom ?? null,
-  };
-  const specPath = path.join(dir, `${id}.json`);
-  return runBuiltinTrainer(MAIN, spec, specPath, onEvent);
+  });
+  return runBuiltinTrainer(spec, path.join(dir, `${id}.json`), { onEvent });
 }
 
 /** At most a few trainers at once: enough to keep the cores busy without starving other test files. */

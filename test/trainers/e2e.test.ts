@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, startTestApp, waitForDataset, type TestApp } from '../helpers/app.js';
-import { waitForJob } from '../helpers/jobs.js';
+import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { waitForDataset, waitForJob, waitForSweep } from '../helpers/wait.js';
 
 let t: TestApp;
 let api: ReturnType<typeof client>;
@@ -12,16 +12,6 @@ beforeAll(async () => {
   u = await api.user('scientist');
 });
 afterAll(() => t.close());
-
-async function waitForSweep(id: string, timeoutMs = 120_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const s = (await api.get(`/v1/sweeps/${id}`, u.token)).body;
-    if (!['running', 'cancelling'].includes(s.status)) return s;
-    if (Date.now() > until) throw new Error(`sweep still ${s.status}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('EEG: sample data → a sweep over architectures → predict with the best', () => {
   it('every architecture learns the sample, and the best model predicts a window', async () => {
@@ -40,7 +30,7 @@ describe('EEG: sample data → a sweep over architectures → predict with the b
       u.token,
     );
     expect(r.status).toBe(201);
-    const s = await waitForSweep(r.body.id);
+    const s = await waitForSweep(api, u.token, r.body.id, 120_000);
     expect(s.status).toBe('succeeded');
     for (const p of s.points) {
       expect(p.metrics.val_accuracy.mean, p.params.model_type).toBeGreaterThanOrEqual(0.9);

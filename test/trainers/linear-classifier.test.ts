@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ofType, runBuiltinTrainer, type TrainerRun } from '../helpers/trainer-run.js';
+import { jobSpec, ofType, runBuiltinTrainer, type TrainerRun } from '../helpers/trainer-run.js';
 import { specHyperparameters } from '../../src/domain/jobs/hyperparameters.js';
 import { linearClassifier } from '../../src/trainers/builtin/linear-classifier/catalog.js';
 import { readCsvTable, stratifiedSplit } from '../../src/trainers/builtin/linear-classifier/data.js';
@@ -13,7 +13,6 @@ import type { LinearModel } from '../../src/trainers/builtin/linear-classifier/m
 import { Rng } from '../../src/trainers/builtin/runtime.js';
 import type { TrainerEvent } from '../../src/trainers/protocol.js';
 
-const MAIN = 'src/trainers/builtin/linear-classifier/main.ts';
 const CLASSES = ['alpha', 'beta', 'gamma'];
 const BASE = { epochs: 15, learning_rate: 0.1, batch_size: 32, l2: 0, validation_split: 0.2, seed: 1 };
 
@@ -76,25 +75,19 @@ interface SpecOptions {
 
 function train(hyperparameters: Record<string, unknown>, o: SpecOptions = {}, onEvent?: (e: TrainerEvent, child: ChildProcess) => void): Promise<Run> {
   const id = `job_${++seq}`;
-  const out = path.join(dir, id, 'out');
-  const ckpt = o.ckpt ?? path.join(dir, id, 'ckpt');
-  const dataset = (ds: string, files: string[]) => ({ id: ds, kind: 'tabular-csv', options: o.options ?? { label_column: 'label' }, stats: null, files: files.map((f) => ({ path: csv(f), filename: f, content_type: 'text/csv' })) });
-  const spec = {
-    protocol: 1,
+  const dataset = (files: string[]) => ({ kind: 'tabular-csv', options: o.options ?? { label_column: 'label' }, files: files.map(csv) });
+  const spec = jobSpec({
     job_id: id,
-    attempt: 1,
     trainer: 'linear-classifier',
-    base_model: null,
     // As the server writes it: defaults from the catalog entry filled in (raw: exactly as given).
     hyperparameters: o.raw ? hyperparameters : specHyperparameters(linearClassifier, hyperparameters),
-    inputs: { dataset: dataset('ds_train', o.files ?? ['signal.csv']), validation_dataset: o.validation ? dataset('ds_val', o.validation) : null },
-    output_dir: out,
-    checkpoint_dir: ckpt,
+    dataset: dataset(o.files ?? ['signal.csv']),
+    validation: o.validation ? dataset(o.validation) : null,
+    output_dir: path.join(dir, id, 'out'),
+    checkpoint_dir: o.ckpt ?? path.join(dir, id, 'ckpt'),
     resume_from: o.resumeFrom ?? null,
-    init_from: null,
-  };
-  const specPath = path.join(dir, `${id}.json`);
-  return runBuiltinTrainer(MAIN, spec, specPath, onEvent);
+  });
+  return runBuiltinTrainer(spec, path.join(dir, `${id}.json`), { onEvent });
 }
 
 const resultOf = (run: Run) => {

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ofType, runBuiltinTrainer, type TrainerRun } from '../helpers/trainer-run.js';
+import { jobSpec, ofType, runBuiltinTrainer, type TrainerRun } from '../helpers/trainer-run.js';
 import { specHyperparameters } from '../../src/domain/jobs/hyperparameters.js';
 import { textClassifier } from '../../src/trainers/builtin/text-classifier/catalog.js';
 import { stratifiedSplit } from '../../src/trainers/builtin/text-classifier/data.js';
@@ -13,7 +13,6 @@ import { Tokenizer, splitWords } from '../../src/trainers/builtin/text-classifie
 import { Rng } from '../../src/trainers/builtin/runtime.js';
 import type { TrainerEvent } from '../../src/trainers/protocol.js';
 
-const MAIN = 'src/trainers/builtin/text-classifier/main.ts';
 const LABELS = ['benign', 'code_injection', 'jailbreak', 'prompt_injection', 'system_extraction'];
 const BASE = { architecture: 'fasttext', epochs: 8, batch_size: 32, learning_rate: 0.01, max_length: 64, vocab_size: 4000, validation_split: 0.2, seed: 1 };
 
@@ -119,27 +118,17 @@ interface SpecOptions {
 
 function train(hyperparameters: Record<string, unknown>, o: SpecOptions = {}, onEvent?: (e: TrainerEvent, child: ChildProcess) => void): Promise<Run> {
   const id = `job_${++seq}`;
-  const out = path.join(dir, id, 'out');
-  const ckpt = path.join(dir, id, 'ckpt');
-  const data = o.data ?? 'signal.jsonl';
-  const spec = {
-    protocol: 1,
+  const spec = jobSpec({
     job_id: id,
-    attempt: 1,
     trainer: 'text-classifier',
-    base_model: null,
     hyperparameters: specHyperparameters(textClassifier, hyperparameters),
-    inputs: {
-      dataset: { id: 'ds_1', kind: 'text-classification-jsonl', options: o.options ?? {}, stats: null, files: [{ path: file(data), filename: data, content_type: 'application/x-ndjson' }] },
-      validation_dataset: null,
-    },
-    output_dir: out,
-    checkpoint_dir: ckpt,
+    dataset: { kind: 'text-classification-jsonl', options: o.options ?? {}, files: [file(o.data ?? 'signal.jsonl')] },
+    output_dir: path.join(dir, id, 'out'),
+    checkpoint_dir: path.join(dir, id, 'ckpt'),
     resume_from: o.resumeFrom ?? null,
     init_from: o.initFrom ?? null,
-  };
-  const specPath = file(`${id}.json`);
-  return runBuiltinTrainer(MAIN, spec, specPath, onEvent);
+  });
+  return runBuiltinTrainer(spec, file(`${id}.json`), { onEvent });
 }
 
 const resultOf = (run: Run) => {
