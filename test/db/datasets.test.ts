@@ -105,7 +105,8 @@ describe('image-set', () => {
   it('reads dimensions of real images and enforces the dataset-level maximum', async () => {
     const ids: string[] = [];
     for (const [w, h, fmt] of [[16, 8, 'png'], [20, 10, 'jpeg'], [12, 12, 'webp']] as const) {
-      const img = await sharp({ create: { width: w, height: h, channels: 3, background: '#808080' } })[fmt]().toBuffer();
+      const canvas = sharp({ create: { width: w, height: h, channels: 3, background: '#808080' } });
+      const img = await canvas[fmt]().toBuffer();
       ids.push(await fileId(alice.token, `img.${fmt === 'jpeg' ? 'jpg' : fmt}`, img));
     }
     const ds = await dataset(alice.token, { name: 'faces', kind: 'image-set', file_ids: ids });

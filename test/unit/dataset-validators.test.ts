@@ -15,8 +15,10 @@ function input(bytes: Buffer, contentType: string, filename = 'x'): DatasetFileI
   return { id, filename, bytes: bytes.length, contentType, open: async () => Readable.from(chunks) };
 }
 
-const image = (format: 'png' | 'jpeg' | 'webp', width: number, height: number) =>
-  sharp({ create: { width, height, channels: 3, background: '#f00' } })[format]().toBuffer();
+const image = (format: 'png' | 'jpeg' | 'webp', width: number, height: number) => {
+  const canvas = sharp({ create: { width, height, channels: 3, background: '#f00' } });
+  return canvas[format]().toBuffer();
+};
 
 const limits = (l: Partial<ValidationLimits> = {}): ValidationLimits => ({ ...DEFAULT_VALIDATION_LIMITS, ...l });
 const validateImages = (files: DatasetFileInput[], l: Partial<ValidationLimits> = {}) => validateDataset('image-set', files, {}, limits(l));

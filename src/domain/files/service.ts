@@ -42,11 +42,13 @@ export function publicFile(f: q.FileRow): PublicFile {
   };
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
+
 /** Display names only: no folders, no control characters, bounded. Storage keys are ours. */
 export function cleanFilename(name: string | undefined): string {
   const base = (name ?? '').split(/[\\/]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
+  const clean = base.replace(CONTROL_CHARS, '').trim().slice(0, 255);
   return clean || 'unnamed';
 }
 
