@@ -21,9 +21,15 @@ const freePort = () =>
 async function once(dataDir) {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, [main, 'serve'], { env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [main, 'serve'], {
+    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+  });
   for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (performance.now() - t0 > 60_000) throw new Error('not ready after 60 s');
     await new Promise((r) => setTimeout(r, 5));
@@ -52,7 +58,10 @@ for (let i = 0; i < RUNS; i++) {
   }
 }
 const fmt = (x) => `${Math.round(x)} ms`;
-for (const [name, xs] of [['first boot (empty DATA_DIR)', first], ['restart (existing DATA_DIR)', restart]]) {
+for (const [name, xs] of [
+  ['first boot (empty DATA_DIR)', first],
+  ['restart (existing DATA_DIR)', restart],
+]) {
   const s = stats(xs);
   console.log(`${name.padEnd(30)} median ${fmt(s.median)}  min ${fmt(s.min)}  max ${fmt(s.max)}  (n=${xs.length})`);
 }

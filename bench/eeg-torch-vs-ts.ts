@@ -105,9 +105,21 @@ async function writeModel(prep: Prepared, hyper: Hyper): Promise<number> {
   const windowShape: [number, number] = [prep.sequenceLength, prep.features.length];
   const per = windowShape[0] * windowShape[1];
   const C = prep.classes.length;
-  const model = buildModel({ modelType: prep.modelType, sequenceLength: prep.sequenceLength, features: prep.features.length, classes: C, dropout: hyper.dropout_rate, l1: hyper.l1_reg, l2: hyper.l2_reg, useSeparable: hyper.use_separable, useRelativePos: hyper.use_relative_pos, seed: hyper.seed });
+  const model = buildModel({
+    modelType: prep.modelType,
+    sequenceLength: prep.sequenceLength,
+    features: prep.features.length,
+    classes: C,
+    dropout: hyper.dropout_rate,
+    l1: hyper.l1_reg,
+    l2: hyper.l2_reg,
+    useSeparable: hyper.use_separable,
+    useRelativePos: hyper.use_relative_pos,
+    seed: hyper.seed,
+  });
   const names = model.weights.map((w) => w.name);
-  if (model.trainableWeights.map((w) => w.name).join() !== names.join()) throw new Error(`${prep.modelType}: non-trainable weights; the dump below assumes none`);
+  if (model.trainableWeights.map((w) => w.name).join() !== names.join())
+    throw new Error(`${prep.modelType}: non-trainable weights; the dump below assumes none`);
   const weights = model.getWeights();
   const k = Math.min(CHECK_WINDOWS, prep.val.y.length);
   const probs = tf.tidy(() => (model.predict(tf.tensor3d(prep.val.x.subarray(0, k * per), [k, ...windowShape])) as tf.Tensor).dataSync() as Float32Array);
@@ -201,14 +213,38 @@ async function runTs(csv: string, arch: string): Promise<Side & { windows: numbe
 async function runTorch(arch: string, n: number): Promise<TorchSide> {
   const meter = cpuMeter({});
   const env = { ...process.env, OMP_NUM_THREADS: String(n), MKL_NUM_THREADS: String(n), PYTHONUNBUFFERED: '1' };
-  const p = await spawnTimed(python!, [path.resolve('bench/eeg_torch.py'), '--data', dataDir, '--arch', arch, '--epochs', String(epochs), '--threads', String(n)], env);
+  const p = await spawnTimed(
+    python!,
+    [path.resolve('bench/eeg_torch.py'), '--data', dataDir, '--arch', arch, '--epochs', String(epochs), '--threads', String(n)],
+    env,
+  );
   const machine = meter().machine!;
-  const line = p.stdout.map((l) => l.line).reverse().find((l) => l.startsWith('{'));
+  const line = p.stdout
+    .map((l) => l.line)
+    .reverse()
+    .find((l) => l.startsWith('{'));
   if (p.code !== 0 || !line) throw new Error(`eeg_torch.py ${arch} --threads ${n} failed (${p.code}): ${p.stderr.slice(-1500)}`);
-  const out = JSON.parse(line) as { threads: number; params: number; torch: string; epochs: { seconds: number; val_accuracy: number; val_loss: number }[]; check: TorchSide['check'] };
+  const out = JSON.parse(line) as {
+    threads: number;
+    params: number;
+    torch: string;
+    epochs: { seconds: number; val_accuracy: number; val_loss: number }[];
+    check: TorchSide['check'];
+  };
   const epochS = out.epochs.map((e) => e.seconds);
   const last = out.epochs[out.epochs.length - 1]!;
-  return { epochS, medianS: steady(epochS), valAccuracy: last.val_accuracy, valLoss: last.val_loss, peakRssMb: p.peakRssMb, othersCores: Math.max(0, machine - p.cpuS / p.wallS), threads: out.threads, params: out.params, torch: out.torch, check: out.check };
+  return {
+    epochS,
+    medianS: steady(epochS),
+    valAccuracy: last.val_accuracy,
+    valLoss: last.val_loss,
+    peakRssMb: p.peakRssMb,
+    othersCores: Math.max(0, machine - p.cpuS / p.wallS),
+    threads: out.threads,
+    params: out.params,
+    torch: out.torch,
+    check: out.check,
+  };
 }
 
 try {
@@ -219,21 +255,31 @@ try {
   // One prepare() for all: nothing in it depends on the architecture but the label it carries.
   const hp = sequenceHyper(archs[0]!, epochs);
   const hyper = readHyper(hp);
-  const prep = await prepare(jobSpec(path.join(root, 'prep'), 'sequence-classifier', 'prep', eegDataset(csv), hp), hyper, null, (m) => console.warn(`prepare: ${m}`));
+  const prep = await prepare(jobSpec(path.join(root, 'prep'), 'sequence-classifier', 'prep', eegDataset(csv), hp), hyper, null, (m) =>
+    console.warn(`prepare: ${m}`),
+  );
   await writeData(prep, hyper);
   const params = new Map<string, number>();
   for (const arch of archs) params.set(arch, await writeModel({ ...prep, modelType: arch as ModelType }, { ...hyper, model_type: arch as ModelType }));
 
   console.log(`EEG sample: ${rows} rows (seed ${EEG_SEED}), ${epochs} epoch${epochs === 1 ? '' : 's'}, batch 32, Adam 0.001; Python ${python}`);
-  console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log(
+    `load average at start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}\n`,
+  );
   const results: { arch: string; ts: Side & { windows: number }; torch: TorchSide[] }[] = [];
   for (const arch of archs) {
     const ts = await runTs(csv, arch);
-    console.log(`ts ${arch}: epochs ${ts.epochS.map((s) => s.toFixed(2)).join(', ')} s; val_accuracy ${ts.valAccuracy.toFixed(3)}; peak RSS ${ts.peakRssMb.toFixed(0)} MB; other processes ${ts.othersCores.toFixed(2)} cores`);
+    console.log(
+      `ts ${arch}: epochs ${ts.epochS.map((s) => s.toFixed(2)).join(', ')} s; val_accuracy ${ts.valAccuracy.toFixed(3)}; peak RSS ${ts.peakRssMb.toFixed(0)} MB; other processes ${ts.othersCores.toFixed(2)} cores`,
+    );
     const torch: TorchSide[] = [];
     for (const n of threads) {
       const t = await runTorch(arch, n);
-      console.log(`torch ${arch} ×${t.threads}: epochs ${t.epochS.map((s) => s.toFixed(2)).join(', ')} s; val_accuracy ${t.valAccuracy.toFixed(3)}; peak RSS ${t.peakRssMb.toFixed(0)} MB; other processes ${t.othersCores.toFixed(2)} cores`);
+      console.log(
+        `torch ${arch} ×${t.threads}: epochs ${t.epochS.map((s) => s.toFixed(2)).join(', ')} s; val_accuracy ${t.valAccuracy.toFixed(3)}; peak RSS ${t.peakRssMb.toFixed(0)} MB; other processes ${t.othersCores.toFixed(2)} cores`,
+      );
       torch.push(t);
     }
     results.push({ arch, ts, torch });
@@ -241,24 +287,39 @@ try {
 
   const fmt = (s: number): string => (s < 1 ? s.toFixed(3) : s.toFixed(2));
   const plural = (n: number): string => `${n} thread${n === 1 ? '' : 's'}`;
-  console.log(`\nTime per epoch: ${epochs === 1 ? 'the only epoch (includes warm-up)' : epochs === 2 ? 'epoch 2' : `median of epochs 2..${epochs}`}; each epoch includes the shuffle, every batch's read-back and the validation pass.\n`);
-  console.log(`| arch | windows (train+val) | TS s/epoch | ${threads.map((n) => `PyTorch ${plural(n)} s/epoch`).join(' | ')} | ratio TS/PyTorch (${threads.map(plural).join(' / ')}) | val acc TS | val acc PyTorch (${threads.map(plural).join(' / ')}) |`);
+  console.log(
+    `\nTime per epoch: ${epochs === 1 ? 'the only epoch (includes warm-up)' : epochs === 2 ? 'epoch 2' : `median of epochs 2..${epochs}`}; each epoch includes the shuffle, every batch's read-back and the validation pass.\n`,
+  );
+  console.log(
+    `| arch | windows (train+val) | TS s/epoch | ${threads.map((n) => `PyTorch ${plural(n)} s/epoch`).join(' | ')} | ratio TS/PyTorch (${threads.map(plural).join(' / ')}) | val acc TS | val acc PyTorch (${threads.map(plural).join(' / ')}) |`,
+  );
   console.log(`|---|---|---|${threads.map(() => '---|').join('')}---|---|---|`);
   for (const { arch, ts, torch } of results) {
-    console.log(`| ${arch} | ${ts.windows} | ${fmt(ts.medianS)} | ${torch.map((t) => fmt(t.medianS)).join(' | ')} | ${torch.map((t) => `${(ts.medianS / t.medianS).toFixed(1)}×`).join(' / ')} | ${ts.valAccuracy.toFixed(3)} | ${torch.map((t) => t.valAccuracy.toFixed(3)).join(' / ')} |`);
+    console.log(
+      `| ${arch} | ${ts.windows} | ${fmt(ts.medianS)} | ${torch.map((t) => fmt(t.medianS)).join(' | ')} | ${torch.map((t) => `${(ts.medianS / t.medianS).toFixed(1)}×`).join(' / ')} | ${ts.valAccuracy.toFixed(3)} | ${torch.map((t) => t.valAccuracy.toFixed(3)).join(' / ')} |`,
+    );
   }
   console.log('\n| arch | side | epoch times (s) | peak RSS | final val_loss | trainable params | other processes (cores) |');
   console.log('|---|---|---|---|---|---|---|');
   for (const { arch, ts, torch } of results) {
-    console.log(`| ${arch} | TS (tfjs cpu, 1 thread) | ${ts.epochS.map(fmt).join(', ')} | ${ts.peakRssMb.toFixed(0)} MB | ${ts.valLoss.toFixed(4)} | ${params.get(arch)} | ${ts.othersCores.toFixed(2)} |`);
-    for (const t of torch) console.log(`| ${arch} | PyTorch ${t.torch}, ${plural(t.threads)} | ${t.epochS.map(fmt).join(', ')} | ${t.peakRssMb.toFixed(0)} MB | ${t.valLoss.toFixed(4)} | ${t.params} | ${t.othersCores.toFixed(2)} |`);
+    console.log(
+      `| ${arch} | TS (tfjs cpu, 1 thread) | ${ts.epochS.map(fmt).join(', ')} | ${ts.peakRssMb.toFixed(0)} MB | ${ts.valLoss.toFixed(4)} | ${params.get(arch)} | ${ts.othersCores.toFixed(2)} |`,
+    );
+    for (const t of torch)
+      console.log(
+        `| ${arch} | PyTorch ${t.torch}, ${plural(t.threads)} | ${t.epochS.map(fmt).join(', ')} | ${t.peakRssMb.toFixed(0)} MB | ${t.valLoss.toFixed(4)} | ${t.params} | ${t.othersCores.toFixed(2)} |`,
+      );
   }
   console.log('\nEquivalence before training, tfjs vs PyTorch on identical weights, dropout off:');
   for (const { arch, torch } of results) {
     const c = torch[0]!.check;
-    console.log(`- ${arch}: max |Δ probability| over ${CHECK_WINDOWS} validation windows ${c.max_abs_dprob.toExponential(1)}; penalty rel. Δ ${c.penalty_rel.toExponential(1)}; first-batch loss |Δ| ${c.loss_abs.toExponential(1)}; gradients max rel. Δ ${c.grad_max_rel.toExponential(1)}; batch order ${c.shuffle_match ? 'identical' : 'DIFFERENT'}`);
+    console.log(
+      `- ${arch}: max |Δ probability| over ${CHECK_WINDOWS} validation windows ${c.max_abs_dprob.toExponential(1)}; penalty rel. Δ ${c.penalty_rel.toExponential(1)}; first-batch loss |Δ| ${c.loss_abs.toExponential(1)}; gradients max rel. Δ ${c.grad_max_rel.toExponential(1)}; batch order ${c.shuffle_match ? 'identical' : 'DIFFERENT'}`,
+    );
   }
-  console.log('\nPeak RSS: the TS trainer also parses the CSV and builds the windows itself; the Python process reads the prepared arrays (a few MB) but loads the torch library.');
+  console.log(
+    '\nPeak RSS: the TS trainer also parses the CSV and builds the windows itself; the Python process reads the prepared arrays (a few MB) but loads the torch library.',
+  );
 } finally {
   unregister();
   await rm(root, { recursive: true, force: true });

@@ -32,12 +32,17 @@ type Measured = LoadResult & { cpu: Record<string, number>; range: [number, numb
 
 async function load(url: string, headers: Record<string, string> = {}, durationMs = DURATION_MS, repeat = REPEAT): Promise<Measured> {
   const runs = [];
-  for (let i = 0; i < repeat; i++) runs.push(await runLoad({ url, headers, connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs }, { postgres: postgresPids }));
+  for (let i = 0; i < repeat; i++)
+    runs.push(await runLoad({ url, headers, connections: CONNECTIONS, warmupMs: WARMUP_MS, durationMs }, { postgres: postgresPids }));
   runs.sort((a, b) => a.rps - b.rps);
   return { ...runs[Math.floor((runs.length - 1) / 2)]!, range: [runs[0]!.rps, runs[runs.length - 1]!.rps] };
 }
 
-interface Row { name: string; db: string; r: Measured }
+interface Row {
+  name: string;
+  db: string;
+  r: Measured;
+}
 
 async function helloWorld(): Promise<Row> {
   const app = Fastify({ logger: false });
@@ -54,7 +59,11 @@ async function helloWorld(): Promise<Row> {
 
 async function trainyard(kind: DbKind, cluster: PgCluster): Promise<Row[]> {
   // No worker: the job stays queued, which is all a GET needs.
-  const app = await startBenchApp(kind, { cluster, env: { WORKER_IN_PROCESS: 'false' }, catalog: { trainers: [benchTrainer('idle', [process.execPath, '-e', '0'])] } });
+  const app = await startBenchApp(kind, {
+    cluster,
+    env: { WORKER_IN_PROCESS: 'false' },
+    catalog: { trainers: [benchTrainer('idle', [process.execPath, '-e', '0'])] },
+  });
   try {
     const c = api(app.url);
     const u = await c.user('reader');
@@ -87,22 +96,53 @@ if (part) {
 const cluster = await startPgCluster();
 const rows: Row[] = [];
 try {
-  console.log(`GET throughput: ${CONNECTIONS} connections, ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s measured per row; Postgres durability ${cluster.durability}${authCacheMs ? `\nEXPERIMENT AUTH_CACHE=${authCacheMs}: principals cached at run time (bench/lib/auth-experiment.ts), not the shipped behaviour` : ''}\n`);
+  console.log(
+    `GET throughput: ${CONNECTIONS} connections, ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s measured per row; Postgres durability ${cluster.durability}${authCacheMs ? `\nEXPERIMENT AUTH_CACHE=${authCacheMs}: principals cached at run time (bench/lib/auth-experiment.ts), not the shipped behaviour` : ''}\n`,
+  );
   rows.push(await helloWorld());
   for (const kind of ['postgres', 'pglite'] as const) {
-    rows.push(...(await runPart<Row[]>(fileURLToPath(import.meta.url), { kind, cluster: { url: cluster.url, version: cluster.version, durability: cluster.durability } } satisfies Part)));
+    rows.push(
+      ...(await runPart<Row[]>(fileURLToPath(import.meta.url), {
+        kind,
+        cluster: { url: cluster.url, version: cluster.version, durability: cluster.durability },
+      } satisfies Part)),
+    );
   }
 } finally {
   cluster.stop();
 }
 const hello = rows[0]!.r;
 printTable(
-  ['case', 'database', REPEAT > 1 ? `req/s (median of ${REPEAT}, range)` : 'req/s', 'p50', 'p99', 'max', 'non-2xx / errors', 'vs hello-world', 'CPU cores: server / Postgres / load gen / others', `target ≥ ${TARGET_RPS} req/s`],
+  [
+    'case',
+    'database',
+    REPEAT > 1 ? `req/s (median of ${REPEAT}, range)` : 'req/s',
+    'p50',
+    'p99',
+    'max',
+    'non-2xx / errors',
+    'vs hello-world',
+    'CPU cores: server / Postgres / load gen / others',
+    `target ≥ ${TARGET_RPS} req/s`,
+  ],
   rows.map(({ name, db, r }) => {
-    const bad = Object.entries(r.statuses).filter(([s]) => !s.startsWith('2')).reduce((a, [, n]) => a + Number(n), 0);
+    const bad = Object.entries(r.statuses)
+      .filter(([s]) => !s.startsWith('2'))
+      .reduce((a, [, n]) => a + Number(n), 0);
     const isJob = name.startsWith('GET /v1/jobs');
     const cores = ['server', 'postgres', 'load generator', 'others'].map((k) => (r.cpu[k] ?? 0).toFixed(2)).join(' / ');
-    return [name, db, REPEAT > 1 ? `${int(r.rps)} (${int(r.range[0])}–${int(r.range[1])})` : int(r.rps), ms(r.latencyMs.p50), ms(r.latencyMs.p99), ms(r.latencyMs.max), `${bad} / ${r.errors}`, `${((r.rps / hello.rps) * 100).toFixed(1)} %`, cores, isJob ? (r.rps >= TARGET_RPS ? 'met' : 'not met') : ''];
+    return [
+      name,
+      db,
+      REPEAT > 1 ? `${int(r.rps)} (${int(r.range[0])}–${int(r.range[1])})` : int(r.rps),
+      ms(r.latencyMs.p50),
+      ms(r.latencyMs.p99),
+      ms(r.latencyMs.max),
+      `${bad} / ${r.errors}`,
+      `${((r.rps / hello.rps) * 100).toFixed(1)} %`,
+      cores,
+      isJob ? (r.rps >= TARGET_RPS ? 'met' : 'not met') : '',
+    ];
   }),
 );
 console.log('\nCPU: cores used during the measured window (the machine has 2), from /proc; PGlite runs inside the server process;');

@@ -30,8 +30,20 @@ const TARGET_PCT = 5;
 const MODES = ['paced', 'max'] as const;
 type Mode = (typeof MODES)[number];
 
-interface Run { wallMs: number; cpuMs: number; end: number; events: number; maxBehindMs: number }
-interface JobRun extends Run { jobMs: number; lastEventToFinalMs: number; status: string; stored: Record<string, number>; cpu: Record<string, number> }
+interface Run {
+  wallMs: number;
+  cpuMs: number;
+  end: number;
+  events: number;
+  maxBehindMs: number;
+}
+interface JobRun extends Run {
+  jobMs: number;
+  lastEventToFinalMs: number;
+  status: string;
+  stored: Record<string, number>;
+  cpu: Record<string, number>;
+}
 
 const lastRun = (file: string): Run => JSON.parse(readFileSync(file, 'utf8').trim().split('\n').at(-1)!) as Run;
 const median = (xs: number[]) => summarize(xs).p50;
@@ -64,7 +76,11 @@ async function underTrainyard(kind: DbKind, cluster: PgCluster): Promise<Record<
   const tmp = tempDir('ingest');
   const file = path.join(tmp.dir, 'runs.jsonl');
   writeFileSync(file, '');
-  const trainers = [benchTrainer('ingest-paced', [process.execPath, ...argv(file, 'paced')]), benchTrainer('ingest-max', [process.execPath, ...argv(file, 'max')]), benchTrainer('ingest-warmup', [process.execPath, ...argv(file, 'paced', 1)])];
+  const trainers = [
+    benchTrainer('ingest-paced', [process.execPath, ...argv(file, 'paced')]),
+    benchTrainer('ingest-max', [process.execPath, ...argv(file, 'max')]),
+    benchTrainer('ingest-warmup', [process.execPath, ...argv(file, 'paced', 1)]),
+  ];
   const app = await startBenchApp(kind, { cluster, catalog: { trainers } });
   try {
     const c = api(app.url);
@@ -85,9 +101,19 @@ async function underTrainyard(kind: DbKind, cluster: PgCluster): Promise<Record<
         const jobMs = performance.now() - t0;
         const cpu = meter();
         const r = lastRun(file);
-        const stored = await db.query<{ type: string; n: number }>('select type, count(*)::int as n from job_events where job_id = $1 group by type order by type', [job.id]);
+        const stored = await db.query<{ type: string; n: number }>(
+          'select type, count(*)::int as n from job_events where job_id = $1 group by type order by type',
+          [job.id],
+        );
         const fin = await db.query<{ finished: number }>('select extract(epoch from finished_at) * 1000 as finished from jobs where id = $1', [job.id]);
-        out[mode].push({ ...r, jobMs, lastEventToFinalMs: Number(fin.rows[0]!.finished) - r.end, status: done.status, stored: Object.fromEntries(stored.rows.map((x) => [x.type, x.n])), cpu });
+        out[mode].push({
+          ...r,
+          jobMs,
+          lastEventToFinalMs: Number(fin.rows[0]!.finished) - r.end,
+          status: done.status,
+          stored: Object.fromEntries(stored.rows.map((x) => [x.type, x.n])),
+          cpu,
+        });
       }
     }
     return out;
@@ -105,19 +131,27 @@ if (part) {
   process.exit(0);
 }
 
-const bareRuns = { paced: { devnull: await bare('paced', 'devnull'), pipe: await bare('paced', 'pipe') }, max: { devnull: await bare('max', 'devnull'), pipe: await bare('max', 'pipe') } };
+const bareRuns = {
+  paced: { devnull: await bare('paced', 'devnull'), pipe: await bare('paced', 'pipe') },
+  max: { devnull: await bare('max', 'devnull'), pipe: await bare('max', 'pipe') },
+};
 const cluster = await startPgCluster();
 const jobs: Array<{ db: string; runs: Record<Mode, JobRun[]> }> = [];
 try {
   for (const kind of ['postgres', 'pglite'] as const) {
-    const runs = await runPart<Record<Mode, JobRun[]>>(fileURLToPath(import.meta.url), { kind, cluster: { url: cluster.url, version: cluster.version, durability: cluster.durability } } satisfies Part);
+    const runs = await runPart<Record<Mode, JobRun[]>>(fileURLToPath(import.meta.url), {
+      kind,
+      cluster: { url: cluster.url, version: cluster.version, durability: cluster.durability },
+    } satisfies Part);
     jobs.push({ db: kind === 'pglite' ? 'PGlite (on disk)' : `Postgres ${cluster.version.split(' ')[0]}`, runs });
   }
 } finally {
   cluster.stop();
 }
 
-console.log(`Ingest overhead: ${RATE * SECONDS} events (a third each progress / metrics / log), median of ${REPEAT} runs; Postgres durability ${cluster.durability}${sinkExperiment ? '\nEXPERIMENT SINK_FLUSH=immediate: EventSink patched at run time (bench/lib/sink-experiment.ts), not the shipped behaviour' : ''}\n`);
+console.log(
+  `Ingest overhead: ${RATE * SECONDS} events (a third each progress / metrics / log), median of ${REPEAT} runs; Postgres durability ${cluster.durability}${sinkExperiment ? '\nEXPERIMENT SINK_FLUSH=immediate: EventSink patched at run time (bench/lib/sink-experiment.ts), not the shipped behaviour' : ''}\n`,
+);
 const rows: Array<Array<string | number>> = [];
 for (const mode of MODES) {
   const base = median(bareRuns[mode].devnull.map((r) => r.wallMs));
@@ -142,16 +176,49 @@ for (const mode of MODES) {
   rows.push(row('bare: stdout on a pipe, drained', bareRuns[mode].pipe, false));
   for (const { db, runs } of jobs) rows.push(row(`Trainyard job, ${db}`, runs[mode], mode === 'paced'));
 }
-printTable(['emission', 'how the trainer ran', 'trainer wall (median)', 'runs (ms)', 'trainer CPU', 'max behind schedule', 'vs bare /dev/null', 'vs bare pipe', `target ≤ ${TARGET_PCT} % (paced)`], rows);
-
-console.log('\nThe Trainyard runs in more detail (medians; events stored by type are from the last run: progress is coalesced per flush, logs are capped at 10,000 lines per attempt):\n');
 printTable(
-  ['database', 'emission', 'POST → job final', 'last event written → job finished (db clock)', 'status', 'events stored', 'CPU cores: server / Postgres / others (incl. the trainer)'],
+  [
+    'emission',
+    'how the trainer ran',
+    'trainer wall (median)',
+    'runs (ms)',
+    'trainer CPU',
+    'max behind schedule',
+    'vs bare /dev/null',
+    'vs bare pipe',
+    `target ≤ ${TARGET_PCT} % (paced)`,
+  ],
+  rows,
+);
+
+console.log(
+  '\nThe Trainyard runs in more detail (medians; events stored by type are from the last run: progress is coalesced per flush, logs are capped at 10,000 lines per attempt):\n',
+);
+printTable(
+  [
+    'database',
+    'emission',
+    'POST → job final',
+    'last event written → job finished (db clock)',
+    'status',
+    'events stored',
+    'CPU cores: server / Postgres / others (incl. the trainer)',
+  ],
   jobs.flatMap(({ db, runs }) =>
     MODES.map((mode) => {
       const rs = runs[mode];
       const last = rs.at(-1)!;
-      return [db, mode, ms(median(rs.map((r) => r.jobMs))), ms(median(rs.map((r) => r.lastEventToFinalMs))), [...new Set(rs.map((r) => r.status))].join(', '), Object.entries(last.stored).map(([k, v]) => `${k} ${v}`).join(', '), ['server', 'postgres', 'others'].map((k) => median(rs.map((r) => r.cpu[k] ?? 0)).toFixed(2)).join(' / ')];
+      return [
+        db,
+        mode,
+        ms(median(rs.map((r) => r.jobMs))),
+        ms(median(rs.map((r) => r.lastEventToFinalMs))),
+        [...new Set(rs.map((r) => r.status))].join(', '),
+        Object.entries(last.stored)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+        ['server', 'postgres', 'others'].map((k) => median(rs.map((r) => r.cpu[k] ?? 0)).toFixed(2)).join(' / '),
+      ];
     }),
   ),
 );

@@ -31,7 +31,11 @@ const WAIT_IDLE = process.env.WAIT_IDLE !== '0';
 const SPAWN_RUNS = Number(process.env.SPAWN_RUNS ?? 50);
 const TRAINER = path.join(FIXTURES, 'pickup-trainer.mjs');
 
-interface Stamp { job: string; origin: number; first: number }
+interface Stamp {
+  job: string;
+  origin: number;
+  first: number;
+}
 
 function readStamps(file: string): Map<string, Stamp> {
   const m = new Map<string, Stamp>();
@@ -76,7 +80,11 @@ async function spawnFloor(context: string) {
     for (let i = 0; i < SPAWN_RUNS; i++) {
       writeFileSync(file, '');
       const t0 = nowMs();
-      const c = spawn(process.execPath, [TRAINER, file, '--spec', specPath], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: trainerEnv({ cwd: tmp.dir }) });
+      const c = spawn(process.execPath, [TRAINER, file, '--spec', specPath], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+        env: trainerEnv({ cwd: tmp.dir }),
+      });
       call.push(nowMs() - t0);
       c.stdout.resume();
       c.stderr.resume();
@@ -93,7 +101,14 @@ async function spawnFloor(context: string) {
       await t.done;
       exec.push(readStamps(file).get('bare')!.first - t0);
     }
-    return { context, rssMb: process.memoryUsage().rss / 2 ** 20, call: summarize(call), origin: summarize(origin), first: summarize(first), exec: summarize(exec) };
+    return {
+      context,
+      rssMb: process.memoryUsage().rss / 2 ** 20,
+      call: summarize(call),
+      origin: summarize(origin),
+      first: summarize(first),
+      exec: summarize(exec),
+    };
   } finally {
     tmp.remove();
   }
@@ -101,14 +116,27 @@ async function spawnFloor(context: string) {
 type Floor = Awaited<ReturnType<typeof spawnFloor>>;
 const floors: Floor[] = [];
 
-interface Sample { sent: number; committed: number; heard: number; claimStart: number; claimEnd: number; running: number; origin: number; first: number }
+interface Sample {
+  sent: number;
+  committed: number;
+  heard: number;
+  claimStart: number;
+  claimEnd: number;
+  running: number;
+  origin: number;
+  first: number;
+}
 
 async function measure(kind: DbKind, cluster: PgCluster) {
   const probe = newProbe();
   const stampsDir = tempDir('stamps');
   const stampFile = path.join(stampsDir.dir, 'stamps.jsonl');
   writeFileSync(stampFile, '');
-  const app = await startBenchApp(kind, { cluster, catalog: { trainers: [benchTrainer('pickup', [process.execPath, TRAINER, stampFile])] }, wrapDb: (db) => probeDb(db, probe) });
+  const app = await startBenchApp(kind, {
+    cluster,
+    catalog: { trainers: [benchTrainer('pickup', [process.execPath, TRAINER, stampFile])] },
+    wrapDb: (db) => probeDb(db, probe),
+  });
   try {
     const c = api(app.url);
     const u = await c.user('picker');
@@ -138,14 +166,27 @@ async function measure(kind: DbKind, cluster: PgCluster) {
     const stamps = readStamps(stampFile);
     const db = app.rt.services.db;
     const running = new Map(
-      (await db.query<{ job_id: string; at: number }>(`select job_id, extract(epoch from created_at) * 1000 as at from job_events where type = 'status' and data->>'status' = 'running'`)).rows.map((r) => [r.job_id, Number(r.at)]),
+      (
+        await db.query<{ job_id: string; at: number }>(
+          `select job_id, extract(epoch from created_at) * 1000 as at from job_events where type = 'status' and data->>'status' = 'running'`,
+        )
+      ).rows.map((r) => [r.job_id, Number(r.at)]),
     );
     const samples: Sample[] = [];
     for (const id of ids) {
       const s = stamps.get(id);
       const claim = probe.claimed.get(id);
       if (!s || !claim) throw new Error(`job ${id}: no stamp or claim recorded`);
-      samples.push({ sent: sent.get(id)!, committed: probe.committed.get(id)!, heard: probe.heard.get(id) ?? NaN, claimStart: claim.start, claimEnd: claim.end, running: running.get(id)!, origin: s.origin, first: s.first });
+      samples.push({
+        sent: sent.get(id)!,
+        committed: probe.committed.get(id)!,
+        heard: probe.heard.get(id) ?? NaN,
+        claimStart: claim.start,
+        claimEnd: claim.end,
+        running: running.get(id)!,
+        origin: s.origin,
+        first: s.first,
+      });
     }
     floors.push(await spawnFloor(`inside the server, ${kind === 'pglite' ? 'PGlite' : 'Postgres pool'} open (fresh process)`));
     return { samples, failed, cpu };
@@ -171,7 +212,10 @@ const results: Array<{ db: string; samples: Sample[]; failed: number; cpu: Recor
 try {
   // Each database in a fresh process (bench/lib/child.ts runPart), Postgres first.
   for (const kind of ['postgres', 'pglite'] as const) {
-    const r = await runPart<PartResult>(fileURLToPath(import.meta.url), { kind, cluster: { url: cluster.url, version: cluster.version, durability: cluster.durability } } satisfies Part);
+    const r = await runPart<PartResult>(fileURLToPath(import.meta.url), {
+      kind,
+      cluster: { url: cluster.url, version: cluster.version, durability: cluster.durability },
+    } satisfies Part);
     floors.push(r.floor);
     results.push({ db: kind === 'pglite' ? 'PGlite (on disk)' : `Postgres ${cluster.version.split(' ')[0]}`, ...r });
   }
@@ -179,15 +223,34 @@ try {
   cluster.stop();
 }
 
-console.log(`Pickup latency: ${JOBS} jobs one at a time (after ${WARMUP_JOBS} warm-up jobs), next job ${WAIT_IDLE ? 'once the worker is idle + ' : ''}${GAP_MS} ms after the previous one finished; Postgres durability ${cluster.durability}\n`);
+console.log(
+  `Pickup latency: ${JOBS} jobs one at a time (after ${WARMUP_JOBS} warm-up jobs), next job ${WAIT_IDLE ? 'once the worker is idle + ' : ''}${GAP_MS} ms after the previous one finished; Postgres durability ${cluster.durability}\n`,
+);
 const rows: Array<Array<string | number>> = [];
 for (const r of results) {
-  for (const [label, from] of [['request sent → trainer first line', 'sent'], ['POST committed → trainer first line', 'committed']] as const) {
+  for (const [label, from] of [
+    ['request sent → trainer first line', 'sent'],
+    ['POST committed → trainer first line', 'committed'],
+  ] as const) {
     const s = summarize(r.samples.map((x) => x.first - x[from]));
-    rows.push([r.db, label, s.n, ms(s.p50), ms(s.p95), ms(s.p99), ms(s.max), r.failed, (r.cpu.others ?? 0).toFixed(2), `${s.p50 <= 20 ? 'met' : 'not met'} / ${s.p99 <= 100 ? 'met' : 'not met'}`]);
+    rows.push([
+      r.db,
+      label,
+      s.n,
+      ms(s.p50),
+      ms(s.p95),
+      ms(s.p99),
+      ms(s.max),
+      r.failed,
+      (r.cpu.others ?? 0).toFixed(2),
+      `${s.p50 <= 20 ? 'met' : 'not met'} / ${s.p99 <= 100 ? 'met' : 'not met'}`,
+    ]);
   }
 }
-printTable(['database', 'interval', 'jobs', 'p50', 'p95', 'p99', 'max', 'failed', 'other CPU load (cores, incl. the trainers)', 'target p50 ≤ 20 / p99 ≤ 100 ms'], rows);
+printTable(
+  ['database', 'interval', 'jobs', 'p50', 'p95', 'p99', 'max', 'failed', 'other CPU load (cores, incl. the trainers)', 'target p50 ≤ 20 / p99 ≤ 100 ms'],
+  rows,
+);
 
 console.log('\nWhere the time goes (p50 / p99 of each stage; stages are measured separately, so their percentiles do not add up exactly):\n');
 const stages: Array<[string, (x: Sample) => number]> = [
@@ -210,7 +273,9 @@ printTable(
   ]),
 );
 
-console.log(`\nThe floor on this machine (${SPAWN_RUNS} runs each, no database work in flight; p50 / p99). spawn \`node -e 0\` → exit: ${ms(bare.p50)} / ${ms(bare.p99)}.\n`);
+console.log(
+  `\nThe floor on this machine (${SPAWN_RUNS} runs each, no database work in flight; p50 / p99). spawn \`node -e 0\` → exit: ${ms(bare.p50)} / ${ms(bare.p99)}.\n`,
+);
 printTable(
   ['spawned from', 'RSS', 'spawn() call (blocks the event loop)', 'spawn → process started', 'spawn → first line', 'executor startTrainer() → first line'],
   floors.map((f) => [f.context, `${Math.round(f.rssMb)} MiB`, ...[f.call, f.origin, f.first, f.exec].map((x) => `${ms(x.p50)} / ${ms(x.p99)}`)]),

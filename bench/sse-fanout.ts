@@ -24,12 +24,26 @@ const RATE = Number(process.env.RATE ?? 20);
 const SECONDS = Number(process.env.SECONDS ?? 10);
 const TARGET_P99 = 200;
 
-interface PartResult { total: Summary; fromDb: Summary; toDb: Summary; expected: number; delivered: number; streams: number; completed: number; errors: string[]; status: string; cpu: Record<string, number> }
+interface PartResult {
+  total: Summary;
+  fromDb: Summary;
+  toDb: Summary;
+  expected: number;
+  delivered: number;
+  streams: number;
+  completed: number;
+  errors: string[];
+  status: string;
+  cpu: Record<string, number>;
+}
 
 async function measure(kind: DbKind, cluster: PgCluster): Promise<PartResult> {
   const go = tempDir('sse');
   const goFile = path.join(go.dir, 'go');
-  const app = await startBenchApp(kind, { cluster, catalog: { trainers: [benchTrainer('sse', [process.execPath, path.join(FIXTURES, 'sse-trainer.mjs'), goFile, String(RATE), String(SECONDS)])] } });
+  const app = await startBenchApp(kind, {
+    cluster,
+    catalog: { trainers: [benchTrainer('sse', [process.execPath, path.join(FIXTURES, 'sse-trainer.mjs'), goFile, String(RATE), String(SECONDS)])] },
+  });
   const children = Array.from({ length: PROCS }, () => startChild('sse-subscriber.ts'));
   try {
     const c = api(app.url);
@@ -84,20 +98,46 @@ const cluster = await startPgCluster();
 const results: Array<{ db: string } & PartResult> = [];
 try {
   for (const kind of ['postgres', 'pglite'] as const) {
-    const r = await runPart<PartResult>(fileURLToPath(import.meta.url), { kind, cluster: { url: cluster.url, version: cluster.version, durability: cluster.durability } } satisfies Part);
+    const r = await runPart<PartResult>(fileURLToPath(import.meta.url), {
+      kind,
+      cluster: { url: cluster.url, version: cluster.version, durability: cluster.durability },
+    } satisfies Part);
     results.push({ db: kind === 'pglite' ? 'PGlite (on disk)' : `Postgres ${cluster.version.split(' ')[0]}`, ...r });
   }
 } finally {
   cluster.stop();
 }
 
-console.log(`SSE fan-out: ${SUBSCRIBERS} subscribers in ${PROCS} processes, one job emitting ${RATE} metrics events/s for ${SECONDS} s; Postgres durability ${cluster.durability}${sinkExperiment ? '\nEXPERIMENT SINK_FLUSH=immediate: EventSink patched at run time (bench/lib/sink-experiment.ts), not the shipped behaviour' : ''}\n`);
+console.log(
+  `SSE fan-out: ${SUBSCRIBERS} subscribers in ${PROCS} processes, one job emitting ${RATE} metrics events/s for ${SECONDS} s; Postgres durability ${cluster.durability}${sinkExperiment ? '\nEXPERIMENT SINK_FLUSH=immediate: EventSink patched at run time (bench/lib/sink-experiment.ts), not the shipped behaviour' : ''}\n`,
+);
 printTable(
   ['database', 'deliveries (expected)', 'streams closed by server', 'p50', 'p95', 'p99', 'max', `target p99 ≤ ${TARGET_P99} ms`],
-  results.map((r) => [r.db, `${r.delivered} (${r.expected})`, `${r.completed} / ${r.streams}`, ms(r.total.p50), ms(r.total.p95), ms(r.total.p99), ms(r.total.max), r.total.p99 <= TARGET_P99 && r.delivered === r.expected ? 'met' : 'not met']),
+  results.map((r) => [
+    r.db,
+    `${r.delivered} (${r.expected})`,
+    `${r.completed} / ${r.streams}`,
+    ms(r.total.p50),
+    ms(r.total.p95),
+    ms(r.total.p99),
+    ms(r.total.max),
+    r.total.p99 <= TARGET_P99 && r.delivered === r.expected ? 'met' : 'not met',
+  ]),
 );
-console.log('\nSplit at the event row\'s created_at (the database clock when the worker began writing the batch; ms precision), p50 / p99:\n');
+console.log("\nSplit at the event row's created_at (the database clock when the worker began writing the batch; ms precision), p50 / p99:\n");
 printTable(
-  ['database', 'trainer wrote → batch write began (worker buffering)', 'batch write began → subscriber parsed (write, NOTIFY, hub read, fan-out)', 'CPU cores: server / Postgres / subscribers / others (incl. the trainer)', 'job'],
-  results.map((r) => [r.db, `${ms(r.toDb.p50)} / ${ms(r.toDb.p99)}`, `${ms(r.fromDb.p50)} / ${ms(r.fromDb.p99)}`, ['server', 'postgres', 'subscribers', 'others'].map((k) => (r.cpu[k] ?? 0).toFixed(2)).join(' / '), r.status + (r.errors.length ? ` errors: ${r.errors.join('; ')}` : '')]),
+  [
+    'database',
+    'trainer wrote → batch write began (worker buffering)',
+    'batch write began → subscriber parsed (write, NOTIFY, hub read, fan-out)',
+    'CPU cores: server / Postgres / subscribers / others (incl. the trainer)',
+    'job',
+  ],
+  results.map((r) => [
+    r.db,
+    `${ms(r.toDb.p50)} / ${ms(r.toDb.p99)}`,
+    `${ms(r.fromDb.p50)} / ${ms(r.fromDb.p99)}`,
+    ['server', 'postgres', 'subscribers', 'others'].map((k) => (r.cpu[k] ?? 0).toFixed(2)).join(' / '),
+    r.status + (r.errors.length ? ` errors: ${r.errors.join('; ')}` : ''),
+  ]),
 );

@@ -4,7 +4,10 @@ import path from 'node:path';
 import { ConfigError } from './errors.js';
 
 /** "N/window" rate limit, e.g. 600/1m. max 0 switches the limit off. */
-export interface RateLimit { max: number; windowMs: number }
+export interface RateLimit {
+  max: number;
+  windowMs: number;
+}
 
 export interface Config {
   port: number;
@@ -94,7 +97,10 @@ function rateLimit(env: Env, name: string, def: string): RateLimit {
 }
 
 function list(env: Env, name: string): string[] {
-  return (env[name] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  return (env[name] ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 }
 
 function bool(env: Env, name: string, def: boolean): boolean {
@@ -151,7 +157,10 @@ export function loadConfig(processEnv: Env = process.env): Config {
   const adminUser = env.TRAINYARD_ADMIN_USERNAME;
   const adminPass = env.TRAINYARD_ADMIN_PASSWORD;
   if (!!adminUser !== !!adminPass) {
-    throw new ConfigError(adminUser ? 'TRAINYARD_ADMIN_PASSWORD' : 'TRAINYARD_ADMIN_USERNAME', 'set both TRAINYARD_ADMIN_USERNAME and TRAINYARD_ADMIN_PASSWORD, or neither');
+    throw new ConfigError(
+      adminUser ? 'TRAINYARD_ADMIN_PASSWORD' : 'TRAINYARD_ADMIN_USERNAME',
+      'set both TRAINYARD_ADMIN_USERNAME and TRAINYARD_ADMIN_PASSWORD, or neither',
+    );
   }
   const databaseUrl = env.DATABASE_URL || null;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'expected a postgres:// URL');

@@ -12,7 +12,10 @@ export function newId(prefix: string, length = 20): string {
 }
 
 /** Keyset cursors: (created_at, id) of the last row, base64url JSON. Opaque to clients. */
-export interface Cursor { t: string; id: string }
+export interface Cursor {
+  t: string;
+  id: string;
+}
 
 export function encodeCursor(createdAt: Date, id: string): string {
   return Buffer.from(JSON.stringify({ t: createdAt.toISOString(), id })).toString('base64url');
@@ -29,7 +32,10 @@ export function decodeCursor(cursor: string | undefined): Cursor | null {
   throw new ValidationError('INVALID_CURSOR', 'cursor is not one this server issued');
 }
 
-export interface Page<T> { data: T[]; next_cursor: string | null }
+export interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
 
 /** Callers fetch limit+1 rows; the extra row only tells whether a next page exists. */
 export function toPage<R extends { created_at: Date; id: string }, T>(rows: R[], limit: number, map: (r: R) => T): Page<T> {

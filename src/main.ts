@@ -34,7 +34,11 @@ async function serve(mode: 'serve' | 'worker'): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config);
   const rt = await startRuntime(config, { mode, logger: log });
-  if (mode === 'serve') log.info({ url: rt.url, docs: `${rt.url}/docs`, database: rt.services.db.kind, dataDir: config.dataDir, worker: rt.worker?.id ?? null }, 'trainyard is ready');
+  if (mode === 'serve')
+    log.info(
+      { url: rt.url, docs: `${rt.url}/docs`, database: rt.services.db.kind, dataDir: config.dataDir, worker: rt.worker?.id ?? null },
+      'trainyard is ready',
+    );
   else log.info({ worker: rt.worker?.id, database: rt.services.db.kind }, 'trainyard worker is ready');
   let stopping = false;
   const stop = (signal: string) => {
@@ -42,10 +46,13 @@ async function serve(mode: 'serve' | 'worker'): Promise<void> {
     stopping = true;
     log.info({ signal, drain_ms: config.worker.drainMs }, 'shutting down');
     // A hung close must not keep the process alive forever: the orchestrator will SIGKILL anyway.
-    const force = setTimeout(() => {
-      log.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, config.worker.drainMs + config.worker.stopGraceMs + 30_000);
+    const force = setTimeout(
+      () => {
+        log.error('shutdown took too long; exiting');
+        process.exit(1);
+      },
+      config.worker.drainMs + config.worker.stopGraceMs + 30_000,
+    );
     force.unref();
     rt.close().then(
       () => process.exit(0),
@@ -77,8 +84,18 @@ async function adminCreate(args: string[]): Promise<void> {
   const db = await openDb(config);
   try {
     await migrate(db);
-    const accounts = new AccountsService({ db, secret: config.secret, jwtTtlSeconds: config.jwtTtlSeconds, signupPolicy: config.signupPolicy, login: config.login });
-    const { user, created } = await accounts.ensureAdmin({ username: values.username, password: values.password, email: values.email ?? `${values.username}@trainyard.local` });
+    const accounts = new AccountsService({
+      db,
+      secret: config.secret,
+      jwtTtlSeconds: config.jwtTtlSeconds,
+      signupPolicy: config.signupPolicy,
+      login: config.login,
+    });
+    const { user, created } = await accounts.ensureAdmin({
+      username: values.username,
+      password: values.password,
+      email: values.email ?? `${values.username}@trainyard.local`,
+    });
     console.log(`${created ? 'created' : 'promoted'} admin ${user.username} (${user.id})`);
   } finally {
     await db.close();
@@ -86,14 +103,20 @@ async function adminCreate(args: string[]): Promise<void> {
 }
 
 async function sampleData(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { out: { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' } },
+  });
   const kind = positionals[0] as SampleKind | undefined;
   if (!kind || !(SAMPLE_KINDS as readonly string[]).includes(kind)) throw new AppError('USAGE', `sample-data needs a kind: ${SAMPLE_KINDS.join(', ')}`);
   const out = path.resolve(values.out ?? path.join('samples', kind));
   const sample = await makeSample(kind, values.size ? Number(values.size) : undefined, values.seed ? Number(values.seed) : undefined);
   await mkdir(out, { recursive: true });
   for (const f of sample.files) await writeFile(path.join(out, f.name), f.data);
-  console.log(`${sample.description}\nwrote ${sample.files.length} file(s) to ${out} — create it as a "${sample.datasetKind}" dataset${sample.options.label_column ? ` with options.label_column "${sample.options.label_column}"` : ''}, or use POST /v1/datasets/samples`);
+  console.log(
+    `${sample.description}\nwrote ${sample.files.length} file(s) to ${out} — create it as a "${sample.datasetKind}" dataset${sample.options.label_column ? ` with options.label_column "${sample.options.label_column}"` : ''}, or use POST /v1/datasets/samples`,
+  );
 }
 
 async function main(argv: string[]): Promise<void> {

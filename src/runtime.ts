@@ -48,7 +48,13 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
       log,
       keepJobDirs,
     },
-    { concurrency: config.worker.concurrency, gpus: config.worker.gpus, labels: config.worker.labels, pollMs: config.worker.pollMs, maxRunningPerUser: config.jobs.maxRunningPerUser },
+    {
+      concurrency: config.worker.concurrency,
+      gpus: config.worker.gpus,
+      labels: config.worker.labels,
+      pollMs: config.worker.pollMs,
+      maxRunningPerUser: config.jobs.maxRunningPerUser,
+    },
   );
 }
 

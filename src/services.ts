@@ -71,7 +71,12 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
     store,
     maxFileBytes: config.uploads.maxFileBytes,
     signedUrlTtlSeconds: config.uploads.signedUrlTtlSeconds,
-    import: { maxBytes: config.uploads.importMaxBytes, timeoutMs: config.uploads.importTimeoutMs, policy: parseAddressPolicy(config.uploads.importAllow), ...(o.resolver ? { resolver: o.resolver } : {}) },
+    import: {
+      maxBytes: config.uploads.importMaxBytes,
+      timeoutMs: config.uploads.importTimeoutMs,
+      policy: parseAddressPolicy(config.uploads.importAllow),
+      ...(o.resolver ? { resolver: o.resolver } : {}),
+    },
   });
   const datasets = new DatasetsService({
     db,
@@ -96,5 +101,24 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
   const cache = new ModelCache({ registry, dir: config.serving.dir, maxBytes: config.serving.cacheBytes, predictors });
   const serving = new ServingService({ registry, catalog, cache, predictors });
   const generations = new GenerationsService({ db, store, catalog, registry, jobs, signedUrlTtlSeconds: config.uploads.signedUrlTtlSeconds });
-  return { config, db, store, blobSigningKey, accounts, files, datasets, catalog, credits, registry, webhooks, jobs, lifecycle, sweeps, serving, cache, generations, hub: null };
+  return {
+    config,
+    db,
+    store,
+    blobSigningKey,
+    accounts,
+    files,
+    datasets,
+    catalog,
+    credits,
+    registry,
+    webhooks,
+    jobs,
+    lifecycle,
+    sweeps,
+    serving,
+    cache,
+    generations,
+    hub: null,
+  };
 }

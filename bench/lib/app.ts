@@ -96,7 +96,11 @@ export async function startBenchApp(kind: DbKind, o: BenchAppOptions = {}): Prom
 
 /** A thin JSON client for set-up calls (not used for measured traffic). */
 export function api(base: string) {
-  async function call<T = Record<string, unknown>>(method: string, p: string, o: { token?: string; json?: unknown; body?: FormData } = {}): Promise<{ status: number; body: T }> {
+  async function call<T = Record<string, unknown>>(
+    method: string,
+    p: string,
+    o: { token?: string; json?: unknown; body?: FormData } = {},
+  ): Promise<{ status: number; body: T }> {
     const headers: Record<string, string> = {};
     if (o.token) headers.authorization = `Bearer ${o.token}`;
     let body: string | FormData | undefined = o.body;
@@ -117,7 +121,11 @@ export function api(base: string) {
     /** Signs up and logs in a user; returns its id, JWT and a fresh API key. */
     async user(name: string) {
       const password = 'correct horse battery staple';
-      const u = must(await call<{ id: string }>('POST', '/v1/auth/signup', { json: { username: name, email: `${name}@example.com`, password } }), 201, 'signup');
+      const u = must(
+        await call<{ id: string }>('POST', '/v1/auth/signup', { json: { username: name, email: `${name}@example.com`, password } }),
+        201,
+        'signup',
+      );
       const login = must(await call<{ access_token: string }>('POST', '/v1/auth/login', { json: { username: name, password } }), 200, 'login');
       const key = must(await call<{ secret: string }>('POST', '/v1/api-keys', { token: login.access_token, json: { name: 'bench' } }), 201, 'api key');
       return { id: u.id, token: login.access_token, apiKey: key.secret };
@@ -128,7 +136,14 @@ export function api(base: string) {
       const form = new FormData();
       form.append('file', new Blob([rows]), `${name}.csv`);
       const f = must(await call<{ id: string }>('POST', '/v1/files', { token, body: form }), 201, 'upload');
-      const d = must(await call<{ id: string }>('POST', '/v1/datasets', { token, json: { name, kind: 'tabular-csv', file_ids: [f.id], options: { label_column: 'label' } } }), 201, 'dataset');
+      const d = must(
+        await call<{ id: string }>('POST', '/v1/datasets', {
+          token,
+          json: { name, kind: 'tabular-csv', file_ids: [f.id], options: { label_column: 'label' } },
+        }),
+        201,
+        'dataset',
+      );
       for (const until = Date.now() + 30_000; Date.now() < until; await sleep(20)) {
         const ds = must(await call<{ status: string }>('GET', `/v1/datasets/${d.id}`, { token }), 200, 'dataset');
         if (ds.status === 'ready') return d.id;

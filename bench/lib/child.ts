@@ -25,7 +25,11 @@ export interface Child {
 
 /** `script`: a file name in bench/lib, or an absolute path. */
 export function startChild(script: string, env: Record<string, string> = {}): Child {
-  const proc = fork(path.resolve('bench/lib', script), [], { execArgv: ['--import', tsxLoader()], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
+  const proc = fork(path.resolve('bench/lib', script), [], {
+    execArgv: ['--import', tsxLoader()],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...env },
+  });
   // SIGTERM, not SIGKILL: a part process then runs its own clean-ups (bench/lib/cleanup.ts).
   const unregister = onCleanup(() => proc.kill('SIGTERM'));
   const queue: Array<{ kind: string }> = [];

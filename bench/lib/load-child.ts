@@ -8,7 +8,14 @@
 import http from 'node:http';
 import { percentile } from './stats.js';
 
-export interface LoadRequest { kind: 'run'; url: string; headers: Record<string, string>; connections: number; warmupMs: number; durationMs: number }
+export interface LoadRequest {
+  kind: 'run';
+  url: string;
+  headers: Record<string, string>;
+  connections: number;
+  warmupMs: number;
+  durationMs: number;
+}
 export interface LoadResult {
   kind: 'result';
   requests: number;
@@ -72,7 +79,13 @@ async function run(r: LoadRequest): Promise<LoadResult> {
     statuses,
     seconds,
     rps: requests / seconds,
-    latencyMs: { mean: sum / Math.max(1, n), p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN },
+    latencyMs: {
+      mean: sum / Math.max(1, n),
+      p50: percentile(sorted, 50),
+      p90: percentile(sorted, 90),
+      p99: percentile(sorted, 99),
+      max: sorted[sorted.length - 1] ?? NaN,
+    },
     bytes,
   };
 }

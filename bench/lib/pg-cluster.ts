@@ -76,7 +76,13 @@ export async function startPgCluster(): Promise<PgCluster> {
   };
   try {
     execFileSync(pgBin('initdb'), ['-D', data, '-U', 'trainyard', '--auth=trust', '-E', 'UTF8', '--no-locale'], opts);
-    const settings = [`-p ${port}`, `-k ${dir}`, "-c listen_addresses='127.0.0.1'", '-c max_connections=300', ...(fast ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : [])].join(' ');
+    const settings = [
+      `-p ${port}`,
+      `-k ${dir}`,
+      "-c listen_addresses='127.0.0.1'",
+      '-c max_connections=300',
+      ...(fast ? ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'] : []),
+    ].join(' ');
     execFileSync(pgBin('pg_ctl'), ['-D', data, '-o', settings, '-l', path.join(dir, 'log'), '-w', '-t', '60', 'start'], opts);
     started = true;
     const c = new pg.Client({ connectionString: url });

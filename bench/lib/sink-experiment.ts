@@ -7,7 +7,12 @@
  */
 import { EventSink } from '../../src/worker/event-sink.js';
 
-interface Kickable { flush(): Promise<void>; push(e: unknown): void; __writing?: boolean; __again?: boolean }
+interface Kickable {
+  flush(): Promise<void>;
+  push(e: unknown): void;
+  __writing?: boolean;
+  __again?: boolean;
+}
 
 export const sinkExperiment = process.env.SINK_FLUSH === 'immediate';
 

@@ -8,7 +8,13 @@
 import http from 'node:http';
 import { nowMs } from './stats.js';
 
-export interface SubscribeRequest { kind: 'start'; url: string; token: string; count: number; timeoutMs: number }
+export interface SubscribeRequest {
+  kind: 'start';
+  url: string;
+  token: string;
+  count: number;
+  timeoutMs: number;
+}
 export interface SubscribeResult {
   kind: 'result';
   /** Per delivery: trainer wrote it → this subscriber parsed it (ms). */
@@ -28,44 +34,47 @@ const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
 function open(r: SubscribeRequest, index: number, out: SubscribeResult): Promise<{ ended: Promise<void> }> {
   const u = new URL(r.url);
   return new Promise((resolveOpen, rejectOpen) => {
-    const req = http.get({ agent, host: u.hostname, port: u.port, path: u.pathname, headers: { authorization: `Bearer ${r.token}`, accept: 'text/event-stream' } }, (res) => {
-      if (res.statusCode !== 200) {
-        rejectOpen(new Error(`HTTP ${res.statusCode}`));
-        res.resume();
-        return;
-      }
-      res.setEncoding('utf8');
-      let buf = '';
-      const ended = new Promise<void>((resolveEnd) => {
-        res.on('data', (chunk: string) => {
-          const at = nowMs();
-          buf += chunk;
-          let cut: number;
-          while ((cut = buf.indexOf('\n\n')) >= 0) {
-            const frame = buf.slice(0, cut);
-            buf = buf.slice(cut + 2);
-            if (!frame.startsWith('id:')) continue; // comments: connected, keep-alive
-            const ev = /\nevent: (\S+)/.exec(frame)?.[1];
-            if (ev !== 'metrics') continue;
-            const data = JSON.parse(frame.slice(frame.indexOf('\ndata: ') + 7)) as { created_at: string; data: { values: { t: number } } };
-            const t = data.data.values.t;
-            const created = Date.parse(data.created_at);
-            out.total.push(at - t);
-            out.fromDb.push(at - created);
-            if (index === 0) out.toDb.push(created - t);
-          }
+    const req = http.get(
+      { agent, host: u.hostname, port: u.port, path: u.pathname, headers: { authorization: `Bearer ${r.token}`, accept: 'text/event-stream' } },
+      (res) => {
+        if (res.statusCode !== 200) {
+          rejectOpen(new Error(`HTTP ${res.statusCode}`));
+          res.resume();
+          return;
+        }
+        res.setEncoding('utf8');
+        let buf = '';
+        const ended = new Promise<void>((resolveEnd) => {
+          res.on('data', (chunk: string) => {
+            const at = nowMs();
+            buf += chunk;
+            let cut: number;
+            while ((cut = buf.indexOf('\n\n')) >= 0) {
+              const frame = buf.slice(0, cut);
+              buf = buf.slice(cut + 2);
+              if (!frame.startsWith('id:')) continue; // comments: connected, keep-alive
+              const ev = /\nevent: (\S+)/.exec(frame)?.[1];
+              if (ev !== 'metrics') continue;
+              const data = JSON.parse(frame.slice(frame.indexOf('\ndata: ') + 7)) as { created_at: string; data: { values: { t: number } } };
+              const t = data.data.values.t;
+              const created = Date.parse(data.created_at);
+              out.total.push(at - t);
+              out.fromDb.push(at - created);
+              if (index === 0) out.toDb.push(created - t);
+            }
+          });
+          res.on('end', () => {
+            out.completed++;
+            resolveEnd();
+          });
+          res.on('error', (e) => {
+            out.errors.push(e.message);
+            resolveEnd();
+          });
         });
-        res.on('end', () => {
-          out.completed++;
-          resolveEnd();
-        });
-        res.on('error', (e) => {
-          out.errors.push(e.message);
-          resolveEnd();
-        });
-      });
-      resolveOpen({ ended });
-    });
+        resolveOpen({ ended });
+      },
+    );
     req.on('error', (e) => rejectOpen(e));
   });
 }

@@ -7,14 +7,30 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
 
-export interface Summary { n: number; mean: number; min: number; p50: number; p95: number; p99: number; max: number }
+export interface Summary {
+  n: number;
+  mean: number;
+  min: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
 
 export function summarize(xs: readonly number[]): Summary {
   const s = Float64Array.from(xs).sort();
   const arr = Array.from(s);
   let sum = 0;
   for (const x of arr) sum += x;
-  return { n: arr.length, mean: arr.length ? sum / arr.length : NaN, min: arr[0] ?? NaN, p50: percentile(arr, 50), p95: percentile(arr, 95), p99: percentile(arr, 99), max: arr[arr.length - 1] ?? NaN };
+  return {
+    n: arr.length,
+    mean: arr.length ? sum / arr.length : NaN,
+    min: arr[0] ?? NaN,
+    p50: percentile(arr, 50),
+    p95: percentile(arr, 95),
+    p99: percentile(arr, 99),
+    max: arr[arr.length - 1] ?? NaN,
+  };
 }
 
 /** Milliseconds with a sensible number of decimals. */

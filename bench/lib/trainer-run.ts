@@ -26,7 +26,21 @@ export const eegDataset = (file: string): BenchDataset => ({ kind: 'tabular-csv'
 
 /** Patience 0: every run does all its epochs, so time per epoch is comparable between runs. */
 export function sequenceHyper(modelType: string, epochs: number): Record<string, unknown> {
-  return specHyperparameters(sequenceClassifier, { model_type: modelType, epochs, batch_size: 32, learning_rate: 0.001, dropout_rate: 0.3, l1_reg: 0.00001, l2_reg: 0.0001, use_separable: true, use_relative_pos: true, sequence_length: 32, validation_split: 0.2, patience: 0, seed: 42 });
+  return specHyperparameters(sequenceClassifier, {
+    model_type: modelType,
+    epochs,
+    batch_size: 32,
+    learning_rate: 0.001,
+    dropout_rate: 0.3,
+    l1_reg: 0.00001,
+    l2_reg: 0.0001,
+    use_separable: true,
+    use_relative_pos: true,
+    sequence_length: 32,
+    validation_split: 0.2,
+    patience: 0,
+    seed: 42,
+  });
 }
 
 export function jobSpec(dir: string, trainer: string, name: string, dataset: BenchDataset, hp: Record<string, unknown>): JobSpec {

@@ -16,8 +16,7 @@ export const errorSchema = {
   },
 } as const;
 
-export const errorResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { $ref: 'Error#' }]));
+export const errorResponses = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, { $ref: 'Error#' }]));
 
 export const idParams = (name = 'id') =>
   ({ type: 'object', required: [name], additionalProperties: false, properties: { [name]: { type: 'string', minLength: 1, maxLength: 100 } } }) as const;
@@ -29,7 +28,10 @@ export const pageQuery = {
 
 /** The querystring of a plain paged list. */
 export const pageQuerystring = { type: 'object', additionalProperties: false, properties: pageQuery } as const;
-export interface PageQuery { limit: number; cursor?: string }
+export interface PageQuery {
+  limit: number;
+  cursor?: string;
+}
 
 /** Bodyless answers (204). */
 export const noContent = { type: 'null' } as const;

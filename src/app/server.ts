@@ -88,7 +88,8 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
     max: limit.max,
     timeWindow: limit.windowMs,
     keyGenerator: (req) => (req.principal ? `user:${req.principal.userId}` : `ip:${req.ip}`),
-    errorResponseBuilder: (_req, ctx) => new TooManyRequestsError('RATE_LIMITED', `rate limit of ${ctx.max} requests per ${ctx.after} exceeded`, Math.ceil(ctx.ttl / 1000)),
+    errorResponseBuilder: (_req, ctx) =>
+      new TooManyRequestsError('RATE_LIMITED', `rate limit of ${ctx.max} requests per ${ctx.after} exceeded`, Math.ceil(ctx.ttl / 1000)),
   });
   await app.register(multipart, {
     // One byte over our own cap, so the store's meter (which cleans up) always trips first.

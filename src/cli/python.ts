@@ -43,8 +43,13 @@ export async function setupPythonCommand(args: string[]): Promise<void> {
     ...(values.verbose ? { onLine: (l: string) => console.log(`  ${l}`) } : {}),
   });
   console.log(`Python trainer environment: ${venv} (${Math.round((Date.now() - started) / 1000)} s)`);
-  console.log(`  python ${report.python ?? '?'}, ${Object.entries(report.versions).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}; CUDA ${report.cuda ? 'available' : 'not available (CPU only)'}`);
-  for (const [entry, reason] of Object.entries(report.packs)) console.log(`  ${reason === null ? 'ok  ' : 'FAIL'} trainyard_${entry}${reason ? `: ${reason}` : ''}`);
+  console.log(
+    `  python ${report.python ?? '?'}, ${Object.entries(report.versions)
+      .map(([k, v]) => `${k} ${v ?? '-'}`)
+      .join(', ')}; CUDA ${report.cuda ? 'available' : 'not available (CPU only)'}`,
+  );
+  for (const [entry, reason] of Object.entries(report.packs))
+    console.log(`  ${reason === null ? 'ok  ' : 'FAIL'} trainyard_${entry}${reason ? `: ${reason}` : ''}`);
   if (venvPython(venv) !== config.python.bin) console.log(`Point the server at it with TRAINER_PYTHON=${venvPython(venv)}`);
   if (Object.values(report.packs).some((r) => r !== null)) throw new AppError('PYTHON_SETUP_FAILED', 'some trainer packs do not import; see above');
 }
@@ -58,5 +63,7 @@ export async function sampleModelCommand(args: string[]): Promise<void> {
   const out = path.resolve(values.out ?? path.join(config.dataDir, 'models', kind));
   const m = await buildSampleModel(config.python.bin, kind, out, values.seed ? Number(values.seed) : 0);
   console.log(`wrote a tiny randomly initialised ${m.architecture} model to ${out}`);
-  console.log(`register it (as an admin): POST /v1/admin/base-models {"id": "${kind}", "architecture": "${m.architecture}", "trainers": ${JSON.stringify(m.trainers)}, "path": "${out}"}`);
+  console.log(
+    `register it (as an admin): POST /v1/admin/base-models {"id": "${kind}", "architecture": "${m.architecture}", "trainers": ${JSON.stringify(m.trainers)}, "path": "${out}"}`,
+  );
 }

@@ -2,7 +2,10 @@
  * The one database seam. Two adapters implement it (PGlite embedded, `pg` for a server) so
  * every module speaks one SQL dialect and the test suite can prove both.
  */
-export interface QueryResult<T> { rows: T[]; rowCount: number }
+export interface QueryResult<T> {
+  rows: T[];
+  rowCount: number;
+}
 
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;

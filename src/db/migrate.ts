@@ -5,7 +5,11 @@ import type { Db } from './db.js';
 // migrations/ sits at the package root, the same two levels up from src/db and dist/db.
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
-export interface Migration { id: number; name: string; sql: string }
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
 
 export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
   const names = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
@@ -53,8 +57,6 @@ export async function migrate(db: Db, migrations?: Migration[]): Promise<string[
 
 export async function pendingMigrations(db: Db): Promise<number> {
   const all = await loadMigrations();
-  const { rows } = await db
-    .query<{ n: number }>('select count(*)::int as n from trainyard_migrations')
-    .catch(() => ({ rows: [{ n: 0 }] }));
+  const { rows } = await db.query<{ n: number }>('select count(*)::int as n from trainyard_migrations').catch(() => ({ rows: [{ n: 0 }] }));
   return all.length - (rows[0]?.n ?? 0);
 }

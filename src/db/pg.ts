@@ -4,7 +4,10 @@ import { assertChannel, type Db, type QueryResult, type Tx } from './db.js';
 // int8 as number, like PGlite: our counters (bytes, credits) stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-export interface PgOptions { max?: number; logError?: (msg: string, err: unknown) => void }
+export interface PgOptions {
+  max?: number;
+  logError?: (msg: string, err: unknown) => void;
+}
 
 /**
  * A pool for queries and one dedicated client for LISTEN, reconnected with backoff: a

@@ -15,7 +15,8 @@ export { Type, type Static } from '@sinclair/typebox';
 export const Nullable = <T extends TSchema & { type: string }>(schema: T) => Type.Unsafe<Static<T> | null>({ ...schema, type: [schema.type, 'null'] });
 
 /** One of a fixed list of strings, as a plain `enum`. */
-export const StringEnum = <const T extends readonly string[]>(values: T, options: SchemaOptions = {}) => Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+export const StringEnum = <const T extends readonly string[]>(values: T, options: SchemaOptions = {}) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 
 /** Any JSON object whose fields the shape does not describe. */
 export const FreeObject = (options: SchemaOptions = {}) => Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true, ...options });

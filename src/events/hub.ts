@@ -1,7 +1,12 @@
 import { CHANNELS } from '../db/channels.js';
 import type { Db, Unlisten } from '../db/db.js';
 
-export interface JobEvent { seq: number; type: string; data: Record<string, unknown>; created_at: string }
+export interface JobEvent {
+  seq: number;
+  type: string;
+  data: Record<string, unknown>;
+  created_at: string;
+}
 type Listener = (events: JobEvent[]) => void;
 
 /** A job's events after `afterSeq`, oldest first, at most `limit` (the jobs service provides it). */

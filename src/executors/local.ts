@@ -125,12 +125,7 @@ export async function startTrainer(opts: StartOptions): Promise<RunningTrainer> 
   });
 }
 
-function supervise(
-  child: ChildProcessByStdio<null, Readable, Readable>,
-  opts: StartOptions,
-  maxLineBytes: number,
-  tailLines: number,
-): RunningTrainer {
+function supervise(child: ChildProcessByStdio<null, Readable, Readable>, opts: StartOptions, maxLineBytes: number, tailLines: number): RunningTrainer {
   const pid = child.pid as number;
   const startedAt = performance.now();
   const stderrTail: string[] = [];

@@ -135,9 +135,7 @@ class Lifetime {
   private readonly timer: NodeJS.Timeout;
   private readonly external: AbortSignal | undefined;
   private readonly onExternalAbort = () => {
-    this.controller.abort(
-      new AppError('FETCH_ABORTED', 'The fetch was aborted', { status: 502, cause: this.external?.reason }),
-    );
+    this.controller.abort(new AppError('FETCH_ABORTED', 'The fetch was aborted', { status: 502, cause: this.external?.reason }));
   };
 
   constructor(timeoutMs: number, external?: AbortSignal) {

@@ -60,7 +60,11 @@ export class PythonProbe {
       const child = execFile(
         this.python,
         ['-m', 'trainyard_common.probe', ...entries],
-        { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...packEnv() }, timeout: PROBE_TIMEOUT_MS, maxBuffer: 1024 * 1024 },
+        {
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...packEnv() },
+          timeout: PROBE_TIMEOUT_MS,
+          maxBuffer: 1024 * 1024,
+        },
         (err, stdout, stderr) => {
           this.children.delete(child);
           const line = stdout.trim().split('\n').pop() ?? '';
@@ -71,7 +75,11 @@ export class PythonProbe {
             /* reported below */
           }
           const why = err ? `${err.message.split('\n')[0]} ${stderr.trim().split('\n').slice(-1)[0] ?? ''}`.trim() : 'the probe printed no report';
-          resolve({ packs: Object.fromEntries(entries.map((e) => [e, `the Python trainer environment did not answer the probe: ${why}`.slice(0, 500)])), cuda: false, versions: {} });
+          resolve({
+            packs: Object.fromEntries(entries.map((e) => [e, `the Python trainer environment did not answer the probe: ${why}`.slice(0, 500)])),
+            cuda: false,
+            versions: {},
+          });
         },
       );
       this.children.add(child);

@@ -14,12 +14,22 @@ export const SAMPLE_MODELS = {
 
 export type SampleModel = keyof typeof SAMPLE_MODELS;
 
-export function buildSampleModel(python: string, kind: SampleModel, out: string, seed = 0): Promise<{ path: string; architecture: string; trainers: readonly string[] }> {
+export function buildSampleModel(
+  python: string,
+  kind: SampleModel,
+  out: string,
+  seed = 0,
+): Promise<{ path: string; architecture: string; trainers: readonly string[] }> {
   const m = SAMPLE_MODELS[kind];
   return new Promise((resolve, reject) => {
-    execFile(python, ['-m', m.module, out, '--seed', String(seed)], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...packEnv() }, maxBuffer: 4 * 1024 * 1024, timeout: 300_000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`${m.module} failed: ${stderr.trim().split('\n').slice(-3).join(' | ') || err.message}`));
-      resolve({ path: out, architecture: m.architecture, trainers: m.trainers });
-    });
+    execFile(
+      python,
+      ['-m', m.module, out, '--seed', String(seed)],
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...packEnv() }, maxBuffer: 4 * 1024 * 1024, timeout: 300_000 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`${m.module} failed: ${stderr.trim().split('\n').slice(-3).join(' | ') || err.message}`));
+        resolve({ path: out, architecture: m.architecture, trainers: m.trainers });
+      },
+    );
   });
 }

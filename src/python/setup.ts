@@ -35,7 +35,9 @@ function run(cmd: string, args: string[], onLine: (line: string) => void): Promi
     child.stdout.on('data', take);
     child.stderr.on('data', take);
     child.once('error', (err) => reject(new PythonSetupError(`cannot run ${cmd}: ${err.message}`, { cause: err })));
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new PythonSetupError(`${cmd} ${args.slice(0, 3).join(' ')} … exited with ${code}:\n${tail.join('\n')}`))));
+    child.once('close', (code) =>
+      code === 0 ? resolve() : reject(new PythonSetupError(`${cmd} ${args.slice(0, 3).join(' ')} … exited with ${code}:\n${tail.join('\n')}`)),
+    );
   });
 }
 
@@ -44,7 +46,13 @@ function run(cmd: string, args: string[], onLine: (line: string) => void): Promi
  * probes it. Idempotent: an existing venv is reused and pip skips what is already there. The
  * packs themselves are not installed: they run from trainers/python on PYTHONPATH.
  */
-export async function setupPython(o: { venv: string; basePython: string; requirements?: string[]; onProgress: (p: SetupProgress) => void; onLine?: (line: string) => void }): Promise<ProbeReport> {
+export async function setupPython(o: {
+  venv: string;
+  basePython: string;
+  requirements?: string[];
+  onProgress: (p: SetupProgress) => void;
+  onLine?: (line: string) => void;
+}): Promise<ProbeReport> {
   const py = venvPython(o.venv);
   if (!existsSync(py)) {
     o.onProgress({ phase: 'venv', count: 0, message: `creating ${o.venv} with ${o.basePython}` });

@@ -15,10 +15,25 @@ export interface Sample {
 export async function makeSample(kind: SampleKind, size?: number, seed?: number): Promise<Sample> {
   switch (kind) {
     case 'eeg':
-      return { datasetKind: 'tabular-csv', options: { label_column: 'state' }, description: 'Synthetic EEG band power (relaxed, focused, drowsy), 4 windows a second', files: [{ name: 'eeg-band-power.csv', data: Buffer.from(eegCsv(size, seed)) }] };
+      return {
+        datasetKind: 'tabular-csv',
+        options: { label_column: 'state' },
+        description: 'Synthetic EEG band power (relaxed, focused, drowsy), 4 windows a second',
+        files: [{ name: 'eeg-band-power.csv', data: Buffer.from(eegCsv(size, seed)) }],
+      };
     case 'security-prompts':
-      return { datasetKind: 'text-classification-jsonl', options: {}, description: 'Synthetic prompts: prompt_injection, jailbreak, system_extraction, code_injection, benign', files: [{ name: 'security-prompts.jsonl', data: Buffer.from(promptsJsonl(size, seed)) }] };
+      return {
+        datasetKind: 'text-classification-jsonl',
+        options: {},
+        description: 'Synthetic prompts: prompt_injection, jailbreak, system_extraction, code_injection, benign',
+        files: [{ name: 'security-prompts.jsonl', data: Buffer.from(promptsJsonl(size, seed)) }],
+      };
     case 'images':
-      return { datasetKind: 'image-set', options: {}, description: 'Generated PNGs of one subject, for image LoRA trials', files: (await imageSet(size, 256, seed)).map((i) => ({ name: i.name, data: i.png })) };
+      return {
+        datasetKind: 'image-set',
+        options: {},
+        description: 'Generated PNGs of one subject, for image LoRA trials',
+        files: (await imageSet(size, 256, seed)).map((i) => ({ name: i.name, data: i.png })),
+      };
   }
 }

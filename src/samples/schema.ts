@@ -8,7 +8,9 @@ export const CreateSampleBody = Type.Object(
   {
     kind: StringEnum(SAMPLE_KINDS),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-    size: Type.Optional(Type.Integer({ minimum: 10, maximum: 100_000, description: 'eeg: rows (6000); security-prompts: examples per class (120); images: images (12)' })),
+    size: Type.Optional(
+      Type.Integer({ minimum: 10, maximum: 100_000, description: 'eeg: rows (6000); security-prompts: examples per class (120); images: images (12)' }),
+    ),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
   },
   { additionalProperties: false },

@@ -35,9 +35,7 @@ export class ModelLoadError extends Error {
 export class ModelCache {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(
-    private readonly d: { registry: RegistryService; dir: string; maxBytes: number; predictors: PredictorSource },
-  ) {}
+  constructor(private readonly d: { registry: RegistryService; dir: string; maxBytes: number; predictors: PredictorSource }) {}
 
   list(): Entry[] {
     return [...this.entries.values()];

@@ -14,8 +14,13 @@ export type LoadInput = NonNullable<Static<typeof LoadBody>>;
 export const Predictions = Out({
   model: Type.String(),
   version: Type.Integer(),
-  predictions: Type.Array(Out({ label: Type.String(), probabilities: Type.Unsafe<Record<string, number>>({ type: 'object', additionalProperties: { type: 'number' } }) })),
+  predictions: Type.Array(
+    Out({ label: Type.String(), probabilities: Type.Unsafe<Record<string, number>>({ type: 'object', additionalProperties: { type: 'number' } }) }),
+  ),
   took_ms: Type.Number(),
 });
 
-export const CacheEntry = Out({ model: Type.String(), version: Type.Integer(), state: StringEnum(['loading', 'ready', 'error']), progress: Type.Number() }, { additionalProperties: true });
+export const CacheEntry = Out(
+  { model: Type.String(), version: Type.Integer(), state: StringEnum(['loading', 'ready', 'error']), progress: Type.Number() },
+  { additionalProperties: true },
+);

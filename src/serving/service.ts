@@ -1,4 +1,3 @@
-
 import { AppError, ConflictError, ValidationError } from '../errors.js';
 import type { CatalogService } from '../domain/catalog/service.js';
 import type { TrainerDef } from '../domain/catalog/types.js';
@@ -77,4 +76,3 @@ export class ServingService {
       }));
   }
 }
-

@@ -4,9 +4,18 @@ import type { Readable } from 'node:stream';
  * Shaped like S3 so an S3 implementation can slot in: opaque keys, whole-object puts from a
  * stream, ranged reads left out until something needs them, and presigned URLs for GET/PUT.
  */
-export interface PutResult { bytes: number; sha256: string }
-export interface BlobStat { bytes: number; modifiedAt: Date }
-export interface SignedUrl { url: string; expiresAt: Date }
+export interface PutResult {
+  bytes: number;
+  sha256: string;
+}
+export interface BlobStat {
+  bytes: number;
+  modifiedAt: Date;
+}
+export interface SignedUrl {
+  url: string;
+  expiresAt: Date;
+}
 
 export interface BlobStore {
   /** Streams `body` into `key`; fails (storing nothing) if it exceeds maxBytes. */
@@ -30,7 +39,10 @@ export class BlobTooLargeError extends Error {
 
 export class BlobNotFoundError extends Error {
   readonly code = 'BLOB_NOT_FOUND';
-  constructor(readonly key: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly key: string,
+    options?: { cause?: unknown },
+  ) {
     super(`no blob at ${key}`, options);
     this.name = 'BlobNotFoundError';
   }

@@ -5,7 +5,12 @@ export function deriveKey(master: Buffer, purpose: string): Buffer {
   return createHmac('sha256', master).update(`trainyard:${purpose}`).digest();
 }
 
-export interface SignedParams { method: 'GET' | 'PUT'; key: string; expires: number; maxBytes?: number }
+export interface SignedParams {
+  method: 'GET' | 'PUT';
+  key: string;
+  expires: number;
+  maxBytes?: number;
+}
 
 function payload(p: SignedParams): string {
   return [p.method, p.key, String(p.expires), p.maxBytes === undefined ? '' : String(p.maxBytes)].join('\n');

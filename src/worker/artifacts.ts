@@ -12,7 +12,12 @@ const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
  * Copies the artifacts a trainer announced into storage. Paths must resolve (symlinks too)
  * inside the output folder: a trainer cannot make the worker upload /etc/shadow.
  */
-export async function uploadArtifacts(d: { store: BlobStore; maxArtifactBytes: number }, job: JobRow, outputDir: string, list: Array<{ name: string; path: string; format: string }>): Promise<NewArtifact[]> {
+export async function uploadArtifacts(
+  d: { store: BlobStore; maxArtifactBytes: number },
+  job: JobRow,
+  outputDir: string,
+  list: Array<{ name: string; path: string; format: string }>,
+): Promise<NewArtifact[]> {
   const root = await realpath(outputDir);
   const seen = new Set<string>();
   const out: NewArtifact[] = [];
@@ -21,7 +26,8 @@ export async function uploadArtifacts(d: { store: BlobStore; maxArtifactBytes: n
     if (!ARTIFACT_NAME.test(a.name) || seen.has(a.name)) throw new AppError('ARTIFACT_INVALID', `artifact name "${a.name}" is invalid or repeated`);
     seen.add(a.name);
     const file = await realpath(path.resolve(outputDir, a.path)).catch(() => null);
-    if (!file || !file.startsWith(root + path.sep)) throw new AppError('ARTIFACT_INVALID', `artifact "${a.name}" (${a.path}) is missing or outside the output folder`);
+    if (!file || !file.startsWith(root + path.sep))
+      throw new AppError('ARTIFACT_INVALID', `artifact "${a.name}" (${a.path}) is missing or outside the output folder`);
     const s = await stat(file);
     if (!s.isFile()) throw new AppError('ARTIFACT_INVALID', `artifact "${a.name}" is not a file`);
     total += s.size;

@@ -60,7 +60,8 @@ export class EventSink {
       return;
     }
     this.logLines++;
-    const msg = message.length > this.o.maxLogChars ? `${message.slice(0, this.o.maxLogChars)}…[${message.length - this.o.maxLogChars} more characters]` : message;
+    const msg =
+      message.length > this.o.maxLogChars ? `${message.slice(0, this.o.maxLogChars)}…[${message.length - this.o.maxLogChars} more characters]` : message;
     this.buffer.push({ type: 'log', data: { level, message: msg, ...(stream ? { stream } : {}) } });
   }
 

@@ -101,15 +101,18 @@ export class JobRun {
         onLost: () => this.requestStop('lost'),
         onError: (m, e) => log.error({ err: e }, m),
       });
-      heartbeat = setInterval(() => {
-        ctx.lifecycle.heartbeat(ctx.db, this.fence, ctx.leaseSeconds).then(
-          (status) => {
-            if (status === null) this.requestStop('lost');
-            else if (status === JOB_STATES.CANCEL_REQUESTED) this.requestStop('cancel');
-          },
-          (err) => log.warn({ err }, 'heartbeat failed'),
-        );
-      }, Math.max(100, (ctx.leaseSeconds * 1000) / 3));
+      heartbeat = setInterval(
+        () => {
+          ctx.lifecycle.heartbeat(ctx.db, this.fence, ctx.leaseSeconds).then(
+            (status) => {
+              if (status === null) this.requestStop('lost');
+              else if (status === JOB_STATES.CANCEL_REQUESTED) this.requestStop('cancel');
+            },
+            (err) => log.warn({ err }, 'heartbeat failed'),
+          );
+        },
+        Math.max(100, (ctx.leaseSeconds * 1000) / 3),
+      );
       const runtimeLeft = job.max_runtime_seconds * 1000 - (Date.now() - (job.attempt_started_at?.getTime() ?? Date.now()));
       deadline = setTimeout(() => this.requestStop('timeout'), Math.max(0, runtimeLeft));
 

@@ -10,7 +10,11 @@ import { materializeVersion } from '../domain/registry/materialize.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { StagedSpec } from '../trainers/protocol.js';
 
-export interface StagedJob { dir: string; spec: StagedSpec; specPath: string }
+export interface StagedJob {
+  dir: string;
+  spec: StagedSpec;
+  specPath: string;
+}
 
 /**
  * Lays out one attempt's folder — inputs/, output/, checkpoints/, tmp/ — copies the datasets

@@ -38,7 +38,15 @@ export class Worker {
     private readonly ctx: Omit<RunContext, 'workerId'>,
     private readonly o: WorkerOptions,
   ) {
-    this.id = newId(`wkr_${hostname().replace(/[^a-z0-9]/gi, '').slice(0, 20).toLowerCase() || 'host'}`, 8);
+    this.id = newId(
+      `wkr_${
+        hostname()
+          .replace(/[^a-z0-9]/gi, '')
+          .slice(0, 20)
+          .toLowerCase() || 'host'
+      }`,
+      8,
+    );
     this.freeGpus = new Set(o.gpus);
     this.log = ctx.log.child({ worker: this.id });
   }
@@ -54,9 +62,12 @@ export class Worker {
         this.running.get(jobId)?.run.requestStop('cancel');
       }),
     );
-    this.reapTimer = setInterval(() => {
-      this.ctx.db.transaction((tx) => this.ctx.lifecycle.reapExpired(tx)).catch((err) => this.log.warn({ err }, 'reaper failed'));
-    }, this.o.reapMs ?? Math.max(200, (this.ctx.leaseSeconds * 1000) / 2));
+    this.reapTimer = setInterval(
+      () => {
+        this.ctx.db.transaction((tx) => this.ctx.lifecycle.reapExpired(tx)).catch((err) => this.log.warn({ err }, 'reaper failed'));
+      },
+      this.o.reapMs ?? Math.max(200, (this.ctx.leaseSeconds * 1000) / 2),
+    );
     this.reapTimer.unref();
     this.loopDone = this.loop();
     this.log.info({ concurrency: this.o.concurrency, gpus: this.o.gpus, labels: this.o.labels }, 'worker started');
@@ -73,7 +84,13 @@ export class Worker {
       this.poked = false;
       if (this.running.size < this.o.concurrency) {
         try {
-          const w = { workerId: this.id, freeGpus: this.freeGpus.size, labels: this.o.labels, leaseSeconds: this.ctx.leaseSeconds, maxRunningPerUser: this.o.maxRunningPerUser };
+          const w = {
+            workerId: this.id,
+            freeGpus: this.freeGpus.size,
+            labels: this.o.labels,
+            leaseSeconds: this.ctx.leaseSeconds,
+            maxRunningPerUser: this.o.maxRunningPerUser,
+          };
           const job = await this.ctx.db.transaction((tx) => this.ctx.lifecycle.claim(tx, w));
           if (job) {
             claimed = true;

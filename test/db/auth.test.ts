@@ -5,7 +5,9 @@ let t: TestApp;
 let api: ReturnType<typeof client>;
 
 beforeAll(async () => {
-  t = await startTestApp({ env: { TRAINYARD_ADMIN_USERNAME: 'root', TRAINYARD_ADMIN_PASSWORD: 'admin password 123', LOGIN_MAX_FAILURES: '3', LOGIN_LOCK_SECONDS: '60' } });
+  t = await startTestApp({
+    env: { TRAINYARD_ADMIN_USERNAME: 'root', TRAINYARD_ADMIN_PASSWORD: 'admin password 123', LOGIN_MAX_FAILURES: '3', LOGIN_LOCK_SECONDS: '60' },
+  });
   api = client(t.url);
 });
 afterAll(() => t.close());

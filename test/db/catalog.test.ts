@@ -18,7 +18,15 @@ beforeAll(async () => {
     JSON.stringify({
       trainers: [{ id: 'lora-diffusion', pricing: { type: 'fixed', credits: 7 } }],
       base_models: [
-        { id: 'tiny-sd', name: 'Tiny SD', description: 'test model', architecture: 'stable-diffusion', trainers: ['lora-diffusion'], source: 'models/tiny-sd', supported_lora_params: { min_rank: 1, max_rank: 8, default_alpha: 4 } },
+        {
+          id: 'tiny-sd',
+          name: 'Tiny SD',
+          description: 'test model',
+          architecture: 'stable-diffusion',
+          trainers: ['lora-diffusion'],
+          source: 'models/tiny-sd',
+          supported_lora_params: { min_rank: 1, max_rank: 8, default_alpha: 4 },
+        },
         { id: 'deberta-v3-base', disabled: true },
       ],
     }),
@@ -39,7 +47,9 @@ describe('trainers', () => {
     const r = await api.get('/v1/trainers', token);
     expect(r.status).toBe(200);
     const ids = r.body.data.map((x: { id: string }) => x.id);
-    expect(ids).toEqual(expect.arrayContaining(['linear-classifier', 'sequence-classifier', 'text-classifier', 'lora-diffusion', 'lora-causal-lm', 'hf-sequence-classifier']));
+    expect(ids).toEqual(
+      expect.arrayContaining(['linear-classifier', 'sequence-classifier', 'text-classifier', 'lora-diffusion', 'lora-causal-lm', 'hf-sequence-classifier']),
+    );
     const seq = r.body.data.find((x: { id: string }) => x.id === 'sequence-classifier');
     expect(seq.hyperparameters.properties.epochs).toMatchObject({ minimum: 1, maximum: 200, default: 30 });
     expect(seq.hyperparameters.properties.model_type.enum).toEqual(['original', 'enhanced_cnn_lstm', 'resnet_lstm', 'transformer']);
@@ -69,7 +79,12 @@ describe('base models', () => {
     expect(ids).toContain('tiny-sd');
     expect(ids).not.toContain('deberta-v3-base');
     const tiny = await api.get('/v1/base-models/tiny-sd', token);
-    expect(tiny.body).toMatchObject({ architecture: 'stable-diffusion', available: true, supported_lora_params: { min_rank: 1, max_rank: 8, default_alpha: 4 }, local_path: path.join(dataDir, 'models', 'tiny-sd') });
+    expect(tiny.body).toMatchObject({
+      architecture: 'stable-diffusion',
+      available: true,
+      supported_lora_params: { min_rank: 1, max_rank: 8, default_alpha: 4 },
+      local_path: path.join(dataDir, 'models', 'tiny-sd'),
+    });
     const sd = await api.get('/v1/base-models/stable-diffusion-v1-5', token);
     expect(sd.body.available).toBe(false);
     expect((await api.get('/v1/base-models/deberta-v3-base', token)).status).toBe(404);
@@ -81,7 +96,12 @@ describe('base models', () => {
   });
 
   it('reloads the catalog file on an admin request only', async () => {
-    await writeFile(path.join(dataDir, 'catalog.json'), JSON.stringify({ base_models: [{ id: 'tiny-sd-2', name: 'Tiny 2', description: '', architecture: 'stable-diffusion', trainers: ['lora-diffusion'], source: 'models/x' }] }));
+    await writeFile(
+      path.join(dataDir, 'catalog.json'),
+      JSON.stringify({
+        base_models: [{ id: 'tiny-sd-2', name: 'Tiny 2', description: '', architecture: 'stable-diffusion', trainers: ['lora-diffusion'], source: 'models/x' }],
+      }),
+    );
     expect((await api.post('/v1/admin/catalog/reload', {}, token)).status).toBe(403);
     const r = await api.post('/v1/admin/catalog/reload', {}, adminToken);
     expect(r.status).toBe(200);

@@ -50,8 +50,20 @@ describe('trainyard CLI', () => {
     const port = await freePort();
     const { child, done } = run(['serve'], { PORT: String(port), TRAINYARD_ADMIN_USERNAME: 'root', TRAINYARD_ADMIN_PASSWORD: 'admin password 123' });
     // Connections are refused until the server listens; the wait fails the test if /readyz never says 200.
-    await waitFor(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 'refused'), (s) => s === 200, { timeoutMs: 45_000, intervalMs: 100, message: 'GET /readyz to answer 200' });
-    const login = await fetch(`http://127.0.0.1:${port}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'root', password: 'admin password 123' }) });
+    await waitFor(
+      () =>
+        fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (r) => r.status,
+          () => 'refused',
+        ),
+      (s) => s === 200,
+      { timeoutMs: 45_000, intervalMs: 100, message: 'GET /readyz to answer 200' },
+    );
+    const login = await fetch(`http://127.0.0.1:${port}/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'root', password: 'admin password 123' }),
+    });
     expect(login.status).toBe(200);
     child.kill('SIGTERM');
     const { code, out } = await done;

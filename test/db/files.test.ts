@@ -24,11 +24,15 @@ async function storedObjects(): Promise<string[]> {
 
 beforeAll(async () => {
   // The one address import may reach in tests: 127.0.0.2. 127.0.0.1 stays refused.
-  t = await startTestApp({ env: { UPLOAD_MAX_BYTES: String(MAX), IMPORT_ALLOW_ADDRESSES: '127.0.0.2/32', IMPORT_MAX_BYTES: String(MAX), IMPORT_TIMEOUT_MS: '5000' } });
+  t = await startTestApp({
+    env: { UPLOAD_MAX_BYTES: String(MAX), IMPORT_ALLOW_ADDRESSES: '127.0.0.2/32', IMPORT_MAX_BYTES: String(MAX), IMPORT_TIMEOUT_MS: '5000' },
+  });
   api = client(t.url);
   alice = await api.user('alice');
   bob = await api.user('bob');
-  png = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#3366ff' } }).png().toBuffer();
+  png = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#3366ff' } })
+    .png()
+    .toBuffer();
   origin = createServer((req, res) => {
     if (req.url === '/data.csv') return res.writeHead(200, { 'content-type': 'text/csv' }).end('a,b\n1,2\n');
     if (req.url === '/to-loopback') return res.writeHead(302, { location: `http://127.0.0.1:${(origin.address() as { port: number }).port}/data.csv` }).end();
@@ -195,7 +199,10 @@ describe('POST /v1/files/import', () => {
   it('imports from a permitted address and reports one result per URL', async () => {
     const r = await api.post('/v1/files/import', { urls: [`${originUrl}/data.csv`, `${originUrl}/missing`] }, alice.token);
     expect(r.status).toBe(200);
-    expect(r.body.results[0]).toMatchObject({ status: 'imported', file: { filename: 'data.csv', bytes: 8, sha256: sha('a,b\n1,2\n'), content_type: 'text/csv', source: 'import' } });
+    expect(r.body.results[0]).toMatchObject({
+      status: 'imported',
+      file: { filename: 'data.csv', bytes: 8, sha256: sha('a,b\n1,2\n'), content_type: 'text/csv', source: 'import' },
+    });
     expect(r.body.results[1]).toMatchObject({ status: 'failed', error: { code: 'UPSTREAM_STATUS' } });
   });
 

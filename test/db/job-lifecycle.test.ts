@@ -48,11 +48,30 @@ const CALLS: Record<Exclude<TransitionName, 'enqueue'>, (tx: Queryable, j: JobRo
 async function enqueue(label: string): Promise<JobRow> {
   const job = await testDb.db.transaction((tx) =>
     s.lifecycle.enqueue(tx, {
-      id: newId('job'), owner_id: ownerId, kind: 'training', trainer: 'echo', priority: 0, dataset_id: null, validation_dataset_id: null,
-      base_model: null, hyperparameters: {}, output: { model_name: `m-${label}` }, metadata: {}, from_model: null,
+      id: newId('job'),
+      owner_id: ownerId,
+      kind: 'training',
+      trainer: 'echo',
+      priority: 0,
+      dataset_id: null,
+      validation_dataset_id: null,
+      base_model: null,
+      hyperparameters: {},
+      output: { model_name: `m-${label}` },
+      metadata: {},
+      from_model: null,
       // A webhook URL makes every webhook a transition declares visible as a delivery row (no deliverer runs here).
-      webhook_url: 'https://hooks.example.test/walk', gpus: 0, labels: [label], cost: 3, idempotency_key: null, request_hash: null,
-      max_attempts: 3, max_runtime_seconds: 3600, sweep_id: null, sweep_point: null, sweep_repeat: null,
+      webhook_url: 'https://hooks.example.test/walk',
+      gpus: 0,
+      labels: [label],
+      cost: 3,
+      idempotency_key: null,
+      request_hash: null,
+      max_attempts: 3,
+      max_runtime_seconds: 3600,
+      sweep_id: null,
+      sweep_point: null,
+      sweep_repeat: null,
     }),
   );
   return job!;
@@ -68,13 +87,22 @@ async function force(j: JobRow, state: JobState): Promise<JobRow> {
   return rows[0]!;
 }
 
-interface Trace { status: string; statusEvents: string[]; ledger: string[]; webhooks: string[] }
+interface Trace {
+  status: string;
+  statusEvents: string[];
+  ledger: string[];
+  webhooks: string[];
+}
 async function trace(jobId: string): Promise<Trace> {
   const db = testDb.db;
   const status = (await db.query<{ status: string }>('select status from jobs where id = $1', [jobId])).rows[0]!.status;
-  const statusEvents = (await db.query<{ s: string }>("select data->>'status' as s from job_events where job_id = $1 and type = 'status' order by seq", [jobId])).rows.map((r) => r.s);
+  const statusEvents = (
+    await db.query<{ s: string }>("select data->>'status' as s from job_events where job_id = $1 and type = 'status' order by seq", [jobId])
+  ).rows.map((r) => r.s);
   const ledger = (await db.query<{ type: string }>('select type from credit_ledger where job_id = $1 order by id', [jobId])).rows.map((r) => r.type);
-  const webhooks = (await db.query<{ event_type: string }>('select event_type from webhook_deliveries where job_id = $1 order by created_at, id', [jobId])).rows.map((r) => r.event_type);
+  const webhooks = (
+    await db.query<{ event_type: string }>('select event_type from webhook_deliveries where job_id = $1 order by created_at, id', [jobId])
+  ).rows.map((r) => r.event_type);
   return { status, statusEvents, ledger, webhooks };
 }
 

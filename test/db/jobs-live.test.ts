@@ -44,7 +44,11 @@ afterAll(async () => {
 
 describe('live events', () => {
   it('SSE streams every event in order and closes after the final status; Last-Event-ID resumes', async () => {
-    const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 20, sleep_ms: 15 }, output: { model_name: 'live' } }, u.token);
+    const r = await api.post(
+      '/v1/jobs',
+      { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 20, sleep_ms: 15 }, output: { model_name: 'live' } },
+      u.token,
+    );
     const res = await fetch(`${t.url}/v1/jobs/${r.body.id}/events`, { headers: { authorization: `Bearer ${u.token}`, accept: 'text/event-stream' } });
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
     const events = await readSse(res);
@@ -54,12 +58,20 @@ describe('live events', () => {
     expect(events.filter((e) => e.event === 'metrics').length).toBe(20);
     expect(events.at(-1)!.data.data.status).toBe('succeeded');
 
-    const resumed = await readSse(await fetch(`${t.url}/v1/jobs/${r.body.id}/events`, { headers: { authorization: `Bearer ${u.token}`, accept: 'text/event-stream', 'last-event-id': String(ids[5]) } }));
+    const resumed = await readSse(
+      await fetch(`${t.url}/v1/jobs/${r.body.id}/events`, {
+        headers: { authorization: `Bearer ${u.token}`, accept: 'text/event-stream', 'last-event-id': String(ids[5]) },
+      }),
+    );
     expect(resumed.map((e) => e.id)).toEqual(ids.slice(6));
   });
 
   it('WebSocket delivers the same events and closes when the job ends', async () => {
-    const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 10, sleep_ms: 10 }, output: { model_name: 'live' } }, u.token);
+    const r = await api.post(
+      '/v1/jobs',
+      { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 10, sleep_ms: 10 }, output: { model_name: 'live' } },
+      u.token,
+    );
     const ws = new WebSocket(`${t.url.replace('http', 'ws')}/v1/jobs/${r.body.id}/ws`, { headers: { authorization: `Bearer ${u.token}` } });
     const got: any[] = [];
     ws.on('message', (m) => got.push(JSON.parse(String(m))));
@@ -82,13 +94,18 @@ describe('webhooks', () => {
     const secret = (await api.get('/v1/webhooks/secret', u.token)).body.secret as string;
     const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, webhook_url: hookUrl, output: { model_name: 'hooked' } }, u.token);
     await waitForJob(api, u.token, r.body.id);
-    const mine = await waitFor(() => received.filter((x) => x.body.includes(r.body.id)), (m) => m.length >= 2, { message: 'two webhook calls for the job' });
+    const mine = await waitFor(
+      () => received.filter((x) => x.body.includes(r.body.id)),
+      (m) => m.length >= 2,
+      { message: 'two webhook calls for the job' },
+    );
     expect(mine.map((x) => JSON.parse(x.body).type).sort()).toEqual(['job.started', 'job.succeeded']);
     for (const m of mine) expect(verify(secret, m.headers as Record<string, string>, m.body)).toBe(true);
     const succeeded = JSON.parse(mine.find((x) => x.body.includes('job.succeeded'))!.body);
     expect(succeeded.data).toMatchObject({ job: { id: r.body.id, status: 'succeeded' }, model: { name: 'hooked', version: 1 } });
     // The deliverer records the outcome just after the receiver answers: poll the log.
-    const delivered = async () => (await api.get('/v1/webhooks/deliveries', u.token)).body.data.filter((d: any) => d.job_id === r.body.id && d.status === 'delivered').length;
+    const delivered = async () =>
+      (await api.get('/v1/webhooks/deliveries', u.token)).body.data.filter((d: any) => d.job_id === r.body.id && d.status === 'delivered').length;
     expect(await waitFor(delivered, (n) => n >= 2, { message: 'two delivered webhooks in the log' })).toBe(2);
   });
 
@@ -127,7 +144,9 @@ describe('model registry', () => {
     expect(pub.body.data.map((m: any) => [m.owner, m.name])).toEqual([['viewer', 'live']]);
     const seen = await api.get(`/v1/models/${encodeURIComponent('viewer/live')}`, other.token);
     expect(seen.status).toBe(200);
-    expect((await api.call('PATCH', `/v1/models/${encodeURIComponent('viewer/live')}`, { token: other.token, json: { visibility: 'private' } })).status).toBe(404);
+    expect((await api.call('PATCH', `/v1/models/${encodeURIComponent('viewer/live')}`, { token: other.token, json: { visibility: 'private' } })).status).toBe(
+      404,
+    );
     expect((await api.get(`/v1/models/${encodeURIComponent('viewer/hooked')}`, other.token)).status).toBe(404);
   });
 });

@@ -30,7 +30,15 @@ beforeAll(async () => {
   await writeFile(path.join(dataDir, 'catalog.json'), JSON.stringify(testTrainers()));
   t = await startTestApp({
     dataDir,
-    env: { WORKER_POLL_MS: '50', JOBS_LEASE_SECONDS: '2', WORKER_STOP_GRACE_MS: '300', WORKER_DRAIN_MS: '0', ARTIFACT_MAX_BYTES: '1mb', JOBS_MAX_RUNTIME_SECONDS: '10', SIGNUP_CREDIT_GRANT: '1000' },
+    env: {
+      WORKER_POLL_MS: '50',
+      JOBS_LEASE_SECONDS: '2',
+      WORKER_STOP_GRACE_MS: '300',
+      WORKER_DRAIN_MS: '0',
+      ARTIFACT_MAX_BYTES: '1mb',
+      JOBS_MAX_RUNTIME_SECONDS: '10',
+      SIGNUP_CREDIT_GRANT: '1000',
+    },
   });
   api = client(t.url);
   u = await api.user('chaos');

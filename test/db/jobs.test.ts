@@ -29,7 +29,17 @@ const job = (o: Record<string, unknown> = {}) => ({ trainer: 'echo', dataset_id:
 beforeAll(async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'trainyard-jobs-'));
   await writeFile(path.join(dataDir, 'catalog.json'), JSON.stringify(testTrainers()));
-  t = await startTestApp({ dataDir, env: { WORKER_POLL_MS: '50', JOBS_LEASE_SECONDS: '2', WORKER_STOP_GRACE_MS: '500', WORKER_DRAIN_MS: '0', SIGNUP_CREDIT_GRANT: '100', JOBS_MAX_QUEUED_PER_USER: '3' } });
+  t = await startTestApp({
+    dataDir,
+    env: {
+      WORKER_POLL_MS: '50',
+      JOBS_LEASE_SECONDS: '2',
+      WORKER_STOP_GRACE_MS: '500',
+      WORKER_DRAIN_MS: '0',
+      SIGNUP_CREDIT_GRANT: '100',
+      JOBS_MAX_QUEUED_PER_USER: '3',
+    },
+  });
   api = client(t.url);
   alice = await api.user('alice');
   bob = await api.user('bob');
@@ -40,9 +50,22 @@ afterAll(() => t.close());
 describe('a job from start to model', () => {
   it('trains the linear classifier, reports progress and metrics, registers a version and charges once', async () => {
     const before = { body: await settled(alice.token) };
-    const r = await api.post('/v1/jobs', { trainer: 'linear-classifier', dataset_id: dsAlice, hyperparameters: { epochs: 25, seed: 3 }, output: { model_name: 'colours', description: 'red, green or blue' } }, alice.token);
+    const r = await api.post(
+      '/v1/jobs',
+      {
+        trainer: 'linear-classifier',
+        dataset_id: dsAlice,
+        hyperparameters: { epochs: 25, seed: 3 },
+        output: { model_name: 'colours', description: 'red, green or blue' },
+      },
+      alice.token,
+    );
     expect(r.status).toBe(202);
-    expect(r.body).toMatchObject({ status: 'queued', trainer: 'linear-classifier', hyperparameters: { epochs: 25, seed: 3, learning_rate: 0.1, batch_size: 32, l2: 0, validation_split: 0.2 } });
+    expect(r.body).toMatchObject({
+      status: 'queued',
+      trainer: 'linear-classifier',
+      hyperparameters: { epochs: 25, seed: 3, learning_rate: 0.1, batch_size: 32, l2: 0, validation_split: 0.2 },
+    });
     const cost = r.body.cost as number;
     expect(cost).toBeGreaterThan(0);
     const done = await waitForJob(api, alice.token, r.body.id);
@@ -64,7 +87,13 @@ describe('a job from start to model', () => {
     expect(events.body.data.some((e: { type: string }) => e.type === 'progress')).toBe(true);
 
     const model = await api.get('/v1/models/colours', alice.token);
-    expect(model.body).toMatchObject({ name: 'colours', trainer: 'linear-classifier', version_count: 1, aliases: { latest: 1, best: 1 }, description: 'red, green or blue' });
+    expect(model.body).toMatchObject({
+      name: 'colours',
+      trainer: 'linear-classifier',
+      version_count: 1,
+      aliases: { latest: 1, best: 1 },
+      description: 'red, green or blue',
+    });
     const v1 = await api.get('/v1/models/colours/versions/1', alice.token);
     expect(v1.body).toMatchObject({ version: 1, job_id: r.body.id, dataset_id: dsAlice, metrics: { val_accuracy: done.result.metrics.val_accuracy } });
     const names = v1.body.artifacts.map((a: { name: string }) => a.name);
@@ -146,7 +175,8 @@ describe('creating jobs: validation, money, quotas', () => {
     const q = await api.user('quota');
     const ds = await csvDataset(api, q.token, 'd');
     // gpu-echo needs a GPU this worker does not have: the jobs stay queued.
-    for (let i = 0; i < 3; i++) expect((await api.post('/v1/jobs', { trainer: 'gpu-echo', dataset_id: ds, output: { model_name: 'g' } }, q.token)).status).toBe(202);
+    for (let i = 0; i < 3; i++)
+      expect((await api.post('/v1/jobs', { trainer: 'gpu-echo', dataset_id: ds, output: { model_name: 'g' } }, q.token)).status).toBe(202);
     const over = await api.post('/v1/jobs', { trainer: 'gpu-echo', dataset_id: ds, output: { model_name: 'g' } }, q.token);
     expect(over.status).toBe(429);
     expect(over.body.error.code).toBe('QUEUE_QUOTA_EXCEEDED');
@@ -167,7 +197,9 @@ describe('creating jobs: validation, money, quotas', () => {
     const { rows } = await t.testDb.db.query('select count(*)::int as n from credit_holds where job_id = $1', [a.body.id]);
     expect(rows[0]).toEqual({ n: 1 });
     // Keys are per user: bob's identical key is his own.
-    expect((await api.call('POST', '/v1/jobs', { token: bob.token, json: job(), headers: { 'idempotency-key': 'key-1' } })).body.error.code).toBe('DATASET_NOT_FOUND');
+    expect((await api.call('POST', '/v1/jobs', { token: bob.token, json: job(), headers: { 'idempotency-key': 'key-1' } })).body.error.code).toBe(
+      'DATASET_NOT_FOUND',
+    );
   });
 });
 

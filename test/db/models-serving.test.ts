@@ -25,10 +25,18 @@ afterAll(() => t.close());
 
 describe('prediction', () => {
   it('predicts with the same preprocessing as training, by version or alias, and counts popularity', async () => {
-    const r = await api.post('/v1/jobs', { trainer: 'linear-classifier', dataset_id: ds, hyperparameters: { epochs: 30 }, output: { model_name: 'colours' } }, u.token);
+    const r = await api.post(
+      '/v1/jobs',
+      { trainer: 'linear-classifier', dataset_id: ds, hyperparameters: { epochs: 30 }, output: { model_name: 'colours' } },
+      u.token,
+    );
     expect((await waitForJob(api, u.token, r.body.id)).status).toBe('succeeded');
     // f1 dominant → red, f2 → green, f3 → blue (see signalCsv).
-    const instances = [{ f1: 0.9, f2: -0.5, f3: -0.2 }, { f1: -0.4, f2: 0.8, f3: 0.1 }, { f1: -0.3, f2: 0.0, f3: 0.95 }];
+    const instances = [
+      { f1: 0.9, f2: -0.5, f3: -0.2 },
+      { f1: -0.4, f2: 0.8, f3: 0.1 },
+      { f1: -0.3, f2: 0.0, f3: 0.95 },
+    ];
     const p = await api.post('/v1/models/colours/predict', { instances }, u.token);
     expect(p.status).toBe(200);
     expect(p.body).toMatchObject({ model: 'colours', version: 1 });
@@ -74,13 +82,17 @@ describe('retraining', () => {
   it('warm-starts from a version: the trainer receives its artifacts and the new version records its parent', async () => {
     const first = await api.post('/v1/jobs', { trainer: 'warm', dataset_id: ds, output: { model_name: 'gen' } }, u.token);
     await waitForJob(api, u.token, first.body.id);
-    const again = await api.post('/v1/jobs', { trainer: 'warm', dataset_id: ds, from_model: { name: 'gen', alias: 'latest' }, output: { model_name: 'gen' } }, u.token);
+    const again = await api.post(
+      '/v1/jobs',
+      { trainer: 'warm', dataset_id: ds, from_model: { name: 'gen', alias: 'latest' }, output: { model_name: 'gen' } },
+      u.token,
+    );
     expect(again.body.from_model).toEqual({ name: 'gen', version: 1 });
     const done = await waitForJob(api, u.token, again.body.id);
     expect(done.result.metrics.generation).toBe(2);
     const v1 = (await api.get('/v1/models/gen/versions/1', u.token)).body;
     const v2 = (await api.get('/v1/models/gen/versions/2', u.token)).body;
-    const { rows } = await t.testDb.db.query<{ id: string }>("select id from model_versions where job_id = $1", [first.body.id]);
+    const { rows } = await t.testDb.db.query<{ id: string }>('select id from model_versions where job_id = $1', [first.body.id]);
     expect(v2.parent_version_id).toBe(rows[0]!.id);
     expect(v1.parent_version_id).toBeNull();
     const logs = (await api.get(`/v1/jobs/${again.body.id}/logs`, u.token)).body.data.map((l: any) => l.message);
@@ -88,16 +100,39 @@ describe('retraining', () => {
   });
 
   it('refuses warm start for trainers that cannot, from another trainer’s model, and without a version', async () => {
-    expect((await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, from_model: { name: 'echoed', version: 1 }, output: { model_name: 'echoed' } }, u.token)).body.error.code).toBe('WARM_START_NOT_SUPPORTED');
-    expect((await api.post('/v1/jobs', { trainer: 'warm', dataset_id: ds, from_model: { name: 'colours', version: 1 }, output: { model_name: 'gen' } }, u.token)).body.error.code).toBe('FROM_MODEL_TRAINER_MISMATCH');
-    expect((await api.post('/v1/jobs', { trainer: 'warm', dataset_id: ds, from_model: { name: 'gen' }, output: { model_name: 'gen' } }, u.token)).body.error.code).toBe('FROM_MODEL_REF');
-    expect((await api.post('/v1/jobs', { trainer: 'warm', dataset_id: ds, from_model: { name: 'nope', version: 1 }, output: { model_name: 'gen' } }, u.token)).status).toBe(404);
+    expect(
+      (await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, from_model: { name: 'echoed', version: 1 }, output: { model_name: 'echoed' } }, u.token))
+        .body.error.code,
+    ).toBe('WARM_START_NOT_SUPPORTED');
+    expect(
+      (await api.post('/v1/jobs', { trainer: 'warm', dataset_id: ds, from_model: { name: 'colours', version: 1 }, output: { model_name: 'gen' } }, u.token))
+        .body.error.code,
+    ).toBe('FROM_MODEL_TRAINER_MISMATCH');
+    expect(
+      (await api.post('/v1/jobs', { trainer: 'warm', dataset_id: ds, from_model: { name: 'gen' }, output: { model_name: 'gen' } }, u.token)).body.error.code,
+    ).toBe('FROM_MODEL_REF');
+    expect(
+      (await api.post('/v1/jobs', { trainer: 'warm', dataset_id: ds, from_model: { name: 'nope', version: 1 }, output: { model_name: 'gen' } }, u.token))
+        .status,
+    ).toBe(404);
   });
 });
 
 describe('sweeps', () => {
   it('runs a grid × repeats, aggregates mean, std and every value per point, and picks the best', async () => {
-    const r = await api.post('/v1/sweeps', { trainer: 'echo', dataset_id: ds, hyperparameters: { sleep_ms: 1 }, grid: { steps: [2, 4] }, repeats: 2, metric: 'score', output: { model_name: 'swept' } }, u.token);
+    const r = await api.post(
+      '/v1/sweeps',
+      {
+        trainer: 'echo',
+        dataset_id: ds,
+        hyperparameters: { sleep_ms: 1 },
+        grid: { steps: [2, 4] },
+        repeats: 2,
+        metric: 'score',
+        output: { model_name: 'swept' },
+      },
+      u.token,
+    );
     expect(r.status).toBe(201);
     expect(Object.values(r.body.job_counts as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(4);
     expect(r.body.cost).toBe(20);
@@ -115,9 +150,23 @@ describe('sweeps', () => {
   });
 
   it('gives each repeat its own seed when the trainer takes one', async () => {
-    const r = await api.post('/v1/sweeps', { trainer: 'linear-classifier', dataset_id: ds, hyperparameters: { epochs: 2, seed: 7 }, grid: { learning_rate: [0.1] }, repeats: 3, output: { model_name: 'seeds' } }, u.token);
+    const r = await api.post(
+      '/v1/sweeps',
+      {
+        trainer: 'linear-classifier',
+        dataset_id: ds,
+        hyperparameters: { epochs: 2, seed: 7 },
+        grid: { learning_rate: [0.1] },
+        repeats: 3,
+        output: { model_name: 'seeds' },
+      },
+      u.token,
+    );
     expect(r.status).toBe(201);
-    const { rows } = await t.testDb.db.query<{ seed: number }>("select (hyperparameters->>'seed')::int as seed from jobs where sweep_id = $1 order by sweep_repeat", [r.body.id]);
+    const { rows } = await t.testDb.db.query<{ seed: number }>(
+      "select (hyperparameters->>'seed')::int as seed from jobs where sweep_id = $1 order by sweep_repeat",
+      [r.body.id],
+    );
     expect(rows.map((x) => x.seed)).toEqual([7, 8, 9]);
     await api.post(`/v1/sweeps/${r.body.id}/cancel`, {}, u.token);
   });
@@ -142,13 +191,24 @@ describe('sweeps', () => {
   it('validates the grid', async () => {
     expect((await api.post('/v1/sweeps', { trainer: 'echo', dataset_id: ds, grid: {} }, u.token)).status).toBe(400);
     expect((await api.post('/v1/sweeps', { trainer: 'echo', dataset_id: ds, grid: { steps: [0] } }, u.token)).body.error.code).toBe('INVALID_HYPERPARAMETERS');
-    expect((await api.post('/v1/sweeps', { trainer: 'echo', dataset_id: ds, grid: { steps: Array.from({ length: 50 }, (_, i) => i + 1), sleep_ms: [1, 2, 3, 4, 5] } }, u.token)).body.error.code).toBe('SWEEP_TOO_LARGE');
+    expect(
+      (
+        await api.post(
+          '/v1/sweeps',
+          { trainer: 'echo', dataset_id: ds, grid: { steps: Array.from({ length: 50 }, (_, i) => i + 1), sleep_ms: [1, 2, 3, 4, 5] } },
+          u.token,
+        )
+      ).body.error.code,
+    ).toBe('SWEEP_TOO_LARGE');
   });
 });
 
 describe('sample data', () => {
   it.each([
-    ['eeg', { row_count: 6000, class_counts: expect.objectContaining({ relaxed: expect.any(Number), focused: expect.any(Number), drowsy: expect.any(Number) }) }],
+    [
+      'eeg',
+      { row_count: 6000, class_counts: expect.objectContaining({ relaxed: expect.any(Number), focused: expect.any(Number), drowsy: expect.any(Number) }) },
+    ],
     ['security-prompts', { row_count: 600, class_counts: { prompt_injection: 120, jailbreak: 120, system_extraction: 120, code_injection: 120, benign: 120 } }],
     ['images', { image_count: 12, min_width: 256, max_width: 256 }],
   ])('POST /v1/datasets/samples %s gives a ready dataset', async (kind, stats) => {

@@ -32,7 +32,21 @@ describe('operations endpoints', () => {
   it('/openapi.json is OpenAPI 3.1 built from the route schemas, and /docs serves the browser', async () => {
     const spec = await api.get('/openapi.json');
     expect(spec.body.openapi).toBe('3.1.0');
-    for (const p of ['/v1/auth/signup', '/v1/auth/login', '/v1/me', '/v1/api-keys', '/v1/files', '/v1/uploads', '/v1/uploads/{id}/complete', '/v1/files/import', '/v1/datasets', '/v1/datasets/{id}', '/v1/trainers', '/v1/base-models', '/v1/base-models/{id}']) {
+    for (const p of [
+      '/v1/auth/signup',
+      '/v1/auth/login',
+      '/v1/me',
+      '/v1/api-keys',
+      '/v1/files',
+      '/v1/uploads',
+      '/v1/uploads/{id}/complete',
+      '/v1/files/import',
+      '/v1/datasets',
+      '/v1/datasets/{id}',
+      '/v1/trainers',
+      '/v1/base-models',
+      '/v1/base-models/{id}',
+    ]) {
       expect(spec.body.paths, p).toHaveProperty([p]);
     }
     expect(spec.body.paths['/v1/datasets'].post.requestBody.content['application/json'].schema.additionalProperties).toBe(false);
@@ -54,7 +68,10 @@ describe('operations endpoints', () => {
   });
 
   it('rejects a JSON body over the limit with 413', async () => {
-    const r = await api.call('POST', '/v1/auth/login', { body: JSON.stringify({ username: 'x'.repeat(2 * 1024 * 1024), password: 'y' }), headers: { 'content-type': 'application/json' } });
+    const r = await api.call('POST', '/v1/auth/login', {
+      body: JSON.stringify({ username: 'x'.repeat(2 * 1024 * 1024), password: 'y' }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(r.status).toBe(413);
     expect(r.body.error.code).toBe('PAYLOAD_TOO_LARGE');
   });

@@ -45,7 +45,10 @@ async function moneyIsConsistent(userId: string) {
   const b = await t.rt.services.credits.balance(userId);
   expect(b.balance).toBeGreaterThanOrEqual(0);
   expect(await t.rt.services.credits.ledgerSum(userId)).toBe(b.balance);
-  const { rows } = await t.testDb.db.query<{ n: number }>(`select coalesce(sum(amount), 0)::int as n from credit_holds where user_id = $1 and status = 'held'`, [userId]);
+  const { rows } = await t.testDb.db.query<{ n: number }>(
+    `select coalesce(sum(amount), 0)::int as n from credit_holds where user_id = $1 and status = 'held'`,
+    [userId],
+  );
   expect(rows[0]!.n).toBe(b.held);
   return b;
 }
@@ -56,7 +59,15 @@ beforeAll(async () => {
   // No in-process worker: each test starts (and kills) the workers it needs.
   t = await startTestApp({
     dataDir,
-    env: { WORKER_IN_PROCESS: 'false', WORKER_POLL_MS: '50', JOBS_LEASE_SECONDS: '1', WORKER_STOP_GRACE_MS: '2000', WORKER_DRAIN_MS: '0', JOBS_MAX_QUEUED_PER_USER: '1000', SIGNUP_CREDIT_GRANT: '1000' },
+    env: {
+      WORKER_IN_PROCESS: 'false',
+      WORKER_POLL_MS: '50',
+      JOBS_LEASE_SECONDS: '1',
+      WORKER_STOP_GRACE_MS: '2000',
+      WORKER_DRAIN_MS: '0',
+      JOBS_MAX_QUEUED_PER_USER: '1000',
+      SIGNUP_CREDIT_GRANT: '1000',
+    },
   });
   api = client(t.url);
 });
@@ -91,36 +102,44 @@ describe('a lost worker', () => {
     await moneyIsConsistent(u.id);
   });
 
-  it.runIf(TEST_DB === 'postgres')('kill -9 of a real worker process mid-job: reclaimed after the lease expires, finished by another worker, charged exactly once (needs a server: PGlite is one process)', async () => {
-    await stopAllWorkers();
-    const u = await api.user('killed');
-    const ds = await csvDataset(api, u.token, 'd');
-    const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 400, sleep_ms: 25 }, output: { model_name: 'm' } }, u.token);
-    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/main.ts'), 'worker'], {
-      env: { ...process.env, DATABASE_URL: t.testDb.url!, DATA_DIR: dataDir, LOG_LEVEL: 'warn', JOBS_LEASE_SECONDS: '1', WORKER_POLL_MS: '50' },
-      stdio: 'ignore',
-    });
-    try {
-      const running = await waitForJob(api, u.token, r.body.id, ['running'], 30_000);
-      const { rows } = await t.testDb.db.query<{ worker_id: string }>('select worker_id from jobs where id = $1', [r.body.id]);
-      expect(rows[0]!.worker_id).toMatch(/^wkr_/);
-      await waitForJobStep(api, u.token, r.body.id, 5);
-      expect(running.attempt).toBe(1);
-    } finally {
-      child.kill('SIGKILL');
-    }
-    await new Promise((s) => child.once('exit', s));
-    await newWorker();
-    const done = await waitForJob(api, u.token, r.body.id, undefined, 60_000);
-    expect(done).toMatchObject({ status: 'succeeded', attempt: 2 });
-    expect(await ledger(u.id, r.body.id)).toEqual(['hold', 'capture']);
-    const b = await moneyIsConsistent(u.id);
-    expect(b.total_spent).toBe(5);
-  }, 90_000);
+  it.runIf(TEST_DB === 'postgres')(
+    'kill -9 of a real worker process mid-job: reclaimed after the lease expires, finished by another worker, charged exactly once (needs a server: PGlite is one process)',
+    async () => {
+      await stopAllWorkers();
+      const u = await api.user('killed');
+      const ds = await csvDataset(api, u.token, 'd');
+      const r = await api.post(
+        '/v1/jobs',
+        { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 400, sleep_ms: 25 }, output: { model_name: 'm' } },
+        u.token,
+      );
+      const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/main.ts'), 'worker'], {
+        env: { ...process.env, DATABASE_URL: t.testDb.url!, DATA_DIR: dataDir, LOG_LEVEL: 'warn', JOBS_LEASE_SECONDS: '1', WORKER_POLL_MS: '50' },
+        stdio: 'ignore',
+      });
+      try {
+        const running = await waitForJob(api, u.token, r.body.id, ['running'], 30_000);
+        const { rows } = await t.testDb.db.query<{ worker_id: string }>('select worker_id from jobs where id = $1', [r.body.id]);
+        expect(rows[0]!.worker_id).toMatch(/^wkr_/);
+        await waitForJobStep(api, u.token, r.body.id, 5);
+        expect(running.attempt).toBe(1);
+      } finally {
+        child.kill('SIGKILL');
+      }
+      await new Promise((s) => child.once('exit', s));
+      await newWorker();
+      const done = await waitForJob(api, u.token, r.body.id, undefined, 60_000);
+      expect(done).toMatchObject({ status: 'succeeded', attempt: 2 });
+      expect(await ledger(u.id, r.body.id)).toEqual(['hold', 'capture']);
+      const b = await moneyIsConsistent(u.id);
+      expect(b.total_spent).toBe(5);
+    },
+    90_000,
+  );
 });
 
 describe('fencing', () => {
-  it("rejects every late write of a stale worker once its claim was reaped and taken by another", async () => {
+  it('rejects every late write of a stale worker once its claim was reaped and taken by another', async () => {
     const u = await api.user('fenced');
     const ds = await csvDataset(api, u.token, 'd');
     const r = await api.post('/v1/jobs', { trainer: 'gpu-echo', dataset_id: ds, output: { model_name: 'm' } }, u.token);
@@ -166,7 +185,7 @@ describe('money under concurrency', () => {
     const u = await api.user('rush');
     const ds = await csvDataset(api, u.token, 'd');
     await t.testDb.db.query('update credit_accounts set balance = 100 where user_id = $1', [u.id]);
-    await t.testDb.db.query("delete from credit_ledger where user_id = $1", [u.id]);
+    await t.testDb.db.query('delete from credit_ledger where user_id = $1', [u.id]);
     await t.testDb.db.query("insert into credit_ledger (user_id, type, amount, credits, note) values ($1, 'grant', 100, 100, 'test')", [u.id]);
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) => api.post('/v1/jobs', { trainer: 'gpu-echo', dataset_id: ds, output: { model_name: `m${i}` } }, u.token)),
@@ -185,7 +204,9 @@ describe('money under concurrency', () => {
     const u = await api.user('idem');
     const ds = await csvDataset(api, u.token, 'd');
     const body = { trainer: 'gpu-echo', dataset_id: ds, output: { model_name: 'm' } };
-    const results = await Promise.all(Array.from({ length: 10 }, () => api.call('POST', '/v1/jobs', { token: u.token, json: body, headers: { 'idempotency-key': 'same' } })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => api.call('POST', '/v1/jobs', { token: u.token, json: body, headers: { 'idempotency-key': 'same' } })),
+    );
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(202));
     expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
     const { rows } = await t.testDb.db.query<{ n: number }>('select count(*)::int as n from credit_holds where user_id = $1', [u.id]);
@@ -200,7 +221,11 @@ describe('money under concurrency', () => {
     await newWorker();
     const outcomes: string[] = [];
     for (let i = 0; i < 12; i++) {
-      const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 3, sleep_ms: 20 }, output: { model_name: 'race' } }, u.token);
+      const r = await api.post(
+        '/v1/jobs',
+        { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 3, sleep_ms: 20 }, output: { model_name: 'race' } },
+        u.token,
+      );
       await waitForJob(api, u.token, r.body.id, ['running', 'succeeded']);
       // A deliberate spread of delays (0-119 ms), not a wait for a state: each round cancels
       // at a different point of the run (claim, steps, result, capture) to hit every race.
@@ -226,7 +251,11 @@ describe('draining', () => {
     const u = await api.user('drain');
     const ds = await csvDataset(api, u.token, 'd');
     const w1 = await newWorker();
-    const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 60, sleep_ms: 25 }, output: { model_name: 'm' } }, u.token);
+    const r = await api.post(
+      '/v1/jobs',
+      { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 60, sleep_ms: 25 }, output: { model_name: 'm' } },
+      u.token,
+    );
     await waitForJobStep(api, u.token, r.body.id, 5);
     await w1.stop(0);
     const back = (await api.get(`/v1/jobs/${r.body.id}`, u.token)).body;

@@ -33,8 +33,16 @@ const sockets = new Set<Socket>();
 const deliverers: WebhookDeliverer[] = [];
 const errors: unknown[] = [];
 
-interface Received { path: string; headers: IncomingHttpHeaders; body: string }
-interface Receiver { base: string; url(path?: string): string; received: Received[] }
+interface Received {
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+interface Receiver {
+  base: string;
+  url(path?: string): string;
+  received: Received[];
+}
 
 type Answer = number | { status: number; headers: Record<string, string> };
 
@@ -77,7 +85,12 @@ function deliverer(over: Partial<DelivererDeps> = {}): WebhookDeliverer {
   return d;
 }
 
-async function enqueue(j: ReturnType<typeof job>, type: 'job.started' | 'job.succeeded' | 'job.failed' | 'job.cancelled', data: Record<string, unknown> = {}, s = svc) {
+async function enqueue(
+  j: ReturnType<typeof job>,
+  type: 'job.started' | 'job.succeeded' | 'job.failed' | 'job.cancelled',
+  data: Record<string, unknown> = {},
+  s = svc,
+) {
   await db.transaction((tx) => s.enqueueJobEvent(tx, j, type, data));
 }
 
@@ -254,7 +267,9 @@ describe('address guard', () => {
     await expect(svc.checkUrl('ftp://127.0.0.2/hook')).rejects.toMatchObject({ code: 'URL_SCHEME_NOT_ALLOWED', status: 400 });
     await expect(svc.checkUrl('http://user:pw@127.0.0.2/hook')).rejects.toMatchObject({ code: 'URL_INVALID', status: 400 });
     await expect(svc.checkUrl('not a url')).rejects.toMatchObject({ code: 'URL_INVALID', status: 400 });
-    await expect(svc.createEndpoint(await newUser(), { url: 'http://127.0.0.1:8080/hook', events: ['job.failed'] })).rejects.toMatchObject({ code: 'ADDRESS_NOT_ALLOWED' });
+    await expect(svc.createEndpoint(await newUser(), { url: 'http://127.0.0.1:8080/hook', events: ['job.failed'] })).rejects.toMatchObject({
+      code: 'ADDRESS_NOT_ALLOWED',
+    });
   });
 
   it('a delivery to 127.0.0.1 is refused before connecting and recorded as ADDRESS_NOT_ALLOWED', async () => {
@@ -377,7 +392,8 @@ describe('WebhookDeliverer loop', () => {
       await Promise.all([d1.start(), d2.start()]);
       const jobs = Array.from({ length: 30 }, (_, i) => job(owner, receivers[i % 3]!.url(`/hook/${i % 5}`)));
       await Promise.all(jobs.map((j) => enqueue(j, 'job.succeeded', { job: { id: j.id } })));
-      const delivered = async () => (await db.query<{ n: number }>(`select count(*)::int as n from webhook_deliveries where owner_id = $1 and status = 'delivered'`, [owner])).rows[0]!.n;
+      const delivered = async () =>
+        (await db.query<{ n: number }>(`select count(*)::int as n from webhook_deliveries where owner_id = $1 and status = 'delivered'`, [owner])).rows[0]!.n;
       await until(async () => (await delivered()) === 30);
       await Promise.all([d1.stop(), d2.stop()]);
 
@@ -462,7 +478,8 @@ describe('routes', () => {
     const { id: owner } = await services.accounts.signup({ username, email: `${username}@example.com`, password });
     const { access_token } = await services.accounts.login(username, password, '127.0.0.1');
     /** The owner's request. */
-    const call = (o: { method: 'GET' | 'POST' | 'DELETE'; url: string; payload?: object }) => app.inject({ ...o, headers: { authorization: `Bearer ${access_token}` } });
+    const call = (o: { method: 'GET' | 'POST' | 'DELETE'; url: string; payload?: object }) =>
+      app.inject({ ...o, headers: { authorization: `Bearer ${access_token}` } });
     const r = await receiver();
     try {
       const bad = await call({ method: 'POST', url: '/v1/webhooks', payload: { url: r.url(), events: ['job.exploded'] } });
@@ -477,10 +494,18 @@ describe('routes', () => {
       const created = await call({ method: 'POST', url: '/v1/webhooks', payload: { url: r.url(), events: ['job.failed', 'job.succeeded'] } });
       expect(created.statusCode).toBe(201);
       const ep = created.json();
-      expect(ep).toMatchObject({ id: expect.stringMatching(/^wh_/), url: r.url(), events: ['job.failed', 'job.succeeded'], secret: expect.stringMatching(/^whsec_/), disabled_at: null });
+      expect(ep).toMatchObject({
+        id: expect.stringMatching(/^wh_/),
+        url: r.url(),
+        events: ['job.failed', 'job.succeeded'],
+        secret: expect.stringMatching(/^whsec_/),
+        disabled_at: null,
+      });
 
       const list = await call({ method: 'GET', url: '/v1/webhooks' });
-      expect(list.json()).toEqual({ data: [{ id: ep.id, url: r.url(), events: ['job.failed', 'job.succeeded'], created_at: ep.created_at, disabled_at: null }] });
+      expect(list.json()).toEqual({
+        data: [{ id: ep.id, url: r.url(), events: ['job.failed', 'job.succeeded'], created_at: ep.created_at, disabled_at: null }],
+      });
 
       const secret = await call({ method: 'GET', url: '/v1/webhooks/secret' });
       expect(secret.json()).toEqual({ secret: await svc.userSecret(owner) });
@@ -493,7 +518,13 @@ describe('routes', () => {
       const page = deliveries.json();
       expect(page.data).toHaveLength(2);
       for (const x of page.data) {
-        expect(x).toMatchObject({ job_id: j.id, event_type: 'job.failed', status: 'delivered', attempt_count: 1, attempts: [{ attempt: 1, status_code: 200, error: null }] });
+        expect(x).toMatchObject({
+          job_id: j.id,
+          event_type: 'job.failed',
+          status: 'delivered',
+          attempt_count: 1,
+          attempts: [{ attempt: 1, status_code: 200, error: null }],
+        });
         expect(x).not.toHaveProperty('secret');
       }
       expect((await call({ method: 'GET', url: '/v1/webhooks/deliveries?cursor=nope' })).json().error.code).toBe('INVALID_CURSOR');

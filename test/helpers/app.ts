@@ -20,7 +20,9 @@ export interface TestApp {
  * The real service on a real port, over a fresh database and data folder. Rate limits are
  * raised out of the way unless a test sets them; tests talk to it with fetch().
  */
-export async function startTestApp(opts: { env?: Record<string, string>; resolver?: Resolver; probe?: AvailabilityProbe; dataDir?: string } = {}): Promise<TestApp> {
+export async function startTestApp(
+  opts: { env?: Record<string, string>; resolver?: Resolver; probe?: AvailabilityProbe; dataDir?: string } = {},
+): Promise<TestApp> {
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'trainyard-test-')));
   const config = loadConfig({
     DATA_DIR: dataDir,
@@ -35,7 +37,12 @@ export async function startTestApp(opts: { env?: Record<string, string>; resolve
   const testDb = await createTestDatabase();
   let rt: Runtime;
   try {
-    rt = await startRuntime(config, { db: testDb.db, logger: pino({ level: 'silent' }), ...(opts.resolver ? { resolver: opts.resolver } : {}), ...(opts.probe ? { probe: opts.probe } : {}) });
+    rt = await startRuntime(config, {
+      db: testDb.db,
+      logger: pino({ level: 'silent' }),
+      ...(opts.resolver ? { resolver: opts.resolver } : {}),
+      ...(opts.probe ? { probe: opts.probe } : {}),
+    });
   } catch (err) {
     await testDb.drop();
     throw err;
@@ -53,11 +60,19 @@ export async function startTestApp(opts: { env?: Record<string, string>; resolve
   };
 }
 
-export interface ApiResponse<T = any> { status: number; body: T; headers: Headers }
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
 
 /** A thin fetch wrapper: JSON in, JSON (or text) out, with an optional bearer token. */
 export function client(base: string) {
-  async function call<T = any>(method: string, p: string, o: { token?: string; json?: unknown; body?: RequestInit['body']; headers?: Record<string, string> } = {}): Promise<ApiResponse<T>> {
+  async function call<T = any>(
+    method: string,
+    p: string,
+    o: { token?: string; json?: unknown; body?: RequestInit['body']; headers?: Record<string, string> } = {},
+  ): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = { ...o.headers };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
     let body = o.body;

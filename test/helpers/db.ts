@@ -7,7 +7,11 @@ import { openPglite } from '../../src/db/pglite.js';
 
 export const TEST_DB = (process.env.TRAINYARD_TEST_DB ?? 'pglite') as 'pglite' | 'postgres';
 
-export interface TestDatabase { db: Db; url: string | null; drop(): Promise<void> }
+export interface TestDatabase {
+  db: Db;
+  url: string | null;
+  drop(): Promise<void>;
+}
 
 /** A fresh database: an in-memory PGlite, or a new database in the run's Postgres cluster. */
 export async function createTestDatabase(): Promise<TestDatabase> {

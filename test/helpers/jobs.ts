@@ -7,7 +7,7 @@ type Api = ReturnType<typeof client>;
 /** A CSV with a learnable signal: class = argmax of three noisy linear scores. */
 export function signalCsv(rows = 600, seed = 7, shuffleLabels = false): string {
   let s = seed >>> 0;
-  const rnd = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
   const lines = ['f1,f2,f3,label'];
   const labels: string[] = [];
   const feats: string[] = [];
@@ -38,7 +38,14 @@ export function testTrainers(extra: Record<string, unknown> = {}) {
     task: 'test',
     description: 'test trainer',
     dataset: { kinds: ['tabular-csv'] },
-    hyperparameters: { type: 'object', additionalProperties: false, properties: { steps: { type: 'integer', minimum: 1, maximum: 100000, default: 5 }, sleep_ms: { type: 'integer', minimum: 0, maximum: 60000, default: 10 } } },
+    hyperparameters: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        steps: { type: 'integer', minimum: 1, maximum: 100000, default: 5 },
+        sleep_ms: { type: 'integer', minimum: 0, maximum: 60000, default: 10 },
+      },
+    },
     primary_metric: { name: 'score', goal: 'maximize' },
     resources: { gpus: 0, memory_mb: 64 },
     pricing: { type: 'fixed', credits: 5 },
@@ -55,13 +62,20 @@ export function testTrainers(extra: Record<string, unknown> = {}) {
       base('ignore-sigterm'),
       base('huge-artifact'),
       base('warm', { supports_warm_start: true, primary_metric: { name: 'generation', goal: 'maximize' } }),
-      base('gpu-echo', { resources: { gpus: 1, memory_mb: 64 }, runtime: { type: 'command', entry: 'echo', command: [process.execPath, path.join(FIXTURES, 'echo.mjs')] } }),
+      base('gpu-echo', {
+        resources: { gpus: 1, memory_mb: 64 },
+        runtime: { type: 'command', entry: 'echo', command: [process.execPath, path.join(FIXTURES, 'echo.mjs')] },
+      }),
       ...Object.values(extra),
     ],
   };
 }
 
-export interface SseEvent { id: number; event: string; data: any }
+export interface SseEvent {
+  id: number;
+  event: string;
+  data: any;
+}
 
 /** Reads a whole SSE response (the server closes it after the job's final status). */
 export async function readSse(res: Response): Promise<SseEvent[]> {

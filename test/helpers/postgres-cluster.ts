@@ -24,7 +24,15 @@ export default async function setup(project: TestProject) {
   const opts = { stdio: 'pipe' as const, ...(user ?? {}) };
   execFileSync(pgBin('initdb'), ['-D', data, '-U', 'trainyard', '--auth=trust', '-E', 'UTF8', '--no-locale'], opts);
   const port = await freePort();
-  const settings = [`-p ${port}`, `-k ${dir}`, "-c listen_addresses='127.0.0.1'", '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off', '-c max_connections=300'].join(' ');
+  const settings = [
+    `-p ${port}`,
+    `-k ${dir}`,
+    "-c listen_addresses='127.0.0.1'",
+    '-c fsync=off',
+    '-c synchronous_commit=off',
+    '-c full_page_writes=off',
+    '-c max_connections=300',
+  ].join(' ');
   execFileSync(pgBin('pg_ctl'), ['-D', data, '-o', settings, '-l', path.join(dir, 'log'), '-w', '-t', '60', 'start'], opts);
   project.provide('pgUrl', `postgres://trainyard@127.0.0.1:${port}/postgres`);
   return () => {

@@ -12,15 +12,23 @@ export const TEST_PYTHON = path.resolve(process.env.TRAINER_PYTHON ?? '.venv-tra
 export const HAVE_PYTHON = existsSync(TEST_PYTHON);
 if (!HAVE_PYTHON && process.env.CI) throw new Error(`CI: the Python trainer environment is missing (${TEST_PYTHON}); .ci/run should have created it`);
 // Said out loud, not skipped in silence: a developer without the environment sees what did not run.
-if (!HAVE_PYTHON) console.warn(`SKIPPING the Python trainer tests: no environment at ${TEST_PYTHON} (node dist/main.js setup python --venv .venv-trainers, or set TRAINER_PYTHON)`);
+if (!HAVE_PYTHON)
+  console.warn(
+    `SKIPPING the Python trainer tests: no environment at ${TEST_PYTHON} (node dist/main.js setup python --venv .venv-trainers, or set TRAINER_PYTHON)`,
+  );
 
 /** Runs a Python snippet in the trainer environment (with the packs importable); returns stdout. */
 export function pythonSnippet(code: string, args: string[] = [], timeoutMs = 120_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(TEST_PYTHON, ['-c', code, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...packEnv() }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`python failed: ${stderr.trim().split('\n').slice(-5).join('\n') || err.message}`));
-      else resolve(stdout);
-    });
+    execFile(
+      TEST_PYTHON,
+      ['-c', code, ...args],
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...packEnv() }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`python failed: ${stderr.trim().split('\n').slice(-5).join('\n') || err.message}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 

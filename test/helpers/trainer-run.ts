@@ -88,7 +88,12 @@ function measured(run: TrainerProcess): void {
 }
 
 /** How the worker starts a built-in trainer, from source. */
-export const builtinTrainerCommand = (trainer: string): string[] => [process.execPath, '--import', 'tsx', path.resolve(`src/trainers/builtin/${trainer}/main.ts`)];
+export const builtinTrainerCommand = (trainer: string): string[] => [
+  process.execPath,
+  '--import',
+  'tsx',
+  path.resolve(`src/trainers/builtin/${trainer}/main.ts`),
+];
 
 export interface TrainerRun extends TrainerProcess {
   /** The spec's output_dir and checkpoint_dir. */
@@ -103,7 +108,8 @@ export async function runBuiltinTrainer(spec: JobSpec, specPath: string, opts: S
   return { ...run, out: spec.output_dir, ckpt: spec.checkpoint_dir };
 }
 
-export const ofType = <T extends TrainerEvent['type']>(run: { events: TrainerEvent[] }, type: T) => run.events.filter((e): e is Extract<TrainerEvent, { type: T }> => e.type === type);
+export const ofType = <T extends TrainerEvent['type']>(run: { events: TrainerEvent[] }, type: T) =>
+  run.events.filter((e): e is Extract<TrainerEvent, { type: T }> => e.type === type);
 
 /** A dataset input by its files' paths; `id` defaults to the role (ds_train, ds_val). */
 export interface SpecData {

@@ -43,7 +43,6 @@ export function until<T>(fn: () => T | Promise<T>, opts: WaitOptions = {}): Prom
   return waitFor(fn, Boolean, opts);
 }
 
-
 /** A job once its status is one of `statuses` (by default: once it has ended). */
 export function waitForJob(api: Api, token: string, id: string, statuses: readonly string[] = FINAL_STATES, timeoutMs = 30_000) {
   return waitFor(

@@ -21,17 +21,30 @@ const FILLER = 'the a and of today really very some new old big small good bad p
 /** Two class keywords among shared filler words: only the keywords tell the classes apart. */
 function rows(n: number, seed: number) {
   let s = seed >>> 0;
-  const rnd = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
   const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
   const labels = Object.keys(KEYWORDS);
   return Array.from({ length: n }, (_, i) => {
     const label = labels[i % labels.length]!;
-    const words = [pick(KEYWORDS[label]!), pick(KEYWORDS[label]!), ...Array.from({ length: 4 + Math.floor(rnd() * 5) }, () => pick(FILLER))].sort(() => rnd() - 0.5);
+    const words = [pick(KEYWORDS[label]!), pick(KEYWORDS[label]!), ...Array.from({ length: 4 + Math.floor(rnd() * 5) }, () => pick(FILLER))].sort(
+      () => rnd() - 0.5,
+    );
     return { text: words.join(' '), label };
   });
 }
 
-const HP = { max_length: 32, batch_size: 16, learning_rate: 0.003, num_epochs: 6, warmup_steps: 5, weight_decay: 0.01, metric_for_best_model: 'f1', greater_is_better: true, validation_split: 0.2, seed: 7 };
+const HP = {
+  max_length: 32,
+  batch_size: 16,
+  learning_rate: 0.003,
+  num_epochs: 6,
+  warmup_steps: 5,
+  weight_decay: 0.01,
+  metric_for_best_model: 'f1',
+  greater_is_better: true,
+  validation_split: 0.2,
+  seed: 7,
+};
 
 describe.skipIf(!HAVE_PYTHON)('hf-sequence-classifier', () => {
   beforeAll(async () => {
@@ -44,7 +57,11 @@ describe.skipIf(!HAVE_PYTHON)('hf-sequence-classifier', () => {
 
   it('fine-tunes, picks the best epoch, reports per-class metrics, and the artifacts load back in transformers', async () => {
     const ds = await jsonlDataset(api, u.token, 'topics', 'text-classification-jsonl', rows(150, 3));
-    const r = await api.post('/v1/jobs', { trainer: 'hf-sequence-classifier', dataset_id: ds, base_model: 'tiny-bert', hyperparameters: HP, output: { model_name: 'topics' } }, u.token);
+    const r = await api.post(
+      '/v1/jobs',
+      { trainer: 'hf-sequence-classifier', dataset_id: ds, base_model: 'tiny-bert', hyperparameters: HP, output: { model_name: 'topics' } },
+      u.token,
+    );
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     const done = await waitForJob(api, u.token, r.body.id, undefined, 240_000);
     expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
@@ -78,13 +95,19 @@ print(json.dumps([m.config.id2label[i] for i in ids]))`,
   });
 
   it('serves predictions through a Python prediction process, counted toward popularity; bad instances get a 400', async () => {
-    const p = await api.post('/v1/models/topics/predict', { instances: ['our team scored a late goal in the league match', { text: 'a recipe for cheese bread' }] }, u.token);
+    const p = await api.post(
+      '/v1/models/topics/predict',
+      { instances: ['our team scored a late goal in the league match', { text: 'a recipe for cheese bread' }] },
+      u.token,
+    );
     expect(p.status, JSON.stringify(p.body)).toBe(200);
     expect(p.body.predictions.map((x: any) => x.label)).toEqual(['sports', 'food']);
     const probs = p.body.predictions[0].probabilities as Record<string, number>;
     expect(Object.keys(probs).sort()).toEqual(Object.keys(KEYWORDS));
     expect(Object.values(probs).reduce((s, x) => s + x, 0)).toBeCloseTo(1, 4);
-    expect((await api.get('/v1/serving/status', u.token)).body.data).toEqual(expect.arrayContaining([expect.objectContaining({ model: 'topics', state: 'ready' })]));
+    expect((await api.get('/v1/serving/status', u.token)).body.data).toEqual(
+      expect.arrayContaining([expect.objectContaining({ model: 'topics', state: 'ready' })]),
+    );
     expect((await api.post('/v1/models/topics/predict', { instances: [42] }, u.token)).body.error.code).toBe('INVALID_INSTANCES');
     // The process survived the bad request.
     expect((await api.post('/v1/models/topics/predict', { instances: ['new phone software'] }, u.token)).body.predictions[0].label).toBe('tech');
@@ -93,15 +116,43 @@ print(json.dumps([m.config.id2label[i] for i in ids]))`,
 
   it('retrains from the version (warm start) and records the parent; a different label set fails clearly', async () => {
     const ds = await jsonlDataset(api, u.token, 'topics-2', 'text-classification-jsonl', rows(90, 11));
-    const r = await api.post('/v1/jobs', { trainer: 'hf-sequence-classifier', dataset_id: ds, base_model: 'tiny-bert', from_model: { name: 'topics', version: 1 }, hyperparameters: { ...HP, num_epochs: 2 }, output: { model_name: 'topics' } }, u.token);
+    const r = await api.post(
+      '/v1/jobs',
+      {
+        trainer: 'hf-sequence-classifier',
+        dataset_id: ds,
+        base_model: 'tiny-bert',
+        from_model: { name: 'topics', version: 1 },
+        hyperparameters: { ...HP, num_epochs: 2 },
+        output: { model_name: 'topics' },
+      },
+      u.token,
+    );
     const done = await waitForJob(api, u.token, r.body.id, undefined, 240_000);
     expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
     const v2 = (await api.get('/v1/models/topics/versions/2', u.token)).body;
     expect(v2.metrics.val_accuracy).toBeGreaterThanOrEqual(0.9);
     expect(v2.parent_version_id).toEqual(expect.stringMatching(/^mv_/));
 
-    const two = await jsonlDataset(api, u.token, 'two-labels', 'text-classification-jsonl', rows(60, 5).map((x) => ({ ...x, label: x.label === 'tech' ? 'food' : x.label })));
-    const bad = await api.post('/v1/jobs', { trainer: 'hf-sequence-classifier', dataset_id: two, base_model: 'tiny-bert', from_model: { name: 'topics', version: 1 }, hyperparameters: { ...HP, num_epochs: 1 }, output: { model_name: 'topics' } }, u.token);
+    const two = await jsonlDataset(
+      api,
+      u.token,
+      'two-labels',
+      'text-classification-jsonl',
+      rows(60, 5).map((x) => ({ ...x, label: x.label === 'tech' ? 'food' : x.label })),
+    );
+    const bad = await api.post(
+      '/v1/jobs',
+      {
+        trainer: 'hf-sequence-classifier',
+        dataset_id: two,
+        base_model: 'tiny-bert',
+        from_model: { name: 'topics', version: 1 },
+        hyperparameters: { ...HP, num_epochs: 1 },
+        output: { model_name: 'topics' },
+      },
+      u.token,
+    );
     const failed = await waitForJob(api, u.token, bad.body.id, undefined, 120_000);
     expect(failed).toMatchObject({ status: 'failed', error: { code: 'TRAINER_FAILED' } });
     expect(failed.error.message).toMatch(/LABELS_CHANGED/);

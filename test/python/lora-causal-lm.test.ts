@@ -12,14 +12,35 @@ let api: ReturnType<typeof client>;
 let u: { token: string; id: string };
 let chat: string;
 
-const COLOURS: Record<string, string> = { apple: 'red', banana: 'yellow', grass: 'green', sky: 'blue', snow: 'white', coal: 'black', plum: 'violet', orange: 'orange' };
+const COLOURS: Record<string, string> = {
+  apple: 'red',
+  banana: 'yellow',
+  grass: 'green',
+  sky: 'blue',
+  snow: 'white',
+  coal: 'black',
+  plum: 'violet',
+  orange: 'orange',
+};
 const things = Object.keys(COLOURS);
 const conversations = Array.from({ length: 40 }, (_, i) => {
   const thing = things[i % things.length]!;
   const system = i % 2 ? [{ role: 'system', content: 'Answer in one word.' }] : [];
   return { messages: [...system, { role: 'user', content: `What colour is the ${thing}?` }, { role: 'assistant', content: COLOURS[thing] }] };
 });
-const HP = { epochs: 4, learning_rate: 0.02, batch_size: 4, gradient_accumulation_steps: 1, lora_rank: 8, lora_alpha: 16, lora_dropout: 0, max_seq_length: 64, quantization: '4bit', seed: 1, checkpoint_every: 10 };
+const HP = {
+  epochs: 4,
+  learning_rate: 0.02,
+  batch_size: 4,
+  gradient_accumulation_steps: 1,
+  lora_rank: 8,
+  lora_alpha: 16,
+  lora_dropout: 0,
+  max_seq_length: 64,
+  quantization: '4bit',
+  seed: 1,
+  checkpoint_every: 10,
+};
 
 describe.skipIf(!HAVE_PYTHON)('lora-causal-lm', () => {
   let modelDir: string;
@@ -33,7 +54,11 @@ describe.skipIf(!HAVE_PYTHON)('lora-causal-lm', () => {
   afterAll(async () => t?.close());
 
   it('fine-tunes with LoRA: eval loss falls, perplexity reported, the adapter loads with PEFT and changes the model', async () => {
-    const r = await api.post('/v1/jobs', { trainer: 'lora-causal-lm', dataset_id: chat, base_model: 'tiny-llama', hyperparameters: HP, output: { model_name: 'colours' } }, u.token);
+    const r = await api.post(
+      '/v1/jobs',
+      { trainer: 'lora-causal-lm', dataset_id: chat, base_model: 'tiny-llama', hyperparameters: HP, output: { model_name: 'colours' } },
+      u.token,
+    );
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     expect(r.body.cost).toBe(45); // 5 + 10 per epoch
     const done = await waitForJob(api, u.token, r.body.id, undefined, 240_000);
@@ -73,8 +98,24 @@ print(json.dumps({"peft_type": tuned.peft_config["default"].peft_type.value, "r"
   });
 
   it('trains on plain-text lines with packing', async () => {
-    const text = await jsonlDataset(api, u.token, 'colour-facts', 'chat-jsonl', Array.from({ length: 40 }, (_, i) => ({ text: `The ${things[i % 8]} is ${COLOURS[things[i % 8]!]}.` })));
-    const r = await api.post('/v1/jobs', { trainer: 'lora-causal-lm', dataset_id: text, base_model: 'tiny-llama', hyperparameters: { ...HP, packing: true, epochs: 3 }, output: { model_name: 'colour-facts' } }, u.token);
+    const text = await jsonlDataset(
+      api,
+      u.token,
+      'colour-facts',
+      'chat-jsonl',
+      Array.from({ length: 40 }, (_, i) => ({ text: `The ${things[i % 8]} is ${COLOURS[things[i % 8]!]}.` })),
+    );
+    const r = await api.post(
+      '/v1/jobs',
+      {
+        trainer: 'lora-causal-lm',
+        dataset_id: text,
+        base_model: 'tiny-llama',
+        hyperparameters: { ...HP, packing: true, epochs: 3 },
+        output: { model_name: 'colour-facts' },
+      },
+      u.token,
+    );
     const done = await waitForJob(api, u.token, r.body.id, undefined, 240_000);
     expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
     expect(done.result.metrics.eval_loss).toBeLessThan(done.result.metrics.first_eval_loss);
@@ -82,7 +123,17 @@ print(json.dumps({"peft_type": tuned.peft_config["default"].peft_type.value, "r"
 
   it('fails clearly on target modules the model does not have, and gives the credits back', async () => {
     const before = (await api.get('/v1/credits/balance', u.token)).body.balance as number;
-    const r = await api.post('/v1/jobs', { trainer: 'lora-causal-lm', dataset_id: chat, base_model: 'tiny-llama', hyperparameters: { ...HP, epochs: 1, target_modules: ['c_attn'] }, output: { model_name: 'broken' } }, u.token);
+    const r = await api.post(
+      '/v1/jobs',
+      {
+        trainer: 'lora-causal-lm',
+        dataset_id: chat,
+        base_model: 'tiny-llama',
+        hyperparameters: { ...HP, epochs: 1, target_modules: ['c_attn'] },
+        output: { model_name: 'broken' },
+      },
+      u.token,
+    );
     const done = await waitForJob(api, u.token, r.body.id, undefined, 120_000);
     expect(done).toMatchObject({ status: 'failed', error: { code: 'TRAINER_FAILED' } });
     expect(done.error.message).toMatch(/TARGET_MODULES_NOT_FOUND.*q_proj/);

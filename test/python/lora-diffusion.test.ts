@@ -15,7 +15,18 @@ let modelDir: string;
 let u: { token: string; id: string };
 let images: string;
 
-const LORA = { trigger_word: 'sks', steps: 40, resolution: 64, rank: 4, alpha: 4, learning_rate: 0.05, checkpoint_every: 10, preview_steps: 4, gradient_checkpointing: false, seed: 1 };
+const LORA = {
+  trigger_word: 'sks',
+  steps: 40,
+  resolution: 64,
+  rank: 4,
+  alpha: 4,
+  learning_rate: 0.05,
+  checkpoint_every: 10,
+  preview_steps: 4,
+  gradient_checkpointing: false,
+  seed: 1,
+};
 
 describe.skipIf(!HAVE_PYTHON)('lora-diffusion and image generation', () => {
   beforeAll(async () => {
@@ -27,25 +38,46 @@ describe.skipIf(!HAVE_PYTHON)('lora-diffusion and image generation', () => {
   afterAll(async () => t?.close());
 
   it('an admin registers the local model folder; wrong paths, duplicates and non-admins are refused', async () => {
-    expect((await api.post('/v1/admin/base-models', { id: 'tiny-sd', architecture: 'stable-diffusion', trainers: ['lora-diffusion'], path: modelDir }, u.token)).status).toBe(403);
-    const missing = await api.post('/v1/admin/base-models', { id: 'tiny-sd', architecture: 'stable-diffusion', trainers: ['lora-diffusion'], path: `${modelDir}-nope` }, admin);
+    expect(
+      (await api.post('/v1/admin/base-models', { id: 'tiny-sd', architecture: 'stable-diffusion', trainers: ['lora-diffusion'], path: modelDir }, u.token))
+        .status,
+    ).toBe(403);
+    const missing = await api.post(
+      '/v1/admin/base-models',
+      { id: 'tiny-sd', architecture: 'stable-diffusion', trainers: ['lora-diffusion'], path: `${modelDir}-nope` },
+      admin,
+    );
     expect(missing).toMatchObject({ status: 400, body: { error: { code: 'BASE_MODEL_PATH_MISSING' } } });
-    const wrongKind = await api.post('/v1/admin/base-models', { id: 'tiny-sd', architecture: 'stable-diffusion', trainers: ['lora-diffusion'], path: `${modelDir}/unet` }, admin);
+    const wrongKind = await api.post(
+      '/v1/admin/base-models',
+      { id: 'tiny-sd', architecture: 'stable-diffusion', trainers: ['lora-diffusion'], path: `${modelDir}/unet` },
+      admin,
+    );
     expect(wrongKind).toMatchObject({ status: 400, body: { error: { code: 'BASE_MODEL_PATH_INVALID' } } });
     await registerBaseModel(api, admin, 'tiny-sd', modelDir, 'stable-diffusion', ['lora-diffusion', 'diffusion-generate']);
-    expect((await api.post('/v1/admin/base-models', { id: 'tiny-sd', architecture: 'stable-diffusion', trainers: ['lora-diffusion'], path: modelDir }, admin)).status).toBe(409);
+    expect(
+      (await api.post('/v1/admin/base-models', { id: 'tiny-sd', architecture: 'stable-diffusion', trainers: ['lora-diffusion'], path: modelDir }, admin))
+        .status,
+    ).toBe(409);
     const listed = (await api.get('/v1/base-models?trainer=lora-diffusion', u.token)).body.data.find((m: any) => m.id === 'tiny-sd');
     expect(listed).toMatchObject({ available: true, registered: true, local_path: modelDir });
     const trainers = (await api.get('/v1/trainers', u.token)).body.data;
-    for (const id of ['lora-diffusion', 'diffusion-generate']) expect(trainers.find((x: any) => x.id === id)).toMatchObject({ available: true, unavailable_reason: null });
+    for (const id of ['lora-diffusion', 'diffusion-generate'])
+      expect(trainers.find((x: any) => x.id === id)).toMatchObject({ available: true, unavailable_reason: null });
   });
 
   it('trains a LoRA: live progress, the loss goes down, a diffusers LoRA and a preview in the registry, credits captured', async () => {
     const before = (await api.get('/v1/credits/balance', u.token)).body;
-    const r = await api.post('/v1/jobs', { trainer: 'lora-diffusion', dataset_id: images, base_model: 'tiny-sd', hyperparameters: LORA, output: { model_name: 'sks-lora' } }, u.token);
+    const r = await api.post(
+      '/v1/jobs',
+      { trainer: 'lora-diffusion', dataset_id: images, base_model: 'tiny-sd', hyperparameters: LORA, output: { model_name: 'sks-lora' } },
+      u.token,
+    );
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     expect(r.body.cost).toBe(10); // seed 000's first tier: up to 600 steps
-    const events = await readSse(await fetch(`${t.url}/v1/jobs/${r.body.id}/events`, { headers: { authorization: `Bearer ${u.token}`, accept: 'text/event-stream' } }));
+    const events = await readSse(
+      await fetch(`${t.url}/v1/jobs/${r.body.id}/events`, { headers: { authorization: `Bearer ${u.token}`, accept: 'text/event-stream' } }),
+    );
     expect(events.filter((e) => e.event === 'status').map((e) => e.data.data.status)).toEqual(['queued', 'running', 'succeeded']);
     const steps = events.filter((e) => e.event === 'progress').map((e) => e.data.data.step as number);
     expect(steps.at(-1)).toBe(LORA.steps);
@@ -148,14 +180,28 @@ print(json.dumps({"adapters": pipe.get_list_adapters(), "lora_params": n, "previ
 
   it('cancelling a running LoRA job gives the credits back; a drained job resumes from its checkpoint on the next worker', async () => {
     const before = (await api.get('/v1/credits/balance', u.token)).body.balance as number;
-    const long = await api.post('/v1/jobs', { trainer: 'lora-diffusion', dataset_id: images, base_model: 'tiny-sd', hyperparameters: { ...LORA, steps: 2000 }, output: { model_name: 'cancelled-lora' } }, u.token);
+    const long = await api.post(
+      '/v1/jobs',
+      {
+        trainer: 'lora-diffusion',
+        dataset_id: images,
+        base_model: 'tiny-sd',
+        hyperparameters: { ...LORA, steps: 2000 },
+        output: { model_name: 'cancelled-lora' },
+      },
+      u.token,
+    );
     expect(long.body.cost).toBe(35);
     await waitForJobStep(api, u.token, long.body.id, 3, 180_000);
     expect((await api.post(`/v1/jobs/${long.body.id}/cancel`, {}, u.token)).status).toBe(200);
     expect(await waitForJob(api, u.token, long.body.id, undefined, 60_000)).toMatchObject({ status: 'cancelled' });
     expect((await api.get('/v1/credits/balance', u.token)).body).toMatchObject({ balance: before, held: 0 });
 
-    const r = await api.post('/v1/jobs', { trainer: 'lora-diffusion', dataset_id: images, base_model: 'tiny-sd', hyperparameters: { ...LORA, steps: 60 }, output: { model_name: 'resumed-lora' } }, u.token);
+    const r = await api.post(
+      '/v1/jobs',
+      { trainer: 'lora-diffusion', dataset_id: images, base_model: 'tiny-sd', hyperparameters: { ...LORA, steps: 60 }, output: { model_name: 'resumed-lora' } },
+      u.token,
+    );
     await waitForJobStep(api, u.token, r.body.id, LORA.checkpoint_every + 2, 180_000);
     await t.rt.worker!.stop(0); // drain: SIGTERM, checkpoint, hand back without charge
     expect((await api.get(`/v1/jobs/${r.body.id}`, u.token)).body).toMatchObject({ status: 'queued', attempt: 1 });

@@ -157,7 +157,10 @@ describe('linear-classifier trainer', () => {
     expect(trainRows).toHaveLength(1200);
     const model = modelOf(base);
     for (const [j, name] of ['f1', 'f2', 'f3', 'f4', 'f5'].entries()) {
-      const values = trainRows.map((i) => table.rows[i]![j]!).filter((v) => v !== '').map(Number);
+      const values = trainRows
+        .map((i) => table.rows[i]![j]!)
+        .filter((v) => v !== '')
+        .map(Number);
       const at = model.feature_names.indexOf(name);
       expect(model.normalization.mean[at]).toBeCloseTo(mean(values), 9);
     }
@@ -200,7 +203,11 @@ describe('linear-classifier trainer', () => {
   it('fails with exit 1 and a clear error without a usable label_column', async () => {
     const missing = await train(BASE, { options: {} });
     expect(missing.code).toBe(1);
-    expect(ofType(missing, 'log').filter((l) => l.level === 'error').map((l) => l.message)).toEqual([expect.stringMatching(/no label_column option/)]);
+    expect(
+      ofType(missing, 'log')
+        .filter((l) => l.level === 'error')
+        .map((l) => l.message),
+    ).toEqual([expect.stringMatching(/no label_column option/)]);
     expect(ofType(missing, 'result')).toEqual([]);
 
     const wrong = await train(BASE, { options: { label_column: 'species' } });
@@ -211,7 +218,11 @@ describe('linear-classifier trainer', () => {
   it('fails with exit 1 and a clear error when the spec lacks a hyperparameter: defaults live in the catalog only', async () => {
     const run = await train({ epochs: 2, learning_rate: 0.1, batch_size: 32, seed: 1 }, { raw: true });
     expect(run.code).toBe(1);
-    expect(ofType(run, 'log').filter((l) => l.level === 'error').map((l) => l.message)).toEqual([expect.stringMatching(/^hyperparameters: l2 is missing; validation_split is missing/)]);
+    expect(
+      ofType(run, 'log')
+        .filter((l) => l.level === 'error')
+        .map((l) => l.message),
+    ).toEqual([expect.stringMatching(/^hyperparameters: l2 is missing; validation_split is missing/)]);
     expect(ofType(run, 'result')).toEqual([]);
   });
 

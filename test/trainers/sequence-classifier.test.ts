@@ -18,7 +18,21 @@ const FEATURES = ['alpha', 'beta', 'theta', 'delta', 'gamma'];
 /** Mean band power per state: alpha up when relaxed, beta when focused, theta/delta when drowsy. */
 const SIGNATURE: Record<string, number[]> = { relaxed: [12, 4, 6, 8, 2], focused: [5, 11, 5, 7, 4], drowsy: [5, 3, 11, 13, 1.5] };
 const L = 8;
-const BASE = { model_type: 'original', epochs: 8, batch_size: 32, learning_rate: 0.005, dropout_rate: 0.2, l1_reg: 0.00001, l2_reg: 0.0001, use_separable: true, use_relative_pos: true, sequence_length: L, validation_split: 0.2, patience: 3, seed: 1 };
+const BASE = {
+  model_type: 'original',
+  epochs: 8,
+  batch_size: 32,
+  learning_rate: 0.005,
+  dropout_rate: 0.2,
+  l1_reg: 0.00001,
+  l2_reg: 0.0001,
+  use_separable: true,
+  use_relative_pos: true,
+  sequence_length: L,
+  validation_split: 0.2,
+  patience: 3,
+  seed: 1,
+};
 
 interface GenOptions {
   shuffled?: boolean;
@@ -39,7 +53,7 @@ function generate(rows: number, seed: number, o: GenOptions = {}): string {
   const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
   const [minLen, maxLen] = o.episode ?? [30, 60];
   const episodes: { state: string; length: number }[] = [];
-  for (let i = 0, prev = ''; i < rows; ) {
+  for (let i = 0, prev = ''; i < rows;) {
     let state = STATES[rng.int(3)]!;
     while (state === prev) state = STATES[rng.int(3)]!;
     prev = state;
@@ -128,7 +142,8 @@ async function validationWindows(file: string, seed: number): Promise<{ series: 
   return { series, ...splitWindows(series.labels, L, BASE.validation_split, seed) };
 }
 
-const rowsOf = (series: Series, w: Window) => Array.from({ length: L }, (_, t) => Object.fromEntries(series.features.map((f, j) => [f, series.values[(w.start + t) * series.features.length + j]!])));
+const rowsOf = (series: Series, w: Window) =>
+  Array.from({ length: L }, (_, t) => Object.fromEntries(series.features.map((f, j) => [f, series.values[(w.start + t) * series.features.length + j]!])));
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'trainer-sequence-'));
@@ -176,7 +191,18 @@ describe('sequence-classifier trainer', () => {
     const result = resultOf(base);
     const m = result.metrics;
     expect(m.val_accuracy).toBeGreaterThanOrEqual(0.9);
-    for (const key of ['accuracy', 'val_accuracy', 'val_loss', 'val_auc', 'val_f1', 'training_time_s', 'inference_ms_per_sample', 'model_size_bytes', 'epochs_run']) expect(m[key], key).toBeTypeOf('number');
+    for (const key of [
+      'accuracy',
+      'val_accuracy',
+      'val_loss',
+      'val_auc',
+      'val_f1',
+      'training_time_s',
+      'inference_ms_per_sample',
+      'model_size_bytes',
+      'epochs_run',
+    ])
+      expect(m[key], key).toBeTypeOf('number');
     expect(m.val_auc).toBeGreaterThanOrEqual(0.9);
     expect(m.inference_ms_per_sample).toBeGreaterThan(0);
 
@@ -185,7 +211,13 @@ describe('sequence-classifier trainer', () => {
     expect(Object.keys(epochs[0]!.values).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_auc', 'val_f1', 'val_loss']);
     expect(epochs[0]!.values.loss).toBeGreaterThan(epochs.at(-1)!.values.loss!);
     const batches = Math.ceil(m.train_windows! / BASE.batch_size);
-    expect(ofType(base, 'progress').at(-1)).toEqual({ type: 'progress', step: m.epochs_run! * batches, total_steps: BASE.epochs * batches, epoch: m.epochs_run, total_epochs: BASE.epochs });
+    expect(ofType(base, 'progress').at(-1)).toEqual({
+      type: 'progress',
+      step: m.epochs_run! * batches,
+      total_steps: BASE.epochs * batches,
+      epoch: m.epochs_run,
+      total_epochs: BASE.epochs,
+    });
 
     const details = result.details as { confusion_matrix: number[][]; labels: string[]; warm_start: boolean };
     expect(details.labels).toEqual(STATES);
@@ -200,7 +232,15 @@ describe('sequence-classifier trainer', () => {
     }
     expect(readFileSync(path.join(base.out, 'weights.bin')).byteLength).toBe(m.model_size_bytes);
     const prep = json(base, 'preprocessing.json');
-    expect(prep).toMatchObject({ model_type: 'original', label_column: 'state', order_column: 'timestamp', features: FEATURES, sequence_length: L, stride: L / 2, classes: STATES });
+    expect(prep).toMatchObject({
+      model_type: 'original',
+      label_column: 'state',
+      order_column: 'timestamp',
+      features: FEATURES,
+      sequence_length: L,
+      stride: L / 2,
+      classes: STATES,
+    });
     expect(json(base, 'metrics.json').final).toEqual(m);
     const card = readFileSync(path.join(base.out, 'README.md'), 'utf8');
     expect(card).toContain(m.val_accuracy!.toFixed(4));
@@ -245,7 +285,8 @@ describe('sequence-classifier trainer', () => {
     expect(new Set(val.map((w) => w.label)).size).toBe(3);
     // A block never spans two labels, and its windows all carry that label.
     const series = await loadSeries([{ path: csv('signal.csv') }], 'state', 'test', () => {});
-    for (const block of blocksOf(series.labels, L)) for (const w of block.windows) for (let t = 0; t < L; t++) expect(series.labels[w.start + t]).toBe(block.label);
+    for (const block of blocksOf(series.labels, L))
+      for (const w of block.windows) for (let t = 0; t < L; t++) expect(series.labels[w.start + t]).toBe(block.label);
   });
 
   it('fits normalization on the training windows only', async () => {
@@ -254,7 +295,11 @@ describe('sequence-classifier trainer', () => {
     const fitted = fitNormalization(series, trainWindows, L);
     saved.mean.forEach((v: number, j: number) => expect(v).toBeCloseTo(fitted.mean[j]!, 9));
     saved.std.forEach((v: number, j: number) => expect(v).toBeCloseTo(fitted.std[j]!, 9));
-    const everything = fitNormalization(series, blocksOf(series.labels, 1).flatMap((b) => b.windows), 1);
+    const everything = fitNormalization(
+      series,
+      blocksOf(series.labels, 1).flatMap((b) => b.windows),
+      1,
+    );
     expect(saved.mean).not.toEqual(everything.mean);
   });
 
@@ -272,7 +317,8 @@ describe('sequence-classifier trainer', () => {
     const m = resultOf(run).metrics;
     expect(m.val_accuracy).toBeGreaterThanOrEqual(0.9);
     // Every window of each file, and nothing else: train.csv is the first 960 rows by time, val.csv the rest.
-    const windows = async (file: string) => blocksOf((await loadSeries([{ path: csv(file) }], 'state', 'test', () => {})).labels, L).flatMap((b) => b.windows).length;
+    const windows = async (file: string) =>
+      blocksOf((await loadSeries([{ path: csv(file) }], 'state', 'test', () => {})).labels, L).flatMap((b) => b.windows).length;
     expect(m.val_windows).toBe(await windows('val.csv'));
     expect(m.train_windows).toBe(await windows('train.csv'));
   });
@@ -295,7 +341,9 @@ describe('sequence-classifier trainer', () => {
       const one = instances[0]!;
       await expect(predictor.predict([one.slice(1)])).rejects.toThrow(/instance 0: expected 8 rows \(sequence_length\), got 7/);
       await expect(predictor.predict([one, one.map(({ gamma: _g, ...rest }) => rest)])).rejects.toThrow(/instance 1, row 0: missing features gamma/);
-      await expect(predictor.predict([one.map((r, t) => (t === 3 ? { ...r, beta: 'high' } : r))])).rejects.toThrow(/instance 0, row 3: feature beta is not a finite number/);
+      await expect(predictor.predict([one.map((r, t) => (t === 3 ? { ...r, beta: 'high' } : r))])).rejects.toThrow(
+        /instance 0, row 3: feature beta is not a finite number/,
+      );
       await expect(predictor.predict([one.map(() => [1, 2, 3])])).rejects.toThrow(/expected 5 values/);
       await expect(predictor.predict([{ alpha: 1 }])).rejects.toThrow(/expected an array of 8 rows/);
     } finally {
@@ -329,12 +377,16 @@ describe('sequence-classifier trainer', () => {
     expect(result.details).toMatchObject({ warm_start: true, model_type: 'original', sequence_length: L });
     expect(ofType(warm, 'metrics')[0]!.values.val_accuracy).toBeGreaterThanOrEqual(0.9);
     expect(json(warm, 'preprocessing.json').normalization).toEqual(json(base, 'preprocessing.json').normalization);
-    const warnings = ofType(warm, 'log').filter((l) => l.level === 'warn').map((l) => l.message);
+    const warnings = ofType(warm, 'log')
+      .filter((l) => l.level === 'warn')
+      .map((l) => l.message);
     expect(warnings).toContainEqual(expect.stringMatching(/keeping the previous version's sequence_length 8/));
     expect(warnings).toContainEqual(expect.stringMatching(/keeping the previous version's architecture original/));
 
     expect(renamed.code).toBe(1);
-    expect(errorOf(renamed)).toMatch(/warm start: the dataset's feature columns do not match the previous version's \(missing "gamma"; not in the previous version "mu"\)/);
+    expect(errorOf(renamed)).toMatch(
+      /warm start: the dataset's feature columns do not match the previous version's \(missing "gamma"; not in the previous version "mu"\)/,
+    );
     expect(newState.code).toBe(1);
     expect(errorOf(newState)).toMatch(/classes "asleep" are not among the previous version's classes/);
   }, 60_000);

@@ -11,7 +11,15 @@ describe('loadConfig', () => {
   it('has working embedded defaults', () => {
     const d = dir();
     const c = loadConfig({ DATA_DIR: d });
-    expect(c).toMatchObject({ port: 8080, host: '127.0.0.1', dataDir: d, databaseUrl: null, storageDir: path.join(d, 'storage'), signupPolicy: 'open', admin: null });
+    expect(c).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      dataDir: d,
+      databaseUrl: null,
+      storageDir: path.join(d, 'storage'),
+      signupPolicy: 'open',
+      admin: null,
+    });
     expect(c.rateLimits.default).toEqual({ max: 600, windowMs: 60_000 });
   });
 

@@ -50,7 +50,13 @@ describe('archive validator', () => {
 
   it('catches zip-slip names of every form and keeps checking the safe entries', async () => {
     const hostile = ['../../etc/passwd', '/abs/path', 'a\\..\\b', 'C:/Windows/win.ini', 'ok/../../escape.txt', 'nul\0byte.txt', 'dir\\file.txt'];
-    const res = await validate([zipInput([{ name: 'safe/a.txt', data: Buffer.from('x') }, ...hostile.map((name) => ({ name, data: Buffer.from('x') })), { name: 'safe/..dots../b.txt', data: Buffer.from('y') }])]);
+    const res = await validate([
+      zipInput([
+        { name: 'safe/a.txt', data: Buffer.from('x') },
+        ...hostile.map((name) => ({ name, data: Buffer.from('x') })),
+        { name: 'safe/..dots../b.txt', data: Buffer.from('y') },
+      ]),
+    ]);
     expect(res.errorCount).toBe(hostile.length);
     expect(res.errors.map((e) => e.entry)).toEqual(hostile);
     expect(res.errors[0]).toEqual({ file_id: expect.stringMatching(/^file_zip/), entry: '../../etc/passwd', message: 'entry "../../etc/passwd": unsafe path' });
@@ -86,11 +92,18 @@ describe('archive validator', () => {
 
   it('catches a bomb whose directory lies about its size by counting the real inflated bytes', async () => {
     // Declared 4 KiB (ratio far below the limit), really 50 MiB of zeros.
-    const liar = zipInput([{ name: 'small.txt', data: Buffer.alloc(50 * 1024 * 1024), declaredSize: 4096 }, { name: 'after.txt', data: Buffer.from('never reached') }]);
+    const liar = zipInput([
+      { name: 'small.txt', data: Buffer.alloc(50 * 1024 * 1024), declaredSize: 4096 },
+      { name: 'after.txt', data: Buffer.from('never reached') },
+    ]);
     const res = await validate([liar]);
     // One issue, and the archive is abandoned there: the entry after the bomb is never opened.
     expect(res.errorCount).toBe(1);
-    expect(res.errors[0]).toEqual({ file_id: liar.id, entry: 'small.txt', message: 'entry "small.txt": inflates past its declared size of 4096 bytes (zip bomb)' });
+    expect(res.errors[0]).toEqual({
+      file_id: liar.id,
+      entry: 'small.txt',
+      message: 'entry "small.txt": inflates past its declared size of 4096 bytes (zip bomb)',
+    });
     expect(res.stats.entry_count).toBe(1);
   });
 
@@ -106,7 +119,15 @@ describe('archive validator', () => {
   });
 
   it('enforces maxTotalBytes on stored entries too', async () => {
-    const res = await validate([zipInput([{ name: 'a.bin', data: Buffer.alloc(600), method: 'store' }, { name: 'b.bin', data: Buffer.alloc(600), method: 'store' }])], limits({ maxTotalBytes: 1000 }));
+    const res = await validate(
+      [
+        zipInput([
+          { name: 'a.bin', data: Buffer.alloc(600), method: 'store' },
+          { name: 'b.bin', data: Buffer.alloc(600), method: 'store' },
+        ]),
+      ],
+      limits({ maxTotalBytes: 1000 }),
+    );
     expect(res.errors.map((e) => e.message)).toEqual(['entry "b.bin": the dataset inflates to more than 1000 bytes']);
   });
 
@@ -118,7 +139,10 @@ describe('archive validator', () => {
         { name: 'fine.txt', data: Buffer.from('fine') },
       ]),
     ]);
-    expect(res.errors.map((e) => e.message)).toEqual(['entry "secret.txt": encrypted entries are not supported', 'entry "bz.txt": unsupported compression method 12']);
+    expect(res.errors.map((e) => e.message)).toEqual([
+      'entry "secret.txt": encrypted entries are not supported',
+      'entry "bz.txt": unsupported compression method 12',
+    ]);
     expect(res.stats.entry_count).toBe(3);
   });
 

@@ -47,13 +47,19 @@ describe('readLines', () => {
 
   it('reports invalid UTF-8 per line', async () => {
     const bytes = Buffer.concat([Buffer.from('good\n'), Buffer.from([0x62, 0xff, 0x61, 0x0a]), Buffer.from('fine')]);
-    expect(await collect(bytes, 3)).toEqual([{ line: 1, text: 'good' }, { line: 2, problem: 'not valid UTF-8' }, { line: 3, text: 'fine' }]);
+    expect(await collect(bytes, 3)).toEqual([
+      { line: 1, text: 'good' },
+      { line: 2, problem: 'not valid UTF-8' },
+      { line: 3, text: 'fine' },
+    ]);
   });
 });
 
 describe('text-classification-jsonl validator', () => {
   it('computes exact stats with integer and string labels', async () => {
-    const file = jsonl(lines({ text: 'good movie', label: 'pos' }, '', { text: 'bad', label: 'neg' }, '   ', { text: '😀😀', label: 'pos' }, { text: 'meh', label: 3 }));
+    const file = jsonl(
+      lines({ text: 'good movie', label: 'pos' }, '', { text: 'bad', label: 'neg' }, '   ', { text: '😀😀', label: 'pos' }, { text: 'meh', label: 3 }),
+    );
     const res = await run('text-classification-jsonl', [file]);
     expect(res.errors).toEqual([]);
     expect(res.stats).toEqual({ row_count: 4, class_counts: { pos: 2, neg: 1, '3': 1 }, avg_text_length: 4.5, max_text_length: 10 });
@@ -151,7 +157,9 @@ describe('chat-jsonl validator', () => {
   const convo = (...roles: string[]) => ({ messages: roles.map((role, i) => ({ role, content: `message ${i}` })) });
 
   it('computes exact stats for valid conversations', async () => {
-    const file = jsonl(lines(convo('system', 'user', 'assistant'), convo('user', 'assistant', 'tool', 'assistant'), convo('user', 'assistant')), { contentType: 'text/plain' });
+    const file = jsonl(lines(convo('system', 'user', 'assistant'), convo('user', 'assistant', 'tool', 'assistant'), convo('user', 'assistant')), {
+      contentType: 'text/plain',
+    });
     const res = await run('chat-jsonl', [file]);
     expect(res.errors).toEqual([]);
     expect(res.stats).toEqual({
@@ -170,7 +178,12 @@ describe('chat-jsonl validator', () => {
         convo('user', 'assistant'),
         convo('user'),
         convo('user', 'bot', 'assistant'),
-        { messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: ['parts'] }] },
+        {
+          messages: [
+            { role: 'user', content: 'hi' },
+            { role: 'assistant', content: ['parts'] },
+          ],
+        },
         { messages: [] },
         { conversation: [] },
         { messages: [{ role: 'user' }, 'hello', null, { role: 'assistant', content: 1 }, { role: 'x', content: 'y' }] },

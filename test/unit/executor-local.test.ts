@@ -199,13 +199,17 @@ describe('startTrainer', () => {
     let count = 0;
     let maxLen = 0;
     const samples: string[] = [];
-    const { trainer } = await start('flood.mjs', {}, {
-      onOutput: (o) => {
-        count++;
-        maxLen = Math.max(maxLen, Buffer.byteLength(o.line));
-        if (samples.length < 2) samples.push(o.line.slice(-40));
+    const { trainer } = await start(
+      'flood.mjs',
+      {},
+      {
+        onOutput: (o) => {
+          count++;
+          maxLen = Math.max(maxLen, Buffer.byteLength(o.line));
+          if (samples.length < 2) samples.push(o.line.slice(-40));
+        },
       },
-    });
+    );
     const info = await trainer.done;
     expect(info.code).toBe(0);
     expect(count).toBe(26);
@@ -243,7 +247,12 @@ describe('startTrainer', () => {
       const run = async (extra: Partial<StartOptions>) => {
         const { events, trainer } = await start('env.mjs', {}, extra);
         expect((await trainer.done).code).toBe(0);
-        return (events[0] as Extract<TrainerEvent, { type: 'result' }>).details as { env: Record<string, string>; keys: string[]; cwd: string; tmpExists: boolean };
+        return (events[0] as Extract<TrainerEvent, { type: 'result' }>).details as {
+          env: Record<string, string>;
+          keys: string[];
+          cwd: string;
+          tmpExists: boolean;
+        };
       };
       const seen = await run({ env: { FOO: 'bar' }, gpus: [0, 1] });
       expect(seen.env.TRAINYARD_SECRET).toBeUndefined();

@@ -1,12 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import {
-  classifyAddress,
-  isAllowedAddress,
-  parseAddressPolicy,
-  resolveAllowed,
-  systemResolver,
-} from '../../src/net/address-guard.js';
+import { classifyAddress, isAllowedAddress, parseAddressPolicy, resolveAllowed, systemResolver } from '../../src/net/address-guard.js';
 import type { AddressClass, AddressPolicy, Resolver } from '../../src/net/address-guard.js';
 
 const none: AddressPolicy = { allow: [] };

@@ -200,7 +200,11 @@ beforeAll(async () => {
 
 afterEach(async () => {
   // No sockets left open by the client: the server sees every connection close promptly.
-  await waitFor(() => openSockets.size, (n) => n === 0, { timeoutMs: 2_000, intervalMs: 10, message: 'the client to close its sockets' });
+  await waitFor(
+    () => openSockets.size,
+    (n) => n === 0,
+    { timeoutMs: 2_000, intervalMs: 10, message: 'the client to close its sockets' },
+  );
   expect(canaryConnections).toBe(0);
 });
 
@@ -253,10 +257,7 @@ describe('safeFetch: success', () => {
   });
 
   it('sends POST bodies and caller headers, but not a caller Host header', async () => {
-    const res = await safeFetch(
-      `${base()}/echo`,
-      options({ method: 'POST', body: '{"a":1}', headers: { 'X-Custom': 'yes', Host: 'spoofed.example' } }),
-    );
+    const res = await safeFetch(`${base()}/echo`, options({ method: 'POST', body: '{"a":1}', headers: { 'X-Custom': 'yes', Host: 'spoofed.example' } }));
     const echo = JSON.parse((await readAll(res.body)).toString()) as Record<string, unknown>;
     expect(echo).toMatchObject({ method: 'POST', body: '{"a":1}', custom: 'yes', host: `${UPSTREAM_HOST}:${port}` });
   });

@@ -19,18 +19,30 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function writeSpec(hyperparameters: Record<string, unknown> = {}, resumeFrom: string | null = null): Promise<{ spec: string; out: string; ckpt: string }> {
+async function writeSpec(
+  hyperparameters: Record<string, unknown> = {},
+  resumeFrom: string | null = null,
+): Promise<{ spec: string; out: string; ckpt: string }> {
   const id = `job_${++seq}`;
   const out = path.join(dir, id, 'out');
   const ckpt = path.join(dir, 'ckpt'); // shared across attempts, as on a worker
   const spec = path.join(dir, `${id}.json`);
-  const body = jobSpec({ job_id: id, trainer: 'fixture', hyperparameters, dataset: { kind: 'tabular-csv', files: [] }, output_dir: out, checkpoint_dir: ckpt, resume_from: resumeFrom });
+  const body = jobSpec({
+    job_id: id,
+    trainer: 'fixture',
+    hyperparameters,
+    dataset: { kind: 'tabular-csv', files: [] },
+    output_dir: out,
+    checkpoint_dir: ckpt,
+    resume_from: resumeFrom,
+  });
   await writeFile(spec, JSON.stringify(body));
   return { spec, out, ckpt };
 }
 
 /** A fixture trainer, started the one way tests start trainers. */
-const start = (fixture: string, spec: string, opts: StartOptions = {}) => startTrainer([process.execPath, path.join('test/fixtures/trainers', fixture)], spec, opts);
+const start = (fixture: string, spec: string, opts: StartOptions = {}) =>
+  startTrainer([process.execPath, path.join('test/fixtures/trainers', fixture)], spec, opts);
 
 const alive = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null;
 /** Only for negatives ("still running after N ms"), where there is no state to wait on. */

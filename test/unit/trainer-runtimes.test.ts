@@ -46,7 +46,14 @@ describe('catalog entries', () => {
   });
 
   it('fill a hand-written spec with the schema defaults, and reject what the server would', () => {
-    expect(specHyperparameters(byId('linear-classifier'), { epochs: 3 })).toEqual({ epochs: 3, learning_rate: 0.1, batch_size: 32, l2: 0, validation_split: 0.2, seed: 42 });
+    expect(specHyperparameters(byId('linear-classifier'), { epochs: 3 })).toEqual({
+      epochs: 3,
+      learning_rate: 0.1,
+      batch_size: 32,
+      l2: 0,
+      validation_split: 0.2,
+      seed: 42,
+    });
     expect(() => specHyperparameters(byId('lora-diffusion'), {})).toThrow(expect.objectContaining({ code: 'INVALID_HYPERPARAMETERS' }));
   });
 });

@@ -49,7 +49,10 @@ it('a built-in trainer whose worker dies stops by itself, leaving a checkpoint',
   expect(pid).toBeGreaterThan(0);
   // The trainer notes its parent before it writes its first event; a parent gone before that
   // would not be noticed. So the "worker" dies only once the trainer has said something.
-  await until(() => existsSync(path.join(dir, 'out.log')) && readFileSync(path.join(dir, 'out.log'), 'utf8').includes('"type"'), { timeoutMs: 15_000, message: 'the first event of the trainer' });
+  await until(() => existsSync(path.join(dir, 'out.log')) && readFileSync(path.join(dir, 'out.log'), 'utf8').includes('"type"'), {
+    timeoutMs: 15_000,
+    message: 'the first event of the trainer',
+  });
   sh.stdin.end();
   await exited;
   await until(() => !alive(pid), { timeoutMs: 15_000, intervalMs: 100, message: `the orphaned trainer (pid ${pid}) to stop by itself` });

@@ -30,7 +30,9 @@ describe('sign', () => {
   it('is HMAC-SHA256 of "id.timestamp.body" keyed by the decoded secret', () => {
     const secret = newSecret();
     const body = JSON.stringify({ type: 'job.succeeded', timestamp: '2026-01-01T00:00:00.000Z', data: { job: { id: 'job_1', name: 'ünïcode ✓' } } });
-    const expected = createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64')).update(`msg_1.1700000000.${body}`).digest('base64');
+    const expected = createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64'))
+      .update(`msg_1.1700000000.${body}`)
+      .digest('base64');
     expect(sign(secret, 'msg_1', 1700000000, body)).toBe(`v1,${expected}`);
   });
 
@@ -47,7 +49,9 @@ describe('verify', () => {
   it('accepts the reference message, from a record or a fetch Headers, string or Buffer body', () => {
     expect(verify(REF.secret, headers, REF.body, 300, refNow)).toBe(true);
     expect(verify(REF.secret, new Headers(headers), Buffer.from(REF.body), 300, refNow)).toBe(true);
-    expect(verify(REF.secret, { 'Webhook-Id': REF.id, 'WEBHOOK-TIMESTAMP': [String(REF.timestamp)], 'webhook-signature': REF.signature }, REF.body, 300, refNow)).toBe(true);
+    expect(
+      verify(REF.secret, { 'Webhook-Id': REF.id, 'WEBHOOK-TIMESTAMP': [String(REF.timestamp)], 'webhook-signature': REF.signature }, REF.body, 300, refNow),
+    ).toBe(true);
   });
 
   it('round-trips what sign() produces, at the current time by default', () => {

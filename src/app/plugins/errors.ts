@@ -1,7 +1,9 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.js';
 
-interface ErrorBody { error: { code: string; message: string; details?: unknown } }
+interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
 
 function body(code: string, message: string, details?: unknown): ErrorBody {
   return { error: { code, message, ...(details === undefined ? {} : { details }) } };
@@ -40,7 +42,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     const known = err.code ? FASTIFY_CODES[err.code] : undefined;
     if (known) return reply.status(known[0]).send(body(known[1], err.message));
-    if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return reply.status(400).send(body('INVALID_JSON', 'request body is not valid JSON'));
+    if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
+      return reply.status(400).send(body('INVALID_JSON', 'request body is not valid JSON'));
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.status(err.statusCode).send(body(err.code ?? 'BAD_REQUEST', err.message));
     }

@@ -9,7 +9,12 @@ import { errorResponses } from '../schemas.js';
 
 /** What a signed URL carries besides the key: the signature covers all of it. */
 const SignedQuery = Type.Object(
-  { method: StringEnum(['GET', 'PUT']), expires: Type.Integer(), signature: Type.String({ maxLength: 100 }), max_bytes: Type.Optional(Type.Integer({ minimum: 0 })) },
+  {
+    method: StringEnum(['GET', 'PUT']),
+    expires: Type.Integer(),
+    signature: Type.String({ maxLength: 100 }),
+    max_bytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
   { additionalProperties: false },
 );
 type SignedQuery = Static<typeof SignedQuery>;
@@ -54,7 +59,11 @@ export default async function blobRoutes(app: FastifyInstance, s: BlobDeps) {
     raw.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
     raw.put<{ Params: { '*': string }; Querystring: SignedQuery }>('/blobs/*', {
       config: { auth: 'public' },
-      schema: { hide: true, querystring, response: { 200: { type: 'object', properties: { bytes: { type: 'integer' }, sha256: { type: 'string' } } }, ...errorResponses(401, 403, 413) } },
+      schema: {
+        hide: true,
+        querystring,
+        response: { 200: { type: 'object', properties: { bytes: { type: 'integer' }, sha256: { type: 'string' } } }, ...errorResponses(401, 403, 413) },
+      },
       handler: async (req) => {
         const key = req.params['*'];
         authorize('PUT', key, req.query);
@@ -64,7 +73,8 @@ export default async function blobRoutes(app: FastifyInstance, s: BlobDeps) {
         try {
           return await s.store.put(key, (req.body as Readable | undefined) ?? req.raw, { maxBytes: max });
         } catch (err) {
-          if (err instanceof BlobTooLargeError) throw new PayloadTooLargeError('FILE_TOO_LARGE', `this upload URL accepts at most ${max} bytes`, { max_bytes: max });
+          if (err instanceof BlobTooLargeError)
+            throw new PayloadTooLargeError('FILE_TOO_LARGE', `this upload URL accepts at most ${max} bytes`, { max_bytes: max });
           throw err;
         }
       },

@@ -17,13 +17,17 @@ export default function opsRoutes(app: FastifyInstance, s: OpsDeps, registry: Re
     schema: {
       tags: ['ops'],
       summary: 'Readiness: database reachable and migrations applied',
-      response: { '2xx': { type: 'object', properties: { status: { type: 'string' }, database: { type: 'string' }, pending_migrations: { type: 'integer' } } } },
+      response: {
+        '2xx': { type: 'object', properties: { status: { type: 'string' }, database: { type: 'string' }, pending_migrations: { type: 'integer' } } },
+      },
     },
     handler: async (_req, reply) => {
       try {
         await s.db.query('select 1');
         const pending = await pendingMigrations(s.db);
-        return reply.status(pending === 0 ? 200 : 503).send({ status: pending === 0 ? 'ready' : 'migrations_pending', database: s.db.kind, pending_migrations: pending });
+        return reply
+          .status(pending === 0 ? 200 : 503)
+          .send({ status: pending === 0 ? 'ready' : 'migrations_pending', database: s.db.kind, pending_migrations: pending });
       } catch {
         return reply.status(503).send({ status: 'database_unreachable', database: s.db.kind, pending_migrations: -1 });
       }

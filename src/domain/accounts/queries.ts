@@ -24,10 +24,13 @@ const USER_COLS = 'id, username, email, password_hash, role, created_at, disable
 const KEY_COLS = 'id, user_id, name, prefix, created_at, last_used_at, revoked_at';
 
 export async function insertUser(db: Queryable, u: Pick<UserRow, 'id' | 'username' | 'email' | 'password_hash' | 'role'>): Promise<UserRow> {
-  const { rows } = await db.query<UserRow>(
-    `insert into users (id, username, email, password_hash, role) values ($1, $2, $3, $4, $5) returning ${USER_COLS}`,
-    [u.id, u.username, u.email, u.password_hash, u.role],
-  );
+  const { rows } = await db.query<UserRow>(`insert into users (id, username, email, password_hash, role) values ($1, $2, $3, $4, $5) returning ${USER_COLS}`, [
+    u.id,
+    u.username,
+    u.email,
+    u.password_hash,
+    u.role,
+  ]);
   return rows[0]!;
 }
 
@@ -92,7 +95,9 @@ export async function touchApiKey(db: Queryable, keyId: string): Promise<void> {
 }
 
 export async function listApiKeys(db: Queryable, userId: string): Promise<ApiKeyRow[]> {
-  const { rows } = await db.query<ApiKeyRow>(`select ${KEY_COLS} from api_keys where user_id = $1 and revoked_at is null order by created_at desc, id desc`, [userId]);
+  const { rows } = await db.query<ApiKeyRow>(`select ${KEY_COLS} from api_keys where user_id = $1 and revoked_at is null order by created_at desc, id desc`, [
+    userId,
+  ]);
   return rows;
 }
 

@@ -1,5 +1,14 @@
 import type { Db, Queryable } from '../../db/db.js';
-import { AppError, ConflictError, ForbiddenError, isUniqueViolation, NotFoundError, TooManyRequestsError, UnauthorizedError, ValidationError } from '../../errors.js';
+import {
+  AppError,
+  ConflictError,
+  ForbiddenError,
+  isUniqueViolation,
+  NotFoundError,
+  TooManyRequestsError,
+  UnauthorizedError,
+  ValidationError,
+} from '../../errors.js';
 import { decodeCursor, newId, toPage } from '../../ids.js';
 import { deriveKey } from '../../storage/signing.js';
 import * as cred from './credentials.js';
@@ -7,10 +16,28 @@ import * as q from './queries.js';
 import type { ROLES, SignupInput } from './schema.js';
 
 export type Role = (typeof ROLES)[number];
-export interface Principal { userId: string; username: string; role: Role; via: 'jwt' | 'api_key'; keyId?: string }
+export interface Principal {
+  userId: string;
+  username: string;
+  role: Role;
+  via: 'jwt' | 'api_key';
+  keyId?: string;
+}
 
-export interface PublicUser { id: string; username: string; email: string; role: Role; created_at: string }
-export interface PublicApiKey { id: string; name: string; prefix: string; created_at: string; last_used_at: string | null }
+export interface PublicUser {
+  id: string;
+  username: string;
+  email: string;
+  role: Role;
+  created_at: string;
+}
+export interface PublicApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+}
 
 export interface AccountsDeps {
   db: Db;
@@ -50,10 +77,12 @@ export class AccountsService {
   }
 
   async signup(input: SignupInput, opts: { role?: Role; bypassPolicy?: boolean } = {}): Promise<PublicUser> {
-    if (this.deps.signupPolicy === 'closed' && !opts.bypassPolicy) throw new ForbiddenError('SIGNUP_CLOSED', 'Signup is closed on this server; ask an admin for an account');
+    if (this.deps.signupPolicy === 'closed' && !opts.bypassPolicy)
+      throw new ForbiddenError('SIGNUP_CLOSED', 'Signup is closed on this server; ask an admin for an account');
     const username = input.username.trim();
     const email = input.email.trim();
-    if (!USERNAME.test(username)) throw new ValidationError('INVALID_USERNAME', 'username: 3-32 letters, digits, "_", "." or "-", starting with a letter or digit');
+    if (!USERNAME.test(username))
+      throw new ValidationError('INVALID_USERNAME', 'username: 3-32 letters, digits, "_", "." or "-", starting with a letter or digit');
     if (!EMAIL.test(email)) throw new ValidationError('INVALID_EMAIL', 'email is not a valid address');
     checkPassword(input.password, username);
     const taken = await q.usernameOrEmailTaken(this.deps.db, username, email);

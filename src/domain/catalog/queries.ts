@@ -1,7 +1,16 @@
 import type { Queryable } from '../../db/db.js';
 import type { BaseModel } from './types.js';
 
-interface BaseModelRow { id: string; name: string; description: string; architecture: string; trainers: string[]; source: string; version: string | null; supported_lora_params: BaseModel['supported_lora_params'] | null }
+interface BaseModelRow {
+  id: string;
+  name: string;
+  description: string;
+  architecture: string;
+  trainers: string[];
+  source: string;
+  version: string | null;
+  supported_lora_params: BaseModel['supported_lora_params'] | null;
+}
 
 const toModel = (r: BaseModelRow): BaseModel => ({
   id: r.id,
@@ -25,7 +34,17 @@ export async function insertBaseModel(db: Queryable, m: BaseModel, createdBy: st
   const { rows } = await db.query<BaseModelRow>(
     `insert into base_models (id, name, description, architecture, trainers, source, version, supported_lora_params, created_by)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict (id) do nothing returning *`,
-    [m.id, m.name, m.description, m.architecture, m.trainers, m.source, m.version ?? null, m.supported_lora_params ? JSON.stringify(m.supported_lora_params) : null, createdBy],
+    [
+      m.id,
+      m.name,
+      m.description,
+      m.architecture,
+      m.trainers,
+      m.source,
+      m.version ?? null,
+      m.supported_lora_params ? JSON.stringify(m.supported_lora_params) : null,
+      createdBy,
+    ],
   );
   return rows[0] ? toModel(rows[0]) : null;
 }

@@ -46,7 +46,10 @@ export const RegisterBaseModelBody = Type.Object(
     path: Type.String({ minLength: 1, maxLength: 4096, description: 'A folder on the server (absolute, or relative to DATA_DIR) saved with save_pretrained' }),
     version: Type.Optional(Type.String({ maxLength: 100 })),
     supported_lora_params: Type.Optional(
-      Type.Object({ min_rank: Type.Integer({ minimum: 1 }), max_rank: Type.Integer({ minimum: 1 }), default_alpha: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+      Type.Object(
+        { min_rank: Type.Integer({ minimum: 1 }), max_rank: Type.Integer({ minimum: 1 }), default_alpha: Type.Integer({ minimum: 1 }) },
+        { additionalProperties: false },
+      ),
     ),
   },
   { additionalProperties: false },

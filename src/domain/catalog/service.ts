@@ -16,7 +16,10 @@ export class CatalogFileError extends Error {
   }
 }
 
-interface CatalogFile { trainers?: Array<Partial<TrainerDef> & { id: string; disabled?: boolean }>; base_models?: Array<Partial<BaseModel> & { id: string; disabled?: boolean }> }
+interface CatalogFile {
+  trainers?: Array<Partial<TrainerDef> & { id: string; disabled?: boolean }>;
+  base_models?: Array<Partial<BaseModel> & { id: string; disabled?: boolean }>;
+}
 
 const PROBING = 'checking whether its runtime is installed';
 const NO_PROBE: AvailabilityProbe = async () => 'no runtime probe is configured';
@@ -39,7 +42,8 @@ function check(file: string, c: CatalogFile): void {
     if (list === undefined) continue;
     if (!Array.isArray(list)) throw new CatalogFileError(file, 'trainers and base_models must be arrays');
     for (const item of list as Array<Record<string, unknown>>) {
-      if (!item || typeof item.id !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,99}$/.test(item.id)) throw new CatalogFileError(file, `every entry needs an id of lower-case letters, digits, ".", "_" or "-": ${JSON.stringify(item?.id)}`);
+      if (!item || typeof item.id !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,99}$/.test(item.id))
+        throw new CatalogFileError(file, `every entry needs an id of lower-case letters, digits, ".", "_" or "-": ${JSON.stringify(item?.id)}`);
       // A new entry must be complete; an entry overriding a built-in may set only some fields.
       const known = [...BUILTIN_TRAINERS, ...BUILTIN_BASE_MODELS].some((b) => b.id === item.id);
       const missing = known || item.disabled ? [] : required.filter((k) => item[k] === undefined);
@@ -89,7 +93,12 @@ export class CatalogService {
     const defs = mergeById(BUILTIN_TRAINERS, overrides.trainers);
     const gen = ++this.generation;
     const previous = new Map(this.trainers.map((t) => [t.id, t]));
-    this.trainers = defs.map((d) => ({ ...d, kind: d.kind ?? 'training', available: previous.get(d.id)?.available ?? false, unavailable_reason: previous.get(d.id)?.unavailable_reason ?? PROBING }));
+    this.trainers = defs.map((d) => ({
+      ...d,
+      kind: d.kind ?? 'training',
+      available: previous.get(d.id)?.available ?? false,
+      unavailable_reason: previous.get(d.id)?.unavailable_reason ?? PROBING,
+    }));
     this.probing = Promise.all(
       defs.map(async (d) => {
         const reason = await this.probe(d).catch((err: Error) => `probe failed: ${err.message}`);
@@ -178,7 +187,11 @@ export class CatalogService {
     }
     if (!isDir) throw new ValidationError('BASE_MODEL_PATH_MISSING', `${local} is not a folder on this server`, { path: local });
     const marker = MARKER_FILE[m.architecture] ?? 'config.json';
-    if (!existsSync(path.join(local, marker))) throw new ValidationError('BASE_MODEL_PATH_INVALID', `${local} has no ${marker}: is it a saved ${m.architecture} model (save_pretrained)?`, { path: local, expected: marker });
+    if (!existsSync(path.join(local, marker)))
+      throw new ValidationError('BASE_MODEL_PATH_INVALID', `${local} has no ${marker}: is it a saved ${m.architecture} model (save_pretrained)?`, {
+        path: local,
+        expected: marker,
+      });
     if (this.baseModels.some((x) => x.id === m.id)) throw new ConflictError('BASE_MODEL_EXISTS', `base model "${m.id}" already exists`);
     const row = await q.insertBaseModel(this.opts.db, { ...m, source: local }, createdBy);
     if (!row) throw new ConflictError('BASE_MODEL_EXISTS', `base model "${m.id}" already exists`);
@@ -189,7 +202,8 @@ export class CatalogService {
 
   async unregisterBaseModel(id: string): Promise<void> {
     const m = this.baseModel(id);
-    if (!m.registered || !this.opts.db) throw new ConflictError('BASE_MODEL_BUILTIN', `base model "${id}" comes from the built-in list or catalog.json; disable it there`);
+    if (!m.registered || !this.opts.db)
+      throw new ConflictError('BASE_MODEL_BUILTIN', `base model "${id}" comes from the built-in list or catalog.json; disable it there`);
     await q.deleteBaseModel(this.opts.db, id);
     await notify(this.opts.db, 'catalog', id);
     await this.loadRegistered();

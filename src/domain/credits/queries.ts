@@ -1,8 +1,31 @@
 import type { Queryable } from '../../db/db.js';
 
-export interface AccountRow { user_id: string; balance: number; held: number; total_spent: number; total_granted: number }
-export interface LedgerRow { id: number; user_id: string; type: string; amount: number; credits: number; hold_id: string | null; job_id: string | null; note: string | null; created_by: string | null; created_at: Date }
-export interface HoldRow { id: string; user_id: string; job_id: string; amount: number; status: 'held' | 'captured' | 'released' }
+export interface AccountRow {
+  user_id: string;
+  balance: number;
+  held: number;
+  total_spent: number;
+  total_granted: number;
+}
+export interface LedgerRow {
+  id: number;
+  user_id: string;
+  type: string;
+  amount: number;
+  credits: number;
+  hold_id: string | null;
+  job_id: string | null;
+  note: string | null;
+  created_by: string | null;
+  created_at: Date;
+}
+export interface HoldRow {
+  id: string;
+  user_id: string;
+  job_id: string;
+  amount: number;
+  status: 'held' | 'captured' | 'released';
+}
 
 export async function ensureAccount(db: Queryable, userId: string): Promise<void> {
   await db.query('insert into credit_accounts (user_id) values ($1) on conflict (user_id) do nothing', [userId]);
@@ -14,7 +37,10 @@ export async function account(db: Queryable, userId: string): Promise<AccountRow
 }
 
 export async function addGrant(db: Queryable, userId: string, credits: number): Promise<void> {
-  await db.query('update credit_accounts set balance = balance + $2, total_granted = total_granted + $2, updated_at = now() where user_id = $1', [userId, credits]);
+  await db.query('update credit_accounts set balance = balance + $2, total_granted = total_granted + $2, updated_at = now() where user_id = $1', [
+    userId,
+    credits,
+  ]);
 }
 
 /**
@@ -35,11 +61,29 @@ export async function insertHold(db: Queryable, h: { id: string; user_id: string
   await db.query(`insert into credit_holds (id, user_id, job_id, amount, status) values ($1, $2, $3, $4, 'held')`, [h.id, h.user_id, h.job_id, h.amount]);
 }
 
-export async function insertLedger(db: Queryable, e: { user_id: string; type: string; amount: number; credits: number; hold_id?: string | null; job_id?: string | null; note?: string | null; created_by?: string | null }): Promise<void> {
-  await db.query(
-    `insert into credit_ledger (user_id, type, amount, credits, hold_id, job_id, note, created_by) values ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [e.user_id, e.type, e.amount, e.credits, e.hold_id ?? null, e.job_id ?? null, e.note ?? null, e.created_by ?? null],
-  );
+export async function insertLedger(
+  db: Queryable,
+  e: {
+    user_id: string;
+    type: string;
+    amount: number;
+    credits: number;
+    hold_id?: string | null;
+    job_id?: string | null;
+    note?: string | null;
+    created_by?: string | null;
+  },
+): Promise<void> {
+  await db.query(`insert into credit_ledger (user_id, type, amount, credits, hold_id, job_id, note, created_by) values ($1, $2, $3, $4, $5, $6, $7, $8)`, [
+    e.user_id,
+    e.type,
+    e.amount,
+    e.credits,
+    e.hold_id ?? null,
+    e.job_id ?? null,
+    e.note ?? null,
+    e.created_by ?? null,
+  ]);
 }
 
 /** Settles a hold exactly once: only the transaction that flips it from 'held' gets a row. */

@@ -3,7 +3,13 @@ import { Nullable, Out, Page, StringEnum, Type, type Static } from '../schema-ki
 
 export const TRANSACTION_TYPES = ['grant', 'hold', 'capture', 'release'] as const;
 
-export const Balance = Out({ balance: Type.Integer(), held: Type.Integer(), total_spent: Type.Integer(), total_granted: Type.Integer(), billing: StringEnum(['on', 'off']) });
+export const Balance = Out({
+  balance: Type.Integer(),
+  held: Type.Integer(),
+  total_spent: Type.Integer(),
+  total_granted: Type.Integer(),
+  billing: StringEnum(['on', 'off']),
+});
 
 export const Transaction = Out({
   id: Type.String(),

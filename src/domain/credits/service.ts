@@ -3,7 +3,12 @@ import { AppError, ValidationError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import * as q from './queries.js';
 
-export interface Balance { balance: number; held: number; total_spent: number; total_granted: number }
+export interface Balance {
+  balance: number;
+  held: number;
+  total_spent: number;
+  total_granted: number;
+}
 
 export class InsufficientCreditsError extends AppError {
   constructor(balance: number, cost: number) {
@@ -78,7 +83,15 @@ export class CreditsService {
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
     return {
-      data: page.map((r) => ({ id: String(r.id), type: r.type, amount: r.amount, credits: r.credits, job_id: r.job_id, note: r.note, created_at: r.created_at.toISOString() })),
+      data: page.map((r) => ({
+        id: String(r.id),
+        type: r.type,
+        amount: r.amount,
+        credits: r.credits,
+        job_id: r.job_id,
+        note: r.note,
+        created_at: r.created_at.toISOString(),
+      })),
       next_cursor: more ? Buffer.from(String(page[page.length - 1]!.id)).toString('base64url') : null,
     };
   }

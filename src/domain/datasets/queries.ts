@@ -19,7 +19,10 @@ export interface DatasetRow {
 
 const COLS = 'id, owner_id, name, kind, description, options, status, stats, errors, error_count, file_count, total_bytes, created_at, updated_at';
 
-export async function insertDataset(db: Queryable, d: Pick<DatasetRow, 'id' | 'owner_id' | 'name' | 'kind' | 'description' | 'options' | 'file_count' | 'total_bytes'>): Promise<DatasetRow> {
+export async function insertDataset(
+  db: Queryable,
+  d: Pick<DatasetRow, 'id' | 'owner_id' | 'name' | 'kind' | 'description' | 'options' | 'file_count' | 'total_bytes'>,
+): Promise<DatasetRow> {
   const { rows } = await db.query<DatasetRow>(
     `insert into datasets (id, owner_id, name, kind, description, options, status, file_count, total_bytes)
      values ($1, $2, $3, $4, $5, $6, 'processing', $7, $8) returning ${COLS}`,
@@ -57,7 +60,11 @@ export async function datasetFiles(db: Queryable, datasetId: string) {
   return rows;
 }
 
-export async function finishValidation(db: Queryable, id: string, r: { status: 'ready' | 'error'; stats: unknown; errors: unknown[]; error_count: number }): Promise<void> {
+export async function finishValidation(
+  db: Queryable,
+  id: string,
+  r: { status: 'ready' | 'error'; stats: unknown; errors: unknown[]; error_count: number },
+): Promise<void> {
   await db.query(
     `update datasets set status = $2, stats = $3, errors = $4, error_count = $5, updated_at = now()
       where id = $1 and status = 'processing'`,
@@ -70,7 +77,13 @@ export async function processingDatasetIds(db: Queryable): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-export async function listDatasets(db: Queryable, ownerId: string, limit: number, after: { t: string; id: string } | null, filter: { kind?: string; status?: string }): Promise<DatasetRow[]> {
+export async function listDatasets(
+  db: Queryable,
+  ownerId: string,
+  limit: number,
+  after: { t: string; id: string } | null,
+  filter: { kind?: string; status?: string },
+): Promise<DatasetRow[]> {
   const { rows } = await db.query<DatasetRow>(
     `select ${COLS} from datasets
       where owner_id = $1

@@ -90,11 +90,13 @@ export class DatasetsService {
   async create(ownerId: string, input: CreateDatasetInput): Promise<PublicDataset> {
     const name = input.name.trim();
     if (!NAME.test(name)) throw new ValidationError('INVALID_NAME', 'name: 1-100 letters, digits, spaces, "_", "." or "-", starting with a letter or digit');
-    if (!(DATASET_KINDS as readonly string[]).includes(input.kind)) throw new ValidationError('INVALID_KIND', `kind must be one of ${DATASET_KINDS.join(', ')}`);
+    if (!(DATASET_KINDS as readonly string[]).includes(input.kind))
+      throw new ValidationError('INVALID_KIND', `kind must be one of ${DATASET_KINDS.join(', ')}`);
     const kind = input.kind as DatasetKind;
     const options = input.options ?? {};
     const bad = Object.keys(options).filter((k) => !KIND_OPTIONS[kind].includes(k as keyof DatasetOptions));
-    if (bad.length) throw new ValidationError('INVALID_OPTION', `option(s) ${bad.join(', ')} do not apply to ${kind}`, { options: bad, allowed: KIND_OPTIONS[kind] });
+    if (bad.length)
+      throw new ValidationError('INVALID_OPTION', `option(s) ${bad.join(', ')} do not apply to ${kind}`, { options: bad, allowed: KIND_OPTIONS[kind] });
     const ids = [...new Set(input.file_ids)];
     if (ids.length === 0) throw new ValidationError('NO_FILES', 'file_ids must name at least one file');
     if (ids.length > this.deps.maxFiles) throw new ValidationError('TOO_MANY_FILES', `a dataset holds at most ${this.deps.maxFiles} files`);
@@ -114,7 +116,16 @@ export class DatasetsService {
     let row: q.DatasetRow;
     try {
       row = await this.deps.db.transaction(async (tx) => {
-        const d = await q.insertDataset(tx, { id: newId('ds'), owner_id: ownerId, name, kind, description: input.description ?? null, options: { ...options }, file_count: ids.length, total_bytes: total });
+        const d = await q.insertDataset(tx, {
+          id: newId('ds'),
+          owner_id: ownerId,
+          name,
+          kind,
+          description: input.description ?? null,
+          options: { ...options },
+          file_count: ids.length,
+          total_bytes: total,
+        });
         await q.insertDatasetFiles(tx, d.id, ids);
         return d;
       });
@@ -130,7 +141,10 @@ export class DatasetsService {
   async get(ownerId: string, id: string): Promise<PublicDataset> {
     const row = await q.datasetById(this.deps.db, ownerId, id);
     if (!row) throw new NotFoundError('dataset', id);
-    return publicDataset(row, (await q.datasetFiles(this.deps.db, id)).map((f) => f.id));
+    return publicDataset(
+      row,
+      (await q.datasetFiles(this.deps.db, id)).map((f) => f.id),
+    );
   }
 
   async list(ownerId: string, limit: number, cursor?: string, filter: DatasetsFilterInput = {}) {
@@ -175,7 +189,14 @@ export class DatasetsService {
         await this.validate(id);
       } catch (err) {
         this.deps.onError?.(`dataset ${id}: validation crashed`, err);
-        await q.finishValidation(this.deps.db, id, { status: 'error', stats: null, errors: [{ message: 'internal error while validating; see server logs' }], error_count: 1 }).catch(() => {});
+        await q
+          .finishValidation(this.deps.db, id, {
+            status: 'error',
+            stats: null,
+            errors: [{ message: 'internal error while validating; see server logs' }],
+            error_count: 1,
+          })
+          .catch(() => {});
       }
     }
   }

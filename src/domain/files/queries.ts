@@ -17,7 +17,8 @@ export interface FileRow {
   expires_at: Date | null;
 }
 
-const COLS = 'id, owner_id, status, filename, storage_key, bytes, sha256, content_type, expected_bytes, expected_sha256, source, source_url, created_at, expires_at';
+const COLS =
+  'id, owner_id, status, filename, storage_key, bytes, sha256, content_type, expected_bytes, expected_sha256, source, source_url, created_at, expires_at';
 
 export async function insertReadyFile(
   db: Queryable,
@@ -44,7 +45,12 @@ export async function insertPendingFile(
 }
 
 /** Completing twice is harmless: only a pending row changes. */
-export async function markReady(db: Queryable, ownerId: string, id: string, f: { bytes: number; sha256: string; content_type: string }): Promise<FileRow | null> {
+export async function markReady(
+  db: Queryable,
+  ownerId: string,
+  id: string,
+  f: { bytes: number; sha256: string; content_type: string },
+): Promise<FileRow | null> {
   const { rows } = await db.query<FileRow>(
     `update files set status = 'ready', bytes = $3, sha256 = $4, content_type = $5, expires_at = null
       where id = $1 and owner_id = $2 and status = 'pending' returning ${COLS}`,

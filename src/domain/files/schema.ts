@@ -23,7 +23,9 @@ export type CreateUploadInput = Static<typeof CreateUploadBody>;
 export const UploadTicket = Out({ file_id: Type.String(), upload_url: Type.String(), method: Type.String(), expires_at: DateTime() });
 
 /** The body is optional: no body (or null) means "no checksum to compare". */
-export const CompleteUploadBody = Nullable(Type.Object({ sha256: Type.Optional(Type.String({ pattern: '^[A-Fa-f0-9]{64}$' })) }, { additionalProperties: false }));
+export const CompleteUploadBody = Nullable(
+  Type.Object({ sha256: Type.Optional(Type.String({ pattern: '^[A-Fa-f0-9]{64}$' })) }, { additionalProperties: false }),
+);
 export type CompleteUploadInput = NonNullable<Static<typeof CompleteUploadBody>>;
 
 export const ImportFilesBody = Type.Object(

@@ -67,7 +67,14 @@ export class FilesService {
   }
 
   /** Streams to storage (hashing on the way), sniffs the stored head, then records the row. */
-  async ingest(ownerId: string, filename: string, body: Readable, source: 'upload' | 'import', sourceUrl: string | null = null, maxBytes = this.deps.maxFileBytes): Promise<PublicFile> {
+  async ingest(
+    ownerId: string,
+    filename: string,
+    body: Readable,
+    source: 'upload' | 'import',
+    sourceUrl: string | null = null,
+    maxBytes = this.deps.maxFileBytes,
+  ): Promise<PublicFile> {
     const id = newId('file');
     const key = this.key(ownerId, id);
     const name = cleanFilename(filename);
@@ -75,12 +82,23 @@ export class FilesService {
     try {
       put = await this.deps.store.put(key, body, { maxBytes });
     } catch (err) {
-      if (err instanceof BlobTooLargeError) throw new PayloadTooLargeError('FILE_TOO_LARGE', `file exceeds the ${maxBytes}-byte limit`, { max_bytes: maxBytes });
+      if (err instanceof BlobTooLargeError)
+        throw new PayloadTooLargeError('FILE_TOO_LARGE', `file exceeds the ${maxBytes}-byte limit`, { max_bytes: maxBytes });
       throw err;
     }
     try {
       const content_type = await sniff(await this.deps.store.head(key, SNIFF_BYTES), put.bytes, name);
-      const row = await q.insertReadyFile(this.deps.db, { id, owner_id: ownerId, filename: name, storage_key: key, bytes: put.bytes, sha256: put.sha256, content_type, source, source_url: sourceUrl });
+      const row = await q.insertReadyFile(this.deps.db, {
+        id,
+        owner_id: ownerId,
+        filename: name,
+        storage_key: key,
+        bytes: put.bytes,
+        sha256: put.sha256,
+        content_type,
+        source,
+        source_url: sourceUrl,
+      });
       return publicFile(row);
     } catch (err) {
       await this.deps.store.delete(key);
@@ -89,14 +107,23 @@ export class FilesService {
   }
 
   async createUpload(ownerId: string, input: CreateUploadInput, baseUrl: string) {
-    if (input.bytes > this.deps.maxFileBytes) throw new PayloadTooLargeError('FILE_TOO_LARGE', `file exceeds the ${this.deps.maxFileBytes}-byte limit`, { max_bytes: this.deps.maxFileBytes });
+    if (input.bytes > this.deps.maxFileBytes)
+      throw new PayloadTooLargeError('FILE_TOO_LARGE', `file exceeds the ${this.deps.maxFileBytes}-byte limit`, { max_bytes: this.deps.maxFileBytes });
     const sha = input.sha256?.toLowerCase();
     if (sha !== undefined && !SHA256.test(sha)) throw new ValidationError('INVALID_SHA256', 'sha256 must be 64 hex characters');
     await this.purgeExpired();
     const id = newId('file');
     const key = this.key(ownerId, id);
     const signed = this.deps.store.signedUrl(key, { method: 'PUT', expiresInSeconds: this.deps.signedUrlTtlSeconds, maxBytes: input.bytes, baseUrl });
-    await q.insertPendingFile(this.deps.db, { id, owner_id: ownerId, filename: cleanFilename(input.filename), storage_key: key, expected_bytes: input.bytes, expected_sha256: sha ?? null, expires_at: signed.expiresAt });
+    await q.insertPendingFile(this.deps.db, {
+      id,
+      owner_id: ownerId,
+      filename: cleanFilename(input.filename),
+      storage_key: key,
+      expected_bytes: input.bytes,
+      expected_sha256: sha ?? null,
+      expires_at: signed.expiresAt,
+    });
     return { file_id: id, upload_url: signed.url, method: 'PUT' as const, expires_at: signed.expiresAt.toISOString() };
   }
 
@@ -105,15 +132,20 @@ export class FilesService {
     const row = await q.fileById(this.deps.db, ownerId, id);
     if (!row) throw new NotFoundError('upload', id);
     if (row.status === 'ready') return publicFile(row);
-    if (row.expires_at && row.expires_at.getTime() < Date.now()) throw new ConflictError('UPLOAD_EXPIRED', 'the upload URL expired before completion; start a new upload');
+    if (row.expires_at && row.expires_at.getTime() < Date.now())
+      throw new ConflictError('UPLOAD_EXPIRED', 'the upload URL expired before completion; start a new upload');
     const stat = await this.deps.store.stat(row.storage_key);
     if (!stat) throw new ConflictError('UPLOAD_MISSING', 'nothing was uploaded yet: PUT the bytes to upload_url first');
     if (stat.bytes !== row.expected_bytes) {
-      throw new ConflictError('UPLOAD_SIZE_MISMATCH', `announced ${row.expected_bytes} bytes, received ${stat.bytes}`, { expected: row.expected_bytes, received: stat.bytes });
+      throw new ConflictError('UPLOAD_SIZE_MISMATCH', `announced ${row.expected_bytes} bytes, received ${stat.bytes}`, {
+        expected: row.expected_bytes,
+        received: stat.bytes,
+      });
     }
     const sha256 = await this.hashBlob(row.storage_key);
     const wanted = (input.sha256 ?? row.expected_sha256 ?? undefined)?.toLowerCase();
-    if (wanted !== undefined && wanted !== sha256) throw new ConflictError('UPLOAD_CHECKSUM_MISMATCH', 'sha256 of the received bytes does not match', { expected: wanted, received: sha256 });
+    if (wanted !== undefined && wanted !== sha256)
+      throw new ConflictError('UPLOAD_CHECKSUM_MISMATCH', 'sha256 of the received bytes does not match', { expected: wanted, received: sha256 });
     const content_type = await sniff(await this.deps.store.head(row.storage_key, SNIFF_BYTES), stat.bytes, row.filename);
     const done = await q.markReady(this.deps.db, ownerId, id, { bytes: stat.bytes, sha256, content_type });
     return publicFile(done ?? (await q.fileById(this.deps.db, ownerId, id))!);
@@ -130,13 +162,22 @@ export class FilesService {
     const results = [];
     for (const url of urls) {
       try {
-        const res = await safeFetch(url, { policy: this.deps.import.policy, timeoutMs: this.deps.import.timeoutMs, maxBytes: this.deps.import.maxBytes, ...(this.deps.import.resolver ? { resolver: this.deps.import.resolver } : {}) });
+        const res = await safeFetch(url, {
+          policy: this.deps.import.policy,
+          timeoutMs: this.deps.import.timeoutMs,
+          maxBytes: this.deps.import.maxBytes,
+          ...(this.deps.import.resolver ? { resolver: this.deps.import.resolver } : {}),
+        });
         const name = filenameFromResponse(res.url, res.headers['content-disposition']);
         const file = await this.ingest(ownerId, name, res.body, 'import', url, this.deps.import.maxBytes);
         results.push({ url, status: 'imported' as const, file });
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
-        results.push({ url, status: 'failed' as const, error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } });
+        results.push({
+          url,
+          status: 'failed' as const,
+          error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) },
+        });
       }
     }
     return results;

@@ -4,7 +4,16 @@ import { UnsupportedMediaError } from '../../errors.js';
 /** Bytes read to decide a type: enough for every magic number file-type knows, and a text sample. */
 export const SNIFF_BYTES = 8192;
 
-export const ACCEPTED_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'application/zip', 'text/csv', 'application/x-ndjson', 'application/json', 'text/plain'] as const;
+export const ACCEPTED_TYPES = [
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'application/zip',
+  'text/csv',
+  'application/x-ndjson',
+  'application/json',
+  'text/plain',
+] as const;
 export type AcceptedType = (typeof ACCEPTED_TYPES)[number];
 
 type Family = 'image' | 'archive' | 'text';
@@ -19,9 +28,17 @@ const FAMILY: Record<AcceptedType, Family> = {
   'text/plain': 'text',
 };
 const EXTENSION_FAMILY: Record<string, Family> = {
-  jpg: 'image', jpeg: 'image', png: 'image', webp: 'image',
+  jpg: 'image',
+  jpeg: 'image',
+  png: 'image',
+  webp: 'image',
   zip: 'archive',
-  csv: 'text', tsv: 'text', txt: 'text', json: 'text', jsonl: 'text', ndjson: 'text',
+  csv: 'text',
+  tsv: 'text',
+  txt: 'text',
+  json: 'text',
+  jsonl: 'text',
+  ndjson: 'text',
 };
 
 /** Text detection: valid UTF-8 (allowing a character cut off at the sample's end) and no NUL. */
@@ -46,7 +63,11 @@ function isText(head: Buffer, complete: boolean): boolean {
 
 function textType(head: Buffer): AcceptedType {
   const text = head.toString('utf8').replace(/^\uFEFF/, '');
-  const firstLine = text.split(/\r?\n/).find((l) => l.trim() !== '')?.trim() ?? '';
+  const firstLine =
+    text
+      .split(/\r?\n/)
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? '';
   if (firstLine.startsWith('{') && firstLine.endsWith('}')) {
     try {
       JSON.parse(firstLine);
@@ -56,7 +77,10 @@ function textType(head: Buffer): AcceptedType {
     }
   }
   if (firstLine.startsWith('{') || firstLine.startsWith('[')) return 'application/json';
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '').slice(0, 5);
+  const lines = text
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '')
+    .slice(0, 5);
   const commas = lines.map((l) => (l.match(/,/g) ?? []).length);
   if (lines.length > 0 && commas[0]! > 0 && commas.every((c) => c === commas[0])) return 'text/csv';
   return 'text/plain';
@@ -72,13 +96,19 @@ export async function sniff(head: Buffer, totalBytes: number, filename: string):
   let type: AcceptedType;
   if (detected) {
     if (!(ACCEPTED_TYPES as readonly string[]).includes(detected.mime)) {
-      throw new UnsupportedMediaError('UNSUPPORTED_FILE_TYPE', `content is ${detected.mime}; accepted: JPEG, PNG, WebP, ZIP and UTF-8 text (CSV, JSON Lines)`, { detected: detected.mime });
+      throw new UnsupportedMediaError('UNSUPPORTED_FILE_TYPE', `content is ${detected.mime}; accepted: JPEG, PNG, WebP, ZIP and UTF-8 text (CSV, JSON Lines)`, {
+        detected: detected.mime,
+      });
     }
     type = detected.mime as AcceptedType;
   } else if (isText(head, head.length >= totalBytes)) {
     type = textType(head);
   } else {
-    throw new UnsupportedMediaError('UNSUPPORTED_FILE_TYPE', 'content is binary of an unknown type; accepted: JPEG, PNG, WebP, ZIP and UTF-8 text (CSV, JSON Lines)', { detected: 'application/octet-stream' });
+    throw new UnsupportedMediaError(
+      'UNSUPPORTED_FILE_TYPE',
+      'content is binary of an unknown type; accepted: JPEG, PNG, WebP, ZIP and UTF-8 text (CSV, JSON Lines)',
+      { detected: 'application/octet-stream' },
+    );
   }
   const ext = /\.([a-z0-9]{1,8})$/i.exec(filename)?.[1]?.toLowerCase();
   const claimed = ext ? EXTENSION_FAMILY[ext] : undefined;

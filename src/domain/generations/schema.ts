@@ -36,7 +36,9 @@ export const Generation = Out({
   height: nullableInt(),
   progress: Out({ fraction: Type.Number(), step: nullableInt(), total_steps: nullableInt() }),
   cost: Type.Integer(),
-  image: Nullable(Out({ format: Type.String(), bytes: Type.Integer(), sha256: Type.String(), url: Nullable(Type.String()), expires_at: Nullable(Type.String()) })),
+  image: Nullable(
+    Out({ format: Type.String(), bytes: Type.Integer(), sha256: Type.String(), url: Nullable(Type.String()), expires_at: Nullable(Type.String()) }),
+  ),
   image_url: Nullable(Type.String({ description: 'Signed URL of the PNG once the generation succeeded' })),
   inference_time_s: Nullable(Type.Number()),
   error: Nullable(Out({ code: Type.String(), message: Type.String() })),

@@ -3,7 +3,10 @@ import type { Queryable } from '../../db/db.js';
 import { ACTIVE_STATES, sqlStates } from './states.js';
 import type { Fence } from './types.js';
 
-export interface NewEvent { type: string; data: Record<string, unknown> }
+export interface NewEvent {
+  type: string;
+  data: Record<string, unknown>;
+}
 
 const ACTIVE = sqlStates(ACTIVE_STATES);
 

@@ -8,14 +8,23 @@ import type { JobRow } from './types.js';
 export function requestHash(input: object): string {
   const canon = (v: unknown): unknown =>
     v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])]))
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+        )
       : Array.isArray(v)
         ? v.map(canon)
         : v;
-  return createHash('sha256').update(JSON.stringify(canon(input))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canon(input)))
+    .digest('hex');
 }
 
-export interface Idempotent<T> { value: T; replayed: boolean }
+export interface Idempotent<T> {
+  value: T;
+  replayed: boolean;
+}
 
 /**
  * Creates a job under an optional Idempotency-Key, for every endpoint that creates jobs (jobs,
@@ -32,7 +41,8 @@ export async function idempotentCreate<T>(
   const replay = async (): Promise<Idempotent<T> | null> => {
     const existing = req.key ? await jobByIdempotencyKey(db, req.ownerId, req.key) : null;
     if (!existing) return null;
-    if (existing.request_hash !== req.hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body', { status: 422 });
+    if (existing.request_hash !== req.hash)
+      throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request body', { status: 422 });
     return { value: shape(existing), replayed: true };
   };
   const earlier = await replay();

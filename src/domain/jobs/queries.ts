@@ -12,11 +12,20 @@ export async function jobByIdempotencyKey(db: Queryable, ownerId: string, key: s
 
 /** Owner-scoped; `ownerId` null is the explicit admin path. */
 export async function jobById(db: Queryable, ownerId: string | null, id: string, lock = false): Promise<JobRow | null> {
-  const { rows } = await db.query<JobRow>(`select * from jobs where id = $1 and ($2::text is null or owner_id = $2)${lock ? ' for update' : ''}`, [id, ownerId]);
+  const { rows } = await db.query<JobRow>(`select * from jobs where id = $1 and ($2::text is null or owner_id = $2)${lock ? ' for update' : ''}`, [
+    id,
+    ownerId,
+  ]);
   return rows[0] ?? null;
 }
 
-export async function listJobs(db: Queryable, ownerId: string | null, limit: number, after: { t: string; id: string } | null, f: { status?: JobState; trainer?: string; kind?: JobRow['kind'] }): Promise<JobRow[]> {
+export async function listJobs(
+  db: Queryable,
+  ownerId: string | null,
+  limit: number,
+  after: { t: string; id: string } | null,
+  f: { status?: JobState; trainer?: string; kind?: JobRow['kind'] },
+): Promise<JobRow[]> {
   const { rows } = await db.query<JobRow>(
     `select * from jobs
       where ($1::text is null or owner_id = $1)
@@ -42,7 +51,12 @@ export async function deleteJob(db: Queryable, id: string): Promise<void> {
   await db.query('delete from jobs where id = $1', [id]);
 }
 
-export interface EventRow { seq: number; type: string; data: Record<string, unknown>; created_at: Date }
+export interface EventRow {
+  seq: number;
+  type: string;
+  data: Record<string, unknown>;
+  created_at: Date;
+}
 
 export async function listEvents(db: Queryable, jobId: string, afterSeq: number, limit: number, types: string[] | null = null): Promise<EventRow[]> {
   const { rows } = await db.query<EventRow>(

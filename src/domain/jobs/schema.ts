@@ -9,7 +9,11 @@ export const CreateJobBody = Type.Object(
     trainer: Type.String({ minLength: 1, maxLength: 100 }),
     from_model: Type.Optional(
       Type.Object(
-        { name: Type.String({ minLength: 1, maxLength: 200 }), version: Type.Optional(Type.Integer({ minimum: 1 })), alias: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })) },
+        {
+          name: Type.String({ minLength: 1, maxLength: 200 }),
+          version: Type.Optional(Type.Integer({ minimum: 1 })),
+          alias: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
+        },
         { additionalProperties: false, description: 'Retraining: warm-start from a version (or alias) of one of your models' },
       ),
     ),
@@ -18,7 +22,10 @@ export const CreateJobBody = Type.Object(
     base_model: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     /** Checked against the trainer's own JSON Schema when the job is created. */
     hyperparameters: Type.Optional(AnyObject()),
-    output: Type.Object({ model_name: Type.String({ minLength: 1, maxLength: 100 }), description: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false }),
+    output: Type.Object(
+      { model_name: Type.String({ minLength: 1, maxLength: 100 }), description: Type.Optional(Type.String({ maxLength: 2000 })) },
+      { additionalProperties: false },
+    ),
     metadata: Type.Optional(AnyObject({ maxProperties: 50 })),
     webhook_url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
     priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100, default: 0 })),
@@ -42,13 +49,23 @@ export const Job = Out({
   validation_dataset_id: Nullable(Type.String()),
   base_model: Nullable(Type.String()),
   hyperparameters: FreeObject(),
-  output: Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true, description: 'The model a training job produces; null for inference jobs' }),
+  output: Type.Unsafe<Record<string, unknown> | null>({
+    type: ['object', 'null'],
+    additionalProperties: true,
+    description: 'The model a training job produces; null for inference jobs',
+  }),
   metadata: FreeObject(),
   webhook_url: Nullable(Type.String()),
   cost: Type.Integer({ description: 'Credits held at creation, captured on success, released on failure or cancel' }),
   attempt: Type.Integer(),
   max_attempts: Type.Integer(),
-  progress: Out({ fraction: Type.Number(), step: Nullable(Type.Integer()), total_steps: Nullable(Type.Integer()), epoch: Nullable(Type.Number()), eta_seconds: Nullable(Type.Number()) }),
+  progress: Out({
+    fraction: Type.Number(),
+    step: Nullable(Type.Integer()),
+    total_steps: Nullable(Type.Integer()),
+    epoch: Nullable(Type.Number()),
+    eta_seconds: Nullable(Type.Number()),
+  }),
   error: Nullable(Out({ code: Type.String(), message: Type.String() })),
   result: Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true }),
   model_version_id: Nullable(Type.String()),

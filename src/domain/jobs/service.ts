@@ -61,8 +61,10 @@ export class JobsService {
   constructor(private readonly d: JobsDeps) {}
 
   private checkDataset(t: Trainer, ds: PublicDataset, role: string): void {
-    if (ds.status !== 'ready') throw new ConflictError('DATASET_NOT_READY', `${role} ${ds.id} is ${ds.status}, not ready`, { dataset_id: ds.id, status: ds.status });
-    if (!t.dataset.kinds.includes(ds.kind)) throw new ValidationError('DATASET_KIND_MISMATCH', `${t.id} trains on ${t.dataset.kinds.join(' or ')}, not ${ds.kind}`, { accepted: t.dataset.kinds });
+    if (ds.status !== 'ready')
+      throw new ConflictError('DATASET_NOT_READY', `${role} ${ds.id} is ${ds.status}, not ready`, { dataset_id: ds.id, status: ds.status });
+    if (!t.dataset.kinds.includes(ds.kind))
+      throw new ValidationError('DATASET_KIND_MISMATCH', `${t.id} trains on ${t.dataset.kinds.join(' or ')}, not ${ds.kind}`, { accepted: t.dataset.kinds });
     const stats = ds.stats ?? {};
     const images = Number(stats.image_count ?? 0);
     const rows = Number(stats.row_count ?? stats.example_count ?? stats.conversation_count ?? 0);
@@ -83,8 +85,10 @@ export class JobsService {
     } catch {
       throw new ValidationError('UNKNOWN_TRAINER', `no trainer "${input.trainer}"; GET /v1/trainers lists them`);
     }
-    if (trainer.kind === 'inference') throw new ValidationError('INFERENCE_TRAINER', `${trainer.id} runs inference, not training; use its own endpoint (POST /v1/generations)`);
-    if (!trainer.available) throw new ConflictError('TRAINER_UNAVAILABLE', `${trainer.id} is not available: ${trainer.unavailable_reason}`, { reason: trainer.unavailable_reason });
+    if (trainer.kind === 'inference')
+      throw new ValidationError('INFERENCE_TRAINER', `${trainer.id} runs inference, not training; use its own endpoint (POST /v1/generations)`);
+    if (!trainer.available)
+      throw new ConflictError('TRAINER_UNAVAILABLE', `${trainer.id} is not available: ${trainer.unavailable_reason}`, { reason: trainer.unavailable_reason });
     const ds = await this.d.datasets.get(ownerId, input.dataset_id);
     this.checkDataset(trainer, ds, 'dataset');
     if (input.validation_dataset_id) {
@@ -92,8 +96,10 @@ export class JobsService {
       if (vds.kind !== ds.kind) throw new ValidationError('DATASET_KIND_MISMATCH', 'the validation dataset must be of the same kind as the dataset');
       if (vds.status !== 'ready') throw new ConflictError('DATASET_NOT_READY', `validation dataset ${vds.id} is ${vds.status}, not ready`);
     }
-    if (trainer.base_models === 'none' && input.base_model) throw new ValidationError('BASE_MODEL_NOT_ALLOWED', `${trainer.id} trains from scratch and takes no base_model`);
-    if (trainer.base_models === 'required' && !input.base_model) throw new ValidationError('BASE_MODEL_REQUIRED', `${trainer.id} needs a base_model; GET /v1/base-models?trainer=${trainer.id}`);
+    if (trainer.base_models === 'none' && input.base_model)
+      throw new ValidationError('BASE_MODEL_NOT_ALLOWED', `${trainer.id} trains from scratch and takes no base_model`);
+    if (trainer.base_models === 'required' && !input.base_model)
+      throw new ValidationError('BASE_MODEL_REQUIRED', `${trainer.id} needs a base_model; GET /v1/base-models?trainer=${trainer.id}`);
     if (input.base_model) {
       const bm = this.d.catalog.listBaseModels({ trainer: trainer.id }).find((m) => m.id === input.base_model);
       if (!bm) throw new ValidationError('BASE_MODEL_NOT_ALLOWED', `base model "${input.base_model}" is not available for ${trainer.id}`);
@@ -107,7 +113,8 @@ export class JobsService {
       const { name, version, alias } = input.from_model;
       if ((version === undefined) === (alias === undefined)) throw new ValidationError('FROM_MODEL_REF', 'from_model needs exactly one of version or alias');
       const m = await this.d.registry.resolve(ownerId, name);
-      if (m.trainer !== trainer.id) throw new ValidationError('FROM_MODEL_TRAINER_MISMATCH', `model "${name}" was trained with ${m.trainer}, not ${trainer.id}`);
+      if (m.trainer !== trainer.id)
+        throw new ValidationError('FROM_MODEL_TRAINER_MISMATCH', `model "${name}" was trained with ${m.trainer}, not ${trainer.id}`);
       const v = await this.d.registry.versionRow(m, String(version ?? alias));
       fromModel = { name, version: v.version, version_id: v.id };
     }
@@ -126,11 +133,23 @@ export class JobsService {
    * row is locked first, so one user's concurrent creations are serialised: quotas and balances
    * are exact, not approximate. Returns null when the idempotency key already exists.
    */
-  private async insert(tx: Queryable, ownerId: string, job: Omit<NewJob, 'id' | 'owner_id' | 'labels' | 'max_attempts' | 'max_runtime_seconds' | 'idempotency_key' | 'request_hash' | 'sweep_id' | 'sweep_point' | 'sweep_repeat'>, o: InsertOptions): Promise<JobRow | null> {
+  private async insert(
+    tx: Queryable,
+    ownerId: string,
+    job: Omit<
+      NewJob,
+      'id' | 'owner_id' | 'labels' | 'max_attempts' | 'max_runtime_seconds' | 'idempotency_key' | 'request_hash' | 'sweep_id' | 'sweep_point' | 'sweep_repeat'
+    >,
+    o: InsertOptions,
+  ): Promise<JobRow | null> {
     await this.d.credits.lockAccount(tx, ownerId);
     const counts = await q.countByStatus(tx, ownerId);
     if (counts.queued >= this.d.limits.maxQueuedPerUser) {
-      throw new TooManyRequestsError('QUEUE_QUOTA_EXCEEDED', `you already have ${counts.queued} queued jobs (limit ${this.d.limits.maxQueuedPerUser}); wait or cancel some`, 30);
+      throw new TooManyRequestsError(
+        'QUEUE_QUOTA_EXCEEDED',
+        `you already have ${counts.queued} queued jobs (limit ${this.d.limits.maxQueuedPerUser}); wait or cancel some`,
+        30,
+      );
     }
     return this.d.lifecycle.enqueue(tx, {
       ...job,
@@ -153,43 +172,59 @@ export class JobsService {
   }
 
   async insertPrepared(tx: Queryable, ownerId: string, p: PreparedJob, o: InsertOptions = {}): Promise<JobRow | null> {
-    return this.insert(tx, ownerId, {
-      kind: 'training',
-      trainer: p.trainer.id,
-      priority: p.input.priority ?? 0,
-      dataset_id: p.datasetId,
-      validation_dataset_id: p.input.validation_dataset_id ?? null,
-      base_model: p.input.base_model ?? null,
-      hyperparameters: p.hyperparameters,
-      output: p.input.output,
-      metadata: p.input.metadata ?? {},
-      from_model: p.fromModel,
-      webhook_url: p.input.webhook_url ?? null,
-      gpus: JobsService.gpus(p.trainer),
-      cost: p.cost,
-    }, o);
+    return this.insert(
+      tx,
+      ownerId,
+      {
+        kind: 'training',
+        trainer: p.trainer.id,
+        priority: p.input.priority ?? 0,
+        dataset_id: p.datasetId,
+        validation_dataset_id: p.input.validation_dataset_id ?? null,
+        base_model: p.input.base_model ?? null,
+        hyperparameters: p.hyperparameters,
+        output: p.input.output,
+        metadata: p.input.metadata ?? {},
+        from_model: p.fromModel,
+        webhook_url: p.input.webhook_url ?? null,
+        gpus: JobsService.gpus(p.trainer),
+        cost: p.cost,
+      },
+      o,
+    );
   }
 
   async insertInference(tx: Queryable, ownerId: string, p: InferenceJob, o: InsertOptions = {}): Promise<JobRow | null> {
-    return this.insert(tx, ownerId, {
-      kind: 'inference',
-      trainer: p.trainer.id,
-      priority: p.priority ?? 0,
-      dataset_id: null,
-      validation_dataset_id: null,
-      base_model: p.baseModel,
-      hyperparameters: p.hyperparameters,
-      output: null,
-      metadata: {},
-      from_model: p.fromModel,
-      webhook_url: null,
-      gpus: JobsService.gpus(p.trainer),
-      cost: p.cost,
-    }, o);
+    return this.insert(
+      tx,
+      ownerId,
+      {
+        kind: 'inference',
+        trainer: p.trainer.id,
+        priority: p.priority ?? 0,
+        dataset_id: null,
+        validation_dataset_id: null,
+        base_model: p.baseModel,
+        hyperparameters: p.hyperparameters,
+        output: null,
+        metadata: {},
+        from_model: p.fromModel,
+        webhook_url: null,
+        gpus: JobsService.gpus(p.trainer),
+        cost: p.cost,
+      },
+      o,
+    );
   }
 
   /** Creates under an optional Idempotency-Key (see idempotency.ts); every job-creating endpoint goes through it. */
-  idempotent<T>(ownerId: string, key: string | undefined, hash: string, insert: () => Promise<JobRow | null>, shape: (row: JobRow) => T): Promise<Idempotent<T>> {
+  idempotent<T>(
+    ownerId: string,
+    key: string | undefined,
+    hash: string,
+    insert: () => Promise<JobRow | null>,
+    shape: (row: JobRow) => T,
+  ): Promise<Idempotent<T>> {
     return idempotentCreate(this.d.db, { ownerId, key, hash }, insert, shape);
   }
 
@@ -233,7 +268,13 @@ export class JobsService {
   }
 
   /** A page of jobs in another module's shape (generations list their inference jobs this way). */
-  async listAs<T>(callerId: string | null, limit: number, cursor: string | undefined, f: { status?: JobState | undefined; trainer?: string | undefined; kind?: JobRow['kind'] | undefined }, shape: (j: JobRow) => T) {
+  async listAs<T>(
+    callerId: string | null,
+    limit: number,
+    cursor: string | undefined,
+    f: { status?: JobState | undefined; trainer?: string | undefined; kind?: JobRow['kind'] | undefined },
+    shape: (j: JobRow) => T,
+  ) {
     const filter = Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined));
     return toPage(await q.listJobs(this.d.db, callerId, limit, decodeCursor(cursor), filter), limit, shape);
   }
@@ -277,7 +318,11 @@ export class JobsService {
 
   async logs(callerId: string, id: string, tail: number, since: Date | null, asAdmin = false) {
     await this.row(callerId, id, asAdmin);
-    return (await q.tailLogs(this.d.db, id, tail, since)).map((e) => ({ seq: e.seq, at: e.created_at.toISOString(), ...(e.data as { level: string; message: string; stream?: string }) }));
+    return (await q.tailLogs(this.d.db, id, tail, since)).map((e) => ({
+      seq: e.seq,
+      at: e.created_at.toISOString(),
+      ...(e.data as { level: string; message: string; stream?: string }),
+    }));
   }
 
   /** One time series per metric: [{step, epoch?, value, at}]. */
@@ -289,7 +334,8 @@ export class JobsService {
       const batch = await q.listEvents(this.d.db, id, after, 5000, ['metrics']);
       for (const e of batch) {
         const d = e.data as { step: number; epoch?: number; values: Record<string, number> };
-        for (const [k, v] of Object.entries(d.values)) (series[k] ??= []).push({ step: d.step, ...(d.epoch !== undefined ? { epoch: d.epoch } : {}), value: v, at: e.created_at.toISOString() });
+        for (const [k, v] of Object.entries(d.values))
+          (series[k] ??= []).push({ step: d.step, ...(d.epoch !== undefined ? { epoch: d.epoch } : {}), value: v, at: e.created_at.toISOString() });
       }
       if (batch.length < 5000) break;
       after = batch[batch.length - 1]!.seq;

@@ -29,7 +29,14 @@ export interface VersionRow {
   created_at: Date;
 }
 
-export interface ArtifactRow { version_id: string; name: string; format: string; storage_key: string; bytes: number; sha256: string }
+export interface ArtifactRow {
+  version_id: string;
+  name: string;
+  format: string;
+  storage_key: string;
+  bytes: number;
+  sha256: string;
+}
 
 export async function modelByName(db: Queryable, ownerId: string, name: string, lock = false): Promise<ModelRow | null> {
   const { rows } = await db.query<ModelRow>(`select * from models where owner_id = $1 and name = $2${lock ? ' for update' : ''}`, [ownerId, name]);
@@ -45,7 +52,10 @@ export async function publicModel(db: Queryable, username: string, name: string)
   return rows[0] ?? null;
 }
 
-export async function insertModelIfAbsent(db: Queryable, m: Pick<ModelRow, 'id' | 'owner_id' | 'name' | 'description' | 'trigger_word' | 'trainer' | 'primary_metric' | 'metric_goal'>): Promise<void> {
+export async function insertModelIfAbsent(
+  db: Queryable,
+  m: Pick<ModelRow, 'id' | 'owner_id' | 'name' | 'description' | 'trigger_word' | 'trainer' | 'primary_metric' | 'metric_goal'>,
+): Promise<void> {
   await db.query(
     `insert into models (id, owner_id, name, description, trigger_word, trainer, primary_metric, metric_goal)
      values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (owner_id, name) do nothing`,
@@ -68,7 +78,14 @@ export async function insertVersion(db: Queryable, v: Omit<VersionRow, 'created_
 }
 
 export async function insertArtifact(db: Queryable, a: ArtifactRow): Promise<void> {
-  await db.query('insert into model_artifacts (version_id, name, format, storage_key, bytes, sha256) values ($1, $2, $3, $4, $5, $6)', [a.version_id, a.name, a.format, a.storage_key, a.bytes, a.sha256]);
+  await db.query('insert into model_artifacts (version_id, name, format, storage_key, bytes, sha256) values ($1, $2, $3, $4, $5, $6)', [
+    a.version_id,
+    a.name,
+    a.format,
+    a.storage_key,
+    a.bytes,
+    a.sha256,
+  ]);
 }
 
 export async function versions(db: Queryable, modelId: string): Promise<VersionRow[]> {
@@ -102,7 +119,10 @@ export async function aliases(db: Queryable, modelId: string): Promise<Array<{ a
 
 /** Points an alias at a version and records the move; a no-op move records nothing. */
 export async function setAlias(db: Queryable, modelId: string, alias: string, versionId: string, changedBy: string | null): Promise<void> {
-  const { rows } = await db.query<{ version_id: string }>('select version_id from model_aliases where model_id = $1 and alias = $2 for update', [modelId, alias]);
+  const { rows } = await db.query<{ version_id: string }>('select version_id from model_aliases where model_id = $1 and alias = $2 for update', [
+    modelId,
+    alias,
+  ]);
   const previous = rows[0]?.version_id ?? null;
   if (previous === versionId) return;
   await db.query(
@@ -110,7 +130,13 @@ export async function setAlias(db: Queryable, modelId: string, alias: string, ve
      on conflict (model_id, alias) do update set version_id = excluded.version_id, updated_at = now()`,
     [modelId, alias, versionId],
   );
-  await db.query('insert into model_alias_history (model_id, alias, version_id, previous_version_id, changed_by) values ($1, $2, $3, $4, $5)', [modelId, alias, versionId, previous, changedBy]);
+  await db.query('insert into model_alias_history (model_id, alias, version_id, previous_version_id, changed_by) values ($1, $2, $3, $4, $5)', [
+    modelId,
+    alias,
+    versionId,
+    previous,
+    changedBy,
+  ]);
 }
 
 export async function aliasHistory(db: Queryable, modelId: string, limit: number) {
@@ -121,7 +147,10 @@ export async function aliasHistory(db: Queryable, modelId: string, limit: number
   return rows;
 }
 
-export async function listModels(db: Queryable, f: { ownerId: string | null; publicOnly: boolean; sort: 'newest' | 'popular'; limit: number; offset: number }): Promise<Array<ModelRow & { owner_username: string }>> {
+export async function listModels(
+  db: Queryable,
+  f: { ownerId: string | null; publicOnly: boolean; sort: 'newest' | 'popular'; limit: number; offset: number },
+): Promise<Array<ModelRow & { owner_username: string }>> {
   const order = f.sort === 'popular' ? 'm.popularity desc, m.created_at desc, m.id desc' : 'm.created_at desc, m.id desc';
   const { rows } = await db.query<ModelRow & { owner_username: string }>(
     `select m.*, u.username as owner_username from models m join users u on u.id = m.owner_id
@@ -132,7 +161,11 @@ export async function listModels(db: Queryable, f: { ownerId: string | null; pub
   return rows;
 }
 
-export async function updateModel(db: Queryable, id: string, p: { visibility?: string; description?: string | null; tags?: string[]; trigger_word?: string | null }): Promise<ModelRow> {
+export async function updateModel(
+  db: Queryable,
+  id: string,
+  p: { visibility?: string; description?: string | null; tags?: string[]; trigger_word?: string | null },
+): Promise<ModelRow> {
   const { rows } = await db.query<ModelRow>(
     `update models set
        visibility = coalesce($2, visibility),

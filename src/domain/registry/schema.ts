@@ -52,4 +52,11 @@ export type SetAliasInput = Static<typeof SetAliasBody>;
 
 export const Alias = Out({ alias: Type.String(), version: Type.Integer(), history: Type.Array(FreeObject()) });
 
-export const ArtifactUrl = Out({ name: Type.String(), format: Type.String(), bytes: Type.Integer(), sha256: Type.String(), url: Type.String(), expires_at: Type.String() });
+export const ArtifactUrl = Out({
+  name: Type.String(),
+  format: Type.String(),
+  bytes: Type.Integer(),
+  sha256: Type.String(),
+  url: Type.String(),
+  expires_at: Type.String(),
+});

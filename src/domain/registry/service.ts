@@ -10,7 +10,13 @@ export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 const ALIAS = /^[a-z][a-z0-9_-]{0,49}$/;
 const AUTO_ALIASES = new Set(['latest', 'best']);
 
-export interface NewArtifact { name: string; format: string; storage_key: string; bytes: number; sha256: string }
+export interface NewArtifact {
+  name: string;
+  format: string;
+  storage_key: string;
+  bytes: number;
+  sha256: string;
+}
 
 export interface RegisterInput {
   ownerId: string;
@@ -47,10 +53,29 @@ export class RegistryService {
    * `latest` always moves; `best` moves when the primary metric improves.
    */
   async register(tx: Queryable, r: RegisterInput): Promise<q.VersionRow> {
-    await q.insertModelIfAbsent(tx, { id: newId('mdl'), owner_id: r.ownerId, name: r.modelName, description: r.description, trigger_word: r.triggerWord, trainer: r.trainer, primary_metric: r.primaryMetric.name, metric_goal: r.primaryMetric.goal });
+    await q.insertModelIfAbsent(tx, {
+      id: newId('mdl'),
+      owner_id: r.ownerId,
+      name: r.modelName,
+      description: r.description,
+      trigger_word: r.triggerWord,
+      trainer: r.trainer,
+      primary_metric: r.primaryMetric.name,
+      metric_goal: r.primaryMetric.goal,
+    });
     const model = (await q.modelByName(tx, r.ownerId, r.modelName, true))!;
     const number = await q.nextVersionNumber(tx, model.id);
-    const v = await q.insertVersion(tx, { id: newId('mv'), model_id: model.id, version: number, job_id: r.jobId, dataset_id: r.datasetId, base_model: r.baseModel, hyperparameters: r.hyperparameters, metrics: r.metrics, parent_version_id: r.parentVersionId });
+    const v = await q.insertVersion(tx, {
+      id: newId('mv'),
+      model_id: model.id,
+      version: number,
+      job_id: r.jobId,
+      dataset_id: r.datasetId,
+      base_model: r.baseModel,
+      hyperparameters: r.hyperparameters,
+      metrics: r.metrics,
+      parent_version_id: r.parentVersionId,
+    });
     for (const a of r.artifacts) await q.insertArtifact(tx, { version_id: v.id, ...a });
     await q.setAlias(tx, model.id, 'latest', v.id, null);
     const metric = model.primary_metric ?? r.primaryMetric.name;
@@ -68,7 +93,8 @@ export class RegistryService {
   /** Own model by name, or someone's public model as `owner/name`. */
   async resolve(callerId: string, ref: string, forWrite = false): Promise<q.ModelRow> {
     const slash = ref.indexOf('/');
-    const m = slash < 0 ? await q.modelByName(this.db, callerId, ref) : forWrite ? null : await q.publicModel(this.db, ref.slice(0, slash), ref.slice(slash + 1));
+    const m =
+      slash < 0 ? await q.modelByName(this.db, callerId, ref) : forWrite ? null : await q.publicModel(this.db, ref.slice(0, slash), ref.slice(slash + 1));
     if (!m || (forWrite && m.owner_id !== callerId)) throw new NotFoundError('model', ref);
     return m;
   }
@@ -109,7 +135,13 @@ export class RegistryService {
   }
 
   async list(callerId: string, f: ListModelsInput) {
-    const rows = await q.listModels(this.db, { ownerId: f.visibility === 'public' ? null : callerId, publicOnly: f.visibility === 'public', sort: f.sort, limit: f.limit, offset: (f.page - 1) * f.limit });
+    const rows = await q.listModels(this.db, {
+      ownerId: f.visibility === 'public' ? null : callerId,
+      publicOnly: f.visibility === 'public',
+      sort: f.sort,
+      limit: f.limit,
+      offset: (f.page - 1) * f.limit,
+    });
     const more = rows.length > f.limit;
     const data = await Promise.all(rows.slice(0, f.limit).map(async (m) => ({ owner: m.owner_username, ...(await this.describe(m)) })));
     return { data, page: f.page, has_more: more };
@@ -123,7 +155,10 @@ export class RegistryService {
   async versionsOf(callerId: string, name: string) {
     const m = await this.resolve(callerId, name);
     const vs = await q.versions(this.db, m.id);
-    const arts = await q.artifacts(this.db, vs.map((v) => v.id));
+    const arts = await q.artifacts(
+      this.db,
+      vs.map((v) => v.id),
+    );
     return { data: vs.map((v) => this.versionShape(v, arts)) };
   }
 
@@ -152,7 +187,18 @@ export class RegistryService {
     const v = await q.version(this.db, m.id, versionNumber);
     if (!v) throw new NotFoundError('model version', `${name}@${versionNumber}`);
     await this.db.transaction((tx) => q.setAlias(tx, m.id, alias, v.id, callerId));
-    return { alias, version: versionNumber, history: (await q.aliasHistory(this.db, m.id, 20)).filter((h) => h.alias === alias).map((h) => ({ version_id: h.version_id, previous_version_id: h.previous_version_id, changed_by: h.changed_by, changed_at: h.changed_at.toISOString() })) };
+    return {
+      alias,
+      version: versionNumber,
+      history: (await q.aliasHistory(this.db, m.id, 20))
+        .filter((h) => h.alias === alias)
+        .map((h) => ({
+          version_id: h.version_id,
+          previous_version_id: h.previous_version_id,
+          changed_by: h.changed_by,
+          changed_at: h.changed_at.toISOString(),
+        })),
+    };
   }
 
   async artifactUrl(callerId: string, name: string, ref: string, artifact: string, baseUrl: string) {
@@ -176,8 +222,10 @@ export class RegistryService {
 
   /** For job creation: the output name is new, or names one of the caller's models of this trainer. */
   async checkOutput(callerId: string, name: string, trainer: string): Promise<void> {
-    if (!MODEL_NAME.test(name)) throw new ValidationError('INVALID_MODEL_NAME', 'output.model_name: 1-100 letters, digits, "_", "." or "-", starting with a letter or digit');
+    if (!MODEL_NAME.test(name))
+      throw new ValidationError('INVALID_MODEL_NAME', 'output.model_name: 1-100 letters, digits, "_", "." or "-", starting with a letter or digit');
     const m = await q.modelByName(this.db, callerId, name);
-    if (m && m.trainer !== trainer) throw new AppError('MODEL_TRAINER_MISMATCH', `model "${name}" was trained with ${m.trainer}; a new version must use the same trainer`, { status: 409 });
+    if (m && m.trainer !== trainer)
+      throw new AppError('MODEL_TRAINER_MISMATCH', `model "${name}" was trained with ${m.trainer}; a new version must use the same trainer`, { status: 409 });
   }
 }

@@ -1,7 +1,13 @@
 import { JOB_STATES } from '../jobs/states.js';
 import type { JobRow } from '../jobs/types.js';
 
-export interface MetricSummary { mean: number; std: number; min: number; max: number; values: number[] }
+export interface MetricSummary {
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+  values: number[];
+}
 
 /** Sample standard deviation (n-1): repeats are a sample of what the configuration yields. */
 export function summarize(values: number[]): MetricSummary {
@@ -18,7 +24,12 @@ export function expandGrid(grid: Record<string, unknown[]>): Array<Record<string
   return points;
 }
 
-const key = (p: Record<string, unknown>) => JSON.stringify(Object.keys(p).sort().map((k) => [k, p[k]]));
+const key = (p: Record<string, unknown>) =>
+  JSON.stringify(
+    Object.keys(p)
+      .sort()
+      .map((k) => [k, p[k]]),
+  );
 
 /**
  * Per grid point: its jobs, and for each numeric result metric of the succeeded ones the
@@ -31,12 +42,16 @@ export function aggregate(grid: Record<string, unknown[]>, jobs: JobRow[], metri
     const names = new Set(done.flatMap((j) => Object.keys((j.result?.metrics ?? {}) as Record<string, number>)));
     const metrics: Record<string, MetricSummary> = {};
     for (const name of [...names].sort()) {
-      const values = done.map((j) => (j.result?.metrics as Record<string, number> | undefined)?.[name]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+      const values = done
+        .map((j) => (j.result?.metrics as Record<string, number> | undefined)?.[name])
+        .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
       if (values.length) metrics[name] = summarize(values);
     }
     return { params, jobs: mine.map((j) => ({ id: j.id, status: j.status, repeat: j.sweep_repeat })), completed: done.length, metrics };
   });
   const scored = points.filter((p) => p.metrics[metric]);
-  const best = scored.sort((a, b) => (goal === 'minimize' ? a.metrics[metric]!.mean - b.metrics[metric]!.mean : b.metrics[metric]!.mean - a.metrics[metric]!.mean))[0];
+  const best = scored.sort((a, b) =>
+    goal === 'minimize' ? a.metrics[metric]!.mean - b.metrics[metric]!.mean : b.metrics[metric]!.mean - a.metrics[metric]!.mean,
+  )[0];
   return { points, best: best ? { params: best.params, [metric]: best.metrics[metric]!.mean } : null };
 }

@@ -21,7 +21,19 @@ export async function insertSweep(db: Queryable, s: Omit<SweepRow, 'cancelled_at
   const { rows } = await db.query<SweepRow>(
     `insert into sweeps (id, owner_id, trainer, dataset_id, validation_dataset_id, hyperparameters, grid, repeats, metric, output_prefix, cost)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning *`,
-    [s.id, s.owner_id, s.trainer, s.dataset_id, s.validation_dataset_id, JSON.stringify(s.hyperparameters), JSON.stringify(s.grid), s.repeats, s.metric, s.output_prefix, s.cost],
+    [
+      s.id,
+      s.owner_id,
+      s.trainer,
+      s.dataset_id,
+      s.validation_dataset_id,
+      JSON.stringify(s.hyperparameters),
+      JSON.stringify(s.grid),
+      s.repeats,
+      s.metric,
+      s.output_prefix,
+      s.cost,
+    ],
   );
   return rows[0]!;
 }

@@ -34,7 +34,11 @@ export class SweepsService {
     const repeats = input.repeats ?? 1;
     const points = expandGrid(input.grid);
     if (Object.keys(input.grid).length === 0) throw new ValidationError('EMPTY_GRID', 'grid needs at least one hyperparameter with values');
-    if (points.length * repeats > MAX_SWEEP_JOBS) throw new ValidationError('SWEEP_TOO_LARGE', `${points.length} grid points × ${repeats} repeats = ${points.length * repeats} jobs; at most ${MAX_SWEEP_JOBS}`);
+    if (points.length * repeats > MAX_SWEEP_JOBS)
+      throw new ValidationError(
+        'SWEEP_TOO_LARGE',
+        `${points.length} grid points × ${repeats} repeats = ${points.length * repeats} jobs; at most ${MAX_SWEEP_JOBS}`,
+      );
     const metric = input.metric ?? trainer?.primary_metric.name ?? 'val_accuracy';
     const id = newId('swp');
     const output = input.output ?? { model_name: `sweep-${id.slice(4, 14)}` };
@@ -65,7 +69,19 @@ export class SweepsService {
     }
     const cost = prepared.reduce((s, x) => s + x.p.cost, 0);
     await this.d.db.transaction(async (tx) => {
-      await q.insertSweep(tx, { id, owner_id: ownerId, trainer: input.trainer, dataset_id: input.dataset_id, validation_dataset_id: input.validation_dataset_id ?? null, hyperparameters: input.hyperparameters ?? {}, grid: input.grid, repeats, metric, output_prefix: output.model_name, cost });
+      await q.insertSweep(tx, {
+        id,
+        owner_id: ownerId,
+        trainer: input.trainer,
+        dataset_id: input.dataset_id,
+        validation_dataset_id: input.validation_dataset_id ?? null,
+        hyperparameters: input.hyperparameters ?? {},
+        grid: input.grid,
+        repeats,
+        metric,
+        output_prefix: output.model_name,
+        cost,
+      });
       for (const x of prepared) await this.d.jobs.insertPrepared(tx, ownerId, x.p, { sweep: { id, point: x.point, repeat: x.r } });
     });
     return this.get(ownerId, id);
@@ -78,7 +94,8 @@ export class SweepsService {
     const trainer = this.d.catalog.listTrainers().find((t) => t.id === s.trainer);
     // The trainer says which way its primary metric goes; for others, losses, errors, times and
     // sizes are better small.
-    const goal = trainer?.primary_metric.name === s.metric ? trainer.primary_metric.goal : /loss|error|time|size|_ms|_s$/.test(s.metric) ? 'minimize' : 'maximize';
+    const goal =
+      trainer?.primary_metric.name === s.metric ? trainer.primary_metric.goal : /loss|error|time|size|_ms|_s$/.test(s.metric) ? 'minimize' : 'maximize';
     const counts: Record<string, number> = {};
     for (const j of jobs) counts[j.status] = (counts[j.status] ?? 0) + 1;
     return {

@@ -41,8 +41,11 @@ export interface AttemptRow {
 }
 
 const ENDPOINT_COLS = 'id, owner_id, url, events, secret, created_at, disabled_at';
-const DELIVERY_COLS = 'id, owner_id, endpoint_id, job_id, url, secret, event_type, payload, status, attempts, next_attempt_at, locked_until, last_status, last_error, created_at, delivered_at';
-const D_DELIVERY_COLS = DELIVERY_COLS.split(', ').map((c) => `d.${c}`).join(', ');
+const DELIVERY_COLS =
+  'id, owner_id, endpoint_id, job_id, url, secret, event_type, payload, status, attempts, next_attempt_at, locked_until, last_status, last_error, created_at, delivered_at';
+const D_DELIVERY_COLS = DELIVERY_COLS.split(', ')
+  .map((c) => `d.${c}`)
+  .join(', ');
 
 // `$n::timestamptz` null means "the database clock": one clock for every due/lease decision,
 // so deliverers on hosts with skewed clocks still agree. Tests may pass their own instant.
@@ -174,7 +177,12 @@ export async function recordAttempt(db: Queryable, a: Omit<AttemptRow, 'at'>): P
 
 // The three outcomes are fenced on the attempt count: if our lease lapsed and another deliverer
 // already finished this attempt, ours changes nothing (and the caller skips its attempt row).
-interface Outcome { id: string; attempt: number; status_code: number | null; error: string | null }
+interface Outcome {
+  id: string;
+  attempt: number;
+  status_code: number | null;
+  error: string | null;
+}
 
 export async function markDelivered(db: Queryable, o: Omit<Outcome, 'error'>, at: Date | null): Promise<boolean> {
   const { rowCount } = await db.query(

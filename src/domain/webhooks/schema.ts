@@ -23,7 +23,10 @@ const endpointFields = {
 };
 export const Endpoint = Out(endpointFields);
 /** Only the answer to the creation carries the secret. */
-export const CreatedEndpoint = Out({ ...endpointFields, secret: Type.String({ description: "whsec_…: verifies this endpoint's signatures. Shown once, at creation" }) });
+export const CreatedEndpoint = Out({
+  ...endpointFields,
+  secret: Type.String({ description: "whsec_…: verifies this endpoint's signatures. Shown once, at creation" }),
+});
 
 export const Delivery = Out({
   id: Type.String({ description: 'The webhook-id header: the same on every retry' }),
@@ -39,5 +42,7 @@ export const Delivery = Out({
   last_error: Nullable(Type.String()),
   created_at: DateTime(),
   delivered_at: Nullable(DateTime()),
-  attempts: Type.Array(Out({ attempt: Type.Integer(), status_code: Nullable(Type.Integer()), error: Nullable(Type.String()), duration_ms: Type.Integer(), at: DateTime() })),
+  attempts: Type.Array(
+    Out({ attempt: Type.Integer(), status_code: Nullable(Type.Integer()), error: Nullable(Type.String()), duration_ms: Type.Integer(), at: DateTime() }),
+  ),
 });

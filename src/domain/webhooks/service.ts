@@ -8,7 +8,11 @@ import { newSecret } from './signing.js';
 import { JOB_EVENT_TYPES, type CreateEndpointInput, type JobEventType } from './schema.js';
 
 /** The Standard Webhooks envelope: receivers switch on `type`, `data` is the resource. */
-export interface WebhookPayload { type: JobEventType; timestamp: string; data: Record<string, unknown> }
+export interface WebhookPayload {
+  type: JobEventType;
+  timestamp: string;
+  data: Record<string, unknown>;
+}
 
 export interface PublicEndpoint {
   id: string;
@@ -20,7 +24,13 @@ export interface PublicEndpoint {
   secret?: string;
 }
 
-export interface PublicAttempt { attempt: number; status_code: number | null; error: string | null; duration_ms: number; at: string }
+export interface PublicAttempt {
+  attempt: number;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+  at: string;
+}
 
 export interface PublicDelivery {
   id: string;
@@ -103,7 +113,9 @@ export class WebhooksService {
       throw new ValidationError('URL_INVALID', 'webhook url is not a valid URL', { url });
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new ValidationError('URL_SCHEME_NOT_ALLOWED', `webhook urls must be http or https, not ${parsed.protocol}`, { scheme: parsed.protocol.replace(/:$/, '') });
+      throw new ValidationError('URL_SCHEME_NOT_ALLOWED', `webhook urls must be http or https, not ${parsed.protocol}`, {
+        scheme: parsed.protocol.replace(/:$/, ''),
+      });
     }
     if (parsed.username !== '' || parsed.password !== '') throw new ValidationError('URL_INVALID', 'webhook urls may not contain credentials');
     if (url.length > MAX_URL_LENGTH) throw new ValidationError('URL_INVALID', `webhook urls are at most ${MAX_URL_LENGTH} characters`);
@@ -122,7 +134,12 @@ export class WebhooksService {
    * inside the transaction that changes the job: the messages then exist if and only if the
    * change does, and the wake-up notification is sent on commit.
    */
-  async enqueueJobEvent(tx: Queryable, job: { id: string; owner_id: string; webhook_url: string | null }, type: JobEventType, data: Record<string, unknown>): Promise<void> {
+  async enqueueJobEvent(
+    tx: Queryable,
+    job: { id: string; owner_id: string; webhook_url: string | null },
+    type: JobEventType,
+    data: Record<string, unknown>,
+  ): Promise<void> {
     const targets: Array<{ url: string; secret: string; endpoint_id: string | null }> = [];
     if (job.webhook_url) targets.push({ url: job.webhook_url, secret: await q.ensureUserSecret(tx, job.owner_id), endpoint_id: null });
     for (const e of await q.subscribedEndpoints(tx, job.owner_id, type)) targets.push({ url: e.url, secret: e.secret, endpoint_id: e.id });
@@ -131,7 +148,16 @@ export class WebhooksService {
     const payload: WebhookPayload = { type, timestamp: (this.deps.now?.() ?? new Date()).toISOString(), data };
     for (const t of targets) {
       // The id is the `webhook-id` header: the same on every retry, so receivers can dedupe.
-      await q.insertDelivery(tx, { id: newId('msg'), owner_id: job.owner_id, endpoint_id: t.endpoint_id, job_id: job.id, url: t.url, secret: t.secret, event_type: type, payload });
+      await q.insertDelivery(tx, {
+        id: newId('msg'),
+        owner_id: job.owner_id,
+        endpoint_id: t.endpoint_id,
+        job_id: job.id,
+        url: t.url,
+        secret: t.secret,
+        event_type: type,
+        payload,
+      });
     }
     await q.notifyDeliverers(tx);
   }
@@ -143,7 +169,8 @@ export class WebhooksService {
     if (unknown.length) throw new ValidationError('UNKNOWN_EVENT', `unknown event(s): ${unknown.join(', ')}`, { events: unknown, known: JOB_EVENT_TYPES });
     await this.checkUrl(input.url);
     const max = this.deps.maxEndpoints ?? 20;
-    if ((await q.countEndpoints(this.deps.db, ownerId)) >= max) throw new ConflictError('TOO_MANY_WEBHOOKS', `you can have at most ${max} webhook endpoints`, { max });
+    if ((await q.countEndpoints(this.deps.db, ownerId)) >= max)
+      throw new ConflictError('TOO_MANY_WEBHOOKS', `you can have at most ${max} webhook endpoints`, { max });
     const row = await q.insertEndpoint(this.deps.db, { id: newId('wh'), owner_id: ownerId, url: input.url, events, secret: newSecret() });
     return publicEndpoint(row, true);
   }
@@ -168,7 +195,10 @@ export class WebhooksService {
 
   async listDeliveries(ownerId: string, limit: number, cursor?: string): Promise<Page<PublicDelivery>> {
     const rows = await q.listDeliveries(this.deps.db, ownerId, limit, decodeCursor(cursor));
-    const attempts = await q.attemptsFor(this.deps.db, rows.slice(0, limit).map((r) => r.id));
+    const attempts = await q.attemptsFor(
+      this.deps.db,
+      rows.slice(0, limit).map((r) => r.id),
+    );
     const byDelivery = new Map<string, q.AttemptRow[]>();
     for (const a of attempts) byDelivery.set(a.delivery_id, [...(byDelivery.get(a.delivery_id) ?? []), a]);
     return toPage(rows, limit, (r) => publicDelivery(r, byDelivery.get(r.id) ?? []));

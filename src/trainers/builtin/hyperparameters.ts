@@ -35,7 +35,11 @@ const describe = (kind: HyperKind): string => (Array.isArray(kind) ? `one of ${k
  * Keys in `optional` may be absent (schema properties without a default); keys not in
  * `shape` are ignored.
  */
-export function readHyperparameters<T>(hp: Record<string, unknown> | undefined, shape: { readonly [K in keyof T]-?: HyperKind }, optional: ReadonlyArray<keyof T & string> = []): T {
+export function readHyperparameters<T>(
+  hp: Record<string, unknown> | undefined,
+  shape: { readonly [K in keyof T]-?: HyperKind },
+  optional: ReadonlyArray<keyof T & string> = [],
+): T {
   const out: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [key, kind] of Object.entries(shape) as Array<[string, HyperKind]>) {
@@ -48,6 +52,9 @@ export function readHyperparameters<T>(hp: Record<string, unknown> | undefined, 
       out[key] = v;
     }
   }
-  if (problems.length > 0) throw new HyperparameterError(`hyperparameters: ${problems.join('; ')} (the server fills in defaults from the trainer's catalog schema; a hand-written spec must give every value)`);
+  if (problems.length > 0)
+    throw new HyperparameterError(
+      `hyperparameters: ${problems.join('; ')} (the server fills in defaults from the trainer's catalog schema; a hand-written spec must give every value)`,
+    );
   return out as T;
 }

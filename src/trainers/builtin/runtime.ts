@@ -33,8 +33,10 @@ export function readSpec(argv: readonly string[] = process.argv.slice(2)): JobSp
   } catch (err) {
     throw new TrainerError(`cannot read job spec ${file}: ${(err as Error).message}`);
   }
-  if (!spec || typeof spec !== 'object' || spec.protocol !== 1) throw new TrainerError(`job spec ${file}: unsupported protocol ${String(spec?.protocol)} (expected 1)`);
-  if (typeof spec.output_dir !== 'string' || typeof spec.checkpoint_dir !== 'string') throw new TrainerError(`job spec ${file}: output_dir and checkpoint_dir are required`);
+  if (!spec || typeof spec !== 'object' || spec.protocol !== 1)
+    throw new TrainerError(`job spec ${file}: unsupported protocol ${String(spec?.protocol)} (expected 1)`);
+  if (typeof spec.output_dir !== 'string' || typeof spec.checkpoint_dir !== 'string')
+    throw new TrainerError(`job spec ${file}: output_dir and checkpoint_dir are required`);
   if (!spec.inputs?.dataset) throw new TrainerError(`job spec ${file}: inputs.dataset is required`);
   return spec;
 }

@@ -28,10 +28,23 @@ export const PYTHON_TRAINERS: TrainerDef[] = [
         batch_size: { type: 'integer', minimum: 1, maximum: 32, default: 1 },
         rank: { type: 'integer', minimum: 1, maximum: 128, default: 16 },
         alpha: { type: 'integer', minimum: 1, maximum: 256, default: 16 },
-        resolution: { type: 'integer', minimum: 32, maximum: 1024, multipleOf: 8, default: 512, description: 'Training images are resized and center-cropped to this square size' },
+        resolution: {
+          type: 'integer',
+          minimum: 32,
+          maximum: 1024,
+          multipleOf: 8,
+          default: 512,
+          description: 'Training images are resized and center-cropped to this square size',
+        },
         gradient_checkpointing: { type: 'boolean', default: true },
         checkpoint_every: { type: 'integer', minimum: 1, maximum: 10_000, default: 200 },
-        preview_steps: { type: 'integer', minimum: 1, maximum: 150, default: 25, description: 'Denoising steps of the preview image made with the trigger word' },
+        preview_steps: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 150,
+          default: 25,
+          description: 'Denoising steps of the preview image made with the trigger word',
+        },
         seed: SEED,
       },
     },
@@ -39,7 +52,15 @@ export const PYTHON_TRAINERS: TrainerDef[] = [
     // Runs on CPU when no GPU is free: fine for tiny models and tests, slow for real ones.
     // A deployment that must not do that sets gpu_optional false in catalog.json.
     resources: { gpus: 1, gpu_optional: true, memory_mb: 16_384 },
-    pricing: { type: 'tiers', param: 'steps', tiers: [{ up_to: 600, credits: 10 }, { up_to: 1200, credits: 20 }, { up_to: 2000, credits: 35 }] },
+    pricing: {
+      type: 'tiers',
+      param: 'steps',
+      tiers: [
+        { up_to: 600, credits: 10 },
+        { up_to: 1200, credits: 20 },
+        { up_to: 2000, credits: 35 },
+      ],
+    },
     base_models: 'required',
     // The model remembers the word that invokes it (GET /v1/models/{name} shows it).
     version_fields: { trigger_word: 'trigger_word' },
@@ -83,7 +104,8 @@ export const PYTHON_TRAINERS: TrainerDef[] = [
     id: 'hf-sequence-classifier',
     title: 'Transformer text classifier',
     task: 'text-classification',
-    description: 'Fine-tunes a BERT-family encoder (BERT, DistilBERT, RoBERTa…) for text classification, with evaluation per epoch and best-checkpoint selection.',
+    description:
+      'Fine-tunes a BERT-family encoder (BERT, DistilBERT, RoBERTa…) for text classification, with evaluation per epoch and best-checkpoint selection.',
     dataset: { kinds: ['text-classification-jsonl'], min_rows: 10 },
     hyperparameters: {
       type: 'object',
@@ -127,7 +149,7 @@ export const PYTHON_TRAINERS: TrainerDef[] = [
         seed: { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1, description: 'Omit for a random seed; the one used is returned' },
         steps: { type: 'integer', minimum: 1, maximum: 150, default: 25 },
         guidance_scale: { type: 'number', minimum: 0, maximum: 30, default: 7.5 },
-        width: { type: 'integer', minimum: 32, maximum: 2048, multipleOf: 8, description: 'Default: the base model\'s native size' },
+        width: { type: 'integer', minimum: 32, maximum: 2048, multipleOf: 8, description: "Default: the base model's native size" },
         height: { type: 'integer', minimum: 32, maximum: 2048, multipleOf: 8 },
       },
     },

@@ -11,13 +11,24 @@ export type AdminDeps = Pick<Services, 'accounts' | 'catalog'>;
 export default function adminRoutes(app: FastifyInstance, s: AdminDeps) {
   app.get<{ Querystring: PageQuery }>('/v1/admin/users', {
     config: { auth: 'admin' },
-    schema: { tags: ['admin'], summary: 'Every account (admins only)', security, querystring: pageQuerystring, response: { 200: Page(User), ...errorResponses(401, 403) } },
+    schema: {
+      tags: ['admin'],
+      summary: 'Every account (admins only)',
+      security,
+      querystring: pageQuerystring,
+      response: { 200: Page(User), ...errorResponses(401, 403) },
+    },
     handler: async (req) => s.accounts.listUsers(req.query.limit, req.query.cursor),
   });
 
   app.post('/v1/admin/catalog/reload', {
     config: { auth: 'admin' },
-    schema: { tags: ['admin'], summary: 'Re-read DATA_DIR/catalog.json and re-probe trainer runtimes, the Python environment included (admins only)', security, response: { 200: CatalogCounts, ...errorResponses(401, 403) } },
+    schema: {
+      tags: ['admin'],
+      summary: 'Re-read DATA_DIR/catalog.json and re-probe trainer runtimes, the Python environment included (admins only)',
+      security,
+      response: { 200: CatalogCounts, ...errorResponses(401, 403) },
+    },
     handler: async () => {
       await s.catalog.load({ reprobe: true });
       await s.catalog.ready();
@@ -55,7 +66,13 @@ export default function adminRoutes(app: FastifyInstance, s: AdminDeps) {
 
   app.delete<{ Params: { id: string } }>('/v1/admin/base-models/:id', {
     config: { auth: 'admin' },
-    schema: { tags: ['admin'], summary: 'Remove a registered base model (admins only); its files stay where they are', security, params: idParams(), response: { 204: noContent, ...errorResponses(401, 403, 404, 409) } },
+    schema: {
+      tags: ['admin'],
+      summary: 'Remove a registered base model (admins only); its files stay where they are',
+      security,
+      params: idParams(),
+      response: { 204: noContent, ...errorResponses(401, 403, 404, 409) },
+    },
     handler: async (req, reply) => {
       await s.catalog.unregisterBaseModel(req.params.id);
       return reply.code(204).send();

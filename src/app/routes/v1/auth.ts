@@ -1,5 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { ApiKey, CreateApiKeyBody, LoginBody, SignupBody, Token, User, type CreateApiKeyInput, type LoginInput, type SignupInput } from '../../../domain/accounts/schema.js';
+import {
+  ApiKey,
+  CreateApiKeyBody,
+  LoginBody,
+  SignupBody,
+  Token,
+  User,
+  type CreateApiKeyInput,
+  type LoginInput,
+  type SignupInput,
+} from '../../../domain/accounts/schema.js';
 import type { Services } from '../../../services.js';
 import { errorResponses, idParams, noContent } from '../../schemas.js';
 import { caller } from '../../types.js';
@@ -7,7 +17,10 @@ import { caller } from '../../types.js';
 export type AuthDeps = Pick<Services, 'accounts' | 'config'>;
 
 export default function authRoutes(app: FastifyInstance, s: AuthDeps) {
-  const authLimit = s.config.rateLimits.auth.max > 0 ? { max: s.config.rateLimits.auth.max, timeWindow: s.config.rateLimits.auth.windowMs, keyGenerator: (r: { ip: string }) => `auth:${r.ip}` } : false;
+  const authLimit =
+    s.config.rateLimits.auth.max > 0
+      ? { max: s.config.rateLimits.auth.max, timeWindow: s.config.rateLimits.auth.windowMs, keyGenerator: (r: { ip: string }) => `auth:${r.ip}` }
+      : false;
 
   app.post<{ Body: SignupInput }>('/v1/auth/signup', {
     config: { auth: 'public', rateLimit: authLimit },
@@ -48,12 +61,23 @@ export default function authRoutes(app: FastifyInstance, s: AuthDeps) {
   });
 
   app.get('/v1/api-keys', {
-    schema: { tags: ['auth'], summary: 'Active API keys (never their secrets)', security: [{ bearer: [] }], response: { 200: { type: 'object', properties: { data: { type: 'array', items: ApiKey } } }, ...errorResponses(401) } },
+    schema: {
+      tags: ['auth'],
+      summary: 'Active API keys (never their secrets)',
+      security: [{ bearer: [] }],
+      response: { 200: { type: 'object', properties: { data: { type: 'array', items: ApiKey } } }, ...errorResponses(401) },
+    },
     handler: async (req) => ({ data: await s.accounts.listApiKeys(caller(req).userId) }),
   });
 
   app.delete<{ Params: { id: string } }>('/v1/api-keys/:id', {
-    schema: { tags: ['auth'], summary: 'Revoke an API key', security: [{ bearer: [] }], params: idParams(), response: { 204: noContent, ...errorResponses(401, 404) } },
+    schema: {
+      tags: ['auth'],
+      summary: 'Revoke an API key',
+      security: [{ bearer: [] }],
+      params: idParams(),
+      response: { 204: noContent, ...errorResponses(401, 404) },
+    },
     handler: async (req, reply) => {
       await s.accounts.revokeApiKey(caller(req).userId, req.params.id);
       return reply.status(204).send();

@@ -7,7 +7,12 @@ export type CatalogDeps = Pick<Services, 'catalog'>;
 
 export default function catalogRoutes(app: FastifyInstance, s: CatalogDeps) {
   app.get('/v1/trainers', {
-    schema: { tags: ['catalog'], summary: 'Trainers with their hyperparameter JSON Schema, dataset constraints, pricing and availability', security, response: { 200: { type: 'object', properties: { data: { type: 'array', items: Trainer } } }, ...errorResponses(401) } },
+    schema: {
+      tags: ['catalog'],
+      summary: 'Trainers with their hyperparameter JSON Schema, dataset constraints, pricing and availability',
+      security,
+      response: { 200: { type: 'object', properties: { data: { type: 'array', items: Trainer } } }, ...errorResponses(401) },
+    },
     handler: async () => {
       await s.catalog.ready();
       return { data: s.catalog.listTrainers() };

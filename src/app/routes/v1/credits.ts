@@ -9,7 +9,12 @@ export type CreditDeps = Pick<Services, 'credits' | 'accounts' | 'db'>;
 
 export default function creditRoutes(app: FastifyInstance, s: CreditDeps) {
   app.get('/v1/credits/balance', {
-    schema: { tags: ['credits'], summary: 'Spendable balance, credits held by unfinished jobs, totals', security, response: { 200: Balance, ...errorResponses(401) } },
+    schema: {
+      tags: ['credits'],
+      summary: 'Spendable balance, credits held by unfinished jobs, totals',
+      security,
+      response: { 200: Balance, ...errorResponses(401) },
+    },
     handler: async (req) => ({ ...(await s.credits.balance(caller(req).userId)), billing: s.credits.enabled ? 'on' : 'off' }),
   });
 

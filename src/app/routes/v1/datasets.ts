@@ -51,12 +51,24 @@ export default function datasetRoutes(app: FastifyInstance, s: DatasetDeps) {
   });
 
   app.get<{ Params: { id: string } }>('/v1/datasets/:id', {
-    schema: { tags: ['datasets'], summary: 'A dataset with its status, stats and first errors', security, params: idParams(), response: { 200: Dataset, ...errorResponses(401, 404) } },
+    schema: {
+      tags: ['datasets'],
+      summary: 'A dataset with its status, stats and first errors',
+      security,
+      params: idParams(),
+      response: { 200: Dataset, ...errorResponses(401, 404) },
+    },
     handler: async (req) => s.datasets.get(caller(req).userId, req.params.id),
   });
 
   app.delete<{ Params: { id: string } }>('/v1/datasets/:id', {
-    schema: { tags: ['datasets'], summary: 'Delete a dataset (its files stay); 409 while a job uses it', security, params: idParams(), response: { 204: noContent, ...errorResponses(401, 404, 409) } },
+    schema: {
+      tags: ['datasets'],
+      summary: 'Delete a dataset (its files stay); 409 while a job uses it',
+      security,
+      params: idParams(),
+      response: { 204: noContent, ...errorResponses(401, 404, 409) },
+    },
     handler: async (req, reply) => {
       await s.datasets.delete(caller(req).userId, req.params.id);
       return reply.status(204).send();

@@ -1,6 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ValidationError } from '../../../errors.js';
-import { CompleteUploadBody, CreateUploadBody, File, ImportFilesBody, ImportResults, UploadTicket, type CompleteUploadInput, type CreateUploadInput, type ImportFilesInput } from '../../../domain/files/schema.js';
+import {
+  CompleteUploadBody,
+  CreateUploadBody,
+  File,
+  ImportFilesBody,
+  ImportResults,
+  UploadTicket,
+  type CompleteUploadInput,
+  type CreateUploadInput,
+  type ImportFilesInput,
+} from '../../../domain/files/schema.js';
 import type { Services } from '../../../services.js';
 import { errorResponses, idParams, noContent, pageQuerystring, security, type PageQuery } from '../../schemas.js';
 import { caller } from '../../types.js';
@@ -37,7 +47,13 @@ export default function fileRoutes(app: FastifyInstance, s: FileDeps) {
   });
 
   app.get<{ Querystring: PageQuery }>('/v1/files', {
-    schema: { tags: ['files'], summary: 'Your files, newest first', security, querystring: pageQuerystring, response: { 200: Page(File), ...errorResponses(400, 401) } },
+    schema: {
+      tags: ['files'],
+      summary: 'Your files, newest first',
+      security,
+      querystring: pageQuerystring,
+      response: { 200: Page(File), ...errorResponses(400, 401) },
+    },
     handler: async (req) => s.files.list(caller(req).userId, req.query.limit, req.query.cursor),
   });
 
@@ -47,7 +63,13 @@ export default function fileRoutes(app: FastifyInstance, s: FileDeps) {
   });
 
   app.delete<{ Params: { id: string } }>('/v1/files/:id', {
-    schema: { tags: ['files'], summary: 'Delete a file that no dataset uses', security, params: idParams(), response: { 204: noContent, ...errorResponses(401, 404, 409) } },
+    schema: {
+      tags: ['files'],
+      summary: 'Delete a file that no dataset uses',
+      security,
+      params: idParams(),
+      response: { 204: noContent, ...errorResponses(401, 404, 409) },
+    },
     handler: async (req, reply) => {
       await s.files.delete(caller(req).userId, req.params.id);
       return reply.status(204).send();

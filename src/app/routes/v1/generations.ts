@@ -11,7 +11,8 @@ export default function generationRoutes(app: FastifyInstance, s: GenerationDeps
   app.post<{ Body: CreateGenerationInput; Headers: { 'idempotency-key'?: string } }>('/v1/generations', {
     schema: {
       tags: ['generations'],
-      summary: 'Generate an image with a base model and, optionally, one of your LoRAs: a job of kind inference on the shared queue (202); Idempotency-Key makes retries safe',
+      summary:
+        'Generate an image with a base model and, optionally, one of your LoRAs: a job of kind inference on the shared queue (202); Idempotency-Key makes retries safe',
       security,
       headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 200 } } },
       body: CreateGenerationBody,
@@ -25,17 +26,35 @@ export default function generationRoutes(app: FastifyInstance, s: GenerationDeps
   });
 
   app.get<{ Querystring: PageQuery }>('/v1/generations', {
-    schema: { tags: ['generations'], summary: 'Your generations, newest first', security, querystring: pageQuerystring, response: { 200: GenerationPage, ...errorResponses(401) } },
+    schema: {
+      tags: ['generations'],
+      summary: 'Your generations, newest first',
+      security,
+      querystring: pageQuerystring,
+      response: { 200: GenerationPage, ...errorResponses(401) },
+    },
     handler: async (req) => s.generations.list(caller(req).userId, req.query.limit, req.query.cursor, baseUrl(s, req)),
   });
 
   app.get<{ Params: { id: string } }>('/v1/generations/:id', {
-    schema: { tags: ['generations'], summary: 'One generation; follow it live with GET /v1/jobs/{id}/events', security, params: idParams(), response: { 200: Generation, ...errorResponses(401, 404) } },
+    schema: {
+      tags: ['generations'],
+      summary: 'One generation; follow it live with GET /v1/jobs/{id}/events',
+      security,
+      params: idParams(),
+      response: { 200: Generation, ...errorResponses(401, 404) },
+    },
     handler: async (req) => s.generations.get(caller(req).userId, req.params.id, baseUrl(s, req)),
   });
 
   app.post<{ Params: { id: string } }>('/v1/generations/:id/cancel', {
-    schema: { tags: ['generations'], summary: 'Cancel a queued or running generation (its credits come back)', security, params: idParams(), response: { 200: Generation, ...errorResponses(401, 404, 409) } },
+    schema: {
+      tags: ['generations'],
+      summary: 'Cancel a queued or running generation (its credits come back)',
+      security,
+      params: idParams(),
+      response: { 200: Generation, ...errorResponses(401, 404, 409) },
+    },
     handler: async (req) => s.generations.cancel(caller(req).userId, req.params.id),
   });
 }

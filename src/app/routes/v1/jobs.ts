@@ -2,7 +2,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { isFinal } from '../../../domain/jobs/states.js';
 import { ForbiddenError } from '../../../errors.js';
-import { CreateJobBody, Job, JobEvents, JobLogs, JobMetrics, JobPage, JobsFilter, type CreateJobInput, type JobsFilterInput } from '../../../domain/jobs/schema.js';
+import {
+  CreateJobBody,
+  Job,
+  JobEvents,
+  JobLogs,
+  JobMetrics,
+  JobPage,
+  JobsFilter,
+  type CreateJobInput,
+  type JobsFilterInput,
+} from '../../../domain/jobs/schema.js';
 import type { EventHub, JobEvent } from '../../../events/hub.js';
 import type { Services } from '../../../services.js';
 import { errorResponses, idParams, noContent, pageQuery, security, type PageQuery } from '../../schemas.js';
@@ -27,7 +37,13 @@ const sseFrame = (e: JobEvent) => `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.
 async function streamSse(hub: EventHub, req: FastifyRequest, reply: FastifyReply, jobId: string, after: number) {
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no', 'x-request-id': req.id });
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    'x-request-id': req.id,
+  });
   res.write(': connected\n\n');
   let closed = false;
   let unsubscribe: (() => void) | null = null;
@@ -92,17 +108,35 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', {
-    schema: { tags: ['jobs'], summary: 'A job with its status, progress (fraction, step, ETA), error or result', security, params: idParams(), response: { 200: Job, ...errorResponses(401, 404) } },
+    schema: {
+      tags: ['jobs'],
+      summary: 'A job with its status, progress (fraction, step, ETA), error or result',
+      security,
+      params: idParams(),
+      response: { 200: Job, ...errorResponses(401, 404) },
+    },
     handler: async (req) => s.jobs.get(caller(req).userId, req.params.id, isAdmin(req)),
   });
 
   app.post<{ Params: { id: string } }>('/v1/jobs/:id/cancel', {
-    schema: { tags: ['jobs'], summary: 'Cancel: a queued job at once, a running one through cancel_requested', security, params: idParams(), response: { 200: Job, ...errorResponses(401, 404, 409) } },
+    schema: {
+      tags: ['jobs'],
+      summary: 'Cancel: a queued job at once, a running one through cancel_requested',
+      security,
+      params: idParams(),
+      response: { 200: Job, ...errorResponses(401, 404, 409) },
+    },
     handler: async (req) => s.jobs.cancel(caller(req).userId, req.params.id, isAdmin(req)),
   });
 
   app.delete<{ Params: { id: string } }>('/v1/jobs/:id', {
-    schema: { tags: ['jobs'], summary: 'Delete a finished job and its events (its model versions stay)', security, params: idParams(), response: { 204: noContent, ...errorResponses(401, 404, 409) } },
+    schema: {
+      tags: ['jobs'],
+      summary: 'Delete a finished job and its events (its model versions stay)',
+      security,
+      params: idParams(),
+      response: { 204: noContent, ...errorResponses(401, 404, 409) },
+    },
     handler: async (req, reply) => {
       await s.jobs.delete(caller(req).userId, req.params.id, isAdmin(req));
       return reply.status(204).send();
@@ -115,7 +149,11 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
       summary: 'Job events: a JSON list, or a live stream with Accept: text/event-stream (resumable with Last-Event-ID)',
       security,
       params: idParams(),
-      querystring: { type: 'object', additionalProperties: false, properties: { after: { type: 'integer', minimum: 0, default: 0 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } },
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { after: { type: 'integer', minimum: 0, default: 0 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+      },
       response: { 200: JobEvents, ...errorResponses(401, 404) },
     },
     handler: async (req, reply) => {
@@ -131,7 +169,13 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
 
   app.get<{ Params: { id: string }; Querystring: { after?: number } }>('/v1/jobs/:id/ws', {
     websocket: true,
-    schema: { tags: ['jobs'], summary: 'The same events over a WebSocket (one JSON message per event)', security, params: idParams(), querystring: { type: 'object', properties: { after: { type: 'integer', minimum: 0 } } } },
+    schema: {
+      tags: ['jobs'],
+      summary: 'The same events over a WebSocket (one JSON message per event)',
+      security,
+      params: idParams(),
+      querystring: { type: 'object', properties: { after: { type: 'integer', minimum: 0 } } },
+    },
     handler: async (socket: WebSocket, req: FastifyRequest<{ Params: { id: string }; Querystring: { after?: number } }>) => {
       let unsubscribe: (() => void) | null = null;
       socket.on('close', () => unsubscribe?.());
@@ -155,14 +199,26 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
       summary: 'The newest log lines of a job (trainer logs, stdout and stderr)',
       security,
       params: idParams(),
-      querystring: { type: 'object', additionalProperties: false, properties: { tail: { type: 'integer', minimum: 1, maximum: 10_000, default: 200 }, since: { type: 'string', format: 'date-time' } } },
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { tail: { type: 'integer', minimum: 1, maximum: 10_000, default: 200 }, since: { type: 'string', format: 'date-time' } },
+      },
       response: { 200: JobLogs, ...errorResponses(400, 401, 404) },
     },
-    handler: async (req) => ({ data: await s.jobs.logs(caller(req).userId, req.params.id, req.query.tail, req.query.since ? new Date(req.query.since) : null, isAdmin(req)) }),
+    handler: async (req) => ({
+      data: await s.jobs.logs(caller(req).userId, req.params.id, req.query.tail, req.query.since ? new Date(req.query.since) : null, isAdmin(req)),
+    }),
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/metrics', {
-    schema: { tags: ['jobs'], summary: 'One time series per metric: [{step, epoch, value, at}]', security, params: idParams(), response: { 200: JobMetrics, ...errorResponses(401, 404) } },
+    schema: {
+      tags: ['jobs'],
+      summary: 'One time series per metric: [{step, epoch, value, at}]',
+      security,
+      params: idParams(),
+      response: { 200: JobMetrics, ...errorResponses(401, 404) },
+    },
     handler: async (req) => s.jobs.metrics(caller(req).userId, req.params.id, isAdmin(req)),
   });
 }

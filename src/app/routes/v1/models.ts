@@ -1,11 +1,27 @@
 import type { FastifyInstance } from 'fastify';
-import { Alias, ArtifactUrl, ListModelsQuery, Model, ModelList, ModelVersion, SetAliasBody, UpdateModelBody, type ListModelsInput, type SetAliasInput, type UpdateModelInput } from '../../../domain/registry/schema.js';
+import {
+  Alias,
+  ArtifactUrl,
+  ListModelsQuery,
+  Model,
+  ModelList,
+  ModelVersion,
+  SetAliasBody,
+  UpdateModelBody,
+  type ListModelsInput,
+  type SetAliasInput,
+  type UpdateModelInput,
+} from '../../../domain/registry/schema.js';
 import type { Services } from '../../../services.js';
 import { errorResponses, security } from '../../schemas.js';
 import { caller } from '../../types.js';
 import { baseUrl } from './files.js';
 
-const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 200, description: 'Your model’s name, or owner/name (URL-encoded) for a public one' } } } as const;
+const nameParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 200, description: 'Your model’s name, or owner/name (URL-encoded) for a public one' } },
+} as const;
 
 export type ModelDeps = Pick<Services, 'registry' | 'config'>;
 
@@ -22,7 +38,13 @@ export default function modelRoutes(app: FastifyInstance, s: ModelDeps) {
   });
 
   app.get<{ Params: { name: string } }>('/v1/models/:name', {
-    schema: { tags: ['models'], summary: 'A model with its aliases and latest version', security, params: nameParams, response: { 200: Model, ...errorResponses(401, 404) } },
+    schema: {
+      tags: ['models'],
+      summary: 'A model with its aliases and latest version',
+      security,
+      params: nameParams,
+      response: { 200: Model, ...errorResponses(401, 404) },
+    },
     handler: async (req) => s.registry.describe(await s.registry.resolve(caller(req).userId, req.params.name)),
   });
 
@@ -39,12 +61,24 @@ export default function modelRoutes(app: FastifyInstance, s: ModelDeps) {
   });
 
   app.get<{ Params: { name: string } }>('/v1/models/:name/versions', {
-    schema: { tags: ['models'], summary: 'Every version, newest first, with metrics and artifacts', security, params: nameParams, response: { 200: { type: 'object', properties: { data: { type: 'array', items: ModelVersion } } }, ...errorResponses(401, 404) } },
+    schema: {
+      tags: ['models'],
+      summary: 'Every version, newest first, with metrics and artifacts',
+      security,
+      params: nameParams,
+      response: { 200: { type: 'object', properties: { data: { type: 'array', items: ModelVersion } } }, ...errorResponses(401, 404) },
+    },
     handler: async (req) => s.registry.versionsOf(caller(req).userId, req.params.name),
   });
 
   app.get<{ Params: { name: string; v: string } }>('/v1/models/:name/versions/:v', {
-    schema: { tags: ['models'], summary: 'One version, by number or alias (latest, best, or your own)', security, params: { type: 'object', required: ['name', 'v'], properties: { name: nameParams.properties.name, v: { type: 'string', maxLength: 50 } } }, response: { 200: ModelVersion, ...errorResponses(401, 404) } },
+    schema: {
+      tags: ['models'],
+      summary: 'One version, by number or alias (latest, best, or your own)',
+      security,
+      params: { type: 'object', required: ['name', 'v'], properties: { name: nameParams.properties.name, v: { type: 'string', maxLength: 50 } } },
+      response: { 200: ModelVersion, ...errorResponses(401, 404) },
+    },
     handler: async (req) => s.registry.getVersion(caller(req).userId, req.params.name, req.params.v),
   });
 
@@ -65,7 +99,11 @@ export default function modelRoutes(app: FastifyInstance, s: ModelDeps) {
       tags: ['models'],
       summary: 'A signed, expiring download URL for an artifact (302 to it with ?redirect=true)',
       security,
-      params: { type: 'object', required: ['name', 'v', 'artifact'], properties: { name: nameParams.properties.name, v: { type: 'string', maxLength: 50 }, artifact: { type: 'string', maxLength: 100 } } },
+      params: {
+        type: 'object',
+        required: ['name', 'v', 'artifact'],
+        properties: { name: nameParams.properties.name, v: { type: 'string', maxLength: 50 }, artifact: { type: 'string', maxLength: 100 } },
+      },
       querystring: { type: 'object', additionalProperties: false, properties: { redirect: { type: 'boolean' } } },
       response: { 200: ArtifactUrl, ...errorResponses(401, 404) },
     },

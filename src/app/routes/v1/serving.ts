@@ -14,7 +14,8 @@ export default function servingRoutes(app: FastifyInstance, s: ServingDeps) {
     schema: {
       tags: ['models'],
       summary: 'Predict with a version (default: latest): a class and probabilities per instance',
-      description: 'Instances are what the trainer expects: a row object for linear-classifier, an array of sequence_length rows for sequence-classifier, a string for text-classifier.',
+      description:
+        'Instances are what the trainer expects: a row object for linear-classifier, an array of sequence_length rows for sequence-classifier, a string for text-classifier.',
       security,
       params: nameParams,
       body: PredictBody,
@@ -24,12 +25,24 @@ export default function servingRoutes(app: FastifyInstance, s: ServingDeps) {
   });
 
   app.post<{ Params: { name: string }; Body: LoadInput | null | undefined }>('/v1/models/:name/load', {
-    schema: { tags: ['models'], summary: 'Load a version into the prediction cache ahead of use (202; see /v1/serving/status)', security, params: nameParams, body: LoadBody, response: { 202: CacheEntry, ...errorResponses(400, 401, 404, 409) } },
+    schema: {
+      tags: ['models'],
+      summary: 'Load a version into the prediction cache ahead of use (202; see /v1/serving/status)',
+      security,
+      params: nameParams,
+      body: LoadBody,
+      response: { 202: CacheEntry, ...errorResponses(400, 401, 404, 409) },
+    },
     handler: async (req, reply) => reply.status(202).send(await s.serving.load(caller(req).userId, req.params.name, req.body ?? {})),
   });
 
   app.get('/v1/serving/status', {
-    schema: { tags: ['models'], summary: 'Your models in this server’s prediction cache: loading state and progress', security, response: { 200: { type: 'object', properties: { data: { type: 'array', items: CacheEntry }, cache: FreeObject() } }, ...errorResponses(401) } },
+    schema: {
+      tags: ['models'],
+      summary: 'Your models in this server’s prediction cache: loading state and progress',
+      security,
+      response: { 200: { type: 'object', properties: { data: { type: 'array', items: CacheEntry }, cache: FreeObject() } }, ...errorResponses(401) },
+    },
     handler: async (req) => ({ data: s.serving.status(caller(req).userId), cache: { max_bytes: s.config.serving.cacheBytes } }),
   });
 }

@@ -20,17 +20,35 @@ export default function sweepRoutes(app: FastifyInstance, s: SweepDeps) {
   });
 
   app.get<{ Querystring: PageQuery }>('/v1/sweeps', {
-    schema: { tags: ['sweeps'], summary: 'Your sweeps, newest first', security, querystring: { type: 'object', additionalProperties: false, properties: { ...pageQuery, limit: { ...pageQuery.limit, maximum: 50, default: 20 } } }, response: { 200: Page(Sweep), ...errorResponses(400, 401) } },
+    schema: {
+      tags: ['sweeps'],
+      summary: 'Your sweeps, newest first',
+      security,
+      querystring: { type: 'object', additionalProperties: false, properties: { ...pageQuery, limit: { ...pageQuery.limit, maximum: 50, default: 20 } } },
+      response: { 200: Page(Sweep), ...errorResponses(400, 401) },
+    },
     handler: async (req) => s.sweeps.list(caller(req).userId, req.query.limit, req.query.cursor),
   });
 
   app.get<{ Params: { id: string } }>('/v1/sweeps/:id', {
-    schema: { tags: ['sweeps'], summary: 'A sweep with, per grid point, the mean, standard deviation and every value of each metric', security, params: idParams(), response: { 200: Sweep, ...errorResponses(401, 404) } },
+    schema: {
+      tags: ['sweeps'],
+      summary: 'A sweep with, per grid point, the mean, standard deviation and every value of each metric',
+      security,
+      params: idParams(),
+      response: { 200: Sweep, ...errorResponses(401, 404) },
+    },
     handler: async (req) => s.sweeps.get(caller(req).userId, req.params.id),
   });
 
   app.post<{ Params: { id: string } }>('/v1/sweeps/:id/cancel', {
-    schema: { tags: ['sweeps'], summary: 'Cancel every unfinished job of the sweep', security, params: idParams(), response: { 200: Sweep, ...errorResponses(401, 404) } },
+    schema: {
+      tags: ['sweeps'],
+      summary: 'Cancel every unfinished job of the sweep',
+      security,
+      params: idParams(),
+      response: { 200: Sweep, ...errorResponses(401, 404) },
+    },
     handler: async (req) => s.sweeps.cancel(caller(req).userId, req.params.id),
   });
 }

@@ -7,7 +7,8 @@ import { caller } from '../../types.js';
 
 const tags = ['webhooks'];
 
-const SIGNING = 'Deliveries follow Standard Webhooks (standardwebhooks.com): a JSON body {type, timestamp, data} with the headers webhook-id, webhook-timestamp and webhook-signature (v1, HMAC-SHA256). Answer 2xx within the delivery timeout (10 s by default); anything else is retried with exponential backoff.';
+const SIGNING =
+  'Deliveries follow Standard Webhooks (standardwebhooks.com): a JSON body {type, timestamp, data} with the headers webhook-id, webhook-timestamp and webhook-signature (v1, HMAC-SHA256). Answer 2xx within the delivery timeout (10 s by default); anything else is retried with exponential backoff.';
 
 export type WebhookDeps = Pick<Services, 'webhooks'>;
 

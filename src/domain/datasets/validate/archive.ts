@@ -34,14 +34,7 @@ interface Totals {
  * or absolutely is refused, including forms only some of them honour (backslash, drive letter).
  */
 export function isUnsafeEntryName(name: string): boolean {
-  return (
-    name === '' ||
-    name.includes('\0') ||
-    name.includes('\\') ||
-    name.startsWith('/') ||
-    /^[a-zA-Z]:/.test(name) ||
-    name.split('/').includes('..')
-  );
+  return name === '' || name.includes('\0') || name.includes('\\') || name.startsWith('/') || /^[a-zA-Z]:/.test(name) || name.split('/').includes('..');
 }
 
 /** Errors from the file system are ours to raise; everything else yauzl or zlib says is about the bytes. */
@@ -65,7 +58,15 @@ type Verdict = 'continue' | 'stop-file' | 'stop-all';
  * An under-declared size trips yauzl's own count (validateEntrySizes) first; the checks here
  * bound honest entries that add up to too much, and do not depend on that option staying on.
  */
-async function inflate(zip: ZipFile, entry: Entry, name: string, fileId: string, limits: ValidationLimits, totals: Totals, issues: IssueList): Promise<Verdict> {
+async function inflate(
+  zip: ZipFile,
+  entry: Entry,
+  name: string,
+  fileId: string,
+  limits: ValidationLimits,
+  totals: Totals,
+  issues: IssueList,
+): Promise<Verdict> {
   const { maxRatio, maxTotalBytes } = limits.archive;
   let stream: Readable | undefined;
   let real = 0;

@@ -65,7 +65,9 @@ async function inspect(file: DatasetFileInput): Promise<Outcome> {
   return withImageInput(stream, async (input) => {
     // Any failure to read the header is a property of the bytes, not a bug of ours. sharp's
     // pixel limit is lifted here only so the check below can name the dimensions.
-    const meta = await sharp(input, { limitInputPixels: false }).metadata().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+    const meta = await sharp(input, { limitInputPixels: false })
+      .metadata()
+      .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
     if (meta instanceof Error) return { ok: false, message: `not a decodable image (${meta.message.split('\n')[0]})` };
     const format = meta.format as string;
     if (format !== 'png' && format !== 'jpeg' && format !== 'webp') return { ok: false, message: `unsupported image format "${format}"` };

@@ -135,7 +135,11 @@ function charLength(s: string): number {
   return n;
 }
 
-export async function validateTextClassification(files: readonly DatasetFileInput[], options: DatasetOptions, limits: ValidationLimits): Promise<ValidationResult> {
+export async function validateTextClassification(
+  files: readonly DatasetFileInput[],
+  options: DatasetOptions,
+  limits: ValidationLimits,
+): Promise<ValidationResult> {
   const issues = new IssueList(limits.maxErrors);
   const textField = options.text_field ?? 'text';
   const labelField = options.label_field ?? 'label';

@@ -189,7 +189,8 @@ export async function validateTabularCsv(files: readonly DatasetFileInput[], opt
     stats.label_column = options.label_column;
     if (labelIndex >= 0) {
       stats.class_counts = classes.toJSON();
-      if (classes.size < 2 && files[0]) issues.add({ file_id: files[0].id, message: `label column "${options.label_column}" needs at least 2 classes, found ${classes.size}` });
+      if (classes.size < 2 && files[0])
+        issues.add({ file_id: files[0].id, message: `label column "${options.label_column}" needs at least 2 classes, found ${classes.size}` });
     }
   }
   return issues.result(stats);

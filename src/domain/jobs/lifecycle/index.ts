@@ -28,10 +28,16 @@ export interface LifecycleDeps {
   registry: Pick<RegistryService, 'register'>;
 }
 
-export interface TrainerResult { metrics: Record<string, number>; details?: Record<string, unknown> }
+export interface TrainerResult {
+  metrics: Record<string, number>;
+  details?: Record<string, unknown>;
+}
 
 /** What the registry records about a new version beyond the job itself (from the catalog entry). */
-export interface VersionInfo { primaryMetric: { name: string; goal: 'maximize' | 'minimize' }; triggerWord: string | null }
+export interface VersionInfo {
+  primaryMetric: { name: string; goal: 'maximize' | 'minimize' };
+  triggerWord: string | null;
+}
 
 /** Retries back off a little so a job that kills its worker does not spin through all attempts at once. */
 export const retryBackoffSeconds = (attempt: number): number => Math.min(2 ** attempt, 60);
@@ -40,7 +46,12 @@ export class JobLifecycle {
   constructor(private readonly d: LifecycleDeps) {}
 
   /** The side effects TRANSITIONS declares for `name`, applied to the row it produced. */
-  private async effects(tx: Queryable, name: TransitionName, row: JobRow, extra: { event?: Record<string, unknown>; webhook?: Record<string, unknown> } = {}): Promise<JobRow> {
+  private async effects(
+    tx: Queryable,
+    name: TransitionName,
+    row: JobRow,
+    extra: { event?: Record<string, unknown>; webhook?: Record<string, unknown> } = {},
+  ): Promise<JobRow> {
     const t = TRANSITIONS[name];
     if (t.credits === 'hold') await this.d.credits.hold(tx, row.owner_id, row.id, row.cost);
     else if (t.credits === 'capture') await this.d.credits.capture(tx, row.id);
@@ -106,7 +117,10 @@ export class JobLifecycle {
   /** An inference job's success: its outputs stay on the job (with storage keys) instead of becoming a version. */
   async succeedInference(tx: Queryable, f: Fence, r: TrainerResult, artifacts: NewArtifact[]): Promise<JobRow | null> {
     const outputs = artifacts.map((a) => ({ name: a.name, format: a.format, bytes: a.bytes, sha256: a.sha256, storage_key: a.storage_key }));
-    const done = await sql.markSucceeded(tx, f, { result: { metrics: r.metrics, ...(r.details ? { details: r.details } : {}), outputs }, model_version_id: null });
+    const done = await sql.markSucceeded(tx, f, {
+      result: { metrics: r.metrics, ...(r.details ? { details: r.details } : {}), outputs },
+      model_version_id: null,
+    });
     return done && this.effects(tx, 'succeed', done, { event: { outputs: outputs.map((o) => o.name) } });
   }
 

@@ -17,9 +17,29 @@ const fenceParams = (f: Fence) => [f.jobId, f.workerId, f.attempt];
 /** Inserts a queued job; null when the owner already used this idempotency key. */
 export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null> {
   const cols = [
-    'id', 'owner_id', 'kind', 'trainer', 'priority', 'dataset_id', 'validation_dataset_id', 'base_model', 'hyperparameters', 'output',
-    'metadata', 'from_model', 'webhook_url', 'gpus', 'labels', 'cost', 'idempotency_key', 'request_hash', 'max_attempts',
-    'max_runtime_seconds', 'sweep_id', 'sweep_point', 'sweep_repeat',
+    'id',
+    'owner_id',
+    'kind',
+    'trainer',
+    'priority',
+    'dataset_id',
+    'validation_dataset_id',
+    'base_model',
+    'hyperparameters',
+    'output',
+    'metadata',
+    'from_model',
+    'webhook_url',
+    'gpus',
+    'labels',
+    'cost',
+    'idempotency_key',
+    'request_hash',
+    'max_attempts',
+    'max_runtime_seconds',
+    'sweep_id',
+    'sweep_point',
+    'sweep_repeat',
   ] as const;
   const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
   const values = cols.map((c) => (['hyperparameters', 'output', 'metadata', 'from_model', 'sweep_point'].includes(c) ? json(j[c]) : j[c]));
@@ -40,7 +60,10 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null
  * The per-owner running limit is checked without a lock: two workers claiming in the same
  * instant can overshoot it by one, which we accept rather than serialise every claim.
  */
-export async function claimNext(db: Queryable, w: { workerId: string; freeGpus: number; labels: string[]; leaseSeconds: number; maxRunningPerUser: number }): Promise<JobRow | null> {
+export async function claimNext(
+  db: Queryable,
+  w: { workerId: string; freeGpus: number; labels: string[]; leaseSeconds: number; maxRunningPerUser: number },
+): Promise<JobRow | null> {
   const { rows } = await db.query<JobRow>(
     `with active as (
        select owner_id, count(*)::int as n from jobs where status in (${ACTIVE}) group by owner_id
@@ -71,7 +94,13 @@ export async function renewLease(db: Queryable, f: Fence, leaseSeconds: number):
   return rows[0]?.status ?? null;
 }
 
-export interface Progress { progress: number; step: number; total_steps: number; epoch: number | null; eta_seconds: number | null }
+export interface Progress {
+  progress: number;
+  step: number;
+  total_steps: number;
+  epoch: number | null;
+  eta_seconds: number | null;
+}
 
 export async function setProgress(db: Queryable, f: Fence, p: Progress): Promise<boolean> {
   const { rowCount } = await db.query(

@@ -33,7 +33,8 @@ export async function readCsvTable(files: readonly { path: string; filename?: st
         if (!fileHeader) {
           fileHeader = record;
           if (!header) header = fileHeader;
-          else if (fileHeader.join('\u0000') !== header.join('\u0000')) throw new TrainerError(`${name}: header differs from the first file's (${header.join(',')})`);
+          else if (fileHeader.join('\u0000') !== header.join('\u0000'))
+            throw new TrainerError(`${name}: header differs from the first file's (${header.join(',')})`);
         } else if (record.length !== header!.length) malformed++;
         else rows.push(record);
       }
@@ -147,7 +148,13 @@ export function tableLookup(header: readonly string[]): (row: readonly string[])
  * a number, categorical otherwise; categoricals with too many values (ids, free text) would
  * add a weight per value and learn nothing general, so they are skipped.
  */
-export function fitEncoding(header: readonly string[], rows: readonly string[][], train: readonly number[], labelColumn: string, warn: (message: string) => void): Encoding {
+export function fitEncoding(
+  header: readonly string[],
+  rows: readonly string[][],
+  train: readonly number[],
+  labelColumn: string,
+  warn: (message: string) => void,
+): Encoding {
   const features: FeatureEncoding[] = [];
   const fill: number[] = [];
   header.forEach((column, c) => {

@@ -25,7 +25,14 @@ interface Hyper {
 
 /** Complete: the server filled in the catalog's defaults (catalog.ts). */
 const readHyper = (hp: Record<string, unknown>): Hyper =>
-  readHyperparameters<Hyper>(hp, { epochs: 'integer', learning_rate: 'number', batch_size: 'integer', l2: 'number', validation_split: 'number', seed: 'integer' });
+  readHyperparameters<Hyper>(hp, {
+    epochs: 'integer',
+    learning_rate: 'number',
+    batch_size: 'integer',
+    l2: 'number',
+    validation_split: 'number',
+    seed: 'integer',
+  });
 
 /** Split and shuffle draw from separate streams, so changing the epoch count never changes the split. */
 const SHUFFLE_SALT = 0x5bd1e995;
@@ -43,7 +50,8 @@ interface Prepared {
 function labelColumnOf(ds: SpecDataset): string {
   if (ds.kind !== 'tabular-csv') throw new TrainerError(`dataset ${ds.id} is of kind ${ds.kind}; linear-classifier needs tabular-csv`);
   const label = ds.options?.label_column;
-  if (typeof label !== 'string' || label.trim() === '') throw new TrainerError(`dataset ${ds.id} has no label_column option: set options.label_column to the column holding the class`);
+  if (typeof label !== 'string' || label.trim() === '')
+    throw new TrainerError(`dataset ${ds.id} has no label_column option: set options.label_column to the column holding the class`);
   return label;
 }
 
@@ -75,7 +83,8 @@ async function prepare(spec: JobSpec, hyper: Hyper): Promise<Prepared> {
   if (absent.length > 0) log('warn', `validation dataset lacks columns ${absent.join(', ')}; treated as missing values`);
   // A class the model never trained on cannot be predicted; scoring it would only measure that.
   const known = val.labels.flatMap((label, i) => (classIndex.has(label) ? [i] : []));
-  if (known.length < val.labels.length) log('warn', `validation dataset: ignored ${val.labels.length - known.length} rows whose class is not in the training data`);
+  if (known.length < val.labels.length)
+    log('warn', `validation dataset: ignored ${val.labels.length - known.length} rows whose class is not in the training data`);
   const Xval = encodeRows(enc, val.header, val.rows, known);
   return { labelColumn, enc, classes, X, y, Xval, yval: Int32Array.from(known, (i) => classIndex.get(val.labels[i]!)!) };
 }
@@ -104,7 +113,13 @@ interface Checkpoint {
 
 function fingerprint(prep: Prepared, hyper: Hyper): string {
   const { epochs: _epochs, ...fixed } = hyper; // asking for more epochs on a retry is fine
-  return JSON.stringify({ classes: prep.classes, features: prep.enc.features.map((f) => f.name), train_rows: prep.y.length, val_rows: prep.yval.length, ...fixed });
+  return JSON.stringify({
+    classes: prep.classes,
+    features: prep.enc.features.map((f) => f.name),
+    train_rows: prep.y.length,
+    val_rows: prep.yval.length,
+    ...fixed,
+  });
 }
 
 /** A checkpoint that does not fit this job is reported and ignored: training from scratch still succeeds. */
@@ -142,7 +157,9 @@ const fmt = (v: number | undefined): string => (v === undefined ? '–' : v.toFi
 
 function modelCard(spec: JobSpec, prep: Prepared, hyper: Hyper, last: EpochMetrics): string {
   const v = last.values;
-  const val = spec.inputs.validation_dataset ? `dataset ${spec.inputs.validation_dataset.id}` : `${hyper.validation_split * 100}% stratified split (seed ${hyper.seed})`;
+  const val = spec.inputs.validation_dataset
+    ? `dataset ${spec.inputs.validation_dataset.id}`
+    : `${hyper.validation_split * 100}% stratified split (seed ${hyper.seed})`;
   const row = (...cells: unknown[]): string => `| ${cells.join(' | ')} |`;
   return [
     `# Linear classifier: ${prep.labelColumn}`,
@@ -209,7 +226,16 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
         const done = epoch - 1;
         const file = path.join(spec.checkpoint_dir, `ckpt-${done}.json`);
         p = start.params;
-        const state: Checkpoint = { format: CHECKPOINT_FORMAT, epoch: done, step: done * batches, rng_state: start.rng, fingerprint: expected, weights: Array.from(p.weights), bias: Array.from(p.bias), history };
+        const state: Checkpoint = {
+          format: CHECKPOINT_FORMAT,
+          epoch: done,
+          step: done * batches,
+          rng_state: start.rng,
+          fingerprint: expected,
+          weights: Array.from(p.weights),
+          bias: Array.from(p.bias),
+          history,
+        };
         await writeJson(file, state);
         send({ type: 'checkpoint', step: state.step, path: file });
         log('info', `stopped; checkpoint after epoch ${done} saved`);

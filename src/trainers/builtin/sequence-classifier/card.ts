@@ -17,9 +17,12 @@ export interface CardInput {
 
 const ARCHITECTURES: Record<string, string> = {
   original: 'Dense baseline: flatten → dense(64, ReLU) → dropout → dense(32, ReLU) → softmax.',
-  enhanced_cnn_lstm: 'Two 1-D convolutions (16 filters, kernel 3; depthwise-separable when `use_separable`) → max-pool(2) → dropout → LSTM(16) → dropout → softmax.',
-  resnet_lstm: '1-D convolution stem → two residual blocks (conv → ReLU → conv, added to the input, ReLU) → max-pool(2) → dropout → LSTM(16) → dropout → softmax.',
-  transformer: 'Per-step projection to 16 → sinusoidal positional encoding → 2-head self-attention (learned relative-position bias when `use_relative_pos`) → add & layer norm → feed-forward(32) → add & layer norm → global average pooling → softmax.',
+  enhanced_cnn_lstm:
+    'Two 1-D convolutions (16 filters, kernel 3; depthwise-separable when `use_separable`) → max-pool(2) → dropout → LSTM(16) → dropout → softmax.',
+  resnet_lstm:
+    '1-D convolution stem → two residual blocks (conv → ReLU → conv, added to the input, ReLU) → max-pool(2) → dropout → LSTM(16) → dropout → softmax.',
+  transformer:
+    'Per-step projection to 16 → sinusoidal positional encoding → 2-head self-attention (learned relative-position bias when `use_relative_pos`) → add & layer norm → feed-forward(32) → add & layer norm → global average pooling → softmax.',
 };
 
 const fmt = (v: number | undefined, digits = 4): string => (v === undefined ? '–' : v.toFixed(digits));
@@ -49,8 +52,14 @@ export function modelCard(c: CardInput): string {
     row('Row order', prep.orderColumn ? `sorted by ${code(prep.orderColumn)}` : 'file order'),
     row('Features', prep.features.map(code).join(', ')),
     row('Classes', prep.classes.map(code).join(', ')),
-    row('Windows', `${windows(prep.train)} training, ${windows(prep.val)} validation (stride ${Math.max(1, Math.floor(prep.sequenceLength / 2))}, all rows of a window share one label)`),
-    row('Class weights', prep.classWeights.every((w) => w === 1) ? 'none (balanced)' : prep.classWeights.map((w, k) => `${code(prep.classes[k]!)} ${w.toFixed(3)}`).join(', ')),
+    row(
+      'Windows',
+      `${windows(prep.train)} training, ${windows(prep.val)} validation (stride ${Math.max(1, Math.floor(prep.sequenceLength / 2))}, all rows of a window share one label)`,
+    ),
+    row(
+      'Class weights',
+      prep.classWeights.every((w) => w === 1) ? 'none (balanced)' : prep.classWeights.map((w, k) => `${code(prep.classes[k]!)} ${w.toFixed(3)}`).join(', '),
+    ),
     ...(hyper.subject_id ? [row('Subject', hyper.subject_id)] : []),
     ...(hyper.session_id ? [row('Session', hyper.session_id)] : []),
     '',

@@ -39,7 +39,14 @@ export async function writeCheckpoint(dir: string, state: LoopState, step: numbe
     elapsed_s: elapsedS,
     rng_state: state.rngState,
     weights: encodeTensors(state.weights),
-    optimizer: opt ? { iterations: opt.iterations, acc_beta1: Number.isFinite(opt.accBeta1) ? opt.accBeta1 : null, acc_beta2: Number.isFinite(opt.accBeta2) ? opt.accBeta2 : null, moments: encodeTensors(opt.moments) } : null,
+    optimizer: opt
+      ? {
+          iterations: opt.iterations,
+          acc_beta1: Number.isFinite(opt.accBeta1) ? opt.accBeta1 : null,
+          acc_beta2: Number.isFinite(opt.accBeta2) ? opt.accBeta2 : null,
+          moments: encodeTensors(opt.moments),
+        }
+      : null,
     history: state.history,
     best: state.best ? { epoch: state.best.epoch, val_loss: state.best.valLoss, weights: encodeTensors(state.best.weights) } : null,
     wait: state.wait,
@@ -57,8 +64,16 @@ export async function readCheckpoint(file: string, fingerprint: string, weightSh
     log('warn', `cannot read checkpoint ${file} (${(err as Error).message}); training from scratch`);
     return null;
   }
-  const sameShapes = (list: EncodedTensor[] | undefined): boolean => list?.length === weightShapes.length && list.every((t, i) => t.shape.join('x') === weightShapes[i]!.join('x'));
-  const fits = c?.format === FORMAT && c.fingerprint === fingerprint && Number.isInteger(c.epoch) && Number.isInteger(c.rng_state) && Array.isArray(c.history) && sameShapes(c.weights) && (!c.best || sameShapes(c.best.weights));
+  const sameShapes = (list: EncodedTensor[] | undefined): boolean =>
+    list?.length === weightShapes.length && list.every((t, i) => t.shape.join('x') === weightShapes[i]!.join('x'));
+  const fits =
+    c?.format === FORMAT &&
+    c.fingerprint === fingerprint &&
+    Number.isInteger(c.epoch) &&
+    Number.isInteger(c.rng_state) &&
+    Array.isArray(c.history) &&
+    sameShapes(c.weights) &&
+    (!c.best || sameShapes(c.best.weights));
   if (!fits) {
     log('warn', `checkpoint ${file} was made for different data or settings; training from scratch`);
     return null;
@@ -67,7 +82,14 @@ export async function readCheckpoint(file: string, fingerprint: string, weightSh
     epoch: c.epoch,
     rngState: c.rng_state,
     weights: decodeTensors(c.weights),
-    optimizer: c.optimizer ? { iterations: c.optimizer.iterations, accBeta1: c.optimizer.acc_beta1 ?? NaN, accBeta2: c.optimizer.acc_beta2 ?? NaN, moments: decodeTensors(c.optimizer.moments) } : null,
+    optimizer: c.optimizer
+      ? {
+          iterations: c.optimizer.iterations,
+          accBeta1: c.optimizer.acc_beta1 ?? NaN,
+          accBeta2: c.optimizer.acc_beta2 ?? NaN,
+          moments: decodeTensors(c.optimizer.moments),
+        }
+      : null,
     history: c.history,
     best: c.best ? { epoch: c.best.epoch, valLoss: c.best.val_loss, weights: decodeTensors(c.best.weights) } : null,
     wait: c.wait ?? 0,

@@ -60,13 +60,15 @@ export async function loadSeries(
   if (table.malformed > 0) warn(`${what}: skipped ${table.malformed} rows whose field count differs from the header`);
   if (labeled.unlabeled > 0) warn(`${what}: skipped ${labeled.unlabeled} rows with an empty "${labelColumn}"`);
   const { header } = table;
-  const orderColumn = ORDER_COLUMNS.map((name) => header.find((h) => h !== labelColumn && h.trim().toLowerCase() === name)).find((h) => h !== undefined) ?? null;
+  const orderColumn =
+    ORDER_COLUMNS.map((name) => header.find((h) => h !== labelColumn && h.trim().toLowerCase() === name)).find((h) => h !== undefined) ?? null;
 
   let order = labeled.rows.map((_, i) => i);
   if (orderColumn !== null) {
     const at = header.indexOf(orderColumn);
     const timed = order.filter((i) => labeled.rows[i]![at]!.trim() !== '');
-    if (timed.length < order.length) warn(`${what}: skipped ${order.length - timed.length} rows with an empty "${orderColumn}" (they cannot be placed in time)`);
+    if (timed.length < order.length)
+      warn(`${what}: skipped ${order.length - timed.length} rows with an empty "${orderColumn}" (they cannot be placed in time)`);
     const keys = orderKeys(timed.map((i) => labeled.rows[i]![at]!.trim()));
     const keyOf = new Map(timed.map((row, k) => [row, keys[k]!]));
     // Array.prototype.sort is stable: rows with equal times keep their file order.
@@ -96,7 +98,10 @@ export async function loadSeries(
     const skipped = header.filter((c) => c !== labelColumn && c !== orderColumn && !numeric.includes(c));
     if (skipped.length > 0) warn(`${what}: non-numeric or empty columns ${skipped.map((c) => `"${c}"`).join(', ')} are not features; skipped`);
   }
-  if (chosen.length === 0) throw new TrainerError(`${what} has no numeric feature columns besides the label "${labelColumn}"${orderColumn ? ` and the ordering column "${orderColumn}"` : ''}`);
+  if (chosen.length === 0)
+    throw new TrainerError(
+      `${what} has no numeric feature columns besides the label "${labelColumn}"${orderColumn ? ` and the ordering column "${orderColumn}"` : ''}`,
+    );
 
   const index = chosen.map((f) => header.indexOf(f));
   const d = chosen.length;
@@ -134,7 +139,7 @@ export function blocksOf(labels: readonly string[], sequenceLength: number): Blo
   const stride = strideFor(sequenceLength);
   const span = (sequenceLength - 1) * stride + sequenceLength;
   const blocks: Block[] = [];
-  for (let runStart = 0; runStart < labels.length; ) {
+  for (let runStart = 0; runStart < labels.length;) {
     let runEnd = runStart + 1;
     while (runEnd < labels.length && labels[runEnd] === labels[runStart]) runEnd++;
     for (let b = runStart; b + sequenceLength <= runEnd; b += span) {
@@ -157,7 +162,14 @@ export function blocksOf(labels: readonly string[], sequenceLength: number): Blo
  */
 export function splitWindows(labels: readonly string[], sequenceLength: number, fraction: number, seed: number): { train: Window[]; val: Window[] } {
   const blocks = blocksOf(labels, sequenceLength);
-  const split = fraction > 0 ? stratifiedSplit(blocks.map((b) => b.label), fraction, seed) : { train: blocks.map((_, i) => i), val: [] };
+  const split =
+    fraction > 0
+      ? stratifiedSplit(
+          blocks.map((b) => b.label),
+          fraction,
+          seed,
+        )
+      : { train: blocks.map((_, i) => i), val: [] };
   return { train: split.train.flatMap((i) => blocks[i]!.windows), val: split.val.flatMap((i) => blocks[i]!.windows) };
 }
 

@@ -62,7 +62,16 @@ export class Conv1D extends tf.layers.Layer {
 
   constructor(args: Conv1DArgs) {
     super(args);
-    this.opts = { filters: args.filters ?? 0, kernelSize: args.kernelSize, depthwise: args.depthwise ?? false, activation: args.activation ?? 'linear', useBias: args.useBias ?? true, l1: args.l1 ?? 0, l2: args.l2 ?? 0, seed: args.seed ?? 0 };
+    this.opts = {
+      filters: args.filters ?? 0,
+      kernelSize: args.kernelSize,
+      depthwise: args.depthwise ?? false,
+      activation: args.activation ?? 'linear',
+      useBias: args.useBias ?? true,
+      l1: args.l1 ?? 0,
+      l2: args.l2 ?? 0,
+      seed: args.seed ?? 0,
+    };
   }
 
   private outChannels(inChannels: number): number {

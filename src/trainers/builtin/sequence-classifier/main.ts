@@ -24,7 +24,16 @@ import type { EpochRecord } from './train.js';
 
 function fingerprint(prep: Prepared, hyper: Hyper, warm: boolean): string {
   const { epochs: _epochs, ...fixed } = hyper; // asking for more epochs on a retry is fine
-  return JSON.stringify({ ...fixed, classes: prep.classes, features: prep.features, sequence_length: prep.sequenceLength, model_type: prep.modelType, train: prep.train.y.length, val: prep.val.y.length, warm });
+  return JSON.stringify({
+    ...fixed,
+    classes: prep.classes,
+    features: prep.features,
+    sequence_length: prep.sequenceLength,
+    model_type: prep.modelType,
+    train: prep.train.y.length,
+    val: prep.val.y.length,
+    warm,
+  });
 }
 
 async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
@@ -34,15 +43,36 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
   const prep = await prepare(spec, hyper, warm, (m) => log('warn', m));
   const windowShape: [number, number] = [prep.sequenceLength, prep.features.length];
   const nTrain = prep.train.y.length;
-  log('info', `${nTrain} training and ${prep.val.y.length} validation windows of ${prep.sequenceLength}×${prep.features.length}, ${prep.classes.length} classes, ${prep.modelType}${warm ? ' (warm start)' : ''}`);
+  log(
+    'info',
+    `${nTrain} training and ${prep.val.y.length} validation windows of ${prep.sequenceLength}×${prep.features.length}, ${prep.classes.length} classes, ${prep.modelType}${warm ? ' (warm start)' : ''}`,
+  );
   if (prep.val.y.length === 0) log('warn', 'no validation windows: validation metrics and early stopping are off');
-  if (prep.classWeights.some((w) => w !== 1)) log('info', `imbalanced classes; loss weights ${prep.classes.map((c, k) => `${c}=${prep.classWeights[k]!.toFixed(3)}`).join(', ')}`);
+  if (prep.classWeights.some((w) => w !== 1))
+    log('info', `imbalanced classes; loss weights ${prep.classes.map((c, k) => `${c}=${prep.classWeights[k]!.toFixed(3)}`).join(', ')}`);
 
   const model =
     warm?.model ??
-    buildModel({ modelType: prep.modelType, sequenceLength: prep.sequenceLength, features: prep.features.length, classes: prep.classes.length, dropout: hyper.dropout_rate, l1: hyper.l1_reg, l2: hyper.l2_reg, useSeparable: hyper.use_separable, useRelativePos: hyper.use_relative_pos, seed: hyper.seed });
+    buildModel({
+      modelType: prep.modelType,
+      sequenceLength: prep.sequenceLength,
+      features: prep.features.length,
+      classes: prep.classes.length,
+      dropout: hyper.dropout_rate,
+      l1: hyper.l1_reg,
+      l2: hyper.l2_reg,
+      useSeparable: hyper.use_separable,
+      useRelativePos: hyper.use_relative_pos,
+      seed: hyper.seed,
+    });
   const expected = fingerprint(prep, hyper, warm !== null);
-  const ckpt = spec.resume_from ? await readCheckpoint(spec.resume_from, expected, model.getWeights().map((w) => [...w.shape])) : null;
+  const ckpt = spec.resume_from
+    ? await readCheckpoint(
+        spec.resume_from,
+        expected,
+        model.getWeights().map((w) => [...w.shape]),
+      )
+    : null;
   if (ckpt) log('info', `resumed from ${spec.resume_from} after epoch ${ckpt.state.epoch}`);
 
   const batches = Math.ceil(nTrain / Math.min(hyper.batch_size, nTrain));
@@ -111,16 +141,45 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
   };
   await writeAtomic(out(PREPROCESSING_FILE), JSON.stringify(preprocessing, null, 1) + '\n');
   const confusion = hasVal ? final.confusion : [];
-  const card = modelCard({ spec, hyper, prep, metrics, confusion, backend, warmStart: warm !== null, params: model.countParams(), bestEpoch: outcome.bestEpoch, earlyStopped: outcome.earlyStopped });
+  const card = modelCard({
+    spec,
+    hyper,
+    prep,
+    metrics,
+    confusion,
+    backend,
+    warmStart: warm !== null,
+    params: model.countParams(),
+    bestEpoch: outcome.bestEpoch,
+    earlyStopped: outcome.earlyStopped,
+  });
   await writeAtomic(out('README.md'), card);
-  await writeAtomic(out('metrics.json'), JSON.stringify({ final: metrics, confusion_matrix: confusion, labels: prep.classes, epochs: outcome.history }, null, 1) + '\n');
-  for (const [name, format] of [['model.json', 'tfjs-layers-json'], ['weights.bin', 'binary'], [PREPROCESSING_FILE, 'json'], ['README.md', 'markdown'], ['metrics.json', 'json']] as const) {
+  await writeAtomic(
+    out('metrics.json'),
+    JSON.stringify({ final: metrics, confusion_matrix: confusion, labels: prep.classes, epochs: outcome.history }, null, 1) + '\n',
+  );
+  for (const [name, format] of [
+    ['model.json', 'tfjs-layers-json'],
+    ['weights.bin', 'binary'],
+    [PREPROCESSING_FILE, 'json'],
+    ['README.md', 'markdown'],
+    ['metrics.json', 'json'],
+  ] as const) {
     send({ type: 'artifact', name, path: out(name), format });
   }
   send({
     type: 'result',
     metrics,
-    details: { confusion_matrix: confusion, labels: prep.classes, warm_start: warm !== null, model_type: prep.modelType, features: prep.features, sequence_length: prep.sequenceLength, backend, early_stopped: outcome.earlyStopped },
+    details: {
+      confusion_matrix: confusion,
+      labels: prep.classes,
+      warm_start: warm !== null,
+      model_type: prep.modelType,
+      features: prep.features,
+      sequence_length: prep.sequenceLength,
+      backend,
+      early_stopped: outcome.earlyStopped,
+    },
   });
   return 0;
 }

@@ -31,7 +31,7 @@ export function binaryAuc(scores: readonly number[], positive: readonly boolean[
   const idx = scores.map((_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
   let rankSumPos = 0;
   let nPos = 0;
-  for (let i = 0; i < idx.length; ) {
+  for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && scores[idx[j + 1]!] === scores[idx[i]!]) j++;
     const avgRank = (i + j) / 2 + 1;
@@ -65,7 +65,10 @@ export function score(probs: ArrayLike<number>, truth: ArrayLike<number>, k: num
   const aucs: number[] = [];
   for (let c = 0; c < k; c++) {
     const scores = Array.from({ length: n }, (_, i) => probs[i * k + c]!);
-    const auc = binaryAuc(scores, Array.from({ length: n }, (_, i) => truth[i] === c));
+    const auc = binaryAuc(
+      scores,
+      Array.from({ length: n }, (_, i) => truth[i] === c),
+    );
     if (!Number.isNaN(auc)) aucs.push(auc);
   }
 

@@ -39,7 +39,8 @@ export function buildModel(a: Architecture): tf.LayersModel {
     on(tf.layers.dense({ units, activation, kernelInitializer: init(), kernelRegularizer: reg }), x);
   const drop = (x: Sym): Sym => (a.dropout > 0 ? on(new SeededDropout({ rate: a.dropout }), x) : x);
   const seed = (): number => seeds.int(2 ** 30);
-  const conv = (x: Sym, filters: number, activation: 'relu' | 'linear' = 'linear'): Sym => on(new Conv1D({ filters, kernelSize: 3, activation, l1: a.l1, l2: a.l2, seed: seed() }), x);
+  const conv = (x: Sym, filters: number, activation: 'relu' | 'linear' = 'linear'): Sym =>
+    on(new Conv1D({ filters, kernelSize: 3, activation, l1: a.l1, l2: a.l2, seed: seed() }), x);
   const L = a.sequenceLength;
   // Recurrence over fewer, pooled steps: the LSTM is the slow part on the cpu backend.
   const pool = (x: Sym): Sym => (L >= 4 ? on(tf.layers.maxPooling1d({ poolSize: 2 }), x) : x);

@@ -37,7 +37,23 @@ export interface Hyper {
 export function readHyper(hp: Record<string, unknown>): Hyper {
   return readHyperparameters<Hyper>(
     hp,
-    { model_type: MODEL_TYPES, epochs: 'integer', batch_size: 'integer', learning_rate: 'number', dropout_rate: 'number', l1_reg: 'number', l2_reg: 'number', use_separable: 'boolean', use_relative_pos: 'boolean', sequence_length: 'integer', validation_split: 'number', patience: 'integer', seed: 'integer', subject_id: 'string', session_id: 'string' },
+    {
+      model_type: MODEL_TYPES,
+      epochs: 'integer',
+      batch_size: 'integer',
+      learning_rate: 'number',
+      dropout_rate: 'number',
+      l1_reg: 'number',
+      l2_reg: 'number',
+      use_separable: 'boolean',
+      use_relative_pos: 'boolean',
+      sequence_length: 'integer',
+      validation_split: 'number',
+      patience: 'integer',
+      seed: 'integer',
+      subject_id: 'string',
+      session_id: 'string',
+    },
     ['subject_id', 'session_id'],
   );
 }
@@ -77,7 +93,8 @@ export interface Prepared {
 function labelColumnOf(ds: SpecDataset): string {
   if (ds.kind !== 'tabular-csv') throw new TrainerError(`dataset ${ds.id} is of kind ${ds.kind}; sequence-classifier needs tabular-csv`);
   const label = ds.options?.label_column;
-  if (typeof label !== 'string' || label.trim() === '') throw new TrainerError(`dataset ${ds.id} has no label_column option: set options.label_column to the column holding the class`);
+  if (typeof label !== 'string' || label.trim() === '')
+    throw new TrainerError(`dataset ${ds.id} has no label_column option: set options.label_column to the column holding the class`);
   return label;
 }
 
@@ -90,10 +107,15 @@ function checkWarm(series: Series, warm: WarmStart): Series {
   const extra = series.features.filter((f) => !prev.includes(f));
   if (missing.length > 0 || extra.length > 0) {
     const parts = [missing.length > 0 ? `missing ${list(missing)}` : '', extra.length > 0 ? `not in the previous version ${list(extra)}` : ''].filter(Boolean);
-    throw new TrainerError(`warm start: the dataset's feature columns do not match the previous version's (${parts.join('; ')}); expected ${list(prev)}. Train from scratch to change the features`);
+    throw new TrainerError(
+      `warm start: the dataset's feature columns do not match the previous version's (${parts.join('; ')}); expected ${list(prev)}. Train from scratch to change the features`,
+    );
   }
   const unknown = [...new Set(series.labels)].filter((l) => !warm.prep.classes.includes(l));
-  if (unknown.length > 0) throw new TrainerError(`warm start: classes ${list(unknown)} are not among the previous version's classes ${list(warm.prep.classes)}. Train from scratch to add classes`);
+  if (unknown.length > 0)
+    throw new TrainerError(
+      `warm start: classes ${list(unknown)} are not among the previous version's classes ${list(warm.prep.classes)}. Train from scratch to add classes`,
+    );
   return reorderFeatures(series, prev);
 }
 
@@ -108,7 +130,8 @@ export async function prepare(spec: JobSpec, hyper: Hyper, warm: WarmStart | nul
   let modelType = hyper.model_type;
   if (warm) {
     series = checkWarm(series, warm);
-    if (warm.prep.sequence_length !== sequenceLength) warn(`warm start: keeping the previous version's sequence_length ${warm.prep.sequence_length} (the model's input size), not ${sequenceLength}`);
+    if (warm.prep.sequence_length !== sequenceLength)
+      warn(`warm start: keeping the previous version's sequence_length ${warm.prep.sequence_length} (the model's input size), not ${sequenceLength}`);
     if (warm.prep.model_type !== modelType) warn(`warm start: keeping the previous version's architecture ${warm.prep.model_type}, not ${modelType}`);
     sequenceLength = warm.prep.sequence_length;
     modelType = warm.prep.model_type;
@@ -121,14 +144,19 @@ export async function prepare(spec: JobSpec, hyper: Hyper, warm: WarmStart | nul
   if (valDs) {
     if (valDs.kind !== 'tabular-csv') throw new TrainerError(`validation dataset ${valDs.id} is of kind ${valDs.kind}; sequence-classifier needs tabular-csv`);
     valSeries = await loadSeries(valDs.files, labelColumn, 'validation dataset', warn, series.features);
-    split = { train: blocksOf(series.labels, sequenceLength).flatMap((b) => b.windows), val: blocksOf(valSeries.labels, sequenceLength).flatMap((b) => b.windows) };
+    split = {
+      train: blocksOf(series.labels, sequenceLength).flatMap((b) => b.windows),
+      val: blocksOf(valSeries.labels, sequenceLength).flatMap((b) => b.windows),
+    };
     validation = `dataset ${valDs.id}`;
   } else {
     split = splitWindows(series.labels, sequenceLength, hyper.validation_split, hyper.seed);
     validation = `${Math.round(hyper.validation_split * 100)}% of the blocks of windows, stratified by label (seed ${hyper.seed})`;
   }
   if (split.train.length === 0) {
-    throw new TrainerError(`no training window: no run of ${sequenceLength} consecutive rows shares one "${labelColumn}" value; lower sequence_length or check the row order`);
+    throw new TrainerError(
+      `no training window: no run of ${sequenceLength} consecutive rows shares one "${labelColumn}" value; lower sequence_length or check the row order`,
+    );
   }
 
   const classes = warm ? [...warm.prep.classes] : [...new Set(split.train.map((w) => w.label))].sort();
@@ -149,5 +177,18 @@ export async function prepare(spec: JobSpec, hyper: Hyper, warm: WarmStart | nul
   // the imbalance is real, so a balanced dataset trains on the plain loss.
   const imbalanced = Math.max(...present) > 1.1 * Math.min(...present);
   const classWeights = trainCounts.map((c) => (!imbalanced ? 1 : c === 0 ? 0 : train.y.length / (present.length * c)));
-  return { labelColumn, orderColumn: series.orderColumn, features: series.features, classes, sequenceLength, modelType, normalization, train, val, trainCounts, classWeights, validation };
+  return {
+    labelColumn,
+    orderColumn: series.orderColumn,
+    features: series.features,
+    classes,
+    sequenceLength,
+    modelType,
+    normalization,
+    train,
+    val,
+    trainCounts,
+    classWeights,
+    validation,
+  };
 }

@@ -154,7 +154,15 @@ export async function trainLoop(model: tf.LayersModel, input: TrainInput, cfg: T
   let earlyStopped = false;
   for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= cfg.epochs; epoch++) {
     // An epoch is the unit of resumption: a stop mid-epoch rolls back to its start.
-    const start: LoopState = { epoch: epoch - 1, rngState: rng.state, weights: model.getWeights().map((w) => w.clone()), optimizer: await captureOptimizer(opt), history: [...history], best, wait };
+    const start: LoopState = {
+      epoch: epoch - 1,
+      rngState: rng.state,
+      weights: model.getWeights().map((w) => w.clone()),
+      optimizer: await captureOptimizer(opt),
+      history: [...history],
+      best,
+      wait,
+    };
     for (let i = 0; i < n; i++) order[i] = i; // from identity, so the shuffle depends on the PRNG state alone
     rng.shuffle(order);
     let lossSum = 0;
@@ -174,7 +182,11 @@ export async function trainLoop(model: tf.LayersModel, input: TrainInput, cfg: T
       });
       reseedDropout(Math.imul(cfg.seed ^ 0x68e31da4, 1_000_003) + epoch * 65_537 + b);
       const kept: { predicted?: tf.Tensor } = {};
-      const [xt, yt, wt] = [tf.tensor3d(xb.subarray(0, m * per), [m, ...windowShape]), tf.tensor2d(yb.subarray(0, m * classes), [m, classes]), tf.tensor1d(wb.subarray(0, m))];
+      const [xt, yt, wt] = [
+        tf.tensor3d(xb.subarray(0, m * per), [m, ...windowShape]),
+        tf.tensor2d(yb.subarray(0, m * classes), [m, classes]),
+        tf.tensor1d(wb.subarray(0, m)),
+      ];
       const cost = opt.minimize(
         () => {
           const p = model.apply(xt, { training: true }) as tf.Tensor;

@@ -75,7 +75,11 @@ export interface Split {
   val: Examples;
 }
 
-const pick = (ex: Examples, which: readonly number[]): Examples => ({ texts: which.map((i) => ex.texts[i]!), labels: which.map((i) => ex.labels[i]!), skipped: 0 });
+const pick = (ex: Examples, which: readonly number[]): Examples => ({
+  texts: which.map((i) => ex.texts[i]!),
+  labels: which.map((i) => ex.labels[i]!),
+  skipped: 0,
+});
 
 /**
  * The same stratified split as the linear classifier: it depends on the labels and the seed

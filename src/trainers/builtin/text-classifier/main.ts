@@ -36,7 +36,16 @@ interface Hyper {
 
 /** Complete: the server filled in the catalog's defaults (catalog.ts). */
 const readHyper = (hp: Record<string, unknown>): Hyper =>
-  readHyperparameters<Hyper>(hp, { architecture: ARCHITECTURES, epochs: 'integer', batch_size: 'integer', learning_rate: 'number', max_length: 'integer', vocab_size: 'integer', validation_split: 'number', seed: 'integer' });
+  readHyperparameters<Hyper>(hp, {
+    architecture: ARCHITECTURES,
+    epochs: 'integer',
+    batch_size: 'integer',
+    learning_rate: 'number',
+    max_length: 'integer',
+    vocab_size: 'integer',
+    validation_split: 'number',
+    seed: 'integer',
+  });
 
 /** Initialisation, split and shuffle draw from separate streams: more epochs never change the split or the init. */
 const INIT_SALT = 0x2545f491;
@@ -74,7 +83,9 @@ async function prepare(spec: JobSpec, hyper: Hyper): Promise<Prepared> {
     labels = warm.model.labels;
     const unknown = [...new Set(all.labels)].filter((l) => !labels.includes(l)).sort();
     if (unknown.length > 0) {
-      throw new TrainerError(`warm start: the dataset has labels the previous version does not know (${unknown.join(', ')}); its labels are ${labels.join(', ')}. Train from scratch to change the label set.`);
+      throw new TrainerError(
+        `warm start: the dataset has labels the previous version does not know (${unknown.join(', ')}); its labels are ${labels.join(', ')}. Train from scratch to change the label set.`,
+      );
     }
   } else {
     labels = [...new Set(train.labels)].sort();
@@ -89,10 +100,14 @@ async function prepare(spec: JobSpec, hyper: Hyper): Promise<Prepared> {
   let architecture = hyper.architecture;
   let tokenizer: Tokenizer;
   if (warm) {
-    if (warm.model.architecture !== architecture) log('warn', `warm start: keeping the previous version's architecture (${warm.model.architecture}); architecture=${architecture} is ignored`);
+    if (warm.model.architecture !== architecture)
+      log('warn', `warm start: keeping the previous version's architecture (${warm.model.architecture}); architecture=${architecture} is ignored`);
     architecture = warm.model.architecture;
     tokenizer = warm.tokenizer;
-    log('info', `warm start from ${spec.init_from}: keeping its weights and tokenizer (${tokenizer.size} tokens, max_length ${tokenizer.maxLength}; vocab_size and max_length of this job do not apply)`);
+    log(
+      'info',
+      `warm start from ${spec.init_from}: keeping its weights and tokenizer (${tokenizer.size} tokens, max_length ${tokenizer.maxLength}; vocab_size and max_length of this job do not apply)`,
+    );
   } else {
     tokenizer = fitTokenizer(train.texts, { vocabSize: hyper.vocab_size, maxLength: hyper.max_length, bigrams: architecture === 'fasttext' });
   }
@@ -119,7 +134,15 @@ interface Checkpoint {
 function fingerprint(prep: Prepared): string {
   const { epochs: _epochs, ...fixed } = prep.hyper;
   const vocab = createHash('sha256').update(JSON.stringify(prep.tokenizer.json)).digest('hex');
-  return JSON.stringify({ ...fixed, architecture: prep.architecture, labels: prep.labels, vocab, train: prep.train.texts.length, val: prep.val.texts.length, warm: !!prep.warm });
+  return JSON.stringify({
+    ...fixed,
+    architecture: prep.architecture,
+    labels: prep.labels,
+    vocab,
+    train: prep.train.texts.length,
+    val: prep.val.texts.length,
+    warm: !!prep.warm,
+  });
 }
 
 async function writeJson(file: string, value: unknown): Promise<void> {
@@ -215,7 +238,16 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
         const done = epoch - 1;
         const file = path.join(spec.checkpoint_dir, `ckpt-${done}.json`);
         const arrays = Object.fromEntries(Object.entries(start.state.arrays).map(([k, v]) => [k, toBase64(v)]));
-        const state: Checkpoint = { format: CHECKPOINT_FORMAT, epoch: done, step: done * batches, rng_state: start.rng, fingerprint: expected, optimizer_step: start.state.step, arrays, history };
+        const state: Checkpoint = {
+          format: CHECKPOINT_FORMAT,
+          epoch: done,
+          step: done * batches,
+          rng_state: start.rng,
+          fingerprint: expected,
+          optimizer_step: start.state.step,
+          arrays,
+          history,
+        };
         await writeJson(file, state);
         send({ type: 'checkpoint', step: state.step, path: file });
         log('info', `stopped; checkpoint after epoch ${done} saved`);

@@ -126,7 +126,11 @@ export function stateOf(params: Record<string, AdamParam>, step: number): Traini
 
 export function loadStateInto(params: Record<string, AdamParam>, state: TrainingState): void {
   for (const [name, p] of Object.entries(params)) {
-    for (const [suffix, target] of [['', p.data], ['.m', p.m], ['.v', p.v]] as const) {
+    for (const [suffix, target] of [
+      ['', p.data],
+      ['.m', p.m],
+      ['.v', p.v],
+    ] as const) {
       const src = state.arrays[name + suffix];
       if (!src || src.length !== target.length) throw new Error(`training state lacks ${name + suffix} or has the wrong size`);
       target.set(src);
@@ -137,7 +141,8 @@ export function loadStateInto(params: Record<string, AdamParam>, state: Training
 export function setWeightsInto(params: Record<string, { shape: number[]; data: Float32Array }>, weights: Weights): void {
   for (const [name, p] of Object.entries(params)) {
     const w = weights[name];
-    if (!w || w.shape.join('x') !== p.shape.join('x')) throw new Error(`weights lack "${name}" [${p.shape.join(', ')}] or have another shape (${w?.shape.join(', ') ?? 'absent'})`);
+    if (!w || w.shape.join('x') !== p.shape.join('x'))
+      throw new Error(`weights lack "${name}" [${p.shape.join(', ')}] or have another shape (${w?.shape.join(', ') ?? 'absent'})`);
     p.data.set(w.data);
   }
 }

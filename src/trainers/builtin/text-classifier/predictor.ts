@@ -70,7 +70,9 @@ export async function readModelDir(dir: string): Promise<ModelDir> {
   const weightsBuf = await read(model.weights_file);
   const weights = unpackWeights(model.weights, weightsBuf, `${dir}/${model.weights_file}`);
   if (model.config.vocab !== tokenizer.size || model.config.classes !== model.labels.length) {
-    throw new Error(`${dir}: model.json (vocab ${model.config.vocab}, ${model.config.classes} classes) does not match its tokenizer (${tokenizer.size}) or labels (${model.labels.length})`);
+    throw new Error(
+      `${dir}: model.json (vocab ${model.config.vocab}, ${model.config.classes} classes) does not match its tokenizer (${tokenizer.size}) or labels (${model.labels.length})`,
+    );
   }
   return { model, tokenizer, weights, bytes: modelBuf.byteLength + tokBuf.byteLength + weightsBuf.byteLength };
 }

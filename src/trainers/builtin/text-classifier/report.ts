@@ -53,12 +53,14 @@ const fmt = (v: number | undefined, digits = 4): string => (v === undefined ? 'â
 
 function modelCard(f: FinishInput, metrics: Record<string, number>, report: Report | null): string {
   const { spec, labels, model } = f;
-  const val = spec.inputs.validation_dataset ? `dataset ${spec.inputs.validation_dataset.id}` : `${Number(f.hyperparameters.validation_split) * 100}% stratified split (seed ${String(f.hyperparameters.seed)})`;
+  const val = spec.inputs.validation_dataset
+    ? `dataset ${spec.inputs.validation_dataset.id}`
+    : `${Number(f.hyperparameters.validation_split) * 100}% stratified split (seed ${String(f.hyperparameters.seed)})`;
   const lines = [
     `# Text classifier (${f.architecture})`,
     '',
     f.architecture === 'fasttext'
-      ? 'fastText-style model: the mean of the embeddings of a text\'s words, word bigrams and character 3-5-grams, then a softmax layer.'
+      ? "fastText-style model: the mean of the embeddings of a text's words, word bigrams and character 3-5-grams, then a softmax layer."
       : 'A small transformer encoder (sinusoidal positions, pre-LN self-attention blocks, mean pooling) with a softmax layer.',
     'Texts are NFKC-normalised, lower-cased, stripped of invisible format characters, and Cyrillic/Greek look-alike letters inside Latin words are',
     'folded to Latin, then split into words; the vocabulary (`tokenizer.json`) was fitted on the training split only.',
@@ -74,15 +76,25 @@ function modelCard(f: FinishInput, metrics: Record<string, number>, report: Repo
     row('Warm start', f.warmStart ? 'yes: tokenizer and weights of the previous version' : 'no'),
     row('Labels', labels.map((l) => `\`${cell(l)}\``).join(', ')),
     row('Texts', `${f.train.texts.length} training, ${f.val.texts.length} validation`),
-    row('Vocabulary', `${f.tokenizer.size} tokens (${f.tokenizer.json.words.length} words, ${f.tokenizer.json.bigrams.length} bigrams, ${f.tokenizer.json.ngrams.length} n-grams)`),
-    row('Network', Object.entries(model.config).map(([k, v]) => `${k} ${v}`).join(', ')),
+    row(
+      'Vocabulary',
+      `${f.tokenizer.size} tokens (${f.tokenizer.json.words.length} words, ${f.tokenizer.json.bigrams.length} bigrams, ${f.tokenizer.json.ngrams.length} n-grams)`,
+    ),
+    row(
+      'Network',
+      Object.entries(model.config)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    ),
     ...Object.entries(f.hyperparameters).map(([k, v]) => row(`\`${k}\``, cell(v))),
     '',
     '## Metrics',
     '',
     row('Metric', 'Value'),
     row('---', '---:'),
-    ...['accuracy', 'loss', 'val_accuracy', 'val_f1', 'val_loss'].filter((k) => k in metrics).map((k) => row(k === 'val_f1' ? 'val_f1 (macro)' : k, fmt(metrics[k]))),
+    ...['accuracy', 'loss', 'val_accuracy', 'val_f1', 'val_loss']
+      .filter((k) => k in metrics)
+      .map((k) => row(k === 'val_f1' ? 'val_f1 (macro)' : k, fmt(metrics[k]))),
     row('training_time_s', fmt(metrics.training_time_s, 2)),
     row('inference_ms_per_sample', fmt(metrics.inference_ms_per_sample, 3)),
     row('model_size_bytes', metrics.model_size_bytes),
@@ -94,7 +106,13 @@ function modelCard(f: FinishInput, metrics: Record<string, number>, report: Repo
       const c = report.per_class[k]!;
       lines.push(row(`\`${cell(l)}\``, fmt(c.precision), fmt(c.recall), fmt(c.f1), c.support));
     });
-    lines.push('', '## Confusion matrix (validation; rows: true label, columns: predicted)', '', row('', ...labels.map((l) => `\`${cell(l)}\``)), row('---', ...labels.map(() => '---:')));
+    lines.push(
+      '',
+      '## Confusion matrix (validation; rows: true label, columns: predicted)',
+      '',
+      row('', ...labels.map((l) => `\`${cell(l)}\``)),
+      row('---', ...labels.map(() => '---:')),
+    );
     labels.forEach((l, k) => lines.push(row(`\`${cell(l)}\``, ...report.confusion[k]!)));
     lines.push('');
   }
@@ -148,7 +166,8 @@ export async function finish(f: FinishInput): Promise<void> {
     report = v.report;
     Object.assign(metrics, { val_loss: v.loss, val_accuracy: v.report.accuracy, val_f1: v.report.macro_f1 });
     const perClass = perClassMetrics(labels, v.report, MAX_METRICS - Object.keys(metrics).length);
-    if (perClass.omitted > 0) log('warn', `per-class metrics of ${perClass.omitted} classes are only in details and metrics.json (the result holds at most ${MAX_METRICS} metrics)`);
+    if (perClass.omitted > 0)
+      log('warn', `per-class metrics of ${perClass.omitted} classes are only in details and metrics.json (the result holds at most ${MAX_METRICS} metrics)`);
     Object.assign(metrics, perClass.values);
   } else {
     log('warn', 'no validation texts: val_* metrics are not reported');

@@ -37,8 +37,40 @@ export interface TokenizerJson {
  * hold a Latin letter: "іgnоrе" with Cyrillic і/о/е is an attack, "привет" is Russian.
  */
 const CONFUSABLES: Record<string, string> = {
-  а: 'a', в: 'b', е: 'e', ё: 'e', з: '3', і: 'i', ї: 'i', ј: 'j', к: 'k', м: 'm', н: 'h', о: 'o', р: 'p', с: 'c', т: 't', у: 'y', х: 'x', ѕ: 's', ԁ: 'd', һ: 'h', ӏ: 'l', ԛ: 'q', ԝ: 'w',
-  α: 'a', β: 'b', ε: 'e', ι: 'i', κ: 'k', ν: 'v', ο: 'o', ρ: 'p', τ: 't', υ: 'u', χ: 'x',
+  а: 'a',
+  в: 'b',
+  е: 'e',
+  ё: 'e',
+  з: '3',
+  і: 'i',
+  ї: 'i',
+  ј: 'j',
+  к: 'k',
+  м: 'm',
+  н: 'h',
+  о: 'o',
+  р: 'p',
+  с: 'c',
+  т: 't',
+  у: 'y',
+  х: 'x',
+  ѕ: 's',
+  ԁ: 'd',
+  һ: 'h',
+  ӏ: 'l',
+  ԛ: 'q',
+  ԝ: 'w',
+  α: 'a',
+  β: 'b',
+  ε: 'e',
+  ι: 'i',
+  κ: 'k',
+  ν: 'v',
+  ο: 'o',
+  ρ: 'p',
+  τ: 't',
+  υ: 'u',
+  χ: 'x',
 };
 const CONFUSABLE_CLASS = new RegExp(`[${Object.keys(CONFUSABLES).join('')}]`, 'gu');
 const LATIN = /[a-z]/;
@@ -195,7 +227,7 @@ export class Tokenizer {
   private spell(word: string, out: number[]): void {
     const chars = [...`<${word}>`];
     let unknown = false;
-    for (let i = 0; i < chars.length; ) {
+    for (let i = 0; i < chars.length;) {
       let matched = 0;
       for (let n = Math.min(this.longestNgram, chars.length - i); n >= this.json.ngram_range[0] && !matched; n--) {
         const id = this.ngramIds.get(chars.slice(i, i + n).join(''));

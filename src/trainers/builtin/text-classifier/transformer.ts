@@ -105,7 +105,8 @@ export class Transformer implements TextModel {
         pool[b * L + t] = 1 / ids.length;
       }
       if (ids.length < L) {
-        for (let h = 0; h < heads; h++) for (let q = 0; q < L; q++) bias.fill(-1e9, ((b * heads + h) * L + q) * L + ids.length, ((b * heads + h) * L + q + 1) * L);
+        for (let h = 0; h < heads; h++)
+          for (let q = 0; q < L; q++) bias.fill(-1e9, ((b * heads + h) * L + q) * L + ids.length, ((b * heads + h) * L + q + 1) * L);
       }
     });
     return { L, x, bias, pool };
