@@ -92,5 +92,7 @@ describe('trainyard CLI', () => {
     const bad = await run(['admin', 'create', '--username', 'x']).done;
     expect(bad.code).toBe(1);
     expect(bad.out).toMatch(/--username and --password/);
-  });
+    // Four CLI processes one after another, each compiling TypeScript through tsx: ~25 s on a
+    // busy two-core machine, so more than the default 30 s would be a coin toss.
+  }, 90_000);
 });
