@@ -91,9 +91,7 @@ export class Worker {
             leaseSeconds: this.ctx.leaseSeconds,
             maxRunningPerUser: this.o.maxRunningPerUser,
           };
-          // Most looks find nothing (a worker re-looks after every claim and every wake-up): one
-          // read answers those, and only a likely claim pays for a transaction.
-          const job = (await this.ctx.lifecycle.anyClaimable(this.ctx.db, w)) ? await this.ctx.db.transaction((tx) => this.ctx.lifecycle.claim(tx, w)) : null;
+          const job = await this.ctx.db.transaction((tx) => this.ctx.lifecycle.claim(tx, w));
           if (job) {
             claimed = true;
             this.launch(job);

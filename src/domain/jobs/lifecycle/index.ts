@@ -69,11 +69,6 @@ export class JobLifecycle {
     return row && this.effects(tx, 'enqueue', row, { event: { cost: row.cost } });
   }
 
-  /** A cheap look before claiming: see sql.anyClaimable. */
-  anyClaimable(db: Queryable, w: { freeGpus: number; labels: string[] }): Promise<boolean> {
-    return sql.anyClaimable(db, w);
-  }
-
   /** The next job this worker can run, now running under its lease; null when there is none. */
   async claim(tx: Queryable, w: Parameters<typeof sql.claimNext>[1]): Promise<JobRow | null> {
     const row = await sql.claimNext(tx, w);

@@ -54,19 +54,6 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null
 }
 
 /**
- * Whether any job is claimable by this worker right now, without a transaction: an idle worker
- * polls with this one cheap read (the queue's partial index) instead of BEGIN/claim/COMMIT.
- * A race with another worker only means the claim that follows finds nothing.
- */
-export async function anyClaimable(db: Queryable, w: { freeGpus: number; labels: string[] }): Promise<boolean> {
-  const { rows } = await db.query(
-    `select 1 from jobs where status in (${fromStates('claim')}) and run_after <= now() and gpus <= $1 and labels <@ $2::text[] limit 1`,
-    [w.freeGpus, w.labels],
-  );
-  return rows.length > 0;
-}
-
-/**
  * Claims the next job this worker can run: highest priority first; among equals, the owner
  * with the fewest running jobs (so one user's hundred jobs cannot starve another's one), then
  * the oldest. SKIP LOCKED lets many workers claim at once without waiting on each other.
