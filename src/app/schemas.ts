@@ -4,6 +4,8 @@
  * where the services take their input types from the same declaration.
  */
 
+import { Cursor, PageLimit } from '../domain/schema-kit.js';
+
 export const errorSchema = {
   $id: 'Error',
   type: 'object',
@@ -21,10 +23,7 @@ export const errorResponses = (...statuses: number[]) => Object.fromEntries(stat
 export const idParams = (name = 'id') =>
   ({ type: 'object', required: [name], additionalProperties: false, properties: { [name]: { type: 'string', minLength: 1, maxLength: 100 } } }) as const;
 
-export const pageQuery = {
-  limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
-  cursor: { type: 'string', maxLength: 500 },
-} as const;
+export const pageQuery = { limit: PageLimit(200, 50), cursor: Cursor() };
 
 /** The querystring of a plain paged list. */
 export const pageQuerystring = { type: 'object', additionalProperties: false, properties: pageQuery } as const;

@@ -12,6 +12,7 @@ import { TooManyRequestsError } from '../errors.js';
 import type { Services } from '../services.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
+import { registerInputPolicy } from './plugins/input-policy.js';
 import { registerMetrics } from './plugins/metrics.js';
 import blobRoutes from './routes/blobs.js';
 import opsRoutes from './routes/ops.js';
@@ -62,6 +63,8 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
     reply.header('x-request-id', req.id);
   });
   registerErrorHandling(app);
+  // Before every route and the auth hook: one input policy for all of them.
+  registerInputPolicy(app);
   app.addSchema(errorSchema);
 
   await app.register(swagger, {

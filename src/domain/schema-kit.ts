@@ -37,3 +37,29 @@ export const Page = <T extends TSchema>(item: T) => Out({ data: Type.Array(item)
 
 /** A querystring's type once Ajv has filled in the defaults its schema declares. */
 export type WithDefaults<T, K extends keyof T> = Omit<T, K> & Required<Pick<T, K>>;
+
+/**
+ * Bounded integers for request shapes (issue #10: `page=1e20` reached Postgres and answered
+ * 500). The input policy (src/app/plugins/input-policy.ts) gives any integer without a maximum
+ * Number.MAX_SAFE_INTEGER, which every bigint column holds; these are for the tighter cases.
+ */
+export const INT4_MAX = 2 ** 31 - 1;
+
+/** An integer a Postgres `integer` column holds. */
+export const BoundedInt = (options: SchemaOptions & { minimum?: number; maximum?: number } = {}) => Type.Integer({ minimum: 0, maximum: INT4_MAX, ...options });
+
+/** A model version number (model_versions.version is an `integer`). */
+export const VersionNumber = (options: SchemaOptions = {}) => BoundedInt({ minimum: 1, ...options });
+
+/** An offset-paged list's page number: page × limit stays far inside what OFFSET takes. */
+export const MAX_PAGE = 100_000;
+export const PageNumber = (options: SchemaOptions = {}) => Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 1, ...options });
+
+/** A page size, between 1 and `max`. */
+export const PageLimit = (max: number, dflt: number, options: SchemaOptions = {}) => Type.Integer({ minimum: 1, maximum: max, default: dflt, ...options });
+
+/** An opaque list cursor, as the previous page's next_cursor gave it. */
+export const Cursor = (options: SchemaOptions = {}) => Type.String({ maxLength: 500, ...options });
+
+/** A version ref in a path: a number (what an `integer` column holds) or an alias. */
+export const isVersionNumber = (ref: string) => /^\d{1,10}$/.test(ref) && Number(ref) <= INT4_MAX;

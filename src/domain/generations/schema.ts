@@ -1,12 +1,12 @@
 /** Image generations: the shapes the API accepts and returns. */
-import { Nullable, Out, Page, Type, type Static } from '../schema-kit.js';
+import { Nullable, Out, Page, Type, VersionNumber, type Static } from '../schema-kit.js';
 
 const nullableInt = () => Nullable(Type.Integer());
 
 export const CreateGenerationBody = Type.Object(
   {
     model: Type.Optional(Type.String({ minLength: 1, maxLength: 201, description: 'A lora-diffusion model: yours by name, or a public one as owner/name' })),
-    version: Type.Optional(Type.Integer({ minimum: 1 })),
+    version: Type.Optional(VersionNumber()),
     alias: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     base_model: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Defaults to the base model the LoRA was trained on' })),
     prompt: Type.String({ minLength: 1, maxLength: 1000 }),

@@ -1,5 +1,5 @@
 /** Training jobs: the shapes the API accepts and returns. */
-import { AnyObject, DateTime, FreeObject, Nullable, Out, Page, StringEnum, Type, type Static } from '../schema-kit.js';
+import { AnyObject, DateTime, FreeObject, Nullable, Out, Page, StringEnum, Type, VersionNumber, type Static } from '../schema-kit.js';
 import { ALL_STATES } from './states.js';
 
 const nullableDate = () => Nullable(DateTime());
@@ -11,7 +11,7 @@ export const CreateJobBody = Type.Object(
       Type.Object(
         {
           name: Type.String({ minLength: 1, maxLength: 200 }),
-          version: Type.Optional(Type.Integer({ minimum: 1 })),
+          version: Type.Optional(VersionNumber()),
           alias: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
         },
         { additionalProperties: false, description: 'Retraining: warm-start from a version (or alias) of one of your models' },

@@ -1,5 +1,5 @@
 /** The model registry: the shapes the API accepts and returns. */
-import { FreeObject, Nullable, Out, StringEnum, Type, type Static, type WithDefaults } from '../schema-kit.js';
+import { FreeObject, Nullable, Out, PageLimit, PageNumber, StringEnum, Type, VersionNumber, type Static, type WithDefaults } from '../schema-kit.js';
 
 export const VISIBILITIES = ['private', 'public'] as const;
 
@@ -27,8 +27,8 @@ export const ListModelsQuery = Type.Object(
   {
     visibility: Type.Optional(StringEnum(['public'])),
     sort: Type.Optional(StringEnum(['newest', 'popular'], { default: 'newest' })),
-    page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+    page: Type.Optional(PageNumber()),
+    limit: Type.Optional(PageLimit(100, 20)),
   },
   { additionalProperties: false },
 );
@@ -47,7 +47,7 @@ export const UpdateModelBody = Type.Object(
 );
 export type UpdateModelInput = Static<typeof UpdateModelBody>;
 
-export const SetAliasBody = Type.Object({ version: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
+export const SetAliasBody = Type.Object({ version: VersionNumber() }, { additionalProperties: false });
 export type SetAliasInput = Static<typeof SetAliasBody>;
 
 export const Alias = Out({ alias: Type.String(), version: Type.Integer(), history: Type.Array(FreeObject()) });

@@ -2,6 +2,7 @@ import type { Db, Queryable } from '../../db/db.js';
 import { AppError, NotFoundError, ValidationError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { BlobStore } from '../../storage/blob-store.js';
+import { isVersionNumber } from '../schema-kit.js';
 import { materializeVersion } from './materialize.js';
 import * as q from './queries.js';
 import type { ListModelsInput, UpdateModelInput } from './schema.js';
@@ -165,7 +166,8 @@ export class RegistryService {
   /** `ref` is a version number or an alias. */
   async versionRow(m: q.ModelRow, ref: string): Promise<q.VersionRow> {
     let v: q.VersionRow | null;
-    if (/^\d+$/.test(ref)) v = await q.version(this.db, m.id, Number(ref));
+    // A number beyond what the column holds names no version (rather than a Postgres range error).
+    if (/^\d+$/.test(ref)) v = isVersionNumber(ref) ? await q.version(this.db, m.id, Number(ref)) : null;
     else {
       const a = (await q.aliases(this.db, m.id)).find((x) => x.alias === ref);
       v = a ? await q.versionById(this.db, a.version_id) : null;

@@ -1,0 +1,244 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { csvDataset } from '../helpers/jobs.js';
+import { waitForJob } from '../helpers/wait.js';
+
+/**
+ * Issue #10, item 4: inputs Postgres or JavaScript cannot handle (NUL, lone surrogates, deep
+ * nesting, huge integers) answered 500. One input policy (src/app/plugins/input-policy.ts)
+ * now answers 400 with a stable code on every route; these tables walk many routes per class.
+ */
+let t: TestApp;
+let api: ReturnType<typeof client>;
+let alice: Awaited<ReturnType<ReturnType<typeof client>['user']>>;
+let admin: typeof alice;
+let jobId: string;
+let datasetId: string;
+
+const NUL = '\u0000';
+const LONE = '\ud800';
+
+beforeAll(async () => {
+  t = await startTestApp();
+  api = client(t.url);
+  alice = await api.user('alice');
+  admin = await api.user('root');
+  await t.testDb.db.query("update users set role = 'admin' where id = $1", [admin.id]);
+  datasetId = await csvDataset(api, alice.token, 'policy');
+  const job = await api.post(
+    '/v1/jobs',
+    { trainer: 'linear-classifier', dataset_id: datasetId, hyperparameters: { epochs: 1 }, output: { model_name: 'policy-model' } },
+    alice.token,
+  );
+  expect(job.status).toBe(202);
+  jobId = job.body.id;
+  await waitForJob(api, alice.token, jobId);
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+/** Every JSON-body route where a string a caller chose goes in, with `s` as that string. */
+function bodyRoutes(s: string): [string, string, unknown, 'user' | 'admin' | 'none'][] {
+  return [
+    ['POST', '/v1/auth/signup', { username: `eve${s}`, email: 'eve@example.com', password: 'long enough password' }, 'none'],
+    ['POST', '/v1/auth/signup', { username: 'eve2', email: `eve2${s}@example.com`, password: 'long enough password' }, 'none'],
+    ['POST', '/v1/auth/login', { username: `alice${s}`, password: 'whatever it is' }, 'none'],
+    ['POST', '/v1/auth/login', { username: 'alice', password: `pass${s}word` }, 'none'],
+    ['POST', '/v1/api-keys', { name: `key${s}` }, 'user'],
+    ['POST', '/v1/datasets', { name: `ds${s}`, kind: 'tabular-csv', file_ids: ['f_x'] }, 'user'],
+    ['POST', '/v1/datasets', { name: 'ds', kind: 'tabular-csv', file_ids: [`f_${s}`] }, 'user'],
+    ['POST', '/v1/datasets', { name: 'ds', kind: 'tabular-csv', file_ids: ['f_x'], description: `d${s}` }, 'user'],
+    ['POST', '/v1/jobs', { trainer: 'linear-classifier', dataset_id: datasetId, metadata: { note: `n${s}` }, output: { model_name: 'm1' } }, 'user'],
+    ['POST', '/v1/jobs', { trainer: 'linear-classifier', dataset_id: datasetId, metadata: { [`k${s}`]: 1 }, output: { model_name: 'm1' } }, 'user'],
+    ['POST', '/v1/jobs', { trainer: `linear${s}`, dataset_id: datasetId, output: { model_name: 'm1' } }, 'user'],
+    ['POST', '/v1/jobs', { trainer: 'linear-classifier', dataset_id: `ds_${s}`, output: { model_name: 'm1' } }, 'user'],
+    ['POST', '/v1/jobs', { trainer: 'linear-classifier', dataset_id: datasetId, output: { model_name: `m${s}` } }, 'user'],
+    [
+      'POST',
+      '/v1/jobs',
+      { trainer: 'linear-classifier', dataset_id: datasetId, webhook_url: `https://example.com/${s}`, output: { model_name: 'm1' } },
+      'user',
+    ],
+    ['POST', '/v1/jobs', { trainer: 'linear-classifier', dataset_id: datasetId, hyperparameters: { [`x${s}`]: 1 }, output: { model_name: 'm1' } }, 'user'],
+    ['POST', '/v1/webhooks', { url: `https://example.com/${s}`, events: ['job.succeeded'] }, 'user'],
+    ['POST', '/v1/sweeps', { trainer: 'linear-classifier', dataset_id: datasetId, grid: { epochs: [1] }, output: { model_name: `s${s}` } }, 'user'],
+    ['PATCH', '/v1/models/policy-model', { description: `d${s}` }, 'user'],
+    ['PATCH', '/v1/models/policy-model', { tags: [`t${s}`] }, 'user'],
+    ['POST', '/v1/models/policy-model/predict', { instances: [{ f1: `x${s}`, f2: 1, f3: 1 }] }, 'user'],
+    ['POST', '/v1/uploads', { filename: `a${s}.csv`, bytes: 10 }, 'user'],
+    ['POST', '/v1/files/import', { urls: [`https://example.com/${s}`] }, 'user'],
+    ['POST', '/v1/datasets/samples', { kind: `eeg${s}` }, 'user'],
+    ['POST', '/v1/generations', { model: `m${s}`, prompt: `p${s}` }, 'user'],
+    ['POST', '/v1/admin/base-models', { id: 'bm', architecture: 'bert', trainers: ['linear-classifier'], path: `/x${s}` }, 'admin'],
+    ['POST', '/v1/admin/credits/grants', { user_id: alice.id, credits: 1, reason: `r${s}` }, 'admin'],
+  ];
+}
+
+function tokenFor(who: 'user' | 'admin' | 'none') {
+  return who === 'user' ? alice.token : who === 'admin' ? admin.token : undefined;
+}
+
+describe('text fields refuse NUL and lone surrogates', () => {
+  for (const [label, bad, code] of [
+    ['NUL', NUL, 'TEXT_NUL_CHARACTER'],
+    ['a lone surrogate', LONE, 'TEXT_LONE_SURROGATE'],
+  ] as const) {
+    it(`${label} in any JSON body string or key answers 400 ${code}`, async () => {
+      const answers = [];
+      for (const [method, p, json, who] of bodyRoutes(bad)) {
+        const token = tokenFor(who);
+        const r = await api.call(method, p, { json, ...(token ? { token } : {}) });
+        answers.push({ route: `${method} ${p}`, status: r.status, code: r.body?.error?.code });
+      }
+      expect(answers.filter((a) => a.status !== 400 || a.code !== code)).toEqual([]);
+    });
+  }
+
+  it('NUL in path ids and query strings answers 400 on every kind of route', async () => {
+    const routes: [string, string][] = [
+      ['GET', '/v1/jobs/%00'],
+      ['GET', `/v1/jobs/${'j%00x'}/events`],
+      ['GET', '/v1/jobs/j%00/logs'],
+      ['POST', '/v1/jobs/j%00/cancel'],
+      ['DELETE', '/v1/jobs/j%00'],
+      ['GET', '/v1/datasets/d%00'],
+      ['DELETE', '/v1/datasets/d%00'],
+      ['GET', '/v1/files/f%00'],
+      ['DELETE', '/v1/files/f%00'],
+      ['POST', '/v1/uploads/f%00/complete'],
+      ['DELETE', '/v1/api-keys/k%00'],
+      ['DELETE', '/v1/webhooks/w%00'],
+      ['GET', '/v1/sweeps/s%00'],
+      ['GET', '/v1/generations/g%00'],
+      ['GET', '/v1/trainers/t%00'],
+      ['GET', '/v1/base-models/b%00'],
+      ['GET', '/v1/models/m%00'],
+      ['GET', '/v1/models/m%00/versions'],
+      ['GET', '/v1/models/policy-model/versions/l%00'],
+      ['GET', '/v1/models/policy-model/versions/1/artifacts/a%00'],
+      ['GET', '/v1/jobs?trainer=%00'],
+      ['GET', '/v1/jobs?cursor=%00'],
+      ['GET', '/v1/files?cursor=%00'],
+      ['GET', '/v1/datasets?cursor=a%00'],
+      ['GET', '/v1/base-models?trainer=%00'],
+      ['GET', '/v1/credits/transactions?cursor=%00'],
+      ['GET', '/v1/sweeps?cursor=%00'],
+      ['GET', '/v1/jobs/j1/logs?since=%00'],
+    ];
+    const answers = [];
+    for (const [method, p] of routes) {
+      const r = await api.call(method, p, { token: alice.token });
+      answers.push({ route: `${method} ${p}`, status: r.status, code: r.body?.error?.code });
+    }
+    expect(answers.filter((a) => a.status !== 400 || !['TEXT_NUL_CHARACTER', 'TEXT_LONE_SURROGATE', 'INVALID_PATH'].includes(a.code))).toEqual([]);
+  });
+
+  it('the multipart upload and the signed blob URL refuse NUL in names and keys', async () => {
+    const up = await api.upload(alice.token, `a${NUL}b.csv`, 'a,b\n1,2\n');
+    expect([up.status, up.body?.error?.code]).toEqual([400, 'TEXT_NUL_CHARACTER']);
+    for (const method of ['GET', 'PUT']) {
+      const r = await api.call(method, `/blobs/uploads/x%00y?method=${method}&expires=1&signature=abc`, method === 'PUT' ? { body: 'x' } : {});
+      expect([method, r.status, r.body?.error?.code]).toEqual([method, 400, 'TEXT_NUL_CHARACTER']);
+    }
+  });
+
+  it('a lone surrogate sent as raw UTF-8 bytes in a path or query never answers 500', async () => {
+    for (const p of ['/v1/jobs?trainer=%ED%A0%80', '/v1/jobs/%ED%A0%80', '/v1/models/%ED%A0%80/versions', '/v1/datasets?cursor=%ED%A0%80']) {
+      const r = await api.get(p, alice.token);
+      expect([p, r.status < 500]).toEqual([p, true]);
+    }
+  });
+
+  it('a header the app reads, with a NUL in it, is refused by the HTTP parser with 400', async () => {
+    const u = new URL(t.url);
+    for (const header of ['idempotency-key', 'authorization', 'last-event-id', 'x-request-id']) {
+      const head = await new Promise<string>((resolve, reject) => {
+        const sock = connect(Number(u.port), u.hostname, () => {
+          sock.write(`GET /v1/me HTTP/1.1\r\nhost: x\r\n${header}: a\u0000b\r\nconnection: close\r\n\r\n`);
+        });
+        let got = '';
+        sock.on('data', (d) => (got += d.toString('latin1')));
+        sock.on('end', () => resolve(got));
+        sock.on('error', reject);
+      });
+      expect([header, head.split('\r\n')[0]]).toEqual([header, 'HTTP/1.1 400 Bad Request']);
+    }
+  });
+});
+
+describe('nesting depth is bounded before anything recursive runs', () => {
+  const deepArray = '['.repeat(20_000) + ']'.repeat(20_000);
+  const deepObject = '{"a":'.repeat(20_000) + '1' + '}'.repeat(20_000);
+  const routes: [string, string, (deep: string) => string, 'user' | 'none'][] = [
+    ['POST', '/v1/auth/login', (d) => d, 'none'],
+    ['POST', '/v1/auth/signup', (d) => `{"username":${d}}`, 'none'],
+    ['POST', '/v1/jobs', (d) => `{"trainer":"linear-classifier","dataset_id":"${datasetId}","hyperparameters":{"x":${d}},"output":{"model_name":"m"}}`, 'user'],
+    ['POST', '/v1/jobs', (d) => `{"trainer":"linear-classifier","dataset_id":"${datasetId}","metadata":{"x":${d}},"output":{"model_name":"m"}}`, 'user'],
+    ['POST', '/v1/sweeps', (d) => `{"trainer":"linear-classifier","dataset_id":"${datasetId}","grid":{"epochs":[${d}]},"output":{"model_name":"m"}}`, 'user'],
+    ['POST', '/v1/models/policy-model/predict', (d) => `{"instances":[${d}]}`, 'user'],
+    ['POST', '/v1/datasets', (d) => `{"name":"x","kind":"tabular-csv","file_ids":["f"],"options":${d}}`, 'user'],
+    ['POST', '/v1/webhooks', (d) => d, 'user'],
+    ['PATCH', '/v1/models/policy-model', (d) => `{"tags":${d}}`, 'user'],
+  ];
+  it('bodies nested 20,000 deep answer 400 BODY_TOO_DEEP on every JSON route', async () => {
+    const answers = [];
+    for (const [method, p, wrap, who] of routes) {
+      for (const deep of [deepArray, deepObject]) {
+        const token = tokenFor(who);
+        const r = await api.call(method, p, { body: wrap(deep), headers: { 'content-type': 'application/json' }, ...(token ? { token } : {}) });
+        answers.push({ route: `${method} ${p}`, status: r.status, code: r.body?.error?.code });
+      }
+    }
+    expect(answers.filter((a) => a.status !== 400 || a.code !== 'BODY_TOO_DEEP')).toEqual([]);
+  });
+
+  it('brackets inside strings do not count, and ordinary nesting still parses', async () => {
+    const r = await api.call('POST', '/v1/api-keys', {
+      body: JSON.stringify({ name: '['.repeat(90) + '{'.repeat(9) }),
+      headers: { 'content-type': 'application/json' },
+      token: alice.token,
+    });
+    expect(r.status).toBe(201);
+  });
+});
+
+describe('integers are bounded', () => {
+  it('huge page, after, version and cursor numbers answer 400, never 500', async () => {
+    const routes: [string, string, unknown?][] = [
+      ['GET', '/v1/models?page=1e20'],
+      ['GET', '/v1/models?page=99999999999999999999'],
+      ['GET', '/v1/models?page=1e15'],
+      ['GET', `/v1/jobs/${jobId}/events?after=1e20`],
+      ['GET', `/v1/jobs/${jobId}/events?after=99999999999999999999`],
+      ['GET', `/v1/jobs/${jobId}/events?after=1e20&limit=5`],
+      ['GET', `/v1/jobs/${jobId}/logs?tail=1e20`],
+      ['GET', '/v1/files?limit=1e20'],
+      ['PUT', '/v1/models/policy-model/aliases/prod', { version: 1e20 }],
+      ['PUT', '/v1/models/policy-model/aliases/prod', { version: 3_000_000_000 }],
+      [
+        'POST',
+        '/v1/jobs',
+        { trainer: 'linear-classifier', dataset_id: datasetId, from_model: { name: 'policy-model', version: 1e20 }, output: { model_name: 'm' } },
+      ],
+    ];
+    const answers = [];
+    for (const [method, p, json] of routes) {
+      const r = await api.call(method, p, { token: alice.token, ...(json === undefined ? {} : { json }) });
+      answers.push({ route: `${method} ${p}`, status: r.status, code: r.body?.error?.code });
+    }
+    expect(answers.filter((a) => a.status !== 400)).toEqual([]);
+  });
+
+  it('a version number beyond any stored one is simply not found', async () => {
+    const r = await api.get('/v1/models/policy-model/versions/99999999999999999999', alice.token);
+    expect([r.status, r.body.error.code]).toEqual([404, 'MODEL_VERSION_NOT_FOUND']);
+  });
+
+  it('ordinary values still work', async () => {
+    expect((await api.get('/v1/models?page=1', alice.token)).status).toBe(200);
+    expect((await api.get(`/v1/jobs/${jobId}/events?after=0&limit=5`, alice.token)).status).toBe(200);
+  });
+});
