@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { csvDataset } from '../helpers/jobs.js';
-import { waitForJob } from '../helpers/wait.js';
+import { waitForDataset, waitForJob } from '../helpers/wait.js';
 
 /**
  * Issue #10, item 4: inputs Postgres or JavaScript cannot handle (NUL, lone surrogates, deep
@@ -241,4 +241,29 @@ describe('integers are bounded', () => {
     expect((await api.get('/v1/models?page=1', alice.token)).status).toBe(200);
     expect((await api.get(`/v1/jobs/${jobId}/events?after=0&limit=5`, alice.token)).status).toBe(200);
   });
+});
+
+describe('dataset files Postgres cannot hold end as validation errors naming the line', () => {
+  // Past the 8 KiB the sniffer reads, so the upload is accepted as CSV and validation decides.
+  const padding = Array.from({ length: 2000 }, (_, i) => `${i % 7}.5,${i % 3 === 0 ? 'red' : 'blue'}`).join('\n');
+  const cases: [string, Buffer, number][] = [
+    ['a NUL in a value', Buffer.from(`f1,label\n${padding}\n1.5,re\u0000d\n2.5,blue\n`), 2002],
+    ['bytes that are not UTF-8', Buffer.concat([Buffer.from(`f1,label\n${padding}\n1.5,`), Buffer.from([0xff, 0xfe]), Buffer.from('\n2.5,blue\n')]), 2002],
+  ];
+  for (const [what, bytes, line] of cases) {
+    it(`${what} in a CSV`, async () => {
+      const f = await api.upload(alice.token, 'bad.csv', bytes);
+      expect(f.status).toBe(201);
+      const d = await api.post(
+        '/v1/datasets',
+        { name: `bad-${line}-${bytes.length}`, kind: 'tabular-csv', file_ids: [f.body.id], options: { label_column: 'label' } },
+        alice.token,
+      );
+      expect(d.status).toBe(201);
+      const ds = await waitForDataset(api, alice.token, d.body.id);
+      expect(ds.status).toBe('error');
+      expect(ds.errors).toEqual([expect.objectContaining({ file_id: f.body.id, line })]);
+      expect(ds.errors[0].message).not.toMatch(/internal/i);
+    });
+  }
 });

@@ -68,6 +68,26 @@ describe('tabular-csv validator', () => {
     expect((res.stats.columns as { name: string }[]).map((c) => c.name)).toEqual(['a', 'b', 'c']);
   });
 
+  it('reports a NUL in a value at its line, never passing it on (issue #10)', async () => {
+    const file = csv('a,b\n1,2\n3,"x\u0000y"\n5,6\n');
+    const res = await validate([file]);
+    expect(res.errors).toEqual([{ file_id: file.id, line: 3, message: 'line 3: contains the NUL character (\\u0000)' }]);
+  });
+
+  it('reports bytes that are not UTF-8 at their line, even split across chunks (issue #10)', async () => {
+    const bytes = Buffer.concat([Buffer.from('a,b\n1,2\n3,4\n"x\ny",'), Buffer.from([0xc3, 0x28]), Buffer.from('\n7,8\n')]);
+    const file: DatasetFileInput = { ...csv(''), bytes: bytes.length, open: async () => Readable.from([bytes.subarray(0, 17), bytes.subarray(17)]) };
+    const res = await validate([file]);
+    expect(res.errors).toEqual([{ file_id: file.id, line: 5, message: 'line 5: not valid UTF-8 (the file must be UTF-8 text)' }]);
+  });
+
+  it('still reads a UTF-8 BOM and multi-byte characters cut by chunk boundaries', async () => {
+    const file = csv('\uFEFFname,label\nmünchen,ä\nzürich,ö\n');
+    const res = await validate([file], { label_column: 'label' });
+    expect(res.errors).toEqual([]);
+    expect(res.stats.class_counts).toEqual({ ä: 1, ö: 1 });
+  });
+
   it('reports an unclosed quote at the line where the record starts and stops that file', async () => {
     const broken = csv('a,b\n1,2\n3,"never closed\n4,5\n6,7,8\n');
     const next = csv('a,b\n1,2\n');

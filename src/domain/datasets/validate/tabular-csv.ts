@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CsvError, parse } from 'csv-parse';
+import { BadTextError, TextGuard } from './text-guard.js';
 import { ClassCounter, IssueList } from './types.js';
 import type { DatasetFileInput, DatasetOptions, ValidationLimits, ValidationResult } from './types.js';
 
@@ -169,9 +170,14 @@ export async function validateTabularCsv(files: readonly DatasetFileInput[], opt
 
     const parser = parse({ bom: true, relax_column_count: true, max_record_size: limits.maxLineBytes, on_record: onRecord });
     try {
-      await pipeline(await file.open(), parser, new Writable({ objectMode: true, write: (_chunk, _enc, done) => done() }));
+      await pipeline(await file.open(), new TextGuard(), parser, new Writable({ objectMode: true, write: (_chunk, _enc, done) => done() }));
     } catch (err) {
       if (err === STOP) continue;
+      // csv-parse would decode bad bytes to U+FFFD and pass a NUL on; both end the file at their line.
+      if (err instanceof BadTextError) {
+        issues.atLine(file.id, err.line, err.problem);
+        continue;
+      }
       if (!(err instanceof CsvError)) throw err;
       // The failing record starts right after the last one parsed; point there, not at EOF.
       issues.atLine(file.id, lastLine + 1, describeCsvError(err, limits.maxLineBytes));
