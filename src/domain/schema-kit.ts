@@ -63,3 +63,42 @@ export const Cursor = (options: SchemaOptions = {}) => Type.String({ maxLength: 
 
 /** A version ref in a path: a number (what an `integer` column holds) or an alias. */
 export const isVersionNumber = (ref: string) => /^\d{1,10}$/.test(ref) && Number(ref) <= INT4_MAX;
+
+/**
+ * Text the API keeps: no NUL (Postgres `text` and `jsonb` cannot store it) and no lone UTF-16
+ * surrogate (it has no UTF-8 form). One definition for the HTTP input policy and the dataset
+ * validators.
+ */
+export type TextProblem = 'nul' | 'lone_surrogate';
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function textProblem(value: string): TextProblem | null {
+  if (value.includes('\u0000')) return 'nul';
+  if (LONE_SURROGATE.test(value)) return 'lone_surrogate';
+  return null;
+}
+
+export const TEXT_PROBLEM_MESSAGES: Record<TextProblem, string> = {
+  nul: 'text must not contain the NUL character (\\u0000)',
+  lone_surrogate: 'text must be valid Unicode (it contains a lone surrogate)',
+};
+
+/** The first string or key in a parsed JSON value with a text problem, walked without recursion. */
+export function findBadText(root: unknown, where: string): { path: string; problem: TextProblem } | null {
+  const stack: [unknown, string][] = [[root, where]];
+  while (stack.length > 0) {
+    const [value, at] = stack.pop()!;
+    if (typeof value === 'string') {
+      const problem = textProblem(value);
+      if (problem) return { path: at, problem };
+    } else if (Array.isArray(value)) value.forEach((v, i) => stack.push([v, `${at}[${i}]`]));
+    else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        const problem = textProblem(k);
+        if (problem) return { path: `${at} (a key)`, problem };
+        stack.push([v, `${at}.${k}`]);
+      }
+    }
+  }
+  return null;
+}

@@ -65,6 +65,17 @@ describe('text-classification-jsonl validator', () => {
     expect(res.stats).toEqual({ row_count: 4, class_counts: { pos: 2, neg: 1, '3': 1 }, avg_text_length: 4.5, max_text_length: 10 });
   });
 
+  it('reports a \\u0000 escape or a lone surrogate at its line instead of storing it (issue #10)', async () => {
+    const file = jsonl(
+      lines({ text: 'ok one', label: 'a' }, '{"text":"bad\\u0000","label":"a"}', '{"text":"ok","label":"b\\ud800"}', { text: 'ok two', label: 'b' }),
+    );
+    const res = await run('text-classification-jsonl', [file]);
+    expect(res.errors).toEqual([
+      { file_id: file.id, line: 2, message: 'line 2: value.text: text must not contain the NUL character (\\u0000)' },
+      { file_id: file.id, line: 3, message: 'line 3: value.label: text must be valid Unicode (it contains a lone surrogate)' },
+    ]);
+  });
+
   it('honours custom field names', async () => {
     const file = jsonl(lines({ sentence: 'a', y: 0 }, { sentence: 'b', y: 1 }, { text: 'c', label: 1 }));
     const res = await run('text-classification-jsonl', [file], { text_field: 'sentence', label_field: 'y' });

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import { findBadText, TEXT_PROBLEM_MESSAGES, textProblem, type TextProblem } from '../../domain/schema-kit.js';
 import { ValidationError } from '../../errors.js';
 
 /**
@@ -20,30 +21,20 @@ export const MAX_JSON_DEPTH = 64;
 /** The default upper bound of a request integer whose schema declares none. */
 export const DEFAULT_INT_MAXIMUM = Number.MAX_SAFE_INTEGER;
 
-/** A lone surrogate: a high one not followed by a low one, or a low one not preceded by a high one. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const CODES: Record<TextProblem, string> = { nul: 'TEXT_NUL_CHARACTER', lone_surrogate: 'TEXT_LONE_SURROGATE' };
+
+const refuse = (where: string, problem: TextProblem) => new ValidationError(CODES[problem], `${where}: ${TEXT_PROBLEM_MESSAGES[problem]}`, { path: where });
 
 /** Throws TEXT_NUL_CHARACTER / TEXT_LONE_SURROGATE naming where the bad text was. */
 export function assertCleanText(value: string, where: string): void {
-  if (value.includes('\u0000')) throw new ValidationError('TEXT_NUL_CHARACTER', `${where}: text must not contain the NUL character (\\u0000)`, { path: where });
-  if (LONE_SURROGATE.test(value))
-    throw new ValidationError('TEXT_LONE_SURROGATE', `${where}: text must be valid Unicode (it contains a lone surrogate)`, { path: where });
+  const problem = textProblem(value);
+  if (problem) throw refuse(where, problem);
 }
 
-/** Walks a parsed JSON value without recursion, checking every string and every key. */
+/** Every string and every key of a parsed JSON value, checked without recursion. */
 export function assertCleanJson(root: unknown, where = 'body'): void {
-  const stack: [unknown, string][] = [[root, where]];
-  while (stack.length > 0) {
-    const [value, at] = stack.pop()!;
-    if (typeof value === 'string') assertCleanText(value, at);
-    else if (Array.isArray(value)) value.forEach((v, i) => stack.push([v, `${at}[${i}]`]));
-    else if (value !== null && typeof value === 'object') {
-      for (const [k, v] of Object.entries(value)) {
-        assertCleanText(k, `${at} (a key)`);
-        stack.push([v, `${at}.${k}`]);
-      }
-    }
-  }
+  const bad = findBadText(root, where);
+  if (bad) throw refuse(bad.path, bad.problem);
 }
 
 /** The deepest nesting of `[`/`{` in JSON text, ignoring brackets inside strings; stops early past `limit`. */

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { findBadText, TEXT_PROBLEM_MESSAGES } from '../../schema-kit.js';
 import { ClassCounter, IssueList, round2 } from './types.js';
 import type { DatasetFileInput, DatasetOptions, ValidationLimits, ValidationResult } from './types.js';
 
@@ -117,6 +118,12 @@ async function eachObject(
       }
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
         issues.atLine(file.id, line, `expected a JSON object, got ${describe(value)}`);
+        continue;
+      }
+      // A "\u0000" escape or a lone surrogate parses fine but cannot be stored (stats are jsonb).
+      const bad = findBadText(value, 'value');
+      if (bad) {
+        issues.atLine(file.id, line, `${bad.path}: ${TEXT_PROBLEM_MESSAGES[bad.problem]}`);
         continue;
       }
       const problems = onObject(value as Record<string, unknown>);
