@@ -267,3 +267,17 @@ describe('dataset files Postgres cannot hold end as validation errors naming the
     });
   }
 });
+
+describe('a UTF-16 CSV is named as such, not as MPEG audio', () => {
+  it('answers 415 TEXT_ENCODING_UNSUPPORTED through the upload route', async () => {
+    const text = 'f1,label\n0.5,red\n0.7,blue\n';
+    for (const [bytes, encoding] of [
+      [Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]), 'UTF-16LE'],
+      [Buffer.from(text, 'utf16le'), 'UTF-16LE'],
+    ] as const) {
+      const r = await api.upload(alice.token, 'excel-export.csv', bytes);
+      expect([r.status, r.body.error.code, r.body.error.details.encoding]).toEqual([415, 'TEXT_ENCODING_UNSUPPORTED', encoding]);
+      expect(r.body.error.message).toMatch(/UTF-8/);
+    }
+  });
+});

@@ -86,16 +86,62 @@ function textType(head: Buffer): AcceptedType {
   return 'text/plain';
 }
 
+type WideEncoding = 'UTF-16LE' | 'UTF-16BE' | 'UTF-32LE' | 'UTF-32BE';
+
+/** A byte-order mark naming a wide encoding; the UTF-32 ones first (FF FE 00 00 starts with FF FE). */
+function bomEncoding(h: Buffer): WideEncoding | null {
+  if (h.length >= 4 && h[0] === 0xff && h[1] === 0xfe && h[2] === 0 && h[3] === 0) return 'UTF-32LE';
+  if (h.length >= 4 && h[0] === 0 && h[1] === 0 && h[2] === 0xfe && h[3] === 0xff) return 'UTF-32BE';
+  if (h.length >= 2 && h[0] === 0xff && h[1] === 0xfe) return 'UTF-16LE';
+  if (h.length >= 2 && h[0] === 0xfe && h[1] === 0xff) return 'UTF-16BE';
+  return null;
+}
+
+/**
+ * Wide text without a BOM: mostly-Latin text in UTF-16 has a zero in nearly every other byte
+ * (in UTF-32, three of every four), always at the same offsets. Only asked once the bytes are
+ * neither a known format nor UTF-8, so a binary file that happens to hold many zeros is never
+ * called text by this alone.
+ */
+function zeroPatternEncoding(h: Buffer): WideEncoding | null {
+  const n = h.length - (h.length % 4);
+  if (n < 8) return null;
+  const zeros = [0, 0, 0, 0];
+  for (let i = 0; i < n; i++) if (h[i] === 0) zeros[i % 4]!++;
+  const q = n / 4;
+  const mostly = (z: number) => z >= q * 0.9;
+  const rarely = (z: number) => z <= q * 0.1;
+  const [z0, z1, z2, z3] = zeros as [number, number, number, number];
+  if (rarely(z0) && mostly(z1) && mostly(z2) && mostly(z3)) return 'UTF-32LE';
+  if (mostly(z0) && mostly(z1) && mostly(z2) && rarely(z3)) return 'UTF-32BE';
+  if (rarely(z0) && rarely(z2) && mostly(z1) && mostly(z3)) return 'UTF-16LE';
+  if (mostly(z0) && mostly(z2) && rarely(z1) && rarely(z3)) return 'UTF-16BE';
+  return null;
+}
+
+/** Says what the text is and what to do, rather than misnaming it (UTF-16 often looks like MPEG audio). */
+function wideTextError(encoding: WideEncoding): UnsupportedMediaError {
+  return new UnsupportedMediaError(
+    'TEXT_ENCODING_UNSUPPORTED',
+    `content is ${encoding} text; only UTF-8 text is accepted: save the file as UTF-8 and upload it again`,
+    { detected: `text (${encoding})`, encoding, required: 'UTF-8' },
+  );
+}
+
 /**
  * Decides a file's type from its bytes alone. The client's name only serves to catch a
  * mismatch (a ".png" that is text): that is refused rather than silently reinterpreted.
  */
 export async function sniff(head: Buffer, totalBytes: number, filename: string): Promise<AcceptedType> {
   if (totalBytes === 0) throw new UnsupportedMediaError('EMPTY_FILE', 'the file is empty');
+  const bom = bomEncoding(head);
+  if (bom) throw wideTextError(bom);
   const detected = await fileTypeFromBuffer(head);
   let type: AcceptedType;
   if (detected) {
     if (!(ACCEPTED_TYPES as readonly string[]).includes(detected.mime)) {
+      const wide = zeroPatternEncoding(head);
+      if (wide) throw wideTextError(wide);
       throw new UnsupportedMediaError('UNSUPPORTED_FILE_TYPE', `content is ${detected.mime}; accepted: JPEG, PNG, WebP, ZIP and UTF-8 text (CSV, JSON Lines)`, {
         detected: detected.mime,
       });
@@ -104,6 +150,8 @@ export async function sniff(head: Buffer, totalBytes: number, filename: string):
   } else if (isText(head, head.length >= totalBytes)) {
     type = textType(head);
   } else {
+    const wide = zeroPatternEncoding(head);
+    if (wide) throw wideTextError(wide);
     throw new UnsupportedMediaError(
       'UNSUPPORTED_FILE_TYPE',
       'content is binary of an unknown type; accepted: JPEG, PNG, WebP, ZIP and UTF-8 text (CSV, JSON Lines)',
