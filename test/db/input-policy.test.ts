@@ -281,3 +281,16 @@ describe('a UTF-16 CSV is named as such, not as MPEG audio', () => {
     }
   });
 });
+
+describe('hyperparameters are bounded', () => {
+  it('refuses l1_reg / l2_reg beyond their maximum with INVALID_HYPERPARAMETERS', async () => {
+    for (const hp of [{ l2_reg: 1e300 }, { l1_reg: 50 }]) {
+      const r = await api.post(
+        '/v1/jobs',
+        { trainer: 'sequence-classifier', dataset_id: datasetId, hyperparameters: hp, output: { model_name: 'seq' } },
+        alice.token,
+      );
+      expect([r.status, r.body.error?.code]).toEqual([400, 'INVALID_HYPERPARAMETERS']);
+    }
+  });
+});

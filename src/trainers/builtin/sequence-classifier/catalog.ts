@@ -17,8 +17,9 @@ export const sequenceClassifier: TrainerDef = {
       batch_size: { type: 'integer', minimum: 1, maximum: 256, default: 32 },
       learning_rate: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.001 },
       dropout_rate: { type: 'number', minimum: 0, maximum: 0.9, default: 0.3 },
-      l1_reg: { type: 'number', minimum: 0, default: 0.00001 },
-      l2_reg: { type: 'number', minimum: 0, default: 0.0001 },
+      // Bounded (issue #10): past 1 the penalty swamps any loss and the weights collapse to zero.
+      l1_reg: { type: 'number', minimum: 0, maximum: 1, default: 0.00001 },
+      l2_reg: { type: 'number', minimum: 0, maximum: 1, default: 0.0001 },
       use_separable: { type: 'boolean', default: true },
       use_relative_pos: { type: 'boolean', default: true },
       sequence_length: { type: 'integer', minimum: 1, maximum: 1024, default: 32 },
