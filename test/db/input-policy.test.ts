@@ -1,4 +1,7 @@
+import { readdir, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { csvDataset } from '../helpers/jobs.js';
@@ -292,5 +295,46 @@ describe('hyperparameters are bounded', () => {
       );
       expect([r.status, r.body.error?.code]).toEqual([400, 'INVALID_HYPERPARAMETERS']);
     }
+  });
+});
+
+describe('ordinary users never see a server path (admins may)', () => {
+  const serverPaths = () => [t.dataDir, process.cwd(), process.execPath, tmpdir()];
+  const leaks = (body: unknown) => serverPaths().filter((p) => JSON.stringify(body).includes(p));
+
+  it('trainer and base-model entries hide local paths from ordinary users, not from admins', async () => {
+    for (const p of ['/v1/trainers', '/v1/trainers/linear-classifier', '/v1/base-models', '/v1/base-models/llama-3.2-1b']) {
+      const r = await api.get(p, alice.token);
+      expect([p, r.status, leaks(r.body)]).toEqual([p, 200, []]);
+    }
+    const asAdmin = await api.get('/v1/base-models/llama-3.2-1b', admin.token);
+    expect(asAdmin.body.local_path).toBe(path.join(t.dataDir, 'models/llama-3.2-1b'));
+    const asUser = await api.get('/v1/base-models/llama-3.2-1b', alice.token);
+    expect(asUser.body.local_path).toBeNull();
+  });
+
+  it('starting a job on a trainer that is unavailable for a server-side reason does not show the path', async () => {
+    const all = (await api.get('/v1/trainers', admin.token)).body.data as { id: string; unavailable_reason: string | null }[];
+    const withPath = all.filter((x) => x.unavailable_reason && serverPaths().some((p) => x.unavailable_reason!.includes(p)));
+    for (const tr of withPath) {
+      const r = await api.post('/v1/jobs', { trainer: tr.id, dataset_id: datasetId, output: { model_name: 'x' } }, alice.token);
+      expect([tr.id, r.status >= 400, leaks(r.body)]).toEqual([tr.id, true, []]);
+    }
+  });
+
+  it('a job that fails on a missing stored file says so without the path', async () => {
+    const ds = await csvDataset(api, alice.token, 'vanishing');
+    // The bytes vanish from storage behind the service's back (a disk problem, an operator's rm).
+    for (const f of await readdir(path.join(t.dataDir, 'storage'), { recursive: true, withFileTypes: true })) {
+      if (f.isFile()) await rm(path.join(f.parentPath, f.name));
+    }
+    const job = await api.post('/v1/jobs', { trainer: 'linear-classifier', dataset_id: ds, output: { model_name: 'vanishing' } }, alice.token);
+    expect(job.status).toBe(202);
+    const done = await waitForJob(api, alice.token, job.body.id);
+    expect(done.status).toBe('failed');
+    expect(done.error.message).toMatch(/could not prepare|integrity/i);
+    expect(leaks(done)).toEqual([]);
+    const events = await api.get(`/v1/jobs/${job.body.id}/events`, alice.token);
+    expect(leaks(events.body)).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
+import { redactServerPaths, redactServerPathsDeep } from '../../redact.js';
 
 interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -7,6 +8,12 @@ interface ErrorBody {
 
 function body(code: string, message: string, details?: unknown): ErrorBody {
   return { error: { code, message, ...(details === undefined ? {} : { details }) } };
+}
+
+/** Error text for anyone but an admin carries no server paths (issue #10); the log keeps it whole. */
+function forCaller(req: FastifyRequest, code: string, message: string, details?: unknown): ErrorBody {
+  if (req.principal?.role === 'admin') return body(code, message, details);
+  return body(code, redactServerPaths(message), details === undefined ? undefined : redactServerPathsDeep(details));
 }
 
 // Fastify's own codes, translated into ours so clients see one vocabulary.
@@ -28,7 +35,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       if (err.status === 429 && err.details && typeof err.details === 'object' && 'retry_after_seconds' in err.details) {
         reply.header('retry-after', String((err.details as { retry_after_seconds: number }).retry_after_seconds));
       }
-      return reply.status(err.status).send(body(err.code, err.message, err.details));
+      return reply.status(err.status).send(forCaller(req, err.code, err.message, err.details));
     }
     if (err.validation) {
       const details = err.validation.map((v) => ({
@@ -45,7 +52,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
       return reply.status(400).send(body('INVALID_JSON', 'request body is not valid JSON'));
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.status(err.statusCode).send(body(err.code ?? 'BAD_REQUEST', err.message));
+      return reply.status(err.statusCode).send(forCaller(req, err.code ?? 'BAD_REQUEST', err.message));
     }
     req.log.error({ err }, 'unhandled error');
     return reply.status(500).send(body('INTERNAL', 'internal error; the request id in x-request-id helps the operator find it'));

@@ -1,7 +1,12 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BaseModel, Trainer } from '../../../domain/catalog/schema.js';
+import { baseModelView, trainerView } from '../../../domain/catalog/visibility.js';
 import type { Services } from '../../../services.js';
 import { errorResponses, idParams, security } from '../../schemas.js';
+import { caller } from '../../types.js';
+
+/** Server paths in catalog entries are for admins only (issue #10). */
+const isAdmin = (req: FastifyRequest) => caller(req).role === 'admin';
 
 export type CatalogDeps = Pick<Services, 'catalog'>;
 
@@ -13,9 +18,9 @@ export default function catalogRoutes(app: FastifyInstance, s: CatalogDeps) {
       security,
       response: { 200: { type: 'object', properties: { data: { type: 'array', items: Trainer } } }, ...errorResponses(401) },
     },
-    handler: async () => {
+    handler: async (req) => {
       await s.catalog.ready();
-      return { data: s.catalog.listTrainers() };
+      return { data: s.catalog.listTrainers().map((t) => trainerView(t, isAdmin(req))) };
     },
   });
 
@@ -23,7 +28,7 @@ export default function catalogRoutes(app: FastifyInstance, s: CatalogDeps) {
     schema: { tags: ['catalog'], summary: 'One trainer', security, params: idParams(), response: { 200: Trainer, ...errorResponses(401, 404) } },
     handler: async (req) => {
       await s.catalog.ready();
-      return s.catalog.trainer(req.params.id);
+      return trainerView(s.catalog.trainer(req.params.id), isAdmin(req));
     },
   });
 
@@ -35,11 +40,13 @@ export default function catalogRoutes(app: FastifyInstance, s: CatalogDeps) {
       querystring: { type: 'object', additionalProperties: false, properties: { trainer: { type: 'string', maxLength: 100 } } },
       response: { 200: { type: 'object', properties: { data: { type: 'array', items: BaseModel } } }, ...errorResponses(401) },
     },
-    handler: async (req) => ({ data: s.catalog.listBaseModels(req.query.trainer ? { trainer: req.query.trainer } : {}) }),
+    handler: async (req) => ({
+      data: s.catalog.listBaseModels(req.query.trainer ? { trainer: req.query.trainer } : {}).map((m) => baseModelView(m, isAdmin(req))),
+    }),
   });
 
   app.get<{ Params: { id: string } }>('/v1/base-models/:id', {
     schema: { tags: ['catalog'], summary: 'One base model', security, params: idParams(), response: { 200: BaseModel, ...errorResponses(401, 404) } },
-    handler: async (req) => s.catalog.baseModel(req.params.id),
+    handler: async (req) => baseModelView(s.catalog.baseModel(req.params.id), isAdmin(req)),
   });
 }

@@ -10,6 +10,7 @@
  * hand back) and the reaper (expired leases).
  */
 import { notify } from '../../../db/channels.js';
+import { redactServerPaths } from '../../../redact.js';
 import type { Queryable } from '../../../db/db.js';
 import type { CreditsService } from '../../credits/service.js';
 import type { NewArtifact, RegistryService } from '../../registry/service.js';
@@ -124,7 +125,9 @@ export class JobLifecycle {
     return done && this.effects(tx, 'succeed', done, { event: { outputs: outputs.map((o) => o.name) } });
   }
 
-  async fail(tx: Queryable, f: Fence, error: JobError): Promise<JobRow | null> {
+  async fail(tx: Queryable, f: Fence, raw: JobError): Promise<JobRow | null> {
+    // The job's owner reads this message (and webhooks carry it): no server paths in it (issue #10).
+    const error = { ...raw, message: redactServerPaths(raw.message) };
     const done = await sql.markEnded(tx, 'fail', f, error);
     return done && this.effects(tx, 'fail', done, { event: { error } });
   }

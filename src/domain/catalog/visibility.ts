@@ -1,0 +1,19 @@
+import { redactServerPaths, redactServerPathsDeep } from '../../redact.js';
+
+/**
+ * What a caller sees of catalog entries: admins everything, ordinary users no server paths
+ * (issue #10). Workers and the stager keep using the full entries from the service.
+ */
+export function trainerView<T extends { runtime?: unknown; unavailable_reason?: string | null }>(t: T, admin: boolean): T {
+  if (admin) return t;
+  return {
+    ...t,
+    ...(t.runtime === undefined ? {} : { runtime: redactServerPathsDeep(t.runtime) }),
+    ...(typeof t.unavailable_reason === 'string' ? { unavailable_reason: redactServerPaths(t.unavailable_reason) } : {}),
+  };
+}
+
+export function baseModelView<M extends { source: string; local_path: string | null }>(m: M, admin: boolean): M {
+  if (admin) return m;
+  return { ...m, source: redactServerPaths(m.source), local_path: null };
+}
