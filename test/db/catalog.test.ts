@@ -83,7 +83,8 @@ describe('base models', () => {
       architecture: 'stable-diffusion',
       available: true,
       supported_lora_params: { min_rank: 1, max_rank: 8, default_alpha: 4 },
-      local_path: path.join(dataDir, 'models', 'tiny-sd'),
+      // Only admins see where the files are (issue #10); test/db/input-policy.test.ts checks that side.
+      local_path: null,
     });
     const sd = await api.get('/v1/base-models/stable-diffusion-v1-5', token);
     expect(sd.body.available).toBe(false);
