@@ -12,7 +12,7 @@ import { TooManyRequestsError } from '../errors.js';
 import type { Services } from '../services.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
-import { registerInputPolicy } from './plugins/input-policy.js';
+import { registerInputPolicy, restrictFormats } from './plugins/input-policy.js';
 import { registerMetrics } from './plugins/metrics.js';
 import blobRoutes from './routes/blobs.js';
 import opsRoutes from './routes/ops.js';
@@ -46,6 +46,8 @@ function validators() {
   const params = new Ajv({ ...common, coerceTypes: 'array' });
   addFormats(body);
   addFormats(params);
+  restrictFormats(body);
+  restrictFormats(params);
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : params).compile(schema);
 }
 

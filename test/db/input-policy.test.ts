@@ -235,6 +235,14 @@ describe('integers are bounded', () => {
     expect(answers.filter((a) => a.status !== 400)).toEqual([]);
   });
 
+  it('dates Postgres or JavaScript cannot hold answer 400 (year 0, a leap second in 9999)', async () => {
+    for (const since of ['0000-01-01T00:00:00Z', '9999-12-31T23:59:60Z', '2024-02-30T00:00:00Z', '+275760-09-13T00:00:00Z']) {
+      const r = await api.get(`/v1/jobs/${jobId}/logs?since=${encodeURIComponent(since)}`, alice.token);
+      expect([since, r.status, r.body.error?.code]).toEqual([since, 400, 'VALIDATION_ERROR']);
+    }
+    expect((await api.get(`/v1/jobs/${jobId}/logs?since=${encodeURIComponent('2024-01-01T00:00:00+02:00')}`, alice.token)).status).toBe(200);
+  });
+
   it('a version number beyond any stored one is simply not found', async () => {
     const r = await api.get('/v1/models/policy-model/versions/99999999999999999999', alice.token);
     expect([r.status, r.body.error.code]).toEqual([404, 'MODEL_VERSION_NOT_FOUND']);

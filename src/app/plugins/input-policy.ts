@@ -1,3 +1,4 @@
+import type { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { findBadText, TEXT_PROBLEM_MESSAGES, textProblem, type TextProblem } from '../../domain/schema-kit.js';
 import { ValidationError } from '../../errors.js';
@@ -53,6 +54,25 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return false;
+}
+
+/** A date-time JavaScript can represent and Postgres can store: years 1 to 9999 (no year 0, no leap-second overflow into 10000). */
+function storableDateTime(s: string): boolean {
+  const ms = Date.parse(s);
+  if (!Number.isFinite(ms)) return false;
+  const year = new Date(ms).getUTCFullYear();
+  return year >= 1 && year <= 9999;
+}
+
+/**
+ * Narrows ajv-formats' `date-time` (RFC 3339 shape, real calendar days) to dates that survive
+ * `new Date()` and a timestamptz column; call after addFormats, before any schema compiles.
+ */
+export function restrictFormats(ajv: Ajv): void {
+  const base = ajv.formats['date-time'] as { validate?: (s: string) => boolean } | ((s: string) => boolean) | RegExp | undefined;
+  const shape = (s: string) =>
+    base === undefined ? true : base instanceof RegExp ? base.test(s) : typeof base === 'function' ? base(s) : (base.validate?.(s) ?? true);
+  ajv.addFormat('date-time', { type: 'string', validate: (s: string) => shape(s) && storableDateTime(s) });
 }
 
 const HTTP_PARTS = ['body', 'querystring', 'params', 'headers'] as const;
