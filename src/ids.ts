@@ -21,11 +21,19 @@ export function encodeCursor(createdAt: Date, id: string): string {
   return Buffer.from(JSON.stringify({ t: createdAt.toISOString(), id })).toString('base64url');
 }
 
+const ISSUED_ID = /^[a-z]{1,20}_[0-9a-z]{1,64}$/;
+const ISSUED_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 export function decodeCursor(cursor: string | undefined): Cursor | null {
   if (!cursor) return null;
   try {
     const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Cursor;
-    if (typeof c.t === 'string' && typeof c.id === 'string' && !Number.isNaN(Date.parse(c.t))) return c;
+    // Only what encodeCursor writes: a forged one ("2024", year 0, a NUL in the id) reached
+    // Postgres and answered 500 (issue #10).
+    if (typeof c.t === 'string' && typeof c.id === 'string' && ISSUED_ID.test(c.id) && ISSUED_TIME.test(c.t)) {
+      const ms = Date.parse(c.t);
+      if (Number.isFinite(ms) && new Date(ms).toISOString() === c.t && new Date(ms).getUTCFullYear() >= 1) return c;
+    }
   } catch {
     /* fall through */
   }

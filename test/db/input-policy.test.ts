@@ -243,6 +243,30 @@ describe('integers are bounded', () => {
     expect((await api.get(`/v1/jobs/${jobId}/logs?since=${encodeURIComponent('2024-01-01T00:00:00+02:00')}`, alice.token)).status).toBe(200);
   });
 
+  it('forged cursors answer 400 INVALID_CURSOR on every cursor-paged list', async () => {
+    const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+    const forged = [
+      b64({ t: '0000-01-01T00:00:00Z', id: 'job_x' }),
+      b64({ t: '2024', id: 'job_x' }),
+      b64({ t: '2024-01-01T00:00:00Z', id: 'a\u0000b' }),
+      b64({ t: '2024-01-01T00:00:00Z', id: '\ud800' }),
+      b64({ t: '2024-01-01T00:00:00Z', id: 'x'.repeat(300) }),
+      b64('not json'),
+    ];
+    const lists = ['/v1/jobs', '/v1/files', '/v1/datasets', '/v1/sweeps', '/v1/generations', '/v1/webhooks/deliveries'];
+    const answers = [];
+    for (const l of lists)
+      for (const c of forged) {
+        const r = await api.get(`${l}?cursor=${c}`, alice.token);
+        answers.push({ l, c: Buffer.from(c, 'base64url').toString(), status: r.status, code: r.body.error?.code });
+      }
+    for (const c of [b64('1e20'), b64('99999999999999999999'), b64('-1'), b64('1.5')]) {
+      const r = await api.get(`/v1/credits/transactions?cursor=${c}`, alice.token);
+      answers.push({ l: 'credits', c: Buffer.from(c, 'base64url').toString(), status: r.status, code: r.body.error?.code });
+    }
+    expect(answers.filter((a) => a.status !== 400 || a.code !== 'INVALID_CURSOR')).toEqual([]);
+  });
+
   it('a version number beyond any stored one is simply not found', async () => {
     const r = await api.get('/v1/models/policy-model/versions/99999999999999999999', alice.token);
     expect([r.status, r.body.error.code]).toEqual([404, 'MODEL_VERSION_NOT_FOUND']);

@@ -77,8 +77,10 @@ export class CreditsService {
   }
 
   async transactions(userId: string, limit: number, cursor?: string, type?: string) {
-    const before = cursor ? Number(Buffer.from(cursor, 'base64url').toString()) : null;
-    if (cursor && !Number.isInteger(before)) throw new ValidationError('INVALID_CURSOR', 'cursor is not one this server issued');
+    const raw = cursor ? Buffer.from(cursor, 'base64url').toString() : null;
+    // Only a positive row id as issued: "1e20" or 20 digits reached a bigint comparison and answered 500.
+    const before = raw !== null && /^[1-9]\d{0,14}$/.test(raw) ? Number(raw) : null;
+    if (cursor && before === null) throw new ValidationError('INVALID_CURSOR', 'cursor is not one this server issued');
     const rows = await q.listLedger(this.db, userId, limit, before, type ?? null);
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
