@@ -205,3 +205,24 @@ describe('event streams', () => {
     expect(sseBlocks(await ok.text()).map((b) => b.id)).toEqual(['2']);
   });
 });
+
+describe('job metrics', () => {
+  it('a run that reported 12,000 metrics answers at most 5,000 points per series, evenly thinned, the last one kept', async () => {
+    const job = await queuedJob('metrics');
+    await appendEvents(
+      t.testDb.db,
+      job,
+      Array.from({ length: 12_000 }, (_, step) => ({ type: 'metrics', data: { step, values: { loss: 1 / (step + 1) } } })),
+    );
+    const r = await api.get(`/v1/jobs/${job}/metrics`, u.token);
+    expect(r.status).toBe(200);
+    const steps = (r.body.metrics.loss as Array<{ step: number }>).map((p) => p.step);
+    expect(steps.length).toBeLessThanOrEqual(5000);
+    expect(steps.length).toBeGreaterThan(3000);
+    expect(steps[0]).toBe(0);
+    expect(steps.at(-1)).toBe(11_999);
+    const gaps = new Set(steps.slice(1, -1).map((s, i) => s - steps[i]!));
+    expect(gaps).toEqual(new Set([3]));
+    await api.post(`/v1/jobs/${job}/cancel`, {}, u.token);
+  });
+});

@@ -59,6 +59,9 @@ export interface InsertOptions {
 
 export { requestHash };
 
+/** Metrics events one GET /v1/jobs/{id}/metrics reads: enough for any chart, bounded for any run. */
+export const MAX_METRIC_EVENTS = 5000;
+
 export class JobsService {
   constructor(private readonly d: JobsDeps) {}
 
@@ -342,20 +345,17 @@ export class JobsService {
     }));
   }
 
-  /** One time series per metric: [{step, epoch?, value, at}]. */
+  /**
+   * One time series per metric: [{step, epoch?, value, at}], from at most MAX_METRIC_EVENTS
+   * metrics events (a longer run is evenly thinned, its last report always kept).
+   */
   async metrics(callerId: string, id: string, asAdmin = false) {
     await this.row(callerId, id, asAdmin);
     const series: Record<string, Array<{ step: number; epoch?: number; value: number; at: string }>> = {};
-    let after = 0;
-    for (;;) {
-      const batch = await q.listEvents(this.d.db, id, after, 5000, ['metrics']);
-      for (const e of batch) {
-        const d = e.data as { step: number; epoch?: number; values: Record<string, number> };
-        for (const [k, v] of Object.entries(d.values))
-          (series[k] ??= []).push({ step: d.step, ...(d.epoch !== undefined ? { epoch: d.epoch } : {}), value: v, at: e.created_at.toISOString() });
-      }
-      if (batch.length < 5000) break;
-      after = batch[batch.length - 1]!.seq;
+    for (const e of await q.metricEvents(this.d.db, id, MAX_METRIC_EVENTS)) {
+      const d = e.data as { step: number; epoch?: number; values: Record<string, number> };
+      for (const [k, v] of Object.entries(d.values))
+        (series[k] ??= []).push({ step: d.step, ...(d.epoch !== undefined ? { epoch: d.epoch } : {}), value: v, at: e.created_at.toISOString() });
     }
     return { metrics: series };
   }

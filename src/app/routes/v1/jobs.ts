@@ -281,7 +281,7 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/metrics', {
     schema: {
       tags: ['jobs'],
-      summary: 'One time series per metric: [{step, epoch, value, at}]',
+      summary: 'One time series per metric: [{step, epoch, value, at}], from at most 5,000 reports (a longer run is evenly thinned, its last report kept)',
       security,
       params: idParams(),
       response: { 200: JobMetrics, ...errorResponses(401, 404) },
