@@ -226,3 +226,18 @@ describe('job metrics', () => {
     await api.post(`/v1/jobs/${job}/cancel`, {}, u.token);
   });
 });
+
+describe('sample datasets', () => {
+  it('refuses a sample larger than its kind allows (400 SAMPLE_TOO_LARGE) before generating anything', async () => {
+    for (const [kind, size] of [
+      ['eeg', 100_000],
+      ['security-prompts', 100_000],
+      ['images', 201],
+    ] as const) {
+      const r = await api.post('/v1/datasets/samples', { kind, size }, u.token);
+      expect(r.status, kind).toBe(400);
+      expect(r.body.error.code).toBe('SAMPLE_TOO_LARGE');
+    }
+    expect((await api.get('/v1/files', u.token)).body.data.filter((f: any) => f.filename !== 'd.csv')).toEqual([]);
+  });
+});
