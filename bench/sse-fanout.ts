@@ -42,6 +42,8 @@ async function measure(kind: DbKind, cluster: PgCluster): Promise<PartResult> {
   const goFile = path.join(go.dir, 'go');
   const app = await startBenchApp(kind, {
     cluster,
+    // One user holds every subscriber here: lift the per-user stream cap (20 by default) to fit.
+    env: { EVENTS_MAX_STREAMS_PER_USER: String(SUBSCRIBERS) },
     catalog: { trainers: [benchTrainer('sse', [process.execPath, path.join(FIXTURES, 'sse-trainer.mjs'), goFile, String(RATE), String(SECONDS)])] },
   });
   const children = Array.from({ length: PROCS }, () => startChild('sse-subscriber.ts'));

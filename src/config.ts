@@ -49,6 +49,8 @@ export interface Config {
     maxArtifactBytes: number;
   };
   webhooks: { timeoutMs: number; maxAttempts: number; allow: string };
+  /** Live job events (SSE and WebSocket): open streams per user, past events replayed per connection. */
+  events: { maxStreamsPerUser: number; replayMax: number };
   serving: { cacheBytes: number; dir: string };
   /** The interpreter of the Python trainer environment (`trainyard setup python` makes it). */
   python: { bin: string };
@@ -237,6 +239,13 @@ export function loadConfig(processEnv: Env = process.env): Config {
       timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 600_000),
       maxAttempts: int(env, 'WEBHOOK_MAX_ATTEMPTS', 8, 1, 100),
       allow: env.WEBHOOK_ALLOW_ADDRESSES ?? '',
+    },
+    events: {
+      // A dashboard watches a handful of jobs; 20 leaves room for tabs and reconnects while one
+      // user can no longer hold hundreds of streams (each a socket, a buffer and a replay).
+      maxStreamsPerUser: int(env, 'EVENTS_MAX_STREAMS_PER_USER', 20, 1, 100_000),
+      // Past events one connection replays before it ends and the client resumes (Last-Event-ID).
+      replayMax: int(env, 'EVENTS_REPLAY_MAX', 1000, 10, 1_000_000),
     },
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   };

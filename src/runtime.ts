@@ -108,7 +108,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     if (mode === 'serve') {
       await services.datasets.resume();
       const jobs = services.jobs;
-      hub = new EventHub(db, (jobId, after, limit) => jobs.eventsSince(jobId, after, limit));
+      hub = new EventHub(db, (jobId, after, limit) => jobs.eventsSince(jobId, after, limit), config.events);
       await hub.start();
       services.hub = hub;
       app = await buildServer(services, logger);

@@ -1,5 +1,6 @@
 import { CHANNELS } from '../db/channels.js';
 import type { Db, Unlisten } from '../db/db.js';
+import { StreamSlots } from './slots.js';
 
 export interface JobEvent {
   seq: number;
@@ -11,6 +12,21 @@ type Listener = (events: JobEvent[]) => void;
 
 /** A job's events after `afterSeq`, oldest first, at most `limit` (the jobs service provides it). */
 export type ReadEvents = (jobId: string, afterSeq: number, limit: number) => Promise<JobEvent[]>;
+
+export interface HubLimits {
+  /** Open streams per user, SSE and WebSocket together. */
+  maxStreamsPerUser: number;
+  /** Past events one subscription replays; past that it ends and the client resumes from the last one. */
+  replayMax: number;
+}
+
+export interface Subscription {
+  /** False when the backlog held more than `replayMax` events: the subscriber got the first page only and is not live. */
+  live: boolean;
+  /** The last event delivered (the resume point). */
+  lastSeq: number;
+  unsubscribe(): void;
+}
 
 /** One job's live feed in this process: one database read per notification, shared by all viewers. */
 class JobFeed {
@@ -58,12 +74,17 @@ export class EventHub {
   private readonly feeds = new Map<string, JobFeed>();
   private unlisten: Unlisten | null = null;
   private poll: NodeJS.Timeout | null = null;
+  /** Stream slots per user: the routes take one before a stream starts (429 beyond the limit). */
+  readonly slots: StreamSlots;
 
   constructor(
     private readonly db: Db,
     private readonly read: ReadEvents,
+    readonly limits: HubLimits = { maxStreamsPerUser: 20, replayMax: 1000 },
     private readonly pollMs = 2000,
-  ) {}
+  ) {
+    this.slots = new StreamSlots(limits.maxStreamsPerUser);
+  }
 
   async start(): Promise<void> {
     this.unlisten = await this.db.listen(CHANNELS.jobEvents, (payload) => {
@@ -77,10 +98,13 @@ export class EventHub {
   }
 
   /**
-   * Delivers every event after `afterSeq` in order: first the backlog from the database, then
-   * live events. Returns the unsubscribe function.
+   * Delivers the events after `afterSeq` in order: first the backlog from the database, at
+   * most `replayMax` of it, then live events. A backlog longer than that is paged: the first
+   * `replayMax` events are delivered and the subscription ends there (`live: false`), so one
+   * connection never replays more than a page; the client resumes from `lastSeq`.
    */
-  async subscribe(jobId: string, afterSeq: number, listener: Listener): Promise<() => void> {
+  async subscribe(jobId: string, afterSeq: number, listener: Listener): Promise<Subscription> {
+    const max = this.limits.replayMax;
     let last = afterSeq;
     const deliver = (events: JobEvent[]) => {
       const fresh = events.filter((e) => e.seq > last);
@@ -103,20 +127,34 @@ export class EventHub {
       feed.listeners.delete(onFeed);
       if (feed.listeners.size === 0 && this.feeds.get(jobId) === feed) this.feeds.delete(jobId);
     };
+    let replayed = 0;
+    let more = false;
     try {
       for (;;) {
-        const events = await this.read(jobId, last, 1000);
-        if (events.length) deliver(events);
-        if (events.length < 1000) break;
+        // One event beyond the page is read to tell "exactly a page" from "more than a page".
+        const want = Math.min(1000, max - replayed + 1);
+        const events = await this.read(jobId, last, want);
+        const page = events.slice(0, max - replayed);
+        if (page.length) deliver(page);
+        replayed += page.length;
+        if (events.length > page.length) {
+          more = true;
+          break;
+        }
+        if (events.length < want) break;
       }
     } catch (err) {
       unsubscribe();
       throw err;
     }
+    if (more) {
+      unsubscribe();
+      return { live: false, lastSeq: last, unsubscribe: () => {} };
+    }
     catchingUp = false;
     for (const events of held) deliver(events);
     if (feed.lastSeq < last) feed.lastSeq = last;
-    return unsubscribe;
+    return { live: true, lastSeq: last, unsubscribe };
   }
 
   get subscriberCount(): number {

@@ -4,12 +4,23 @@ import { StringEnum, Type, type Static } from '../domain/schema-kit.js';
 export const SAMPLE_KINDS = ['eeg', 'security-prompts', 'images'] as const;
 export type SampleKind = (typeof SAMPLE_KINDS)[number];
 
+/**
+ * The largest sample the API makes per kind (the CLI's `sample-data` has no such limit):
+ * generating one runs on the server's event loop, about 10 ms per 1,000 EEG rows or 200
+ * prompts, so the maximum is checked before anything is generated.
+ */
+export const SAMPLE_API_MAX: Record<SampleKind, number> = { eeg: 10_000, 'security-prompts': 1000, images: 200 };
+
 export const CreateSampleBody = Type.Object(
   {
     kind: StringEnum(SAMPLE_KINDS),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     size: Type.Optional(
-      Type.Integer({ minimum: 10, maximum: 100_000, description: 'eeg: rows (6000); security-prompts: examples per class (120); images: images (12)' }),
+      Type.Integer({
+        minimum: 10,
+        maximum: 100_000,
+        description: 'eeg: rows (6000, at most 10000); security-prompts: examples per class (120, at most 1000); images: images (12, at most 200)',
+      }),
     ),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
   },

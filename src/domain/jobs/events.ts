@@ -1,4 +1,5 @@
 import { notify } from '../../db/channels.js';
+import { ValidationError } from '../../errors.js';
 import type { Queryable } from '../../db/db.js';
 import { ACTIVE_STATES, sqlStates } from './states.js';
 import type { Fence } from './types.js';
@@ -35,4 +36,20 @@ export async function appendEvents(tx: Queryable, jobId: string, events: NewEven
   );
   await notify(tx, 'jobEvents', `${jobId}:${last}`);
   return last;
+}
+
+/** The largest event number a cursor may name: seq is a bigint, JavaScript numbers are exact to 2^53 - 1. */
+export const MAX_EVENT_SEQ = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Last-Event-ID as a reconnecting EventSource sends it: the decimal number of the last event
+ * seen. Absent or empty is null (start from `after`); anything else (`1e20`, `-1`, `abc`, a
+ * number past 2^53) is a 400 rather than a query Postgres would refuse.
+ */
+export function parseLastEventId(raw: string | undefined): number | null {
+  const v = (raw ?? '').trim();
+  if (v === '') return null;
+  if (!/^\d{1,16}$/.test(v) || Number(v) > MAX_EVENT_SEQ)
+    throw new ValidationError('INVALID_LAST_EVENT_ID', `Last-Event-ID must be an event number from 0 to ${MAX_EVENT_SEQ}, got "${v.slice(0, 40)}"`);
+  return Number(v);
 }

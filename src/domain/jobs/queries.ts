@@ -68,6 +68,24 @@ export async function listEvents(db: Queryable, jobId: string, afterSeq: number,
   return rows;
 }
 
+/**
+ * A job's metrics events, evenly thinned to at most `max`: every stride-th one (the stride
+ * chosen from the count) and always the last. The database does the thinning, so a trainer
+ * that reported a million metrics costs the API `max` rows, not a million.
+ */
+export async function metricEvents(db: Queryable, jobId: string, max: number): Promise<EventRow[]> {
+  const { rows } = await db.query<EventRow>(
+    `with m as (
+       select seq, type, data, created_at, row_number() over (order by seq) as rn, count(*) over () as n
+         from job_events where job_id = $1 and type = 'metrics')
+     select seq, type, data, created_at from m
+      where n <= $2 or (rn - 1) % ceil(n::numeric / ($2 - 1))::bigint = 0 or rn = n
+      order by seq`,
+    [jobId, max],
+  );
+  return rows;
+}
+
 /** The newest `limit` log lines (for `tail`), oldest first. */
 export async function tailLogs(db: Queryable, jobId: string, limit: number, since: Date | null): Promise<EventRow[]> {
   const { rows } = await db.query<EventRow>(

@@ -35,6 +35,8 @@ export interface PreparedJob {
   hyperparameters: Record<string, unknown>;
   fromModel: FromModel | null;
   datasetId: string;
+  /** The dataset's row count, which linear pricing may scale by. */
+  datasetRows: number;
   cost: number;
 }
 
@@ -56,6 +58,9 @@ export interface InsertOptions {
 }
 
 export { requestHash };
+
+/** Metrics events one GET /v1/jobs/{id}/metrics reads: enough for any chart, bounded for any run. */
+export const MAX_METRIC_EVENTS = 5000;
 
 export class JobsService {
   constructor(private readonly d: JobsDeps) {}
@@ -118,14 +123,29 @@ export class JobsService {
       const v = await this.d.registry.versionRow(m, String(version ?? alias));
       fromModel = { name, version: v.version, version_id: v.id };
     }
-    return {
-      trainer,
-      input,
-      hyperparameters,
-      fromModel,
-      datasetId: ds.id,
-      cost: priceJob(trainer.pricing, hyperparameters, Number(ds.stats?.row_count ?? 0)),
-    };
+    const datasetRows = Number(ds.stats?.row_count ?? 0);
+    return { trainer, input, hyperparameters, fromModel, datasetId: ds.id, datasetRows, cost: priceJob(trainer.pricing, hyperparameters, datasetRows) };
+  }
+
+  /**
+   * Another job like `base` that differs only in hyperparameters and metadata (a sweep's
+   * children): only what changed is checked again, so a 200-job sweep makes one round of
+   * dataset, model and catalog look-ups rather than 200.
+   */
+  prepareVariant(base: PreparedJob, input: CreateJobInput): PreparedJob {
+    const hyperparameters = validateHyperparameters(base.trainer.hyperparameters, input.hyperparameters ?? {});
+    return { ...base, input, hyperparameters, cost: priceJob(base.trainer.pricing, hyperparameters, base.datasetRows) };
+  }
+
+  /**
+   * 429 before any work when `n` more queued jobs would pass the owner's quota. Advisory: the
+   * insert checks again under the owner's lock, which is what makes the quota exact.
+   */
+  async checkQueueRoom(ownerId: string, n: number): Promise<void> {
+    const { queued } = await q.countByStatus(this.d.db, ownerId);
+    const max = this.d.limits.maxQueuedPerUser;
+    if (queued + n > max)
+      throw new TooManyRequestsError('QUEUE_QUOTA_EXCEEDED', `${n} more jobs would make ${queued + n} queued (limit ${max}); wait or cancel some`, 30);
   }
 
   /**
@@ -325,20 +345,17 @@ export class JobsService {
     }));
   }
 
-  /** One time series per metric: [{step, epoch?, value, at}]. */
+  /**
+   * One time series per metric: [{step, epoch?, value, at}], from at most MAX_METRIC_EVENTS
+   * metrics events (a longer run is evenly thinned, its last report always kept).
+   */
   async metrics(callerId: string, id: string, asAdmin = false) {
     await this.row(callerId, id, asAdmin);
     const series: Record<string, Array<{ step: number; epoch?: number; value: number; at: string }>> = {};
-    let after = 0;
-    for (;;) {
-      const batch = await q.listEvents(this.d.db, id, after, 5000, ['metrics']);
-      for (const e of batch) {
-        const d = e.data as { step: number; epoch?: number; values: Record<string, number> };
-        for (const [k, v] of Object.entries(d.values))
-          (series[k] ??= []).push({ step: d.step, ...(d.epoch !== undefined ? { epoch: d.epoch } : {}), value: v, at: e.created_at.toISOString() });
-      }
-      if (batch.length < 5000) break;
-      after = batch[batch.length - 1]!.seq;
+    for (const e of await q.metricEvents(this.d.db, id, MAX_METRIC_EVENTS)) {
+      const d = e.data as { step: number; epoch?: number; values: Record<string, number> };
+      for (const [k, v] of Object.entries(d.values))
+        (series[k] ??= []).push({ step: d.step, ...(d.epoch !== undefined ? { epoch: d.epoch } : {}), value: v, at: e.created_at.toISOString() });
     }
     return { metrics: series };
   }

@@ -17,7 +17,21 @@ export function summarize(values: number[]): MetricSummary {
   return { mean, std, min: Math.min(...values), max: Math.max(...values), values };
 }
 
-/** Every combination of the grid's values, in a stable order (keys sorted). */
+/**
+ * How many jobs a grid × repeats makes, from the list lengths alone: nothing is expanded. The
+ * product stops growing once it passes `cap` (the caller only needs "too many"), so ten keys of
+ * fifty values cannot overflow or cost more than a few multiplications.
+ */
+export function gridJobCount(grid: Record<string, unknown[]>, repeats: number, cap: number): number {
+  let n = repeats;
+  for (const values of Object.values(grid)) {
+    n *= values.length;
+    if (n > cap) return n;
+  }
+  return n;
+}
+
+/** Every combination of the grid's values, in a stable order (keys sorted). Only for grids within the cap. */
 export function expandGrid(grid: Record<string, unknown[]>): Array<Record<string, unknown>> {
   let points: Array<Record<string, unknown>> = [{}];
   for (const key of Object.keys(grid).sort()) points = points.flatMap((p) => grid[key]!.map((v) => ({ ...p, [key]: v })));
@@ -36,8 +50,17 @@ const key = (p: Record<string, unknown>) =>
  * mean, standard deviation and every value — what comparing architectures needs.
  */
 export function aggregate(grid: Record<string, unknown[]>, jobs: JobRow[], metric: string, goal: 'maximize' | 'minimize') {
+  // Jobs grouped by point once: a list of sweeps must not cost points × jobs key computations.
+  const byPoint = new Map<string, JobRow[]>();
+  for (const j of jobs) {
+    if (!j.sweep_point) continue;
+    const k = key(j.sweep_point);
+    const group = byPoint.get(k);
+    if (group) group.push(j);
+    else byPoint.set(k, [j]);
+  }
   const points = expandGrid(grid).map((params) => {
-    const mine = jobs.filter((j) => j.sweep_point && key(j.sweep_point) === key(params));
+    const mine = byPoint.get(key(params)) ?? [];
     const done = mine.filter((j) => j.status === JOB_STATES.SUCCEEDED);
     const names = new Set(done.flatMap((j) => Object.keys((j.result?.metrics ?? {}) as Record<string, number>)));
     const metrics: Record<string, MetricSummary> = {};

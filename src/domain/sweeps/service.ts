@@ -6,7 +6,7 @@ import { isOpen, JOB_STATES } from '../jobs/states.js';
 import type { JobRow } from '../jobs/types.js';
 import type { CreateJobInput } from '../jobs/schema.js';
 import type { JobsService, PreparedJob } from '../jobs/service.js';
-import { aggregate, expandGrid } from './aggregate.js';
+import { aggregate, expandGrid, gridJobCount } from './aggregate.js';
 import * as q from './queries.js';
 import type { CreateSweepInput } from './schema.js';
 
@@ -30,20 +30,32 @@ export class SweepsService {
   constructor(private readonly d: { db: Db; jobs: JobsService; catalog: CatalogService }) {}
 
   async create(ownerId: string, input: CreateSweepInput) {
-    const trainer = this.d.catalog.listTrainers().find((t) => t.id === input.trainer);
     const repeats = input.repeats ?? 1;
-    const points = expandGrid(input.grid);
     if (Object.keys(input.grid).length === 0) throw new ValidationError('EMPTY_GRID', 'grid needs at least one hyperparameter with values');
-    if (points.length * repeats > MAX_SWEEP_JOBS)
+    // The cap is decided from the list lengths before anything is expanded: a grid of ten keys
+    // of fifty values must cost a few multiplications, not billions of objects.
+    const total = gridJobCount(input.grid, repeats, MAX_SWEEP_JOBS);
+    if (total > MAX_SWEEP_JOBS) {
+      const shape = Object.values(input.grid)
+        .map((v) => v.length)
+        .join(' × ');
       throw new ValidationError(
         'SWEEP_TOO_LARGE',
-        `${points.length} grid points × ${repeats} repeats = ${points.length * repeats} jobs; at most ${MAX_SWEEP_JOBS}`,
+        `a grid of ${shape} values × ${repeats} repeats makes more than ${MAX_SWEEP_JOBS} jobs; at most ${MAX_SWEEP_JOBS}`,
+        {
+          max_jobs: MAX_SWEEP_JOBS,
+        },
       );
+    }
+    await this.d.jobs.checkQueueRoom(ownerId, total);
+    const trainer = this.d.catalog.listTrainers().find((t) => t.id === input.trainer);
+    const points = expandGrid(input.grid);
     const metric = input.metric ?? trainer?.primary_metric.name ?? 'val_accuracy';
     const id = newId('swp');
     const output = input.output ?? { model_name: `sweep-${id.slice(4, 14)}` };
     // Validate and price every child before any money moves; each gets its own seed per repeat
     // (unless the grid sweeps the seed itself), so repeats measure variance, not one run twice.
+    // The first child is checked whole; the others differ only in hyperparameters.
     const takesSeed = !!(trainer?.hyperparameters.properties as Record<string, unknown> | undefined)?.seed;
     const prepared: Array<{ p: PreparedJob; point: Record<string, unknown>; r: number }> = [];
     for (const point of points) {
@@ -60,7 +72,8 @@ export class SweepsService {
           metadata: { sweep_id: id, sweep_point: point, repeat: r },
         };
         try {
-          prepared.push({ p: await this.d.jobs.prepare(ownerId, child), point, r });
+          const first = prepared[0]?.p;
+          prepared.push({ p: first ? this.d.jobs.prepareVariant(first, child) : await this.d.jobs.prepare(ownerId, child), point, r });
         } catch (err) {
           if (err instanceof ValidationError) throw new ValidationError(err.code, `grid point ${JSON.stringify(point)}: ${err.message}`, err.details);
           throw err;

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
+import { MAX_EVENT_SEQ, parseLastEventId } from '../../../domain/jobs/events.js';
 import { isFinal } from '../../../domain/jobs/states.js';
 import { ForbiddenError } from '../../../errors.js';
 import {
@@ -13,7 +14,7 @@ import {
   type CreateJobInput,
   type JobsFilterInput,
 } from '../../../domain/jobs/schema.js';
-import type { EventHub, JobEvent } from '../../../events/hub.js';
+import type { EventHub, JobEvent, Subscription } from '../../../events/hub.js';
 import type { Services } from '../../../services.js';
 import { errorResponses, idParams, noContent, pageQuery, security, type PageQuery } from '../../schemas.js';
 import { caller } from '../../types.js';
@@ -22,6 +23,14 @@ import { caller } from '../../types.js';
 export type JobDeps = Pick<Services, 'jobs' | 'hub'>;
 
 const KEEPALIVE_MS = 15_000;
+/**
+ * A stream whose client reads slower than the job writes is cut once this much waits in its
+ * buffer: the client resumes from the last event it did receive (Last-Event-ID, ?after), and
+ * the server never holds an unbounded backlog for one connection.
+ */
+const MAX_BUFFERED_BYTES = 1 << 20;
+/** EventSource's reconnection delay after a paged replay (the `retry` field). */
+const RESUME_RETRY_MS = 1000;
 
 function isFinalStatus(e: JobEvent): boolean {
   return e.type === 'status' && isFinal(String(e.data.status));
@@ -29,12 +38,29 @@ function isFinalStatus(e: JobEvent): boolean {
 
 const sseFrame = (e: JobEvent) => `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ ...e })}\n\n`;
 
+/** What a paged replay says before it ends: where to resume and why the stream stopped. */
+const moreMessage = (sub: Subscription, replayMax: number) => ({
+  type: 'more',
+  last_event_id: sub.lastSeq,
+  message: `a connection replays at most ${replayMax} past events; reconnect with Last-Event-ID (or ?after=${sub.lastSeq}) for the next page`,
+});
+
+interface StreamStart {
+  jobId: string;
+  after: number;
+  /** The job had already ended when the stream was asked for: close once the backlog is sent. */
+  finished: boolean;
+  /** Gives back the caller's stream slot; idempotent. */
+  release: () => void;
+}
+
 /**
- * Server-sent events for one job: the backlog after Last-Event-ID (or ?after), then live
- * events, a comment line every 15 s to keep proxies from closing the stream, and the end of
- * the stream right after the final status.
+ * Server-sent events for one job: the backlog after Last-Event-ID (or ?after), at most a page
+ * of it (then `event: more` and the end: EventSource reconnects with Last-Event-ID by itself),
+ * then live events, a comment line every 15 s to keep proxies from closing the stream, and
+ * the end of the stream right after the final status.
  */
-async function streamSse(hub: EventHub, req: FastifyRequest, reply: FastifyReply, jobId: string, after: number) {
+async function streamSse(hub: EventHub, req: FastifyRequest, reply: FastifyReply, st: StreamStart) {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -46,28 +72,38 @@ async function streamSse(hub: EventHub, req: FastifyRequest, reply: FastifyReply
   });
   res.write(': connected\n\n');
   let closed = false;
-  let unsubscribe: (() => void) | null = null;
+  let sub: Subscription | null = null;
   const keepalive = setInterval(() => res.write(': keep-alive\n\n'), KEEPALIVE_MS);
-  const close = () => {
+  const close = (drop = false) => {
     if (closed) return;
     closed = true;
     clearInterval(keepalive);
-    unsubscribe?.();
-    res.end();
+    sub?.unsubscribe();
+    st.release();
+    if (drop) res.destroy();
+    else res.end();
   };
-  req.raw.on('close', close);
+  res.on('close', () => close());
   try {
-    unsubscribe = await hub.subscribe(jobId, after, (events) => {
+    sub = await hub.subscribe(st.jobId, st.after, (events) => {
       if (closed) return;
       res.write(events.map(sseFrame).join(''));
-      if (events.some(isFinalStatus)) close();
+      if (res.writableLength > MAX_BUFFERED_BYTES) close(true);
+      else if (events.some(isFinalStatus)) close();
     });
-    if (closed) unsubscribe();
+    if (closed) sub.unsubscribe();
+    else if (!sub.live) {
+      res.write(`retry: ${RESUME_RETRY_MS}\nevent: more\ndata: ${JSON.stringify(moreMessage(sub, hub.limits.replayMax))}\n\n`);
+      close();
+    } else if (st.finished) close();
   } catch (err) {
     req.log.error({ err }, 'event stream failed');
     close();
   }
 }
+
+/** What the WebSocket route's preHandler hands its handler (the upgrade happens in between). */
+const wsStarts = new WeakMap<FastifyRequest, StreamStart>();
 
 export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
   const isAdmin = (req: FastifyRequest) => caller(req).role === 'admin';
@@ -146,22 +182,31 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
   app.get<{ Params: { id: string }; Querystring: { after: number; limit: number }; Headers: { 'last-event-id'?: string } }>('/v1/jobs/:id/events', {
     schema: {
       tags: ['jobs'],
-      summary: 'Job events: a JSON list, or a live stream with Accept: text/event-stream (resumable with Last-Event-ID)',
+      summary:
+        'Job events: a JSON list, or a live stream with Accept: text/event-stream (resumable with Last-Event-ID; a page of past events per connection; 204 when a finished job has nothing after it)',
       security,
       params: idParams(),
       querystring: {
         type: 'object',
         additionalProperties: false,
-        properties: { after: { type: 'integer', minimum: 0, default: 0 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        properties: {
+          after: { type: 'integer', minimum: 0, maximum: MAX_EVENT_SEQ, default: 0 },
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+        },
       },
-      response: { 200: JobEvents, ...errorResponses(401, 404) },
+      response: { 200: JobEvents, 204: noContent, ...errorResponses(400, 401, 404, 429) },
     },
     handler: async (req, reply) => {
       const userId = caller(req).userId;
       if ((req.headers.accept ?? '').includes('text/event-stream')) {
-        await s.jobs.row(userId, req.params.id, isAdmin(req));
-        const last = Number(req.headers['last-event-id']);
-        return streamSse(s.hub!, req, reply, req.params.id, Number.isInteger(last) && last >= 0 ? last : req.query.after);
+        const last = parseLastEventId(req.headers['last-event-id']);
+        const job = await s.jobs.row(userId, req.params.id, isAdmin(req));
+        const after = last ?? req.query.after;
+        const finished = isFinal(job.status);
+        // A finished job with nothing after the cursor: 204 tells EventSource to stop reconnecting.
+        if (finished && (await s.jobs.eventsSince(job.id, after, 1)).length === 0) return reply.status(204).send();
+        const release = s.hub!.slots.acquire(userId);
+        return streamSse(s.hub!, req, reply, { jobId: job.id, after, finished, release });
       }
       return { data: await s.jobs.events(userId, req.params.id, req.query.after, req.query.limit, isAdmin(req)) };
     },
@@ -171,24 +216,46 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
     websocket: true,
     schema: {
       tags: ['jobs'],
-      summary: 'The same events over a WebSocket (one JSON message per event)',
+      summary: 'The same events over a WebSocket (one JSON message per event; a page of past events per connection, then close 4000 to resume)',
       security,
       params: idParams(),
-      querystring: { type: 'object', properties: { after: { type: 'integer', minimum: 0 } } },
+      querystring: { type: 'object', properties: { after: { type: 'integer', minimum: 0, maximum: MAX_EVENT_SEQ } } },
+      response: errorResponses(400, 401, 404, 429),
+    },
+    // Before the upgrade, so another user's job is a plain 404 and a user over the stream limit
+    // a plain 429. The slot is also given back if the upgrade never completes (socket closed).
+    preHandler: async (req: FastifyRequest<{ Params: { id: string }; Querystring: { after?: number } }>) => {
+      const userId = caller(req).userId;
+      const job = await s.jobs.row(userId, req.params.id, isAdmin(req));
+      // A plain GET is answered 404 by @fastify/websocket: only an upgrade takes a slot.
+      if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return;
+      const release = s.hub!.slots.acquire(userId);
+      req.raw.socket.once('close', release);
+      wsStarts.set(req, { jobId: job.id, after: req.query.after ?? 0, finished: isFinal(job.status), release });
     },
     handler: async (socket: WebSocket, req: FastifyRequest<{ Params: { id: string }; Querystring: { after?: number } }>) => {
-      let unsubscribe: (() => void) | null = null;
-      socket.on('close', () => unsubscribe?.());
+      const st = wsStarts.get(req)!;
+      let sub: Subscription | null = null;
+      socket.on('close', () => {
+        sub?.unsubscribe();
+        st.release();
+      });
       try {
-        await s.jobs.row(caller(req).userId, req.params.id, isAdmin(req));
-        unsubscribe = await s.hub!.subscribe(req.params.id, req.query.after ?? 0, (events) => {
+        sub = await s.hub!.subscribe(st.jobId, st.after, (events) => {
           for (const e of events) socket.send(JSON.stringify(e));
-          if (events.some(isFinalStatus)) socket.close(1000, 'job finished');
+          // A reader this far behind is cut; it resumes with ?after= its last event.
+          if (socket.bufferedAmount > MAX_BUFFERED_BYTES) socket.terminate();
+          else if (events.some(isFinalStatus)) socket.close(1000, 'job finished');
         });
-        if (socket.readyState !== socket.OPEN) unsubscribe();
+        if (socket.readyState !== socket.OPEN) sub.unsubscribe();
+        else if (!sub.live) {
+          socket.send(JSON.stringify(moreMessage(sub, s.hub!.limits.replayMax)));
+          socket.close(4000, 'more events: reconnect with ?after');
+        } else if (st.finished) socket.close(1000, 'job finished');
       } catch (err) {
-        socket.send(JSON.stringify({ error: { code: (err as { code?: string }).code ?? 'INTERNAL', message: (err as Error).message } }));
-        socket.close(1008, 'not allowed');
+        req.log.error({ err }, 'event stream failed');
+        socket.send(JSON.stringify({ error: { code: 'INTERNAL', message: 'the event stream failed' } }));
+        socket.close(1011, 'event stream failed');
       }
     },
   } as never);
@@ -214,7 +281,7 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/metrics', {
     schema: {
       tags: ['jobs'],
-      summary: 'One time series per metric: [{step, epoch, value, at}]',
+      summary: 'One time series per metric: [{step, epoch, value, at}], from at most 5,000 reports (a longer run is evenly thinned, its last report kept)',
       security,
       params: idParams(),
       response: { 200: JobMetrics, ...errorResponses(401, 404) },

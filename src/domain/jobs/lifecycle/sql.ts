@@ -53,36 +53,83 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null
   return rows[0] ?? null;
 }
 
+/** Advisory-lock namespace (first key) of the per-owner claim lock; the second key is hashtext(owner_id). */
+export const OWNER_CLAIM_LOCK = 0x7479_6f31; // "tyo1"
+/** Owners found at their running limit (or busy) before a claim gives up for this round. */
+const MAX_OWNERS_TRIED = 20;
+
+export interface ClaimRequest {
+  workerId: string;
+  freeGpus: number;
+  labels: string[];
+  leaseSeconds: number;
+  maxRunningPerUser: number;
+}
+
 /**
- * Claims the next job this worker can run: highest priority first; among equals, the owner
- * with the fewest running jobs (so one user's hundred jobs cannot starve another's one), then
- * the oldest. SKIP LOCKED lets many workers claim at once without waiting on each other.
- * The per-owner running limit is checked without a lock: two workers claiming in the same
- * instant can overshoot it by one, which we accept rather than serialise every claim.
+ * Claims the next job this worker can run. Owners are served fairly: the owner with the fewest
+ * running jobs first, then the one whose oldest claimable job has waited longest; `priority`
+ * only orders that owner's own jobs, so no user can jump ahead of another by asking for it.
+ * SKIP LOCKED lets many workers claim at once without waiting on each other's rows.
+ *
+ * The per-owner running limit is exact: the chosen owner's claims are serialised by a
+ * transaction-scoped advisory lock, and the owner's running jobs are counted again after it is
+ * taken (a new statement, so a new snapshot under READ COMMITTED: a claim committed meanwhile
+ * by another worker is seen). Only the first owner's lock is waited for; any further owner
+ * tried in the same claim is only try-locked, so two claims can never wait on each other.
  */
-export async function claimNext(
-  db: Queryable,
-  w: { workerId: string; freeGpus: number; labels: string[]; leaseSeconds: number; maxRunningPerUser: number },
-): Promise<JobRow | null> {
-  const { rows } = await db.query<JobRow>(
-    `with active as (
-       select owner_id, count(*)::int as n from jobs where status in (${ACTIVE}) group by owner_id
-     ), candidate as (
-       select j.id from jobs j left join active a on a.owner_id = j.owner_id
-        where j.status in (${fromStates('claim')}) and j.run_after <= now() and j.gpus <= $2 and j.labels <@ $3::text[]
-          and coalesce(a.n, 0) < $5
-        order by j.priority desc, coalesce(a.n, 0), j.created_at, j.id
+export async function claimNext(db: Queryable, w: ClaimRequest): Promise<JobRow | null> {
+  const skipped: string[] = [];
+  for (let tries = 0; tries < MAX_OWNERS_TRIED; tries++) {
+    const { rows: cands } = await db.query<{ id: string; owner_id: string }>(
+      `with active as (
+         select owner_id, count(*)::int as n from jobs where status in (${ACTIVE}) group by owner_id
+       ), claimable as (
+         select j.id, j.owner_id, j.priority, j.created_at from jobs j
+          where j.status in (${fromStates('claim')}) and j.run_after <= now() and j.gpus <= $1 and j.labels <@ $2::text[]
+            and not (j.owner_id = any($4::text[]))
+       ), waiting as (
+         select owner_id, min(created_at) as since from claimable group by owner_id
+       )
+       select j.id, j.owner_id from jobs j
+         join claimable c on c.id = j.id
+         join waiting wt on wt.owner_id = j.owner_id
+         left join active a on a.owner_id = j.owner_id
+        where j.status in (${fromStates('claim')}) and coalesce(a.n, 0) < $3
+        order by coalesce(a.n, 0), wt.since, j.owner_id, j.priority desc, j.created_at, j.id
         limit 1
-        for update of j skip locked
-     )
-     update jobs j set status = '${T.claim.to}', attempt = j.attempt + 1, worker_id = $1,
-            lease_expires_at = now() + make_interval(secs => $4), attempt_started_at = now(),
-            started_at = coalesce(j.started_at, now()), updated_at = now()
-       from candidate where j.id = candidate.id
-     returning j.*`,
-    [w.workerId, w.freeGpus, w.labels, w.leaseSeconds, w.maxRunningPerUser],
-  );
-  return rows[0] ?? null;
+        for update of j skip locked`,
+      [w.freeGpus, w.labels, w.maxRunningPerUser, skipped],
+    );
+    const cand = cands[0];
+    if (!cand) return null;
+    if (tries === 0) await db.query(`select pg_advisory_xact_lock(${OWNER_CLAIM_LOCK}, hashtext($1))`, [cand.owner_id]);
+    else {
+      const { rows } = await db.query<{ ok: boolean }>(`select pg_try_advisory_xact_lock(${OWNER_CLAIM_LOCK}, hashtext($1)) as ok`, [cand.owner_id]);
+      if (!rows[0]!.ok) {
+        skipped.push(cand.owner_id);
+        continue;
+      }
+    }
+    const { rows: counted } = await db.query<{ n: number }>(`select count(*)::int as n from jobs where owner_id = $1 and status in (${ACTIVE})`, [
+      cand.owner_id,
+    ]);
+    if (counted[0]!.n >= w.maxRunningPerUser) {
+      skipped.push(cand.owner_id);
+      continue;
+    }
+    const { rows } = await db.query<JobRow>(
+      `update jobs j set status = '${T.claim.to}', attempt = j.attempt + 1, worker_id = $2,
+              lease_expires_at = now() + make_interval(secs => $3), attempt_started_at = now(),
+              started_at = coalesce(j.started_at, now()), updated_at = now()
+        where j.id = $1 and j.status in (${fromStates('claim')})
+       returning j.*`,
+      [cand.id, w.workerId, w.leaseSeconds],
+    );
+    // No row: it left the queue between the look and the lock (cancelled); look again.
+    if (rows[0]) return rows[0];
+  }
+  return null;
 }
 
 /** Renews the lease; the job's status, or null when the claim is gone (fenced out). */
