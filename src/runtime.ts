@@ -77,6 +77,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     await worker?.stop(config.worker.drainMs);
     await deliverer?.stop();
     await hub?.stop();
+    await services?.files.stopPurging();
     await services?.datasets.stop();
     await services?.cache.close();
     await services?.catalog.close();
@@ -107,6 +108,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     let url = '';
     if (mode === 'serve') {
       await services.datasets.resume();
+      services.files.startPurging(config.uploads.purgeIntervalMs, (m, e) => logger.warn({ err: e }, m));
       const jobs = services.jobs;
       hub = new EventHub(db, (jobId, after, limit) => jobs.eventsSince(jobId, after, limit));
       await hub.start();

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { StringEnum, Type, type Static } from '../../domain/schema-kit.js';
 import { AppError, PayloadTooLargeError, UnauthorizedError } from '../../errors.js';
@@ -19,7 +19,18 @@ const SignedQuery = Type.Object(
 );
 type SignedQuery = Static<typeof SignedQuery>;
 
-export type BlobDeps = Pick<Services, 'store' | 'blobSigningKey' | 'config'>;
+export type BlobDeps = Pick<Services, 'store' | 'blobSigningKey' | 'config'> & { files: Pick<Services['files'], 'assertUploadOpen'> };
+
+/**
+ * A body refused part-way (or before it was read) is still arriving: a keep-alive connection
+ * would stay stuck behind it. Say so in the reply and end the socket once the reply is out.
+ */
+function closeAfterReply(req: FastifyRequest, reply: FastifyReply): void {
+  // Captured now: the request and reply let go of their socket once the reply is written.
+  const socket = reply.raw.socket ?? req.raw.socket;
+  reply.header('connection', 'close');
+  reply.raw.once('finish', () => socket?.destroy());
+}
 
 /**
  * The filesystem store's stand-in for S3 presigned URLs: the signature (HMAC over method,
@@ -62,20 +73,30 @@ export default async function blobRoutes(app: FastifyInstance, s: BlobDeps) {
       schema: {
         hide: true,
         querystring,
-        response: { 200: { type: 'object', properties: { bytes: { type: 'integer' }, sha256: { type: 'string' } } }, ...errorResponses(401, 403, 413) },
+        response: { 200: { type: 'object', properties: { bytes: { type: 'integer' }, sha256: { type: 'string' } } }, ...errorResponses(401, 403, 409, 413) },
       },
-      handler: async (req) => {
+      handler: async (req, reply) => {
         const key = req.params['*'];
-        authorize('PUT', key, req.query);
+        try {
+          authorize('PUT', key, req.query);
+          await s.files.assertUploadOpen(key);
+        } catch (err) {
+          closeAfterReply(req, reply); // the body was never read
+          throw err;
+        }
         const max = req.query.max_bytes ?? s.config.uploads.maxFileBytes;
+        const tooLarge = () => new PayloadTooLargeError('FILE_TOO_LARGE', `this upload URL accepts at most ${max} bytes`, { max_bytes: max });
         const declared = Number(req.headers['content-length'] ?? NaN);
-        if (declared > max) throw new PayloadTooLargeError('FILE_TOO_LARGE', `this upload URL accepts at most ${max} bytes`, { max_bytes: max });
+        if (declared > max) {
+          closeAfterReply(req, reply);
+          throw tooLarge();
+        }
         try {
           return await s.store.put(key, (req.body as Readable | undefined) ?? req.raw, { maxBytes: max });
         } catch (err) {
-          if (err instanceof BlobTooLargeError)
-            throw new PayloadTooLargeError('FILE_TOO_LARGE', `this upload URL accepts at most ${max} bytes`, { max_bytes: max });
-          throw err;
+          if (!(err instanceof BlobTooLargeError)) throw err;
+          closeAfterReply(req, reply);
+          throw tooLarge();
         }
       },
     });

@@ -42,10 +42,15 @@ export function publicFile(f: q.FileRow): PublicFile {
   };
 }
 
+/**
+ * C0 and C1 controls, and the invisible format characters that change how a name reads:
+ * bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069; "invoice\u202Efdp.exe"
+ * shows as "invoiceexe.pdf"), the directional marks, and line/paragraph separators.
+ */
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
 
-/** Display names only: no folders, no control characters, bounded. Storage keys are ours. */
+/** Display names only: no folders, no control or bidi characters, bounded. Storage keys are ours. */
 export function cleanFilename(name: string | undefined): string {
   const base = (name ?? '').split(/[\\/]/).pop() ?? '';
   const clean = base.replace(CONTROL_CHARS, '').trim().slice(0, 255);
@@ -55,6 +60,9 @@ export function cleanFilename(name: string | undefined): string {
 const SHA256 = /^[a-f0-9]{64}$/;
 
 export class FilesService {
+  private purgeTimer: NodeJS.Timeout | null = null;
+  private purging: Promise<void> | null = null;
+
   constructor(private readonly deps: FilesDeps) {}
 
   /** The caller's uploaded files among `ids` (pending uploads and other users' files are left out). */
@@ -151,6 +159,20 @@ export class FilesService {
     return publicFile(done ?? (await q.fileById(this.deps.db, ownerId, id))!);
   }
 
+  /**
+   * A signed PUT URL writes only while its upload is pending. Completion closes it (the recorded
+   * size and sha256 describe the bytes from then on), and so do deletion and the purge: the URL
+   * cannot swap bytes behind a ready file or leave an orphan object.
+   */
+  async assertUploadOpen(storageKey: string): Promise<void> {
+    const status = await q.uploadStatusByKey(this.deps.db, storageKey);
+    if (status === 'pending') return;
+    throw new ConflictError(
+      'UPLOAD_CLOSED',
+      status === 'ready' ? 'this upload was completed; its URL no longer accepts bytes' : 'this upload no longer exists; start a new upload',
+    );
+  }
+
   private async hashBlob(key: string): Promise<string> {
     const h = createHash('sha256');
     for await (const chunk of await this.deps.store.get(key)) h.update(chunk as Buffer);
@@ -206,10 +228,38 @@ export class FilesService {
     await this.deps.store.delete(row.storage_key);
   }
 
-  async purgeExpired(): Promise<number> {
-    const rows = await q.deleteExpiredPending(this.deps.db, 100);
+  /** One batch of expired pending uploads: rows deleted first, then their bytes. */
+  async purgeExpired(batch = 100): Promise<number> {
+    const rows = await q.deleteExpiredPending(this.deps.db, batch);
     for (const r of rows) await this.deps.store.delete(r.storage_key);
     return rows.length;
+  }
+
+  /**
+   * Purges expired uploads every `intervalMs`, batch after batch until none is left, so bytes
+   * PUT to a URL nobody completed do not wait for the next upload to start. One pass at a time;
+   * stopPurging() clears the timer and waits for a pass under way.
+   */
+  startPurging(intervalMs: number, onError: (msg: string, err: unknown) => void = () => {}): void {
+    if (this.purgeTimer) return;
+    this.purgeTimer = setInterval(() => {
+      if (this.purging) return;
+      const pass = async () => {
+        let purged;
+        do purged = await this.purgeExpired();
+        while (purged === 100 && this.purgeTimer);
+      };
+      this.purging = pass()
+        .catch((err: unknown) => onError('purging expired uploads failed', err))
+        .finally(() => (this.purging = null));
+    }, intervalMs);
+    this.purgeTimer.unref();
+  }
+
+  async stopPurging(): Promise<void> {
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
+    this.purgeTimer = null;
+    await this.purging;
   }
 }
 

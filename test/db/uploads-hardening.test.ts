@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { client, startTestApp, type TestApp } from '../helpers/app.js';
+
+// Issue #10: pre-signed URLs after completion, oversized chunked PUTs and
+// invisible control characters in file names.
+
+const MAX = 64 * 1024;
+let t: TestApp;
+let api: ReturnType<typeof client>;
+let alice: Awaited<ReturnType<ReturnType<typeof client>['user']>>;
+
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+beforeAll(async () => {
+  t = await startTestApp({ env: { UPLOAD_MAX_BYTES: String(MAX) } });
+  api = client(t.url);
+  alice = await api.user('alice');
+});
+afterAll(() => t.close());
+
+async function presigned(content: Buffer | string, filename = 'data.csv') {
+  const buf = Buffer.from(content);
+  const start = await api.post('/v1/uploads', { filename, bytes: buf.length, sha256: sha(buf) }, alice.token);
+  expect(start.status).toBe(201);
+  return start.body as { file_id: string; upload_url: string };
+}
+
+describe('a completed pre-signed upload is closed', () => {
+  it('refuses a PUT to the same URL after /complete with 409 UPLOAD_CLOSED, and the stored bytes stay those recorded', async () => {
+    const first = 'text,label\nhello,greeting\n';
+    const up = await presigned(first);
+    expect((await fetch(up.upload_url, { method: 'PUT', body: first })).status).toBe(200);
+    const done = await api.post(`/v1/uploads/${up.file_id}/complete`, {}, alice.token);
+    expect(done.status).toBe(200);
+
+    const swapped = 'text,label\nhello,evilness\n'; // same size, other label
+    expect(swapped.length).toBe(first.length);
+    const again = await fetch(up.upload_url, { method: 'PUT', body: swapped });
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { error: { code: string } }).error.code).toBe('UPLOAD_CLOSED');
+    const blob = await t.rt.services.store.get(`files/${alice.id}/${up.file_id}`);
+    const chunks: Buffer[] = [];
+    for await (const c of blob) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe(first);
+  });
+
+  it('refuses a PUT to the URL of an upload that was deleted (409 UPLOAD_CLOSED), leaving no orphan blob', async () => {
+    const up = await presigned('a,b\n1,2\n');
+    await t.testDb.db.query('delete from files where id = $1', [up.file_id]);
+    const put = await fetch(up.upload_url, { method: 'PUT', body: 'a,b\n1,2\n' });
+    expect(put.status).toBe(409);
+    expect(existsSync(path.join(t.dataDir, 'storage', 'files', alice.id, up.file_id))).toBe(false);
+  });
+});
+
+describe('an oversized chunked PUT', () => {
+  it('answers 413 with connection: close and the server ends the socket', async () => {
+    const up = await presigned('0123456789');
+    const u = new URL(up.upload_url);
+    const result = await new Promise<{ status: number; connection: string | undefined; closed: boolean }>((resolve, reject) => {
+      const req = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'PUT', headers: { 'transfer-encoding': 'chunked' } });
+      let status = 0;
+      let connection: string | undefined;
+      req.on('response', (res) => {
+        status = res.statusCode ?? 0;
+        connection = res.headers.connection;
+        res.resume();
+        // The server must end the connection itself: resolve only once the socket is closed.
+        res.socket.on('close', () => resolve({ status, connection, closed: true }));
+      });
+      req.on('error', (err) => (status ? resolve({ status, connection, closed: true }) : reject(err)));
+      // More than the cap, then keep the request open as a slow client would.
+      req.write(Buffer.alloc(1024, 'a'));
+    });
+    expect(result.status).toBe(413);
+    expect(result.connection).toBe('close');
+    expect(result.closed).toBe(true);
+  });
+});
+
+describe('file names', () => {
+  const nasty = 'invoice\u202Egpj.exe\u2066\u2069\u200F\u0085.csv';
+  it('lose bidi and other control characters on a multipart upload', async () => {
+    const r = await api.upload(alice.token, nasty, 'a,b\n1,2\n');
+    expect(r.status).toBe(201);
+    expect(r.body.filename).toBe('invoicegpj.exe.csv');
+  });
+
+  it('lose them on a pre-signed upload too', async () => {
+    const up = await presigned('a,b\n3,4\n', nasty);
+    await fetch(up.upload_url, { method: 'PUT', body: 'a,b\n3,4\n' });
+    const done = await api.post(`/v1/uploads/${up.file_id}/complete`, {}, alice.token);
+    expect(done.body.filename).toBe('invoicegpj.exe.csv');
+  });
+});
