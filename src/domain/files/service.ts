@@ -58,6 +58,8 @@ export function cleanFilename(name: string | undefined): string {
 }
 
 const SHA256 = /^[a-f0-9]{64}$/;
+/** Expired uploads deleted per statement: a large backlog goes in several short ones. */
+const PURGE_BATCH = 100;
 
 export class FilesService {
   private purgeTimer: NodeJS.Timeout | null = null;
@@ -229,7 +231,7 @@ export class FilesService {
   }
 
   /** One batch of expired pending uploads: rows deleted first, then their bytes. */
-  async purgeExpired(batch = 100): Promise<number> {
+  async purgeExpired(batch = PURGE_BATCH): Promise<number> {
     const rows = await q.deleteExpiredPending(this.deps.db, batch);
     for (const r of rows) await this.deps.store.delete(r.storage_key);
     return rows.length;
@@ -247,7 +249,7 @@ export class FilesService {
       const pass = async () => {
         let purged;
         do purged = await this.purgeExpired();
-        while (purged === 100 && this.purgeTimer);
+        while (purged === PURGE_BATCH && this.purgeTimer);
       };
       this.purging = pass()
         .catch((err: unknown) => onError('purging expired uploads failed', err))
