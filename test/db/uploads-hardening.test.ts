@@ -57,28 +57,47 @@ describe('a completed pre-signed upload is closed', () => {
   });
 });
 
-describe('an oversized chunked PUT', () => {
-  it('answers 413 with connection: close and the server ends the socket', async () => {
-    const up = await presigned('0123456789');
-    const u = new URL(up.upload_url);
-    const result = await new Promise<{ status: number; connection: string | undefined; closed: boolean }>((resolve, reject) => {
-      const req = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'PUT', headers: { 'transfer-encoding': 'chunked' } });
-      let status = 0;
-      let connection: string | undefined;
-      req.on('response', (res) => {
-        status = res.statusCode ?? 0;
-        connection = res.headers.connection;
-        res.resume();
-        // The server must end the connection itself: resolve only once the socket is closed.
-        res.socket.on('close', () => resolve({ status, connection, closed: true }));
-      });
-      req.on('error', (err) => (status ? resolve({ status, connection, closed: true }) : reject(err)));
-      // More than the cap, then keep the request open as a slow client would.
-      req.write(Buffer.alloc(1024, 'a'));
+/** Sends a chunked body over the cap and keeps the request open; resolves once the server ends the socket. */
+function oversizedChunked(url: URL, method: string, headers: Record<string, string>, first: Buffer) {
+  return new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+    const req = request({
+      host: url.hostname,
+      port: url.port,
+      path: url.pathname + url.search,
+      method,
+      headers: { ...headers, 'transfer-encoding': 'chunked' },
     });
-    expect(result.status).toBe(413);
-    expect(result.connection).toBe('close');
-    expect(result.closed).toBe(true);
+    let status = 0;
+    let connection: string | undefined;
+    req.on('response', (res) => {
+      status = res.statusCode ?? 0;
+      connection = res.headers.connection;
+      res.resume();
+      // The server must end the connection itself: resolve only once the socket is closed.
+      res.socket.on('close', () => resolve({ status, connection }));
+    });
+    req.on('error', (err) => (status ? resolve({ status, connection }) : reject(err)));
+    req.write(first);
+  });
+}
+
+describe('an oversized chunked body', () => {
+  it('to a signed PUT URL answers 413 with connection: close and the server ends the socket', async () => {
+    const up = await presigned('0123456789');
+    const r = await oversizedChunked(new URL(up.upload_url), 'PUT', {}, Buffer.alloc(1024, 'a'));
+    expect(r).toEqual({ status: 413, connection: 'close' });
+  });
+
+  it('to POST /v1/files (multipart) answers 413 and the server ends the socket', async () => {
+    const boundary = 'xyzzy';
+    const head = `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="big.csv"\r\ncontent-type: text/csv\r\n\r\n`;
+    const r = await oversizedChunked(
+      new URL('/v1/files', t.url),
+      'POST',
+      { authorization: `Bearer ${alice.token}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      Buffer.concat([Buffer.from(head), Buffer.alloc(MAX + 1024, 'a')]),
+    );
+    expect(r).toEqual({ status: 413, connection: 'close' });
   });
 });
 

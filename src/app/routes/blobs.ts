@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import { StringEnum, Type, type Static } from '../../domain/schema-kit.js';
 import { AppError, PayloadTooLargeError, UnauthorizedError } from '../../errors.js';
@@ -6,6 +6,7 @@ import type { Services } from '../../services.js';
 import { BlobNotFoundError, BlobTooLargeError } from '../../storage/blob-store.js';
 import { verify } from '../../storage/signing.js';
 import { errorResponses } from '../schemas.js';
+import { closeAfterReply } from './close-connection.js';
 
 /** What a signed URL carries besides the key: the signature covers all of it. */
 const SignedQuery = Type.Object(
@@ -20,17 +21,6 @@ const SignedQuery = Type.Object(
 type SignedQuery = Static<typeof SignedQuery>;
 
 export type BlobDeps = Pick<Services, 'store' | 'blobSigningKey' | 'config'> & { files: Pick<Services['files'], 'assertUploadOpen'> };
-
-/**
- * A body refused part-way (or before it was read) is still arriving: a keep-alive connection
- * would stay stuck behind it. Say so in the reply and end the socket once the reply is out.
- */
-function closeAfterReply(req: FastifyRequest, reply: FastifyReply): void {
-  // Captured now: the request and reply let go of their socket once the reply is written.
-  const socket = reply.raw.socket ?? req.raw.socket;
-  reply.header('connection', 'close');
-  reply.raw.once('finish', () => socket?.destroy());
-}
 
 /**
  * The filesystem store's stand-in for S3 presigned URLs: the signature (HMAC over method,
