@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { until } from '../helpers/wait.js';
 
 // Issue #10: pre-signed URLs after completion, oversized chunked PUTs and
 // invisible control characters in file names.
@@ -46,6 +48,33 @@ describe('a completed pre-signed upload is closed', () => {
     const chunks: Buffer[] = [];
     for await (const c of blob) chunks.push(c as Buffer);
     expect(Buffer.concat(chunks).toString()).toBe(first);
+  });
+
+  it('refuses a PUT that was under way when /complete ran (409), keeping the completed bytes', async () => {
+    const first = 'text,label\nhello,greeting\n';
+    const up = await presigned(first);
+    expect((await fetch(up.upload_url, { method: 'PUT', body: first })).status).toBe(200);
+    // A second PUT starts while the upload is still pending, and is slow to finish.
+    const u = new URL(up.upload_url);
+    const dir = path.join(t.dataDir, 'storage', 'files', alice.id);
+    const late = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'PUT', headers: { 'transfer-encoding': 'chunked' } });
+    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      late.on('response', (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      late.on('error', reject);
+    });
+    late.write('text,label\nhello,');
+    await until(async () => (await readdir(dir)).some((f) => f.startsWith(up.file_id) && f.endsWith('.partial')), { message: 'the late PUT to be streaming' });
+    const done = await api.post(`/v1/uploads/${up.file_id}/complete`, {}, alice.token);
+    expect(done.body.sha256).toBe(sha(first));
+    late.end('evilness\n');
+    const r = await answer;
+    expect(r.status).toBe(409);
+    expect(JSON.parse(r.body).error.code).toBe('UPLOAD_CLOSED');
+    expect((await readFile(path.join(dir, up.file_id))).toString()).toBe(first);
   });
 
   it('refuses a PUT to the URL of an upload that was deleted (409 UPLOAD_CLOSED), leaving no orphan blob', async () => {

@@ -82,7 +82,9 @@ export default async function blobRoutes(app: FastifyInstance, s: BlobDeps) {
           throw tooLarge();
         }
         try {
-          return await s.store.put(key, (req.body as Readable | undefined) ?? req.raw, { maxBytes: max });
+          // Checked again once the bytes are in: a /complete that ran meanwhile closed the upload,
+          // and its recorded sha256 must keep describing what is stored.
+          return await s.store.put(key, (req.body as Readable | undefined) ?? req.raw, { maxBytes: max, beforeCommit: () => s.files.assertUploadOpen(key) });
         } catch (err) {
           if (!(err instanceof BlobTooLargeError)) throw err;
           closeAfterReply(req, reply);
