@@ -15,6 +15,8 @@ export interface PutOptions {
 export interface BlobStat {
   bytes: number;
   modifiedAt: Date;
+  /** Changes whenever the object is replaced, even within one clock tick (S3: the ETag). */
+  version: string;
 }
 export interface SignedUrl {
   url: string;

@@ -79,7 +79,8 @@ export class FsBlobStore implements BlobStore {
   async stat(key: string) {
     try {
       const s = await stat(this.file(key));
-      return { bytes: s.size, modifiedAt: s.mtime };
+      // A put renames a new file into place: a new inode, whatever the clock's resolution.
+      return { bytes: s.size, modifiedAt: s.mtime, version: `${s.ino}:${s.mtimeMs}` };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;

@@ -3,9 +3,13 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { until } from '../helpers/wait.js';
+import { FilesService } from '../../src/domain/files/service.js';
+import { parseAddressPolicy } from '../../src/net/address-guard.js';
+import type { BlobStore } from '../../src/storage/blob-store.js';
 
 // Issue #10: pre-signed URLs after completion, oversized chunked PUTs and
 // invisible control characters in file names.
@@ -143,5 +147,32 @@ describe('file names', () => {
     await fetch(up.upload_url, { method: 'PUT', body: 'a,b\n3,4\n' });
     const done = await api.post(`/v1/uploads/${up.file_id}/complete`, {}, alice.token);
     expect(done.body.filename).toBe('invoicegpj.exe.csv');
+  });
+});
+
+describe('completion racing a PUT', () => {
+  it('answers 409 UPLOAD_CHANGED when the bytes are replaced while /complete hashes them, and the upload stays pending', async () => {
+    const inner = t.rt.services.store;
+    const first = 'k,v\na,1\n';
+    const swapped = 'k,v\nb,2\n';
+    // A store whose read for hashing lets a PUT land right after the hash stream opened.
+    const store: BlobStore = Object.assign(Object.create(inner) as BlobStore, {
+      async get(key: string) {
+        const stream = await inner.get(key);
+        await inner.put(key, Readable.from([Buffer.from(swapped)]));
+        return stream;
+      },
+    });
+    const files = new FilesService({
+      db: t.testDb.db,
+      store,
+      maxFileBytes: MAX,
+      signedUrlTtlSeconds: 60,
+      import: { maxBytes: MAX, timeoutMs: 1000, policy: parseAddressPolicy('') },
+    });
+    const up = await files.createUpload(alice.id, { filename: 'race.csv', bytes: first.length }, t.url);
+    await inner.put(`files/${alice.id}/${up.file_id}`, Readable.from([Buffer.from(first)]));
+    await expect(files.completeUpload(alice.id, up.file_id, {})).rejects.toMatchObject({ code: 'UPLOAD_CHANGED', status: 409 });
+    expect((await t.testDb.db.query<{ status: string }>('select status from files where id = $1', [up.file_id])).rows[0]!.status).toBe('pending');
   });
 });

@@ -157,6 +157,10 @@ export class FilesService {
     if (wanted !== undefined && wanted !== sha256)
       throw new ConflictError('UPLOAD_CHECKSUM_MISMATCH', 'sha256 of the received bytes does not match', { expected: wanted, received: sha256 });
     const content_type = await sniff(await this.deps.store.head(row.storage_key, SNIFF_BYTES), stat.bytes, row.filename);
+    // A PUT may have landed while we hashed (the URL stays open until markReady): then the hash
+    // describes bytes no longer stored. After markReady a PUT cannot land (assertUploadOpen).
+    const now = await this.deps.store.stat(row.storage_key);
+    if (!now || now.version !== stat.version) throw new ConflictError('UPLOAD_CHANGED', 'the bytes were replaced while completing; complete the upload again');
     const done = await q.markReady(this.deps.db, ownerId, id, { bytes: stat.bytes, sha256, content_type });
     return publicFile(done ?? (await q.fileById(this.deps.db, ownerId, id))!);
   }
