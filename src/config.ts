@@ -21,7 +21,7 @@ export interface Config {
   jwtTtlSeconds: number;
   signupPolicy: 'open' | 'closed';
   signupCreditGrant: number;
-  uploads: { maxFileBytes: number; signedUrlTtlSeconds: number; importMaxBytes: number; importTimeoutMs: number; importAllow: string };
+  uploads: { maxFileBytes: number; signedUrlTtlSeconds: number; purgeIntervalMs: number; importMaxBytes: number; importTimeoutMs: number; importAllow: string };
   datasets: { maxFiles: number; maxImages: number; maxRows: number };
   rateLimits: { default: RateLimit; auth: RateLimit; upload: RateLimit };
   login: { maxFailures: number; lockSeconds: number };
@@ -184,6 +184,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     uploads: {
       maxFileBytes: bytes(env, 'UPLOAD_MAX_BYTES', 2 * 1024 ** 3),
       signedUrlTtlSeconds: int(env, 'SIGNED_URL_TTL_SECONDS', 3600, 10, 7 * 86_400),
+      purgeIntervalMs: int(env, 'UPLOAD_PURGE_INTERVAL_MS', 60_000, 100, 86_400_000),
       importMaxBytes: bytes(env, 'IMPORT_MAX_BYTES', 512 * 1024 ** 2),
       importTimeoutMs: int(env, 'IMPORT_TIMEOUT_MS', 60_000, 100, 3_600_000),
       // Test suites point this at one loopback alias; production leaves it empty.

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { buildServer } from './app/server.js';
 import type { Config } from './config.js';
 import type { Db } from './db/db.js';
 import { migrate } from './db/migrate.js';
+import { errSerializer } from './db/redact.js';
 import { openDb } from './db/open.js';
 import { WebhookDeliverer } from './domain/webhooks/deliverer.js';
 import { EventHub } from './events/hub.js';
@@ -29,8 +30,10 @@ export interface RuntimeOptions extends ServiceOverrides {
   keepJobDirs?: boolean;
 }
 
-export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({ level: config.logLevel, base: { service: 'trainyard' } });
+/** `err` goes through a serializer that never writes a query's parameters (src/db/redact.ts). */
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
+  const options = { level: config.logLevel, base: { service: 'trainyard' }, serializers: { err: errSerializer } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export function startWorker(config: Config, s: Services, log: Logger, keepJobDirs = false): Worker {
@@ -77,6 +80,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     await worker?.stop(config.worker.drainMs);
     await deliverer?.stop();
     await hub?.stop();
+    await services?.files.stopPurging();
     await services?.datasets.stop();
     await services?.cache.close();
     await services?.catalog.close();
@@ -107,6 +111,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     let url = '';
     if (mode === 'serve') {
       await services.datasets.resume();
+      services.files.startPurging(config.uploads.purgeIntervalMs, (m, e) => logger.warn({ err: e }, m));
       const jobs = services.jobs;
       hub = new EventHub(db, (jobId, after, limit) => jobs.eventsSince(jobId, after, limit), config.events);
       await hub.start();

@@ -118,6 +118,6 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   sweepRoutes(app, { sweeps });
   servingRoutes(app, { serving, config });
   generationRoutes(app, { generations, config });
-  await app.register((instance) => blobRoutes(instance, { store, blobSigningKey, config }));
+  await app.register((instance) => blobRoutes(instance, { store, blobSigningKey, config, files }));
   return app;
 }

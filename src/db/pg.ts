@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { assertChannel, type Db, type QueryResult, type Tx } from './db.js';
+import { redactDbError, redacting } from './redact.js';
 
 // int8 as number, like PGlite: our counters (bytes, credits) stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -16,7 +17,7 @@ export interface PgOptions {
 export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10 });
   const logError = opts.logError ?? (() => {});
-  pool.on('error', (err) => logError('idle pg client error', err));
+  pool.on('error', (err) => logError('idle pg client error', redactDbError(err)));
   await pool.query('select 1');
 
   const handlers = new Map<string, Set<(payload: string) => void>>();
@@ -31,7 +32,7 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
       for (const h of handlers.get(msg.channel) ?? []) h(msg.payload ?? '');
     });
     client.on('error', (err) => {
-      logError('LISTEN connection lost', err);
+      logError('LISTEN connection lost', redactDbError(err));
       if (listener === client) listener = null;
       client.end().catch(() => {});
       scheduleReconnect(1000);
@@ -63,12 +64,14 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
   }
 
   const wrap = (c: pg.Pool | pg.PoolClient): Tx => ({
-    async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-      const r = await c.query(sql, params as unknown[] | undefined);
-      return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
+    query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+      return redacting(async () => {
+        const r = await c.query(sql, params as unknown[] | undefined);
+        return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
+      });
     },
-    async exec(sql: string) {
-      await c.query(sql);
+    exec(sql: string) {
+      return redacting(async () => void (await c.query(sql)));
     },
   });
   const base = wrap(pool);
@@ -86,7 +89,7 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {});
-        throw err;
+        throw redactDbError(err);
       } finally {
         client.release();
       }

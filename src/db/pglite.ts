@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { assertChannel, type Db, type QueryResult, type Tx } from './db.js';
+import { redacting } from './redact.js';
 
 /**
  * PGlite is one Postgres backend in this process. It serialises queries itself, and its
@@ -19,22 +20,24 @@ export function wrapPglite(pg: PGlite): Db {
   let closed = false;
   return {
     kind: 'pglite',
-    async query<T>(sql: string, params?: readonly unknown[]) {
-      return toResult<T>(await pg.query(sql, params as unknown[] | undefined));
+    query<T>(sql: string, params?: readonly unknown[]) {
+      return redacting(async () => toResult<T>(await pg.query(sql, params as unknown[] | undefined)));
     },
-    async exec(sql: string) {
-      await pg.exec(sql);
+    exec(sql: string) {
+      return redacting(async () => void (await pg.exec(sql)));
     },
     transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-      return pg.transaction(async (t) =>
-        fn({
-          async query<R>(sql: string, params?: readonly unknown[]) {
-            return toResult<R>(await t.query(sql, params as unknown[] | undefined));
-          },
-          async exec(sql: string) {
-            await t.exec(sql);
-          },
-        }),
+      return redacting(() =>
+        pg.transaction(async (t) =>
+          fn({
+            query<R>(sql: string, params?: readonly unknown[]) {
+              return redacting(async () => toResult<R>(await t.query(sql, params as unknown[] | undefined)));
+            },
+            exec(sql: string) {
+              return redacting(async () => void (await t.exec(sql)));
+            },
+          }),
+        ),
       );
     },
     async listen(channel, handler) {

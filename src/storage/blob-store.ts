@@ -8,9 +8,15 @@ export interface PutResult {
   bytes: number;
   sha256: string;
 }
+export interface PutOptions {
+  maxBytes?: number;
+  beforeCommit?: () => Promise<void>;
+}
 export interface BlobStat {
   bytes: number;
   modifiedAt: Date;
+  /** Changes whenever the object is replaced, even within one clock tick (S3: the ETag). */
+  version: string;
 }
 export interface SignedUrl {
   url: string;
@@ -18,8 +24,12 @@ export interface SignedUrl {
 }
 
 export interface BlobStore {
-  /** Streams `body` into `key`; fails (storing nothing) if it exceeds maxBytes. */
-  put(key: string, body: Readable, opts?: { maxBytes?: number }): Promise<PutResult>;
+  /**
+   * Streams `body` into `key`; fails (storing nothing) if it exceeds maxBytes. `beforeCommit`
+   * runs once every byte has arrived, just before the object replaces what `key` held: if it
+   * throws, nothing is stored (S3: checked before completing the multipart upload).
+   */
+  put(key: string, body: Readable, opts?: PutOptions): Promise<PutResult>;
   get(key: string): Promise<Readable>;
   /** The first `bytes` bytes (content sniffing), without reading the rest. */
   head(key: string, bytes: number): Promise<Buffer>;

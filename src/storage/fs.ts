@@ -4,7 +4,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { assertKey, BlobNotFoundError, BlobTooLargeError, type BlobStore, type PutResult } from './blob-store.js';
+import { assertKey, BlobNotFoundError, BlobTooLargeError, type BlobStore, type PutOptions, type PutResult } from './blob-store.js';
 import { sign } from './signing.js';
 
 /** Hashes and counts bytes as they pass; errors out the moment the cap is crossed. */
@@ -37,13 +37,14 @@ export class FsBlobStore implements BlobStore {
     return path.join(this.root, ...assertKey(key).split('/'));
   }
 
-  async put(key: string, body: Readable, opts: { maxBytes?: number } = {}): Promise<PutResult> {
+  async put(key: string, body: Readable, opts: PutOptions = {}): Promise<PutResult> {
     const target = this.file(key);
     await mkdir(path.dirname(target), { recursive: true });
     const tmp = `${target}.${randomBytes(6).toString('hex')}.partial`;
     const m = meter(opts.maxBytes ?? Number.MAX_SAFE_INTEGER);
     try {
       await pipeline(body, m, createWriteStream(tmp, { flags: 'wx' }));
+      await opts.beforeCommit?.();
       await rename(tmp, target);
       return m.result();
     } catch (err) {
@@ -78,7 +79,8 @@ export class FsBlobStore implements BlobStore {
   async stat(key: string) {
     try {
       const s = await stat(this.file(key));
-      return { bytes: s.size, modifiedAt: s.mtime };
+      // A put renames a new file into place: a new inode, whatever the clock's resolution.
+      return { bytes: s.size, modifiedAt: s.mtime, version: `${s.ino}:${s.mtimeMs}` };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Db, Queryable } from '../db/db.js';
 import type { CatalogService } from '../domain/catalog/service.js';
 import { versionAttributes } from '../domain/catalog/version-fields.js';
+import { DatasetIntegrityError } from '../domain/datasets/materialize.js';
 import type { JobLifecycle } from '../domain/jobs/lifecycle/index.js';
 import { JOB_ERROR_CODES, JOB_STATES } from '../domain/jobs/states.js';
 import type { Fence, JobError, JobRow } from '../domain/jobs/types.js';
@@ -89,6 +90,14 @@ export class JobRun {
       try {
         staged = await stageJob({ db: ctx.db, store: ctx.store, catalog: ctx.catalog, workDir: ctx.workDir }, job);
       } catch (err) {
+        if (err instanceof DatasetIntegrityError) {
+          log.error(
+            { dataset_id: err.datasetId, file_id: err.fileId, expected_sha256: err.expectedSha256, actual_sha256: err.actualSha256 },
+            'dataset integrity error',
+          );
+          await this.fail({ code: JOB_ERROR_CODES.DATASET_INTEGRITY_ERROR, message: err.message });
+          return;
+        }
         log.error({ err }, 'staging failed');
         await this.fail({ code: JOB_ERROR_CODES.STAGING_FAILED, message: `could not prepare the job's inputs: ${(err as Error).message}` });
         return;

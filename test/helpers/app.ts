@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import type { Resolver } from '../../src/net/address-guard.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
@@ -21,7 +21,7 @@ export interface TestApp {
  * raised out of the way unless a test sets them; tests talk to it with fetch().
  */
 export async function startTestApp(
-  opts: { env?: Record<string, string>; resolver?: Resolver; probe?: AvailabilityProbe; dataDir?: string } = {},
+  opts: { env?: Record<string, string>; resolver?: Resolver; probe?: AvailabilityProbe; dataDir?: string; logger?: Logger } = {},
 ): Promise<TestApp> {
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'trainyard-test-')));
   const config = loadConfig({
@@ -39,7 +39,7 @@ export async function startTestApp(
   try {
     rt = await startRuntime(config, {
       db: testDb.db,
-      logger: pino({ level: 'silent' }),
+      logger: opts.logger ?? pino({ level: 'silent' }),
       ...(opts.resolver ? { resolver: opts.resolver } : {}),
       ...(opts.probe ? { probe: opts.probe } : {}),
     });

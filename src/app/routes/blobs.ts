@@ -6,6 +6,7 @@ import type { Services } from '../../services.js';
 import { BlobNotFoundError, BlobTooLargeError } from '../../storage/blob-store.js';
 import { verify } from '../../storage/signing.js';
 import { errorResponses } from '../schemas.js';
+import { closeAfterReply } from './close-connection.js';
 
 /** What a signed URL carries besides the key: the signature covers all of it. */
 const SignedQuery = Type.Object(
@@ -19,7 +20,7 @@ const SignedQuery = Type.Object(
 );
 type SignedQuery = Static<typeof SignedQuery>;
 
-export type BlobDeps = Pick<Services, 'store' | 'blobSigningKey' | 'config'>;
+export type BlobDeps = Pick<Services, 'store' | 'blobSigningKey' | 'config'> & { files: Pick<Services['files'], 'assertUploadOpen'> };
 
 /**
  * The filesystem store's stand-in for S3 presigned URLs: the signature (HMAC over method,
@@ -62,20 +63,32 @@ export default async function blobRoutes(app: FastifyInstance, s: BlobDeps) {
       schema: {
         hide: true,
         querystring,
-        response: { 200: { type: 'object', properties: { bytes: { type: 'integer' }, sha256: { type: 'string' } } }, ...errorResponses(401, 403, 413) },
+        response: { 200: { type: 'object', properties: { bytes: { type: 'integer' }, sha256: { type: 'string' } } }, ...errorResponses(401, 403, 409, 413) },
       },
-      handler: async (req) => {
+      handler: async (req, reply) => {
         const key = req.params['*'];
-        authorize('PUT', key, req.query);
-        const max = req.query.max_bytes ?? s.config.uploads.maxFileBytes;
-        const declared = Number(req.headers['content-length'] ?? NaN);
-        if (declared > max) throw new PayloadTooLargeError('FILE_TOO_LARGE', `this upload URL accepts at most ${max} bytes`, { max_bytes: max });
         try {
-          return await s.store.put(key, (req.body as Readable | undefined) ?? req.raw, { maxBytes: max });
+          authorize('PUT', key, req.query);
+          await s.files.assertUploadOpen(key);
         } catch (err) {
-          if (err instanceof BlobTooLargeError)
-            throw new PayloadTooLargeError('FILE_TOO_LARGE', `this upload URL accepts at most ${max} bytes`, { max_bytes: max });
+          closeAfterReply(req, reply); // the body was never read
           throw err;
+        }
+        const max = req.query.max_bytes ?? s.config.uploads.maxFileBytes;
+        const tooLarge = () => new PayloadTooLargeError('FILE_TOO_LARGE', `this upload URL accepts at most ${max} bytes`, { max_bytes: max });
+        const declared = Number(req.headers['content-length'] ?? NaN);
+        if (declared > max) {
+          closeAfterReply(req, reply);
+          throw tooLarge();
+        }
+        try {
+          // Checked again once the bytes are in: a /complete that ran meanwhile closed the upload,
+          // and its recorded sha256 must keep describing what is stored.
+          return await s.store.put(key, (req.body as Readable | undefined) ?? req.raw, { maxBytes: max, beforeCommit: () => s.files.assertUploadOpen(key) });
+        } catch (err) {
+          if (!(err instanceof BlobTooLargeError)) throw err;
+          closeAfterReply(req, reply);
+          throw tooLarge();
         }
       },
     });

@@ -46,9 +46,24 @@ export async function signAccessToken(key: Buffer, userId: string, ttlSeconds: n
     .sign(key);
 }
 
-export async function verifyAccessToken(key: Buffer, token: string): Promise<string | null> {
+/** Leeway for clocks between API processes. */
+const CLOCK_SKEW_SECONDS = 60;
+
+/**
+ * A token must say when it expires (`exp` and `iat` required), and no later than this server's
+ * token lifetime allows: a correctly signed token that never expires, or expires in ten years,
+ * was not issued here.
+ */
+export async function verifyAccessToken(key: Buffer, token: string, ttlSeconds: number): Promise<string | null> {
   try {
-    const { payload } = await jwtVerify(token, key, { issuer: 'trainyard', algorithms: ['HS256'] });
+    const { payload } = await jwtVerify(token, key, {
+      issuer: 'trainyard',
+      algorithms: ['HS256'],
+      requiredClaims: ['exp', 'iat', 'sub'],
+      maxTokenAge: ttlSeconds + CLOCK_SKEW_SECONDS,
+      clockTolerance: CLOCK_SKEW_SECONDS,
+    });
+    if (payload.exp! > Math.floor(Date.now() / 1000) + ttlSeconds + CLOCK_SKEW_SECONDS) return null;
     return typeof payload.sub === 'string' ? payload.sub : null;
   } catch {
     return null;

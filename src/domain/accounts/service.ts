@@ -106,25 +106,32 @@ export class AccountsService {
 
   /**
    * Failures are throttled per account and per client address, in the database so every API
-   * process shares the count. A locked key answers 429 without even checking the password.
+   * process shares the count. The account is the one the login resolves to, so "carol",
+   * "CAROL" and "carol@example.com" share one count and one lock; a name that is no account is
+   * counted by its spelling (lower-cased), which behaves the same from outside. A locked key
+   * answers 429 without even checking the password.
    */
   async login(login: string, password: string, clientIp: string): Promise<{ access_token: string; token_type: 'bearer'; expires_in: number }> {
-    const keys = [`user:${login.trim().toLowerCase()}`, `ip:${clientIp}`];
-    for (const k of keys) {
-      const wait = await q.lockedFor(this.deps.db, k);
-      if (wait > 0) throw new TooManyRequestsError('TOO_MANY_LOGIN_ATTEMPTS', `Too many failed logins; try again in ${wait} s`, wait);
-    }
+    const ipKey = `ip:${clientIp}`;
+    await this.refuseIfLocked(ipKey);
     const user = await q.userByLogin(this.deps.db, login.trim());
+    const accountKey = user ? `account:${user.id}` : `user:${login.trim().toLowerCase()}`;
+    await this.refuseIfLocked(accountKey);
     const ok = await cred.verifyPassword(user?.password_hash ?? cred.DUMMY_HASH, password);
     if (!user || !ok || user.disabled_at) {
       // An address can front many people (an office NAT), so it gets ten times the allowance.
-      await q.recordLoginFailure(this.deps.db, keys[0]!, this.deps.login.maxFailures, this.deps.login.lockSeconds);
-      await q.recordLoginFailure(this.deps.db, keys[1]!, this.deps.login.maxFailures * 10, this.deps.login.lockSeconds);
+      await q.recordLoginFailure(this.deps.db, accountKey, this.deps.login.maxFailures, this.deps.login.lockSeconds);
+      await q.recordLoginFailure(this.deps.db, ipKey, this.deps.login.maxFailures * 10, this.deps.login.lockSeconds);
       throw new UnauthorizedError('INVALID_CREDENTIALS', 'Wrong username or password');
     }
-    await q.clearLoginFailures(this.deps.db, keys[0]!);
+    await q.clearLoginFailures(this.deps.db, accountKey);
     const access_token = await cred.signAccessToken(this.jwtKey, user.id, this.deps.jwtTtlSeconds);
     return { access_token, token_type: 'bearer', expires_in: this.deps.jwtTtlSeconds };
+  }
+
+  private async refuseIfLocked(key: string): Promise<void> {
+    const wait = await q.lockedFor(this.deps.db, key);
+    if (wait > 0) throw new TooManyRequestsError('TOO_MANY_LOGIN_ATTEMPTS', `Too many failed logins; try again in ${wait} s`, wait);
   }
 
   /** Resolves a bearer token (JWT or API key) to a principal, reading the role fresh. */
@@ -135,7 +142,7 @@ export class AccountsService {
       if (!row.key_last_used_at || Date.now() - row.key_last_used_at.getTime() > TOUCH_INTERVAL_MS) await q.touchApiKey(this.deps.db, row.key_id);
       return { userId: row.id, username: row.username, role: row.role, via: 'api_key', keyId: row.key_id };
     }
-    const sub = await cred.verifyAccessToken(this.jwtKey, token);
+    const sub = await cred.verifyAccessToken(this.jwtKey, token, this.deps.jwtTtlSeconds);
     const user = sub ? await q.userById(this.deps.db, sub) : null;
     if (!user || user.disabled_at) throw new UnauthorizedError('INVALID_TOKEN', 'Access token is invalid or expired');
     return { userId: user.id, username: user.username, role: user.role, via: 'jwt' };
@@ -147,7 +154,14 @@ export class AccountsService {
     return publicUser(u);
   }
 
-  async createApiKey(userId: string, name: string): Promise<PublicApiKey & { secret: string }> {
+  /**
+   * Only a login session mints keys: a key minted by a key would outlive its parent's
+   * revocation, so a leaked key could make itself permanent.
+   */
+  async createApiKey(by: Pick<Principal, 'userId' | 'via'>, name: string): Promise<PublicApiKey & { secret: string }> {
+    if (by.via !== 'jwt')
+      throw new ForbiddenError('SESSION_REQUIRED', 'API keys are created from a login session (a token from /v1/auth/login), not with an API key');
+    const userId = by.userId;
     const existing = await q.listApiKeys(this.deps.db, userId);
     if (existing.length >= 50) throw new ConflictError('API_KEY_LIMIT', 'At most 50 active API keys; revoke one first');
     const { secret, prefix } = cred.newApiKeySecret();

@@ -51,8 +51,8 @@ export async function datasetForValidation(db: Queryable, id: string): Promise<D
 }
 
 export async function datasetFiles(db: Queryable, datasetId: string) {
-  const { rows } = await db.query<{ id: string; filename: string; bytes: number; content_type: string; storage_key: string }>(
-    `select f.id, f.filename, f.bytes, f.content_type, f.storage_key
+  const { rows } = await db.query<{ id: string; filename: string; bytes: number; sha256: string; content_type: string; storage_key: string }>(
+    `select f.id, f.filename, f.bytes, f.sha256, f.content_type, f.storage_key
        from dataset_files df join files f on f.id = df.file_id
       where df.dataset_id = $1 order by df.position`,
     [datasetId],

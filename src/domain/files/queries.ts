@@ -64,6 +64,12 @@ export async function fileById(db: Queryable, ownerId: string, id: string): Prom
   return rows[0] ?? null;
 }
 
+/** Which upload a signed PUT URL writes to: the key is unique (files_storage_key_key). */
+export async function uploadStatusByKey(db: Queryable, storageKey: string): Promise<FileRow['status'] | null> {
+  const { rows } = await db.query<{ status: FileRow['status'] }>('select status from files where storage_key = $1', [storageKey]);
+  return rows[0]?.status ?? null;
+}
+
 export async function readyFilesByIds(db: Queryable, ownerId: string, ids: string[]): Promise<FileRow[]> {
   const { rows } = await db.query<FileRow>(`select ${COLS} from files where owner_id = $1 and id = any($2::text[]) and status = 'ready'`, [ownerId, ids]);
   return rows;

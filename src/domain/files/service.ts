@@ -42,10 +42,15 @@ export function publicFile(f: q.FileRow): PublicFile {
   };
 }
 
+/**
+ * C0 and C1 controls, and the invisible format characters that change how a name reads:
+ * bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069; "invoice\u202Efdp.exe"
+ * shows as "invoiceexe.pdf"), the directional marks, and line/paragraph separators.
+ */
 // eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
 
-/** Display names only: no folders, no control characters, bounded. Storage keys are ours. */
+/** Display names only: no folders, no control or bidi characters, bounded. Storage keys are ours. */
 export function cleanFilename(name: string | undefined): string {
   const base = (name ?? '').split(/[\\/]/).pop() ?? '';
   const clean = base.replace(CONTROL_CHARS, '').trim().slice(0, 255);
@@ -53,8 +58,13 @@ export function cleanFilename(name: string | undefined): string {
 }
 
 const SHA256 = /^[a-f0-9]{64}$/;
+/** Expired uploads deleted per statement: a large backlog goes in several short ones. */
+const PURGE_BATCH = 100;
 
 export class FilesService {
+  private purgeTimer: NodeJS.Timeout | null = null;
+  private purging: Promise<void> | null = null;
+
   constructor(private readonly deps: FilesDeps) {}
 
   /** The caller's uploaded files among `ids` (pending uploads and other users' files are left out). */
@@ -147,8 +157,26 @@ export class FilesService {
     if (wanted !== undefined && wanted !== sha256)
       throw new ConflictError('UPLOAD_CHECKSUM_MISMATCH', 'sha256 of the received bytes does not match', { expected: wanted, received: sha256 });
     const content_type = await sniff(await this.deps.store.head(row.storage_key, SNIFF_BYTES), stat.bytes, row.filename);
+    // A PUT may have landed while we hashed (the URL stays open until markReady): then the hash
+    // describes bytes no longer stored. After markReady a PUT cannot land (assertUploadOpen).
+    const now = await this.deps.store.stat(row.storage_key);
+    if (!now || now.version !== stat.version) throw new ConflictError('UPLOAD_CHANGED', 'the bytes were replaced while completing; complete the upload again');
     const done = await q.markReady(this.deps.db, ownerId, id, { bytes: stat.bytes, sha256, content_type });
     return publicFile(done ?? (await q.fileById(this.deps.db, ownerId, id))!);
+  }
+
+  /**
+   * A signed PUT URL writes only while its upload is pending. Completion closes it (the recorded
+   * size and sha256 describe the bytes from then on), and so do deletion and the purge: the URL
+   * cannot swap bytes behind a ready file or leave an orphan object.
+   */
+  async assertUploadOpen(storageKey: string): Promise<void> {
+    const status = await q.uploadStatusByKey(this.deps.db, storageKey);
+    if (status === 'pending') return;
+    throw new ConflictError(
+      'UPLOAD_CLOSED',
+      status === 'ready' ? 'this upload was completed; its URL no longer accepts bytes' : 'this upload no longer exists; start a new upload',
+    );
   }
 
   private async hashBlob(key: string): Promise<string> {
@@ -206,10 +234,38 @@ export class FilesService {
     await this.deps.store.delete(row.storage_key);
   }
 
-  async purgeExpired(): Promise<number> {
-    const rows = await q.deleteExpiredPending(this.deps.db, 100);
+  /** One batch of expired pending uploads: rows deleted first, then their bytes. */
+  async purgeExpired(batch = PURGE_BATCH): Promise<number> {
+    const rows = await q.deleteExpiredPending(this.deps.db, batch);
     for (const r of rows) await this.deps.store.delete(r.storage_key);
     return rows.length;
+  }
+
+  /**
+   * Purges expired uploads every `intervalMs`, batch after batch until none is left, so bytes
+   * PUT to a URL nobody completed do not wait for the next upload to start. One pass at a time;
+   * stopPurging() clears the timer and waits for a pass under way.
+   */
+  startPurging(intervalMs: number, onError: (msg: string, err: unknown) => void = () => {}): void {
+    if (this.purgeTimer) return;
+    this.purgeTimer = setInterval(() => {
+      if (this.purging) return;
+      const pass = async () => {
+        let purged;
+        do purged = await this.purgeExpired();
+        while (purged === PURGE_BATCH && this.purgeTimer);
+      };
+      this.purging = pass()
+        .catch((err: unknown) => onError('purging expired uploads failed', err))
+        .finally(() => (this.purging = null));
+    }, intervalMs);
+    this.purgeTimer.unref();
+  }
+
+  async stopPurging(): Promise<void> {
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
+    this.purgeTimer = null;
+    await this.purging;
   }
 }
 

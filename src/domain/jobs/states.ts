@@ -33,6 +33,8 @@ export const JOB_ERROR_CODES = Object.freeze({
   TIMEOUT: 'TIMEOUT',
   WORKER_LOST: 'WORKER_LOST',
   STAGING_FAILED: 'STAGING_FAILED',
+  /** A dataset file's bytes no longer match the sha256 recorded at upload (staging checks each one). */
+  DATASET_INTEGRITY_ERROR: 'DATASET_INTEGRITY_ERROR',
   ARTIFACT_TOO_LARGE: 'ARTIFACT_TOO_LARGE',
   ARTIFACT_INVALID: 'ARTIFACT_INVALID',
   TRAINER_UNAVAILABLE: 'TRAINER_UNAVAILABLE',

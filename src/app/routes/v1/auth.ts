@@ -53,11 +53,12 @@ export default function authRoutes(app: FastifyInstance, s: AuthDeps) {
     schema: {
       tags: ['auth'],
       summary: 'Create an API key; its secret is shown only in this response',
+      description: 'Needs a login session (a token from /v1/auth/login): an API key cannot create keys (403 SESSION_REQUIRED).',
       security: [{ bearer: [] }],
       body: CreateApiKeyBody,
-      response: { 201: ApiKey, ...errorResponses(400, 401, 409) },
+      response: { 201: ApiKey, ...errorResponses(400, 401, 403, 409) },
     },
-    handler: async (req, reply) => reply.status(201).send(await s.accounts.createApiKey(caller(req).userId, req.body.name)),
+    handler: async (req, reply) => reply.status(201).send(await s.accounts.createApiKey(caller(req), req.body.name)),
   });
 
   app.get('/v1/api-keys', {

@@ -15,6 +15,7 @@ import type { Services } from '../../../services.js';
 import { errorResponses, idParams, noContent, pageQuerystring, security, type PageQuery } from '../../schemas.js';
 import { caller } from '../../types.js';
 import { assertCleanText } from '../../plugins/input-policy.js';
+import { closeIfBodyUnread } from '../close-connection.js';
 import { Page } from '../../../domain/schema-kit.js';
 
 /** Where signed URLs point: the configured public URL, or the host the caller reached. */
@@ -42,9 +43,13 @@ export default function fileRoutes(app: FastifyInstance, s: FileDeps) {
       const part = await req.file();
       if (!part) throw new ValidationError('FILE_REQUIRED', 'no file part in the request');
       if (part.fieldname !== 'file') throw new ValidationError('FILE_REQUIRED', 'the file must be in a field named "file"');
-      assertCleanText(part.filename, 'filename');
-      const file = await s.files.ingest(caller(req).userId, part.filename, part.file, 'upload');
-      return reply.status(201).send(file);
+      try {
+        assertCleanText(part.filename, 'filename');
+        return reply.status(201).send(await s.files.ingest(caller(req).userId, part.filename, part.file, 'upload'));
+      } catch (err) {
+        closeIfBodyUnread(req, reply); // an oversized (e.g. chunked) body would hold the connection
+        throw err;
+      }
     },
   });
 
