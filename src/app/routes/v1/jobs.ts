@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { isFinal } from '../../../domain/jobs/states.js';
-import { ForbiddenError } from '../../../errors.js';
+import { AppError, ForbiddenError } from '../../../errors.js';
 import {
   CreateJobBody,
   Job,
@@ -167,16 +167,25 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
     },
   });
 
+  // One route, two answers: an Upgrade: websocket request gets the stream (wsHandler); a plain
+  // HTTP request is authenticated, validated and looked up like any other, then told 426, so
+  // the route is in /openapi.json with every answer it can give over plain HTTP.
   app.get<{ Params: { id: string }; Querystring: { after?: number } }>('/v1/jobs/:id/ws', {
-    websocket: true,
     schema: {
       tags: ['jobs'],
       summary: 'The same events over a WebSocket (one JSON message per event)',
+      description:
+        'Connect with Upgrade: websocket (101 Switching Protocols). A plain HTTP request to a job you can see answers 426 UPGRADE_REQUIRED; unknown jobs and other owners’ answer 404.',
       security,
       params: idParams(),
       querystring: { type: 'object', properties: { after: { type: 'integer', minimum: 0 } } },
+      response: { 101: { description: 'Switching Protocols: the event stream', type: 'null' }, ...errorResponses(426) },
     },
-    handler: async (socket: WebSocket, req: FastifyRequest<{ Params: { id: string }; Querystring: { after?: number } }>) => {
+    handler: async (req: FastifyRequest<{ Params: { id: string } }>) => {
+      await s.jobs.row(caller(req).userId, req.params.id, isAdmin(req));
+      throw new AppError('UPGRADE_REQUIRED', 'this is a WebSocket endpoint: connect with Upgrade: websocket', { status: 426 });
+    },
+    wsHandler: async (socket: WebSocket, req: FastifyRequest<{ Params: { id: string }; Querystring: { after?: number } }>) => {
       let unsubscribe: (() => void) | null = null;
       socket.on('close', () => unsubscribe?.());
       try {
