@@ -8,7 +8,7 @@ const toml = (v: string | string[]) => JSON.stringify(v);
  * of the right kind: user A's (the caller's: the happy path) or user B's (another owner's: must
  * be 404 like an unknown id). The rest of the time it is generated, as are all other fields.
  */
-export function fuzzConfig(a: SeededUser, b: SeededUser): string {
+export function fuzzConfig(a: SeededUser, b: SeededUser, baseModels: string[]): string {
   const both = (k: keyof SeededUser['ids']) => [a.ids[k], b.ids[k]].flat();
   // owner/name reaches another user's model when it is public, and must be 404 when it is not.
   const models = [...a.ids.models, ...b.ids.models, 'fuzz-b/fuzz-b-model'];
@@ -25,6 +25,7 @@ export function fuzzConfig(a: SeededUser, b: SeededUser): string {
     artifacts: ['model', 'missing'],
     trainers: ['echo', 'crash', 'linear-classifier', 'nope'],
     users: [a.ids.user, b.ids.user, 'fuzz-a', 'fuzz-b'],
+    basemodels: baseModels.length ? baseModels : ['none'],
   };
   // [path regex, parameter → dictionary]
   const bindings: Array<[string, Record<string, string>]> = [
@@ -36,6 +37,7 @@ export function fuzzConfig(a: SeededUser, b: SeededUser): string {
     ['^/v1/webhooks/', { 'path.id': 'webhooks' }],
     ['^/v1/api-keys/', { 'path.id': 'apikeys' }],
     ['^/v1/trainers/', { 'path.id': 'trainers' }],
+    ['^/v1/(admin/)?base-models/', { 'path.id': 'basemodels' }],
     ['^/v1/models/', { 'path.name': 'models', 'path.v': 'versions', 'path.alias': 'aliases', 'path.artifact': 'artifacts' }],
   ];
   const out: string[] = [];
