@@ -7,6 +7,7 @@
 export const errorSchema = {
   $id: 'Error',
   type: 'object',
+  required: ['error'],
   properties: {
     error: {
       type: 'object',

@@ -45,6 +45,10 @@ describe('/openapi.json documents every status a route can answer', () => {
     expect(missing).toEqual([]);
   });
 
+  it('/readyz documents its 503 (not ready) beside its 200', () => {
+    expect(Object.keys(spec.paths['/readyz'].get.responses)).toEqual(expect.arrayContaining(['200', '503']));
+  });
+
   it('the artifact route documents its 302 (?redirect=true)', () => {
     expect(Object.keys(spec.paths['/v1/models/{name}/versions/{v}/artifacts/{artifact}'].get.responses)).toContain('302');
   });
