@@ -51,7 +51,7 @@ export async function seedUser(api: Api, name: string): Promise<SeededUser> {
   await waitForSweep(api, t, sweep.id);
   return {
     token: t,
-    apiKey: key.key ?? key.secret,
+    apiKey: key.secret,
     ids: {
       user: u.id,
       apiKeys: [key.id],
