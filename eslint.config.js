@@ -3,7 +3,9 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'trainers/python/**', 'web/vendor/**', '.venv-trainers/**', '.venv/**'] },
+  {
+    ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'trainers/python/**', 'web/vendor/**', '.venv-trainers/**', '.venv-fuzz/**', '.venv/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

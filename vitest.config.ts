@@ -64,6 +64,20 @@ export default defineConfig({
           sequence: { groupOrder: 2 },
         },
       },
+      {
+        extends: true,
+        // The API fuzz gate (schemathesis over /openapi.json against a seeded server): a few
+        // minutes of two busy cores, so it runs last, alone, never beside the timing-sensitive
+        // database tests. Once, on PGlite: it proves the HTTP contract, not the database.
+        test: {
+          name: 'fuzz',
+          include: ['test/fuzz/**/*.test.ts'],
+          env: { TRAINYARD_TEST_DB: 'pglite' },
+          testTimeout: 600_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: 3 },
+        },
+      },
     ],
   },
 });

@@ -9,6 +9,7 @@ import { Cursor, PageLimit } from '../domain/schema-kit.js';
 export const errorSchema = {
   $id: 'Error',
   type: 'object',
+  required: ['error'],
   properties: {
     error: {
       type: 'object',
@@ -19,6 +20,46 @@ export const errorSchema = {
 } as const;
 
 export const errorResponses = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, { $ref: 'Error#' }]));
+
+/** The parts of a route's options that decide which errors it can answer with. */
+export interface RouteShape {
+  method: string | string[];
+  config?: { auth?: string; rateLimit?: unknown } | undefined;
+  schema?: { hide?: boolean; params?: unknown; querystring?: unknown; headers?: unknown; body?: unknown; response?: Record<string, unknown> } | undefined;
+}
+
+/**
+ * The error answers any route can give for what it is, not for what it does, so that each one
+ * is documented in /openapi.json without every route repeating them:
+ * - not public: 401 (no or bad credentials); admins only: 403
+ * - rate limited (every route unless its config says rateLimit: false): 429
+ * - path params: 400 (fails its schema), 404 (no such thing, or another owner's), 414 (a
+ *   param longer than the router takes)
+ * - a querystring or headers schema: 400
+ * - a method that carries a body: 400 (not JSON, or fails its schema), 413 (too large), 415
+ *   (a content type the route does not take)
+ * What a route can answer beyond these (402, 409, 422, …) it lists itself with errorResponses.
+ */
+export function standardErrorStatuses(route: RouteShape): number[] {
+  const statuses = new Set<number>();
+  const auth = route.config?.auth ?? 'user';
+  if (auth !== 'public') statuses.add(401);
+  if (auth === 'admin') statuses.add(403);
+  if (route.config?.rateLimit !== false) statuses.add(429);
+  const schema = route.schema ?? {};
+  if (schema.params) [400, 404, 414].forEach((s) => statuses.add(s));
+  if (schema.querystring || schema.headers) statuses.add(400);
+  const methods = ([] as string[]).concat(route.method).map((m) => m.toUpperCase());
+  if (methods.some((m) => m !== 'GET' && m !== 'HEAD')) [400, 413, 415].forEach((s) => statuses.add(s));
+  return [...statuses].sort((x, y) => x - y);
+}
+
+/** Adds the standard error answers to a route's documented responses (onRoute, before it is compiled). */
+export function documentStandardErrors(route: RouteShape): void {
+  if (!route.schema || route.schema.hide || !route.schema.response) return;
+  const response = route.schema.response;
+  for (const status of standardErrorStatuses(route)) if (!(String(status) in response)) response[status] = { $ref: 'Error#' };
+}
 
 export const idParams = (name = 'id') =>
   ({ type: 'object', required: [name], additionalProperties: false, properties: { [name]: { type: 'string', minLength: 1, maxLength: 100 } } }) as const;

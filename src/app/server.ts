@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { TooManyRequestsError } from '../errors.js';
 import type { Services } from '../services.js';
 import { registerAuth } from './plugins/auth.js';
-import { registerErrorHandling } from './plugins/errors.js';
+import { frameworkErrors, registerErrorHandling } from './plugins/errors.js';
 import { registerInputPolicy, restrictFormats } from './plugins/input-policy.js';
 import { registerMetrics } from './plugins/metrics.js';
 import blobRoutes from './routes/blobs.js';
@@ -28,7 +28,7 @@ import generationRoutes from './routes/v1/generations.js';
 import servingRoutes from './routes/v1/serving.js';
 import sweepRoutes from './routes/v1/sweeps.js';
 import webhookRoutes from './routes/v1/webhooks.js';
-import { errorSchema } from './schemas.js';
+import { documentStandardErrors, errorSchema } from './schemas.js';
 import './types.js';
 
 // ajv-formats is CommonJS: under NodeNext its default export sits one level down.
@@ -59,6 +59,10 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
     genReqId: () => randomUUID(),
     trustProxy: process.env.TRUST_PROXY === 'true',
     return503OnClosing: true,
+    // Longer than any path param's own maxLength, even percent-encoded (owner%2Fname), so the
+    // route's schema decides (400) and a longer segment answers 414 in our error envelope.
+    routerOptions: { maxParamLength: 1000 },
+    frameworkErrors,
   });
   app.setValidatorCompiler(validators());
   app.addHook('onRequest', async (req, reply) => {
@@ -80,6 +84,8 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs')) route.config = { ...(route.config as object), auth: 'public', rateLimit: false } as typeof route.config;
   });
+  // Every route documents the errors its kind of route can give (401, 429, 400, 404, …).
+  app.addHook('onRoute', (route) => documentStandardErrors(route as Parameters<typeof documentStandardErrors>[0]));
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
   app.get('/openapi.json', { config: { auth: 'public', rateLimit: false }, schema: { hide: true } }, async () => app.swagger());
 

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { MAX_EVENT_SEQ, parseLastEventId } from '../../../domain/jobs/events.js';
 import { isFinal } from '../../../domain/jobs/states.js';
-import { ForbiddenError } from '../../../errors.js';
+import { AppError, ForbiddenError } from '../../../errors.js';
 import {
   CreateJobBody,
   Job,
@@ -212,28 +212,35 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
     },
   });
 
+  // One route, two answers: an Upgrade: websocket request gets the stream (wsHandler); a plain
+  // HTTP request is authenticated, validated and looked up like any other, then told 426, so
+  // the route is in /openapi.json with every answer it can give over plain HTTP.
   app.get<{ Params: { id: string }; Querystring: { after?: number } }>('/v1/jobs/:id/ws', {
-    websocket: true,
     schema: {
       tags: ['jobs'],
       summary: 'The same events over a WebSocket (one JSON message per event; a page of past events per connection, then close 4000 to resume)',
+      description:
+        'Connect with Upgrade: websocket (101 Switching Protocols). A plain HTTP request to a job you can see answers 426 UPGRADE_REQUIRED; unknown jobs and other owners’ answer 404; over the per-user stream limit, 429.',
       security,
       params: idParams(),
       querystring: { type: 'object', properties: { after: { type: 'integer', minimum: 0, maximum: MAX_EVENT_SEQ } } },
-      response: errorResponses(400, 401, 404, 429),
+      response: { 101: { description: 'Switching Protocols: the event stream', type: 'null' }, ...errorResponses(400, 401, 404, 426, 429) },
     },
     // Before the upgrade, so another user's job is a plain 404 and a user over the stream limit
     // a plain 429. The slot is also given back if the upgrade never completes (socket closed).
     preHandler: async (req: FastifyRequest<{ Params: { id: string }; Querystring: { after?: number } }>) => {
       const userId = caller(req).userId;
       const job = await s.jobs.row(userId, req.params.id, isAdmin(req));
-      // A plain GET is answered 404 by @fastify/websocket: only an upgrade takes a slot.
+      // A plain GET is answered 426 by the handler below: only an upgrade takes a slot.
       if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return;
       const release = s.hub!.slots.acquire(userId);
       req.raw.socket.once('close', release);
       wsStarts.set(req, { jobId: job.id, after: req.query.after ?? 0, finished: isFinal(job.status), release });
     },
-    handler: async (socket: WebSocket, req: FastifyRequest<{ Params: { id: string }; Querystring: { after?: number } }>) => {
+    handler: async () => {
+      throw new AppError('UPGRADE_REQUIRED', 'this is a WebSocket endpoint: connect with Upgrade: websocket', { status: 426 });
+    },
+    wsHandler: async (socket: WebSocket, req: FastifyRequest<{ Params: { id: string }; Querystring: { after?: number } }>) => {
       const st = wsStarts.get(req)!;
       let sub: Subscription | null = null;
       socket.on('close', () => {

@@ -105,7 +105,11 @@ export default function modelRoutes(app: FastifyInstance, s: ModelDeps) {
         properties: { name: nameParams.properties.name, v: { type: 'string', maxLength: 50 }, artifact: { type: 'string', maxLength: 100 } },
       },
       querystring: { type: 'object', additionalProperties: false, properties: { redirect: { type: 'boolean' } } },
-      response: { 200: ArtifactUrl, ...errorResponses(401, 404) },
+      response: {
+        200: ArtifactUrl,
+        302: { description: 'With ?redirect=true: to the signed URL (Location header)', type: 'null' },
+        ...errorResponses(401, 404),
+      },
     },
     handler: async (req, reply) => {
       const a = await s.registry.artifactUrl(caller(req).userId, req.params.name, req.params.v, req.params.artifact, baseUrl(s, req));
