@@ -176,3 +176,20 @@ describe('completion racing a PUT', () => {
     expect((await t.testDb.db.query<{ status: string }>('select status from files where id = $1', [up.file_id])).rows[0]!.status).toBe('pending');
   });
 });
+
+describe('a multipart body that cannot be parsed', () => {
+  // Found by the API fuzz gate: busboy throws a plain Error for a multipart Content-Type
+  // without its boundary, which used to surface as a 500.
+  it('is a 400 MULTIPART_INVALID, not a 500, and stores nothing', async () => {
+    const before = await api.get('/v1/files', alice.token);
+    const res = await fetch(`${t.url}/v1/files`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'multipart/form-data' },
+      body: 'not a multipart body',
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('MULTIPART_INVALID');
+    const after = await api.get('/v1/files', alice.token);
+    expect((after.body as { data: unknown[] }).data.length).toBe((before.body as { data: unknown[] }).data.length);
+  });
+});

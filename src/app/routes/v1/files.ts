@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ValidationError } from '../../../errors.js';
+import { AppError, ValidationError } from '../../../errors.js';
 import {
   CompleteUploadBody,
   CreateUploadBody,
@@ -17,6 +17,17 @@ import { caller } from '../../types.js';
 import { assertCleanText } from '../../plugins/input-policy.js';
 import { closeIfBodyUnread } from '../close-connection.js';
 import { Page } from '../../../domain/schema-kit.js';
+
+/**
+ * busboy throws plain Errors (no code, no status) for a body it cannot parse, e.g. a
+ * multipart/form-data Content-Type without its boundary: that is the client's mistake, a 400.
+ */
+function malformedMultipart(err: unknown): unknown {
+  const e = err as { code?: string; statusCode?: number } | null;
+  if (err instanceof Error && !(err instanceof AppError) && !e?.code && !e?.statusCode)
+    return new ValidationError('MULTIPART_INVALID', `the multipart body cannot be read: ${err.message}`);
+  return err;
+}
 
 /** Where signed URLs point: the configured public URL, or the host the caller reached. */
 export function baseUrl(s: Pick<Services, 'config'>, req: FastifyRequest): string {
@@ -40,7 +51,9 @@ export default function fileRoutes(app: FastifyInstance, s: FileDeps) {
     },
     handler: async (req, reply) => {
       if (!req.isMultipart()) throw new ValidationError('MULTIPART_REQUIRED', 'send the file as multipart/form-data in a field named "file"');
-      const part = await req.file();
+      const part = await req.file().catch((err: unknown) => {
+        throw malformedMultipart(err);
+      });
       if (!part) throw new ValidationError('FILE_REQUIRED', 'no file part in the request');
       if (part.fieldname !== 'file') throw new ValidationError('FILE_REQUIRED', 'the file must be in a field named "file"');
       try {
