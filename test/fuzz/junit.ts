@@ -20,13 +20,16 @@ const unescape = (s: string) =>
 export function parseJunit(xml: string): JunitSummary {
   const suite = /<testsuite\b[^>]*>/.exec(xml)?.[0] ?? '';
   const failed: JunitSummary['failed'] = [];
-  for (const m of xml.matchAll(/<testcase\b[^>]*\bname="([^"]*)"[^>]*>([\s\S]*?)<\/testcase>/g)) {
-    const body = m[2]!;
+  // A passing testcase is self-closing (<testcase …/>): matched whole, so a failure's body is
+  // never attributed to the passing operation before it.
+  for (const m of xml.matchAll(/<testcase\b([^>]*?)(?:\/>|>([\s\S]*?)<\/testcase>)/g)) {
+    const name = /\bname="([^"]*)"/.exec(m[1]!)?.[1] ?? '';
+    const body = m[2] ?? '';
     const f = /<(failure|error)\b([^>]*)(?:\/>|>([\s\S]*?)<\/\1>)/.exec(body);
     if (!f) continue;
     const message = /message="([^"]*)"/.exec(f[2]!)?.[1] ?? '';
     failed.push({
-      operation: unescape(m[1]!),
+      operation: unescape(name),
       message: unescape(`${message}\n${f[3] ?? ''}`)
         .trim()
         .slice(0, 4000),
