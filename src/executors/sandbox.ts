@@ -14,6 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+const PDEATHSIG = ['setpriv', '--pdeathsig', 'KILL', '--'];
 
 // memory_mb is what the training needs; the interpreter itself (node's V8 heap setup, Python's
 // imports) comes on top: node aborts at start under ~100 MiB of RLIMIT_DATA.
@@ -82,8 +83,10 @@ export class Sandbox {
   }
 
   async confine(argv: string[], jobDir: string, limits: JobLimits): Promise<Confinement> {
-    if (this.settings.mode === 'off') return { argv, uid: null, release: () => {} };
     const caps = await this.ready();
+    // Dying with the worker is not confinement: a trainer nobody supervises any more only
+    // burns the machine, so even TRAINER_SANDBOX=off keeps it.
+    if (this.settings.mode === 'off') return { argv: caps.pdeathsig ? [...PDEATHSIG, ...argv] : argv, uid: null, release: () => {} };
     const uid = caps.switchUser ? this.takeUid(jobDir) : null;
     if (uid !== null) {
       // Everything staged for the job (inputs, spec, resume checkpoint) becomes the trainer's, and no one else's.
@@ -145,6 +148,10 @@ export class Sandbox {
     const help = await ok('setpriv', ['--help']);
     const setpriv = help !== null;
     const pdeathsig = setpriv && help.includes('--pdeathsig');
+    if (this.settings.mode === 'off') {
+      if (!pdeathsig) this.warn('trainer sandbox off, and no setpriv --pdeathsig: a trainer may outlive a killed worker');
+      return { setpriv: false, pdeathsig, switchUser: false, prlimit: false, unshareNet: false };
+    }
     const root = process.getuid?.() === 0;
     const prlimit = (await ok('prlimit', ['--version'])) !== null;
     const unshareNet = (await ok('unshare', ['--net', '--', 'true'])) !== null;

@@ -120,10 +120,20 @@ describe.runIf(confinable)('trainer sandbox (root, util-linux)', () => {
 });
 
 describe('trainer sandbox, switched off', () => {
-  it('TRAINER_SANDBOX=off runs the argv unchanged, as the worker’s own user', async () => {
-    const off = new Sandbox({ mode: 'off', uid: 61184, uidCount: 1, cpuSeconds: 0 }, { dataDir: tmpdir(), workDir: tmpdir(), readable: [] }, () => {});
-    const c = await off.confine(['node', 'x.mjs'], tmpdir(), { memoryMb: 10 });
-    expect(c).toMatchObject({ argv: ['node', 'x.mjs'], uid: null });
+  it('TRAINER_SANDBOX=off runs the argv as the worker’s own user, unlimited, touching no folder; it still dies with the worker', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trainyard-sandbox-off-'));
+    try {
+      const off = new Sandbox(
+        { mode: 'off', uid: 61184, uidCount: 1, cpuSeconds: 0 },
+        { dataDir: dir, workDir: path.join(dir, 'work'), readable: [] },
+        () => {},
+      );
+      const c = await off.confine(['node', 'x.mjs'], dir, { memoryMb: 10 });
+      expect(c).toMatchObject({ argv: [...(hasSetpriv ? ['setpriv', '--pdeathsig', 'KILL', '--'] : []), 'node', 'x.mjs'], uid: null });
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('limitsOf reads the catalog entry’s resources', () => {
