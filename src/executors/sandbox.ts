@@ -89,6 +89,8 @@ export class Sandbox {
     if (this.settings.mode === 'off') return { argv: caps.pdeathsig ? [...PDEATHSIG, ...argv] : argv, uid: null, release: () => {} };
     const uid = caps.switchUser ? this.takeUid(jobDir) : null;
     if (uid !== null) {
+      // Again for every job: folders made in DATA_DIR since (serving's model cache) close too.
+      await this.lockDown();
       // Everything staged for the job (inputs, spec, resume checkpoint) becomes the trainer's, and no one else's.
       await chownTree(jobDir, uid);
       await chmod(jobDir, 0o700);

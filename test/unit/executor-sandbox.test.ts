@@ -77,7 +77,9 @@ describe.runIf(confinable)('trainer sandbox (root, util-linux)', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('cannot open a file under DATA_DIR nor another job’s folder', async () => {
+  it('cannot open a file under DATA_DIR nor another job’s folder, also one made after the worker started', async () => {
+    mkdirSync(path.join(dataDir, 'serving'));
+    writeFileSync(path.join(dataDir, 'serving', 'model.bin'), 'weights', { mode: 0o644 });
     const other = newJobDir();
     writeFileSync(path.join(other, 'inputs', 'data.csv'), 'a,b\n1,2\n', { mode: 0o644 });
     // The other job runs at the same time: it holds its own uid.
@@ -85,9 +87,10 @@ describe.runIf(confinable)('trainer sandbox (root, util-linux)', () => {
     const secret = path.join(dataDir, 'secret.key');
     const blob = path.join(dataDir, 'storage', 'blob');
     const theirs = path.join(other, 'inputs', 'data.csv');
-    const r = await probe({ read: [secret, blob, theirs] });
+    const served = path.join(dataDir, 'serving', 'model.bin');
+    const r = await probe({ read: [secret, blob, theirs, served] });
     held.release();
-    expect(r.details!.read).toEqual({ [secret]: 'EACCES', [blob]: 'EACCES', [theirs]: 'EACCES' });
+    expect(r.details!.read).toEqual({ [secret]: 'EACCES', [blob]: 'EACCES', [theirs]: 'EACCES', [served]: 'EACCES' });
     expect(held.uid).not.toBe(r.uid);
   });
 
