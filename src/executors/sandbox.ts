@@ -9,7 +9,7 @@
  * laptop without root still runs trainers (as its own user), just less confined.
  */
 import { execFile } from 'node:child_process';
-import { lstat, chmod, chown, mkdir, readdir, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -94,7 +94,7 @@ export class Sandbox {
       // Everything staged for the job (inputs, spec, resume checkpoint) becomes the trainer's, and no one else's.
       await chownTree(jobDir, uid);
       await chmod(jobDir, 0o700);
-      for (const p of limits.readable ?? []) await grantTraverse(p);
+      for (const p of limits.readable ?? []) await grantRead(p);
     }
     const prefix: string[] = [];
     if (caps.unshareNet && !limits.network) prefix.push('unshare', '--net', '--');
@@ -211,6 +211,29 @@ async function grantTraverse(p: string): Promise<void> {
     if (up === dir) return;
     dir = up;
   }
+}
+
+/**
+ * Makes a shared input (a registered base model) readable by any trainer uid: o+r on its files,
+ * o+rx on its folders, and a way to it. Libraries save weights 0600 (safetensors does), and a
+ * base model is not a secret: every job naming it is given it. Links (a Hugging Face cache's
+ * snapshot → blob) are followed to their target.
+ */
+async function grantRead(p: string, depth = 0): Promise<void> {
+  if (depth === 0) await grantTraverse(p);
+  const l = await lstat(p).catch(() => null);
+  if (!l || depth > 32) return;
+  if (l.isSymbolicLink()) {
+    const target = await realpath(p).catch(() => null);
+    if (target) {
+      await grantTraverse(target);
+      await grantRead(target, depth + 1);
+    }
+    return;
+  }
+  const want = l.isDirectory() ? 0o005 : 0o004;
+  if ((l.mode & want) !== want) await chmod(p, (l.mode & 0o7777) | want);
+  if (l.isDirectory()) for (const name of await readdir(p)) await grantRead(path.join(p, name), depth + 1);
 }
 
 async function chownTree(dir: string, uid: number): Promise<void> {

@@ -94,6 +94,15 @@ describe.runIf(confinable)('trainer sandbox (root, util-linux)', () => {
     expect(held.uid).not.toBe(r.uid);
   });
 
+  it('reads a base model under DATA_DIR even when its weights were saved 0600', async () => {
+    const model = path.join(dataDir, 'models', 'tiny');
+    mkdirSync(path.join(model, 'vae'), { recursive: true });
+    writeFileSync(path.join(model, 'vae', 'weights.safetensors'), 'w', { mode: 0o600 });
+    const file = path.join(model, 'vae', 'weights.safetensors');
+    const r = await probe({ read: [file, path.join(dataDir, 'secret.key')] }, { readable: [model] });
+    expect(r.details!.read).toEqual({ [file]: 'ok', [path.join(dataDir, 'secret.key')]: 'EACCES' });
+  });
+
   it('has no network unless the catalog entry asks for it', async () => {
     const server = net.createServer((s) => s.end());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
