@@ -262,7 +262,6 @@ describe('startTrainer', () => {
         CUDA_VISIBLE_DEVICES: '0,1',
         HOME: seen.cwd,
         TMPDIR: path.join(seen.cwd, 'tmp'),
-        XDG_CACHE_HOME: path.join(seen.cwd, '.cache'),
       });
       expect(seen.tmpExists).toBe(true);
       expect(seen.keys.sort()).toEqual(['CUDA_VISIBLE_DEVICES', 'FOO', 'HOME', 'LANG', 'PATH', 'PYTHONUNBUFFERED', 'TMPDIR', 'XDG_CACHE_HOME']);
