@@ -47,6 +47,8 @@ export interface Config {
     /** On shutdown, how long running jobs may finish before their trainers are stopped and handed back. */
     drainMs: number;
     maxArtifactBytes: number;
+    /** How trainer processes are confined (src/executors/sandbox.ts). */
+    sandbox: { mode: 'auto' | 'off'; uid: number; uidCount: number; cpuSeconds: number };
   };
   webhooks: { timeoutMs: number; maxAttempts: number; allow: string };
   /** Live job events (SSE and WebSocket): open streams per user, past events replayed per connection. */
@@ -229,6 +231,13 @@ export function loadConfig(processEnv: Env = process.env): Config {
       stopGraceMs: int(env, 'WORKER_STOP_GRACE_MS', 10_000, 0, 3_600_000),
       drainMs: int(env, 'WORKER_DRAIN_MS', 10_000, 0, 86_400_000),
       maxArtifactBytes: bytes(env, 'ARTIFACT_MAX_BYTES', 10 * 1024 ** 3),
+      sandbox: {
+        mode: oneOf(env, 'TRAINER_SANDBOX', ['auto', 'off'] as const, 'auto'),
+        // systemd's DynamicUser range: uids no account uses, one per concurrent job.
+        uid: int(env, 'TRAINER_UID', 61184, 1, 2 ** 31 - 2),
+        uidCount: int(env, 'TRAINER_UID_COUNT', 1024, 1, 65_536),
+        cpuSeconds: int(env, 'TRAINER_CPU_SECONDS', 0, 0, 365 * 86_400),
+      },
     },
     serving: {
       // Artifact bytes of the models kept loaded for prediction (least recently used go first).

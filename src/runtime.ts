@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { buildServer } from './app/server.js';
@@ -11,6 +12,7 @@ import { EventHub } from './events/hub.js';
 import { parseAddressPolicy } from './net/address-guard.js';
 import { createServices, type ServiceOverrides, type Services } from './services.js';
 import { Worker } from './worker/worker.js';
+import { Sandbox } from './executors/sandbox.js';
 
 export interface Runtime {
   app: FastifyInstance | null;
@@ -50,6 +52,12 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
       stopGraceMs: config.worker.stopGraceMs,
       log,
       keepJobDirs,
+      sandbox: new Sandbox(
+        config.worker.sandbox,
+        // The Python environment's root (…/.venv), not just its bin/.
+        { dataDir: config.dataDir, workDir: config.worker.workDir, readable: [path.dirname(path.dirname(config.python.bin))] },
+        (msg) => log.warn(msg),
+      ),
     },
     {
       concurrency: config.worker.concurrency,

@@ -25,6 +25,17 @@ export interface StartOptions {
   onOutput: (o: OutputLine) => void;
   maxLineBytes?: number;
   stderrTailLines?: number;
+  /**
+   * Backpressure from whoever consumes the events: while busy() the pipes are not read, so a
+   * flooding trainer blocks on its own write instead of growing this process's memory.
+   */
+  flow?: Flow;
+}
+
+export interface Flow {
+  busy(): boolean;
+  /** Resolves once there is room again (or never will be needed: closed, lost). */
+  drained(): Promise<void>;
 }
 
 export interface ExitInfo {
@@ -75,6 +86,8 @@ export function trainerEnv(opts: Pick<StartOptions, 'cwd' | 'env' | 'gpus'>): Re
     // Python block-buffers a piped stdout: events would arrive in 8 KiB bursts and a crash
     // would swallow the last ones, which are the ones that explain it.
     PYTHONUNBUFFERED: '1',
+    // Caches (Hugging Face, torch, pip) in the job folder: the trainer's user owns nothing else.
+    XDG_CACHE_HOME: path.join(opts.cwd, '.cache'),
     ...opts.env,
   };
   // The worker's GPU assignment wins over anything the trainer's own env asks for.
@@ -172,8 +185,26 @@ function supervise(child: ChildProcessByStdio<null, Readable, Readable>, opts: S
     safely(() => opts.onOutput({ type: 'stderr', line }));
   });
 
-  const onStdout = (chunk: Buffer) => stdoutLines.push(chunk);
-  const onStderr = (chunk: Buffer) => stderrLines.push(chunk);
+  let paused = false;
+  const pauseIfBusy = () => {
+    if (paused || !opts.flow?.busy()) return;
+    paused = true;
+    child.stdout.pause();
+    child.stderr.pause();
+    opts.flow.drained().then(() => {
+      paused = false;
+      child.stdout.resume();
+      child.stderr.resume();
+    });
+  };
+  const onStdout = (chunk: Buffer) => {
+    stdoutLines.push(chunk);
+    pauseIfBusy();
+  };
+  const onStderr = (chunk: Buffer) => {
+    stderrLines.push(chunk);
+    pauseIfBusy();
+  };
   const onStreamError = (err: Error) => safely(() => opts.onOutput({ type: 'stderr', line: `executor: pipe error: ${err.message}` }));
   const onChildError = onStreamError;
 
@@ -182,10 +213,16 @@ function supervise(child: ChildProcessByStdio<null, Readable, Readable>, opts: S
     clearTimeout(killTimer);
     // Whatever the trainer forked and left behind dies with it, also on a normal exit.
     signalGroup(pid, 'SIGKILL');
-    drainTimer = setTimeout(() => {
+    const giveUp = () => {
+      // Still paused by backpressure: the rest is ours to read, not an escaped process's.
+      if (paused) {
+        drainTimer = setTimeout(giveUp, DRAIN_AFTER_EXIT_MS);
+        return;
+      }
       child.stdout.destroy();
       child.stderr.destroy();
-    }, DRAIN_AFTER_EXIT_MS);
+    };
+    drainTimer = setTimeout(giveUp, DRAIN_AFTER_EXIT_MS);
   };
 
   // 'close' comes after 'exit' and after both pipes closed, so every byte has been read.

@@ -6,6 +6,7 @@ import type { NewEvent } from '../domain/jobs/events.js';
 import type { JobLifecycle } from '../domain/jobs/lifecycle/index.js';
 import type { Fence } from '../domain/jobs/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { Flow } from '../executors/local.js';
 import type { OutputLine, TrainerEvent } from '../trainers/protocol.js';
 
 const MIN_GAP_MS = 25;
@@ -17,6 +18,8 @@ export interface SinkOptions {
   /** Log lines kept per attempt; the rest are counted and reported once. */
   maxLogLines?: number;
   maxLogChars?: number;
+  /** Metrics events kept per attempt; the rest are counted and reported once. */
+  maxMetrics?: number;
 }
 
 /**
@@ -25,12 +28,15 @@ export interface SinkOptions {
  * flight), consecutive progress events are coalesced to the latest, and log volume is capped. A flush that finds the claim
  * gone reports `lost` so the worker stops the trainer.
  */
-export class EventSink {
+export class EventSink implements Flow {
   private buffer: NewEvent[] = [];
   private progress: Extract<TrainerEvent, { type: 'progress' }> | null = null;
   private firstProgress: { at: number; step: number } | null = null;
   private logLines = 0;
   private droppedLogs = 0;
+  private metricsKept = 0;
+  private droppedMetrics = 0;
+  private waiters: Array<() => void> = [];
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
@@ -41,6 +47,7 @@ export class EventSink {
   readonly artifacts: Array<{ name: string; path: string; format: string }> = [];
   result: { metrics: Record<string, number>; details?: Record<string, unknown> } | null = null;
   lost = false;
+  private readonly o: Required<SinkOptions>;
 
   constructor(
     private readonly db: Db,
@@ -48,15 +55,22 @@ export class EventSink {
     private readonly store: BlobStore,
     private readonly fence: Fence,
     private readonly ctx: { ownerId: string; outputDir: string; checkpointDir: string; onLost: () => void; onError: (m: string, e: unknown) => void },
-    private readonly o: Required<SinkOptions> = { flushMs: 200, maxBatch: 500, maxLogLines: 10_000, maxLogChars: 4000 },
+    options: SinkOptions = {},
   ) {
+    this.o = { flushMs: 200, maxBatch: 500, maxLogLines: 10_000, maxLogChars: 4000, maxMetrics: 100_000, ...options };
     this.timer = setInterval(() => this.flush(), this.o.flushMs);
     this.timer.unref();
   }
 
   private log(level: string, message: string, stream?: string) {
     if (this.logLines >= this.o.maxLogLines) {
-      this.droppedLogs++;
+      // Told at once, so a user watching the logs knows the silence is ours; counted at the end.
+      if (this.droppedLogs++ === 0) {
+        this.buffer.push({
+          type: 'log',
+          data: { level: 'warn', message: `log limit reached (${this.o.maxLogLines} lines per attempt): further lines are dropped` },
+        });
+      }
       return;
     }
     this.logLines++;
@@ -92,6 +106,11 @@ export class EventSink {
         this.buffer.push({ type: 'checkpoint', data: { step: e.step } });
         break;
       case 'metrics':
+        if (this.metricsKept >= this.o.maxMetrics) {
+          this.droppedMetrics++;
+          return;
+        }
+        this.metricsKept++;
         this.buffer.push({ type: 'metrics', data: { step: e.step, ...(e.epoch !== undefined ? { epoch: e.epoch } : {}), values: e.values } });
         break;
     }
@@ -131,6 +150,23 @@ export class EventSink {
     });
   }
 
+  /** Flow: the executor stops reading the trainer's pipes while a full batch waits for the database. */
+  busy(): boolean {
+    return !this.closed && !this.lost && this.buffer.length >= this.o.maxBatch;
+  }
+
+  drained(): Promise<void> {
+    if (!this.busy()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private wake(): void {
+    if (this.busy()) return;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const resolve of w) resolve();
+  }
+
   /** Uploads the checkpoint file so a retry on any worker can resume from it. */
   private async saveCheckpoint(step: number, p: string) {
     const file = path.resolve(this.ctx.checkpointDir, p);
@@ -152,6 +188,7 @@ export class EventSink {
   private markLost() {
     if (this.lost) return;
     this.lost = true;
+    this.wake();
     this.ctx.onLost();
   }
 
@@ -176,8 +213,13 @@ export class EventSink {
   /** Queues a write of everything buffered; writes never overlap and keep their order. */
   flush(): Promise<void> {
     const { events, progress } = this.take();
-    if (events.length === 0 || this.lost) return this.chain;
-    this.chain = this.chain.then(async () => {
+    if (events.length === 0 || this.lost) {
+      this.wake();
+      return this.chain;
+    }
+    // The reader resumes once this write is done, not when it is queued: at most a batch
+    // being written and one being gathered are held.
+    const written = this.chain.then(async () => {
       if (this.lost) return;
       try {
         const ok = await this.db.transaction((tx) =>
@@ -199,6 +241,7 @@ export class EventSink {
         this.ctx.onError(`job ${this.fence.jobId}: writing events failed`, err);
       }
     });
+    this.chain = written.then(() => this.wake());
     return this.chain;
   }
 
@@ -212,8 +255,13 @@ export class EventSink {
       this.logLines = 0;
       this.log('warn', `${this.droppedLogs} log lines were dropped (limit ${this.o.maxLogLines} per attempt)`);
     }
+    if (this.droppedMetrics > 0) {
+      this.logLines = 0;
+      this.log('warn', `${this.droppedMetrics} metrics events were dropped (limit ${this.o.maxMetrics} per attempt)`);
+    }
     await this.flush();
     this.closed = true;
+    this.wake();
     await this.chain;
   }
 }

@@ -8,6 +8,7 @@ import type { JobLifecycle } from '../domain/jobs/lifecycle/index.js';
 import { JOB_ERROR_CODES, JOB_STATES } from '../domain/jobs/states.js';
 import type { Fence, JobError, JobRow } from '../domain/jobs/types.js';
 import { AppError } from '../errors.js';
+import { limitsOf, type Confinement, type Sandbox } from '../executors/sandbox.js';
 import { startTrainer, type ExitInfo, type RunningTrainer } from '../executors/local.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { uploadArtifacts } from './artifacts.js';
@@ -31,6 +32,8 @@ export interface RunContext {
   stopGraceMs: number;
   log: Logger;
   keepJobDirs?: boolean;
+  /** Confines trainers (own user, limits, no network); absent: run them as this process's user. */
+  sandbox?: Sandbox;
 }
 
 /** Why a failed trainer failed, in one line a user can act on. */
@@ -85,6 +88,7 @@ export class JobRun {
     let dir: string | null = null;
     let heartbeat: NodeJS.Timeout | null = null;
     let deadline: NodeJS.Timeout | null = null;
+    let confined: Confinement | null = null;
     try {
       let staged;
       try {
@@ -127,15 +131,19 @@ export class JobRun {
 
       let exit: ExitInfo;
       try {
-        const { argv, env } = trainerCommand(ctx.catalog.trainer(job.trainer), { python: ctx.python });
+        const def = ctx.catalog.trainer(job.trainer);
+        const { argv, env } = trainerCommand(def, { python: ctx.python });
+        const base = staged.spec.base_model?.path;
+        confined = ctx.sandbox ? await ctx.sandbox.confine(argv, staged.dir, { ...limitsOf(def.resources), readable: base ? [base] : [] }) : null;
         this.trainer = await startTrainer({
-          command: argv,
+          command: confined?.argv ?? argv,
           env,
           specPath: staged.specPath,
           cwd: staged.dir,
           gpus: this.gpus,
           onEvent: (e) => sink.push(e),
           onOutput: (o) => sink.push(o),
+          flow: sink,
         });
         this.sendStop();
         exit = await this.trainer.done;
@@ -153,6 +161,7 @@ export class JobRun {
     } finally {
       if (heartbeat) clearInterval(heartbeat);
       if (deadline) clearTimeout(deadline);
+      confined?.release();
       if (dir && !ctx.keepJobDirs) await rm(dir, { recursive: true, force: true }).catch(() => {});
     }
   }

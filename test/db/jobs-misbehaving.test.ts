@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { fileURLToPath } from 'node:url';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
 import { waitForJob, waitForJobStep, waitForWorkerIdle } from '../helpers/wait.js';
 
+const FIXTURES = fileURLToPath(new URL('../fixtures/trainers/', import.meta.url));
 let t: TestApp;
 let api: ReturnType<typeof client>;
 let u: Awaited<ReturnType<ReturnType<typeof client>['user']>>;
@@ -27,7 +29,10 @@ async function expectMoneyUntouched() {
 
 beforeAll(async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'trainyard-misbehave-'));
-  await writeFile(path.join(dataDir, 'catalog.json'), JSON.stringify(testTrainers()));
+  // chatty: the echo entry, running the fixture that floods protocol lines.
+  const echo = (testTrainers().trainers as Array<{ id: string }>).find((d) => d.id === 'echo')!;
+  const chatty = { ...echo, id: 'chatty', runtime: { type: 'command', entry: 'chatty', command: [process.execPath, path.join(FIXTURES, 'chatty.mjs')] } };
+  await writeFile(path.join(dataDir, 'catalog.json'), JSON.stringify(testTrainers({ chatty })));
   t = await startTestApp({
     dataDir,
     env: {
@@ -69,9 +74,34 @@ describe('misbehaving trainers end in the right state, release their hold, and l
     const done = await waitForJob(api, u.token, await start('flood'), undefined, 30_000);
     expect({ status: done.status, error: done.error }).toEqual({ status: 'succeeded', error: null });
     const { rows } = await t.testDb.db.query<{ n: number }>("select count(*)::int as n from job_events where job_id = $1 and type = 'log'", [done.id]);
-    expect(rows[0]!.n).toBeLessThanOrEqual(10_001);
+    // The cap, the notice when it is reached, and the count at the end.
+    expect(rows[0]!.n).toBeLessThanOrEqual(10_002);
     const { rows: big } = await t.testDb.db.query<{ n: number }>("select max(length(data->>'message'))::int as n from job_events where job_id = $1", [done.id]);
     expect(big[0]!.n).toBeLessThan(5000);
+  });
+
+  it('a trainer flooding protocol lines completes: progress coalesced, logs capped with a notice at once and a count at the end', async () => {
+    // 30,000 progress, 24,000 log and 6,000 metrics lines, as fast as the pipe takes them.
+    const steps = 60_000;
+    const done = await waitForJob(api, u.token, await start('chatty', { hyperparameters: { steps } }), undefined, 60_000);
+    expect({ status: done.status, error: done.error, score: done.result?.metrics?.score }).toEqual({ status: 'succeeded', error: null, score: steps });
+    const { rows } = await t.testDb.db.query<{ type: string; n: number }>('select type, count(*)::int as n from job_events where job_id = $1 group by type', [
+      done.id,
+    ]);
+    const n = Object.fromEntries(rows.map((r) => [r.type, r.n]));
+    expect(n.metrics).toBe(steps / 10);
+    // Coalesced to the latest per write: far fewer than the 30,000 sent.
+    expect(n.progress).toBeLessThan(steps / 20);
+    expect(n.log).toBeLessThanOrEqual(10_002);
+    const { rows: notices } = await t.testDb.db.query<{ m: string }>(
+      "select data->>'message' as m from job_events where job_id = $1 and type = 'log' and data->>'level' = 'warn' order by seq",
+      [done.id],
+    );
+    expect(notices.map((r) => r.m)).toEqual([
+      'log limit reached (10000 lines per attempt): further lines are dropped',
+      `${(steps * 4) / 10 - 10_000} log lines were dropped (limit 10000 per attempt)`,
+    ]);
+    await expectMoneyUntouched();
   });
 
   it('a trainer that ignores SIGTERM is killed after the grace period when cancelled', async () => {

@@ -257,9 +257,14 @@ describe('startTrainer', () => {
       const seen = await run({ env: { FOO: 'bar' }, gpus: [0, 1] });
       expect(seen.env.TRAINYARD_SECRET).toBeUndefined();
       expect(seen.env.NODE_OPTIONS).toBeUndefined();
-      expect(seen.env).toMatchObject({ FOO: 'bar', CUDA_VISIBLE_DEVICES: '0,1', HOME: seen.cwd, TMPDIR: path.join(seen.cwd, 'tmp') });
+      expect(seen.env).toMatchObject({
+        FOO: 'bar',
+        CUDA_VISIBLE_DEVICES: '0,1',
+        HOME: seen.cwd,
+        TMPDIR: path.join(seen.cwd, 'tmp'),
+      });
       expect(seen.tmpExists).toBe(true);
-      expect(seen.keys.sort()).toEqual(['CUDA_VISIBLE_DEVICES', 'FOO', 'HOME', 'LANG', 'PATH', 'PYTHONUNBUFFERED', 'TMPDIR']);
+      expect(seen.keys.sort()).toEqual(['CUDA_VISIBLE_DEVICES', 'FOO', 'HOME', 'LANG', 'PATH', 'PYTHONUNBUFFERED', 'TMPDIR', 'XDG_CACHE_HOME']);
 
       expect((await run({ gpus: [] })).env.CUDA_VISIBLE_DEVICES).toBe('');
       expect('CUDA_VISIBLE_DEVICES' in (await run({})).env).toBe(false);
@@ -299,5 +304,45 @@ describe('startTrainer', () => {
     expect(count('Timeout')).toBeLessThanOrEqual(before.timers);
     expect(count('ProcessWrap')).toBeLessThanOrEqual(before.procs);
     expect(count('PipeWrap')).toBeLessThanOrEqual(before.pipes);
+  });
+});
+
+describe('startTrainer backpressure (flow)', () => {
+  /** Whether `pid` is blocked in write(2) (syscall 1 on x86-64, 64 on arm64). */
+  const blockedInWrite = (pid: number) => {
+    try {
+      const nr = readFileSync(`/proc/${pid}/syscall`, 'utf8').split(' ')[0];
+      return nr === (process.arch === 'arm64' ? '64' : '1');
+    } catch {
+      return false;
+    }
+  };
+
+  it('stops reading while the consumer is busy, so a flooding trainer blocks on its own write; resumes when drained', async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'trainyard-exec-'));
+    roots.push(cwd);
+    const specPath = path.join(cwd, 'job.json');
+    const total = 200_000;
+    writeFileSync(specPath, JSON.stringify({ protocol: 1, hyperparameters: { steps: total } }));
+    let busy = true;
+    let release!: () => void;
+    const drained = new Promise<void>((r) => (release = r));
+    let events = 0;
+    const trainer = await startTrainer({
+      command: [process.execPath, fileURLToPath(new URL('../fixtures/trainers/chatty.mjs', import.meta.url))],
+      specPath,
+      cwd,
+      onEvent: () => events++,
+      onOutput: () => {},
+      flow: { busy: () => busy, drained: () => drained },
+    });
+    await until(() => blockedInWrite(trainer.pid), { message: 'the trainer to block writing to a pipe nobody reads' });
+    // One chunk read before the pause, at most: nowhere near the 200,000 lines it has to say.
+    expect(events).toBeLessThan(5000);
+    busy = false;
+    release();
+    const exit = await trainer.done;
+    expect(exit.code).toBe(0);
+    expect(events).toBe(total + 1);
   });
 });

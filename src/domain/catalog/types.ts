@@ -35,7 +35,11 @@ export interface TrainerDef {
   hyperparameters: JsonSchema;
   /** Metric used to pick the `best` version, and whether higher is better. */
   primary_metric: { name: string; goal: 'maximize' | 'minimize' };
-  resources: { gpus: number; gpu_optional?: boolean; memory_mb: number };
+  /**
+   * memory_mb and cpu_seconds are enforced on the trainer process (RLIMIT_DATA, RLIMIT_CPU);
+   * network: true lets it reach the network (src/executors/sandbox.ts).
+   */
+  resources: { gpus: number; gpu_optional?: boolean; memory_mb: number; cpu_seconds?: number; network?: boolean };
   pricing: PricingRule;
   base_models: 'none' | 'required' | 'optional';
   /** Can start from an existing model version's artifacts (spec.init_from): retraining. */
