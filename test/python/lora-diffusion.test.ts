@@ -60,7 +60,10 @@ describe.skipIf(!HAVE_PYTHON)('lora-diffusion and image generation', () => {
         .status,
     ).toBe(409);
     const listed = (await api.get('/v1/base-models?trainer=lora-diffusion', u.token)).body.data.find((m: any) => m.id === 'tiny-sd');
-    expect(listed).toMatchObject({ available: true, registered: true, local_path: modelDir });
+    // An ordinary user never sees a server path (issue #10); the admin who registered it does.
+    expect(listed).toMatchObject({ available: true, registered: true, local_path: null });
+    const asAdmin = (await api.get('/v1/base-models?trainer=lora-diffusion', admin)).body.data.find((m: any) => m.id === 'tiny-sd');
+    expect(asAdmin).toMatchObject({ available: true, registered: true, local_path: modelDir });
     const trainers = (await api.get('/v1/trainers', u.token)).body.data;
     for (const id of ['lora-diffusion', 'diffusion-generate'])
       expect(trainers.find((x: any) => x.id === id)).toMatchObject({ available: true, unavailable_reason: null });
