@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { api, benchTrainer, FIXTURES, startBenchApp, tempDir, type DbKind } from './lib/app.js';
+import { api, benchTrainer, FIXTURES, exchangeDir, startBenchApp, tempDir, type DbKind } from './lib/app.js';
 import { applySinkExperiment, sinkExperiment } from './lib/sink-experiment.js';
 import { partInput, runPart, sendPart } from './lib/child.js';
 import { cpuMeter, postgresPids, waitForQuiet } from './lib/cpu.js';
@@ -73,9 +73,8 @@ async function bare(mode: Mode, stdout: 'devnull' | 'pipe'): Promise<Run[]> {
 }
 
 async function underTrainyard(kind: DbKind, cluster: PgCluster): Promise<Record<Mode, JobRun[]>> {
-  const tmp = tempDir('ingest');
-  const file = path.join(tmp.dir, 'runs.jsonl');
-  writeFileSync(file, '');
+  const tmp = exchangeDir('ingest');
+  const file = tmp.file('runs.jsonl');
   const trainers = [
     benchTrainer('ingest-paced', [process.execPath, ...argv(file, 'paced')]),
     benchTrainer('ingest-max', [process.execPath, ...argv(file, 'max')]),

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTrainer, trainerEnv } from '../src/executors/local.js';
 import { cpuMeter, postgresPids, waitForQuiet } from './lib/cpu.js';
-import { api, benchTrainer, FIXTURES, startBenchApp, tempDir, type DbKind } from './lib/app.js';
+import { api, benchTrainer, FIXTURES, exchangeDir, startBenchApp, tempDir, type DbKind } from './lib/app.js';
 import { newProbe, probeDb } from './lib/db-probe.js';
 import { partInput, runPart, sendPart } from './lib/child.js';
 import { attachPgCluster, startPgCluster, type PgCluster } from './lib/pg-cluster.js';
@@ -129,9 +129,8 @@ interface Sample {
 
 async function measure(kind: DbKind, cluster: PgCluster) {
   const probe = newProbe();
-  const stampsDir = tempDir('stamps');
-  const stampFile = path.join(stampsDir.dir, 'stamps.jsonl');
-  writeFileSync(stampFile, '');
+  const stampsDir = exchangeDir('stamps');
+  const stampFile = stampsDir.file('stamps.jsonl');
   const app = await startBenchApp(kind, {
     cluster,
     catalog: { trainers: [benchTrainer('pickup', [process.execPath, TRAINER, stampFile])] },

@@ -10,7 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { api, benchTrainer, FIXTURES, startBenchApp, tempDir, type DbKind } from './lib/app.js';
+import { api, benchTrainer, FIXTURES, exchangeDir, startBenchApp, type DbKind } from './lib/app.js';
 import { applySinkExperiment, sinkExperiment } from './lib/sink-experiment.js';
 import { partInput, runPart, sendPart, startChild } from './lib/child.js';
 import { cpuMeter, postgresPids, waitForQuiet } from './lib/cpu.js';
@@ -38,7 +38,7 @@ interface PartResult {
 }
 
 async function measure(kind: DbKind, cluster: PgCluster): Promise<PartResult> {
-  const go = tempDir('sse');
+  const go = exchangeDir('sse');
   const goFile = path.join(go.dir, 'go');
   const app = await startBenchApp(kind, {
     cluster,

@@ -5,7 +5,7 @@
  * Everything else is the production default unless a bench says otherwise; the rate limits
  * are raised out of the way (a load test is not a runaway script) but stay switched on.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -38,6 +38,26 @@ export function tempDir(prefix: string): { dir: string; remove(): void } {
     remove() {
       unregister();
       remove();
+    },
+  };
+}
+
+/**
+ * A folder for files a bench and its trainer both write (stamps, go-files, run logs). On a root
+ * worker the trainer runs sandboxed as its own unprivileged uid (TRAINER_SANDBOX=auto), so a
+ * plain mkdtemp folder (0700, root's) is closed to it: this one is world-writable, and file()
+ * makes an empty file the trainer may append to.
+ */
+export function exchangeDir(prefix: string): { dir: string; remove(): void; file(name: string): string } {
+  const t = tempDir(prefix);
+  chmodSync(t.dir, 0o777);
+  return {
+    ...t,
+    file(name: string) {
+      const f = path.join(t.dir, name);
+      writeFileSync(f, '');
+      chmodSync(f, 0o666);
+      return f;
     },
   };
 }
