@@ -7,6 +7,7 @@ import type { Resolver } from '../../src/net/address-guard.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import type { AvailabilityProbe } from '../../src/domain/catalog/types.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
+import { TEST_SERVER_ENV } from './test-env.js';
 
 export interface TestApp {
   url: string;
@@ -26,12 +27,7 @@ export async function startTestApp(
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'trainyard-test-')));
   const config = loadConfig({
     DATA_DIR: dataDir,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'silent',
-    RATE_LIMIT_DEFAULT: '100000/1m',
-    RATE_LIMIT_AUTH: '100000/1m',
-    RATE_LIMIT_UPLOAD: '100000/1m',
+    ...TEST_SERVER_ENV,
     ...opts.env,
   });
   const testDb = await createTestDatabase();

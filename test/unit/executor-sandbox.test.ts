@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,18 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTrainer, type ExitInfo } from '../../src/executors/local.js';
 import { Sandbox, limitsOf, type JobLimits } from '../../src/executors/sandbox.js';
 import type { TrainerEvent } from '../../src/trainers/protocol.js';
+import { hasSetpriv, runSetprivTests } from '../helpers/sandbox-tools.js';
 
 const PROBE = fileURLToPath(new URL('../fixtures/trainers/sandbox-probe.mjs', import.meta.url));
-const hasSetpriv = (() => {
-  try {
-    execFileSync('setpriv', ['--help'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 // Switching users needs root and util-linux; where either is missing the sandbox degrades (and says so).
-const confinable = process.getuid?.() === 0 && hasSetpriv;
+const confinable = process.getuid?.() === 0 && runSetprivTests;
 
 let dataDir: string;
 let workDir: string;
@@ -128,6 +120,27 @@ describe.runIf(confinable)('trainer sandbox (root, util-linux)', () => {
   it('enforces resources.cpu_seconds: a spinning trainer is killed by the kernel', async () => {
     const r = await probe({ spin: true }, limitsOf({ memory_mb: 64, cpu_seconds: 1 }));
     expect(['SIGXCPU', 'SIGKILL']).toContain(r.exit.signal);
+  });
+});
+
+// Where the confinement tests cannot run (a worker that is not root), the sandbox's promise is
+// to degrade loudly: that is what is checked there, rather than nothing.
+describe.skipIf(confinable)('trainer sandbox without root or setpriv', () => {
+  it('runs the trainer unconfined and logs why, once', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trainyard-sandbox-degraded-'));
+    const said: string[] = [];
+    try {
+      const sb = new Sandbox({ mode: 'auto', uid: 61184, uidCount: 1, cpuSeconds: 0 }, { dataDir: dir, workDir: path.join(dir, 'work'), readable: [] }, (m) =>
+        said.push(m),
+      );
+      const first = await sb.confine(['node', 'x.mjs'], dir, {});
+      await sb.confine(['node', 'x.mjs'], dir, {});
+      expect(first.uid).toBeNull();
+      expect(said.some((m) => /not root|setpriv/.test(m))).toBe(true);
+      expect(new Set(said).size).toBe(said.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { execFileSync, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { client } from '../helpers/app.js';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
 import { until, waitForJob } from '../helpers/wait.js';
+import { runSetprivTests } from '../helpers/sandbox-tools.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const tsx = pathToFileURL(path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs')).href;
@@ -34,16 +35,8 @@ async function findProcess(needle: string): Promise<number | null> {
 }
 
 // The kernel does it (PR_SET_PDEATHSIG), set through util-linux setpriv; without it the worker logs a warning instead.
-const hasSetpriv = (() => {
-  try {
-    execFileSync('setpriv', ['--help'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
-describe.runIf(hasSetpriv)('a trainer dies with its worker', () => {
+describe.runIf(runSetprivTests)('a trainer dies with its worker', () => {
   it('SIGKILL of the worker process also ends a silent trainer (one that never writes, so no broken pipe tells it)', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'trainyard-death-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
