@@ -56,17 +56,28 @@ export interface Config {
   serving: { cacheBytes: number; dir: string };
   /** The interpreter of the Python trainer environment (`trainyard setup python` makes it). */
   python: { bin: string };
+  /**
+   * Seed-API facades (src/compat): which are on (TRAINYARD_COMPAT), each on its own port or
+   * only under /compat/<name>, and every COMPAT_* setting, which each facade reads itself.
+   */
+  compat: { facades: CompatFacade[]; settings: Env };
   logLevel: string;
 }
 
-type Env = Record<string, string | undefined>;
+export interface CompatFacade {
+  name: string;
+  /** Its own port (0: any free one), or null: served only under /compat/<name> on the main port. */
+  port: number | null;
+}
+
+export type Env = Record<string, string | undefined>;
 
 const DURATION = /^(\d+)(ms|s|m|h|d)?$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const SIZE = /^(\d+)(b|kb|kib|mb|mib|gb|gib)?$/i;
 const UNIT_BYTES: Record<string, number> = { b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3 };
 
-function int(env: Env, name: string, def: number, min: number, max: number): number {
+export function int(env: Env, name: string, def: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
   if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got "${raw}"`);
@@ -75,7 +86,7 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   return n;
 }
 
-function bytes(env: Env, name: string, def: number): number {
+export function bytes(env: Env, name: string, def: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
   const m = SIZE.exec(raw.trim());
@@ -91,7 +102,7 @@ function durationMs(raw: string, name: string): number {
   return Number(m[1]) * UNIT_MS[m[2] ?? 'ms']!;
 }
 
-function rateLimit(env: Env, name: string, def: string): RateLimit {
+export function rateLimit(env: Env, name: string, def: string): RateLimit {
   const raw = env[name] ?? def;
   const [max, window] = raw.split('/');
   if (max === undefined || window === undefined || !/^\d+$/.test(max.trim())) {
@@ -100,14 +111,14 @@ function rateLimit(env: Env, name: string, def: string): RateLimit {
   return { max: Number(max), windowMs: durationMs(window, name) };
 }
 
-function list(env: Env, name: string): string[] {
+export function list(env: Env, name: string): string[] {
   return (env[name] ?? '')
     .split(',')
     .map((x) => x.trim())
     .filter(Boolean);
 }
 
-function bool(env: Env, name: string, def: boolean): boolean {
+export function bool(env: Env, name: string, def: boolean): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
@@ -115,7 +126,7 @@ function bool(env: Env, name: string, def: boolean): boolean {
   throw new ConfigError(name, `expected true or false, got "${raw}"`);
 }
 
-function oneOf<T extends string>(env: Env, name: string, values: readonly T[], def: T): T {
+export function oneOf<T extends string>(env: Env, name: string, values: readonly T[], def: T): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
   if (!(values as readonly string[]).includes(raw)) throw new ConfigError(name, `expected one of ${values.join(', ')}, got "${raw}"`);
@@ -137,6 +148,23 @@ function loadSecret(env: Env, dataDir: string): Buffer {
   const secret = randomBytes(48);
   writeFileSync(file, secret.toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
   return secret;
+}
+
+/** "neurolab:8000,training-service" → each named facade, with its own port where one is given. */
+function compatFacades(raw: string): CompatFacade[] {
+  const out: CompatFacade[] = [];
+  for (const item of raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
+    const m = /^([a-z][a-z0-9-]{0,62})(?::(\d{1,5}))?$/.exec(item);
+    if (!m) throw new ConfigError('TRAINYARD_COMPAT', `expected name or name:port items such as neurolab:8000, got "${item}"`);
+    const port = m[2] === undefined ? null : Number(m[2]);
+    if (port !== null && port > 65535) throw new ConfigError('TRAINYARD_COMPAT', `port ${port} of ${m[1]} is not a TCP port`);
+    if (out.some((f) => f.name === m[1])) throw new ConfigError('TRAINYARD_COMPAT', `${m[1]} is named twice`);
+    out.push({ name: m[1]!, port });
+  }
+  return out;
 }
 
 /** Optional DATA_DIR/config.json: same keys as the environment; the environment wins. */
@@ -256,6 +284,10 @@ export function loadConfig(processEnv: Env = process.env): Config {
       maxStreamsPerUser: int(env, 'EVENTS_MAX_STREAMS_PER_USER', 20, 1, 100_000),
       // Past events one connection replays before it ends and the client resumes (Last-Event-ID).
       replayMax: int(env, 'EVENTS_REPLAY_MAX', 1000, 10, 1_000_000),
+    },
+    compat: {
+      facades: compatFacades(env.TRAINYARD_COMPAT ?? ''),
+      settings: Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('COMPAT_'))),
     },
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
   };

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { buildServer } from './app/server.js';
+import { buildFacadeServer, buildServer } from './app/server.js';
+import { startFacadeServers, type FacadeServer } from './compat/index.js';
 import type { Config } from './config.js';
 import type { Db } from './db/db.js';
 import { migrate } from './db/migrate.js';
@@ -19,6 +20,8 @@ export interface Runtime {
   services: Services;
   worker: Worker | null;
   url: string;
+  /** Facades on ports of their own (TRAINYARD_COMPAT=name:port): name → base URL. */
+  compatUrls: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -83,7 +86,9 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
   let worker: Worker | null = null;
   let deliverer: WebhookDeliverer | null = null;
   let hub: EventHub | null = null;
+  let facadeServers: FacadeServer[] = [];
   const close = async () => {
+    await Promise.all(facadeServers.map((f) => f.app.close()));
     await app?.close();
     await worker?.stop(config.worker.drainMs);
     await deliverer?.stop();
@@ -125,10 +130,14 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
       await hub.start();
       services.hub = hub;
       app = await buildServer(services, logger);
-      if (o.listen !== false) url = await app.listen({ port: config.port, host: config.host });
-      else await app.ready();
+      if (o.listen !== false) {
+        url = await app.listen({ port: config.port, host: config.host });
+        const s = services;
+        facadeServers = await startFacadeServers(s, config.host, (f) => buildFacadeServer(s, logger, f), logger);
+      } else await app.ready();
     }
-    return { app, services, worker, url, close };
+    const compatUrls = Object.fromEntries(facadeServers.map((f) => [f.name, f.url]));
+    return { app, services, worker, url, compatUrls, close };
   } catch (err) {
     await close().catch(() => {});
     throw err;

@@ -24,7 +24,7 @@ export const errorResponses = (...statuses: number[]) => Object.fromEntries(stat
 /** The parts of a route's options that decide which errors it can answer with. */
 export interface RouteShape {
   method: string | string[];
-  config?: { auth?: string; rateLimit?: unknown } | undefined;
+  config?: { auth?: string; rateLimit?: unknown; errorRef?: string } | undefined;
   schema?: { hide?: boolean; params?: unknown; querystring?: unknown; headers?: unknown; body?: unknown; response?: Record<string, unknown> } | undefined;
 }
 
@@ -58,7 +58,9 @@ export function standardErrorStatuses(route: RouteShape): number[] {
 export function documentStandardErrors(route: RouteShape): void {
   if (!route.schema || route.schema.hide || !route.schema.response) return;
   const response = route.schema.response;
-  for (const status of standardErrorStatuses(route)) if (!(String(status) in response)) response[status] = { $ref: 'Error#' };
+  // A compatibility facade's routes answer in the facade's own envelope (src/compat).
+  const ref = route.config?.errorRef ?? 'Error#';
+  for (const status of standardErrorStatuses(route)) if (!(String(status) in response)) response[status] = { $ref: ref };
 }
 
 export const idParams = (name = 'id') =>

@@ -8,6 +8,9 @@ import formatsModule from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { addFacadeSchemas, enabledFacades, mountFacade } from '../compat/index.js';
+import type { Facade } from '../compat/types.js';
 import { TooManyRequestsError } from '../errors.js';
 import type { Services } from '../services.js';
 import { registerAuth } from './plugins/auth.js';
@@ -51,7 +54,12 @@ function validators() {
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : params).compile(schema);
 }
 
-export async function buildServer(s: Services, logger: Logger): Promise<FastifyInstance> {
+/**
+ * What every server Trainyard runs shares, the main one and a facade's own port alike: request
+ * ids, the error envelope, the input policy, strict validation, auth, rate limits, multipart
+ * and WebSockets. `withMetrics` and the OpenAPI document belong to the main server only.
+ */
+async function baseApp(s: Services, logger: Logger, facades: readonly Facade[], openapi: boolean): Promise<{ app: FastifyInstance; metrics: Registry | null }> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: JSON_BODY_LIMIT,
@@ -72,25 +80,35 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   // Before every route and the auth hook: one input policy for all of them.
   registerInputPolicy(app);
   app.addSchema(errorSchema);
+  addFacadeSchemas(app, facades);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Trainyard API', version: '1', description: 'Train models through an API: datasets, jobs, live progress, a model registry and credits.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A JWT from /v1/auth/login or an API key (ty_…)' } } },
-    },
-  });
-  // swagger-ui registers its own routes: the docs are public, like /openapi.json.
-  app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/docs')) route.config = { ...(route.config as object), auth: 'public', rateLimit: false } as typeof route.config;
-  });
+  if (openapi) {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Trainyard API',
+          version: '1',
+          description: 'Train models through an API: datasets, jobs, live progress, a model registry and credits.',
+        },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A JWT from /v1/auth/login or an API key (ty_…)' } } },
+        tags: facades.map((f) => f.tag),
+      },
+    });
+    // swagger-ui registers its own routes: the docs are public, like /openapi.json.
+    app.addHook('onRoute', (route) => {
+      if (route.url.startsWith('/docs')) route.config = { ...(route.config as object), auth: 'public', rateLimit: false } as typeof route.config;
+    });
+  }
   // Every route documents the errors its kind of route can give (401, 429, 400, 404, …).
   app.addHook('onRoute', (route) => documentStandardErrors(route as Parameters<typeof documentStandardErrors>[0]));
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
-  app.get('/openapi.json', { config: { auth: 'public', rateLimit: false }, schema: { hide: true } }, async () => app.swagger());
+  if (openapi) {
+    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
+    app.get('/openapi.json', { config: { auth: 'public', rateLimit: false }, schema: { hide: true } }, async () => app.swagger());
+  }
 
   registerAuth(app, s.accounts);
-  const metrics = registerMetrics(app);
+  const metrics = openapi ? registerMetrics(app) : null;
   const limit = s.config.rateLimits.default;
   await app.register(rateLimit, {
     global: limit.max > 0,
@@ -108,10 +126,17 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   });
 
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  return { app, metrics };
+}
+
+/** The main server: /v1, the operations routes, blobs, and every enabled facade under /compat/<name>. */
+export async function buildServer(s: Services, logger: Logger): Promise<FastifyInstance> {
+  const facades = enabledFacades(s.config.compat.facades).map((c) => c.facade);
+  const { app, metrics } = await baseApp(s, logger, facades, true);
 
   // Each route module gets only the services it uses.
   const { config, db, store, blobSigningKey, accounts, files, datasets, catalog, credits, registry, webhooks, jobs, sweeps, serving, generations, hub } = s;
-  opsRoutes(app, { db }, metrics);
+  opsRoutes(app, { db }, metrics!);
   authRoutes(app, { accounts, config });
   fileRoutes(app, { files, config });
   datasetRoutes(app, { datasets, files, config });
@@ -125,5 +150,13 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   servingRoutes(app, { serving, config });
   generationRoutes(app, { generations, config });
   await app.register((instance) => blobRoutes(instance, { store, blobSigningKey, config, files }));
+  for (const f of facades) await mountFacade(app, f, s, `/compat/${f.name}`);
+  return app;
+}
+
+/** A facade's own server (TRAINYARD_COMPAT=name:port): exactly the document's paths, at /. */
+export async function buildFacadeServer(s: Services, logger: Logger, f: Facade): Promise<FastifyInstance> {
+  const { app } = await baseApp(s, logger.child({ facade: f.name }), [f], false);
+  await mountFacade(app, f, s, '');
   return app;
 }

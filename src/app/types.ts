@@ -9,6 +9,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call the route; routes are 'user' unless they say otherwise (secure by default). */
     auth?: AuthLevel;
+    /** The $ref of the error envelope the route answers in: a compatibility facade's own (src/compat), else /v1's Error#. */
+    errorRef?: string;
   }
 }
 

@@ -60,6 +60,8 @@ beforeAll(async () => {
       WORKER_DRAIN_MS: '0',
       SIGNUP_CREDIT_GRANT: '1000',
       WEBHOOK_TIMEOUT_MS: '1000',
+      // The seed-API facades are fuzzed like /v1, under /compat/<name>, in their own envelopes.
+      TRAINYARD_COMPAT: 'neurolab,training-service',
     },
   });
   const api = client(t.url);

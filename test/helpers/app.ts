@@ -11,6 +11,8 @@ import { TEST_SERVER_ENV } from './test-env.js';
 
 export interface TestApp {
   url: string;
+  /** Facades on ports of their own (TRAINYARD_COMPAT=name:0): name → base URL. */
+  compatUrls: Record<string, string>;
   rt: Runtime;
   testDb: TestDatabase;
   dataDir: string;
@@ -45,6 +47,7 @@ export async function startTestApp(
   }
   return {
     url: rt.url,
+    compatUrls: rt.compatUrls,
     rt,
     testDb,
     dataDir,

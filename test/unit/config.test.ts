@@ -42,6 +42,9 @@ describe('loadConfig', () => {
     ['JWT_SECRET', 'short', /JWT_SECRET: must be at least 32/],
     ['WORKER_IN_PROCESS', 'perhaps', /WORKER_IN_PROCESS/],
     ['TRAINYARD_ADMIN_USERNAME', 'root', /TRAINYARD_ADMIN_PASSWORD/],
+    ['TRAINYARD_COMPAT', 'neurolab:port', /TRAINYARD_COMPAT: expected name or name:port/],
+    ['TRAINYARD_COMPAT', 'neurolab:70000', /TRAINYARD_COMPAT: port 70000 of neurolab/],
+    ['TRAINYARD_COMPAT', 'neurolab,neurolab:8000', /TRAINYARD_COMPAT: neurolab is named twice/],
   ])('a bad %s=%s stops start-up naming the variable', (name, value, msg) => {
     const fn = () => loadConfig({ DATA_DIR: dir(), [name]: value });
     expect(fn).toThrow(ConfigError);
@@ -57,5 +60,18 @@ describe('loadConfig', () => {
     expect(c.uploads.maxFileBytes).toBe(10_000_000);
     writeFileSync(path.join(d, 'config.json'), '{not json');
     expect(() => loadConfig({ DATA_DIR: d })).toThrow(/config\.json: not valid JSON/);
+  });
+
+  it('reads the facades to serve from TRAINYARD_COMPAT or config.json, each with its own port or none, and every COMPAT_* setting', () => {
+    const d = dir();
+    expect(loadConfig({ DATA_DIR: d }).compat).toEqual({ facades: [], settings: {} });
+    const c = loadConfig({ DATA_DIR: d, TRAINYARD_COMPAT: ' neurolab:8000, training-service ', COMPAT_X: '1', NOT_COMPAT: '2' });
+    expect(c.compat.facades).toEqual([
+      { name: 'neurolab', port: 8000 },
+      { name: 'training-service', port: null },
+    ]);
+    expect(c.compat.settings).toEqual({ COMPAT_X: '1' });
+    writeFileSync(path.join(d, 'config.json'), JSON.stringify({ TRAINYARD_COMPAT: 'training-service:8002', COMPAT_Y: 'from-file' }));
+    expect(loadConfig({ DATA_DIR: d }).compat).toEqual({ facades: [{ name: 'training-service', port: 8002 }], settings: { COMPAT_Y: 'from-file' } });
   });
 });

@@ -46,34 +46,53 @@ export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: 
   reply.status(status).send(body('BAD_REQUEST', err.message));
 }
 
+/** Any error a route, hook or Fastify itself raises, as the status, code and message we answer with. */
+export interface DescribedError {
+  status: number;
+  code: string;
+  message: string;
+  details?: unknown;
+  /** Headers the answer carries (Retry-After on a 429). */
+  headers: Record<string, string>;
+}
+
+/**
+ * The one translation from a thrown error to what the caller is told, shared by /v1 and every
+ * compatibility facade (src/compat), which wrap it in their own envelope. Logs what is the
+ * server's fault; messages for anyone but an admin carry no server paths.
+ */
+export function describeError(err: FastifyError & { cause?: unknown }, req: FastifyRequest): DescribedError {
+  const headers: Record<string, string> = {};
+  const out = (status: number, b: ErrorBody): DescribedError => ({ status, ...b.error, headers });
+  if (err instanceof AppError) {
+    if (err.status >= 500) req.log.error({ err }, err.message);
+    if (err.status === 429 && err.details && typeof err.details === 'object' && 'retry_after_seconds' in err.details) {
+      headers['retry-after'] = String((err.details as { retry_after_seconds: number }).retry_after_seconds);
+    }
+    return out(err.status, forCaller(req, err.code, err.message, err.details));
+  }
+  if (err.validation) {
+    const details = err.validation.map((v) => ({
+      path: `${err.validationContext ?? 'body'}${v.instancePath ? v.instancePath.replace(/\//g, '.') : ''}`,
+      message: v.message ?? 'invalid',
+      ...(v.keyword === 'additionalProperties' ? { property: (v.params as { additionalProperty?: string }).additionalProperty } : {}),
+    }));
+    const first = details[0];
+    const msg = first ? `${first.path}: ${first.message}${first.property ? ` (${first.property})` : ''}` : 'request is invalid';
+    return out(400, body('VALIDATION_ERROR', msg, details));
+  }
+  const known = err.code ? FASTIFY_CODES[err.code] : undefined;
+  if (known) return out(known[0], body(known[1], err.message));
+  if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return out(400, body('INVALID_JSON', 'request body is not valid JSON'));
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return out(err.statusCode, forCaller(req, err.code ?? 'BAD_REQUEST', err.message));
+  req.log.error({ err }, 'unhandled error');
+  return out(500, body('INTERNAL', 'internal error; the request id in x-request-id helps the operator find it'));
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError & { cause?: unknown }, req, reply) => {
-    if (err instanceof AppError) {
-      if (err.status >= 500) req.log.error({ err }, err.message);
-      if (err.status === 429 && err.details && typeof err.details === 'object' && 'retry_after_seconds' in err.details) {
-        reply.header('retry-after', String((err.details as { retry_after_seconds: number }).retry_after_seconds));
-      }
-      return reply.status(err.status).send(forCaller(req, err.code, err.message, err.details));
-    }
-    if (err.validation) {
-      const details = err.validation.map((v) => ({
-        path: `${err.validationContext ?? 'body'}${v.instancePath ? v.instancePath.replace(/\//g, '.') : ''}`,
-        message: v.message ?? 'invalid',
-        ...(v.keyword === 'additionalProperties' ? { property: (v.params as { additionalProperty?: string }).additionalProperty } : {}),
-      }));
-      const first = details[0];
-      const msg = first ? `${first.path}: ${first.message}${first.property ? ` (${first.property})` : ''}` : 'request is invalid';
-      return reply.status(400).send(body('VALIDATION_ERROR', msg, details));
-    }
-    const known = err.code ? FASTIFY_CODES[err.code] : undefined;
-    if (known) return reply.status(known[0]).send(body(known[1], err.message));
-    if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
-      return reply.status(400).send(body('INVALID_JSON', 'request body is not valid JSON'));
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.status(err.statusCode).send(forCaller(req, err.code ?? 'BAD_REQUEST', err.message));
-    }
-    req.log.error({ err }, 'unhandled error');
-    return reply.status(500).send(body('INTERNAL', 'internal error; the request id in x-request-id helps the operator find it'));
+    const { status, headers, ...rest } = describeError(err, req);
+    return reply.status(status).headers(headers).send({ error: rest });
   });
 
   app.setNotFoundHandler((req, reply) => {

@@ -1,0 +1,27 @@
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../services.js';
+
+/**
+ * A seed API served over the same core: one Fastify plugin that registers the document's own
+ * paths (relative: the layer mounts it under /compat/<name> on the main server and, when
+ * configured, at / on a port of its own). Facades call the domain services, like app/ does;
+ * nothing below src/compat imports a facade.
+ */
+export interface Facade {
+  /** The name in TRAINYARD_COMPAT and in /compat/<name>. */
+  name: string;
+  /** The OpenAPI tag its routes are listed under, and what the document is. */
+  tag: { name: string; description: string };
+  /**
+   * JSON schemas the facade's routes refer to by $id (its error envelope above all); added to
+   * every server that mounts the facade, before any route compiles.
+   */
+  schemas?: object[];
+  /** The $ref of the facade's error envelope: the standard error answers of its routes point at it. */
+  errorRef: string;
+  /**
+   * Registers the routes on an encapsulated instance (its own error and not-found handlers stay
+   * inside it). Runs once per mount: twice when the facade also has a port of its own.
+   */
+  plugin(app: FastifyInstance, s: Services): Promise<void>;
+}
