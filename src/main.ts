@@ -36,7 +36,16 @@ async function serve(mode: 'serve' | 'worker'): Promise<void> {
   const rt = await startRuntime(config, { mode, logger: log });
   if (mode === 'serve')
     log.info(
-      { url: rt.url, docs: `${rt.url}/docs`, database: rt.services.db.kind, dataDir: config.dataDir, worker: rt.worker?.id ?? null },
+      {
+        url: rt.url,
+        docs: `${rt.url}/docs`,
+        database: rt.services.db.kind,
+        dataDir: config.dataDir,
+        worker: rt.worker?.id ?? null,
+        ...(config.compat.facades.length
+          ? { compat: Object.fromEntries(config.compat.facades.map((f) => [f.name, rt.compatUrls[f.name] ?? `${rt.url}/compat/${f.name}`])) }
+          : {}),
+      },
       'trainyard is ready',
     );
   else log.info({ worker: rt.worker?.id, database: rt.services.db.kind }, 'trainyard worker is ready');
