@@ -76,7 +76,9 @@ async function baseApp(s: Services, logger: Logger, facades: readonly Facade[], 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
-  registerErrorHandling(app);
+  // A facade's own server is the facade at its root: its envelope (useEnvelope) answers unknown
+  // paths there, and Fastify takes one not-found handler per prefix.
+  registerErrorHandling(app, { notFound: openapi });
   // Before every route and the auth hook: one input policy for all of them.
   registerInputPolicy(app);
   app.addSchema(errorSchema);

@@ -85,18 +85,31 @@ export const TEXT_PROBLEM_MESSAGES: Record<TextProblem, string> = {
 
 /** The first string or key in a parsed JSON value with a text problem, walked without recursion. */
 export function findBadText(root: unknown, where: string): { path: string; problem: TextProblem } | null {
-  const stack: [unknown, string][] = [[root, where]];
+  // A frame keeps its parent's path and its own key; the path string is built only for a node
+  // whose children are visited, or one that is reported. Numbers, booleans and nulls are never
+  // pushed: a large numeric array (an EEG recording sent as JSON) costs one pass, not a path
+  // string per value.
+  type Frame = [value: unknown, parent: string, key: string | number | null];
+  const pathOf = ([, parent, key]: Frame): string => (key === null ? parent : typeof key === 'number' ? `${parent}[${key}]` : `${parent}.${key}`);
+  const visit = (v: unknown) => typeof v === 'string' || (v !== null && typeof v === 'object');
+  const stack: Frame[] = [[root, where, null]];
   while (stack.length > 0) {
-    const [value, at] = stack.pop()!;
+    const frame = stack.pop()!;
+    const value = frame[0];
     if (typeof value === 'string') {
       const problem = textProblem(value);
-      if (problem) return { path: at, problem };
-    } else if (Array.isArray(value)) value.forEach((v, i) => stack.push([v, `${at}[${i}]`]));
-    else if (value !== null && typeof value === 'object') {
+      if (problem) return { path: pathOf(frame), problem };
+    } else if (Array.isArray(value)) {
+      let at: string | undefined;
+      value.forEach((v, i) => {
+        if (visit(v)) stack.push([v, (at ??= pathOf(frame)), i]);
+      });
+    } else if (value !== null && typeof value === 'object') {
+      const at = pathOf(frame);
       for (const [k, v] of Object.entries(value)) {
         const problem = textProblem(k);
         if (problem) return { path: `${at} (a key)`, problem };
-        stack.push([v, `${at}.${k}`]);
+        if (visit(v)) stack.push([v, at, k]);
       }
     }
   }

@@ -193,6 +193,7 @@ describe('sequence-classifier trainer', () => {
     expect(m.val_accuracy).toBeGreaterThanOrEqual(0.9);
     for (const key of [
       'accuracy',
+      'loss',
       'val_accuracy',
       'val_loss',
       'val_auc',

@@ -89,12 +89,13 @@ export function describeError(err: FastifyError & { cause?: unknown }, req: Fast
   return out(500, body('INTERNAL', 'internal error; the request id in x-request-id helps the operator find it'));
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
+export function registerErrorHandling(app: FastifyInstance, opts: { notFound?: boolean } = {}): void {
   app.setErrorHandler((err: FastifyError & { cause?: unknown }, req, reply) => {
     const { status, headers, ...rest } = describeError(err, req);
     return reply.status(status).headers(headers).send({ error: rest });
   });
 
+  if (opts.notFound === false) return;
   app.setNotFoundHandler((req, reply) => {
     reply.status(404).send(body('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
   });

@@ -87,7 +87,12 @@ export class DatasetsService {
 
   constructor(private readonly deps: DatasetsDeps) {}
 
-  async create(ownerId: string, input: CreateDatasetInput): Promise<PublicDataset> {
+  /**
+   * `inline` validates in the caller instead of the background queue and returns the dataset
+   * ready or in error: for a caller that must know at once whether the data is usable (a
+   * facade that turns a request body into a dataset and then a job, src/compat/neurolab).
+   */
+  async create(ownerId: string, input: CreateDatasetInput, opts: { inline?: boolean } = {}): Promise<PublicDataset> {
     const name = input.name.trim();
     if (!NAME.test(name)) throw new ValidationError('INVALID_NAME', 'name: 1-100 letters, digits, spaces, "_", "." or "-", starting with a letter or digit');
     if (!(DATASET_KINDS as readonly string[]).includes(input.kind))
@@ -133,6 +138,10 @@ export class DatasetsService {
       if (isUniqueViolation(err, 'datasets_owner_name_key')) throw new ConflictError('DATASET_NAME_EXISTS', `you already have a dataset named "${name}"`);
       if (isForeignKeyViolation(err)) throw new ValidationError('FILE_NOT_FOUND', 'a file was deleted while the dataset was being created');
       throw err;
+    }
+    if (opts.inline) {
+      await this.validateOrRecord(row.id);
+      return this.get(ownerId, row.id);
     }
     this.enqueue(row.id);
     return publicDataset(row, ids);
@@ -184,20 +193,23 @@ export class DatasetsService {
   }
 
   private async drainQueue(): Promise<void> {
-    for (let id = this.queue.shift(); id !== undefined; id = this.queue.shift()) {
-      try {
-        await this.validate(id);
-      } catch (err) {
-        this.deps.onError?.(`dataset ${id}: validation crashed`, err);
-        await q
-          .finishValidation(this.deps.db, id, {
-            status: 'error',
-            stats: null,
-            errors: [{ message: 'internal error while validating; see server logs' }],
-            error_count: 1,
-          })
-          .catch(() => {});
-      }
+    for (let id = this.queue.shift(); id !== undefined; id = this.queue.shift()) await this.validateOrRecord(id);
+  }
+
+  /** Validates; a crash ends the dataset in error (logged) rather than leaving it processing. */
+  private async validateOrRecord(id: string): Promise<void> {
+    try {
+      await this.validate(id);
+    } catch (err) {
+      this.deps.onError?.(`dataset ${id}: validation crashed`, err);
+      await q
+        .finishValidation(this.deps.db, id, {
+          status: 'error',
+          stats: null,
+          errors: [{ message: 'internal error while validating; see server logs' }],
+          error_count: 1,
+        })
+        .catch(() => {});
     }
   }
 

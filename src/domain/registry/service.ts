@@ -163,6 +163,11 @@ export class RegistryService {
     return { data: vs.map((v) => this.versionShape(v, arts)) };
   }
 
+  /** The number of a version, by its id (a job's model_version_id); null once it is gone. */
+  async versionNumber(versionId: string): Promise<number | null> {
+    return (await q.versionById(this.db, versionId))?.version ?? null;
+  }
+
   /** `ref` is a version number or an alias. */
   async versionRow(m: q.ModelRow, ref: string): Promise<q.VersionRow> {
     let v: q.VersionRow | null;

@@ -6,6 +6,7 @@ import { isOpen, JOB_STATES } from '../jobs/states.js';
 import type { JobRow } from '../jobs/types.js';
 import type { CreateJobInput } from '../jobs/schema.js';
 import type { JobsService, PreparedJob } from '../jobs/service.js';
+import { publicJob, type PublicJob } from '../jobs/shape.js';
 import { aggregate, expandGrid, gridJobCount } from './aggregate.js';
 import * as q from './queries.js';
 import type { CreateSweepInput } from './schema.js';
@@ -128,6 +129,13 @@ export class SweepsService {
       created_at: s.created_at.toISOString(),
       cancelled_at: s.cancelled_at?.toISOString() ?? null,
     };
+  }
+
+  /** A sweep's jobs as the API shows them, oldest first (what a caller needs beyond the per-point summaries: each run's own result). */
+  async children(ownerId: string, id: string): Promise<PublicJob[]> {
+    const s = await q.sweepById(this.d.db, ownerId, id);
+    if (!s) throw new NotFoundError('sweep', id);
+    return (await q.children(this.d.db, id)).map(publicJob);
   }
 
   async list(ownerId: string, limit: number, cursor?: string) {

@@ -7,7 +7,10 @@ export const sequenceClassifier: TrainerDef = {
   title: 'Sequence classifier (EEG and other time series)',
   task: 'sequence-classification',
   description: 'Windows of consecutive CSV rows → class, with dense, CNN-LSTM, ResNet-LSTM and transformer architectures.',
-  dataset: { kinds: ['tabular-csv'], min_rows: 10, label_column_required: true },
+  // Two rows of two classes at sequence_length 1 is the smallest set this trainer can learn
+  // from; anything the trainer cannot window (too few rows for sequence_length, one class) it
+  // refuses itself with a message that says why, which a row count here could not.
+  dataset: { kinds: ['tabular-csv'], min_rows: 2, label_column_required: true },
   hyperparameters: {
     type: 'object',
     additionalProperties: false,

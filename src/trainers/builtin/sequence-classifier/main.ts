@@ -115,7 +115,10 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
   const weightBytes = await saveModel(model, spec.output_dir);
   const hasVal = prep.val.y.length > 0;
   const metrics = finite({
+    // The chosen epoch's training accuracy and loss (what "final training metrics" means when
+    // early stopping restored the best weights): facades report both (src/compat/neurolab).
     accuracy: chosen?.values.accuracy ?? NaN,
+    loss: chosen?.values.loss ?? NaN,
     ...(hasVal ? { val_accuracy: final.accuracy, val_loss: final.loss, val_auc: final.auc, val_f1: final.f1 } : {}),
     training_time_s: trainingTime,
     inference_ms_per_sample: inferenceMs,
