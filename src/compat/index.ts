@@ -31,9 +31,14 @@ export async function mountFacade(app: FastifyInstance, f: Facade, s: Services, 
       // Every route of the facade is listed under its own tag, and its standard error answers
       // (401, 429, 400…) are documented in its own envelope (src/app/schemas.ts).
       scope.addHook('onRoute', (route) => {
-        const schema = (route.schema ??= {}) as { tags?: string[] };
+        const schema = (route.schema ??= {}) as { tags?: string[]; response?: Record<string, unknown> };
         schema.tags ??= [f.tag.name];
         route.config = { errorRef: f.errorRef, ...(route.config as object) } as typeof route.config;
+        // The root's onRoute hooks run before a child's, so documentStandardErrors has already
+        // added the standard answers in /v1's envelope: point them at the facade's.
+        const ref = (route.config as { errorRef: string }).errorRef;
+        for (const [status, r] of Object.entries(schema.response ?? {}))
+          if ((r as { $ref?: string }).$ref === 'Error#') schema.response![status] = { $ref: ref };
       });
       await f.plugin(scope, s);
     },

@@ -49,12 +49,19 @@ describe('compat layer: facades named in TRAINYARD_COMPAT', () => {
     expect(doc.tags.map((x: { name: string }) => x.name)).toEqual(expect.arrayContaining(['compat: neurolab', 'compat: training-service']));
     const train = doc.paths['/compat/neurolab/api/train'].post;
     expect(train.tags).toEqual(['compat: neurolab']);
-    const unauthorized = JSON.stringify(train.responses['401']);
-    expect(unauthorized).not.toContain('"error"'); // not /v1's {error:{code,message}}
-    expect(unauthorized).toContain('detail');
-    expect(doc.paths['/compat/training-service/models'].get.tags).toEqual(['compat: training-service']);
+    // The schema of an answer, its $ref (to #/components/schemas/…) followed.
+    const schemaOf = (r: { content: Record<string, { schema: { $ref?: string } }> }) => {
+      const sch = r.content['application/json']!.schema;
+      return sch.$ref ? doc.components.schemas[sch.$ref.split('/').pop()!] : sch;
+    };
+    // Not /v1's {error:{code,message}}: FastAPI's {detail} with Trainyard's code.
+    expect(Object.keys(schemaOf(train.responses['401']).properties).sort()).toEqual(['code', 'detail']);
+    expect(Object.keys(schemaOf(train.responses['429']).properties).sort()).toEqual(['code', 'detail']);
+    const models = doc.paths['/compat/training-service/models'].get;
+    expect(models.tags).toEqual(['compat: training-service']);
+    expect(Object.keys(schemaOf(models.responses['429']).properties).sort()).toEqual(['code', 'error', 'status', 'timestamp']);
     // /v1 keeps its own envelope.
-    expect(JSON.stringify(doc.paths['/v1/jobs'].get.responses['401'])).toContain('"error"');
+    expect(Object.keys(schemaOf(doc.paths['/v1/jobs'].get.responses['401']).properties)).toEqual(['error']);
   });
 });
 

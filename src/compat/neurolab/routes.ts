@@ -12,7 +12,6 @@ import {
   CompareBody,
   CompareResults,
   Deleted,
-  errorRef,
   errors,
   JobIdParams,
   JobsQuery,
@@ -28,8 +27,6 @@ import {
 } from './schemas.js';
 
 const security = [{ bearer: [] }];
-// Each route names its envelope itself: the standard error answers (401, 403, 429, 400…) are
-// documented by a root onRoute hook that runs before the mount's own hook could set it.
 const TAG_NOTE = 'Admins only (Authorization: Bearer <access_token from /api/auth/login>).';
 
 // The multipart `config` field is JSON text: checked against the same shape as the JSON route's
@@ -103,7 +100,7 @@ export function neurolabRoutes(app: FastifyInstance, s: Services, settings: Neur
   const trainLimit = routeLimit(settings.rateTrain);
 
   app.post<{ Body: { username: string; password: string } }>('/api/auth/login', {
-    config: { auth: 'public', rateLimit: authLimit, errorRef },
+    config: { auth: 'public', rateLimit: authLimit },
     schema: {
       summary: 'Log in: exchange username and password for a bearer token',
       description: 'The accounts service’s login (the same lockout after repeated failures as /v1/auth/login). 401 for a wrong password.',
@@ -114,7 +111,7 @@ export function neurolabRoutes(app: FastifyInstance, s: Services, settings: Neur
   });
 
   app.post<{ Body: TrainInput }>('/api/train', {
-    config: { auth: 'admin', rateLimit: trainLimit, errorRef },
+    config: { auth: 'admin', rateLimit: trainLimit },
     bodyLimit: settings.maxBody,
     schema: {
       summary: 'Train a model from X_train/y_train (optional X_test/y_test); one row is one sample',
@@ -127,7 +124,7 @@ export function neurolabRoutes(app: FastifyInstance, s: Services, settings: Neur
   });
 
   app.post('/api/train/file', {
-    config: { auth: 'admin', rateLimit: trainLimit, errorRef },
+    config: { auth: 'admin', rateLimit: trainLimit },
     schema: {
       summary: 'Train a model from an uploaded CSV (timestamp,alpha,beta,theta,delta,gamma,state) and an optional config JSON field',
       description: `${TAG_NOTE} multipart/form-data: "file" (the CSV; label column "state", rows ordered by "timestamp") and "config" (JSON text). At most ${settings.maxBody} bytes.`,
@@ -157,7 +154,7 @@ export function neurolabRoutes(app: FastifyInstance, s: Services, settings: Neur
   });
 
   app.get<{ Params: { job_id: string } }>('/api/train/status/:job_id', {
-    config: { auth: 'admin', rateLimit: routeLimit(settings.rateStatus), errorRef },
+    config: { auth: 'admin', rateLimit: routeLimit(settings.rateStatus) },
     schema: {
       summary: 'The status of a training job (or comparison): state, progress 0-1, message, metrics',
       description: `${TAG_NOTE} status: queued, training, completed or failed (a cancelled job is failed with error "cancelled"). progress: 0 queued, 0.1-0.8 training, 0.8-1.0 evaluating, 1 completed.`,
@@ -169,7 +166,7 @@ export function neurolabRoutes(app: FastifyInstance, s: Services, settings: Neur
   });
 
   app.get<{ Querystring: { limit: number } }>('/api/train/jobs', {
-    config: { auth: 'admin', rateLimit: routeLimit(settings.rateList), errorRef },
+    config: { auth: 'admin', rateLimit: routeLimit(settings.rateList) },
     schema: {
       summary: 'Training jobs started through this API, newest first (admins see every one)',
       description: TAG_NOTE,
@@ -181,7 +178,7 @@ export function neurolabRoutes(app: FastifyInstance, s: Services, settings: Neur
   });
 
   app.delete<{ Params: { job_id: string } }>('/api/train/job/:job_id', {
-    config: { auth: 'admin', errorRef },
+    config: { auth: 'admin' },
     schema: {
       summary: 'Delete a training job record; a job still running is cancelled first',
       description: `${TAG_NOTE} The ordinary Trainyard job stays in /v1 (the ledger’s record, with any model version it produced).`,
@@ -196,7 +193,7 @@ export function neurolabRoutes(app: FastifyInstance, s: Services, settings: Neur
   });
 
   app.post<{ Body: CompareInput }>('/api/train/compare', {
-    config: { auth: 'admin', rateLimit: trainLimit, errorRef },
+    config: { auth: 'admin', rateLimit: trainLimit },
     bodyLimit: settings.maxBody,
     schema: {
       summary: 'Compare the four architectures: n_repeats training runs of each, scored on X_test (required)',
@@ -209,7 +206,7 @@ export function neurolabRoutes(app: FastifyInstance, s: Services, settings: Neur
   });
 
   app.get<{ Params: { job_id: string } }>('/api/train/compare/:job_id', {
-    config: { auth: 'admin', rateLimit: routeLimit(settings.rateStatus), errorRef },
+    config: { auth: 'admin', rateLimit: routeLimit(settings.rateStatus) },
     schema: {
       summary: 'Comparison results: per architecture, accuracy, auc, training_time, inference_time, model_size, one value per finished run',
       description: `${TAG_NOTE} accuracy and auc: fractions (0-1) on the test set; training_time: seconds; inference_time: seconds per sample; model_size: megabytes (10^6 bytes) of weights. Lists grow as runs finish.`,
