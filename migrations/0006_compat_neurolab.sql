@@ -11,6 +11,11 @@ create table compat_neurolab_jobs (
   sweep_id   text references sweeps (id) on delete set null,
   -- The uploaded file's name (train_file), for the document's messages.
   source     text,
-  created_at timestamptz not null default now()
+  created_at timestamptz not null default now(),
+  -- DELETE /api/train/job/{id} hides the record (404 from then on) but keeps it: the id is
+  -- never handed out again, and the job still counts toward its owner's hourly training limit.
+  deleted_at timestamptz
 );
-create index compat_neurolab_jobs_recent_idx on compat_neurolab_jobs (created_at desc, id desc);
+create index compat_neurolab_jobs_recent_idx on compat_neurolab_jobs (created_at desc, id desc) where deleted_at is null;
+-- The training limit counts an owner's jobs of the last window.
+create index compat_neurolab_jobs_owner_idx on compat_neurolab_jobs (owner_id, created_at);

@@ -411,12 +411,32 @@ describe('neurolab: the documented rate limits, and its settings', () => {
         TRAINYARD_ADMIN_USERNAME: OPERATOR.username,
         TRAINYARD_ADMIN_PASSWORD: OPERATOR.password,
         COMPAT_NEUROLAB_RATE_LIST: '2/1m',
+        COMPAT_NEUROLAB_RATE_TRAIN: '2/1h',
         COMPAT_NEUROLAB_MAX_BODY: '64kib',
+        // Nothing runs: the limit counts jobs started, not jobs finished.
+        WORKER_IN_PROCESS: 'false',
       },
     });
     try {
       const api = client(t2.url);
       const token = (await api.post(`${M}/api/auth/login`, OPERATOR)).body.access_token;
+      // "Training jobs: 5 per hour per user" is one limit for the three training routes (here 2/1h),
+      // kept in the database: a deleted job still counts, and a refused request does not.
+      const { X, y } = separable(20);
+      const first = await api.post(`${M}/api/train`, { X_train: X, y_train: y, config: { epochs: 1 } }, token);
+      expect(first.status).toBe(202);
+      expect((await api.post(`${M}/api/train`, { X_train: X, y_train: y, config: { epochs: 500 } }, token)).status).toBe(400);
+      expect((await api.del(`${M}/api/train/job/${first.body.job_id}`, token)).status).toBe(200);
+      const form = new FormData();
+      form.append('file', new Blob([DOC_CSV]), 'training_data.csv');
+      expect((await api.call('POST', `${M}/api/train/file`, { token, body: form })).status).toBe(202);
+      const third = await api.post(`${M}/api/train/compare`, { X_train: X, y_train: y, X_test: X, y_test: y, n_repeats: 1 }, token);
+      expect(third.status).toBe(429);
+      expect(third.body).toEqual({ detail: expect.stringMatching(/rate limit of 2 training jobs per 1 hour exceeded/), code: 'RATE_LIMITED' });
+      const retry = Number(third.headers.get('retry-after'));
+      expect(retry).toBeGreaterThan(3500);
+      expect(retry).toBeLessThanOrEqual(3600);
+
       expect((await api.get(`${M}/api/train/jobs`, token)).status).toBe(200);
       expect((await api.get(`${M}/api/train/jobs`, token)).status).toBe(200);
       const limited = await api.get(`${M}/api/train/jobs`, token);

@@ -10,6 +10,27 @@ export interface NeurolabJobRow {
   sweep_id: string | null;
   source: string | null;
   created_at: Date;
+  deleted_at: Date | null;
+}
+
+/** Separates this lock's keys from other advisory locks (jobs' OWNER_CLAIM_LOCK, migrations). */
+const TRAIN_LIMIT_LOCK = 0x4e4c5452; // "NLTR"
+
+/**
+ * Serialises one owner's training starts until the caller's transaction ends, so the count of
+ * recent jobs and the new reservation are one step (an exact limit, across processes).
+ */
+export async function lockOwner(db: Queryable, ownerId: string): Promise<void> {
+  await db.query(`select pg_advisory_xact_lock(${TRAIN_LIMIT_LOCK}, hashtext($1))`, [ownerId]);
+}
+
+/** The owner's jobs started since `since` (deleted ones too), and when the oldest of them was. */
+export async function startedSince(db: Queryable, ownerId: string, since: Date): Promise<{ count: number; oldest: Date | null }> {
+  const { rows } = await db.query<{ count: string | number; oldest: Date | null }>(
+    'select count(*) as count, min(created_at) as oldest from compat_neurolab_jobs where owner_id = $1 and created_at > $2',
+    [ownerId, since],
+  );
+  return { count: Number(rows[0]?.count ?? 0), oldest: rows[0]?.oldest ?? null };
 }
 
 // The facade's training routes are for admins only, and the document lets an admin see every
@@ -34,16 +55,24 @@ export async function attach(db: Queryable, id: string, target: { job_id: string
 }
 
 export async function byId(db: Queryable, id: string): Promise<NeurolabJobRow | null> {
-  const { rows } = await db.query<NeurolabJobRow>('select * from compat_neurolab_jobs where id = $1', [id]);
+  const { rows } = await db.query<NeurolabJobRow>('select * from compat_neurolab_jobs where id = $1 and deleted_at is null', [id]);
   return rows[0] ?? null;
 }
 
 export async function recent(db: Queryable, limit: number): Promise<NeurolabJobRow[]> {
-  const { rows } = await db.query<NeurolabJobRow>('select * from compat_neurolab_jobs order by created_at desc, id desc limit $1', [limit]);
+  const { rows } = await db.query<NeurolabJobRow>('select * from compat_neurolab_jobs where deleted_at is null order by created_at desc, id desc limit $1', [
+    limit,
+  ]);
   return rows;
 }
 
-export async function remove(db: Queryable, id: string): Promise<boolean> {
-  const { rowCount } = await db.query('delete from compat_neurolab_jobs where id = $1', [id]);
+/** DELETE: hidden from then on, kept for the id and the training limit. */
+export async function markDeleted(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query('update compat_neurolab_jobs set deleted_at = now() where id = $1 and deleted_at is null', [id]);
   return rowCount === 1;
+}
+
+/** A reservation whose job never started (the request failed): gone, as if never made. */
+export async function discard(db: Queryable, id: string): Promise<void> {
+  await db.query('delete from compat_neurolab_jobs where id = $1', [id]);
 }

@@ -94,10 +94,10 @@ async function readForm(req: FastifyRequest, s: Services, maxBytes: number): Pro
 }
 
 export function neurolabRoutes(app: FastifyInstance, s: Services, settings: NeurolabSettings): void {
-  const svc = new NeurolabService(s);
+  // The training limit is counted by the service (one limit for the three training routes).
+  const svc = new NeurolabService(s, settings.rateTrain);
   const auth = s.config.rateLimits.auth;
   const authLimit = auth.max > 0 ? { max: auth.max, timeWindow: auth.windowMs, keyGenerator: (r: { ip: string }) => `auth:${r.ip}` } : false;
-  const trainLimit = routeLimit(settings.rateTrain);
 
   app.post<{ Body: { username: string; password: string } }>('/api/auth/login', {
     config: { auth: 'public', rateLimit: authLimit },
@@ -111,7 +111,7 @@ export function neurolabRoutes(app: FastifyInstance, s: Services, settings: Neur
   });
 
   app.post<{ Body: TrainInput }>('/api/train', {
-    config: { auth: 'admin', rateLimit: trainLimit },
+    config: { auth: 'admin' },
     bodyLimit: settings.maxBody,
     schema: {
       summary: 'Train a model from X_train/y_train (optional X_test/y_test); one row is one sample',
@@ -124,7 +124,7 @@ export function neurolabRoutes(app: FastifyInstance, s: Services, settings: Neur
   });
 
   app.post('/api/train/file', {
-    config: { auth: 'admin', rateLimit: trainLimit },
+    config: { auth: 'admin' },
     schema: {
       summary: 'Train a model from an uploaded CSV (timestamp,alpha,beta,theta,delta,gamma,state) and an optional config JSON field',
       description: `${TAG_NOTE} multipart/form-data: "file" (the CSV; label column "state", rows ordered by "timestamp") and "config" (JSON text). At most ${settings.maxBody} bytes.`,
@@ -193,7 +193,7 @@ export function neurolabRoutes(app: FastifyInstance, s: Services, settings: Neur
   });
 
   app.post<{ Body: CompareInput }>('/api/train/compare', {
-    config: { auth: 'admin', rateLimit: trainLimit },
+    config: { auth: 'admin' },
     bodyLimit: settings.maxBody,
     schema: {
       summary: 'Compare the four architectures: n_repeats training runs of each, scored on X_test (required)',

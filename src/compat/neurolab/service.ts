@@ -8,7 +8,8 @@ import { Readable } from 'node:stream';
 import type { Principal } from '../../domain/accounts/service.js';
 import type { PublicJob } from '../../domain/jobs/shape.js';
 import { isFinal, JOB_STATES } from '../../domain/jobs/states.js';
-import { AppError, ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import type { RateLimit } from '../../config.js';
+import { AppError, ConflictError, NotFoundError, TooManyRequestsError, ValidationError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { LABEL_COLUMN, samplesCsv } from './data.js';
 import * as q from './queries.js';
@@ -64,18 +65,49 @@ export function compareResults(children: PublicJob[]): CompareResultsShape {
   return out;
 }
 
-export class NeurolabService {
-  constructor(private readonly s: NeurolabDeps) {}
+/** "1 hour", "10 minutes": the window as the limit's message says it. */
+function windowText(ms: number): string {
+  for (const [unit, size] of [
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+    ['second', 1000],
+  ] as const)
+    if (ms % size === 0) return ms === size ? `1 ${unit}` : `${ms / size} ${unit}s`;
+  return `${ms} ms`;
+}
 
-  /** A new id of the documented form; a second one in the same second gets `_2`, then `_3`… */
+export class NeurolabService {
+  /** `limit`: training jobs per owner and window (COMPAT_NEUROLAB_RATE_TRAIN); max 0 = none. */
+  constructor(
+    private readonly s: NeurolabDeps,
+    private readonly limit: RateLimit,
+  ) {}
+
+  /**
+   * A new id of the documented form (a second one in the same second gets `_2`, then `_3`…),
+   * within the owner's training limit. The limit counts the facade's own records under a
+   * per-owner lock, so it is one limit for /api/train, /api/train/file and /api/train/compare,
+   * on every mount and every API process, and exact under concurrent requests.
+   */
   private async reserve(p: Principal, kind: NeurolabKind, source: string | null): Promise<{ id: string; createdAt: Date }> {
-    const createdAt = new Date();
-    const base = `${PREFIX[kind]}_${stamp(createdAt)}_${p.username}`;
-    for (let n = 1; n <= 1000; n++) {
-      const id = n === 1 ? base : `${base}_${n}`;
-      if (await q.reserve(this.s.db, { id, owner_id: p.userId, kind, source, created_at: createdAt })) return { id, createdAt };
-    }
-    throw new ConflictError('JOB_ID_EXHAUSTED', `more than 1000 jobs named ${base} in one second`);
+    return this.s.db.transaction(async (tx) => {
+      const createdAt = new Date();
+      const { max, windowMs } = this.limit;
+      if (max > 0) {
+        await q.lockOwner(tx, p.userId);
+        const recent = await q.startedSince(tx, p.userId, new Date(createdAt.getTime() - windowMs));
+        if (recent.count >= max) {
+          const retry = recent.oldest ? Math.max(1, Math.ceil((recent.oldest.getTime() + windowMs - createdAt.getTime()) / 1000)) : 1;
+          throw new TooManyRequestsError('RATE_LIMITED', `rate limit of ${max} training jobs per ${windowText(windowMs)} exceeded; retry in ${retry} s`, retry);
+        }
+      }
+      const base = `${PREFIX[kind]}_${stamp(createdAt)}_${p.username}`;
+      for (let n = 1; n <= 1000; n++) {
+        const id = n === 1 ? base : `${base}_${n}`;
+        if (await q.reserve(tx, { id, owner_id: p.userId, kind, source, created_at: createdAt })) return { id, createdAt };
+      }
+      throw new ConflictError('JOB_ID_EXHAUSTED', `more than 1000 jobs named ${base} in one second`);
+    });
   }
 
   /** Stores CSV text as a file and validates it as a dataset at once: ready, or a 400 with what is wrong. */
@@ -115,7 +147,7 @@ export class NeurolabService {
     try {
       await q.attach(this.s.db, id, await create(id, undo));
     } catch (err) {
-      await q.remove(this.s.db, id);
+      await q.discard(this.s.db, id);
       for (const u of undo.reverse()) await u().catch(() => {});
       throw err;
     }
@@ -223,7 +255,7 @@ export class NeurolabService {
       const sweep = await this.s.sweeps.get(row.owner_id, row.sweep_id);
       if (sweep.status === 'running') await this.s.sweeps.cancel(row.owner_id, row.sweep_id);
     }
-    if (!(await q.remove(this.s.db, id))) throw new NotFoundError('training job', id);
+    if (!(await q.markDeleted(this.s.db, id))) throw new NotFoundError('training job', id);
   }
 
   private async describe(row: NeurolabJobRow): Promise<JobStatusShape> {

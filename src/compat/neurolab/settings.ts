@@ -4,7 +4,7 @@ import { bytes, rateLimit, type Env, type RateLimit } from '../../config.js';
 export interface NeurolabSettings {
   /** Body limit of the routes that take training data (JSON and multipart). */
   maxBody: number;
-  /** Training jobs started per user (POST /api/train, /api/train/file, /api/train/compare, each). */
+  /** Training jobs started per user, /api/train, /api/train/file and /api/train/compare together (counted in the database). */
   rateTrain: RateLimit;
   /** Status checks per user (GET /api/train/status/{id}, /api/train/compare/{id}). */
   rateStatus: RateLimit;
