@@ -16,10 +16,14 @@ const nameParams = {
 } as const;
 
 /**
- * Every route may answer 401 (only when the operator set COMPAT_TRAINING_SERVICE_API_KEY) and
- * 500 (the document lists it); 429 is added by the layer for every rate-limited route.
+ * The error answers every route lists in the document's envelope: 400 (a query, params or
+ * body that fails its schema), 401 (only when the operator set COMPAT_TRAINING_SERVICE_API_KEY),
+ * 429 (rate limit), 500 (the document lists it), and for POSTs 413 and 415. Listed here rather
+ * than left to the layer's standard errors, which are added before the facade's errorRef is
+ * known to them and would point at /v1's envelope.
  */
-const common = S.errors(401, 500);
+const common = S.errors(400, 401, 429, 500);
+const commonPost = S.errors(400, 401, 413, 415, 429, 500);
 const TRAINING_503 =
   '503: the trainer or the base model is not available on this server (TRAINER_UNAVAILABLE, BASE_MODEL_UNAVAILABLE), or the service account has too few credits (INSUFFICIENT_CREDITS, 402 in /v1).';
 
@@ -137,7 +141,7 @@ export function routes(app: FastifyInstance, c: Ctx): void {
     loadingStatus(c),
   );
   app.post('/model-loading/start', {
-    schema: { summary: 'Load every model (trained ones into the serving cache; nothing is downloaded)', response: { 200: S.LoadingStarted, ...common } },
+    schema: { summary: 'Load every model (trained ones into the serving cache; nothing is downloaded)', response: { 200: S.LoadingStarted, ...commonPost } },
     handler: async () => {
       const names = await loadAll(c);
       return { message: 'Model loading started', total_models: names.length, loading_models: names };
@@ -147,7 +151,7 @@ export function routes(app: FastifyInstance, c: Ctx): void {
     schema: {
       summary: 'Load the named models; an unknown one is a 404 and nothing starts',
       body: S.LoadSpecificBody,
-      response: { 200: S.LoadSpecificStarted, ...S.errors(404, 503), ...common },
+      response: { 200: S.LoadSpecificStarted, ...S.errors(404, 503), ...commonPost },
     },
     handler: async (req) => {
       await loadNamed(c, req.body.models);
@@ -155,7 +159,7 @@ export function routes(app: FastifyInstance, c: Ctx): void {
     },
   });
   app.post<{ Body: S.LoadSingleInput }>('/model-loading/load-single', {
-    schema: { summary: 'Load one model', body: S.LoadSingleBody, response: { 200: S.LoadSingleStarted, ...S.errors(404, 503), ...common } },
+    schema: { summary: 'Load one model', body: S.LoadSingleBody, response: { 200: S.LoadSingleStarted, ...S.errors(404, 503), ...commonPost } },
     handler: async (req) => {
       await loadNamed(c, [req.body.model_name]);
       return { message: `Loading model ${req.body.model_name} started`, model_name: req.body.model_name, status: 'loading' };
@@ -185,14 +189,14 @@ export function routes(app: FastifyInstance, c: Ctx): void {
         summary: kind === 'train' ? 'Train model_name from its base model' : 'Retrain model_name from its latest version (version N+1)',
         description: `${TRAINING_503} Without training_data_path: the data root's ${DEFAULT_DATASET}, else 400 TRAINING_DATA_REQUIRED.`,
         body: S.TrainBody,
-        response: { 200: S.TrainStarted, ...S.errors(400, 404, 503), ...common },
+        response: { 200: S.TrainStarted, ...S.errors(404, 503), ...commonPost },
       },
       handler: async (req) => startTraining(c, kind, req.body),
     });
   }
 
   app.post('/create-sample-data', {
-    schema: { summary: 'Write the sample training data (4 categories × 5 examples) to the data root', response: { 200: S.SampleData, ...common } },
+    schema: { summary: 'Write the sample training data (4 categories × 5 examples) to the data root', response: { 200: S.SampleData, ...commonPost } },
     handler: async () => {
       const r = await writeSample(c.settings.dataRoot);
       return { message: 'Sample data created', path: `${c.settings.pathPrefix}/${DEFAULT_DATASET}`, ...r };
