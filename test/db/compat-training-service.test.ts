@@ -380,6 +380,32 @@ describe('training-service facade (seed 002) with a stand-in trainer', () => {
     expect((await curl(CURL.latest, base)).body.latest_models['deberta-v3-base'].version).toBe('v1.0.3');
   });
 
+  it('sees only the service account’s jobs and models: a person’s job and model of the same name are not there', async () => {
+    const person = await v1().user('someone');
+    const f = await v1().upload(person.token, 'mine.jsonl', rows(['x', 'y'], 6));
+    const d = await v1().post('/v1/datasets', { name: 'mine', kind: 'text-classification-jsonl', file_ids: [f.body.id] }, person.token);
+    const ds = await waitFor(
+      async () => (await v1().get(`/v1/datasets/${d.body.id}`, person.token)).body,
+      (x) => x.status !== 'processing',
+    );
+    expect(ds.status).toBe('ready');
+    const j = await v1().post(
+      '/v1/jobs',
+      { trainer: 'hf-sequence-classifier', dataset_id: ds.id, base_model: 'deberta-v3-base', output: { model_name: 'deberta-v3-base' } },
+      person.token,
+    );
+    expect(j.status, JSON.stringify(j.body)).toBe(202);
+    await waitFor(
+      async () => (await v1().get(`/v1/jobs/${j.body.id}`, person.token)).body.status,
+      (st) => st === 'succeeded',
+    );
+    expect((await api().get(`/jobs/${j.body.id}`)).body).toEqual({ ...envelope('JOB_NOT_FOUND'), error: `Job ${j.body.id} not found` });
+    expect(Object.keys((await api().get('/jobs')).body.jobs)).not.toContain(j.body.id);
+    const versions = (await curl(CURL.versions, base)).body.versions.map((v: { run_id: string }) => v.run_id);
+    expect(versions).not.toContain(j.body.id);
+    expect((await api().get('/logs?limit=1000')).body.logs.some((l: { job_id: string }) => l.job_id === j.body.id)).toBe(false);
+  });
+
   it('the same file trains again from the same dataset; the /compat mount runs the same routes', async () => {
     const a = (await v1().get(`/v1/jobs/${first}`, key)).body.dataset_id;
     const r = await v1().post('/compat/training-service/train', { model_name: 'deberta-v3-base' });

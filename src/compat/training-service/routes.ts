@@ -131,8 +131,8 @@ export function routes(app: FastifyInstance, c: Ctx): void {
           start_time: null,
           estimated_completion: null,
         };
-      const { result: _r, error: _e, status, ...d } = await jobDetail(c, job);
-      return { ...d, status: modelStatus(job.status) || status };
+      const { result: _r, error: _e, ...d } = await jobDetail(c, job);
+      return { ...d, status: modelStatus(job.status) };
     },
     { params: nameParams },
   );
