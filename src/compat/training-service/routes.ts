@@ -16,11 +16,10 @@ const nameParams = {
 } as const;
 
 /**
- * The error answers every route lists in the document's envelope: 400 (a query, params or
- * body that fails its schema), 401 (only when the operator set COMPAT_TRAINING_SERVICE_API_KEY),
- * 429 (rate limit), 500 (the document lists it), and for POSTs 413 and 415. Listed here rather
- * than left to the layer's standard errors, which are added before the facade's errorRef is
- * known to them and would point at /v1's envelope.
+ * The error answers every route lists in the document's envelope: 400 (any route: the input
+ * policy refuses a NUL in a query string even where no schema is), 401 (only when the operator
+ * set COMPAT_TRAINING_SERVICE_API_KEY), 429 (rate limit), 500 (the document lists it), and for
+ * POSTs 413 and 415. The layer would add some of these, not all: listed here, once.
  */
 const common = S.errors(400, 401, 429, 500);
 const commonPost = S.errors(400, 401, 413, 415, 429, 500);
