@@ -8,6 +8,8 @@ export interface UserRow {
   role: 'user' | 'admin';
   created_at: Date;
   disabled_at: Date | null;
+  /** No password, cannot log in: acts only through API keys an admin made for it. */
+  service_account: boolean;
 }
 
 export interface ApiKeyRow {
@@ -20,18 +22,23 @@ export interface ApiKeyRow {
   revoked_at: Date | null;
 }
 
-const USER_COLS = 'id, username, email, password_hash, role, created_at, disabled_at';
+const USER_COLS = 'id, username, email, password_hash, role, created_at, disabled_at, service_account';
 const KEY_COLS = 'id, user_id, name, prefix, created_at, last_used_at, revoked_at';
 
-export async function insertUser(db: Queryable, u: Pick<UserRow, 'id' | 'username' | 'email' | 'password_hash' | 'role'>): Promise<UserRow> {
-  const { rows } = await db.query<UserRow>(`insert into users (id, username, email, password_hash, role) values ($1, $2, $3, $4, $5) returning ${USER_COLS}`, [
-    u.id,
-    u.username,
-    u.email,
-    u.password_hash,
-    u.role,
-  ]);
+export async function insertUser(
+  db: Queryable,
+  u: Pick<UserRow, 'id' | 'username' | 'email' | 'password_hash' | 'role'> & { service_account?: boolean },
+): Promise<UserRow> {
+  const { rows } = await db.query<UserRow>(
+    `insert into users (id, username, email, password_hash, role, service_account) values ($1, $2, $3, $4, $5, $6) returning ${USER_COLS}`,
+    [u.id, u.username, u.email, u.password_hash, u.role, u.service_account ?? false],
+  );
   return rows[0]!;
+}
+
+export async function listServiceAccounts(db: Queryable, limit: number): Promise<UserRow[]> {
+  const { rows } = await db.query<UserRow>(`select ${USER_COLS} from users where service_account order by created_at desc, id desc limit $1`, [limit]);
+  return rows;
 }
 
 export async function userById(db: Queryable, id: string): Promise<UserRow | null> {
@@ -81,7 +88,7 @@ export async function insertApiKey(db: Queryable, k: { id: string; user_id: stri
 
 export async function apiKeyUser(db: Queryable, secretHash: string): Promise<(UserRow & { key_id: string; key_last_used_at: Date | null }) | null> {
   const { rows } = await db.query<UserRow & { key_id: string; key_last_used_at: Date | null }>(
-    `select u.id, u.username, u.email, u.password_hash, u.role, u.created_at, u.disabled_at,
+    `select u.id, u.username, u.email, u.password_hash, u.role, u.created_at, u.disabled_at, u.service_account,
             k.id as key_id, k.last_used_at as key_last_used_at
        from api_keys k join users u on u.id = k.user_id
       where k.secret_hash = $1 and k.revoked_at is null`,

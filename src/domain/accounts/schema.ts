@@ -18,7 +18,17 @@ export type LoginInput = Static<typeof LoginBody>;
 export const CreateApiKeyBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
 export type CreateApiKeyInput = Static<typeof CreateApiKeyBody>;
 
-export const User = Out({ id: Type.String(), username: Type.String(), email: Type.String(), role: StringEnum(ROLES), created_at: DateTime() });
+export const User = Out({
+  id: Type.String(),
+  username: Type.String(),
+  email: Type.String(),
+  role: StringEnum(ROLES),
+  service_account: Type.Boolean({ description: 'No password and no login: acts through API keys an admin created for it' }),
+  created_at: DateTime(),
+});
+
+export const CreateServiceAccountBody = Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+export type CreateServiceAccountInput = Static<typeof CreateServiceAccountBody>;
 
 export const ApiKey = Out({
   id: Type.String(),

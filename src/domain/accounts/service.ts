@@ -29,6 +29,7 @@ export interface PublicUser {
   username: string;
   email: string;
   role: Role;
+  service_account: boolean;
   created_at: string;
 }
 export interface PublicApiKey {
@@ -55,7 +56,7 @@ const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;
 const TOUCH_INTERVAL_MS = 60_000;
 
 export function publicUser(u: q.UserRow): PublicUser {
-  return { id: u.id, username: u.username, email: u.email, role: u.role, created_at: u.created_at.toISOString() };
+  return { id: u.id, username: u.username, email: u.email, role: u.role, service_account: u.service_account, created_at: u.created_at.toISOString() };
 }
 
 function publicKey(k: q.ApiKeyRow): PublicApiKey {
@@ -118,7 +119,8 @@ export class AccountsService {
     const accountKey = user ? `account:${user.id}` : `user:${login.trim().toLowerCase()}`;
     await this.refuseIfLocked(accountKey);
     const ok = await cred.verifyPassword(user?.password_hash ?? cred.DUMMY_HASH, password);
-    if (!user || !ok || user.disabled_at) {
+    // A service account has no password (its hash verifies nothing): it never logs in.
+    if (!user || !ok || user.disabled_at || user.service_account) {
       // An address can front many people (an office NAT), so it gets ten times the allowance.
       await q.recordLoginFailure(this.deps.db, accountKey, this.deps.login.maxFailures, this.deps.login.lockSeconds);
       await q.recordLoginFailure(this.deps.db, ipKey, this.deps.login.maxFailures * 10, this.deps.login.lockSeconds);
@@ -194,6 +196,7 @@ export class AccountsService {
   async ensureAdmin(a: { username: string; password: string; email: string }): Promise<{ user: PublicUser; created: boolean }> {
     const existing = await q.userByLogin(this.deps.db, a.username);
     if (existing && existing.username.toLowerCase() === a.username.toLowerCase()) {
+      if (existing.service_account) throw new AppError('SERVICE_ACCOUNT', `admin bootstrap: ${a.username} is a service account, which cannot log in`);
       checkPassword(a.password, a.username);
       if (existing.role !== 'admin') await q.setRole(this.deps.db, existing.id, 'admin');
       if (!(await cred.verifyPassword(existing.password_hash, a.password))) await q.setPassword(this.deps.db, existing.id, await cred.hashPassword(a.password));
@@ -205,5 +208,88 @@ export class AccountsService {
       if (err instanceof AppError) throw new AppError(err.code, `admin bootstrap: ${err.message}`, { cause: err });
       throw err;
     }
+  }
+
+  // Service accounts -------------------------------------------------------------------------
+  // A principal for software rather than a person (a compatibility facade, a CI pipeline): no
+  // password, no login, role user. An admin creates it and its API keys; it owns and pays for
+  // its jobs like any account, and admins grant it credits with POST /v1/admin/credits/grants.
+
+  /** Creates a service account (admins); the name follows the username rules and must be free. */
+  async createServiceAccount(username: string): Promise<PublicUser> {
+    const name = username.trim();
+    if (!USERNAME.test(name)) throw new ValidationError('INVALID_USERNAME', 'username: 3-32 letters, digits, "_", "." or "-", starting with a letter or digit');
+    const taken = await q.usernameOrEmailTaken(this.deps.db, name, '');
+    if (taken.username) throw new ValidationError('USERNAME_TAKEN', 'username is already taken');
+    const id = newId('usr');
+    try {
+      // The hash "!" verifies no password; the address is under a reserved TLD and the id
+      // makes it unique, so no person's signup can squat it.
+      return publicUser(
+        await q.insertUser(this.deps.db, {
+          id,
+          username: name,
+          email: `${id}@service-accounts.invalid`,
+          password_hash: '!',
+          role: 'user',
+          service_account: true,
+        }),
+      );
+    } catch (err) {
+      if (isUniqueViolation(err, 'users_username_key')) throw new ValidationError('USERNAME_TAKEN', 'username is already taken');
+      throw err;
+    }
+  }
+
+  /**
+   * The service account of this name, created when missing (a facade's own account, at start).
+   * A person's account of that name is never taken over.
+   */
+  async ensureServiceAccount(username: string): Promise<PublicUser & { created: boolean }> {
+    const find = async () => {
+      const u = await q.userByLogin(this.deps.db, username);
+      if (!u || u.username.toLowerCase() !== username.toLowerCase()) return null;
+      if (!u.service_account) throw new ConflictError('NOT_A_SERVICE_ACCOUNT', `${username} is a person's account, not a service account`);
+      return publicUser(u);
+    };
+    const existing = await find();
+    if (existing) return { ...existing, created: false };
+    try {
+      return { ...(await this.createServiceAccount(username)), created: true };
+    } catch (err) {
+      // Two processes ensuring it at once: the other one created it.
+      const now = err instanceof AppError && err.code === 'USERNAME_TAKEN' ? await find() : null;
+      if (now) return { ...now, created: false };
+      throw err;
+    }
+  }
+
+  async listServiceAccounts(): Promise<PublicUser[]> {
+    return (await q.listServiceAccounts(this.deps.db, 1000)).map(publicUser);
+  }
+
+  /** By id or username; a person's account is not one (404, like an unknown one). */
+  private async serviceAccount(idOrUsername: string): Promise<q.UserRow> {
+    const u = (await q.userById(this.deps.db, idOrUsername)) ?? (await q.userByLogin(this.deps.db, idOrUsername));
+    if (!u || !u.service_account) throw new NotFoundError('service account', idOrUsername);
+    return u;
+  }
+
+  /**
+   * An admin mints a key for a service account, which has no session of its own. Like a
+   * user's own keys, only from a login session: a leaked key must not mint keys that outlive it.
+   */
+  async createServiceAccountKey(by: Pick<Principal, 'role' | 'via'>, account: string, name: string): Promise<PublicApiKey & { secret: string }> {
+    if (by.role !== 'admin') throw new ForbiddenError('ADMIN_ONLY', 'Only admins create keys for service accounts');
+    const u = await this.serviceAccount(account);
+    return this.createApiKey({ userId: u.id, via: by.via }, name);
+  }
+
+  async listServiceAccountKeys(account: string): Promise<PublicApiKey[]> {
+    return this.listApiKeys((await this.serviceAccount(account)).id);
+  }
+
+  async revokeServiceAccountKey(account: string, keyId: string): Promise<void> {
+    return this.revokeApiKey((await this.serviceAccount(account)).id, keyId);
   }
 }

@@ -24,15 +24,16 @@ export async function listJobs(
   ownerId: string | null,
   limit: number,
   after: { t: string; id: string } | null,
-  f: { status?: JobState; trainer?: string; kind?: JobRow['kind'] },
+  f: { status?: JobState; trainer?: string; kind?: JobRow['kind']; model_name?: string },
 ): Promise<JobRow[]> {
   const { rows } = await db.query<JobRow>(
     `select * from jobs
       where ($1::text is null or owner_id = $1)
         and ($3::timestamptz is null or (created_at, id) < ($3::timestamptz, $4::text))
         and ($5::text is null or status = $5) and ($6::text is null or trainer = $6) and ($7::text is null or kind = $7)
+        and ($8::text is null or output->>'model_name' = $8)
       order by created_at desc, id desc limit $2`,
-    [ownerId, limit + 1, after?.t ?? null, after?.id ?? null, f.status ?? null, f.trainer ?? null, f.kind ?? null],
+    [ownerId, limit + 1, after?.t ?? null, after?.id ?? null, f.status ?? null, f.trainer ?? null, f.kind ?? null, f.model_name ?? null],
   );
   return rows;
 }

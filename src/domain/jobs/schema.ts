@@ -35,7 +35,11 @@ export const CreateJobBody = Type.Object(
 export type CreateJobInput = Static<typeof CreateJobBody>;
 
 /** What GET /v1/jobs filters on (beside the page and scope, which the route handles). */
-export const JobsFilter = Type.Object({ status: Type.Optional(StringEnum(ALL_STATES)), trainer: Type.Optional(Type.String({ maxLength: 100 })) });
+export const JobsFilter = Type.Object({
+  status: Type.Optional(StringEnum(ALL_STATES)),
+  trainer: Type.Optional(Type.String({ maxLength: 100 })),
+  model_name: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Only training jobs whose output model has this name' })),
+});
 export type JobsFilterInput = Static<typeof JobsFilter>;
 
 /** A job as the API shows it (see publicJob in shape.ts). */

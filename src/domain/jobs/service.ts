@@ -292,7 +292,7 @@ export class JobsService {
     callerId: string | null,
     limit: number,
     cursor: string | undefined,
-    f: { status?: JobState | undefined; trainer?: string | undefined; kind?: JobRow['kind'] | undefined },
+    f: { status?: JobState | undefined; trainer?: string | undefined; kind?: JobRow['kind'] | undefined; model_name?: string | undefined },
     shape: (j: JobRow) => T,
   ) {
     const filter = Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined));

@@ -127,7 +127,7 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
   app.get<{ Querystring: PageQuery & JobsFilterInput & { scope?: 'own' | 'all' } }>('/v1/jobs', {
     schema: {
       tags: ['jobs'],
-      summary: 'Your jobs, newest first (admins: scope=all for everyone’s)',
+      summary: 'Your jobs, newest first (admins: scope=all for everyone’s); filter by status, trainer or output model_name',
       security,
       querystring: {
         type: 'object',
