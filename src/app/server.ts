@@ -9,12 +9,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { addFacadeSchemas, enabledFacades, mountFacade } from '../compat/index.js';
+import { facadeFrameworkErrors } from '../compat/envelope.js';
+import { addFacadeSchemas, enabledFacades, facadeUnder, mountFacade } from '../compat/index.js';
 import type { Facade } from '../compat/types.js';
 import { TooManyRequestsError } from '../errors.js';
 import type { Services } from '../services.js';
 import { registerAuth } from './plugins/auth.js';
-import { frameworkErrors, registerErrorHandling } from './plugins/errors.js';
+import { registerErrorHandling } from './plugins/errors.js';
 import { registerInputPolicy, restrictFormats } from './plugins/input-policy.js';
 import { registerMetrics } from './plugins/metrics.js';
 import blobRoutes from './routes/blobs.js';
@@ -70,7 +71,9 @@ async function baseApp(s: Services, logger: Logger, facades: readonly Facade[], 
     // Longer than any path param's own maxLength, even percent-encoded (owner%2Fname), so the
     // route's schema decides (400) and a longer segment answers 414 in our error envelope.
     routerOptions: { maxParamLength: 1000 },
-    frameworkErrors,
+    // Router errors under a facade's paths answer in its envelope: the main server finds it by
+    // the /compat/<name> prefix; a facade's own server is that facade everywhere.
+    frameworkErrors: facadeFrameworkErrors((url) => (openapi ? facadeUnder(url, facades) : (facades[0] ?? null))),
   });
   app.setValidatorCompiler(validators());
   app.addHook('onRequest', async (req, reply) => {

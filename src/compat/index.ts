@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.js';
 import type { Services } from '../services.js';
 import { neurolab } from './neurolab/index.js';
 import { trainingService } from './training-service/index.js';
+import { useEnvelope } from './envelope.js';
 import type { Facade } from './types.js';
 
 /** Every facade Trainyard ships; TRAINYARD_COMPAT (or DATA_DIR/config.json) turns them on by name. */
@@ -24,6 +25,12 @@ export function addFacadeSchemas(app: FastifyInstance, facades: readonly Facade[
   for (const f of facades) for (const schema of f.schemas ?? []) app.addSchema(schema);
 }
 
+/** The facade whose paths a main-server URL is under (/compat/<name>/…), or null. */
+export function facadeUnder(url: string, facades: readonly Facade[]): Facade | null {
+  const m = /^\/compat\/([^/?#]+)/.exec(url);
+  return (m && facades.find((f) => f.name === m[1])) ?? null;
+}
+
 /** Mounts a facade: under /compat/<name> on the main server, at / on its own port. */
 export async function mountFacade(app: FastifyInstance, f: Facade, s: Services, prefix: string): Promise<void> {
   await app.register(
@@ -40,6 +47,7 @@ export async function mountFacade(app: FastifyInstance, f: Facade, s: Services, 
         for (const [status, r] of Object.entries(schema.response ?? {}))
           if ((r as { $ref?: string }).$ref === 'Error#') schema.response![status] = { $ref: ref };
       });
+      useEnvelope(scope, f);
       await f.plugin(scope, s);
     },
     { prefix },

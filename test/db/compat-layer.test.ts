@@ -44,6 +44,23 @@ describe('compat layer: facades named in TRAINYARD_COMPAT', () => {
     expect(off.body.error.code).toBe('ROUTE_NOT_FOUND');
   });
 
+  it('answers the router’s own errors (a path segment too long: 414) in the envelope of the facade whose path it is', async () => {
+    const long = 'x'.repeat(1100);
+    for (const r of [
+      await client(t.compatUrls.neurolab!).get(`/api/train/status/${long}`),
+      await client(t.url).get(`/compat/neurolab/api/train/status/${long}`),
+    ]) {
+      expect(r.status).toBe(414);
+      expect(r.body).toEqual({ detail: expect.any(String), code: 'URI_TOO_LONG' });
+    }
+    const ts = await client(t.url).get(`/compat/training-service/jobs/${long}`);
+    expect(ts.status).toBe(414);
+    expect(ts.body).toEqual(expect.objectContaining({ status: 'error', code: 'URI_TOO_LONG' }));
+    const v1 = await client(t.url).get(`/v1/jobs/${long}`);
+    expect(v1.status).toBe(414);
+    expect(v1.body.error.code).toBe('URI_TOO_LONG');
+  });
+
   it('lists each facade’s routes in /openapi.json under its own tag, with its own error envelope', async () => {
     const doc = (await client(t.url).get('/openapi.json')).body;
     expect(doc.tags.map((x: { name: string }) => x.name)).toEqual(expect.arrayContaining(['compat: neurolab', 'compat: training-service']));

@@ -31,19 +31,20 @@ const FASTIFY_CODES: Record<string, [number, string]> = {
 /**
  * Errors the router raises before any route or hook runs (a path param longer than the router
  * takes, a URL that does not decode), answered in the same envelope as every other error
- * rather than Fastify's own shape. Passed to Fastify as `frameworkErrors`.
+ * rather than Fastify's own shape (a facade's routes: in the facade's, src/compat/envelope.ts).
  */
-export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
-  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    reply.status(414).send(body('URI_TOO_LONG', 'a path segment of this URL is longer than the server accepts'));
-    return;
-  }
-  if (err.code === 'FST_ERR_BAD_URL') {
-    reply.status(400).send(body('BAD_URL', 'the URL path is not validly percent-encoded'));
-    return;
-  }
+export function describeFrameworkError(err: FastifyError): { status: number; code: string; message: string } {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH')
+    return { status: 414, code: 'URI_TOO_LONG', message: 'a path segment of this URL is longer than the server accepts' };
+  if (err.code === 'FST_ERR_BAD_URL') return { status: 400, code: 'BAD_URL', message: 'the URL path is not validly percent-encoded' };
   const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
-  reply.status(status).send(body('BAD_REQUEST', err.message));
+  return { status, code: 'BAD_REQUEST', message: err.message };
+}
+
+/** Passed to Fastify as `frameworkErrors`. */
+export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const e = describeFrameworkError(err);
+  reply.status(e.status).send(body(e.code, e.message));
 }
 
 /** Any error a route, hook or Fastify itself raises, as the status, code and message we answer with. */

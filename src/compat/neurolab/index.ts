@@ -1,4 +1,3 @@
-import { useEnvelope } from '../envelope.js';
 import type { Facade } from '../types.js';
 import { neurolabRoutes } from './routes.js';
 import { errorRef, NeurolabError } from './schemas.js';
@@ -14,9 +13,9 @@ export const neurolab: Facade = {
   tag: { name: 'compat: neurolab', description: 'The EEG training API (seed 001), served over Trainyard jobs' },
   schemas: [NeurolabError],
   errorRef,
+  envelope: (e) => ({ body: { detail: e.message, code: e.code } }),
   async plugin(app, s) {
     const settings = neurolabSettings(s.config.compat.settings);
-    useEnvelope(app, (e) => ({ body: { detail: e.message, code: e.code } }));
     neurolabRoutes(app, s, settings);
   },
 };

@@ -2,8 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { FastifyRequest } from 'fastify';
 import { UnauthorizedError } from '../../errors.js';
-import { useEnvelope, type FacadeError } from '../envelope.js';
-import type { Facade } from '../types.js';
+import type { Facade, FacadeError } from '../types.js';
 import type { Ctx } from './context.js';
 import { routes } from './routes.js';
 import { errorEnvelope, errorRef } from './schemas.js';
@@ -38,6 +37,16 @@ export const trainingService: Facade = {
   tag: { name: 'compat: training-service', description: 'The text-classifier training service (seed 002), served over Trainyard jobs' },
   schemas: [errorEnvelope],
   errorRef,
+  envelope: (e) => ({
+    status: mapStatus(e),
+    body: {
+      status: 'error',
+      error: e.message,
+      code: e.code,
+      timestamp: new Date().toISOString(),
+      ...(e.details === undefined ? {} : { details: e.details }),
+    },
+  }),
   async plugin(app, s) {
     const settings = readSettings(s.config);
     await mkdir(settings.dataRoot, { recursive: true });
@@ -60,16 +69,6 @@ export const trainingService: Facade = {
     app.addHook('onRoute', (route) => {
       route.config = { ...(route.config as object), auth: 'public' } as typeof route.config;
     });
-    useEnvelope(app, (e) => ({
-      status: mapStatus(e),
-      body: {
-        status: 'error',
-        error: e.message,
-        code: e.code,
-        timestamp: new Date().toISOString(),
-        ...(e.details === undefined ? {} : { details: e.details }),
-      },
-    }));
     routes(app, ctx);
   },
 };

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 
-/** The facade's only table: which dataset a file's content already became (migration 0007). */
+/** The facade's only table: which dataset a file's content already became (migration 0008). */
 export async function datasetFor(db: Queryable, ownerId: string, sha256: string): Promise<string | null> {
   const { rows } = await db.query<{ dataset_id: string }>('select dataset_id from compat_training_service_datasets where owner_id = $1 and sha256 = $2', [
     ownerId,
