@@ -53,22 +53,19 @@ export const Best = Out({ best_models: Dict(RegistryEntry) });
 export const Versions = Out({ model_name: Type.String(), versions: Type.Array(RegistryEntry) });
 
 const Performance = Out({ accuracy: Num(), f1_score: Num(), precision: Num(), recall: Num() });
-export const ModelSummary = Out({
+const modelFields = {
   name: Type.String(),
   type: Type.String(),
   trained: Type.Boolean(),
   path: Type.String(),
   status: Type.String(),
   performance: Nullable(Performance),
-});
+};
+export const ModelSummary = Out(modelFields);
 export const ModelsList = Out({ models: Dict(ModelSummary), available_models: Type.Array(Type.String()), model_info: Dict(ModelSummary) });
+/** GET /models/{name}: the summary and how its last version was trained. */
 export const ModelInfo = Out({
-  name: Type.String(),
-  type: Type.String(),
-  trained: Type.Boolean(),
-  path: Type.String(),
-  status: Type.String(),
-  performance: Nullable(Performance),
+  ...modelFields,
   training_info: Nullable(Out({ last_trained: Type.String(), epochs: Type.Integer(), batch_size: Type.Integer(), learning_rate: Type.Number() })),
 });
 
