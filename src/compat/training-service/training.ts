@@ -2,17 +2,15 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors.js';
 import { newId } from '../../ids.js';
+import type { PublicDataset } from '../../domain/datasets/service.js';
 import type { Ctx } from './context.js';
 import { resolveDataPath } from './paths.js';
 import * as q from './queries.js';
 import { DEFAULT_CONFIG, TRAINER, type TrainInput } from './schemas.js';
 
 const KIND = 'text-classification-jsonl';
-/** How long POST /train waits for its file to be validated as a dataset (small files take milliseconds). */
-const VALIDATION_WAIT_MS = 60_000;
 
 export const modelNotFound = (name: string) => new AppError('MODEL_NOT_FOUND', `Model ${name} not found`, { status: 404 });
 const unavailable = (code: string, message: string) => new AppError(code, message, { status: 503 });
@@ -33,21 +31,17 @@ async function sha256(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** Waits for a dataset's background validation: ready → its id; invalid → 400 with its first errors. */
-async function readyDataset(c: Ctx, id: string): Promise<string> {
-  const deadline = Date.now() + VALIDATION_WAIT_MS;
-  for (;;) {
-    const ds = await c.s.datasets.get(c.account.id, id);
-    if (ds.status === 'ready') return ds.id;
-    if (ds.status === 'error') {
-      const errors = (ds.errors as Array<{ message?: string }>).slice(0, 10);
-      throw new ValidationError('INVALID_TRAINING_DATA', `the training data is not valid text-classification JSONL: ${errors[0]?.message ?? 'see details'}`, {
-        errors,
-      });
-    }
-    if (Date.now() > deadline) throw unavailable('DATASET_VALIDATION_PENDING', 'the training data is still being validated; try again shortly');
-    await sleep(25);
+/** A dataset's validation outcome: ready → its id; invalid → 400 with its first errors. */
+function usable(ds: PublicDataset): string {
+  if (ds.status === 'ready') return ds.id;
+  if (ds.status === 'error') {
+    const errors = (ds.errors as Array<{ message?: string }>).slice(0, 10);
+    throw new ValidationError('INVALID_TRAINING_DATA', `the training data is not valid text-classification JSONL: ${errors[0]?.message ?? 'see details'}`, {
+      errors,
+    });
   }
+  // Only a dataset whose validation a restart interrupted (the background queue resumes it).
+  throw unavailable('DATASET_VALIDATION_PENDING', 'the training data is still being validated; try again shortly');
 }
 
 /**
@@ -63,21 +57,22 @@ export async function datasetFromFile(c: Ctx, file: string, shown: string): Prom
   const known = await q.datasetFor(c.s.db, owner, hash);
   if (known) {
     try {
-      return await readyDataset(c, known);
+      return usable(await c.s.datasets.get(owner, known));
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
       await q.forgetDataset(c.s.db, owner, hash);
     }
   }
   const f = await c.s.files.ingest(owner, path.basename(file), createReadStream(file), 'upload');
-  const ds = await c.s.datasets.create(owner, {
-    name: `training-service ${hash.slice(0, 12)} ${newId('d', 6).slice(2)}`,
-    kind: KIND,
-    file_ids: [f.id],
-    description: `training-service facade: ${shown}`,
-  });
+  // Validated in the request (small files take milliseconds): the answer says at once whether
+  // the data is usable, as the document's synchronous service does.
+  const ds = await c.s.datasets.create(
+    owner,
+    { name: `training-service ${hash.slice(0, 12)} ${newId('d', 6).slice(2)}`, kind: KIND, file_ids: [f.id], description: `training-service facade: ${shown}` },
+    { inline: true },
+  );
   await q.rememberDataset(c.s.db, owner, hash, ds.id, shown);
-  return readyDataset(c, ds.id);
+  return usable(ds);
 }
 
 /**
