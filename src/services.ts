@@ -10,6 +10,7 @@ import { DatasetsService } from './domain/datasets/service.js';
 import { DEFAULT_VALIDATION_LIMITS } from './domain/datasets/validate/types.js';
 import { FilesService } from './domain/files/service.js';
 import { JobLifecycle } from './domain/jobs/lifecycle/index.js';
+import { JobSamplesService } from './domain/jobs/samples.js';
 import { JobsService } from './domain/jobs/service.js';
 import { RegistryService } from './domain/registry/service.js';
 import { SweepsService } from './domain/sweeps/service.js';
@@ -38,6 +39,8 @@ export interface Services {
   registry: RegistryService;
   webhooks: WebhooksService;
   jobs: JobsService;
+  /** Sample images rendered during training. */
+  samples: JobSamplesService;
   lifecycle: JobLifecycle;
   sweeps: SweepsService;
   serving: ServingService;
@@ -96,6 +99,7 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
   const webhooks = new WebhooksService({ db, policy: parseAddressPolicy(config.webhooks.allow), ...(o.resolver ? { resolver: o.resolver } : {}) });
   const lifecycle = new JobLifecycle({ credits, webhooks, registry });
   const jobs: JobsService = new JobsService({ db, catalog, datasets, registry, credits, webhooks, lifecycle, limits: config.jobs });
+  const samples = new JobSamplesService({ db, store, jobs, signedUrlTtlSeconds: config.uploads.signedUrlTtlSeconds });
   const sweeps = new SweepsService({ db, jobs, catalog });
   const predictors = (t: TrainerDef) => predictorModule(t, runtime);
   const cache = new ModelCache({ registry, dir: config.serving.dir, maxBytes: config.serving.cacheBytes, predictors });
@@ -114,6 +118,7 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
     registry,
     webhooks,
     jobs,
+    samples,
     lifecycle,
     sweeps,
     serving,

@@ -140,14 +140,32 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   const { app, metrics } = await baseApp(s, logger, facades, true);
 
   // Each route module gets only the services it uses.
-  const { config, db, store, blobSigningKey, accounts, files, datasets, catalog, credits, registry, webhooks, jobs, sweeps, serving, generations, hub } = s;
+  const {
+    config,
+    db,
+    store,
+    blobSigningKey,
+    accounts,
+    files,
+    datasets,
+    catalog,
+    credits,
+    registry,
+    webhooks,
+    jobs,
+    samples,
+    sweeps,
+    serving,
+    generations,
+    hub,
+  } = s;
   opsRoutes(app, { db }, metrics!);
   authRoutes(app, { accounts, config });
   fileRoutes(app, { files, config });
   datasetRoutes(app, { datasets, files, config });
   catalogRoutes(app, { catalog });
   adminRoutes(app, { accounts, catalog });
-  jobRoutes(app, { jobs, hub });
+  jobRoutes(app, { jobs, hub, samples, config });
   creditRoutes(app, { credits, accounts, db });
   modelRoutes(app, { registry, config });
   webhookRoutes(app, { webhooks });

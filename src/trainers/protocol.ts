@@ -50,6 +50,8 @@ export type TrainerEvent =
   | { type: 'log'; level: LogLevel; message: string }
   | { type: 'checkpoint'; step: number; path: string }
   | { type: 'artifact'; name: string; path: string; format: string }
+  /** A sample image (PNG, JPEG or WebP) rendered at `step` from `prompt`, in output_dir or checkpoint_dir. */
+  | { type: 'sample'; step: number; prompt: string; path: string }
   | { type: 'result'; metrics: Record<string, number>; details?: Record<string, unknown> };
 
 export type TrainerEventType = TrainerEvent['type'];
@@ -99,6 +101,9 @@ export function parseEvent(line: string): TrainerEvent | null {
     case 'artifact':
       if (!isStr(o.name, 200) || !isStr(o.path) || !isStr(o.format, 100)) return null;
       return { type: 'artifact', name: o.name, path: o.path, format: o.format };
+    case 'sample':
+      if (!isNum(o.step) || o.step < 0 || !isStr(o.prompt, 2000) || !isStr(o.path)) return null;
+      return { type: 'sample', step: Math.floor(o.step), prompt: o.prompt, path: o.path };
     case 'result':
       if (!isNumRecord(o.metrics)) return null;
       return { type: 'result', metrics: o.metrics, ...(o.details && typeof o.details === 'object' ? { details: o.details as Record<string, unknown> } : {}) };

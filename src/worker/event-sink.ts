@@ -8,6 +8,7 @@ import type { Fence } from '../domain/jobs/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Flow } from '../executors/local.js';
 import type { OutputLine, TrainerEvent } from '../trainers/protocol.js';
+import { uploadSample } from './samples.js';
 
 const MIN_GAP_MS = 25;
 
@@ -44,6 +45,7 @@ export class EventSink implements Flow {
   private again = false;
   private lastWriteAt = 0;
   private gapTimer: NodeJS.Timeout | null = null;
+  private samples = 0;
   readonly artifacts: Array<{ name: string; path: string; format: string }> = [];
   result: { metrics: Record<string, number>; details?: Record<string, unknown> } | null = null;
   lost = false;
@@ -105,6 +107,11 @@ export class EventSink implements Flow {
         this.chain = this.chain.then(() => this.saveCheckpoint(e.step, e.path));
         this.buffer.push({ type: 'checkpoint', data: { step: e.step } });
         break;
+      case 'sample':
+        // Everything announced before the sample is written first, so the stream keeps its order.
+        void this.flush();
+        this.chain = this.chain.then(() => this.saveSample(e));
+        return;
       case 'metrics':
         if (this.metricsKept >= this.o.maxMetrics) {
           this.droppedMetrics++;
@@ -183,6 +190,25 @@ export class EventSink implements Flow {
     const key = `checkpoints/${this.ctx.ownerId}/${this.fence.jobId}/${name}`;
     await this.store.put(key, createReadStream(file));
     if (!(await this.lifecycle.saveCheckpoint(this.db, this.fence, { step, key, name }))) this.markLost();
+  }
+
+  /** Stores a sample image and records it (event, webhook, the job's preview); a bad one is only logged. */
+  private async saveSample(e: Extract<TrainerEvent, { type: 'sample' }>) {
+    if (this.lost) return;
+    let sample;
+    try {
+      const ctx = { ...this.ctx, jobId: this.fence.jobId, attempt: this.fence.attempt };
+      sample = await uploadSample(this.store, ctx, e, ++this.samples);
+    } catch (err) {
+      this.log('warn', `sample ignored: ${(err as Error).message}`);
+      this.kick();
+      return;
+    }
+    try {
+      if (!(await this.db.transaction((tx) => this.lifecycle.recordSample(tx, this.fence, sample)))) this.markLost();
+    } catch (err) {
+      this.ctx.onError(`job ${this.fence.jobId}: recording a sample failed`, err);
+    }
   }
 
   private markLost() {

@@ -13,6 +13,7 @@ import { startTrainer, type ExitInfo, type RunningTrainer } from '../executors/l
 import type { BlobStore } from '../storage/blob-store.js';
 import { uploadArtifacts } from './artifacts.js';
 import { EventSink } from './event-sink.js';
+import { withSamplePreview } from './samples.js';
 import { stageJob } from './stage.js';
 import { trainerCommand } from '../trainers/runtimes/index.js';
 
@@ -186,6 +187,7 @@ export class JobRun {
       let artifacts;
       try {
         artifacts = await uploadArtifacts(ctx, job, outputDir, sink.artifacts);
+        if (job.kind === 'training') artifacts = await withSamplePreview(ctx.db, ctx.store, job, artifacts);
       } catch (err) {
         await this.fail({ code: err instanceof AppError ? err.code : JOB_ERROR_CODES.ARTIFACT_INVALID, message: (err as Error).message });
         return;

@@ -69,11 +69,13 @@ describe.skipIf(!HAVE_PYTHON)('lora-diffusion and image generation', () => {
       expect(trainers.find((x: any) => x.id === id)).toMatchObject({ available: true, unavailable_reason: null });
   });
 
-  it('trains a LoRA: live progress, the loss goes down, a diffusers LoRA and a preview in the registry, credits captured', async () => {
+  it('trains a LoRA: live progress, the loss goes down, samples, a diffusers LoRA and a preview in the registry, credits captured', async () => {
     const before = (await api.get('/v1/credits/balance', u.token)).body;
+    // Samples every 20 steps with two prompts (issue #12): 4 renders of preview_steps at 64 px.
+    const hp = { ...LORA, sample_every: 20, sample_prompts: ['{trigger_word} on a beach', 'a drawing of {trigger_word}'] };
     const r = await api.post(
       '/v1/jobs',
-      { trainer: 'lora-diffusion', dataset_id: images, base_model: 'tiny-sd', hyperparameters: LORA, output: { model_name: 'sks-lora' } },
+      { trainer: 'lora-diffusion', dataset_id: images, base_model: 'tiny-sd', hyperparameters: hp, output: { model_name: 'sks-lora' } },
       u.token,
     );
     expect(r.status, JSON.stringify(r.body)).toBe(202);
@@ -86,6 +88,23 @@ describe.skipIf(!HAVE_PYTHON)('lora-diffusion and image generation', () => {
     expect(steps.at(-1)).toBe(LORA.steps);
     expect(steps).toEqual([...steps].sort((a, b) => a - b));
     expect(events.filter((e) => e.event === 'checkpoint').length).toBeGreaterThanOrEqual(3);
+    expect(events.filter((e) => e.event === 'sample').map((e) => [e.data.data.step, e.data.data.prompt])).toEqual([
+      [20, 'sks on a beach'],
+      [20, 'a drawing of sks'],
+      [40, 'sks on a beach'],
+      [40, 'a drawing of sks'],
+    ]);
+    const samples = (await api.get(`/v1/jobs/${r.body.id}/samples`, u.token)).body.data;
+    expect(samples.map((x: any) => x.n)).toEqual([1, 2, 3, 4]);
+    for (const x of samples) {
+      // The stable URL redirects the owner to the signed one: a real PNG at the training resolution.
+      const png = Buffer.from(await (await fetch(`${t.url}${x.image_url}`, { headers: { authorization: `Bearer ${u.token}` } })).arrayBuffer());
+      expect(png.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+      expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([LORA.resolution, LORA.resolution]);
+      expect(png.length).toBe(x.bytes);
+    }
+    expect((await api.get(`/v1/jobs/${r.body.id}`, u.token)).body.preview_image_url).toBe(samples[3].image_url);
+    expect((await api.get('/v1/models/sks-lora/versions/1/artifacts/preview.png', u.token)).body.sha256).toBe(samples[3].sha256);
 
     const loss = (await api.get(`/v1/jobs/${r.body.id}/metrics`, u.token)).body.metrics.loss.map((p: any) => p.value as number);
     expect(loss.length).toBe(LORA.steps);

@@ -70,6 +70,9 @@ export const Job = Out({
     epoch: Nullable(Type.Number()),
     eta_seconds: Nullable(Type.Number()),
   }),
+  preview_image_url: Nullable(
+    Type.String({ description: 'The latest sample image (trainers with sample_every): GET it as the owner for a redirect to a signed URL' }),
+  ),
   error: Nullable(Out({ code: Type.String(), message: Type.String() })),
   result: Type.Unsafe<Record<string, unknown> | null>({ type: ['object', 'null'], additionalProperties: true }),
   model_version_id: Nullable(Type.String()),
@@ -87,3 +90,19 @@ export const JobEvent = Out({ seq: Type.Integer(), type: Type.String(), data: Fr
 export const JobEvents = Out({ data: Type.Array(JobEvent) });
 export const JobLogs = Out({ data: Type.Array(FreeObject()) });
 export const JobMetrics = Out({ metrics: FreeObject() });
+
+/** A sample image rendered during training (GET /v1/jobs/{id}/samples). */
+export const JobSample = Out({
+  n: Type.Integer({ description: 'Sample number within the job: 1, 2, …' }),
+  step: Type.Integer(),
+  prompt: Type.String(),
+  image_url: Type.String({ description: 'Stable URL (relative to the API): redirects the owner to a fresh signed URL' }),
+  attempt: Type.Integer(),
+  format: Type.String(),
+  bytes: Type.Integer(),
+  sha256: Type.String(),
+  url: Type.String({ description: 'Signed download URL' }),
+  expires_at: DateTime(),
+  created_at: DateTime(),
+});
+export const JobSamples = Out({ data: Type.Array(JobSample) });

@@ -1,3 +1,4 @@
+import { sampleImageUrl } from './samples.js';
 import type { JobRow } from './types.js';
 
 /** Inference outputs keep their storage keys inside: clients get signed URLs from the generations API. */
@@ -26,6 +27,8 @@ export function publicJob(j: JobRow) {
     attempt: j.attempt,
     max_attempts: j.max_attempts,
     progress: { fraction: j.progress, step: j.step, total_steps: j.total_steps, epoch: j.epoch, eta_seconds: j.eta_seconds },
+    /** The latest sample image (a stable URL that redirects to a signed one); null before the first. */
+    preview_image_url: j.latest_sample ? sampleImageUrl(j.id, j.latest_sample) : null,
     error: j.error,
     result: publicResult(j.result),
     model_version_id: j.model_version_id,

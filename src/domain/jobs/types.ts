@@ -54,6 +54,8 @@ export interface JobRow {
   total_steps: number | null;
   epoch: number | null;
   eta_seconds: number | null;
+  /** Number of the latest sample image (job_samples), null before the first. */
+  latest_sample: number | null;
   error: JobError | null;
   result: Record<string, unknown> | null;
   model_version_id: string | null;

@@ -2,7 +2,8 @@
 import { DateTime, FreeObject, Nullable, Out, StringEnum, Type, type Static } from '../schema-kit.js';
 
 /** The job events an endpoint can subscribe to. */
-export const JOB_EVENT_TYPES = ['job.started', 'job.succeeded', 'job.failed', 'job.cancelled'] as const;
+/** `job.sample`: a sample image rendered during training (trainers with sample_every). */
+export const JOB_EVENT_TYPES = ['job.started', 'job.succeeded', 'job.failed', 'job.cancelled', 'job.sample'] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 
 export const CreateEndpointBody = Type.Object(

@@ -2,7 +2,7 @@
 The trainer protocol, Python side (the TypeScript side is src/trainers/protocol.ts).
 
 A trainer is started as `python -m trainyard_<pack> --spec job.json`. It writes one JSON object
-per line on stdout (progress, metrics, log, checkpoint, artifact, result), puts its artifacts in
+per line on stdout (progress, metrics, log, checkpoint, artifact, sample, result), puts its artifacts in
 spec["output_dir"], and exits 0 on success. SIGTERM asks it to stop: it may write a checkpoint
 first; SIGKILL follows after the worker's grace period.
 
@@ -85,6 +85,11 @@ def checkpoint(step: int, path: str) -> None:
 
 def artifact(name: str, path: str, fmt: str) -> None:
     emit({"type": "artifact", "name": name, "path": path, "format": fmt})
+
+
+def sample(step: int, prompt: str, path: str) -> None:
+    """A sample image rendered during training (a PNG, JPEG or WebP file in output_dir or checkpoint_dir)."""
+    emit({"type": "sample", "step": int(step), "prompt": str(prompt)[:2000], "path": path})
 
 
 def result(values: Dict[str, Any], details: Optional[Dict[str, Any]] = None) -> None:

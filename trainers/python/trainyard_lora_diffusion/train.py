@@ -68,6 +68,24 @@ def _class_latents(pipe, prompt: str, count: int, size: int, steps: int, seed: i
     return torch.cat(out)
 
 
+def _sample_prompts(hp: Dict[str, Any], trigger: str, prompt: str) -> List[str]:
+    """sample_prompts with {trigger_word} filled in; by default the instance prompt alone."""
+    given = [str(p).replace("{trigger_word}", trigger).strip() for p in (hp.get("sample_prompts") or [])]
+    return [p for p in given if p] or [prompt]
+
+
+def _render_samples(spec, pipe, unet, prompts: List[str], step: int, seed: int, steps: int, size: int) -> None:
+    """One image per prompt with the same seed every time, so samples differ only by the training."""
+    folder = os.path.join(spec["output_dir"], "samples")
+    os.makedirs(folder, exist_ok=True)
+    unet.eval()
+    for i, p in enumerate(prompts):
+        path = os.path.join(folder, f"step{step:06d}-{i}.png")
+        render(pipe, p, seed=seed, steps=steps, width=size, height=size)[0].save(path)
+        tp.sample(step, p, path)
+    unet.train()
+
+
 def _sample(stats: torch.Tensor, idx: List[int], gen: torch.Generator) -> torch.Tensor:
     mean, std = stats[idx].chunk(2, dim=1)
     return mean + std * torch.randn(mean.shape, generator=gen)
@@ -91,6 +109,8 @@ def main() -> None:
     seed = int(hp.get("seed") or 0)
     preview_steps = int(hp.get("preview_steps") or 25)
     batch_size = int(hp.get("batch_size") or 1)
+    sample_every = int(hp.get("sample_every") or 0)
+    sample_prompts = _sample_prompts(hp, trigger, prompt) if sample_every > 0 else []
     if size <= 0 or size % 8:
         raise tp.TrainerError("INVALID_HYPERPARAMETER", f"resolution must be a positive multiple of 8, got {size}")
 
@@ -187,6 +207,9 @@ def main() -> None:
         if stop.requested:
             save(done)
             sys.exit(143)
+        if sample_every > 0 and (done % sample_every == 0 or done == total):
+            # The last step is always sampled: its sample is the model version's preview.
+            _render_samples(spec, pipe, unet, sample_prompts, done, seed, preview_steps, size)
         if every > 0 and done % every == 0 and done < total:
             save(done)
 

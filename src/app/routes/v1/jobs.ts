@@ -18,9 +18,10 @@ import type { EventHub, JobEvent, Subscription } from '../../../events/hub.js';
 import type { Services } from '../../../services.js';
 import { errorResponses, idParams, noContent, pageQuery, security, type PageQuery } from '../../schemas.js';
 import { caller } from '../../types.js';
+import jobSampleRoutes from './job-samples.js';
 
 /** The hub is null only where nothing listens (it is set before the server is built). */
-export type JobDeps = Pick<Services, 'jobs' | 'hub'>;
+export type JobDeps = Pick<Services, 'jobs' | 'hub' | 'samples' | 'config'>;
 
 const KEEPALIVE_MS = 15_000;
 /**
@@ -107,6 +108,7 @@ const wsStarts = new WeakMap<FastifyRequest, StreamStart>();
 
 export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
   const isAdmin = (req: FastifyRequest) => caller(req).role === 'admin';
+  jobSampleRoutes(app, s);
 
   app.post<{ Body: CreateJobInput; Headers: { 'idempotency-key'?: string } }>('/v1/jobs', {
     schema: {

@@ -16,6 +16,7 @@ import type { CreditsService } from '../../credits/service.js';
 import type { NewArtifact, RegistryService } from '../../registry/service.js';
 import type { WebhooksService } from '../../webhooks/service.js';
 import { appendEvents, type NewEvent } from '../events.js';
+import { insertSample, sampleEventData, type NewSample } from '../samples.js';
 import { publicJob } from '../shape.js';
 import { JOB_ERROR_CODES, JOB_STATES, TRANSITIONS, type TransitionName } from '../states.js';
 import type { Fence, JobError, JobRow, NewJob, StoredCheckpoint } from '../types.js';
@@ -85,6 +86,19 @@ export class JobLifecycle {
   async record(tx: Queryable, f: Fence, events: NewEvent[], progress: sql.Progress | null): Promise<boolean> {
     if ((await appendEvents(tx, f.jobId, events, f)) === null) return false;
     return progress ? sql.setProgress(tx, f, progress) : true;
+  }
+
+  /**
+   * A stored sample image, fenced: its number, the job's preview, a `sample` event and the
+   * `job.sample` webhook, together. False when the claim is gone.
+   */
+  async recordSample(tx: Queryable, f: Fence, s: NewSample): Promise<boolean> {
+    const r = await insertSample(tx, f, s);
+    if (!r) return false;
+    const sample = sampleEventData(r.sample);
+    await appendEvents(tx, f.jobId, [{ type: 'sample', data: sample }], f);
+    await this.d.webhooks.enqueueJobEvent(tx, r.job, 'job.sample', { job: publicJob(r.job), sample });
+    return true;
   }
 
   saveCheckpoint(db: Queryable, f: Fence, cp: StoredCheckpoint): Promise<boolean> {

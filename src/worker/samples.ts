@@ -1,0 +1,66 @@
+import { createReadStream } from 'node:fs';
+import { open, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { latestSample, type NewSample } from '../domain/jobs/samples.js';
+import type { JobRow } from '../domain/jobs/types.js';
+import type { NewArtifact } from '../domain/registry/service.js';
+import type { Queryable } from '../db/db.js';
+import type { BlobStore } from '../storage/blob-store.js';
+
+/** A sample is a picture to look at, not a deliverable: anything larger is refused. */
+export const MAX_SAMPLE_BYTES = 20 * 1024 * 1024;
+
+const FORMATS: Array<{ format: string; ext: string; test: (b: Buffer) => boolean }> = [
+  { format: 'png', ext: 'png', test: (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
+  { format: 'jpeg', ext: 'jpg', test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
+  { format: 'webp', ext: 'webp', test: (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP' },
+];
+
+/**
+ * Uploads one sample image a trainer announced. Like artifacts, the path must resolve (symlinks
+ * too) inside the job's output or checkpoint folder, and the bytes must be an image: a trainer
+ * cannot make the worker publish arbitrary files. Throws a message for the job's log otherwise.
+ */
+export async function uploadSample(
+  store: BlobStore,
+  ctx: { ownerId: string; jobId: string; attempt: number; outputDir: string; checkpointDir: string },
+  e: { step: number; prompt: string; path: string },
+  index: number,
+): Promise<NewSample> {
+  const roots = await Promise.all([ctx.outputDir, ctx.checkpointDir].map((d) => realpath(d).catch(() => null)));
+  const file = await realpath(path.resolve(ctx.outputDir, e.path)).catch(() => null);
+  if (!file || !roots.some((r) => r && file.startsWith(r + path.sep))) throw new Error(`sample ${e.path} is missing or outside the job folder`);
+  const s = await stat(file);
+  if (!s.isFile()) throw new Error(`sample ${e.path} is not a file`);
+  if (s.size > MAX_SAMPLE_BYTES) throw new Error(`sample ${e.path} is larger than ${MAX_SAMPLE_BYTES} bytes`);
+  const fh = await open(file, 'r');
+  const head = Buffer.alloc(12);
+  try {
+    await fh.read(head, 0, 12, 0);
+  } finally {
+    await fh.close();
+  }
+  const kind = FORMATS.find((f) => f.test(head));
+  if (!kind) throw new Error(`sample ${e.path} is not a PNG, JPEG or WebP image`);
+  const key = `samples/${ctx.ownerId}/${ctx.jobId}/a${ctx.attempt}-${index}.${kind.ext}`;
+  const put = await store.put(key, createReadStream(file), { maxBytes: MAX_SAMPLE_BYTES });
+  return { step: e.step, prompt: e.prompt.slice(0, 2000), storage_key: key, format: kind.format, bytes: put.bytes, sha256: put.sha256 };
+}
+
+/**
+ * The version's preview: a job that rendered samples gets its latest one as `preview.<ext>`
+ * (copied, so the version and the job's samples can be deleted apart), replacing a preview the
+ * trainer made itself; without samples the trainer's artifacts stand as they are.
+ */
+export async function withSamplePreview(db: Queryable, store: BlobStore, job: JobRow, artifacts: NewArtifact[]): Promise<NewArtifact[]> {
+  const last = await latestSample(db, job.id);
+  if (!last) return artifacts;
+  const ext = last.storage_key.slice(last.storage_key.lastIndexOf('.') + 1);
+  const name = `preview.${ext}`;
+  const key = `artifacts/${job.owner_id}/${job.id}/a${job.attempt}/${name}`;
+  const put = await store.put(key, await store.get(last.storage_key));
+  return [
+    ...artifacts.filter((a) => !/^preview\.(png|jpe?g|webp)$/.test(a.name)),
+    { name, format: last.format, storage_key: key, bytes: put.bytes, sha256: put.sha256 },
+  ];
+}
