@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
@@ -15,6 +16,7 @@ let t: TestApp;
 let api: ReturnType<typeof client>;
 let admin: string;
 let dataDir: string;
+const logs: Array<Record<string, unknown>> = [];
 
 /** A call with a bot's key, acting for `user` when given. */
 const asBot = (key: string, user: string | null, method: string, p: string, json?: unknown) =>
@@ -25,6 +27,7 @@ beforeAll(async () => {
   await writeFile(path.join(dataDir, 'catalog.json'), JSON.stringify(testTrainers()));
   t = await startTestApp({
     dataDir,
+    logger: pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) }),
     env: { TRAINYARD_ADMIN_USERNAME: ADMIN.username, TRAINYARD_ADMIN_PASSWORD: ADMIN.password, WORKER_POLL_MS: '50', SIGNUP_CREDIT_GRANT: '100' },
   });
   api = client(t.url);
@@ -84,6 +87,10 @@ describe('bots', () => {
     expect(ids.body.data).toEqual([expect.objectContaining({ provider: 'telegram', external_id: '777001', user_id: me.body.id })]);
     // The account has no password: it cannot log in.
     expect((await api.post('/v1/auth/login', { username: 'telegram_777001', password: '!' })).status).toBe(401);
+    // The request's log lines name the user and the bot acting for them.
+    const done = logs.filter((l) => l.msg === 'request completed' && l.user_id === me.body.id);
+    expect(done.length).toBeGreaterThan(0);
+    expect(done[0]).toMatchObject({ via: 'bot', bot: 'tg-bot-2' });
     // A user acting through a bot is no login session: it mints no keys.
     expect((await asBot(bot.key, '777001', 'POST', '/v1/api-keys', { name: 'k' })).body.error.code).toBe('SESSION_REQUIRED');
   });
