@@ -31,7 +31,8 @@ export interface RouteShape {
 /**
  * The error answers any route can give for what it is, not for what it does, so that each one
  * is documented in /openapi.json without every route repeating them:
- * - not public: 401 (no or bad credentials); admins only: 403
+ * - not public: 401 (no or bad credentials); 403 (admins only; a bot's key without
+ *   X-On-Behalf-Of, or another key with it); 400 (a malformed X-On-Behalf-Of)
  * - rate limited (every route unless its config says rateLimit: false): 429
  * - path params: 400 (fails its schema), 404 (no such thing, or another owner's), 414 (a
  *   param longer than the router takes)
@@ -43,8 +44,7 @@ export interface RouteShape {
 export function standardErrorStatuses(route: RouteShape): number[] {
   const statuses = new Set<number>();
   const auth = route.config?.auth ?? 'user';
-  if (auth !== 'public') statuses.add(401);
-  if (auth === 'admin') statuses.add(403);
+  if (auth !== 'public') [400, 401, 403].forEach((s) => statuses.add(s));
   if (route.config?.rateLimit !== false) statuses.add(429);
   const schema = route.schema ?? {};
   if (schema.params) [400, 404, 414].forEach((s) => statuses.add(s));

@@ -11,6 +11,8 @@ declare module 'fastify' {
     auth?: AuthLevel;
     /** The $ref of the error envelope the route answers in: a compatibility facade's own (src/compat), else /v1's Error#. */
     errorRef?: string;
+    /** A bot may call the route as itself, without X-On-Behalf-Of (else 403 BOT_NEEDS_USER). */
+    bot?: boolean;
   }
 }
 

@@ -1,11 +1,14 @@
 import type { Queryable } from '../../db/db.js';
+import type { ROLES } from './schema.js';
+
+type Role = (typeof ROLES)[number];
 
 export interface UserRow {
   id: string;
   username: string;
   email: string;
   password_hash: string;
-  role: 'user' | 'admin';
+  role: Role;
   created_at: Date;
   disabled_at: Date | null;
   /** No password, cannot log in: acts only through API keys an admin made for it. */
@@ -60,7 +63,7 @@ export async function usernameOrEmailTaken(db: Queryable, username: string, emai
   return { username: rows[0]!.u, email: rows[0]!.e };
 }
 
-export async function setRole(db: Queryable, id: string, role: 'user' | 'admin'): Promise<void> {
+export async function setRole(db: Queryable, id: string, role: Role): Promise<void> {
   await db.query('update users set role = $2 where id = $1', [id, role]);
 }
 
@@ -141,4 +144,78 @@ export async function recordLoginFailure(db: Queryable, key: string, maxFailures
 
 export async function clearLoginFailures(db: Queryable, key: string): Promise<void> {
   await db.query('delete from login_failures where key = $1', [key]);
+}
+
+// Bots and external identities (issue #12) ---------------------------------------------------
+
+export interface BotRow {
+  user_id: string;
+  username: string;
+  provider: string;
+  signup_grant: boolean;
+  created_at: Date;
+}
+export interface IdentityRow {
+  provider: string;
+  external_id: string;
+  user_id: string;
+  created_at: Date;
+}
+
+const BOT_SELECT = `select b.user_id, u.username, b.provider, b.signup_grant, b.created_at from bots b join users u on u.id = b.user_id`;
+
+export async function insertBot(db: Queryable, b: { user_id: string; provider: string; signup_grant: boolean; created_by: string }): Promise<void> {
+  await db.query('insert into bots (user_id, provider, signup_grant, created_by) values ($1, $2, $3, $4)', [
+    b.user_id,
+    b.provider,
+    b.signup_grant,
+    b.created_by,
+  ]);
+}
+
+export async function botByUser(db: Queryable, userId: string): Promise<BotRow | null> {
+  const { rows } = await db.query<BotRow>(`${BOT_SELECT} where b.user_id = $1`, [userId]);
+  return rows[0] ?? null;
+}
+
+export async function listBots(db: Queryable, limit: number): Promise<BotRow[]> {
+  const { rows } = await db.query<BotRow>(`${BOT_SELECT} order by b.created_at desc, b.user_id desc limit $1`, [limit]);
+  return rows;
+}
+
+export async function setBotSignupGrant(db: Queryable, userId: string, grant: boolean): Promise<boolean> {
+  const { rowCount } = await db.query('update bots set signup_grant = $2 where user_id = $1', [userId, grant]);
+  return rowCount > 0;
+}
+
+export async function identity(db: Queryable, provider: string, externalId: string): Promise<IdentityRow | null> {
+  const { rows } = await db.query<IdentityRow>('select provider, external_id, user_id, created_at from identities where provider = $1 and external_id = $2', [
+    provider,
+    externalId,
+  ]);
+  return rows[0] ?? null;
+}
+
+export async function identitiesOf(db: Queryable, userId: string): Promise<IdentityRow[]> {
+  const { rows } = await db.query<IdentityRow>(
+    'select provider, external_id, user_id, created_at from identities where user_id = $1 order by created_at, provider, external_id limit 1000',
+    [userId],
+  );
+  return rows;
+}
+
+export async function insertIdentity(
+  db: Queryable,
+  i: { provider: string; external_id: string; user_id: string; created_by: string | null },
+): Promise<IdentityRow> {
+  const { rows } = await db.query<IdentityRow>(
+    'insert into identities (provider, external_id, user_id, created_by) values ($1, $2, $3, $4) returning provider, external_id, user_id, created_at',
+    [i.provider, i.external_id, i.user_id, i.created_by],
+  );
+  return rows[0]!;
+}
+
+export async function deleteIdentity(db: Queryable, userId: string, provider: string, externalId: string): Promise<boolean> {
+  const { rowCount } = await db.query('delete from identities where user_id = $1 and provider = $2 and external_id = $3', [userId, provider, externalId]);
+  return rowCount > 0;
 }

@@ -1,7 +1,8 @@
 /** Accounts and API keys: the shapes the API accepts and returns. */
 import { DateTime, Nullable, Out, StringEnum, Type, type Static } from '../schema-kit.js';
 
-export const ROLES = ['user', 'admin'] as const;
+/** 'bot' acts for its provider's users (X-On-Behalf-Of); only 'admin' is ever an admin. */
+export const ROLES = ['user', 'admin', 'bot'] as const;
 
 export const SignupBody = Type.Object(
   { username: Type.String({ maxLength: 64 }), email: Type.String({ maxLength: 320 }), password: Type.String({ maxLength: 256 }) },
@@ -40,3 +41,48 @@ export const ApiKey = Out({
 });
 
 export const Token = Out({ access_token: Type.String(), token_type: StringEnum(['bearer']), expires_in: Type.Integer() });
+
+// Bots and external identities (issue #12) ---------------------------------------------------
+
+export const PROVIDER_PATTERN = '^[a-z][a-z0-9-]{1,15}$';
+/** Printable ASCII without spaces: a Telegram id, an OAuth subject, an email address. */
+export const EXTERNAL_ID_PATTERN = '^[\\x21-\\x7e]{1,128}$';
+
+const Provider = Type.String({
+  minLength: 2,
+  maxLength: 16,
+  pattern: PROVIDER_PATTERN,
+  description: 'lower-case name of the identity provider, e.g. telegram',
+});
+const ExternalId = Type.String({ minLength: 1, maxLength: 128, pattern: EXTERNAL_ID_PATTERN, description: "the user's id at the provider" });
+
+export const Identity = Out({ provider: Type.String(), external_id: Type.String(), user_id: Type.String(), created_at: DateTime() });
+export const IdentityList = Out({ data: Type.Array(Identity) });
+
+export const AddIdentityBody = Type.Object({ provider: Provider, external_id: ExternalId }, { additionalProperties: false });
+export type AddIdentityInput = Static<typeof AddIdentityBody>;
+
+export const CreateBotBody = Type.Object(
+  {
+    provider: Provider,
+    name: Type.String({ minLength: 1, maxLength: 64, description: "the bot account's username" }),
+    signup_grant: Type.Optional(
+      Type.Boolean({ default: true, description: 'accounts it creates on first sight get the signup credit grant (SIGNUP_CREDIT_GRANT), or none' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CreateBotInput = Static<typeof CreateBotBody>;
+
+export const UpdateBotBody = Type.Object({ signup_grant: Type.Boolean() }, { additionalProperties: false });
+export type UpdateBotInput = Static<typeof UpdateBotBody>;
+
+export const Bot = Out({
+  id: Type.String(),
+  username: Type.String(),
+  provider: Type.String(),
+  signup_grant: Type.Boolean(),
+  created_at: DateTime(),
+});
+export const BotList = Out({ data: Type.Array(Bot) });
+export const BotCreated = Out({ bot: Bot, api_key: ApiKey });

@@ -11,6 +11,7 @@ import {
 } from '../../errors.js';
 import { decodeCursor, newId, toPage } from '../../ids.js';
 import { deriveKey } from '../../storage/signing.js';
+import { BotsService } from './bots.js';
 import * as cred from './credentials.js';
 import * as q from './queries.js';
 import type { ROLES, SignupInput } from './schema.js';
@@ -20,8 +21,10 @@ export interface Principal {
   userId: string;
   username: string;
   role: Role;
-  via: 'jwt' | 'api_key';
+  /** 'bot': a bot's API key acting for this user (X-On-Behalf-Of); `actor` names the bot. */
+  via: 'jwt' | 'api_key' | 'bot';
   keyId?: string;
+  actor?: { userId: string; username: string; provider: string };
 }
 
 export interface PublicUser {
@@ -73,8 +76,11 @@ export function checkPassword(password: string, username: string): void {
 
 export class AccountsService {
   private readonly jwtKey: Buffer;
+  /** External identities and bot principals. */
+  readonly bots: BotsService;
   constructor(private readonly deps: AccountsDeps) {
     this.jwtKey = deriveKey(deps.secret, 'jwt');
+    this.bots = new BotsService({ db: deps.db, ...(deps.onSignup ? { onSignup: deps.onSignup } : {}) });
   }
 
   async signup(input: SignupInput, opts: { role?: Role; bypassPolicy?: boolean } = {}): Promise<PublicUser> {
@@ -136,8 +142,19 @@ export class AccountsService {
     if (wait > 0) throw new TooManyRequestsError('TOO_MANY_LOGIN_ATTEMPTS', `Too many failed logins; try again in ${wait} s`, wait);
   }
 
-  /** Resolves a bearer token (JWT or API key) to a principal, reading the role fresh. */
-  async authenticate(token: string): Promise<Principal> {
+  /**
+   * Resolves a bearer token (JWT or API key) to a principal, reading the role fresh. With
+   * `onBehalfOf` (the X-On-Behalf-Of header) the token must be a bot's, and the principal is
+   * the user of that external id at the bot's provider (created on first sight).
+   */
+  async authenticate(token: string, onBehalfOf?: string): Promise<Principal> {
+    const p = await this.authenticateToken(token);
+    if (onBehalfOf === undefined) return p;
+    if (p.role !== 'bot') throw new ForbiddenError('NOT_A_BOT', 'only a bot’s API key may act on behalf of a user (X-On-Behalf-Of)');
+    return this.bots.actFor(p, onBehalfOf);
+  }
+
+  private async authenticateToken(token: string): Promise<Principal> {
     if (cred.isApiKey(token)) {
       const row = await q.apiKeyUser(this.deps.db, cred.hashApiKey(token));
       if (!row || row.disabled_at) throw new UnauthorizedError('INVALID_API_KEY', 'API key is invalid or revoked');

@@ -1,13 +1,27 @@
 import type { FastifyInstance } from 'fastify';
 import { BaseModel, CatalogCounts, RegisterBaseModelBody, type RegisterBaseModelInput } from '../../../domain/catalog/schema.js';
 import {
+  AddIdentityBody,
   ApiKey,
+  Bot,
+  BotCreated,
+  BotList,
   CreateApiKeyBody,
+  CreateBotBody,
   CreateServiceAccountBody,
+  EXTERNAL_ID_PATTERN,
+  Identity,
+  IdentityList,
+  PROVIDER_PATTERN,
+  UpdateBotBody,
   User,
+  type AddIdentityInput,
   type CreateApiKeyInput,
+  type CreateBotInput,
   type CreateServiceAccountInput,
+  type UpdateBotInput,
 } from '../../../domain/accounts/schema.js';
+import { NotFoundError } from '../../../errors.js';
 import { Page } from '../../../domain/schema-kit.js';
 import type { Services } from '../../../services.js';
 import { caller } from '../../types.js';
@@ -101,6 +115,103 @@ export default function adminRoutes(app: FastifyInstance, s: AdminDeps) {
     },
     handler: async (req, reply) => {
       await s.accounts.revokeServiceAccountKey(req.params.id, req.params.keyId);
+      return reply.code(204).send();
+    },
+  });
+
+  // Bots and external identities (issue #12) -------------------------------------------------
+
+  app.post<{ Body: CreateBotInput }>('/v1/admin/bots', {
+    config: { auth: 'admin' },
+    schema: {
+      tags: ['admin'],
+      summary: 'Create a bot for one identity provider and its API key, shown only in this response (admins only)',
+      description:
+        'A bot is a service account of role `bot`. With its key and `X-On-Behalf-Of: <external id>` a request is authenticated as the account of that identity at the bot’s provider, created on first sight (with the signup credit grant when `signup_grant`, the default). Needs an admin’s login session (403 SESSION_REQUIRED with an API key). More keys: /v1/admin/service-accounts/{id}/api-keys.',
+      security,
+      body: CreateBotBody,
+      response: { 201: BotCreated, ...errorResponses(400, 401, 403) },
+    },
+    handler: async (req, reply) => reply.code(201).send(await s.accounts.bots.create(caller(req), req.body)),
+  });
+
+  app.get('/v1/admin/bots', {
+    config: { auth: 'admin' },
+    schema: { tags: ['admin'], summary: 'Every bot, newest first (admins only)', security, response: { 200: BotList, ...errorResponses(401, 403) } },
+    handler: async () => ({ data: await s.accounts.bots.list() }),
+  });
+
+  app.patch<{ Params: { id: string }; Body: UpdateBotInput }>('/v1/admin/bots/:id', {
+    config: { auth: 'admin' },
+    schema: {
+      tags: ['admin'],
+      summary: 'Change whether the accounts a bot creates get the signup credit grant (admins only)',
+      security,
+      params: accountParams,
+      body: UpdateBotBody,
+      response: { 200: Bot, ...errorResponses(401, 403, 404) },
+    },
+    handler: async (req) => s.accounts.bots.setSignupGrant(req.params.id, req.body.signup_grant),
+  });
+
+  const userParams = {
+    type: 'object',
+    required: ['id'],
+    additionalProperties: false,
+    properties: { id: { type: 'string', minLength: 1, maxLength: 100, description: 'The account’s id or username' } },
+  } as const;
+  const user = async (idOrUsername: string) => {
+    const u = await s.accounts.find(idOrUsername);
+    if (!u) throw new NotFoundError('user', idOrUsername);
+    return u;
+  };
+
+  app.get<{ Params: { id: string } }>('/v1/admin/users/:id/identities', {
+    config: { auth: 'admin' },
+    schema: {
+      tags: ['admin'],
+      summary: 'An account’s external identities (admins only)',
+      security,
+      params: userParams,
+      response: { 200: IdentityList, ...errorResponses(401, 403, 404) },
+    },
+    handler: async (req) => ({ data: await s.accounts.bots.identities((await user(req.params.id)).id) }),
+  });
+
+  app.post<{ Params: { id: string }; Body: AddIdentityInput }>('/v1/admin/users/:id/identities', {
+    config: { auth: 'admin' },
+    schema: {
+      tags: ['admin'],
+      summary: 'Link an external identity to an account (admins only); an identity names one account (409 IDENTITY_TAKEN)',
+      security,
+      params: userParams,
+      body: AddIdentityBody,
+      response: { 201: Identity, ...errorResponses(400, 401, 403, 404, 409) },
+    },
+    handler: async (req, reply) =>
+      reply.code(201).send(await s.accounts.bots.addIdentity((await user(req.params.id)).id, req.body.provider, req.body.external_id, caller(req).userId)),
+  });
+
+  app.delete<{ Params: { id: string; provider: string; externalId: string } }>('/v1/admin/users/:id/identities/:provider/:externalId', {
+    config: { auth: 'admin' },
+    schema: {
+      tags: ['admin'],
+      summary: 'Unlink an external identity from an account (admins only)',
+      security,
+      params: {
+        type: 'object',
+        required: ['id', 'provider', 'externalId'],
+        additionalProperties: false,
+        properties: {
+          ...userParams.properties,
+          provider: { type: 'string', pattern: PROVIDER_PATTERN, maxLength: 16 },
+          externalId: { type: 'string', pattern: EXTERNAL_ID_PATTERN, maxLength: 128 },
+        },
+      },
+      response: { 204: noContent, ...errorResponses(401, 403, 404) },
+    },
+    handler: async (req, reply) => {
+      await s.accounts.bots.removeIdentity((await user(req.params.id)).id, req.params.provider, req.params.externalId);
       return reply.code(204).send();
     },
   });

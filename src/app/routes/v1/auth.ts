@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import {
   ApiKey,
   CreateApiKeyBody,
+  IdentityList,
   LoginBody,
   SignupBody,
   Token,
@@ -45,8 +46,20 @@ export default function authRoutes(app: FastifyInstance, s: AuthDeps) {
   });
 
   app.get('/v1/me', {
+    // A bot may ask who it is without acting for anyone.
+    config: { bot: true },
     schema: { tags: ['auth'], summary: 'The caller', security: [{ bearer: [] }], response: { 200: User, ...errorResponses(401) } },
     handler: async (req) => s.accounts.me(caller(req).userId),
+  });
+
+  app.get('/v1/me/identities', {
+    schema: {
+      tags: ['auth'],
+      summary: 'The caller’s external identities (provider, external id): the accounts at other services that act as this one through a bot',
+      security: [{ bearer: [] }],
+      response: { 200: IdentityList, ...errorResponses(401) },
+    },
+    handler: async (req) => ({ data: await s.accounts.bots.identities(caller(req).userId) }),
   });
 
   app.post<{ Body: CreateApiKeyInput }>('/v1/api-keys', {

@@ -55,8 +55,10 @@ export class JobLifecycle {
     extra: { event?: Record<string, unknown>; webhook?: Record<string, unknown> } = {},
   ): Promise<JobRow> {
     const t = TRANSITIONS[name];
-    if (t.credits === 'hold') await this.d.credits.hold(tx, row.owner_id, row.id, row.cost);
-    else if (t.credits === 'capture') await this.d.credits.capture(tx, row.id);
+    // The ledger says what the credits were for; a generation is an inference job.
+    const purpose = row.kind === 'inference' ? 'generation' : 'training';
+    if (t.credits === 'hold') await this.d.credits.hold(tx, row.owner_id, row.id, row.cost, purpose);
+    else if (t.credits === 'capture') await this.d.credits.capture(tx, row.id, purpose);
     else if (t.credits === 'release') await this.d.credits.release(tx, row.id, row.status === JOB_STATES.FAILED ? `failed: ${row.error?.code}` : row.status);
     await appendEvents(tx, row.id, [{ type: 'status', data: { status: t.to, ...extra.event } }]);
     if (t.webhook) await this.d.webhooks.enqueueJobEvent(tx, row, t.webhook, { job: publicJob(row), ...extra.webhook });
