@@ -78,9 +78,11 @@ export const ESTIMATE_PARAMS = ['steps', 'max_steps', 'num_epochs', 'epochs'] as
  * The entry's estimate with its param settled: the named one, else the first ESTIMATE_PARAMS
  * the trainer takes as an integer. Null when the trainer has no such counter (nothing to scale by).
  */
-export function resolveEstimate(d: Pick<TrainerDef, 'estimate' | 'hyperparameters'>): { param: string; seconds_per_unit?: number } | null {
+export function resolveEstimate(d: Pick<TrainerDef, 'estimate' | 'hyperparameters' | 'kind'>): { param: string; seconds_per_unit?: number } | null {
   const props = (d.hyperparameters.properties ?? {}) as Record<string, { type?: unknown }>;
-  const param = d.estimate?.param ?? ESTIMATE_PARAMS.find((p) => props[p]?.type === 'integer' || props[p]?.type === 'number');
+  // An inference trainer's `steps` are denoising steps, not training work: only an explicit param counts.
+  const guess = d.kind === 'inference' ? undefined : ESTIMATE_PARAMS.find((p) => props[p]?.type === 'integer' || props[p]?.type === 'number');
+  const param = d.estimate?.param ?? guess;
   if (!param) return null;
   return { param, ...(d.estimate?.seconds_per_unit ? { seconds_per_unit: d.estimate.seconds_per_unit } : {}) };
 }
