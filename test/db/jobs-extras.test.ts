@@ -1,6 +1,6 @@
 // Issue #12's canonical job additions through /v1: output.if_exists, a trainer's
 // default_base_model, and the duration estimate made when a job is created.
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,9 +36,13 @@ beforeAll(async () => {
     untimed: echoLike('untimed', { runtime: echoRuntime }),
     based: echoLike('based', { base_models: 'required', default_base_model: 'tiny-base', runtime: echoRuntime }),
     'based-broken': echoLike('based-broken', { base_models: 'required', default_base_model: 'missing-base', runtime: echoRuntime }),
+    'based-absent': echoLike('based-absent', { base_models: 'required', default_base_model: 'absent-base', runtime: echoRuntime }),
   });
-  const base = (id: string) => ({ id, name: id, description: 'test', architecture: 'test', trainers: ['based', 'based-broken'], source: `models/${id}` });
-  await writeFile(path.join(dataDir, 'catalog.json'), JSON.stringify({ ...catalog, base_models: [base('tiny-base'), base('other-base')] }));
+  const trainers = ['based', 'based-broken', 'based-absent'];
+  const base = (id: string) => ({ id, name: id, description: 'test', architecture: 'test', trainers, source: `models/${id}` });
+  // absent-base is listed, but its folder is not on this server.
+  for (const id of ['tiny-base', 'other-base']) await mkdir(path.join(dataDir, 'models', id), { recursive: true });
+  await writeFile(path.join(dataDir, 'catalog.json'), JSON.stringify({ ...catalog, base_models: ['tiny-base', 'other-base', 'absent-base'].map(base) }));
   t = await startTestApp({
     dataDir,
     env: { WORKER_POLL_MS: '50', WORKER_DRAIN_MS: '0', WORKER_STOP_GRACE_MS: '500', SIGNUP_CREDIT_GRANT: '10000', JOBS_MAX_QUEUED_PER_USER: '50' },
@@ -117,17 +121,21 @@ describe('default_base_model', () => {
     expect(trainers.get('echo').default_base_model).toBeNull();
   });
 
-  it('is the base model of a job that names none; one named wins; a default the deployment lacks fails as an explicit one would', async () => {
+  it('is the base model of a job that names none; one named wins; a default this server lacks asks for a base model', async () => {
     const d = await create({ trainer: 'based', output: { model_name: 'based-1' } });
     expect(d.status).toBe(202);
     expect(d.body.base_model).toBe('tiny-base');
     const e = await create({ trainer: 'based', base_model: 'other-base', output: { model_name: 'based-2' } });
     expect(e.body.base_model).toBe('other-base');
-    const broken = await create({ trainer: 'based-broken', output: { model_name: 'based-3' } });
-    expect(broken.status).toBe(400);
-    expect(broken.body.error.code).toBe('BASE_MODEL_NOT_ALLOWED');
-    expect(broken.body.error.message).toContain('"missing-base"');
-    expect(broken.body.error.message).toContain('default');
+    // A default this server lacks (not listed, or listed without its files) is no default: today's error for a missing base model.
+    for (const [trainer, id] of [
+      ['based-broken', 'missing-base'],
+      ['based-absent', 'absent-base'],
+    ]) {
+      const r = await create({ trainer, output: { model_name: 'based-3' } });
+      expect([r.status, r.body.error.code]).toEqual([400, 'BASE_MODEL_REQUIRED']);
+      expect(r.body.error.message).toContain(`its default, "${id}", is not installed`);
+    }
     for (const j of [d, e]) await cancel(j.body.id);
   });
 });

@@ -137,26 +137,29 @@ export class JobsService {
   }
 
   /**
-   * The base model a job trains from: the one asked for, else the trainer's default_base_model.
-   * Either is checked against the base models listed for the trainer, so a default the
-   * deployment does not offer fails as an explicit one would, naming itself as the default.
+   * The base model a job trains from: the one asked for (checked against the trainer's list, as
+   * always), else the trainer's default_base_model when this server has its files. A default
+   * the deployment lacks counts as no default: a required base model is then asked for (400
+   * BASE_MODEL_REQUIRED, saying why), rather than a job queued to fail at staging.
    */
   private baseModelFor(trainer: Trainer, requested: string | undefined): string | null {
     if (trainer.base_models === 'none') {
       if (requested) throw new ValidationError('BASE_MODEL_NOT_ALLOWED', `${trainer.id} trains from scratch and takes no base_model`);
       return null;
     }
-    const id = requested ?? trainer.default_base_model ?? undefined;
-    if (!id) {
-      if (trainer.base_models === 'required')
-        throw new ValidationError('BASE_MODEL_REQUIRED', `${trainer.id} needs a base_model; GET /v1/base-models?trainer=${trainer.id}`);
-      return null;
+    const offered = this.d.catalog.listBaseModels({ trainer: trainer.id });
+    if (requested) {
+      if (!offered.some((m) => m.id === requested))
+        throw new ValidationError('BASE_MODEL_NOT_ALLOWED', `base model "${requested}" is not available for ${trainer.id}`);
+      return requested;
     }
-    if (!this.d.catalog.listBaseModels({ trainer: trainer.id }).some((m) => m.id === id)) {
-      const which = requested ? `base model "${id}"` : `base model "${id}" (${trainer.id}'s default; name another with base_model)`;
-      throw new ValidationError('BASE_MODEL_NOT_ALLOWED', `${which} is not available for ${trainer.id}`);
+    const fallback = trainer.default_base_model ? offered.find((m) => m.id === trainer.default_base_model) : undefined;
+    if (fallback?.available) return fallback.id;
+    if (trainer.base_models === 'required') {
+      const why = trainer.default_base_model ? ` (its default, "${trainer.default_base_model}", is not installed on this server)` : '';
+      throw new ValidationError('BASE_MODEL_REQUIRED', `${trainer.id} needs a base_model${why}; GET /v1/base-models?trainer=${trainer.id}`);
     }
-    return id;
+    return null;
   }
 
   /**
