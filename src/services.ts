@@ -79,6 +79,8 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
       timeoutMs: config.uploads.importTimeoutMs,
       policy: parseAddressPolicy(config.uploads.importAllow),
       ...(o.resolver ? { resolver: o.resolver } : {}),
+      // Read at request time: the catalog is built below and may be reloaded.
+      largestImageSet: () => catalog.largestImageSet(),
     },
   });
   const datasets = new DatasetsService({

@@ -12,6 +12,7 @@ let api: ReturnType<typeof client>;
 let alice: Awaited<ReturnType<ReturnType<typeof client>['user']>>;
 let bob: typeof alice;
 let png: Buffer;
+let pngs: Buffer[];
 let origin: Server;
 let originUrl: string;
 
@@ -33,9 +34,19 @@ beforeAll(async () => {
   png = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#3366ff' } })
     .png()
     .toBuffer();
+  // 30 different pictures: as many as lora-diffusion takes in one dataset.
+  pngs = await Promise.all(
+    Array.from({ length: 30 }, (_, i) =>
+      sharp({ create: { width: 8, height: 8, channels: 3, background: { r: i * 8, g: 255 - i * 8, b: 90 } } })
+        .png()
+        .toBuffer(),
+    ),
+  );
   origin = createServer((req, res) => {
     if (req.url === '/data.csv') return res.writeHead(200, { 'content-type': 'text/csv' }).end('a,b\n1,2\n');
     if (req.url === '/to-loopback') return res.writeHead(302, { location: `http://127.0.0.1:${(origin.address() as { port: number }).port}/data.csv` }).end();
+    const img = /^\/img\/(\d+)\.png$/.exec(req.url ?? '');
+    if (img) return res.writeHead(200, { 'content-type': 'image/png' }).end(pngs[Number(img[1])]);
     if (req.url === '/huge') return res.writeHead(200).end(Buffer.alloc(MAX + 10, 65));
     res.writeHead(404).end();
   });
@@ -220,6 +231,22 @@ describe('POST /v1/files/import', () => {
     expect(r.body.results[0]).toMatchObject({ url, status: 'failed', error: { code } });
   });
 
+  it('takes as many URLs as the largest image set a trainer accepts (30 for lora-diffusion), in order', async () => {
+    const largest = Math.max(...(await api.get('/v1/trainers', alice.token)).body.data.map((tr: any) => tr.dataset.max_images ?? 0));
+    expect(largest).toBe(30);
+    const urls = Array.from({ length: largest }, (_, i) => `${originUrl}/img/${i}.png`);
+    const r = await api.post('/v1/files/import', { urls }, alice.token);
+    expect(r.status).toBe(200);
+    expect(r.body.results.map((x: any) => [x.url, x.status, x.file?.content_type, x.file?.sha256])).toEqual(
+      urls.map((u, i) => [u, 'imported', 'image/png', sha(pngs[i]!)]),
+    );
+    // Still guarded with a full list: the one loopback URL among them is refused, the others fetched.
+    const mixed = [...urls.slice(0, 29), 'http://127.0.0.1/x.png'];
+    const m = await api.post('/v1/files/import', { urls: mixed }, alice.token);
+    expect(m.body.results.filter((x: any) => x.status === 'imported')).toHaveLength(29);
+    expect(m.body.results[29]).toMatchObject({ url: 'http://127.0.0.1/x.png', status: 'failed', error: { code: 'ADDRESS_NOT_ALLOWED' } });
+  });
+
   it('refuses a redirect to loopback, and a body over the cap, storing nothing', async () => {
     const before = await storedObjects();
     const r = await api.post('/v1/files/import', { urls: [`${originUrl}/to-loopback`, `${originUrl}/huge`] }, alice.token);
@@ -230,7 +257,9 @@ describe('POST /v1/files/import', () => {
 
   it('validates the request body', async () => {
     expect((await api.post('/v1/files/import', { urls: [] }, alice.token)).status).toBe(400);
-    expect((await api.post('/v1/files/import', { urls: Array(21).fill('http://x.test/') }, alice.token)).status).toBe(400);
+    const tooMany = await api.post('/v1/files/import', { urls: Array.from({ length: 31 }, (_, i) => `${originUrl}/img/${i % 30}.png`) }, alice.token);
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.error).toMatchObject({ code: 'TOO_MANY_URLS', details: { limit: 30 } });
     expect((await api.post('/v1/files/import', { urls: ['http://x.test/'] })).status).toBe(401);
   });
 });

@@ -17,6 +17,16 @@ export const Trainer = Out({
   supports_warm_start: Type.Boolean(),
   kind: StringEnum(['training', 'inference']),
   runtime: FreeObject(),
+  default_base_model: Nullable(Type.String({ description: 'The base model a job gets when it names none' })),
+  estimate: Nullable(
+    Out(
+      {
+        param: Type.String({ description: 'The hyperparameter that counts the work (steps, epochs)' }),
+        seconds_per_unit: Type.Number({ description: 'Seconds per unit of param before this deployment has measured any' }),
+      },
+      { description: 'The figure a job duration estimate falls back on (GET /v1/jobs/{id}: estimated_duration_seconds)' },
+    ),
+  ),
   available: Type.Boolean(),
   unavailable_reason: Nullable(Type.String()),
 });

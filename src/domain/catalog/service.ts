@@ -6,7 +6,7 @@ import type { Db } from '../../db/db.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { BUILTIN_BASE_MODELS, BUILTIN_TRAINERS } from './builtin.js';
 import * as q from './queries.js';
-import type { AvailabilityProbe, BaseModel, RuntimeProbe, Trainer, TrainerDef } from './types.js';
+import { resolveEstimate, type AvailabilityProbe, type BaseModel, type RuntimeProbe, type Trainer, type TrainerDef } from './types.js';
 
 export class CatalogFileError extends Error {
   readonly code = 'CATALOG_FILE_INVALID';
@@ -48,8 +48,22 @@ function check(file: string, c: CatalogFile): void {
       const known = [...BUILTIN_TRAINERS, ...BUILTIN_BASE_MODELS].some((b) => b.id === item.id);
       const missing = known || item.disabled ? [] : required.filter((k) => item[k] === undefined);
       if (missing.length) throw new CatalogFileError(file, `entry ${item.id} lacks ${missing.join(', ')}`);
+      if (list === c.trainers) checkTrainerExtras(file, item);
     }
   }
+}
+
+/** default_base_model and estimate, the optional fields nothing else would check before a job needs them. */
+function checkTrainerExtras(file: string, item: Record<string, unknown>): void {
+  const d = item.default_base_model;
+  if (d !== undefined && d !== null && (typeof d !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,99}$/.test(d)))
+    throw new CatalogFileError(file, `entry ${String(item.id)}: default_base_model must be a base model id`);
+  const e = item.estimate as Record<string, unknown> | null | undefined;
+  if (e === undefined || e === null) return;
+  const okParam = e.param === undefined || (typeof e.param === 'string' && e.param.length > 0);
+  const okSpu = e.seconds_per_unit === undefined || (typeof e.seconds_per_unit === 'number' && e.seconds_per_unit > 0 && Number.isFinite(e.seconds_per_unit));
+  if (typeof e !== 'object' || Array.isArray(e) || !okParam || !okSpu)
+    throw new CatalogFileError(file, `entry ${String(item.id)}: estimate must be { param?: string, seconds_per_unit?: number > 0 }`);
 }
 
 /** The file a folder of each architecture must hold: a cheap check that the path is what it claims. */
@@ -96,6 +110,8 @@ export class CatalogService {
     this.trainers = defs.map((d) => ({
       ...d,
       kind: d.kind ?? 'training',
+      default_base_model: d.default_base_model ?? null,
+      estimate: resolveEstimate(d),
       available: previous.get(d.id)?.available ?? false,
       unavailable_reason: previous.get(d.id)?.unavailable_reason ?? PROBING,
     }));
@@ -139,6 +155,11 @@ export class CatalogService {
 
   listTrainers(): Trainer[] {
     return this.trainers;
+  }
+
+  /** The most images any trainer takes in one dataset (0 when none says): what one URL import may fetch. */
+  largestImageSet(): number {
+    return Math.max(0, ...this.trainers.map((t) => t.dataset.max_images ?? 0));
   }
 
   trainer(id: string): Trainer {

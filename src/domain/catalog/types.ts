@@ -49,12 +49,42 @@ export interface TrainerDef {
   kind?: 'training' | 'inference';
   /** Model attributes recorded from a job's hyperparameters: attribute → hyperparameter name (version-fields.ts). */
   version_fields?: VersionFields;
+  /** The base model a job gets when its request names none (checked like an explicit one). */
+  default_base_model?: string | null;
+  /** How long a job takes before this deployment has measured any (jobs/estimate.ts). */
+  estimate?: TrainerEstimate | null;
+}
+
+/**
+ * A job's duration is seconds_per_unit × hyperparameters[param]. `param` is the hyperparameter
+ * counting the work (steps, epochs); when omitted, the first of ESTIMATE_PARAMS the trainer
+ * takes. Measured history on this deployment replaces seconds_per_unit once there is some.
+ */
+export interface TrainerEstimate {
+  param?: string;
+  seconds_per_unit?: number;
 }
 
 /** Which hyperparameter, if any, becomes each model attribute when a version is registered. */
 export interface VersionFields {
   /** The word that invokes the model in prompts (image LoRAs). */
   trigger_word?: string;
+}
+
+/** Work counters tried in order when an entry's estimate names no param. */
+export const ESTIMATE_PARAMS = ['steps', 'max_steps', 'num_epochs', 'epochs'] as const;
+
+/**
+ * The entry's estimate with its param settled: the named one, else the first ESTIMATE_PARAMS
+ * the trainer takes as an integer. Null when the trainer has no such counter (nothing to scale by).
+ */
+export function resolveEstimate(d: Pick<TrainerDef, 'estimate' | 'hyperparameters' | 'kind'>): { param: string; seconds_per_unit?: number } | null {
+  const props = (d.hyperparameters.properties ?? {}) as Record<string, { type?: unknown }>;
+  // An inference trainer's `steps` are denoising steps, not training work: only an explicit param counts.
+  const guess = d.kind === 'inference' ? undefined : ESTIMATE_PARAMS.find((p) => props[p]?.type === 'integer' || props[p]?.type === 'number');
+  const param = d.estimate?.param ?? guess;
+  if (!param) return null;
+  return { param, ...(d.estimate?.seconds_per_unit ? { seconds_per_unit: d.estimate.seconds_per_unit } : {}) };
 }
 
 export interface Trainer extends TrainerDef {

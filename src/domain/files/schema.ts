@@ -1,4 +1,5 @@
 /** Files and uploads: the shapes the API accepts and returns. */
+import { MAX_IMPORT_URLS } from './limits.js';
 import { DateTime, Nullable, Out, StringEnum, Type, type Static } from '../schema-kit.js';
 
 export const FILE_SOURCES = ['upload', 'presigned', 'import'] as const;
@@ -29,7 +30,14 @@ export const CompleteUploadBody = Nullable(
 export type CompleteUploadInput = NonNullable<Static<typeof CompleteUploadBody>>;
 
 export const ImportFilesBody = Type.Object(
-  { urls: Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { minItems: 1, maxItems: 20 }) },
+  {
+    urls: Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), {
+      minItems: 1,
+      // The service's own limit is lower: the largest image set a trainer takes (30 built in), at least 20.
+      maxItems: MAX_IMPORT_URLS,
+      description: 'At most as many as the largest image set a trainer accepts (GET /v1/trainers: dataset.max_images; 30 built in), and at least 20',
+    }),
+  },
   { additionalProperties: false },
 );
 export type ImportFilesInput = Static<typeof ImportFilesBody>;

@@ -8,6 +8,7 @@ import { safeFetch } from '../../net/safe-fetch.js';
 import { BlobTooLargeError, type BlobStore } from '../../storage/blob-store.js';
 import * as q from './queries.js';
 import type { CompleteUploadInput, CreateUploadInput } from './schema.js';
+import { MAX_IMPORT_URLS, MIN_IMPORT_URLS } from './limits.js';
 import { sniff, SNIFF_BYTES } from './sniff.js';
 
 export interface PublicFile {
@@ -26,8 +27,18 @@ export interface FilesDeps {
   store: BlobStore;
   maxFileBytes: number;
   signedUrlTtlSeconds: number;
-  import: { maxBytes: number; timeoutMs: number; policy: AddressPolicy; resolver?: Resolver };
+  import: {
+    maxBytes: number;
+    timeoutMs: number;
+    policy: AddressPolicy;
+    resolver?: Resolver;
+    /** The most images a trainer takes in one dataset (catalog): one import may fetch that many URLs. */
+    largestImageSet?: () => number;
+  };
 }
+
+/** Fetches in flight at once for one import: 30 URLs take a few round trips, not 30. */
+const IMPORT_CONCURRENCY = 4;
 
 export function publicFile(f: q.FileRow): PublicFile {
   return {
@@ -185,30 +196,52 @@ export class FilesService {
     return h.digest('hex');
   }
 
-  /** One result per URL, in order; one URL failing does not fail the others. */
+  /** How many URLs one import takes: enough for the largest image set a trainer accepts. */
+  importUrlLimit(): number {
+    return Math.min(MAX_IMPORT_URLS, Math.max(MIN_IMPORT_URLS, this.deps.import.largestImageSet?.() ?? 0));
+  }
+
+  /**
+   * One result per URL, in order; one URL failing does not fail the others. Every fetch goes
+   * through the address guard (safeFetch), a few at a time.
+   */
   async importUrls(ownerId: string, urls: string[]) {
-    const results = [];
-    for (const url of urls) {
-      try {
-        const res = await safeFetch(url, {
-          policy: this.deps.import.policy,
-          timeoutMs: this.deps.import.timeoutMs,
-          maxBytes: this.deps.import.maxBytes,
-          ...(this.deps.import.resolver ? { resolver: this.deps.import.resolver } : {}),
-        });
-        const name = filenameFromResponse(res.url, res.headers['content-disposition']);
-        const file = await this.ingest(ownerId, name, res.body, 'import', url, this.deps.import.maxBytes);
-        results.push({ url, status: 'imported' as const, file });
-      } catch (err) {
-        if (!(err instanceof AppError)) throw err;
-        results.push({
-          url,
-          status: 'failed' as const,
-          error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) },
-        });
+    const limit = this.importUrlLimit();
+    if (urls.length > limit)
+      throw new ValidationError('TOO_MANY_URLS', `at most ${limit} URLs per import (the largest image set a trainer takes); got ${urls.length}`, {
+        limit,
+      });
+    const results: Array<Awaited<ReturnType<FilesService['importOne']>>> = new Array(urls.length);
+    let next = 0;
+    const lane = async () => {
+      while (next < urls.length) {
+        const i = next++;
+        results[i] = await this.importOne(ownerId, urls[i]!);
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(IMPORT_CONCURRENCY, urls.length) }, lane));
     return results;
+  }
+
+  private async importOne(ownerId: string, url: string) {
+    try {
+      const res = await safeFetch(url, {
+        policy: this.deps.import.policy,
+        timeoutMs: this.deps.import.timeoutMs,
+        maxBytes: this.deps.import.maxBytes,
+        ...(this.deps.import.resolver ? { resolver: this.deps.import.resolver } : {}),
+      });
+      const name = filenameFromResponse(res.url, res.headers['content-disposition']);
+      const file = await this.ingest(ownerId, name, res.body, 'import', url, this.deps.import.maxBytes);
+      return { url, status: 'imported' as const, file };
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      return {
+        url,
+        status: 'failed' as const,
+        error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) },
+      };
+    }
   }
 
   async get(ownerId: string, id: string): Promise<PublicFile> {

@@ -107,3 +107,46 @@ export async function datasetInUse(db: Queryable, datasetId: string): Promise<st
   );
   return rows[0] ? `job ${rows[0].id} is ${rows[0].status}` : null;
 }
+
+/**
+ * Whether `name` is taken for the owner: a model of that name, or an open training job that
+ * will produce it. One statement, so it sees one snapshot: a job finishing meanwhile (its
+ * model and its final state commit together) is counted either as the job or as the model.
+ */
+export async function modelNameTaken(db: Queryable, ownerId: string, name: string): Promise<'model' | 'job' | null> {
+  const { rows } = await db.query<{ taken: 'model' | 'job' | null }>(
+    `select case
+       when exists (select 1 from models where owner_id = $1 and name = $2) then 'model'
+       when exists (select 1 from jobs where owner_id = $1 and kind = 'training' and output ->> 'model_name' = $2 and status in (${OPEN})) then 'job'
+     end as taken`,
+    [ownerId, name],
+  );
+  return rows[0]?.taken ?? null;
+}
+
+/**
+ * Median seconds per unit of work (`param`, a hyperparameter) over a trainer's latest `n`
+ * first-attempt successes at `gpus` GPUs, wall time from start to finish; null with no history.
+ * First attempts only: a retried run's time includes the attempt that was lost.
+ */
+export async function measuredSecondsPerUnit(db: Queryable, trainer: string, gpus: number, param: string, n: number): Promise<number | null> {
+  const { rows } = await db.query<{ spu: number | null }>(
+    `select percentile_cont(0.5) within group (order by spu)::float8 as spu from (
+       select extract(epoch from finished_at - started_at)::float8 / (hyperparameters ->> $3)::float8 as spu
+         from jobs
+        where trainer = $1 and gpus = $2 and status = '${JOB_STATES.SUCCEEDED}' and attempt = 1 and started_at is not null
+          and jsonb_typeof(hyperparameters -> $3) = 'number' and (hyperparameters ->> $3)::float8 > 0
+        order by finished_at desc limit $4) h`,
+    [trainer, gpus, param, n],
+  );
+  return rows[0]?.spu ?? null;
+}
+
+export async function setEstimate(db: Queryable, id: string, seconds: number, source: 'history' | 'catalog'): Promise<JobRow> {
+  const { rows } = await db.query<JobRow>('update jobs set estimated_duration_seconds = $2, estimate_source = $3 where id = $1 returning *', [
+    id,
+    seconds,
+    source,
+  ]);
+  return rows[0]!;
+}

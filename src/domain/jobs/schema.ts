@@ -1,5 +1,6 @@
 /** Training jobs: the shapes the API accepts and returns. */
 import { AnyObject, DateTime, FreeObject, Nullable, Out, Page, StringEnum, Type, VersionNumber, type Static } from '../schema-kit.js';
+import { ESTIMATE_SOURCES } from './estimate.js';
 import { ALL_STATES } from './states.js';
 
 const nullableDate = () => Nullable(DateTime());
@@ -23,7 +24,16 @@ export const CreateJobBody = Type.Object(
     /** Checked against the trainer's own JSON Schema when the job is created. */
     hyperparameters: Type.Optional(AnyObject()),
     output: Type.Object(
-      { model_name: Type.String({ minLength: 1, maxLength: 100 }), description: Type.Optional(Type.String({ maxLength: 2000 })) },
+      {
+        model_name: Type.String({ minLength: 1, maxLength: 100 }),
+        description: Type.Optional(Type.String({ maxLength: 2000 })),
+        if_exists: Type.Optional(
+          StringEnum(['new_version', 'fail'], {
+            description:
+              'new_version (the default): a model of this name gets a new version. fail: 409 MODEL_NAME_EXISTS when you have a model of this name or a queued or running job training one',
+          }),
+        ),
+      },
       { additionalProperties: false },
     ),
     metadata: Type.Optional(AnyObject({ maxProperties: 50 })),
@@ -78,6 +88,15 @@ export const Job = Out({
   model_version_id: Nullable(Type.String()),
   from_model: Nullable(Out({ name: Type.String(), version: Type.Integer() })),
   sweep_id: Nullable(Type.String()),
+  estimated_duration_seconds: Nullable(
+    Type.Number({
+      description:
+        "Expected run time, estimated at creation from the trainer's recent runs here (or its catalog figure) × this job's steps or epochs; while running, progress.eta_seconds is the trainer's own",
+    }),
+  ),
+  estimate_source: StringEnum(ESTIMATE_SOURCES, {
+    description: 'history: measured on this deployment; catalog: the trainer entry’s figure; none: no estimate',
+  }),
   created_at: DateTime(),
   started_at: nullableDate(),
   finished_at: nullableDate(),

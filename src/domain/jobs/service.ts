@@ -7,6 +7,7 @@ import type { CreditsService } from '../credits/service.js';
 import type { DatasetsService, PublicDataset } from '../datasets/service.js';
 import type { RegistryService } from '../registry/service.js';
 import type { WebhooksService } from '../webhooks/service.js';
+import { estimate, rateFor, type Rate } from './estimate.js';
 import { validateHyperparameters } from './hyperparameters.js';
 import { idempotentCreate, requestHash, type Idempotent } from './idempotency.js';
 import type { JobLifecycle } from './lifecycle/index.js';
@@ -37,6 +38,10 @@ export interface PreparedJob {
   datasetId: string;
   /** The dataset's row count, which linear pricing may scale by. */
   datasetRows: number;
+  /** The request's base model, or the trainer's default when it named none. */
+  baseModel: string | null;
+  /** The trainer's seconds per unit of work, for the duration estimate (estimate.ts). */
+  rate: Rate | null;
   cost: number;
 }
 
@@ -101,16 +106,9 @@ export class JobsService {
       if (vds.kind !== ds.kind) throw new ValidationError('DATASET_KIND_MISMATCH', 'the validation dataset must be of the same kind as the dataset');
       if (vds.status !== 'ready') throw new ConflictError('DATASET_NOT_READY', `validation dataset ${vds.id} is ${vds.status}, not ready`);
     }
-    if (trainer.base_models === 'none' && input.base_model)
-      throw new ValidationError('BASE_MODEL_NOT_ALLOWED', `${trainer.id} trains from scratch and takes no base_model`);
-    if (trainer.base_models === 'required' && !input.base_model)
-      throw new ValidationError('BASE_MODEL_REQUIRED', `${trainer.id} needs a base_model; GET /v1/base-models?trainer=${trainer.id}`);
-    if (input.base_model) {
-      const bm = this.d.catalog.listBaseModels({ trainer: trainer.id }).find((m) => m.id === input.base_model);
-      if (!bm) throw new ValidationError('BASE_MODEL_NOT_ALLOWED', `base model "${input.base_model}" is not available for ${trainer.id}`);
-    }
+    const baseModel = this.baseModelFor(trainer, input.base_model);
     const hyperparameters = validateHyperparameters(trainer.hyperparameters, input.hyperparameters ?? {});
-    await this.d.registry.checkOutput(ownerId, input.output.model_name, trainer.id);
+    await this.d.registry.checkOutput(ownerId, input.output.model_name, trainer.id, input.output.if_exists);
     if (input.webhook_url) await this.d.webhooks.checkUrl(input.webhook_url);
     let fromModel: FromModel | null = null;
     if (input.from_model) {
@@ -124,7 +122,44 @@ export class JobsService {
       fromModel = { name, version: v.version, version_id: v.id };
     }
     const datasetRows = Number(ds.stats?.row_count ?? 0);
-    return { trainer, input, hyperparameters, fromModel, datasetId: ds.id, datasetRows, cost: priceJob(trainer.pricing, hyperparameters, datasetRows) };
+    const rate = await rateFor(this.d.db, trainer, JobsService.gpus(trainer));
+    return {
+      trainer,
+      input,
+      hyperparameters,
+      fromModel,
+      datasetId: ds.id,
+      datasetRows,
+      baseModel,
+      rate,
+      cost: priceJob(trainer.pricing, hyperparameters, datasetRows),
+    };
+  }
+
+  /**
+   * The base model a job trains from: the one asked for (checked against the trainer's list, as
+   * always), else the trainer's default_base_model when this server has its files. A default
+   * the deployment lacks counts as no default: a required base model is then asked for (400
+   * BASE_MODEL_REQUIRED, saying why), rather than a job queued to fail at staging.
+   */
+  private baseModelFor(trainer: Trainer, requested: string | undefined): string | null {
+    if (trainer.base_models === 'none') {
+      if (requested) throw new ValidationError('BASE_MODEL_NOT_ALLOWED', `${trainer.id} trains from scratch and takes no base_model`);
+      return null;
+    }
+    const offered = this.d.catalog.listBaseModels({ trainer: trainer.id });
+    if (requested) {
+      if (!offered.some((m) => m.id === requested))
+        throw new ValidationError('BASE_MODEL_NOT_ALLOWED', `base model "${requested}" is not available for ${trainer.id}`);
+      return requested;
+    }
+    const fallback = trainer.default_base_model ? offered.find((m) => m.id === trainer.default_base_model) : undefined;
+    if (fallback?.available) return fallback.id;
+    if (trainer.base_models === 'required') {
+      const why = trainer.default_base_model ? ` (its default, "${trainer.default_base_model}", is not installed on this server)` : '';
+      throw new ValidationError('BASE_MODEL_REQUIRED', `${trainer.id} needs a base_model${why}; GET /v1/base-models?trainer=${trainer.id}`);
+    }
+    return null;
   }
 
   /**
@@ -161,8 +196,24 @@ export class JobsService {
       'id' | 'owner_id' | 'labels' | 'max_attempts' | 'max_runtime_seconds' | 'idempotency_key' | 'request_hash' | 'sweep_id' | 'sweep_point' | 'sweep_repeat'
     >,
     o: InsertOptions,
+    extra: { uniqueName?: string | undefined; estimate?: ReturnType<typeof estimate> } = {},
   ): Promise<JobRow | null> {
     await this.d.credits.lockAccount(tx, ownerId);
+    // Under the owner's lock, so two creations asking for the same new name cannot both see it free.
+    if (extra.uniqueName !== undefined) {
+      const taken = await q.modelNameTaken(tx, ownerId, extra.uniqueName);
+      if (taken) {
+        // The same Idempotency-Key racing itself: the other request's job is the answer.
+        if (o.idempotencyKey && (await q.jobByIdempotencyKey(tx, ownerId, o.idempotencyKey))) return null;
+        throw new ConflictError(
+          'MODEL_NAME_EXISTS',
+          taken === 'model'
+            ? `you already have a model named "${extra.uniqueName}" (output.if_exists is "fail")`
+            : `a queued or running job of yours is already training "${extra.uniqueName}" (output.if_exists is "fail")`,
+          { model_name: extra.uniqueName, taken_by: taken },
+        );
+      }
+    }
     const counts = await q.countByStatus(tx, ownerId);
     if (counts.queued >= this.d.limits.maxQueuedPerUser) {
       throw new TooManyRequestsError(
@@ -171,7 +222,7 @@ export class JobsService {
         30,
       );
     }
-    return this.d.lifecycle.enqueue(tx, {
+    const row = await this.d.lifecycle.enqueue(tx, {
       ...job,
       id: newId('job'),
       owner_id: ownerId,
@@ -184,6 +235,7 @@ export class JobsService {
       sweep_point: o.sweep?.point ?? null,
       sweep_repeat: o.sweep?.repeat ?? null,
     });
+    return row && extra.estimate ? q.setEstimate(tx, row.id, extra.estimate.seconds, extra.estimate.source) : row;
   }
 
   /** A GPU-optional trainer queues for no GPU: a worker gives it one when it has one free. */
@@ -201,7 +253,7 @@ export class JobsService {
         priority: p.input.priority ?? 0,
         dataset_id: p.datasetId,
         validation_dataset_id: p.input.validation_dataset_id ?? null,
-        base_model: p.input.base_model ?? null,
+        base_model: p.baseModel,
         hyperparameters: p.hyperparameters,
         output: p.input.output,
         metadata: p.input.metadata ?? {},
@@ -211,6 +263,7 @@ export class JobsService {
         cost: p.cost,
       },
       o,
+      { uniqueName: p.input.output.if_exists === 'fail' ? p.input.output.model_name : undefined, estimate: estimate(p.rate, p.hyperparameters) },
     );
   }
 

@@ -34,6 +34,8 @@ export function publicJob(j: JobRow) {
     model_version_id: j.model_version_id,
     from_model: j.from_model ? { name: j.from_model.name, version: j.from_model.version } : null,
     sweep_id: j.sweep_id,
+    estimated_duration_seconds: j.estimated_duration_seconds,
+    estimate_source: j.estimate_source,
     created_at: j.created_at.toISOString(),
     started_at: j.started_at?.toISOString() ?? null,
     finished_at: j.finished_at?.toISOString() ?? null,

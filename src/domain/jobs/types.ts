@@ -62,6 +62,9 @@ export interface JobRow {
   sweep_id: string | null;
   sweep_point: Record<string, unknown> | null;
   sweep_repeat: number | null;
+  /** Set at creation (estimate.ts); null with source 'none' when there was nothing to go on. */
+  estimated_duration_seconds: number | null;
+  estimate_source: 'history' | 'catalog' | 'none';
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;

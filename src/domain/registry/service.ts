@@ -1,5 +1,5 @@
 import type { Db, Queryable } from '../../db/db.js';
-import { AppError, NotFoundError, ValidationError } from '../../errors.js';
+import { AppError, ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { isVersionNumber } from '../schema-kit.js';
@@ -227,11 +227,20 @@ export class RegistryService {
     return (await q.artifacts(this.db, [versionId])).reduce((s, a) => s + a.bytes, 0);
   }
 
-  /** For job creation: the output name is new, or names one of the caller's models of this trainer. */
-  async checkOutput(callerId: string, name: string, trainer: string): Promise<void> {
+  /**
+   * For job creation: the output name is new, or names one of the caller's models of this
+   * trainer (a new version). With ifExists "fail" an existing model is refused here already;
+   * names reserved by open jobs are checked at insert, under the owner's lock (jobs service).
+   */
+  async checkOutput(callerId: string, name: string, trainer: string, ifExists: 'new_version' | 'fail' = 'new_version'): Promise<void> {
     if (!MODEL_NAME.test(name))
       throw new ValidationError('INVALID_MODEL_NAME', 'output.model_name: 1-100 letters, digits, "_", "." or "-", starting with a letter or digit');
     const m = await q.modelByName(this.db, callerId, name);
+    if (m && ifExists === 'fail')
+      throw new ConflictError('MODEL_NAME_EXISTS', `you already have a model named "${name}" (output.if_exists is "fail")`, {
+        model_name: name,
+        taken_by: 'model',
+      });
     if (m && m.trainer !== trainer)
       throw new AppError('MODEL_TRAINER_MISMATCH', `model "${name}" was trained with ${m.trainer}; a new version must use the same trainer`, { status: 409 });
   }

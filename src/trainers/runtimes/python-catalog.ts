@@ -76,6 +76,10 @@ export const PYTHON_TRAINERS: TrainerDef[] = [
       ],
     },
     base_models: 'required',
+    default_base_model: 'stable-diffusion-v1-5',
+    // About a second a step for SD 1.5 at 512 px on one GPU, loading included; measured runs
+    // on the deployment replace it (jobs/estimate.ts).
+    estimate: { param: 'steps', seconds_per_unit: 1 },
     // The model remembers the word that invokes it (GET /v1/models/{name} shows it).
     version_fields: { trigger_word: 'trigger_word' },
     runtime: { type: 'python', entry: 'lora_diffusion' },
@@ -111,6 +115,7 @@ export const PYTHON_TRAINERS: TrainerDef[] = [
     resources: { gpus: 1, gpu_optional: true, memory_mb: 24_576 },
     pricing: { type: 'linear', param: 'epochs', base: 5, per_unit: 10 },
     base_models: 'required',
+    default_base_model: 'llama-3.2-1b',
     supports_warm_start: true,
     runtime: { type: 'python', entry: 'lora_causal_lm' },
   },
@@ -143,6 +148,7 @@ export const PYTHON_TRAINERS: TrainerDef[] = [
     resources: { gpus: 1, gpu_optional: true, memory_mb: 8192 },
     pricing: { type: 'linear', param: 'num_epochs', base: 2, per_unit: 5 },
     base_models: 'required',
+    default_base_model: 'deberta-v3-base',
     supports_warm_start: true,
     runtime: { type: 'python', entry: 'hf_sequence_classifier' },
   },

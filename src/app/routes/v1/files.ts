@@ -125,7 +125,8 @@ export default function fileRoutes(app: FastifyInstance, s: FileDeps) {
     schema: {
       tags: ['files'],
       summary: 'Fetch files from http(s) URLs on the server side; one result per URL',
-      description: 'Private, loopback, link-local, multicast and cloud-metadata addresses are refused, also after redirects (at most 3).',
+      description:
+        'As many URLs as the largest image set a trainer accepts (30 with the built-in catalog; never fewer than 20); more is 400 TOO_MANY_URLS. Private, loopback, link-local, multicast and cloud-metadata addresses are refused, also after redirects (at most 3).',
       security,
       body: ImportFilesBody,
       response: { 200: ImportResults, ...errorResponses(400, 401, 429) },
