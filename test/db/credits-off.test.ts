@@ -20,7 +20,14 @@ afterAll(() => t.close());
 it('without billing, jobs run with no credits at all and nothing is charged', async () => {
   const u = await api.user('free');
   const ds = await csvDataset(api, u.token, 'd');
-  expect((await api.get('/v1/credits/balance', u.token)).body).toEqual({ balance: 0, held: 0, total_spent: 0, total_granted: 0, total_bought: 0, billing: 'off' });
+  expect((await api.get('/v1/credits/balance', u.token)).body).toEqual({
+    balance: 0,
+    held: 0,
+    total_spent: 0,
+    total_granted: 0,
+    total_bought: 0,
+    billing: 'off',
+  });
   const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, output: { model_name: 'm' } }, u.token);
   expect(r.status).toBe(202);
   expect(r.body.cost).toBe(5);
