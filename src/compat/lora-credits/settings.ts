@@ -1,4 +1,4 @@
-import { rateLimit, type Env, type RateLimit } from '../../config.js';
+import { int, rateLimit, type Env, type RateLimit } from '../../config.js';
 import { ConfigError } from '../../errors.js';
 
 /** The facade's own settings (COMPAT_LORA_CREDITS_*), read once per mount; a bad value names its variable. */
@@ -11,6 +11,12 @@ export interface LoraCreditsSettings {
   rateOther: RateLimit;
   /** The base model every job trains from; null: the trainer's default_base_model. */
   baseModel: string | null;
+  /**
+   * Trainer steps per requested step, in percent (100: the document's 600/1200/2000 are trained
+   * as such). Below 100 for demos and tests on small machines: the job trains fewer steps and is
+   * priced by them, so every preset then costs what its trained steps' tier does.
+   */
+  stepPercent: number;
   /** Hyperparameters added to every job (resolution, rank, …); steps and trigger_word are the facade's. */
   hyperparameters: Record<string, unknown>;
 }
@@ -43,6 +49,7 @@ export function loraCreditsSettings(env: Env): LoraCreditsSettings {
     rateStart: rateLimit(env, 'COMPAT_LORA_CREDITS_RATE_START', '5/1m'),
     rateOther: rateLimit(env, 'COMPAT_LORA_CREDITS_RATE_OTHER', '60/1m'),
     baseModel,
+    stepPercent: int(env, 'COMPAT_LORA_CREDITS_STEP_PERCENT', 100, 1, 100),
     hyperparameters: hyperparameters(env),
   };
 }

@@ -50,6 +50,9 @@ export async function upload(c: Ctx, ownerId: string, body: UploadInput) {
   };
 }
 
+/** The steps the trainer runs for a requested preset (COMPAT_LORA_CREDITS_STEP_PERCENT). */
+export const trainerSteps = (c: Ctx, steps: number) => Math.max(1, Math.ceil((steps * c.settings.stepPercent) / 100));
+
 /** The trainer and its base model are here, or TRAINING_START_ERROR (503). */
 async function checkTrainer(c: Ctx): Promise<string> {
   await c.s.catalog.ready();
@@ -110,7 +113,7 @@ export async function start(c: Ctx, ownerId: string, body: StartInput) {
       trainer: TRAINER,
       dataset_id: ds.id,
       base_model: baseModel,
-      hyperparameters: { ...c.settings.hyperparameters, steps, trigger_word: triggerWord(body.model_name) },
+      hyperparameters: { ...c.settings.hyperparameters, steps: trainerSteps(c, steps), trigger_word: triggerWord(body.model_name) },
       output: { model_name: body.model_name, if_exists: 'fail' },
       metadata: { compat: 'lora-credits', training_job_id: trainingId, session_id: session, ...(body.metadata ? { request: body.metadata } : {}) },
     });
