@@ -268,6 +268,11 @@ describe('lora-credits facade (seed 000) with a stand-in trainer', () => {
       const st = await api.post('/api/train/start', { model_name: 'counted', steps: 600, training_images: urls(n) }, u.token);
       expect(st).toMatchObject({ status: 400, body: envelope('INVALID_IMAGE_COUNT') });
     }
+    const repeated = [...urls(9), urls(1)[0]!];
+    expect(await api.post('/api/train/start', { model_name: 'counted', training_images: repeated }, u.token)).toMatchObject({
+      status: 400,
+      body: envelope('INVALID_IMAGE_COUNT'),
+    });
     const before = hits;
     const declared = [...uploadImages(urls(10)), { url: `${originUrl}/anim.gif`, filename: 'anim.gif', size: GIF.length, format: 'gif' }];
     const gif = await api.post('/api/train/upload', { images: declared, model_name: 'gif-model' }, u.token);

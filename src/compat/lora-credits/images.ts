@@ -15,7 +15,7 @@ const CONTENT_CODES = ['UNSUPPORTED_FILE_TYPE', 'FILE_TYPE_MISMATCH', 'EMPTY_FIL
 
 export const invalidFormat = (message: string, details?: unknown) => new AppError('INVALID_IMAGE_FORMAT', message, { status: 400, details });
 
-/** 10-30 images, or INVALID_IMAGE_COUNT (400). */
+/** 10-30 distinct images (a URL given twice is one image), or INVALID_IMAGE_COUNT (400). */
 export function checkCount(n: number): void {
   if (n < MIN_IMAGES || n > MAX_IMAGES)
     throw new AppError('INVALID_IMAGE_COUNT', `${MIN_IMAGES}-${MAX_IMAGES} training images are required; got ${n}`, {

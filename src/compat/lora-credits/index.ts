@@ -7,13 +7,13 @@ import { loraCreditsSettings } from './settings.js';
 
 /**
  * The document names two error codes for failures it does not explain: an unexpected error
- * (500) starting a job is TRAINING_START_ERROR, reading one TRAINING_STATUS_ERROR. Every other
+ * (500) starting a job is TRAINING_START_ERROR, reading one or the list TRAINING_STATUS_ERROR. Every other
  * error keeps /v1's code and status (README, seed 000).
  */
 export function codeOf(e: FacadeError, url: string | undefined): string {
   if (e.status < 500) return e.code;
   if (url?.endsWith('/api/train/start')) return 'TRAINING_START_ERROR';
-  if (url?.includes('/api/train/')) return 'TRAINING_STATUS_ERROR';
+  if (url?.endsWith('/api/train/models') || url?.includes('/api/train/:jobId')) return 'TRAINING_STATUS_ERROR';
   return e.code;
 }
 

@@ -32,7 +32,7 @@ async function checkNameFree(c: Ctx, ownerId: string, name: string): Promise<voi
 
 /** POST /api/train/upload: validate, import, remember the files under a new session id. */
 export async function upload(c: Ctx, ownerId: string, body: UploadInput) {
-  checkCount(body.images.length);
+  checkCount(new Set(body.images.map((i) => i.url)).size);
   checkDeclared(body.images);
   await checkNameFree(c, ownerId, body.model_name);
   const images = await importImages(c.s, ownerId, body.images);
@@ -94,7 +94,7 @@ async function resolveImages(c: Ctx, ownerId: string, urls: string[]) {
  */
 export async function start(c: Ctx, ownerId: string, body: StartInput) {
   const steps = body.steps ?? 600;
-  checkCount(body.training_images.length);
+  checkCount(new Set(body.training_images).size);
   checkDeclared(body.training_images.map((url) => ({ url })));
   await checkNameFree(c, ownerId, body.model_name);
   const baseModel = await checkTrainer(c);
