@@ -86,6 +86,7 @@ beforeAll(async () => {
       WORKER_CONCURRENCY: '1',
       SIGNUP_CREDIT_GRANT: '30',
       COMPAT_SELFI_UPLOAD_MAX: '64KiB',
+      COMPAT_SELFI_GENERATE_WAIT: '3',
     },
   });
   base = t.compatUrls.selfi!;
@@ -316,5 +317,22 @@ describe('selfi facade (seed 003) with stand-in trainers', () => {
     expect((await as('8001', 'GET', '/stars/balance')).body).toEqual({ balance: 30, totalSpent: 0, totalBought: 0 });
     // A failed LoRA is not public.
     expect((await as('8001', 'GET', '/loras/public')).body.loras.map((l: any) => l.id)).not.toContain(r.body.modelId);
+  }, 30_000);
+
+  it('a generation not ready within COMPAT_SELFI_GENERATE_WAIT: 504 generation_timeout, cancelled, its star refunded', async () => {
+    const before = (await as('9001', 'GET', '/stars/balance')).body;
+    const g = await as('9001', 'POST', '/generate', { prompt: 'slow sunset', baseModelId: 'stable-diffusion-v1-5' });
+    expect(g.status).toBe(504);
+    expect(g.body.error).toMatchObject({ code: 'generation_timeout', details: { id: expect.any(String) } });
+    const tx = await waitFor(
+      async () => (await as('9001', 'GET', '/stars/transactions')).body.transactions,
+      (x: any[]) => x.some((e) => e.type === 'REFUND'),
+      { message: 'the refund of the cancelled generation', timeoutMs: 20_000 },
+    );
+    expect(tx.map((x: any) => [x.type, x.amount, x.status])).toEqual([
+      ['REFUND', 1, 'COMPLETED'],
+      ['GENERATION', -1, 'REFUNDED'],
+    ]);
+    expect((await as('9001', 'GET', '/stars/balance')).body).toEqual(before);
   }, 30_000);
 });
