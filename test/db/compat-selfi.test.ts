@@ -86,7 +86,7 @@ beforeAll(async () => {
       WORKER_CONCURRENCY: '1',
       SIGNUP_CREDIT_GRANT: '30',
       COMPAT_SELFI_UPLOAD_MAX: '64KiB',
-      COMPAT_SELFI_GENERATE_WAIT: '3',
+      COMPAT_SELFI_GENERATE_WAIT: '6',
     },
   });
   base = t.compatUrls.selfi!;
