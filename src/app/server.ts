@@ -181,5 +181,10 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
 export async function buildFacadeServer(s: Services, logger: Logger, f: Facade): Promise<FastifyInstance> {
   const { app } = await baseApp(s, logger.child({ facade: f.name }), [f], false);
   await mountFacade(app, f, s, '');
+  // The signed URLs a facade hands out (images, previews, model files) are the store's, at
+  // /blobs/* of the host that was asked: its own port serves them too, signature-checked and
+  // hidden from /openapi.json exactly as on the main server.
+  const { store, blobSigningKey, config, files } = s;
+  await app.register((instance) => blobRoutes(instance, { store, blobSigningKey, config, files }));
   return app;
 }

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import blobRoutes from '../../app/routes/blobs.js';
 import { baseUrl } from '../../app/routes/v1/files.js';
 import { caller } from '../../app/types.js';
 import { AppError } from '../../errors.js';
@@ -30,11 +29,6 @@ function weightsOf(artifacts: Array<{ name: string }>): string | null {
 export async function routes(app: FastifyInstance, c: Ctx): Promise<void> {
   const { s, settings } = c;
   const other = routeLimit(settings.rateOther);
-  // The store's signed URLs (filesystem store) are served by /blobs/* of the server that signed
-  // them; the facade's own port has no /v1 routes, so it serves them itself (hidden from
-  // /openapi.json, the signature their only credential, exactly as on the main server).
-  await app.register((scope) => blobRoutes(scope, { store: s.store, blobSigningKey: s.blobSigningKey, config: s.config, files: s.files }));
-
   app.post<{ Body: S.UploadInput }>('/api/train/upload', {
     config: { rateLimit: routeLimit(settings.rateUpload) },
     schema: {
@@ -123,8 +117,8 @@ export async function routes(app: FastifyInstance, c: Ctx): Promise<void> {
       const v = await s.registry.getVersion(t.owner_id, t.model_name, String(version)).catch(() => null);
       const artifact = v ? weightsOf(v.artifacts as Array<{ name: string }>) : null;
       if (!artifact) throw noModel;
-      // Signed for this mount: its own /blobs/* (below) serves it, on the facade's port too.
-      const signed = await s.registry.artifactUrl(t.owner_id, t.model_name, String(version), artifact, `${baseUrl(s, req)}${c.prefix}`);
+      // /blobs/* is served by the main server and by the facade's own port (src/app/server.ts).
+      const signed = await s.registry.artifactUrl(t.owner_id, t.model_name, String(version), artifact, baseUrl(s, req));
       return reply.redirect(signed.url, 302);
     },
   });

@@ -15,8 +15,8 @@ export function selfiAuth(app: FastifyInstance, s: Services, provider: string): 
   });
   app.addHook('onRequest', async (req) => {
     const url = req.routeOptions.url;
-    // Unknown paths fall through to the 404 answer; signed blob URLs carry their own credential.
-    if (url === undefined || url.startsWith('/blobs/')) return;
+    // Unknown paths fall through to the 404 answer.
+    if (url === undefined) return;
     const token = req.headers['x-auth-token'];
     const userId = req.headers['x-user-id'];
     if (typeof token !== 'string' || !token || typeof userId !== 'string' || !userId)

@@ -1,4 +1,3 @@
-import blobRoutes from '../../app/routes/blobs.js';
 import type { Facade, FacadeError } from '../types.js';
 import { selfiAuth } from './auth.js';
 import { selfiRoutes } from './routes.js';
@@ -53,8 +52,5 @@ export const selfi: Facade = {
     const settings = selfiSettings(s.config.compat.settings);
     selfiAuth(app, s, settings.provider);
     selfiRoutes(app, s, settings);
-    // On its own port the facade serves the signed image URLs it hands out (previews, images).
-    if (app.prefix === '')
-      await app.register((inner) => blobRoutes(inner, { store: s.store, blobSigningKey: s.blobSigningKey, config: s.config, files: s.files }));
   },
 };
