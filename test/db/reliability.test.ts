@@ -186,7 +186,9 @@ describe('money under concurrency', () => {
     const ds = await csvDataset(api, u.token, 'd');
     await t.testDb.db.query('update credit_accounts set balance = 100 where user_id = $1', [u.id]);
     await t.testDb.db.query('delete from credit_ledger where user_id = $1', [u.id]);
-    await t.testDb.db.query("insert into credit_ledger (user_id, type, purpose, amount, credits, note) values ($1, 'grant', 'grant', 100, 100, 'test')", [u.id]);
+    await t.testDb.db.query("insert into credit_ledger (user_id, type, purpose, amount, credits, note) values ($1, 'grant', 'grant', 100, 100, 'test')", [
+      u.id,
+    ]);
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) => api.post('/v1/jobs', { trainer: 'gpu-echo', dataset_id: ds, output: { model_name: `m${i}` } }, u.token)),
     );
