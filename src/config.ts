@@ -111,6 +111,20 @@ export function rateLimit(env: Env, name: string, def: string): RateLimit {
   return { max: Number(max), windowMs: durationMs(window, name) };
 }
 
+/** A JSON object setting (e.g. extra hyperparameters), {} when unset. */
+export function jsonObject(env: Env, name: string, example = '{"key": "value"}'): Record<string, unknown> {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(name, `expected a JSON object such as ${example}, got "${raw}"`);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(name, `expected a JSON object such as ${example}, got "${raw}"`);
+  return value as Record<string, unknown>;
+}
+
 export function list(env: Env, name: string): string[] {
   return (env[name] ?? '')
     .split(',')

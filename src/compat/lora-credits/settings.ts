@@ -1,4 +1,4 @@
-import { int, rateLimit, type Env, type RateLimit } from '../../config.js';
+import { int, jsonObject, rateLimit, type Env, type RateLimit } from '../../config.js';
 import { ConfigError } from '../../errors.js';
 
 /** The facade's own settings (COMPAT_LORA_CREDITS_*), read once per mount; a bad value names its variable. */
@@ -26,18 +26,10 @@ const RESERVED = ['steps', 'trigger_word'];
 
 function hyperparameters(env: Env): Record<string, unknown> {
   const name = 'COMPAT_LORA_CREDITS_HYPERPARAMETERS';
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    throw new ConfigError(name, `expected a JSON object such as {"resolution": 512}, got "${raw}"`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(name, 'expected a JSON object');
+  const value = jsonObject(env, name, '{"resolution": 512}');
   const reserved = Object.keys(value).filter((k) => RESERVED.includes(k));
   if (reserved.length) throw new ConfigError(name, `${reserved.join(', ')} come from the request, not from this setting`);
-  return value as Record<string, unknown>;
+  return value;
 }
 
 export function loraCreditsSettings(env: Env): LoraCreditsSettings {

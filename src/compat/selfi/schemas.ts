@@ -2,21 +2,11 @@
  * The selfie bot API's shapes (seed 003), declared once: the routes validate and document
  * /openapi.json with them, and the facade's code takes its types from them.
  */
+import { errorSchema } from '../../app/schemas.js';
 import { DateTime, Nullable, StringEnum, Type, type Static } from '../../domain/schema-kit.js';
 
 /** The document's error envelope: Trainyard's own shape, with the document's lower-case codes. */
-export const SelfiError = {
-  $id: 'SelfiError',
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} },
-    },
-  },
-} as const;
+export const SelfiError = { ...errorSchema, $id: 'SelfiError' } as const;
 export const errorRef = 'SelfiError#';
 export const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, { $ref: errorRef }]));
 

@@ -1,4 +1,4 @@
-import { bool, bytes, int, type Env } from '../../config.js';
+import { bool, bytes, int, jsonObject, type Env } from '../../config.js';
 import { ConfigError } from '../../errors.js';
 
 /** The facade's own settings (COMPAT_SELFI_*), documented in the README's table; a bad value names its variable. */
@@ -21,19 +21,6 @@ export interface SelfiSettings {
   uploadMaxBytes: number;
 }
 
-function jsonObject(env: Env, name: string): Record<string, unknown> {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return {};
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    throw new ConfigError(name, `expected a JSON object, got "${raw}"`);
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(name, `expected a JSON object, got "${raw}"`);
-  return v as Record<string, unknown>;
-}
-
 export function selfiSettings(env: Env): SelfiSettings {
   const provider = env.COMPAT_SELFI_PROVIDER || 'telegram';
   if (!/^[a-z][a-z0-9_-]{1,31}$/.test(provider)) throw new ConfigError('COMPAT_SELFI_PROVIDER', `expected a provider name such as telegram, got "${provider}"`);
@@ -42,8 +29,8 @@ export function selfiSettings(env: Env): SelfiSettings {
     generateWaitMs: int(env, 'COMPAT_SELFI_GENERATE_WAIT', 120, 1, 3600) * 1000,
     baseModel: env.COMPAT_SELFI_BASE_MODEL || null,
     samples: int(env, 'COMPAT_SELFI_SAMPLES', 4, 0, 100),
-    trainHyperparameters: jsonObject(env, 'COMPAT_SELFI_TRAIN_HYPERPARAMETERS'),
-    generateHyperparameters: jsonObject(env, 'COMPAT_SELFI_GENERATE_HYPERPARAMETERS'),
+    trainHyperparameters: jsonObject(env, 'COMPAT_SELFI_TRAIN_HYPERPARAMETERS', '{"resolution": 768}'),
+    generateHyperparameters: jsonObject(env, 'COMPAT_SELFI_GENERATE_HYPERPARAMETERS', '{"steps": 30}'),
     publicByDefault: bool(env, 'COMPAT_SELFI_PUBLIC_BY_DEFAULT', true),
     uploadMaxBytes: bytes(env, 'COMPAT_SELFI_UPLOAD_MAX', 10 * 1024 ** 2),
   };
