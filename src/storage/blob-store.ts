@@ -18,6 +18,10 @@ export interface BlobStat {
   /** Changes whenever the object is replaced, even within one clock tick (S3: the ETag). */
   version: string;
 }
+export interface BlobListing {
+  key: string;
+  bytes: number;
+}
 export interface SignedUrl {
   url: string;
   expiresAt: Date;
@@ -35,6 +39,19 @@ export interface BlobStore {
   head(key: string, bytes: number): Promise<Buffer>;
   stat(key: string): Promise<BlobStat | null>;
   delete(key: string): Promise<void>;
+  /**
+   * Every object whose key starts with `prefix` (a folder: end it with '/'); order unspecified.
+   * Base models and multi-file datasets are folders of objects; workers copy them by listing.
+   */
+  list(prefix: string): AsyncIterable<BlobListing>;
+  /**
+   * Where the object lives, as its store names it: `s3://bucket/key` for S3, `file:///abs/path`
+   * for the filesystem store. Shown to users (a dataset's s3_path) and accepted back by
+   * `resolveUri` (base models referenced by URI).
+   */
+  uri(key: string): string;
+  /** The key of a URI this store serves (the inverse of `uri`), or null when it names another place. */
+  keyOf(uri: string): string | null;
   /** `baseUrl` is where clients reach this service; S3 ignores it and signs its own host. */
   signedUrl(key: string, opts: { method: 'GET' | 'PUT'; expiresInSeconds: number; maxBytes?: number; baseUrl: string }): SignedUrl;
 }

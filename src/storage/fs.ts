@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { assertKey, BlobNotFoundError, BlobTooLargeError, type BlobStore, type PutOptions, type PutResult } from './blob-store.js';
+import { assertKey, BlobNotFoundError, BlobTooLargeError, type BlobListing, type BlobStore, type PutOptions, type PutResult } from './blob-store.js';
 import { sign } from './signing.js';
 
 /** Hashes and counts bytes as they pass; errors out the moment the cap is crossed. */
@@ -89,6 +90,42 @@ export class FsBlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     await rm(this.file(key), { force: true });
+  }
+
+  async *list(prefix: string): AsyncIterable<BlobListing> {
+    // Walk only the folder the prefix names; a partial last segment filters its entries.
+    const cut = prefix.lastIndexOf('/');
+    const dirKey = cut < 0 ? '' : prefix.slice(0, cut);
+    if (dirKey) assertKey(dirKey);
+    const walk = async function* (root: string, rel: string): AsyncGenerator<BlobListing> {
+      let entries;
+      try {
+        entries = await readdir(path.join(root, ...(rel ? rel.split('/') : [])), { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+        throw err;
+      }
+      for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+        const key = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) {
+          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) yield* walk(root, key);
+        } else if (e.isFile() && key.startsWith(prefix) && !e.name.endsWith('.partial')) {
+          yield { key, bytes: (await stat(path.join(root, ...key.split('/')))).size };
+        }
+      }
+    };
+    yield* walk(this.root, dirKey);
+  }
+
+  uri(key: string): string {
+    return pathToFileURL(this.file(key)).href;
+  }
+
+  keyOf(uri: string): string | null {
+    if (!uri.startsWith('file://')) return null;
+    const rel = path.relative(this.root, fileURLToPath(uri));
+    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) return null;
+    return rel.split(path.sep).join('/');
   }
 
   signedUrl(key: string, opts: { method: 'GET' | 'PUT'; expiresInSeconds: number; maxBytes?: number; baseUrl: string }) {
