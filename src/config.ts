@@ -15,6 +15,8 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | null;
   storageDir: string;
+  /** Where blobs live: the filesystem under storageDir, or an S3 bucket (src/storage/s3.ts). */
+  storage: StorageConfig;
   /** Absolute base URL used in links we hand out (signed upload URLs); derived from the request when unset. */
   publicUrl: string | null;
   secret: Buffer;
@@ -62,6 +64,53 @@ export interface Config {
    */
   compat: { facades: CompatFacade[]; settings: Env };
   logLevel: string;
+}
+
+export type StorageConfig =
+  | { kind: 'fs' }
+  | {
+      kind: 's3';
+      bucket: string;
+      region: string;
+      endpoint: string | null;
+      forcePathStyle: boolean;
+      /** null: the SDK's default credential chain (AWS_* variables, shared config, instance role). */
+      credentials: { accessKeyId: string; secretAccessKey: string } | null;
+    };
+
+/** STORAGE=fs|s3 and the S3_* settings; an incomplete S3 setup is refused at start, naming the variable. */
+export function storageConfig(env: Env): StorageConfig {
+  const kind = oneOf(env, 'STORAGE', ['fs', 's3'] as const, 'fs');
+  if (kind === 'fs') return { kind };
+  const bucket = env.S3_BUCKET ?? '';
+  // S3's bucket naming rules (3–63 of a-z 0-9 . -, starting and ending alphanumeric).
+  if (!bucket) throw new ConfigError('S3_BUCKET', 'required when STORAGE=s3');
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError('S3_BUCKET', `not a valid bucket name: "${bucket}"`);
+  const region = env.S3_REGION || 'us-east-1';
+  if (!/^[a-z0-9-]+$/.test(region)) throw new ConfigError('S3_REGION', `expected a region such as us-east-1, got "${region}"`);
+  const endpoint = env.S3_ENDPOINT || null;
+  if (endpoint !== null) {
+    let u: URL | null;
+    try {
+      u = new URL(endpoint);
+    } catch {
+      u = null;
+    }
+    if (!u || !/^https?:$/.test(u.protocol) || u.username || u.password)
+      throw new ConfigError('S3_ENDPOINT', `expected an http(s) URL without credentials, such as http://127.0.0.1:9000, got "${endpoint}"`);
+  }
+  const id = env.S3_ACCESS_KEY_ID ?? '';
+  const secret = env.S3_SECRET_ACCESS_KEY ?? '';
+  if (!!id !== !!secret)
+    throw new ConfigError(id ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID', 'set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither');
+  return {
+    kind,
+    bucket,
+    region,
+    endpoint: endpoint ? endpoint.replace(/\/+$/, '') : null,
+    forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE', endpoint !== null),
+    credentials: id ? { accessKeyId: id, secretAccessKey: secret } : null,
+  };
 }
 
 export interface CompatFacade {
@@ -220,6 +269,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     dataDir,
     databaseUrl,
     storageDir,
+    storage: storageConfig(env),
     publicUrl: publicUrl ? publicUrl.replace(/\/+$/, '') : null,
     secret: loadSecret(env, dataDir),
     jwtTtlSeconds: int(env, 'JWT_TTL_SECONDS', 86_400, 60, 30 * 86_400),

@@ -22,6 +22,7 @@ import type { EventHub } from './events/hub.js';
 import { parseAddressPolicy, type Resolver } from './net/address-guard.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { FsBlobStore } from './storage/fs.js';
+import { S3BlobStore } from './storage/s3.js';
 import { deriveKey } from './storage/signing.js';
 
 /** Everything a route or worker needs, built once and passed in (no module-level state). */
@@ -58,7 +59,7 @@ export interface ServiceOverrides {
 
 export async function createServices(config: Config, db: Db, o: ServiceOverrides = {}): Promise<Services> {
   const blobSigningKey = deriveKey(config.secret, 'blob-url');
-  const store = o.store ?? new FsBlobStore(config.storageDir, blobSigningKey);
+  const store = o.store ?? createStore(config, blobSigningKey);
   const credits = new CreditsService(db, config.credits.enabled);
   const grant = config.signupCreditGrant;
   const accounts = new AccountsService({
@@ -128,4 +129,17 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
     generations,
     hub: null,
   };
+}
+
+/** The store STORAGE names: the filesystem under STORAGE_DIR, or one S3 bucket. */
+export function createStore(config: Config, blobSigningKey: Buffer): BlobStore {
+  const s = config.storage;
+  if (s.kind === 'fs') return new FsBlobStore(config.storageDir, blobSigningKey);
+  return new S3BlobStore({
+    bucket: s.bucket,
+    region: s.region,
+    forcePathStyle: s.forcePathStyle,
+    ...(s.endpoint ? { endpoint: s.endpoint } : {}),
+    ...(s.credentials ? { credentials: s.credentials } : {}),
+  });
 }

@@ -159,7 +159,7 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
     generations,
     hub,
   } = s;
-  opsRoutes(app, { db }, metrics!);
+  opsRoutes(app, { db, store: s.store, storage: s.config.storage.kind }, metrics!);
   authRoutes(app, { accounts, config });
   fileRoutes(app, { files, config });
   datasetRoutes(app, { datasets, files, config });

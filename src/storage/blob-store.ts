@@ -27,6 +27,14 @@ export interface SignedUrl {
   expiresAt: Date;
 }
 
+export interface SignedUrlOptions {
+  method: 'GET' | 'PUT';
+  expiresInSeconds: number;
+  maxBytes?: number;
+  sha256?: string;
+  baseUrl: string;
+}
+
 export interface BlobStore {
   /**
    * Streams `body` into `key`; fails (storing nothing) if it exceeds maxBytes. `beforeCommit`
@@ -52,8 +60,14 @@ export interface BlobStore {
   uri(key: string): string;
   /** The key of a URI this store serves (the inverse of `uri`), or null when it names another place. */
   keyOf(uri: string): string | null;
-  /** `baseUrl` is where clients reach this service; S3 ignores it and signs its own host. */
-  signedUrl(key: string, opts: { method: 'GET' | 'PUT'; expiresInSeconds: number; maxBytes?: number; baseUrl: string }): SignedUrl;
+  /**
+   * `baseUrl` is where clients reach this service; S3 ignores it and signs its own host. S3
+   * cannot cap a PUT's size (`maxBytes`) nor always enforce `sha256` (hex): whoever hands out a
+   * PUT URL checks the object's size and hash before trusting it.
+   */
+  signedUrl(key: string, opts: SignedUrlOptions): Promise<SignedUrl>;
+  /** Readiness (/readyz): throws when the store cannot be reached (S3: HeadBucket). */
+  check?(): Promise<void>;
 }
 
 export class BlobTooLargeError extends Error {

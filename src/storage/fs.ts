@@ -5,7 +5,17 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { assertKey, BlobNotFoundError, BlobTooLargeError, type BlobListing, type BlobStore, type PutOptions, type PutResult } from './blob-store.js';
+import {
+  assertKey,
+  BlobNotFoundError,
+  BlobTooLargeError,
+  type BlobListing,
+  type BlobStore,
+  type PutOptions,
+  type PutResult,
+  type SignedUrl,
+  type SignedUrlOptions,
+} from './blob-store.js';
 import { sign } from './signing.js';
 
 /** Hashes and counts bytes as they pass; errors out the moment the cap is crossed. */
@@ -128,7 +138,8 @@ export class FsBlobStore implements BlobStore {
     return rel.split(path.sep).join('/');
   }
 
-  signedUrl(key: string, opts: { method: 'GET' | 'PUT'; expiresInSeconds: number; maxBytes?: number; baseUrl: string }) {
+  // Async for the interface's sake: S3's presigner is.
+  async signedUrl(key: string, opts: SignedUrlOptions): Promise<SignedUrl> {
     const expires = Math.floor(Date.now() / 1000) + opts.expiresInSeconds;
     const params = { method: opts.method, key: assertKey(key), expires, ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}) };
     const q = new URLSearchParams({ method: opts.method, expires: String(expires), signature: sign(this.signingKey, params) });

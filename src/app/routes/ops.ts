@@ -3,11 +3,11 @@ import type { Registry } from 'prom-client';
 import { pendingMigrations } from '../../db/migrate.js';
 import type { Services } from '../../services.js';
 
-export type OpsDeps = Pick<Services, 'db'>;
+export type OpsDeps = Pick<Services, 'db' | 'store'> & { storage: 'fs' | 's3' };
 
 const readiness = {
   type: 'object',
-  properties: { status: { type: 'string' }, database: { type: 'string' }, pending_migrations: { type: 'integer' } },
+  properties: { status: { type: 'string' }, database: { type: 'string' }, pending_migrations: { type: 'integer' }, storage: { type: 'string' } },
 } as const;
 
 export default function opsRoutes(app: FastifyInstance, s: OpsDeps, registry: Registry) {
@@ -21,20 +21,27 @@ export default function opsRoutes(app: FastifyInstance, s: OpsDeps, registry: Re
     config: { auth: 'public', rateLimit: false },
     schema: {
       tags: ['ops'],
-      summary: 'Readiness: database reachable and migrations applied',
+      summary: 'Readiness: database reachable, migrations applied, blob store reachable',
       // 503 is an answer of this route like 200 (not ready), so it is documented with the same shape.
       response: { 200: readiness, 503: readiness },
     },
     handler: async (_req, reply) => {
+      let pending: number;
       try {
         await s.db.query('select 1');
-        const pending = await pendingMigrations(s.db);
-        return reply
-          .status(pending === 0 ? 200 : 503)
-          .send({ status: pending === 0 ? 'ready' : 'migrations_pending', database: s.db.kind, pending_migrations: pending });
+        pending = await pendingMigrations(s.db);
       } catch {
-        return reply.status(503).send({ status: 'database_unreachable', database: s.db.kind, pending_migrations: -1 });
+        return reply.status(503).send({ status: 'database_unreachable', database: s.db.kind, pending_migrations: -1, storage: s.storage });
       }
+      try {
+        // S3: a HeadBucket, so a wrong bucket, endpoint or credentials shows here, not on the first upload.
+        await s.store.check?.();
+      } catch {
+        return reply.status(503).send({ status: 'storage_unreachable', database: s.db.kind, pending_migrations: pending, storage: s.storage });
+      }
+      return reply
+        .status(pending === 0 ? 200 : 503)
+        .send({ status: pending === 0 ? 'ready' : 'migrations_pending', database: s.db.kind, pending_migrations: pending, storage: s.storage });
     },
   });
 

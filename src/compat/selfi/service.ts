@@ -33,38 +33,42 @@ export class SelfiService {
   ) {}
 
   /** A signed URL of a stored image (samples), at the host the caller reached. */
-  private signed(key: string | null, base: string): string | null {
+  private async signed(key: string | null, base: string): Promise<string | null> {
     if (!key) return null;
-    return this.s.store.signedUrl(key, { method: 'GET', expiresInSeconds: this.s.config.uploads.signedUrlTtlSeconds, baseUrl: base }).url;
+    return (await this.s.store.signedUrl(key, { method: 'GET', expiresInSeconds: this.s.config.uploads.signedUrlTtlSeconds, baseUrl: base })).url;
   }
 
   async mine(owner: string, base: string) {
     const rows = await q.mine(this.s.db, owner);
     return {
-      loras: rows.map((r) => ({
-        id: r.id,
-        name: r.name,
-        triggerWord: r.trigger_word,
-        status: loraStatus(r.job_status),
-        previewImageUrl: this.signed(r.preview_key, base),
-        isPublic: r.is_public,
-        createdAt: r.created_at.toISOString(),
-      })),
+      loras: await Promise.all(
+        rows.map(async (r) => ({
+          id: r.id,
+          name: r.name,
+          triggerWord: r.trigger_word,
+          status: loraStatus(r.job_status),
+          previewImageUrl: await this.signed(r.preview_key, base),
+          isPublic: r.is_public,
+          createdAt: r.created_at.toISOString(),
+        })),
+      ),
     };
   }
 
   async publicList(query: PublicQueryInput, base: string) {
     const { rows, total } = await q.publicPage(this.s.db, { offset: (query.page - 1) * query.limit, limit: query.limit, sort: query.sort });
     return {
-      loras: rows.map((r) => ({
-        id: r.id,
-        name: r.name,
-        triggerWord: r.trigger_word,
-        previewImageUrl: this.signed(r.preview_key, base),
-        isPublic: r.is_public,
-        createdAt: r.created_at.toISOString(),
-        user: { username: r.username },
-      })),
+      loras: await Promise.all(
+        rows.map(async (r) => ({
+          id: r.id,
+          name: r.name,
+          triggerWord: r.trigger_word,
+          previewImageUrl: await this.signed(r.preview_key, base),
+          isPublic: r.is_public,
+          createdAt: r.created_at.toISOString(),
+          user: { username: r.username },
+        })),
+      ),
       pagination: { total, pages: pages(total, query.limit), current: query.page },
     };
   }
@@ -72,7 +76,7 @@ export class SelfiService {
   async status(owner: string, modelId: string, base: string) {
     const r = await q.loraOf(this.s.db, owner, modelId);
     if (!r) throw new NotFoundError('model', modelId);
-    const preview = this.signed(r.preview_key, base);
+    const preview = await this.signed(r.preview_key, base);
     return {
       status: trainingStatus(r.job_status),
       progress: progressOf(r),

@@ -135,7 +135,13 @@ export class FilesService {
     await this.purgeExpired();
     const id = newId('file');
     const key = this.key(ownerId, id);
-    const signed = this.deps.store.signedUrl(key, { method: 'PUT', expiresInSeconds: this.deps.signedUrlTtlSeconds, maxBytes: input.bytes, baseUrl });
+    const signed = await this.deps.store.signedUrl(key, {
+      method: 'PUT',
+      expiresInSeconds: this.deps.signedUrlTtlSeconds,
+      maxBytes: input.bytes,
+      ...(sha ? { sha256: sha } : {}),
+      baseUrl,
+    });
     await q.insertPendingFile(this.deps.db, {
       id,
       owner_id: ownerId,

@@ -1,6 +1,6 @@
 import type { Db } from '../../db/db.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
-import type { BlobStore } from '../../storage/blob-store.js';
+import type { BlobStore, SignedUrl } from '../../storage/blob-store.js';
 import type { CatalogService } from '../catalog/service.js';
 import type { Trainer } from '../catalog/types.js';
 import { validateHyperparameters } from '../jobs/hyperparameters.js';
@@ -20,6 +20,13 @@ interface Outputs {
   details?: Record<string, unknown>;
   metrics?: Record<string, number>;
 }
+
+function imageOf(j: JobRow) {
+  const r = (j.result ?? {}) as Outputs;
+  return r.outputs?.find((o) => o.name === 'image.png') ?? r.outputs?.[0] ?? null;
+}
+
+export type Generation = ReturnType<GenerationsService['shape']>;
 
 export class GenerationsService {
   constructor(
@@ -44,11 +51,7 @@ export class GenerationsService {
    * shared by the same priority and fairness rules; it is priced, held and captured like one.
    * The LoRA's version is staged as the job's init_from, as retraining does.
    */
-  async create(
-    ownerId: string,
-    input: CreateGenerationInput,
-    idempotencyKey?: string,
-  ): Promise<{ generation: ReturnType<GenerationsService['shape']>; replayed: boolean }> {
+  async create(ownerId: string, input: CreateGenerationInput, idempotencyKey?: string): Promise<{ generation: Generation; replayed: boolean }> {
     const hash = requestHash({ generation: input });
     const r = await this.d.jobs.idempotent(
       ownerId,
@@ -119,11 +122,12 @@ export class GenerationsService {
   }
 
   async get(ownerId: string, id: string, baseUrl: string) {
-    return this.shape(await this.row(ownerId, id), baseUrl);
+    return this.signedShape(await this.row(ownerId, id), baseUrl);
   }
 
   async list(ownerId: string, limit: number, cursor: string | undefined, baseUrl: string) {
-    return this.d.jobs.listAs(ownerId, limit, cursor, { kind: 'inference', trainer: GENERATION_TRAINER }, (r) => this.shape(r, baseUrl));
+    const page = await this.d.jobs.listAs(ownerId, limit, cursor, { kind: 'inference', trainer: GENERATION_TRAINER }, (r) => r);
+    return { ...page, data: await Promise.all(page.data.map((r) => this.signedShape(r, baseUrl))) };
   }
 
   async cancel(ownerId: string, id: string) {
@@ -132,12 +136,17 @@ export class GenerationsService {
     return this.shape(await this.row(ownerId, id), null);
   }
 
-  /** The generation as clients see it: the image as a signed URL once it exists. */
-  private shape(j: JobRow, baseUrl: string | null) {
+  /** The generation with its image as a signed URL once it exists (signing is async: S3 presigns). */
+  private async signedShape(j: JobRow, baseUrl: string) {
+    const image = imageOf(j);
+    const signed = image ? await this.d.store.signedUrl(image.storage_key, { method: 'GET', expiresInSeconds: this.d.signedUrlTtlSeconds, baseUrl }) : null;
+    return this.shape(j, signed);
+  }
+
+  /** The generation as clients see it; `signed` is its image's URL when the caller gets one. */
+  private shape(j: JobRow, signed: SignedUrl | null) {
     const r = (j.result ?? {}) as Outputs;
-    const image = r.outputs?.find((o) => o.name === 'image.png') ?? r.outputs?.[0] ?? null;
-    const signed =
-      image && baseUrl ? this.d.store.signedUrl(image.storage_key, { method: 'GET', expiresInSeconds: this.d.signedUrlTtlSeconds, baseUrl }) : null;
+    const image = imageOf(j);
     const hp = j.hyperparameters as Record<string, unknown>;
     const usedSeed = r.details?.seed;
     return {

@@ -87,8 +87,8 @@ export interface SamplesDeps {
 export class JobSamplesService {
   constructor(private readonly d: SamplesDeps) {}
 
-  private shape(s: SampleRow, baseUrl: string) {
-    const signed = this.d.store.signedUrl(s.storage_key, { method: 'GET', expiresInSeconds: this.d.signedUrlTtlSeconds, baseUrl });
+  private async shape(s: SampleRow, baseUrl: string) {
+    const signed = await this.d.store.signedUrl(s.storage_key, { method: 'GET', expiresInSeconds: this.d.signedUrlTtlSeconds, baseUrl });
     return {
       ...sampleEventData(s),
       attempt: s.attempt,
@@ -103,7 +103,7 @@ export class JobSamplesService {
 
   async list(callerId: string, jobId: string, baseUrl: string, asAdmin = false) {
     await this.d.jobs.row(callerId, jobId, asAdmin);
-    return { data: (await samplesOf(this.d.db, jobId)).map((s) => this.shape(s, baseUrl)) };
+    return { data: await Promise.all((await samplesOf(this.d.db, jobId)).map((s) => this.shape(s, baseUrl))) };
   }
 
   async get(callerId: string, jobId: string, n: number, baseUrl: string, asAdmin = false) {

@@ -213,7 +213,7 @@ export class RegistryService {
     const v = await this.versionRow(m, ref);
     const a = (await q.artifacts(this.db, [v.id])).find((x) => x.name === artifact);
     if (!a) throw new NotFoundError('artifact', artifact);
-    const signed = this.store.signedUrl(a.storage_key, { method: 'GET', expiresInSeconds: this.signedUrlTtlSeconds, baseUrl });
+    const signed = await this.store.signedUrl(a.storage_key, { method: 'GET', expiresInSeconds: this.signedUrlTtlSeconds, baseUrl });
     return { name: a.name, format: a.format, bytes: a.bytes, sha256: a.sha256, url: signed.url, expires_at: signed.expiresAt.toISOString() };
   }
 
