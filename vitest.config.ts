@@ -6,6 +6,18 @@ import { defineConfig } from 'vitest/config';
 // built-in tfjs trainers) and then `python` (the PyTorch packs). Groups run one after the
 // other (sequence.groupOrder), so a training run never competes for the cores with the
 // lease- and timing-sensitive database tests, nor with the other kind of training.
+// The files that store, read, sign or delete blobs: the s3 project runs them on S3 too.
+const S3_FILES = [
+  'test/db/files.test.ts',
+  'test/db/uploads-hardening.test.ts',
+  'test/db/upload-purge.test.ts',
+  'test/db/datasets.test.ts',
+  'test/db/dataset-integrity.test.ts',
+  'test/db/job-samples.test.ts',
+  'test/db/models-serving.test.ts',
+  'test/db/ops.test.ts',
+];
+
 export default defineConfig({
   test: {
     testTimeout: 30_000,
@@ -29,6 +41,18 @@ export default defineConfig({
           include: ['test/db/**/*.test.ts'],
           env: { TRAINYARD_TEST_DB: 'postgres' },
           globalSetup: ['test/helpers/postgres-cluster.ts'],
+        },
+      },
+      {
+        extends: true,
+        // The storage-facing files again with S3 as the store (a fresh bucket per test app on one
+        // SeaweedFS for the run), as the database files run on both databases; plus the BlobStore
+        // contract, which runs against both stores. On PGlite: the database is proven above.
+        test: {
+          name: 's3',
+          include: [...S3_FILES, 'test/storage/**/*.test.ts'],
+          env: { TRAINYARD_TEST_DB: 'pglite', TRAINYARD_TEST_STORE: 's3' },
+          globalSetup: ['test/helpers/s3-server.ts'],
         },
       },
       {

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
@@ -43,7 +44,7 @@ describe('staging checks each file against its recorded sha256', () => {
     // Same size, other labels, written straight into storage behind the ready dataset.
     const swapped = csv.replace(/,red\n/g, ',ted\n');
     expect(swapped.length).toBe(csv.length);
-    await writeFile(path.join(t.dataDir, 'storage', 'files', alice.id, fileId!), swapped);
+    await t.rt.services.store.put(`files/${alice.id}/${fileId!}`, Readable.from([Buffer.from(swapped)]));
     const actual = createHash('sha256').update(swapped).digest('hex');
 
     const before = (await api.get('/v1/credits/balance', alice.token)).body;

@@ -3,8 +3,9 @@ import { readdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { TEST_STORE } from '../helpers/s3-server.js';
 
 const MAX = 64 * 1024;
 let t: TestApp;
@@ -18,7 +19,13 @@ let originUrl: string;
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
+/** Every object in the store: on FS every file (half-written .partial ones too), on S3 every key. */
 async function storedObjects(): Promise<string[]> {
+  if (TEST_STORE === 's3') {
+    const keys: string[] = [];
+    for await (const o of t.rt.services.store.list('')) keys.push(o.key);
+    return keys.sort();
+  }
   const root = path.join(t.dataDir, 'storage');
   return (await readdir(root, { recursive: true, withFileTypes: true }).catch(() => [])).filter((d) => d.isFile()).map((d) => d.name);
 }
@@ -151,7 +158,8 @@ describe('pre-signed uploads', () => {
   it('PUT to the signed URL then complete: size and sha256 checked, type sniffed', async () => {
     const start = await api.post('/v1/uploads', { filename: 'phrases.csv', bytes: body.length, sha256: sha(body) }, alice.token);
     expect(start.status).toBe(201);
-    expect(start.body.upload_url).toMatch(new RegExp(`^${t.url}/blobs/`));
+    // FS: this service's /blobs/ route; S3: the bucket itself, as the seed's clients expect.
+    expect(start.body.upload_url).toMatch(TEST_STORE === 's3' ? new RegExp(`^${inject('s3').endpoint}/ty-[0-9a-f]+/files/`) : new RegExp(`^${t.url}/blobs/`));
     expect(Date.parse(start.body.expires_at)).toBeGreaterThan(Date.now());
     const early = await api.post(`/v1/uploads/${start.body.file_id}/complete`, {}, alice.token);
     expect(early.body.error.code).toBe('UPLOAD_MISSING');
@@ -164,7 +172,8 @@ describe('pre-signed uploads', () => {
     expect(done.body).toMatchObject({ id: start.body.file_id, bytes: body.length, sha256: sha(body), content_type: 'text/csv', source: 'presigned' });
   });
 
-  it('refuses a tampered, expired-looking or wrong-method URL', async () => {
+  // The /blobs/ route's own signature (FS); S3 checks its signature itself (below).
+  it.runIf(TEST_STORE === 'fs')('refuses a tampered, expired-looking or wrong-method URL', async () => {
     const start = await api.post('/v1/uploads', { filename: 'x.csv', bytes: body.length }, alice.token);
     const u = new URL(start.body.upload_url);
     const tampered = new URL(u);
@@ -178,7 +187,47 @@ describe('pre-signed uploads', () => {
     expect((await fetch(expired, { method: 'PUT', body })).status).toBe(401);
   });
 
-  it('refuses more bytes than announced (413), and a completion whose size or checksum differs (409)', async () => {
+  it.runIf(TEST_STORE === 's3')('S3 refuses a tampered, expired-looking or wrong-method URL (403)', async () => {
+    const start = await api.post('/v1/uploads', { filename: 'x.csv', bytes: body.length }, alice.token);
+    const u = new URL(start.body.upload_url);
+    const tampered = new URL(u);
+    tampered.searchParams.set('X-Amz-Signature', '0'.repeat(64));
+    expect((await fetch(tampered, { method: 'PUT', body })).status).toBe(403);
+    const otherKey = new URL(u.toString().replace(start.body.file_id, 'file_00000000000000000000'));
+    expect((await fetch(otherKey, { method: 'PUT', body })).status).toBe(403);
+    expect((await fetch(u, { method: 'GET' })).status).toBe(403);
+    const longer = new URL(u);
+    longer.searchParams.set('X-Amz-Expires', '604800');
+    expect((await fetch(longer, { method: 'PUT', body })).status).toBe(403);
+    expect(await storedObjects()).not.toContainEqual(expect.stringContaining(start.body.file_id));
+  });
+
+  // S3 cannot cap a PUT's size: there the bytes land, and completion refuses and deletes them.
+  it.runIf(TEST_STORE === 's3')('S3: more bytes than announced are deleted at completion (413 UPLOAD_TOO_LARGE); the upload can be re-sent', async () => {
+    const start = await api.post('/v1/uploads', { filename: 'x.csv', bytes: 8 }, alice.token);
+    expect((await fetch(start.body.upload_url, { method: 'PUT', body: Buffer.alloc(MAX * 4, 'a') })).status).toBe(200);
+    const big = await api.post(`/v1/uploads/${start.body.file_id}/complete`, {}, alice.token);
+    expect(big.status).toBe(413);
+    expect(big.body.error).toMatchObject({ code: 'UPLOAD_TOO_LARGE', details: { expected: 8, received: MAX * 4 } });
+    expect(await storedObjects()).not.toContainEqual(expect.stringContaining(start.body.file_id));
+    expect((await fetch(start.body.upload_url, { method: 'PUT', body: 'a,b\n1\n' })).status).toBe(200);
+    const short = await api.post(`/v1/uploads/${start.body.file_id}/complete`, {}, alice.token);
+    expect(short.body.error.code).toBe('UPLOAD_SIZE_MISMATCH');
+    expect(await storedObjects()).not.toContainEqual(expect.stringContaining(start.body.file_id));
+    expect((await fetch(start.body.upload_url, { method: 'PUT', body: 'a,b\n1,2\n' })).status).toBe(200);
+    expect((await api.post(`/v1/uploads/${start.body.file_id}/complete`, {}, alice.token)).body).toMatchObject({ bytes: 8, sha256: sha('a,b\n1,2\n') });
+  });
+
+  it.runIf(TEST_STORE === 's3')('S3: a declared sha256 is signed into the URL, so other bytes are refused at the PUT', async () => {
+    const start = await api.post('/v1/uploads', { filename: 'x.csv', bytes: body.length, sha256: sha(body) }, alice.token);
+    const other = Buffer.from(body.toString().replace('hello', 'HELLO'));
+    expect((await fetch(start.body.upload_url, { method: 'PUT', body: other })).status).toBeGreaterThanOrEqual(400);
+    expect((await api.post(`/v1/uploads/${start.body.file_id}/complete`, {}, alice.token)).body.error.code).toBe('UPLOAD_MISSING');
+    expect((await fetch(start.body.upload_url, { method: 'PUT', body })).status).toBe(200);
+    expect((await api.post(`/v1/uploads/${start.body.file_id}/complete`, {}, alice.token)).status).toBe(200);
+  });
+
+  it.runIf(TEST_STORE === 'fs')('refuses more bytes than announced (413), and a completion whose size or checksum differs (409)', async () => {
     const start = await api.post('/v1/uploads', { filename: 'x.csv', bytes: 10 }, alice.token);
     const tooBig = await fetch(start.body.upload_url, { method: 'PUT', body });
     expect(tooBig.status).toBe(413);
@@ -186,7 +235,9 @@ describe('pre-signed uploads', () => {
     const short = await api.post(`/v1/uploads/${start.body.file_id}/complete`, {}, alice.token);
     expect(short.status).toBe(409);
     expect(short.body.error.code).toBe('UPLOAD_SIZE_MISMATCH');
+  });
 
+  it('a completion whose checksum differs is a 409 and keeps the upload pending', async () => {
     const s2 = await api.post('/v1/uploads', { filename: 'y.csv', bytes: body.length }, alice.token);
     await fetch(s2.body.upload_url, { method: 'PUT', body });
     const bad = await api.post(`/v1/uploads/${s2.body.file_id}/complete`, { sha256: sha('something else') }, alice.token);

@@ -3,6 +3,7 @@ import { migrate, loadMigrations } from '../../src/db/migrate.js';
 import { openPg } from '../../src/db/pg.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { TEST_DB } from '../helpers/db.js';
+import { TEST_STORE } from '../helpers/s3-server.js';
 
 let t: TestApp;
 let api: ReturnType<typeof client>;
@@ -18,7 +19,7 @@ describe('operations endpoints', () => {
     expect((await api.get('/healthz')).body).toEqual({ status: 'ok' });
     const ready = await api.get('/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: 'ready', database: TEST_DB === 'postgres' ? 'pg' : 'pglite', pending_migrations: 0 });
+    expect(ready.body).toEqual({ status: 'ready', database: TEST_DB === 'postgres' ? 'pg' : 'pglite', pending_migrations: 0, storage: TEST_STORE });
   });
 
   it('/metrics speaks Prometheus and counts requests by route pattern', async () => {

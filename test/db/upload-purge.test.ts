@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { until } from '../helpers/wait.js';
@@ -40,14 +38,14 @@ describe('expired pending uploads', () => {
     const body = 'x,y\n1,2\n';
     const up = await api.post('/v1/uploads', { filename: 'x.csv', bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') }, alice.token);
     expect((await fetch(up.body.upload_url, { method: 'PUT', body })).status).toBe(200);
-    const blob = path.join(t.dataDir, 'storage', 'files', alice.id, up.body.file_id);
-    expect(existsSync(blob)).toBe(true);
+    const key = `files/${alice.id}/${up.body.file_id}`;
+    expect(await t.rt.services.store.stat(key)).not.toBeNull();
     // Expired as far as the database knows; no other upload starts after this.
     await t.testDb.db.query(`update files set expires_at = now() - interval '1 minute' where id = $1`, [up.body.file_id]);
     await until(async () => (await t.testDb.db.query('select 1 from files where id = $1', [up.body.file_id])).rows.length === 0, {
       message: 'the expired upload row to be purged',
     });
-    await until(() => !existsSync(blob), { message: 'the expired upload blob to be removed' });
+    await until(async () => (await t.rt.services.store.stat(key)) === null, { message: 'the expired upload blob to be removed' });
     expect((await api.post(`/v1/uploads/${up.body.file_id}/complete`, {}, alice.token)).status).toBe(404);
 
     expect(purgeTimers).toHaveLength(1);

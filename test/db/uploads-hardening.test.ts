@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { TEST_STORE } from '../helpers/s3-server.js';
 import { until } from '../helpers/wait.js';
 import { FilesService } from '../../src/domain/files/service.js';
 import { parseAddressPolicy } from '../../src/net/address-guard.js';
@@ -46,15 +47,23 @@ describe('a completed pre-signed upload is closed', () => {
     const swapped = 'text,label\nhello,evilness\n'; // same size, other label
     expect(swapped.length).toBe(first.length);
     const again = await fetch(up.upload_url, { method: 'PUT', body: swapped });
-    expect(again.status).toBe(409);
-    expect(((await again.json()) as { error: { code: string } }).error.code).toBe('UPLOAD_CLOSED');
+    if (TEST_STORE === 's3') {
+      // S3's URL outlives completion; the sha256 declared at the start is signed into it, and
+      // the store refuses other bytes (400 BadDigest).
+      expect(again.status).toBe(400);
+    } else {
+      expect(again.status).toBe(409);
+      expect(((await again.json()) as { error: { code: string } }).error.code).toBe('UPLOAD_CLOSED');
+    }
     const blob = await t.rt.services.store.get(`files/${alice.id}/${up.file_id}`);
     const chunks: Buffer[] = [];
     for await (const c of blob) chunks.push(c as Buffer);
     expect(Buffer.concat(chunks).toString()).toBe(first);
   });
 
-  it('refuses a PUT that was under way when /complete ran (409), keeping the completed bytes', async () => {
+  // FS only, from here to the end of this block: these are the /blobs/ route's checks (S3's PUT
+  // URLs go to the bucket, which knows nothing of our uploads; see the S3 notes in the README).
+  it.runIf(TEST_STORE === 'fs')('refuses a PUT that was under way when /complete ran (409), keeping the completed bytes', async () => {
     const first = 'text,label\nhello,greeting\n';
     const up = await presigned(first);
     expect((await fetch(up.upload_url, { method: 'PUT', body: first })).status).toBe(200);
@@ -81,7 +90,7 @@ describe('a completed pre-signed upload is closed', () => {
     expect((await readFile(path.join(dir, up.file_id))).toString()).toBe(first);
   });
 
-  it('refuses a PUT to the URL of an upload that was deleted (409 UPLOAD_CLOSED), leaving no orphan blob', async () => {
+  it.runIf(TEST_STORE === 'fs')('refuses a PUT to the URL of an upload that was deleted (409 UPLOAD_CLOSED), leaving no orphan blob', async () => {
     const up = await presigned('a,b\n1,2\n');
     await t.testDb.db.query('delete from files where id = $1', [up.file_id]);
     const put = await fetch(up.upload_url, { method: 'PUT', body: 'a,b\n1,2\n' });
@@ -115,7 +124,8 @@ function oversizedChunked(url: URL, method: string, headers: Record<string, stri
 }
 
 describe('an oversized chunked body', () => {
-  it('to a signed PUT URL answers 413 with connection: close and the server ends the socket', async () => {
+  // FS only: an S3 PUT URL is the bucket's; there, completion refuses and deletes too many bytes (files.test.ts).
+  it.runIf(TEST_STORE === 'fs')('to a signed PUT URL answers 413 with connection: close and the server ends the socket', async () => {
     const up = await presigned('0123456789');
     const r = await oversizedChunked(new URL(up.upload_url), 'PUT', {}, Buffer.alloc(1024, 'a'));
     expect(r).toEqual({ status: 413, connection: 'close' });

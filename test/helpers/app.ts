@@ -8,6 +8,7 @@ import { startRuntime, type Runtime } from '../../src/runtime.js';
 import type { AvailabilityProbe } from '../../src/domain/catalog/types.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { TEST_SERVER_ENV } from './test-env.js';
+import { testStoreEnv } from './s3-server.js';
 
 export interface TestApp {
   url: string;
@@ -30,6 +31,8 @@ export async function startTestApp(
   const config = loadConfig({
     DATA_DIR: dataDir,
     ...TEST_SERVER_ENV,
+    // The s3 project (TRAINYARD_TEST_STORE=s3): a fresh bucket on the run's SeaweedFS, unless the test picks a store.
+    ...(opts.env?.STORAGE ? {} : await testStoreEnv()),
     ...opts.env,
   });
   const testDb = await createTestDatabase();

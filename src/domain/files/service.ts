@@ -164,10 +164,14 @@ export class FilesService {
     const stat = await this.deps.store.stat(row.storage_key);
     if (!stat) throw new ConflictError('UPLOAD_MISSING', 'nothing was uploaded yet: PUT the bytes to upload_url first');
     if (stat.bytes !== row.expected_bytes) {
-      throw new ConflictError('UPLOAD_SIZE_MISMATCH', `announced ${row.expected_bytes} bytes, received ${stat.bytes}`, {
-        expected: row.expected_bytes,
-        received: stat.bytes,
-      });
+      // An S3 PUT URL cannot cap the size, so this is where too many bytes are caught. Bytes of
+      // the wrong size can never complete: they go (unless a new PUT replaced them meanwhile),
+      // and the upload stays pending for a PUT of the right bytes.
+      const details = { expected: row.expected_bytes, received: stat.bytes };
+      if ((await this.deps.store.stat(row.storage_key))?.version === stat.version) await this.deps.store.delete(row.storage_key);
+      if (stat.bytes > (row.expected_bytes ?? 0))
+        throw new PayloadTooLargeError('UPLOAD_TOO_LARGE', `announced ${row.expected_bytes} bytes, received ${stat.bytes}; the bytes were deleted`, details);
+      throw new ConflictError('UPLOAD_SIZE_MISMATCH', `announced ${row.expected_bytes} bytes, received ${stat.bytes}; the bytes were deleted`, details);
     }
     const sha256 = await this.hashBlob(row.storage_key);
     const wanted = (input.sha256 ?? row.expected_sha256 ?? undefined)?.toLowerCase();

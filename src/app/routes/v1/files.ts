@@ -115,7 +115,7 @@ export default function fileRoutes(app: FastifyInstance, s: FileDeps) {
       security,
       params: idParams(),
       body: CompleteUploadBody,
-      response: { 200: File, ...errorResponses(400, 401, 404, 409, 415) },
+      response: { 200: File, ...errorResponses(400, 401, 404, 409, 413, 415) },
     },
     handler: async (req) => s.files.completeUpload(caller(req).userId, req.params.id, req.body ?? {}),
   });
