@@ -41,6 +41,8 @@ async function serve(mode: 'serve' | 'worker'): Promise<void> {
         docs: `${rt.url}/docs`,
         database: rt.services.db.kind,
         dataDir: config.dataDir,
+        // Where blobs go; never the S3 credentials.
+        storage: config.storage.kind === 's3' ? `s3://${config.storage.bucket}` : config.storageDir,
         worker: rt.worker?.id ?? null,
         ...(config.compat.facades.length
           ? { compat: Object.fromEntries(config.compat.facades.map((f) => [f.name, rt.compatUrls[f.name] ?? `${rt.url}/compat/${f.name}`])) }

@@ -75,3 +75,65 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATA_DIR: d }).compat).toEqual({ facades: [{ name: 'training-service', port: 8002 }], settings: { COMPAT_Y: 'from-file' } });
   });
 });
+
+describe('storage settings (STORAGE=fs|s3)', () => {
+  const s3 = { STORAGE: 's3', S3_BUCKET: 'trainyard-data' };
+
+  it('defaults to the filesystem; S3 needs only a bucket (region us-east-1, the SDK credential chain)', () => {
+    expect(loadConfig({ DATA_DIR: dir() }).storage).toEqual({ kind: 'fs' });
+    expect(loadConfig({ DATA_DIR: dir(), ...s3 }).storage).toEqual({
+      kind: 's3',
+      bucket: 'trainyard-data',
+      region: 'us-east-1',
+      endpoint: null,
+      forcePathStyle: false,
+      credentials: null,
+    });
+  });
+
+  it('an endpoint (MinIO, SeaweedFS …) means path-style unless told otherwise; keys come as a pair', () => {
+    const c = loadConfig({
+      DATA_DIR: dir(),
+      ...s3,
+      S3_ENDPOINT: 'http://127.0.0.1:9000/',
+      S3_REGION: 'eu-west-3',
+      S3_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      S3_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI',
+    }).storage;
+    expect(c).toEqual({
+      kind: 's3',
+      bucket: 'trainyard-data',
+      region: 'eu-west-3',
+      endpoint: 'http://127.0.0.1:9000',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI' },
+    });
+    expect(loadConfig({ DATA_DIR: dir(), ...s3, S3_ENDPOINT: 'https://s3.example.com', S3_FORCE_PATH_STYLE: 'false' }).storage).toMatchObject({
+      forcePathStyle: false,
+    });
+  });
+
+  it.each([
+    [{ STORAGE: 'gcs' }, /STORAGE: expected one of fs, s3/],
+    [{ STORAGE: 's3' }, /S3_BUCKET: required when STORAGE=s3/],
+    [{ ...s3, S3_BUCKET: 'Bad_Bucket' }, /S3_BUCKET: not a valid bucket name/],
+    [{ ...s3, S3_ENDPOINT: 'minio:9000' }, /S3_ENDPOINT: expected an http\(s\) URL/],
+    [{ ...s3, S3_ENDPOINT: 'http://user:pw@minio:9000' }, /S3_ENDPOINT: expected an http\(s\) URL without credentials/],
+    [{ ...s3, S3_REGION: 'EU West' }, /S3_REGION: expected a region/],
+    [{ ...s3, S3_ACCESS_KEY_ID: 'AKIDEXAMPLE' }, /S3_SECRET_ACCESS_KEY: set both/],
+    [{ ...s3, S3_SECRET_ACCESS_KEY: 'secret-value' }, /S3_ACCESS_KEY_ID: set both/],
+    [{ ...s3, S3_FORCE_PATH_STYLE: 'sometimes' }, /S3_FORCE_PATH_STYLE: expected true or false/],
+  ])('%o is refused naming the variable', (env, message) => {
+    expect(() => loadConfig({ DATA_DIR: dir(), ...env })).toThrow(ConfigError);
+    expect(() => loadConfig({ DATA_DIR: dir(), ...env })).toThrow(message);
+  });
+
+  it('never puts the secret key in an error', () => {
+    try {
+      loadConfig({ DATA_DIR: dir(), ...s3, S3_SECRET_ACCESS_KEY: 'top-secret-value' });
+      expect.unreachable();
+    } catch (err) {
+      expect(String((err as Error).message)).not.toContain('top-secret-value');
+    }
+  });
+});
