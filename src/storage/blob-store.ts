@@ -61,9 +61,10 @@ export interface BlobStore {
   /** The key of a URI this store serves (the inverse of `uri`), or null when it names another place. */
   keyOf(uri: string): string | null;
   /**
-   * `baseUrl` is where clients reach this service; S3 ignores it and signs its own host. S3
-   * cannot cap a PUT's size (`maxBytes`) nor always enforce `sha256` (hex): whoever hands out a
-   * PUT URL checks the object's size and hash before trusting it.
+   * `baseUrl` is where clients reach this service; S3 ignores it and signs its own host. A PUT
+   * URL takes at most `maxBytes` (S3: exactly that Content-Length) and, given `sha256` (hex),
+   * only those bytes where the store checks it. Not every S3-compatible store enforces either:
+   * whoever hands out a PUT URL checks the object's size and hash before trusting it.
    */
   signedUrl(key: string, opts: SignedUrlOptions): Promise<SignedUrl>;
   /** Readiness (/readyz): throws when the store cannot be reached (S3: HeadBucket). */

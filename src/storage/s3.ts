@@ -190,19 +190,29 @@ export class S3BlobStore implements BlobStore {
   }
 
   /**
-   * URLs on the store's own host: clients upload and download without passing through us. A PUT
-   * URL cannot cap the size, so whoever hands one out checks the object before trusting it
-   * (FilesService.completeUpload). A declared sha256 is signed into the URL (the store refuses
-   * other bytes where it checks; completion hashes the object either way).
+   * URLs on the store's own host: clients upload and download without passing through us.
+   * `maxBytes` is signed as the PUT's exact Content-Length and a declared sha256 as its
+   * x-amz-checksum-sha256, so the store refuses other bytes; not every S3-compatible store
+   * checks both, so whoever hands out a PUT URL still checks the object before trusting it
+   * (FilesService.completeUpload).
    */
   async signedUrl(key: string, opts: SignedUrlOptions): Promise<SignedUrl> {
     const expiresAt = new Date(Date.now() + opts.expiresInSeconds * 1000);
     const Key = assertKey(key);
-    const command =
-      opts.method === 'GET'
-        ? new GetObjectCommand({ Bucket: this.bucket, Key })
-        : new PutObjectCommand({ Bucket: this.bucket, Key, ...(opts.sha256 ? { ChecksumSHA256: Buffer.from(opts.sha256, 'hex').toString('base64') } : {}) });
-    const url = await getSignedUrl(this.client, command, { expiresIn: opts.expiresInSeconds });
+    if (opts.method === 'GET') {
+      const url = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key }), { expiresIn: opts.expiresInSeconds });
+      return { url, expiresAt };
+    }
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key,
+      ...(opts.maxBytes !== undefined ? { ContentLength: opts.maxBytes } : {}),
+      ...(opts.sha256 ? { ChecksumSHA256: Buffer.from(opts.sha256, 'hex').toString('base64') } : {}),
+    });
+    const url = await getSignedUrl(this.client, command, {
+      expiresIn: opts.expiresInSeconds,
+      ...(opts.maxBytes !== undefined ? { signableHeaders: new Set(['content-length']) } : {}),
+    });
     return { url, expiresAt };
   }
 

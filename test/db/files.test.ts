@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
@@ -202,18 +203,28 @@ describe('pre-signed uploads', () => {
     expect(await storedObjects()).not.toContainEqual(expect.stringContaining(start.body.file_id));
   });
 
-  // S3 cannot cap a PUT's size: there the bytes land, and completion refuses and deletes them.
-  it.runIf(TEST_STORE === 's3')('S3: more bytes than announced are deleted at completion (413 UPLOAD_TOO_LARGE); the upload can be re-sent', async () => {
+  // The announced size is signed into the S3 URL as its Content-Length: other sizes are refused
+  // at the PUT. A store that does not check it lets them land; completion then refuses and
+  // deletes them (written here straight into the bucket, as such a store would have).
+  it.runIf(TEST_STORE === 's3')('S3: only the announced size goes through the URL; completion deletes any other (413 UPLOAD_TOO_LARGE, 409)', async () => {
     const start = await api.post('/v1/uploads', { filename: 'x.csv', bytes: 8 }, alice.token);
-    expect((await fetch(start.body.upload_url, { method: 'PUT', body: Buffer.alloc(MAX * 4, 'a') })).status).toBe(200);
+    const key = `files/${alice.id}/${start.body.file_id}`;
+    expect((await fetch(start.body.upload_url, { method: 'PUT', body: Buffer.alloc(MAX * 4, 'a') })).status).toBe(403);
+    expect((await fetch(start.body.upload_url, { method: 'PUT', body: 'a,b\n1\n' })).status).toBe(403);
+    expect(await t.rt.services.store.stat(key)).toBeNull();
+
+    await t.rt.services.store.put(key, Readable.from([Buffer.alloc(MAX * 4, 'a')]));
     const big = await api.post(`/v1/uploads/${start.body.file_id}/complete`, {}, alice.token);
     expect(big.status).toBe(413);
     expect(big.body.error).toMatchObject({ code: 'UPLOAD_TOO_LARGE', details: { expected: 8, received: MAX * 4 } });
-    expect(await storedObjects()).not.toContainEqual(expect.stringContaining(start.body.file_id));
-    expect((await fetch(start.body.upload_url, { method: 'PUT', body: 'a,b\n1\n' })).status).toBe(200);
+    expect(await t.rt.services.store.stat(key)).toBeNull();
+    await t.rt.services.store.put(key, Readable.from([Buffer.from('a,b\n1\n')]));
     const short = await api.post(`/v1/uploads/${start.body.file_id}/complete`, {}, alice.token);
+    expect(short.status).toBe(409);
     expect(short.body.error.code).toBe('UPLOAD_SIZE_MISMATCH');
-    expect(await storedObjects()).not.toContainEqual(expect.stringContaining(start.body.file_id));
+    expect(await t.rt.services.store.stat(key)).toBeNull();
+
+    // Still open: the right bytes through the URL complete it.
     expect((await fetch(start.body.upload_url, { method: 'PUT', body: 'a,b\n1,2\n' })).status).toBe(200);
     expect((await api.post(`/v1/uploads/${start.body.file_id}/complete`, {}, alice.token)).body).toMatchObject({ bytes: 8, sha256: sha('a,b\n1,2\n') });
   });

@@ -199,6 +199,15 @@ describe('S3 signed URLs: the store signs its own host', () => {
     expect((await fetch(put.url, { method: 'PUT', body })).status).toBe(200);
   });
 
+  it('a PUT URL with maxBytes takes exactly that many bytes', async () => {
+    const put = await store.signedUrl('up/sized', { ...opts, method: 'PUT', maxBytes: 10 });
+    expect((await fetch(put.url, { method: 'PUT', body: Buffer.alloc(11) })).status).toBe(403);
+    expect((await fetch(put.url, { method: 'PUT', body: Buffer.alloc(9) })).status).toBe(403);
+    expect(await store.stat('up/sized')).toBeNull();
+    expect((await fetch(put.url, { method: 'PUT', body: Buffer.alloc(10) })).status).toBe(200);
+    expect((await store.stat('up/sized'))?.bytes).toBe(10);
+  });
+
   it('an expired signature is refused', async () => {
     await store.put('up/old', Readable.from([Buffer.from('x')]));
     const get = await store.signedUrl('up/old', { ...opts, method: 'GET', expiresInSeconds: 1 });
