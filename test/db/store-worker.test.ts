@@ -154,6 +154,28 @@ describe('base models in the store', () => {
     expect(await bad({ uri: `${r.body.source}weights/` })).toBe('BASE_MODEL_PATH_INVALID');
     expect(await bad({ path: folder, uri: r.body.source })).toBe('BASE_MODEL_SOURCE_REQUIRED');
     expect(await bad({})).toBe('BASE_MODEL_SOURCE_REQUIRED');
+    // catalog.json may name store folders too; availability comes from listing them.
+    const entry = (id: string, source: string) => ({ id, name: id, architecture: 'tiny', trainers: ['from-store'], source });
+    const missing = r.body.source.replace(/tiny-a\/$/, 'not-there/');
+    await writeFile(
+      path.join(t.dataDir, 'catalog.json'),
+      JSON.stringify({ ...JSON.parse(catalogJson), base_models: [entry('in-file', r.body.source), entry('in-file-missing', missing)] }),
+    );
+    expect((await api.post('/v1/admin/catalog/reload', {}, admin)).status).toBe(200);
+    expect((await api.get('/v1/base-models/in-file', admin)).body).toMatchObject({ source: r.body.source, available: true, registered: false });
+    expect((await api.get('/v1/base-models/in-file-missing', admin)).body).toMatchObject({ available: false });
+    // Re-registered under its id after removal: the copy replaces the old objects.
+    expect((await api.del('/v1/admin/base-models/tiny-a-again', admin)).status).toBe(204);
+    expect((await api.del('/v1/admin/base-models/tiny-a', admin)).status).toBe(204);
+    await modelFolder(folder, 'hello again');
+    const register = () => api.post('/v1/admin/base-models', { id: 'tiny-a', architecture: 'tiny', trainers: ['from-store'], path: folder }, admin);
+    // Not while catalog.json's entry still points at models/tiny-a/: a copy would pull it from under it.
+    expect((await register()).body.error.code).toBe('BASE_MODEL_EXISTS');
+    await writeFile(path.join(t.dataDir, 'catalog.json'), catalogJson);
+    expect((await api.post('/v1/admin/catalog/reload', {}, admin)).status).toBe(200);
+    const again = await register();
+    expect(again.status, JSON.stringify(again.body)).toBe(201);
+    expect((await api.get('/v1/base-models/tiny-a', admin)).body).toMatchObject({ available: true });
     // Users see no server path in a file:// source.
     const u = await api.user('looker');
     expect((await api.get('/v1/base-models/tiny-a', u.token)).body.source).not.toContain(root);
