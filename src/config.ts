@@ -51,6 +51,8 @@ export interface Config {
     maxArtifactBytes: number;
     /** How trainer processes are confined (src/executors/sandbox.ts). */
     sandbox: { mode: 'auto' | 'off'; uid: number; uidCount: number; cpuSeconds: number };
+    /** Store-backed base models fetched to this worker's disk (src/worker/model-cache.ts). */
+    modelCache: { dir: string; maxBytes: number };
   };
   webhooks: { timeoutMs: number; maxAttempts: number; allow: string };
   /** Live job events (SSE and WebSocket): open streams per user, past events replayed per connection. */
@@ -329,6 +331,10 @@ export function loadConfig(processEnv: Env = process.env): Config {
         uid: int(env, 'TRAINER_UID', 61184, 1, 2 ** 31 - 2),
         uidCount: int(env, 'TRAINER_UID_COUNT', 1024, 1, 65_536),
         cpuSeconds: int(env, 'TRAINER_CPU_SECONDS', 0, 0, 365 * 86_400),
+      },
+      modelCache: {
+        dir: path.resolve(dataDir, env.MODEL_CACHE_DIR || 'model-cache'),
+        maxBytes: bytes(env, 'MODEL_CACHE_MAX_BYTES', 50 * 1024 ** 3),
       },
     },
     serving: {

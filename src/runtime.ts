@@ -47,6 +47,7 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
       db: s.db,
       store: s.store,
       catalog: s.catalog,
+      models: s.baseModelCache,
       lifecycle: s.lifecycle,
       maxArtifactBytes: config.worker.maxArtifactBytes,
       workDir: config.worker.workDir,
@@ -58,7 +59,12 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
       sandbox: new Sandbox(
         config.worker.sandbox,
         // The Python environment's root (…/.venv), not just its bin/.
-        { dataDir: config.dataDir, workDir: config.worker.workDir, readable: [path.dirname(path.dirname(config.python.bin))] },
+        // The model cache stays passable: each job's base model in it is opened to its trainer.
+        {
+          dataDir: config.dataDir,
+          workDir: config.worker.workDir,
+          readable: [path.dirname(path.dirname(config.python.bin)), config.worker.modelCache.dir],
+        },
         (msg) => log.warn(msg),
       ),
     },
@@ -102,7 +108,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ applied }, 'migrations applied');
-    services = await createServices(config, db, { onError: (m, e) => logger.error({ err: e }, m), ...o });
+    services = await createServices(config, db, { onError: (m, e) => logger.error({ err: e }, m), ...o, logger });
     if (config.admin) {
       const { user, created } = await services.accounts.ensureAdmin(config.admin);
       logger.info({ username: user.username, created }, 'admin account ensured from TRAINYARD_ADMIN_*');

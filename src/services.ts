@@ -15,6 +15,8 @@ import { JobsService } from './domain/jobs/service.js';
 import { RegistryService } from './domain/registry/service.js';
 import { SweepsService } from './domain/sweeps/service.js';
 import { ModelCache } from './serving/cache.js';
+import { BaseModelCache } from './worker/model-cache.js';
+import type { Logger } from 'pino';
 import { ServingService } from './serving/service.js';
 import { predictorModule, runtimeProbe, type RuntimeContext } from './trainers/runtimes/index.js';
 import { WebhooksService } from './domain/webhooks/service.js';
@@ -46,6 +48,8 @@ export interface Services {
   sweeps: SweepsService;
   serving: ServingService;
   cache: ModelCache;
+  /** The worker's copies of store-backed base models (one per process: concurrent jobs share downloads). */
+  baseModelCache: BaseModelCache;
   /** Live job events; set by the runtime once it listens. */
   hub: EventHub | null;
 }
@@ -55,6 +59,8 @@ export interface ServiceOverrides {
   resolver?: Resolver;
   probe?: AvailabilityProbe;
   onError?: (msg: string, err: unknown) => void;
+  /** Progress of long operations (a base model copied into the store). */
+  logger?: Logger;
 }
 
 export async function createServices(config: Config, db: Db, o: ServiceOverrides = {}): Promise<Services> {
@@ -96,7 +102,13 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
   });
   // Trainers are reached through their runtimes only; the Python probe caches which packs import.
   const runtime: RuntimeContext = { python: config.python.bin, packs: new PythonProbe(config.python.bin) };
-  const catalog = new CatalogService(config.dataDir, { ...(o.probe ? { probe: o.probe } : {}), runtimes: runtimeProbe(runtime), db });
+  const catalog = new CatalogService(config.dataDir, {
+    ...(o.probe ? { probe: o.probe } : {}),
+    ...(o.logger ? { log: o.logger } : {}),
+    runtimes: runtimeProbe(runtime),
+    db,
+    store,
+  });
   await catalog.load();
   const registry = new RegistryService(db, store, config.uploads.signedUrlTtlSeconds);
   const webhooks = new WebhooksService({ db, policy: parseAddressPolicy(config.webhooks.allow), ...(o.resolver ? { resolver: o.resolver } : {}) });
@@ -107,6 +119,7 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
   const predictors = (t: TrainerDef) => predictorModule(t, runtime);
   const cache = new ModelCache({ registry, dir: config.serving.dir, maxBytes: config.serving.cacheBytes, predictors });
   const serving = new ServingService({ registry, catalog, cache, predictors });
+  const baseModelCache = new BaseModelCache({ ...config.worker.modelCache, store, ...(o.logger ? { log: o.logger } : {}) });
   const generations = new GenerationsService({ db, store, catalog, registry, jobs, signedUrlTtlSeconds: config.uploads.signedUrlTtlSeconds });
   return {
     config,
@@ -126,6 +139,7 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
     sweeps,
     serving,
     cache,
+    baseModelCache,
     generations,
     hub: null,
   };

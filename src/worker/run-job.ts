@@ -14,7 +14,8 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { uploadArtifacts } from './artifacts.js';
 import { EventSink } from './event-sink.js';
 import { withSamplePreview } from './samples.js';
-import { stageJob } from './stage.js';
+import type { BaseModelCache } from './model-cache.js';
+import { stageJob, type StagedJob } from './stage.js';
 import { trainerCommand } from '../trainers/runtimes/index.js';
 
 export type StopReason = 'cancel' | 'drain' | 'lost' | 'timeout';
@@ -23,6 +24,8 @@ export interface RunContext {
   db: Db;
   store: BlobStore;
   catalog: CatalogService;
+  /** Store-backed base models on this worker's disk. */
+  models: BaseModelCache;
   lifecycle: JobLifecycle;
   maxArtifactBytes: number;
   workerId: string;
@@ -90,10 +93,10 @@ export class JobRun {
     let heartbeat: NodeJS.Timeout | null = null;
     let deadline: NodeJS.Timeout | null = null;
     let confined: Confinement | null = null;
+    let staged: StagedJob | undefined;
     try {
-      let staged;
       try {
-        staged = await stageJob({ db: ctx.db, store: ctx.store, catalog: ctx.catalog, workDir: ctx.workDir }, job);
+        staged = await stageJob({ db: ctx.db, store: ctx.store, catalog: ctx.catalog, models: ctx.models, workDir: ctx.workDir }, job);
       } catch (err) {
         if (err instanceof DatasetIntegrityError) {
           log.error(
@@ -163,6 +166,7 @@ export class JobRun {
       if (heartbeat) clearInterval(heartbeat);
       if (deadline) clearTimeout(deadline);
       confined?.release();
+      staged?.release();
       if (dir && !ctx.keepJobDirs) await rm(dir, { recursive: true, force: true }).catch(() => {});
     }
   }

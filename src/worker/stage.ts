@@ -1,26 +1,49 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Db } from '../db/db.js';
 import type { CatalogService } from '../domain/catalog/service.js';
+import { isUri, storePrefixOf } from '../domain/catalog/stored-models.js';
 import { materializeDataset } from '../domain/datasets/materialize.js';
 import type { JobRow } from '../domain/jobs/types.js';
 import { materializeVersion } from '../domain/registry/materialize.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { StagedSpec } from '../trainers/protocol.js';
+import type { BaseModelCache, CachedModel } from './model-cache.js';
 
 export interface StagedJob {
   dir: string;
   spec: StagedSpec;
   specPath: string;
+  /** Unpins the base model in the model cache: call once the trainer is done with it. */
+  release(): void;
+}
+
+/**
+ * Where this worker finds a job's base model: a store-backed one (source a URI the store
+ * serves) in the model cache, a local folder resolved against this worker's own DATA_DIR (the
+ * catalog here was built with it), never the API server's.
+ */
+async function stageBaseModel(d: { store: BlobStore; catalog: CatalogService; models: BaseModelCache }, id: string): Promise<CachedModel> {
+  const m = d.catalog.baseModel(id);
+  if (isUri(m.source)) {
+    const prefix = storePrefixOf(d.store, m.source);
+    if (!prefix) throw new Error(`base model ${id} is at ${m.source}, which the configured store does not serve`);
+    return d.models.acquire(m.id, prefix);
+  }
+  if (!m.local_path || !existsSync(m.local_path)) throw new Error(`base model ${id}: its folder ${m.local_path} is not on this worker`);
+  return { path: m.local_path, release: () => {} };
 }
 
 /**
  * Lays out one attempt's folder — inputs/, output/, checkpoints/, tmp/ — copies the datasets
  * and the latest checkpoint out of storage, and writes job.json for the trainer.
  */
-export async function stageJob(d: { db: Db; store: BlobStore; catalog: CatalogService; workDir: string }, job: JobRow): Promise<StagedJob> {
+export async function stageJob(
+  d: { db: Db; store: BlobStore; catalog: CatalogService; models: BaseModelCache; workDir: string },
+  job: JobRow,
+): Promise<StagedJob> {
   const dir = path.join(d.workDir, `${job.id}-a${job.attempt}`);
   const inputs = path.join(dir, 'inputs');
   const output = path.join(dir, 'output');
@@ -42,13 +65,14 @@ export async function stageJob(d: { db: Db; store: BlobStore; catalog: CatalogSe
     initFrom = path.join(dir, 'init');
     await materializeVersion(d.db, d.store, job.from_model.version_id, initFrom);
   }
-  const base = job.base_model ? d.catalog.baseModel(job.base_model) : null;
+  // Last: a base model stays pinned in the cache from here until the attempt releases it.
+  const base = job.base_model ? await stageBaseModel(d, job.base_model) : null;
   const spec: StagedSpec = {
     protocol: 1,
     job_id: job.id,
     attempt: job.attempt,
     trainer: job.trainer,
-    base_model: base ? { id: base.id, path: base.local_path } : null,
+    base_model: base && job.base_model ? { id: job.base_model, path: base.path } : null,
     hyperparameters: job.hyperparameters,
     inputs: { dataset, validation_dataset: validation },
     output_dir: output,
@@ -57,6 +81,11 @@ export async function stageJob(d: { db: Db; store: BlobStore; catalog: CatalogSe
     init_from: initFrom,
   };
   const specPath = path.join(dir, 'job.json');
-  await writeFile(specPath, JSON.stringify(spec, null, 2));
-  return { dir, spec, specPath };
+  try {
+    await writeFile(specPath, JSON.stringify(spec, null, 2));
+  } catch (err) {
+    base?.release();
+    throw err;
+  }
+  return { dir, spec, specPath, release: () => base?.release() };
 }

@@ -60,10 +60,11 @@ describe.skipIf(!HAVE_PYTHON)('lora-diffusion and image generation', () => {
         .status,
     ).toBe(409);
     const listed = (await api.get('/v1/base-models?trainer=lora-diffusion', u.token)).body.data.find((m: any) => m.id === 'tiny-sd');
+    // Registering copies the folder into the store (models/tiny-sd/), where workers fetch it from.
     // An ordinary user never sees a server path (issue #10); the admin who registered it does.
-    expect(listed).toMatchObject({ available: true, registered: true, local_path: null });
+    expect(listed).toMatchObject({ available: true, registered: true, local_path: null, source: 'file://<server path>' });
     const asAdmin = (await api.get('/v1/base-models?trainer=lora-diffusion', admin)).body.data.find((m: any) => m.id === 'tiny-sd');
-    expect(asAdmin).toMatchObject({ available: true, registered: true, local_path: modelDir });
+    expect(asAdmin).toMatchObject({ available: true, registered: true, local_path: null, source: expect.stringMatching(/^file:\/\/\/.*\/models\/tiny-sd\/$/) });
     const trainers = (await api.get('/v1/trainers', u.token)).body.data;
     for (const id of ['lora-diffusion', 'diffusion-generate'])
       expect(trainers.find((x: any) => x.id === id)).toMatchObject({ available: true, unavailable_reason: null });

@@ -23,6 +23,16 @@ describe('loadConfig', () => {
     expect(c.rateLimits.default).toEqual({ max: 600, windowMs: 60_000 });
   });
 
+  it('keeps the worker model cache under DATA_DIR unless told otherwise, with a size bound', () => {
+    const d = dir();
+    expect(loadConfig({ DATA_DIR: d }).worker.modelCache).toEqual({ dir: path.join(d, 'model-cache'), maxBytes: 50 * 1024 ** 3 });
+    expect(loadConfig({ DATA_DIR: d, MODEL_CACHE_DIR: '/srv/cache', MODEL_CACHE_MAX_BYTES: '200gb' }).worker.modelCache).toEqual({
+      dir: '/srv/cache',
+      maxBytes: 200e9,
+    });
+    expect(() => loadConfig({ DATA_DIR: d, MODEL_CACHE_MAX_BYTES: 'lots' })).toThrow(/MODEL_CACHE_MAX_BYTES/);
+  });
+
   it('generates the secret once and keeps it in DATA_DIR', () => {
     const d = dir();
     const a = loadConfig({ DATA_DIR: d }).secret;

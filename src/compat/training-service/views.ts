@@ -92,7 +92,7 @@ export function baseModels(c: Ctx) {
     id: m.id,
     // The configured source (DATA_DIR-relative as the built-in list writes it); an absolute
     // one is a server path, which only admins see (README, "Errors").
-    path: m.source.startsWith('/') ? `local:${m.id}` : m.source,
+    path: m.source.startsWith('/') || m.source.startsWith('file:') ? `local:${m.id}` : m.source,
     type: 'pytorch',
     labels: DEFAULT_LABELS,
     available: m.available,

@@ -39,13 +39,13 @@ export const BaseModel = Out({
   trainers: Type.Array(Type.String()),
   source: Type.String(),
   local_path: Nullable(Type.String()),
-  available: Type.Boolean({ description: 'Whether the model files are present on this server' }),
+  available: Type.Boolean({ description: 'Whether the model files are present: in the store for a URI source, else on this server' }),
   registered: Type.Boolean({ description: 'Registered at run time by an admin (POST /v1/admin/base-models), not built in' }),
   version: Type.String(),
   supported_lora_params: Out({ min_rank: Type.Integer(), max_rank: Type.Integer(), default_alpha: Type.Integer() }),
 });
 
-/** POST /v1/admin/base-models: a folder already on the server; nothing is downloaded. */
+/** POST /v1/admin/base-models: a folder on the server (copied into the store) or one already in the store (uri). */
 export const RegisterBaseModelBody = Type.Object(
   {
     id: Type.String({ pattern: ID }),
@@ -53,7 +53,20 @@ export const RegisterBaseModelBody = Type.Object(
     description: Type.Optional(Type.String({ maxLength: 2000 })),
     architecture: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,49}$', description: 'stable-diffusion, llama, bert, …' }),
     trainers: Type.Array(Type.String({ pattern: ID }), { minItems: 1, maxItems: 20, uniqueItems: true }),
-    path: Type.String({ minLength: 1, maxLength: 4096, description: 'A folder on the server (absolute, or relative to DATA_DIR) saved with save_pretrained' }),
+    path: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 4096,
+        description: 'A folder on the server (absolute, or relative to DATA_DIR) saved with save_pretrained; copied into the store under models/{id}/',
+      }),
+    ),
+    uri: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 4096,
+        description: 'Instead of path: a folder already in the configured store (s3://bucket/models/x/, or file:///… with the filesystem store)',
+      }),
+    ),
     version: Type.Optional(Type.String({ maxLength: 100 })),
     supported_lora_params: Type.Optional(
       Type.Object(

@@ -2,10 +2,13 @@ import { existsSync, statSync } from 'node:fs';
 import { CHANNELS, notify } from '../../db/channels.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import type { Db } from '../../db/db.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import type { BlobStore } from '../../storage/blob-store.js';
 import { BUILTIN_BASE_MODELS, BUILTIN_TRAINERS } from './builtin.js';
 import * as q from './queries.js';
+import { copyFolderToStore, folderUri, isUri, markerOf, storedModelPrefix, storedModelProblem, storePrefixOf } from './stored-models.js';
 import { resolveEstimate, type AvailabilityProbe, type BaseModel, type RuntimeProbe, type Trainer, type TrainerDef } from './types.js';
 
 export class CatalogFileError extends Error {
@@ -66,8 +69,8 @@ function checkTrainerExtras(file: string, item: Record<string, unknown>): void {
     throw new CatalogFileError(file, `entry ${String(item.id)}: estimate must be { param?: string, seconds_per_unit?: number > 0 }`);
 }
 
-/** The file a folder of each architecture must hold: a cheap check that the path is what it claims. */
-const MARKER_FILE: Record<string, string> = { 'stable-diffusion': 'model_index.json' };
+/** Where a base model being registered comes from: a folder on this server (copied into the store) or a URI in the store. */
+export type BaseModelOrigin = { path: string } | { uri: string };
 
 export class CatalogService {
   private trainers: Trainer[] = [];
@@ -76,11 +79,13 @@ export class CatalogService {
   private probing: Promise<void> = Promise.resolve();
   private generation = 0;
   private unwatch: (() => Promise<void>) | null = null;
+  /** Store-backed base models (source a URI): source → null when its folder is complete, else why not. */
+  private stored = new Map<string, string | null>();
 
   constructor(
     private readonly dataDir: string,
     /** `probe` overrides `runtimes.check` (tests); `runtimes` still gets refreshed and closed. */
-    private readonly opts: { probe?: AvailabilityProbe; runtimes?: RuntimeProbe; db?: Db } = {},
+    private readonly opts: { probe?: AvailabilityProbe; runtimes?: RuntimeProbe; db?: Db; store?: BlobStore; log?: Logger } = {},
   ) {}
 
   private get probe(): AvailabilityProbe {
@@ -137,6 +142,22 @@ export class CatalogService {
 
   async loadRegistered(): Promise<void> {
     if (this.opts.db) this.dbModels = await q.listBaseModels(this.opts.db);
+    await this.checkStored();
+  }
+
+  /**
+   * Lists each store-backed base model's folder, so `available` (read synchronously) says
+   * whether its objects are there. Runs on load and on every catalog NOTIFY.
+   */
+  private async checkStored(): Promise<void> {
+    const store = this.opts.store;
+    const next = new Map<string, string | null>();
+    for (const m of this.baseModels.filter((x) => isUri(x.source))) {
+      const prefix = store ? storePrefixOf(store, m.source) : null;
+      if (!store || !prefix) next.set(m.source, `${m.source} is not in the configured store`);
+      else next.set(m.source, await storedModelProblem(store, prefix, m.architecture).catch((err: Error) => `listing ${m.source} failed: ${err.message}`));
+    }
+    this.stored = next;
   }
 
   /** Every API process and worker reloads registered base models when one is added or removed. */
@@ -173,11 +194,16 @@ export class CatalogService {
     return [...this.fileModels, ...this.dbModels.filter((m) => !ids.has(m.id))];
   }
 
-  /** `local_path` is where the files are expected; `available` says whether they are there. */
+  /**
+   * `local_path` is where a local folder's files are expected (on this machine: a worker
+   * resolves it against its own DATA_DIR); a store-backed model (source a URI) has none.
+   * `available` says whether the files are there, or its objects are in the store.
+   */
   private describe(m: BaseModel) {
-    const isUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(m.source);
-    const local = isUri ? null : path.resolve(this.dataDir, m.source);
-    return { ...m, registered: m.registered ?? false, local_path: local, available: local !== null && existsSync(local) };
+    const uri = isUri(m.source);
+    const local = uri ? null : path.resolve(this.dataDir, m.source);
+    const available = uri ? this.stored.get(m.source) === null : existsSync(local!);
+    return { ...m, registered: m.registered ?? false, local_path: local, available };
   }
 
   listBaseModels(filter: { trainer?: string } = {}) {
@@ -191,15 +217,60 @@ export class CatalogService {
   }
 
   /**
-   * Registers a local folder as a base model (admins). The folder must exist on this server and
-   * look like its architecture; workers on other machines need it at the same path.
+   * Registers a base model (admins): a folder on this server, copied into the store under
+   * models/{id}/, or a folder already in the store named by its URI. Either way the row's
+   * source is the store URI, and workers fetch it from there into their own cache.
    */
-  async registerBaseModel(m: BaseModel, createdBy: string) {
-    if (!this.opts.db) throw new ConflictError('CATALOG_READ_ONLY', 'this catalog has no database to register base models in');
+  async registerBaseModel(m: Omit<BaseModel, 'source'>, from: BaseModelOrigin, createdBy: string) {
+    const { db, store } = this.opts;
+    if (!db || !store) throw new ConflictError('CATALOG_READ_ONLY', 'this catalog has no database and store to register base models in');
     for (const t of m.trainers) {
       if (!this.trainers.some((x) => x.id === t)) throw new ValidationError('UNKNOWN_TRAINER', `no trainer "${t}"; GET /v1/trainers lists them`);
     }
-    const local = path.resolve(this.dataDir, m.source);
+    const marker = markerOf(m.architecture);
+    let local: string | null = null;
+    let prefix: string;
+    if ('uri' in from) {
+      const p = storePrefixOf(store, from.uri);
+      if (!p)
+        throw new ValidationError('BASE_MODEL_URI_UNSUPPORTED', `${from.uri} is not a folder in the configured store (${store.uri('models')}/…)`, {
+          uri: from.uri,
+        });
+      prefix = p;
+      const problem = await storedModelProblem(store, prefix, m.architecture);
+      if (problem)
+        throw new ValidationError('BASE_MODEL_PATH_INVALID', `${problem}: is it a saved ${m.architecture} model (save_pretrained)?`, {
+          uri: from.uri,
+          expected: marker,
+        });
+    } else {
+      local = this.checkLocalFolder(from.path, m.architecture);
+      prefix = storedModelPrefix(m.id);
+    }
+    const source = folderUri(store, prefix);
+    if (this.baseModels.some((x) => x.id === m.id)) throw new ConflictError('BASE_MODEL_EXISTS', `base model "${m.id}" already exists`);
+    // A copy replaces what models/{id}/ holds: never under another registered model's feet.
+    if (local && this.baseModels.some((x) => x.source === source)) throw new ConflictError('BASE_MODEL_EXISTS', `another base model uses ${source}`);
+    // The row first: it claims the id, so two registrations never copy into one folder at once.
+    // Until the copy ends (marker last) the model reads as unavailable.
+    const row = await q.insertBaseModel(db, { ...m, source }, createdBy);
+    if (!row) throw new ConflictError('BASE_MODEL_EXISTS', `base model "${m.id}" already exists`);
+    if (local) {
+      try {
+        await copyFolderToStore(store, local, prefix, m.architecture, this.opts.log?.child({ base_model: m.id }));
+      } catch (err) {
+        await q.deleteBaseModel(db, m.id);
+        throw err;
+      }
+    }
+    await notify(db, 'catalog', m.id);
+    await this.loadRegistered();
+    return this.describe(row);
+  }
+
+  /** The folder on this server, resolved against DATA_DIR, once it looks like its architecture. */
+  private checkLocalFolder(p: string, architecture: string): string {
+    const local = path.resolve(this.dataDir, p);
     let isDir = false;
     try {
       isDir = statSync(local).isDirectory();
@@ -207,18 +278,13 @@ export class CatalogService {
       /* reported below */
     }
     if (!isDir) throw new ValidationError('BASE_MODEL_PATH_MISSING', `${local} is not a folder on this server`, { path: local });
-    const marker = MARKER_FILE[m.architecture] ?? 'config.json';
+    const marker = markerOf(architecture);
     if (!existsSync(path.join(local, marker)))
-      throw new ValidationError('BASE_MODEL_PATH_INVALID', `${local} has no ${marker}: is it a saved ${m.architecture} model (save_pretrained)?`, {
+      throw new ValidationError('BASE_MODEL_PATH_INVALID', `${local} has no ${marker}: is it a saved ${architecture} model (save_pretrained)?`, {
         path: local,
         expected: marker,
       });
-    if (this.baseModels.some((x) => x.id === m.id)) throw new ConflictError('BASE_MODEL_EXISTS', `base model "${m.id}" already exists`);
-    const row = await q.insertBaseModel(this.opts.db, { ...m, source: local }, createdBy);
-    if (!row) throw new ConflictError('BASE_MODEL_EXISTS', `base model "${m.id}" already exists`);
-    await notify(this.opts.db, 'catalog', m.id);
-    await this.loadRegistered();
-    return this.describe(row);
+    return local;
   }
 
   async unregisterBaseModel(id: string): Promise<void> {

@@ -98,7 +98,11 @@ export interface BaseModel {
   description: string;
   architecture: string;
   trainers: string[];
-  /** A local folder (absolute, or relative to DATA_DIR) or a URI; never downloaded at run time. */
+  /**
+   * A local folder (absolute, or relative to DATA_DIR: each worker resolves it against its own)
+   * or the URI of a folder in the configured store (s3://bucket/models/x/, file:///…/models/x/),
+   * which workers fetch into their model cache. Nothing is downloaded from elsewhere.
+   */
   source: string;
   version?: string;
   supported_lora_params?: { min_rank: number; max_rank: number; default_alpha: number };

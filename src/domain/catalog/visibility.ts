@@ -1,4 +1,4 @@
-import { redactServerPaths, redactServerPathsDeep } from '../../redact.js';
+import { REDACTED_PATH, redactServerPaths, redactServerPathsDeep } from '../../redact.js';
 
 /**
  * What a caller sees of catalog entries: admins everything, ordinary users no server paths
@@ -15,5 +15,7 @@ export function trainerView<T extends { runtime?: unknown; unavailable_reason?: 
 
 export function baseModelView<M extends { source: string; local_path: string | null }>(m: M, admin: boolean): M {
   if (admin) return m;
-  return { ...m, source: redactServerPaths(m.source), local_path: null };
+  // A file:// URI (the filesystem store) is a server path too; an s3:// one is not.
+  const source = m.source.startsWith('file:') ? `file://${REDACTED_PATH}` : redactServerPaths(m.source);
+  return { ...m, source, local_path: null };
 }

@@ -21,7 +21,7 @@ import {
   type CreateServiceAccountInput,
   type UpdateBotInput,
 } from '../../../domain/accounts/schema.js';
-import { NotFoundError } from '../../../errors.js';
+import { NotFoundError, ValidationError } from '../../../errors.js';
 import { Page } from '../../../domain/schema-kit.js';
 import type { Services } from '../../../services.js';
 import { caller } from '../../types.js';
@@ -235,13 +235,17 @@ export default function adminRoutes(app: FastifyInstance, s: AdminDeps) {
     config: { auth: 'admin' },
     schema: {
       tags: ['admin'],
-      summary: 'Register a local folder as a base model (admins only); nothing is downloaded',
+      summary: 'Register a base model (admins only): a folder on the server, copied into the store, or a folder already in the store (uri)',
+      description:
+        'Give exactly one of `path` and `uri`. Its `source` becomes the store URI (models/{id}/ for a copied folder); workers fetch it from the store into their own cache, so no worker needs this server’s paths. A big folder takes a while to copy: progress is in the server log.',
       security,
       body: RegisterBaseModelBody,
       response: { 201: BaseModel, ...errorResponses(400, 401, 403, 409) },
     },
     handler: async (req, reply) => {
       const b = req.body;
+      if ((b.path === undefined) === (b.uri === undefined))
+        throw new ValidationError('BASE_MODEL_SOURCE_REQUIRED', 'give exactly one of path (a folder on the server) and uri (a folder in the store)');
       const m = await s.catalog.registerBaseModel(
         {
           id: b.id,
@@ -249,10 +253,10 @@ export default function adminRoutes(app: FastifyInstance, s: AdminDeps) {
           description: b.description ?? '',
           architecture: b.architecture,
           trainers: b.trainers,
-          source: b.path,
           ...(b.version ? { version: b.version } : {}),
           ...(b.supported_lora_params ? { supported_lora_params: b.supported_lora_params } : {}),
         },
+        b.uri !== undefined ? { uri: b.uri } : { path: b.path! },
         caller(req).userId,
       );
       return reply.code(201).send(m);
@@ -263,7 +267,7 @@ export default function adminRoutes(app: FastifyInstance, s: AdminDeps) {
     config: { auth: 'admin' },
     schema: {
       tags: ['admin'],
-      summary: 'Remove a registered base model (admins only); its files stay where they are',
+      summary: 'Remove a registered base model (admins only); its files and store objects stay where they are',
       security,
       params: idParams(),
       response: { 204: noContent, ...errorResponses(401, 403, 404, 409) },
