@@ -35,9 +35,10 @@ export function mediaTool(tool: MediaTool): Promise<string> {
 
 async function locate(tool: MediaTool): Promise<string> {
   let binary: string;
+  let version: string;
   try {
     // The packages are CommonJS and throw at require time on an unsupported platform.
-    binary = (createRequire(import.meta.url)(PACKAGES[tool]) as { path: string }).path;
+    ({ path: binary, version } = createRequire(import.meta.url)(PACKAGES[tool]) as { path: string; version: string });
   } catch (err) {
     throw new MediaToolMissingError(`${tool} is not available: ${String((err as Error)?.message ?? err)}; run npm ci (${PACKAGES[tool]} ships the binary)`);
   }
@@ -45,7 +46,7 @@ async function locate(tool: MediaTool): Promise<string> {
     await access(binary, constants.X_OK);
     return binary;
   } catch {
-    return executableCopy(tool, binary);
+    return executableCopy(tool, binary, version);
   }
 }
 
@@ -55,7 +56,7 @@ async function locate(tool: MediaTool): Promise<string> {
  * npm 11's allowScripts) leave it unrunnable. Rather than write into node_modules, the binary
  * is copied once into a private folder of this user, made executable there.
  */
-async function executableCopy(tool: MediaTool, binary: string): Promise<string> {
+async function executableCopy(tool: MediaTool, binary: string, version: string): Promise<string> {
   const uid = process.getuid?.() ?? 0;
   const dir = path.join(tmpdir(), `trainyard-bin-${uid}`);
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -64,8 +65,8 @@ async function executableCopy(tool: MediaTool, binary: string): Promise<string> 
   if (!info.isDirectory() || (process.getuid && info.uid !== uid) || (info.mode & 0o022) !== 0)
     throw new MediaToolMissingError(`${tool}: ${dir} is not a private folder of this user; remove it, or reinstall with npm install scripts enabled`);
   const src = await stat(binary);
-  // Size and mtime name the version, so an upgraded package gets a fresh copy.
-  const target = path.join(dir, `${tool}-${src.size}-${Math.floor(src.mtimeMs)}`);
+  // Named by version and size: installs of the same package share one copy, an upgrade gets its own.
+  const target = path.join(dir, `${tool}-${String(version).replace(/[^\w.-]/g, '_')}-${src.size}`);
   try {
     await access(target, constants.X_OK);
     if ((await stat(target)).size === src.size) return target;
