@@ -233,7 +233,7 @@ describe('sample datasets', () => {
       ['eeg', 100_000],
       ['security-prompts', 100_000],
       ['images', 201],
-      ['videos', 101],
+      ['videos', 51],
     ] as const) {
       const r = await api.post('/v1/datasets/samples', { kind, size }, u.token);
       expect(r.status, kind).toBe(400);
