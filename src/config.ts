@@ -24,7 +24,13 @@ export interface Config {
   signupPolicy: 'open' | 'closed';
   signupCreditGrant: number;
   uploads: { maxFileBytes: number; signedUrlTtlSeconds: number; purgeIntervalMs: number; importMaxBytes: number; importTimeoutMs: number; importAllow: string };
-  datasets: { maxFiles: number; maxImages: number; maxRows: number };
+  datasets: {
+    maxFiles: number;
+    maxImages: number;
+    maxRows: number;
+    /** video-set: videos, seconds per video, bytes in all; each ffprobe run's time limit and how many run at once */
+    video: { maxVideos: number; maxSeconds: number; maxTotalBytes: number; probeTimeoutMs: number; probeConcurrency: number };
+  };
   rateLimits: { default: RateLimit; auth: RateLimit; upload: RateLimit };
   login: { maxFailures: number; lockSeconds: number };
   admin: { username: string; password: string; email: string } | null;
@@ -290,6 +296,13 @@ export function loadConfig(processEnv: Env = process.env): Config {
       maxFiles: int(env, 'DATASET_MAX_FILES', 1000, 1, 100_000),
       maxImages: int(env, 'DATASET_MAX_IMAGES', 1000, 1, 1_000_000),
       maxRows: int(env, 'DATASET_MAX_ROWS', 5_000_000, 1, 1_000_000_000),
+      video: {
+        maxVideos: int(env, 'DATASET_MAX_VIDEOS', 1000, 1, 1_000_000),
+        maxSeconds: int(env, 'DATASET_MAX_VIDEO_SECONDS', 600, 1, 86_400),
+        maxTotalBytes: bytes(env, 'DATASET_MAX_VIDEO_BYTES', 10 * 1024 ** 3),
+        probeTimeoutMs: int(env, 'VIDEO_PROBE_TIMEOUT_MS', 30_000, 100, 3_600_000),
+        probeConcurrency: int(env, 'VIDEO_PROBE_CONCURRENCY', 2, 1, 64),
+      },
     },
     rateLimits: {
       // A dashboard polling a few jobs makes ~2 requests/s; 600/min leaves it room while

@@ -20,7 +20,7 @@ Usage:
   trainyard migrate               apply database migrations and exit
   trainyard admin create --username NAME --password PASS [--email EMAIL]
                                   create an admin, or promote an existing user
-  trainyard sample-data <eeg|security-prompts|images> [--out DIR] [--size N] [--seed N]
+  trainyard sample-data <eeg|security-prompts|images|videos> [--out DIR] [--size N] [--seed N]
                                   write a realistic synthetic dataset to try the trainers
   trainyard setup python [--venv DIR] [--python python3] [--verbose]
                                   create the Python trainer environment and install its pinned requirements

@@ -95,7 +95,7 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
     store,
     files,
     maxFiles: config.datasets.maxFiles,
-    limits: { ...DEFAULT_VALIDATION_LIMITS, maxImages: config.datasets.maxImages, maxRows: config.datasets.maxRows },
+    limits: { ...DEFAULT_VALIDATION_LIMITS, maxImages: config.datasets.maxImages, maxRows: config.datasets.maxRows, video: config.datasets.video },
     // Jobs are wired below; the check runs only on a DELETE, long after.
     inUseChecks: [(db, id) => jobs.datasetInUse(db, id)],
     ...(o.onError ? { onError: o.onError } : {}),

@@ -1,17 +1,18 @@
 import { eegCsv } from './eeg.js';
 import { imageSet } from './images.js';
 import { promptsJsonl } from './prompts.js';
+import { videoSet } from './videos.js';
 
 import type { SampleKind } from './schema.js';
 
 export interface Sample {
-  datasetKind: 'tabular-csv' | 'text-classification-jsonl' | 'image-set';
+  datasetKind: 'tabular-csv' | 'text-classification-jsonl' | 'image-set' | 'video-set';
   options: Record<string, string>;
   description: string;
   files: Array<{ name: string; data: Buffer }>;
 }
 
-/** `size`: rows for eeg, examples per class for security-prompts, images for images. */
+/** `size`: rows for eeg, examples per class for security-prompts, images for images, clips per class for videos. */
 export async function makeSample(kind: SampleKind, size?: number, seed?: number): Promise<Sample> {
   switch (kind) {
     case 'eeg':
@@ -34,6 +35,13 @@ export async function makeSample(kind: SampleKind, size?: number, seed?: number)
         options: {},
         description: 'Generated PNGs of one subject, for image LoRA trials',
         files: (await imageSet(size, 256, seed)).map((i) => ({ name: i.name, data: i.png })),
+      };
+    case 'videos':
+      return {
+        datasetKind: 'video-set',
+        options: {},
+        description: 'Synthetic 1 s clips: a red square moving right, a blue one moving down, a green one still (label and caption)',
+        files: [{ name: 'videos.zip', data: await videoSet(size, seed) }],
       };
   }
 }

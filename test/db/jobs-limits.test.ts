@@ -233,11 +233,16 @@ describe('sample datasets', () => {
       ['eeg', 100_000],
       ['security-prompts', 100_000],
       ['images', 201],
+      ['videos', 51],
     ] as const) {
       const r = await api.post('/v1/datasets/samples', { kind, size }, u.token);
       expect(r.status, kind).toBe(400);
       expect(r.body.error.code).toBe('SAMPLE_TOO_LARGE');
     }
+    // Only videos come as small as one (clip per class); the others keep their floor of 10.
+    const small = await api.post('/v1/datasets/samples', { kind: 'eeg', size: 9 }, u.token);
+    expect(small.status).toBe(400);
+    expect(small.body.error.code).toBe('SAMPLE_TOO_SMALL');
     expect((await api.get('/v1/files', u.token)).body.data.filter((f: any) => f.filename !== 'd.csv')).toEqual([]);
   });
 });

@@ -31,6 +31,7 @@ describe('validateDataset', () => {
       maxErrors: 20,
       maxLineBytes: 1024 * 1024,
       archive: { maxEntries: 10_000, maxTotalBytes: 1024 ** 3, maxRatio: 100 },
+      video: { maxVideos: 1000, maxSeconds: 600, maxTotalBytes: 10 * 1024 ** 3, probeTimeoutMs: 30_000, probeConcurrency: 2 },
     });
   });
 

@@ -7,6 +7,7 @@ import * as q from './queries.js';
 import type { CreateDatasetInput, DatasetsFilterInput } from './schema.js';
 import { DATASET_KINDS, type DatasetKind, type DatasetOptions, type ValidationLimits } from './validate/types.js';
 import { validateDataset } from './validate/index.js';
+import { VIDEO_TYPES } from '../files/sniff.js';
 
 export interface PublicDataset {
   id: string;
@@ -47,6 +48,8 @@ const KIND_TYPES: Record<DatasetKind, string[]> = {
   'text-classification-jsonl': ['application/x-ndjson', 'text/plain'],
   'chat-jsonl': ['application/x-ndjson', 'text/plain'],
   archive: ['application/zip'],
+  // One zip, or videos plus a manifest (CSV or JSON Lines, which may sniff as any of these).
+  'video-set': ['application/zip', ...VIDEO_TYPES, 'text/csv', 'text/plain', 'application/x-ndjson', 'application/json'],
 };
 const KIND_OPTIONS: Record<DatasetKind, (keyof DatasetOptions)[]> = {
   'image-set': [],
@@ -54,6 +57,7 @@ const KIND_OPTIONS: Record<DatasetKind, (keyof DatasetOptions)[]> = {
   'text-classification-jsonl': ['text_field', 'label_field'],
   'chat-jsonl': [],
   archive: [],
+  'video-set': [],
 };
 
 export function publicDataset(d: q.DatasetRow, fileIds?: string[]): PublicDataset {

@@ -13,10 +13,16 @@ export const ACCEPTED_TYPES = [
   'application/x-ndjson',
   'application/json',
   'text/plain',
+  'video/mp4',
+  'video/quicktime',
+  'video/webm',
+  'video/x-matroska',
 ] as const;
+/** The video containers a video-set dataset takes (.mp4 .mov .webm .mkv). */
+export const VIDEO_TYPES = ['video/mp4', 'video/quicktime', 'video/webm', 'video/x-matroska'] as const;
 export type AcceptedType = (typeof ACCEPTED_TYPES)[number];
 
-type Family = 'image' | 'archive' | 'text';
+type Family = 'image' | 'archive' | 'text' | 'video';
 const FAMILY: Record<AcceptedType, Family> = {
   'image/jpeg': 'image',
   'image/png': 'image',
@@ -26,6 +32,10 @@ const FAMILY: Record<AcceptedType, Family> = {
   'application/x-ndjson': 'text',
   'application/json': 'text',
   'text/plain': 'text',
+  'video/mp4': 'video',
+  'video/quicktime': 'video',
+  'video/webm': 'video',
+  'video/x-matroska': 'video',
 };
 const EXTENSION_FAMILY: Record<string, Family> = {
   jpg: 'image',
@@ -39,6 +49,10 @@ const EXTENSION_FAMILY: Record<string, Family> = {
   json: 'text',
   jsonl: 'text',
   ndjson: 'text',
+  mp4: 'video',
+  mov: 'video',
+  webm: 'video',
+  mkv: 'video',
 };
 
 /** Text detection: valid UTF-8 (allowing a character cut off at the sample's end) and no NUL. */
@@ -142,9 +156,13 @@ export async function sniff(head: Buffer, totalBytes: number, filename: string):
     if (!(ACCEPTED_TYPES as readonly string[]).includes(detected.mime)) {
       const wide = zeroPatternEncoding(head);
       if (wide) throw wideTextError(wide);
-      throw new UnsupportedMediaError('UNSUPPORTED_FILE_TYPE', `content is ${detected.mime}; accepted: JPEG, PNG, WebP, ZIP and UTF-8 text (CSV, JSON Lines)`, {
-        detected: detected.mime,
-      });
+      throw new UnsupportedMediaError(
+        'UNSUPPORTED_FILE_TYPE',
+        `content is ${detected.mime}; accepted: JPEG, PNG, WebP, ZIP, video (MP4, MOV, WebM, MKV) and UTF-8 text (CSV, JSON Lines)`,
+        {
+          detected: detected.mime,
+        },
+      );
     }
     type = detected.mime as AcceptedType;
   } else if (isText(head, head.length >= totalBytes)) {
@@ -154,7 +172,7 @@ export async function sniff(head: Buffer, totalBytes: number, filename: string):
     if (wide) throw wideTextError(wide);
     throw new UnsupportedMediaError(
       'UNSUPPORTED_FILE_TYPE',
-      'content is binary of an unknown type; accepted: JPEG, PNG, WebP, ZIP and UTF-8 text (CSV, JSON Lines)',
+      'content is binary of an unknown type; accepted: JPEG, PNG, WebP, ZIP, video (MP4, MOV, WebM, MKV) and UTF-8 text (CSV, JSON Lines)',
       { detected: 'application/octet-stream' },
     );
   }

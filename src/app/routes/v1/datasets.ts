@@ -24,7 +24,7 @@ export default function datasetRoutes(app: FastifyInstance, s: DatasetDeps) {
   app.post<{ Body: CreateSampleInput }>('/v1/datasets/samples', {
     schema: {
       tags: ['datasets'],
-      summary: 'Create a realistic synthetic dataset to try a trainer: eeg, security-prompts or images',
+      summary: 'Create a realistic synthetic dataset to try a trainer: eeg, security-prompts, images or videos',
       security,
       body: CreateSampleBody,
       response: { 201: Dataset, ...errorResponses(400, 401, 409) },

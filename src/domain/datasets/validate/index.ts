@@ -2,6 +2,7 @@ import { validateArchive } from './archive.js';
 import { validateImageSet } from './image-set.js';
 import { validateChat, validateTextClassification } from './jsonl.js';
 import { validateTabularCsv } from './tabular-csv.js';
+import { validateVideoSet } from './video-set.js';
 import { DATASET_KINDS, DEFAULT_VALIDATION_LIMITS } from './types.js';
 import type { DatasetFileInput, DatasetKind, DatasetOptions, KindValidator, ValidationLimits, ValidationResult } from './types.js';
 
@@ -19,6 +20,7 @@ const VALIDATORS: Record<DatasetKind, KindValidator> = {
   'text-classification-jsonl': validateTextClassification,
   'chat-jsonl': validateChat,
   archive: validateArchive,
+  'video-set': validateVideoSet,
 };
 
 export function isDatasetKind(value: unknown): value is DatasetKind {

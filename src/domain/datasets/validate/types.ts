@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Static } from '../../schema-kit.js';
 import type { DatasetOptions as DatasetOptionsShape } from '../schema.js';
 
-export const DATASET_KINDS = ['image-set', 'tabular-csv', 'text-classification-jsonl', 'chat-jsonl', 'archive'] as const;
+export const DATASET_KINDS = ['image-set', 'tabular-csv', 'text-classification-jsonl', 'chat-jsonl', 'archive', 'video-set'] as const;
 export type DatasetKind = (typeof DATASET_KINDS)[number];
 
 export interface DatasetFileInput {
@@ -28,6 +28,8 @@ export interface ValidationLimits {
   /** a single JSONL line / CSV record limit */
   maxLineBytes: number;
   archive: { maxEntries: number; maxTotalBytes: number; maxRatio: number };
+  /** video-set: how many videos, how long each, how many bytes in all; each probe's time limit and how many run at once */
+  video: { maxVideos: number; maxSeconds: number; maxTotalBytes: number; probeTimeoutMs: number; probeConcurrency: number };
 }
 
 export const DEFAULT_VALIDATION_LIMITS: ValidationLimits = Object.freeze({
@@ -36,6 +38,7 @@ export const DEFAULT_VALIDATION_LIMITS: ValidationLimits = Object.freeze({
   maxErrors: 20,
   maxLineBytes: 1024 * 1024,
   archive: Object.freeze({ maxEntries: 10_000, maxTotalBytes: 1024 * 1024 * 1024, maxRatio: 100 }),
+  video: Object.freeze({ maxVideos: 1000, maxSeconds: 600, maxTotalBytes: 10 * 1024 ** 3, probeTimeoutMs: 30_000, probeConcurrency: 2 }),
 });
 
 /**
@@ -50,6 +53,8 @@ export interface ValidationIssue {
   line?: number;
   /** archive entry name */
   entry?: string;
+  /** A stable machine-readable reason (video-set: VIDEO_FILE_MISSING, NOT_A_VIDEO...); absent where a kind has none yet. */
+  code?: string;
   message: string;
 }
 
