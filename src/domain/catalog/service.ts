@@ -177,7 +177,14 @@ export class CatalogService {
   private describe(m: BaseModel) {
     const isUri = /^[a-z][a-z0-9+.-]*:\/\//i.test(m.source);
     const local = isUri ? null : path.resolve(this.dataDir, m.source);
-    return { ...m, registered: m.registered ?? false, local_path: local, available: local !== null && existsSync(local) };
+    return {
+      ...m,
+      model_type: m.model_type ?? null,
+      base_architecture: m.base_architecture ?? null,
+      registered: m.registered ?? false,
+      local_path: local,
+      available: local !== null && existsSync(local),
+    };
   }
 
   listBaseModels(filter: { trainer?: string } = {}) {
