@@ -24,7 +24,7 @@ Usage:
                                   write a realistic synthetic dataset to try the trainers
   trainyard setup python [--venv DIR] [--python python3] [--verbose]
                                   create the Python trainer environment and install its pinned requirements
-  trainyard sample-model <tiny-stable-diffusion|tiny-llama|tiny-bert> [--out DIR] [--seed N]
+  trainyard sample-model <tiny-stable-diffusion|tiny-llama|tiny-bert|tiny-videomae|tiny-idefics|tiny-video-llava> [--out DIR] [--seed N]
                                   build a tiny random base model to try the Python trainers on a CPU
   trainyard help
 

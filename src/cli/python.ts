@@ -54,7 +54,7 @@ export async function setupPythonCommand(args: string[]): Promise<void> {
   if (Object.values(report.packs).some((r) => r !== null)) throw new AppError('PYTHON_SETUP_FAILED', 'some trainer packs do not import; see above');
 }
 
-/** `trainyard sample-model <tiny-stable-diffusion|tiny-llama|tiny-bert> [--out DIR] [--seed N]` */
+/** `trainyard sample-model <tiny-stable-diffusion|tiny-llama|tiny-bert|tiny-videomae|tiny-idefics|tiny-video-llava> [--out DIR] [--seed N]` */
 export async function sampleModelCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, seed: { type: 'string' } } });
   const kind = positionals[0] as SampleModel | undefined;

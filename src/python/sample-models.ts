@@ -10,6 +10,9 @@ export const SAMPLE_MODELS = {
   'tiny-stable-diffusion': { module: 'trainyard_lora_diffusion.tiny', architecture: 'stable-diffusion', trainers: ['lora-diffusion', 'diffusion-generate'] },
   'tiny-llama': { module: 'trainyard_lora_causal_lm.tiny', architecture: 'llama', trainers: ['lora-causal-lm'] },
   'tiny-bert': { module: 'trainyard_hf_sequence_classifier.tiny', architecture: 'bert', trainers: ['hf-sequence-classifier'] },
+  'tiny-videomae': { module: 'trainyard_video_lora.tiny_videomae', architecture: 'videomae', trainers: ['video-lora-classifier'] },
+  'tiny-idefics': { module: 'trainyard_video_lora.tiny_idefics', architecture: 'idefics', trainers: ['video-lora-captioner'] },
+  'tiny-video-llava': { module: 'trainyard_video_lora.tiny_video_llava', architecture: 'video_llava', trainers: ['video-lora-captioner'] },
 } as const;
 
 export type SampleModel = keyof typeof SAMPLE_MODELS;

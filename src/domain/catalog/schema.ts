@@ -1,7 +1,12 @@
 /** Trainers and base models: the shapes the API accepts and returns. */
 import { FreeObject, Nullable, Out, StringEnum, Type, type Static } from '../schema-kit.js';
+import { BASE_ARCHITECTURES, BASE_MODEL_TYPES } from './types.js';
 
 const ID = '^[a-z0-9][a-z0-9._-]{0,99}$';
+
+/** One of the values, or null (null listed in the enum too, so validation accepts it). */
+const nullableEnum = <const T extends readonly string[]>(values: T, description: string) =>
+  Type.Unsafe<T[number] | null>({ type: ['string', 'null'], enum: [...values, null], description });
 
 export const Trainer = Out({
   id: Type.String(),
@@ -43,6 +48,11 @@ export const BaseModel = Out({
   registered: Type.Boolean({ description: 'Registered at run time by an admin (POST /v1/admin/base-models), not built in' }),
   version: Type.String(),
   supported_lora_params: Out({ min_rank: Type.Integer(), max_rank: Type.Integer(), default_alpha: Type.Integer() }),
+  model_type: nullableEnum(BASE_MODEL_TYPES, 'What a video model does; null for other models'),
+  base_architecture: nullableEnum(
+    BASE_ARCHITECTURES,
+    'How a video model reads frames: flamingo (cross-attention), video_llama (projector), videomae (encoder); null for other models',
+  ),
 });
 
 /** POST /v1/admin/base-models: a folder on the server (copied into the store) or one already in the store (uri). */

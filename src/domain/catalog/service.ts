@@ -203,7 +203,14 @@ export class CatalogService {
     const uri = isUri(m.source);
     const local = uri ? null : path.resolve(this.dataDir, m.source);
     const available = uri ? this.stored.get(m.source) === null : existsSync(local!);
-    return { ...m, registered: m.registered ?? false, local_path: local, available };
+    return {
+      ...m,
+      model_type: m.model_type ?? null,
+      base_architecture: m.base_architecture ?? null,
+      registered: m.registered ?? false,
+      local_path: local,
+      available,
+    };
   }
 
   listBaseModels(filter: { trainer?: string } = {}) {

@@ -92,6 +92,11 @@ export interface Trainer extends TrainerDef {
   unavailable_reason: string | null;
 }
 
+export const BASE_MODEL_TYPES = ['video_classification', 'video_captioning'] as const;
+export type BaseModelType = (typeof BASE_MODEL_TYPES)[number];
+export const BASE_ARCHITECTURES = ['flamingo', 'video_llama', 'videomae'] as const;
+export type BaseArchitecture = (typeof BASE_ARCHITECTURES)[number];
+
 export interface BaseModel {
   id: string;
   name: string;
@@ -106,6 +111,10 @@ export interface BaseModel {
   source: string;
   version?: string;
   supported_lora_params?: { min_rank: number; max_rank: number; default_alpha: number };
+  /** What the model does, for the video trainers (null for others). */
+  model_type?: BaseModelType | null;
+  /** How a video model reads frames: Flamingo-style cross-attention, a Video-LLaMA-style projector, or a VideoMAE encoder. */
+  base_architecture?: BaseArchitecture | null;
   /** Registered at run time through POST /v1/admin/base-models (stored in the database). */
   registered?: boolean;
 }

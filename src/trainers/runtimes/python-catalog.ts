@@ -153,6 +153,72 @@ export const PYTHON_TRAINERS: TrainerDef[] = [
     runtime: { type: 'python', entry: 'hf_sequence_classifier' },
   },
   {
+    id: 'video-lora-classifier',
+    title: 'Video classifier (LoRA)',
+    task: 'video-classification',
+    description:
+      'Fine-tunes a VideoMAE-style video encoder for classification: a new head for the dataset labels and PEFT LoRA on its attention projections; 4-bit QLoRA on CUDA.',
+    // The trainer checks the manifest's label / caption column itself (INVALID_DATASET names the row).
+    dataset: { kinds: ['video-set'] },
+    hyperparameters: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        ...videoLoraParams({
+          learning_rate: 0.001,
+          batch_size: 4,
+          lora_rank: 8,
+          lora_alpha: 16,
+          target_modules: ['query', 'value'],
+          quantization: 'none',
+          num_frames: 16,
+        }),
+        validation_split: VALIDATION_SPLIT,
+        seed: SEED,
+      },
+    },
+    primary_metric: { name: 'val_f1', goal: 'maximize' },
+    resources: { gpus: 1, gpu_optional: true, memory_mb: 16_384 },
+    pricing: { type: 'linear', param: 'epochs', base: 2, per_unit: 5 },
+    base_models: 'required',
+    default_base_model: 'videomae-base',
+    supports_warm_start: true,
+    runtime: { type: 'python', entry: 'video_lora.classify' },
+  },
+  {
+    id: 'video-lora-captioner',
+    title: 'Video captioner (LoRA / QLoRA)',
+    task: 'video-captioning',
+    description:
+      'Fine-tunes a vision-language model to caption videos from uniformly sampled frames, Flamingo-style (IDEFICS cross-attention) or LLaVA-style (Video-LLaVA projector), with PEFT LoRA; 4-bit QLoRA on CUDA.',
+    // The trainer checks the manifest's label / caption column itself (INVALID_DATASET names the row).
+    dataset: { kinds: ['video-set'] },
+    hyperparameters: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        ...videoLoraParams({
+          learning_rate: 0.0002,
+          batch_size: 2,
+          lora_rank: 16,
+          lora_alpha: 32,
+          target_modules: ['q_proj', 'v_proj'],
+          quantization: '4bit',
+          num_frames: 8,
+        }),
+        validation_split: VALIDATION_SPLIT,
+        seed: SEED,
+      },
+    },
+    primary_metric: { name: 'eval_loss', goal: 'minimize' },
+    resources: { gpus: 1, gpu_optional: true, memory_mb: 32_768 },
+    pricing: { type: 'linear', param: 'epochs', base: 5, per_unit: 10 },
+    base_models: 'required',
+    default_base_model: 'video-llava-7b',
+    supports_warm_start: true,
+    runtime: { type: 'python', entry: 'video_lora.caption' },
+  },
+  {
     id: 'diffusion-generate',
     kind: 'inference',
     title: 'Image generation',
@@ -180,3 +246,57 @@ export const PYTHON_TRAINERS: TrainerDef[] = [
     runtime: { type: 'python', entry: 'lora_diffusion.generate' },
   },
 ];
+
+/** The hyperparameters both video trainers take (seed 004's names), with each trainer's defaults. */
+function videoLoraParams(d: {
+  learning_rate: number;
+  batch_size: number;
+  lora_rank: number;
+  lora_alpha: number;
+  target_modules: string[];
+  quantization: 'none' | '4bit';
+  num_frames: number;
+}) {
+  return {
+    epochs: { type: 'integer', minimum: 1, maximum: 50, default: 3, description: 'Passes over the training clips' },
+    learning_rate: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: 0.1,
+      default: d.learning_rate,
+      description: 'AdamW learning rate of the adapter (and head)',
+    },
+    batch_size: { type: 'integer', minimum: 1, maximum: 64, default: d.batch_size, description: 'Clips per optimizer step' },
+    lora_rank: { type: 'integer', minimum: 1, maximum: 256, default: d.lora_rank, description: 'Rank of the LoRA update matrices' },
+    lora_alpha: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 512,
+      default: d.lora_alpha,
+      description: 'LoRA scaling: the update is multiplied by lora_alpha / lora_rank',
+    },
+    lora_dropout: { type: 'number', minimum: 0, maximum: 0.5, default: 0.05, description: 'Dropout on the LoRA input' },
+    target_modules: {
+      type: 'array',
+      items: { type: 'string', pattern: '^[A-Za-z0-9_.]+$' },
+      minItems: 1,
+      maxItems: 32,
+      default: d.target_modules,
+      description: "Names (dotted-name suffixes) of the linear layers that get LoRA; a clear error lists the model's own when none match",
+    },
+    quantization: {
+      type: 'string',
+      enum: ['none', '4bit'],
+      default: d.quantization,
+      description: '4bit: QLoRA (NF4 base weights, bitsandbytes) on CUDA; on CPU it falls back to plain LoRA and logs so',
+    },
+    num_frames: { type: 'integer', minimum: 1, maximum: 64, default: d.num_frames, description: 'Frames sampled uniformly over each clip' },
+    frame_size: {
+      type: 'integer',
+      minimum: 16,
+      maximum: 1024,
+      description: "Frames are resized to frame_size × frame_size; default: the base model's input size",
+    },
+    checkpoint_every: { type: 'integer', minimum: 1, maximum: 100_000, default: 50, description: 'Optimizer steps between checkpoints' },
+  };
+}
