@@ -134,7 +134,7 @@ beforeAll(async () => {
   }
   t = await startTestApp({
     dataDir,
-    env: { TRAINYARD_COMPAT: 'qlora:0', WORKER_POLL_MS: '50', SIGNUP_CREDIT_GRANT: '100', UPLOAD_MAX_BYTES: '64KiB' },
+    env: { TRAINYARD_COMPAT: 'qlora:0', WORKER_POLL_MS: '50', SIGNUP_CREDIT_GRANT: '100', UPLOAD_MAX_BYTES: '64KiB', LOGIN_MAX_FAILURES: '3' },
   });
   base = t.compatUrls.qlora!;
   alice = await user('alice');
@@ -158,6 +158,12 @@ describe('qlora facade (seed 004) with a stand-in video trainer', () => {
     const bad = await api().post('/v1/auth/login', { username: 'carol', password: 'wrong password entirely' });
     expect(bad.status).toBe(401);
     expect(bad.body).toEqual({ detail: expect.any(String), code: expect.any(String) });
+    // Throttled: the third failure locks the account; then even the right password is 429.
+    for (let i = 0; i < 2; i++) expect((await api().post('/v1/auth/login', { username: 'carol', password: 'wrong password entirely' })).status).toBe(401);
+    const locked = await api().post('/v1/auth/login', { username: 'carol', password: PASSWORD });
+    expect(locked.status).toBe(429);
+    expect(locked.body).toEqual({ detail: expect.any(String), code: expect.any(String) });
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
     const bare = await api().get('/v1/datasets');
     expect(bare.status).toBe(401);
     expect(bare.body.detail).toEqual(expect.any(String));

@@ -311,7 +311,9 @@ export class FilesService {
     await this.purgeExpired();
     const id = newId('file');
     const max = this.deps.maxFileBytes;
-    const signed = await this.deps.store.signedUrl(input.key, { method: 'PUT', expiresInSeconds: this.deps.signedUrlTtlSeconds, maxBytes: max, baseUrl });
+    // No maxBytes: a presigned S3 PUT can only fix a size (content-length), not cap one, and
+    // none is known; the filesystem store's URL takes at most the upload limit without it.
+    const signed = await this.deps.store.signedUrl(input.key, { method: 'PUT', expiresInSeconds: this.deps.signedUrlTtlSeconds, baseUrl });
     try {
       await q.insertPendingFile(this.deps.db, {
         id,
