@@ -7,11 +7,12 @@ import { neurolab } from './neurolab/index.js';
 import { trainingService } from './training-service/index.js';
 import { loraCredits } from './lora-credits/index.js';
 import { selfi } from './selfi/index.js';
+import { qlora } from './qlora/index.js';
 import { useEnvelope } from './envelope.js';
 import type { Facade } from './types.js';
 
 /** Every facade Trainyard ships; TRAINYARD_COMPAT (or DATA_DIR/config.json) turns them on by name. */
-export const FACADES: readonly Facade[] = [neurolab, trainingService, loraCredits, selfi];
+export const FACADES: readonly Facade[] = [neurolab, trainingService, loraCredits, selfi, qlora];
 
 /** The configured facades, each with its definition; an unknown name stops the start with a clear error. */
 export function enabledFacades(configured: readonly CompatFacade[]): Array<CompatFacade & { facade: Facade }> {

@@ -61,7 +61,7 @@ beforeAll(async () => {
       SIGNUP_CREDIT_GRANT: '1000',
       WEBHOOK_TIMEOUT_MS: '1000',
       // The seed-API facades are fuzzed like /v1, under /compat/<name>, in their own envelopes.
-      TRAINYARD_COMPAT: 'neurolab,training-service,lora-credits,selfi',
+      TRAINYARD_COMPAT: 'neurolab,training-service,lora-credits,selfi,qlora',
       // neurolab's documented limits (5 training jobs an hour, 60 status checks a minute) would
       // answer most generated cases with 429 before their input is looked at.
       COMPAT_NEUROLAB_RATE_TRAIN: '100000/1h',

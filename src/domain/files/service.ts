@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Db } from '../../db/db.js';
-import { AppError, ConflictError, isForeignKeyViolation, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors.js';
+import { AppError, ConflictError, isForeignKeyViolation, isUniqueViolation, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors.js';
 import { decodeCursor, newId, toPage } from '../../ids.js';
 import type { AddressPolicy, Resolver } from '../../net/address-guard.js';
 import { safeFetch } from '../../net/safe-fetch.js';
@@ -309,6 +309,65 @@ export class FilesService {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
     this.purgeTimer = null;
     await this.purging;
+  }
+
+  /**
+   * A presigned upload whose size is not known in advance, to a key the caller chose (a facade
+   * whose document fixes its object layout, e.g. `datasets/{id}/{name}`). The URL accepts at
+   * most the upload limit where the store can enforce it (the filesystem store does; an S3
+   * presigned PUT cannot), and completeUnsizedUpload checks the size of what arrived.
+   */
+  async createUploadAt(ownerId: string, input: { filename: string; key: string }, baseUrl: string) {
+    await this.purgeExpired();
+    const id = newId('file');
+    const max = this.deps.maxFileBytes;
+    // No maxBytes: a presigned S3 PUT can only fix a size (content-length), not cap one, and
+    // none is known; the filesystem store's URL takes at most the upload limit without it.
+    const signed = await this.deps.store.signedUrl(input.key, { method: 'PUT', expiresInSeconds: this.deps.signedUrlTtlSeconds, baseUrl });
+    try {
+      await q.insertPendingFile(this.deps.db, {
+        id,
+        owner_id: ownerId,
+        filename: cleanFilename(input.filename),
+        storage_key: input.key,
+        expected_bytes: null,
+        expected_sha256: null,
+        expires_at: signed.expiresAt,
+      });
+    } catch (err) {
+      if (isUniqueViolation(err, 'files_storage_key_key')) throw new ConflictError('UPLOAD_KEY_TAKEN', 'another upload already writes to this key');
+      throw err;
+    }
+    return { file_id: id, upload_url: signed.url, method: 'PUT' as const, expires_at: signed.expiresAt, max_bytes: max };
+  }
+
+  /**
+   * Completes an upload from createUploadAt: the object must be there and within the upload
+   * limit (a larger one is deleted, and the URL may be used again until it expires); its
+   * sha256 and type are taken from the stored bytes. Completing twice returns the file.
+   */
+  async completeUnsizedUpload(ownerId: string, id: string): Promise<PublicFile> {
+    const row = await q.fileById(this.deps.db, ownerId, id);
+    if (!row) throw new NotFoundError('upload', id);
+    if (row.status === 'ready') return publicFile(row);
+    if (row.expires_at && row.expires_at.getTime() < Date.now())
+      throw new ConflictError('UPLOAD_EXPIRED', 'the upload URL expired before completion; start a new upload');
+    const stat = await this.deps.store.stat(row.storage_key);
+    if (!stat) throw new ConflictError('UPLOAD_MISSING', 'nothing was uploaded yet: PUT the bytes to upload_url first');
+    const max = this.deps.maxFileBytes;
+    if (stat.bytes > max) {
+      await this.deps.store.delete(row.storage_key);
+      throw new PayloadTooLargeError('FILE_TOO_LARGE', `the upload has ${stat.bytes} bytes; at most ${max} are accepted (it was deleted)`, {
+        max_bytes: max,
+        received: stat.bytes,
+      });
+    }
+    const sha256 = await this.hashBlob(row.storage_key);
+    const content_type = await sniff(await this.deps.store.head(row.storage_key, SNIFF_BYTES), stat.bytes, row.filename);
+    const now = await this.deps.store.stat(row.storage_key);
+    if (!now || now.version !== stat.version) throw new ConflictError('UPLOAD_CHANGED', 'the bytes were replaced while completing; complete the upload again');
+    const done = await q.markReady(this.deps.db, ownerId, id, { bytes: stat.bytes, sha256, content_type });
+    return publicFile(done ?? (await q.fileById(this.deps.db, ownerId, id))!);
   }
 }
 

@@ -222,6 +222,11 @@ export class RegistryService {
     return materializeVersion(this.db, this.store, versionId, into, onBytes);
   }
 
+  /** A version's artifacts with their storage keys (where each lives: store.uri(storage_key)); by id, for its job's owner. */
+  async versionArtifacts(versionId: string): Promise<q.ArtifactRow[]> {
+    return q.artifacts(this.db, [versionId]);
+  }
+
   /** Total size of a version's artifacts: what loading it costs. */
   async artifactBytes(versionId: string): Promise<number> {
     return (await q.artifacts(this.db, [versionId])).reduce((s, a) => s + a.bytes, 0);
