@@ -181,7 +181,8 @@ export class S3BlobStore implements BlobStore {
   keyOf(uri: string): string | null {
     const head = `s3://${this.bucket}/`;
     if (!uri.startsWith(head)) return null;
-    const key = uri.slice(head.length);
+    // A folder's URI ends in '/': its key is the prefix without it, as the filesystem store says.
+    const key = uri.slice(head.length).replace(/\/+$/, '');
     try {
       return assertKey(key);
     } catch {

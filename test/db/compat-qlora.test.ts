@@ -283,6 +283,10 @@ describe('qlora facade (seed 004) with a stand-in video trainer', () => {
       supported_lora_params: { min_rank: 2, max_rank: 32, default_alpha: 16 },
     });
     expect((await api().get('/v1/models/nope', alice)).body).toEqual({ detail: 'Model nope not found', code: 'MODEL_NOT_FOUND' });
+    // A built-in video model whose files this deployment lacks is not offered (/v1 shows it unavailable).
+    const builtin = await client(t.url).get('/v1/base-models/idefics-9b', alice);
+    expect(builtin.body, JSON.stringify(builtin.body)).toMatchObject({ model_type: 'video_captioning', available: false });
+    expect((await api().get('/v1/models/idefics-9b', alice)).status).toBe(404);
     // A catalog model of another trainer is no allowed model.
     expect((await api().get('/v1/models/deberta-v3-base', alice)).status).toBe(404);
   });

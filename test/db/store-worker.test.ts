@@ -12,6 +12,7 @@ import { createServices, type Services } from '../../src/services.js';
 import type { Worker } from '../../src/worker/worker.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { TEST_DB } from '../helpers/db.js';
+import { createTestBucket, s3Env, startS3Server, type S3Server } from '../helpers/s3-server.js';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
 import { TEST_SERVER_ENV } from '../helpers/test-env.js';
 import { waitFor, waitForJob } from '../helpers/wait.js';
@@ -22,12 +23,14 @@ import { waitFor, waitForJob } from '../helpers/wait.js';
 // from all reach the worker through the store.
 
 /**
- * The store every process of this test uses: the ONE place it is configured. Today the
- * filesystem store, rooted outside every DATA_DIR; S3 is a matter of returning its settings
- * (STORAGE=s3, S3_ENDPOINT, S3_BUCKET, …) here.
+ * The store every process of this test uses: the ONE place it is configured. A bucket on a
+ * real S3 server (SeaweedFS on loopback, started for this file), so no process shares a folder
+ * with another: the remote-worker case the issue asks for, on both databases.
  */
-function storeEnv(root: string): Record<string, string> {
-  return { STORAGE: 'fs', STORAGE_DIR: path.join(root, 'store') };
+let s3: (S3Server & { stop(): Promise<void> }) | undefined;
+let bucketEnv: Record<string, string> = {};
+function storeEnv(): Record<string, string> {
+  return bucketEnv;
 }
 
 const ADMIN = { username: 'operator', password: 'correct horse battery staple' };
@@ -62,7 +65,7 @@ async function newDataDir(name: string): Promise<string> {
 }
 
 /** The settings a worker machine has: its own DATA_DIR, the shared database and store. */
-const workerEnv = (dataDir: string) => ({ DATA_DIR: dataDir, ...storeEnv(root), JOBS_LEASE_SECONDS: '1', WORKER_POLL_MS: '50', WORKER_DRAIN_MS: '0' });
+const workerEnv = (dataDir: string) => ({ DATA_DIR: dataDir, ...storeEnv(), JOBS_LEASE_SECONDS: '1', WORKER_POLL_MS: '50', WORKER_DRAIN_MS: '0' });
 
 interface RemoteWorker {
   /** Takes the worker away mid-job: kill -9 of its process, or (one PGlite process) a stop. */
@@ -102,11 +105,13 @@ async function startRemoteWorker(dataDir: string): Promise<RemoteWorker> {
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'trainyard-store-worker-'));
+  s3 = await startS3Server();
+  bucketEnv = s3Env(s3, await createTestBucket(s3));
   const apiDir = await newDataDir('api');
   t = await startTestApp({
     dataDir: apiDir,
     env: {
-      ...storeEnv(root),
+      ...storeEnv(),
       WORKER_IN_PROCESS: 'false',
       JOBS_LEASE_SECONDS: '1',
       TRAINYARD_ADMIN_USERNAME: ADMIN.username,
@@ -118,6 +123,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t?.close();
+  await s3?.stop();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -150,6 +156,7 @@ describe('base models in the store', () => {
       (await api.post('/v1/admin/base-models', { id: 'tiny-x', architecture: 'tiny', trainers: ['from-store'], ...body }, admin)).body.error?.code;
     expect(await bad({ uri: 's3://some-other-bucket/models/x/' })).toBe('BASE_MODEL_URI_UNSUPPORTED');
     expect(await bad({ uri: `file://${path.join(root, 'elsewhere')}/` })).toBe('BASE_MODEL_URI_UNSUPPORTED');
+    expect(r.body.source).toBe(`s3://${bucketEnv.S3_BUCKET}/models/tiny-a/`);
     expect(await bad({ uri: r.body.source.replace(/tiny-a\/$/, 'weights-only/') })).toBe('BASE_MODEL_PATH_INVALID');
     expect(await bad({ uri: `${r.body.source}weights/` })).toBe('BASE_MODEL_PATH_INVALID');
     expect(await bad({ path: folder, uri: r.body.source })).toBe('BASE_MODEL_SOURCE_REQUIRED');

@@ -3,10 +3,10 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SampleModel } from '../../src/python/sample-models.js';
 import { client, type TestApp } from '../helpers/app.js';
 import { startPythonApp } from '../helpers/python-app.js';
 import { HAVE_PYTHON } from '../helpers/python.js';
+import { createTestBucket, s3Env, startS3Server, type S3Server } from '../helpers/s3-server.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Seed 004's whole flow on its own port, with S3 as the store (the test S3 server) and the real
@@ -21,7 +21,7 @@ const MAIN = path.resolve('src/main.ts');
 
 let t: TestApp;
 let base: string;
-let previousStore: string | undefined;
+let s3: (S3Server & { stop(): Promise<void> }) | undefined;
 let samples: string;
 
 /** `trainyard sample-data videos`: the zip of synthetic clips with manifest.csv, as a user makes it. */
@@ -40,11 +40,10 @@ async function sampleVideosZip(): Promise<Buffer> {
 
 describe.skipIf(!HAVE_PYTHON)('qlora facade (seed 004) end to end on S3 and the real video-lora pack', () => {
   beforeAll(async () => {
-    previousStore = process.env.TRAINYARD_TEST_STORE;
-    process.env.TRAINYARD_TEST_STORE = 's3';
+    // A real S3 server for this file: the facade's pre-signed URLs are the bucket's own.
+    s3 = await startS3Server();
     let api, admin, modelDir;
-    // tiny-idefics comes with the video-lora pack (SampleModel lists it once that is merged).
-    ({ t, api, admin, modelDir } = await startPythonApp('tiny-idefics' as SampleModel, { TRAINYARD_COMPAT: 'qlora:0' }));
+    ({ t, api, admin, modelDir } = await startPythonApp('tiny-idefics', { TRAINYARD_COMPAT: 'qlora:0', ...s3Env(s3, await createTestBucket(s3)) }));
     // registerBaseModel does not send the video fields (model_type, base_architecture).
     const r = await api.post(
       '/v1/admin/base-models',
@@ -68,8 +67,7 @@ describe.skipIf(!HAVE_PYTHON)('qlora facade (seed 004) end to end on S3 and the 
   afterAll(async () => {
     await t?.close();
     if (samples) await rm(samples, { recursive: true, force: true });
-    if (previousStore === undefined) delete process.env.TRAINYARD_TEST_STORE;
-    else process.env.TRAINYARD_TEST_STORE = previousStore;
+    await s3?.stop();
   });
 
   it('signup → upload straight to S3 → ready → captioning training → adapter in the bucket → stop → delete', async () => {

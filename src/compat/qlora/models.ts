@@ -40,12 +40,17 @@ export interface AllowedModel extends ModelDetailShape {
   trainer: string;
 }
 
-/** The catalog's base models for the video trainers: what the document calls allowed models. */
+/**
+ * The catalog's base models for the video trainers whose files this deployment has (in the
+ * store or on disk): what the document calls allowed models. A built-in entry without its
+ * files (idefics-9b before an operator provides it) could only fail a training, so it is not
+ * offered; /v1/base-models still lists it, with available: false.
+ */
 export function allowedModels(s: Services): AllowedModel[] {
   const out: AllowedModel[] = [];
   for (const m of s.catalog.listBaseModels()) {
     const type = modelType(m);
-    if (!type) continue;
+    if (!type || !m.available) continue;
     const trainer = TRAINER_FOR[type];
     const arch = (m as { base_architecture?: unknown }).base_architecture;
     out.push({

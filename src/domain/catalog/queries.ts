@@ -10,6 +10,8 @@ interface BaseModelRow {
   source: string;
   version: string | null;
   supported_lora_params: BaseModel['supported_lora_params'] | null;
+  model_type: BaseModel['model_type'];
+  base_architecture: BaseModel['base_architecture'];
 }
 
 const toModel = (r: BaseModelRow): BaseModel => ({
@@ -21,6 +23,8 @@ const toModel = (r: BaseModelRow): BaseModel => ({
   source: r.source,
   ...(r.version ? { version: r.version } : {}),
   ...(r.supported_lora_params ? { supported_lora_params: r.supported_lora_params } : {}),
+  model_type: r.model_type ?? null,
+  base_architecture: r.base_architecture ?? null,
   registered: true,
 });
 
@@ -32,8 +36,8 @@ export async function listBaseModels(db: Queryable): Promise<BaseModel[]> {
 /** Null when the id is taken. */
 export async function insertBaseModel(db: Queryable, m: BaseModel, createdBy: string): Promise<BaseModel | null> {
   const { rows } = await db.query<BaseModelRow>(
-    `insert into base_models (id, name, description, architecture, trainers, source, version, supported_lora_params, created_by)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict (id) do nothing returning *`,
+    `insert into base_models (id, name, description, architecture, trainers, source, version, supported_lora_params, model_type, base_architecture, created_by)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) on conflict (id) do nothing returning *`,
     [
       m.id,
       m.name,
@@ -43,6 +47,8 @@ export async function insertBaseModel(db: Queryable, m: BaseModel, createdBy: st
       m.source,
       m.version ?? null,
       m.supported_lora_params ? JSON.stringify(m.supported_lora_params) : null,
+      m.model_type ?? null,
+      m.base_architecture ?? null,
       createdBy,
     ],
   );

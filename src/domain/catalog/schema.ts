@@ -78,6 +78,8 @@ export const RegisterBaseModelBody = Type.Object(
       }),
     ),
     version: Type.Optional(Type.String({ maxLength: 100 })),
+    model_type: Type.Optional(StringEnum(BASE_MODEL_TYPES, { description: 'For video models: what the model does (the qlora facade lists models by it)' })),
+    base_architecture: Type.Optional(StringEnum(BASE_ARCHITECTURES, { description: 'For video models: how the model reads frames' })),
     supported_lora_params: Type.Optional(
       Type.Object(
         { min_rank: Type.Integer({ minimum: 1 }), max_rank: Type.Integer({ minimum: 1 }), default_alpha: Type.Integer({ minimum: 1 }) },

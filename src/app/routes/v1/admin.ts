@@ -254,6 +254,8 @@ export default function adminRoutes(app: FastifyInstance, s: AdminDeps) {
           architecture: b.architecture,
           trainers: b.trainers,
           ...(b.version ? { version: b.version } : {}),
+          ...(b.model_type ? { model_type: b.model_type } : {}),
+          ...(b.base_architecture ? { base_architecture: b.base_architecture } : {}),
           ...(b.supported_lora_params ? { supported_lora_params: b.supported_lora_params } : {}),
         },
         b.uri !== undefined ? { uri: b.uri } : { path: b.path! },
