@@ -3,6 +3,7 @@ import { access, chmod, copyFile, lstat, mkdir, rename, stat } from 'node:fs/pro
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { AppError } from '../errors.js';
 
 /**
  * ffprobe and ffmpeg come from npm (@ffprobe-installer/ffprobe, @ffmpeg-installer/ffmpeg): the
@@ -13,10 +14,14 @@ export type MediaTool = 'ffprobe' | 'ffmpeg';
 
 const PACKAGES: Record<MediaTool, string> = { ffprobe: '@ffprobe-installer/ffprobe', ffmpeg: '@ffmpeg-installer/ffmpeg' };
 
-/** The tool is not installed for this platform: a setup problem, reported with what to do. */
-export class MediaToolMissingError extends Error {
-  readonly code = 'MEDIA_TOOL_MISSING';
-  override name = 'MediaToolMissingError';
+/**
+ * The tool is not installed for this platform: a setup problem of this server, not the
+ * client's (503). The client sees what is missing; the log (cause) says what to do.
+ */
+export class MediaToolMissingError extends AppError {
+  constructor(tool: MediaTool, detail: string) {
+    super('MEDIA_TOOL_MISSING', `${tool} is not available on this server; an operator must install it`, { status: 503, cause: new Error(detail) });
+  }
 }
 
 const resolved = new Map<MediaTool, Promise<string>>();
@@ -40,7 +45,7 @@ async function locate(tool: MediaTool): Promise<string> {
     // The packages are CommonJS and throw at require time on an unsupported platform.
     ({ path: binary, version } = createRequire(import.meta.url)(PACKAGES[tool]) as { path: string; version: string });
   } catch (err) {
-    throw new MediaToolMissingError(`${tool} is not available: ${String((err as Error)?.message ?? err)}; run npm ci (${PACKAGES[tool]} ships the binary)`);
+    throw new MediaToolMissingError(tool, `${String((err as Error)?.message ?? err)}; run npm ci (${PACKAGES[tool]} ships the binary)`);
   }
   try {
     await access(binary, constants.X_OK);
@@ -63,7 +68,7 @@ async function executableCopy(tool: MediaTool, binary: string, version: string):
   // A folder someone else made (or opened up) in the shared temp dir could swap the binary.
   const info = await lstat(dir);
   if (!info.isDirectory() || (process.getuid && info.uid !== uid) || (info.mode & 0o022) !== 0)
-    throw new MediaToolMissingError(`${tool}: ${dir} is not a private folder of this user; remove it, or reinstall with npm install scripts enabled`);
+    throw new MediaToolMissingError(tool, `${dir} is not a private folder of this user; remove it, or reinstall with npm install scripts enabled`);
   const src = await stat(binary);
   // Named by version and size: installs of the same package share one copy, an upgrade gets its own.
   const target = path.join(dir, `${tool}-${String(version).replace(/[^\w.-]/g, '_')}-${src.size}`);

@@ -27,7 +27,7 @@ export default function datasetRoutes(app: FastifyInstance, s: DatasetDeps) {
       summary: 'Create a realistic synthetic dataset to try a trainer: eeg, security-prompts, images or videos',
       security,
       body: CreateSampleBody,
-      response: { 201: Dataset, ...errorResponses(400, 401, 409) },
+      response: { 201: Dataset, ...errorResponses(400, 401, 409, 503) },
     },
     handler: async (req, reply) => reply.status(201).send(await createSampleDataset(s, caller(req).userId, req.body)),
   });
