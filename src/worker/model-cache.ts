@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { BlobStore } from '../storage/blob-store.js';
+import { download, listRemote, type RemoteFile } from './model-fetch.js';
 
 /**
  * The worker's copies of store-backed base models (issue #13): a folder per model version
@@ -15,8 +14,9 @@ import type { BlobStore } from '../storage/blob-store.js';
  * A fetch writes into a `.partial-<pid>-…` folder and renames it into place with its metadata
  * file inside, so a crash never leaves something that looks complete; on start, entries whose
  * metadata is missing or whose files do not match it are removed. Concurrent jobs of this
- * process needing one model share one download. The folder belongs to one worker process:
- * several processes on one machine each need their own MODEL_CACHE_DIR.
+ * process needing one model share one download, which stops only when every one of them has
+ * given up on it (cancelled, lost its lease, timed out). The folder belongs to one worker
+ * process: several processes on one machine each need their own MODEL_CACHE_DIR.
  */
 
 const META = '.trainyard-model.json';
@@ -41,11 +41,11 @@ interface Entry {
   lastUsed: number;
 }
 
-interface RemoteFile {
-  key: string;
-  rel: string;
-  bytes: number;
-  version: string;
+/** One download, shared by every attempt waiting for it. */
+interface Flight {
+  promise: Promise<Entry>;
+  controller: AbortController;
+  waiters: number;
 }
 
 interface Meta {
@@ -59,9 +59,11 @@ export class BaseModelCache {
   private readonly entries = new Map<string, Entry>();
   /** Entry name → attempts using it (or waiting for its fetch): never evicted while > 0. */
   private readonly pins = new Map<string, number>();
-  private readonly fetching = new Map<string, Promise<Entry>>();
+  private readonly fetching = new Map<string, Flight>();
   private scanned: Promise<void> | null = null;
   private clock = 0;
+  /** Bytes of downloads under way: they count against the bound before they land. */
+  private reservedBytes = 0;
 
   constructor(private readonly o: ModelCacheOptions) {}
 
@@ -77,11 +79,17 @@ export class BaseModelCache {
 
   /**
    * The folder of base model `id`, whose objects are under `prefix` in the store, fetched if
-   * this version is not cached. Pinned until release().
+   * this version is not cached. Pinned until release(). `signal` gives up waiting (the
+   * attempt was cancelled, lost its lease or ran out of time).
    */
-  async acquire(id: string, prefix: string): Promise<CachedModel> {
-    await (this.scanned ??= this.scan());
-    const files = await this.remote(prefix);
+  async acquire(id: string, prefix: string, signal?: AbortSignal): Promise<CachedModel> {
+    signal?.throwIfAborted();
+    // A failed scan (a disk not mounted yet) is tried again by the next acquire, not remembered.
+    await (this.scanned ??= this.scan().catch((err: unknown) => {
+      this.scanned = null;
+      throw err;
+    }));
+    const files = await listRemote(this.o.store, id, prefix, signal);
     if (!files.length) throw new Error(`base model ${id}: nothing stored at ${this.o.store.uri(prefix.replace(/\/+$/, ''))}/`);
     const version = createHash('sha256')
       .update(JSON.stringify(files.map((f) => [f.rel, f.bytes, f.version])))
@@ -96,14 +104,7 @@ export class BaseModelCache {
         this.entries.delete(name);
         entry = undefined;
       }
-      if (!entry) {
-        let p = this.fetching.get(name);
-        if (!p) {
-          p = this.fetch(name, id, prefix, files).finally(() => this.fetching.delete(name));
-          this.fetching.set(name, p);
-        }
-        entry = await p;
-      }
+      if (!entry) entry = await this.join(name, id, prefix, files, signal);
       const used = entry;
       used.lastUsed = this.tick();
       // The metadata file's mtime keeps the LRU order across restarts.
@@ -117,7 +118,7 @@ export class BaseModelCache {
           released = true;
           used.lastUsed = this.tick();
           this.pin(name, -1);
-          this.evict(0).catch((err) => this.o.log?.warn({ err }, 'model cache eviction failed'));
+          this.evict().catch((err) => this.o.log?.warn({ err }, 'model cache eviction failed'));
         },
       };
     } catch (err) {
@@ -137,26 +138,47 @@ export class BaseModelCache {
     else this.pins.delete(name);
   }
 
-  /** The model's objects with their store versions, in key order. */
-  private async remote(prefix: string): Promise<RemoteFile[]> {
-    const listed = [];
-    for await (const o of this.o.store.list(prefix)) listed.push(o);
-    listed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const out: RemoteFile[] = [];
-    for (const o of listed) {
-      const s = await this.o.store.stat(o.key);
-      if (s) out.push({ key: o.key, rel: o.key.slice(prefix.length), bytes: s.bytes, version: s.version });
+  /**
+   * Waits for the download of `name`, starting it if none is under way. A waiter that gives up
+   * leaves the download to the others; the last one to leave stops it.
+   */
+  private async join(name: string, id: string, prefix: string, files: RemoteFile[], signal?: AbortSignal): Promise<Entry> {
+    let flight = this.fetching.get(name);
+    if (!flight) {
+      const controller = new AbortController();
+      const f: Flight = { controller, waiters: 0, promise: Promise.resolve(null as never) };
+      f.promise = this.fetch(name, id, prefix, files, controller.signal).finally(() => {
+        if (this.fetching.get(name) === f) this.fetching.delete(name);
+      });
+      this.fetching.set(name, f);
+      flight = f;
     }
-    return out;
+    const f = flight;
+    f.waiters++;
+    try {
+      if (!signal) return await f.promise;
+      return await new Promise<Entry>((resolve, reject) => {
+        const onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        if (signal.aborted) onAbort();
+        f.promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      });
+    } finally {
+      if (--f.waiters === 0 && this.fetching.get(name) === f) {
+        // Nobody waits anymore: stop reading, and let a later acquire start afresh.
+        this.fetching.delete(name);
+        f.controller.abort(signal?.reason);
+      }
+    }
   }
 
-  /** Removes least recently used, unpinned entries until `room` more bytes fit under the bound. */
-  private async evict(room: number): Promise<void> {
-    let total = this.totalBytes;
+  /** Removes least recently used, unpinned entries until downloads under way fit under the bound too. */
+  private async evict(): Promise<void> {
+    let total = this.totalBytes + this.reservedBytes;
     const victims = [...this.entries.values()].filter((e) => !this.pins.has(e.name)).sort((a, b) => a.lastUsed - b.lastUsed);
     const gone: Entry[] = [];
     for (const v of victims) {
-      if (total + room <= this.o.maxBytes) break;
+      if (total <= this.o.maxBytes) break;
       this.entries.delete(v.name);
       total -= v.bytes;
       gone.push(v);
@@ -174,28 +196,18 @@ export class BaseModelCache {
     await rm(trash, { recursive: true, force: true });
   }
 
-  private async fetch(name: string, id: string, prefix: string, files: RemoteFile[]): Promise<Entry> {
+  private async fetch(name: string, id: string, prefix: string, files: RemoteFile[], signal: AbortSignal): Promise<Entry> {
     const bytes = files.reduce((n, f) => n + f.bytes, 0);
-    await this.evict(bytes);
-    if (this.totalBytes + bytes > this.o.maxBytes)
-      this.o.log?.warn({ model: name, bytes, cached_bytes: this.totalBytes, max_bytes: this.o.maxBytes }, 'model cache: over its bound (the rest is in use)');
+    this.reservedBytes += bytes;
     const tmp = path.join(this.o.dir, `.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
-    const log = this.o.log?.child({ model: name });
     try {
-      let done = 0;
-      let lastLog = 0;
-      for (const f of files) {
-        const file = path.join(tmp, ...f.rel.split('/'));
-        await mkdir(path.dirname(file), { recursive: true });
-        await pipeline(await this.o.store.get(f.key), createWriteStream(file));
-        const got = (await stat(file)).size;
-        if (got !== f.bytes) throw new Error(`base model ${id}: ${f.key} changed while it was fetched (${got} bytes, listed ${f.bytes})`);
-        done += got;
-        if (Date.now() - lastLog >= 5000 || done === bytes) {
-          lastLog = Date.now();
-          log?.info({ files: files.length, bytes, fetched_bytes: done }, 'model cache: fetching base model');
-        }
-      }
+      await this.evict();
+      if (this.totalBytes + this.reservedBytes > this.o.maxBytes)
+        this.o.log?.warn(
+          { model: name, bytes, cached_bytes: this.totalBytes, reserved_bytes: this.reservedBytes, max_bytes: this.o.maxBytes },
+          'model cache: over its bound (the rest is in use)',
+        );
+      await download(this.o.store, id, files, tmp, signal, this.o.log?.child({ model: name }));
       const meta: Meta = { name, id, prefix, files: files.map((f) => ({ rel: f.rel, bytes: f.bytes })) };
       await writeFile(path.join(tmp, META), JSON.stringify(meta));
       // A folder of its own per fetch: an eviction of an earlier copy still under way never meets it.
@@ -207,12 +219,16 @@ export class BaseModelCache {
     } catch (err) {
       await rm(tmp, { recursive: true, force: true }).catch(() => {});
       throw err;
+    } finally {
+      this.reservedBytes -= bytes;
     }
   }
 
   /**
    * Takes stock of the folder once: complete entries join the LRU in their last-use order;
    * partial downloads of dead processes, trash and entries that fail their check are removed.
+   * It runs before this process has written anything here, so a folder named with our own pid
+   * is a previous life's (a container restarts as pid 1 again).
    */
   private async scan(): Promise<void> {
     await mkdir(this.o.dir, { recursive: true });
@@ -220,7 +236,7 @@ export class BaseModelCache {
       const dir = path.join(this.o.dir, folder);
       if (folder.startsWith('.')) {
         const pid = Number(/^\.(?:partial|trash)-(\d+)-/.exec(folder)?.[1]);
-        if (!alive(pid)) await rm(dir, { recursive: true, force: true });
+        if (pid === process.pid || !alive(pid)) await rm(dir, { recursive: true, force: true });
         continue;
       }
       const entry = await this.check(dir);
@@ -233,7 +249,7 @@ export class BaseModelCache {
         await this.discard(dir);
       }
     }
-    await this.evict(0);
+    await this.evict();
   }
 
   /** The entry when its metadata is readable and every file it lists is there at its size. */
@@ -258,7 +274,6 @@ export class BaseModelCache {
 /** Whether a process of this id runs on this machine (a partial download of a live one stays). */
 function alive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
     return true;

@@ -33,6 +33,53 @@ async function putModel(id: string, kb: number, fill = 'w') {
   await store.put(`models/${id}/weights/model.bin`, Readable.from([Buffer.alloc(kb * 1024, fill)]));
 }
 
+/**
+ * The store, with the weights files held back: each read of one returns a stream that sends
+ * nothing until open() (a big download, mid-way). `streams` are the streams handed out.
+ */
+function gated(s: FsBlobStore) {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  const streams: Readable[] = [];
+  const store = new Proxy(s, {
+    get(target, prop, receiver) {
+      if (prop === 'get')
+        return async (key: string) => {
+          gets.push(key);
+          if (!key.endsWith('model.bin')) return target.get(key);
+          const chunks: Buffer[] = [];
+          for await (const c of await target.get(key)) chunks.push(c as Buffer);
+          const r = new Readable({ read() {} });
+          streams.push(r);
+          void opened.then(() => {
+            if (r.destroyed) return;
+            r.push(Buffer.concat(chunks));
+            r.push(null);
+          });
+          return r;
+        };
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as BlobStore;
+  return { store, streams, open: () => open() };
+}
+
+/** The store, listing `extra` keys (0 bytes) beside the real ones. */
+function listingAlso(s: FsBlobStore, extra: string[]): BlobStore {
+  return new Proxy(s, {
+    get(target, prop, receiver) {
+      if (prop === 'list')
+        return async function* (prefix: string) {
+          for (const key of extra) if (key.startsWith(prefix)) yield { key, bytes: 0 };
+          yield* target.list(prefix);
+        };
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as BlobStore;
+}
+
 const KB = 1024;
 const cacheDir = () => path.join(root, 'cache');
 const newCache = (maxBytes: number) => new BaseModelCache({ dir: cacheDir(), maxBytes, store: counting(store) });
@@ -162,5 +209,104 @@ describe('base model cache', () => {
 
   it('refuses a prefix with nothing stored', async () => {
     await expect(newCache(100 * KB).acquire('nope', 'models/nope/')).rejects.toThrow(/nothing stored/);
+  });
+
+  it('a job that gives up (cancel, lost lease, timeout) stops the download and its read stream', async () => {
+    await putModel('a', 8);
+    const g = gated(store);
+    const c = new BaseModelCache({ dir: cacheDir(), maxBytes: 100 * KB, store: g.store });
+    const stop = new AbortController();
+    const waiting = c.acquire('a', 'models/a/', stop.signal);
+    await expect.poll(() => g.streams.length).toBe(1);
+    stop.abort(new Error('the attempt was stopped (cancel)'));
+    await expect(waiting).rejects.toThrow('the attempt was stopped (cancel)');
+    expect(g.streams[0]!.destroyed).toBe(true);
+    // The partial download is removed; nothing looks like an entry.
+    await expect.poll(async () => readdir(cacheDir())).toEqual([]);
+    expect(c.list()).toEqual([]);
+    // The next job fetches it afresh.
+    g.open();
+    const m = await c.acquire('a', 'models/a/');
+    expect((await readFile(path.join(m.path, 'weights', 'model.bin'))).length).toBe(8 * KB);
+    m.release();
+  });
+
+  it('one waiter giving up leaves a shared download to the others', async () => {
+    await putModel('a', 8);
+    const g = gated(store);
+    const c = new BaseModelCache({ dir: cacheDir(), maxBytes: 100 * KB, store: g.store });
+    const quitter = new AbortController();
+    const stayer = new AbortController();
+    const gone = c.acquire('a', 'models/a/', quitter.signal);
+    const kept = c.acquire('a', 'models/a/', stayer.signal);
+    await expect.poll(() => g.streams.length).toBe(1);
+    quitter.abort(new Error('cancelled'));
+    await expect(gone).rejects.toThrow('cancelled');
+    expect(g.streams[0]!.destroyed).toBe(false);
+    g.open();
+    const m = await kept;
+    expect((await readFile(path.join(m.path, 'weights', 'model.bin'))).length).toBe(8 * KB);
+    expect(g.streams).toHaveLength(1); // one download, never restarted
+    m.release();
+  });
+
+  it('downloads under way count against the bound before they land', async () => {
+    await putModel('a', 60);
+    for (const id of ['b', 'c']) await putModel(id, 40);
+    (await newCache(110 * KB).acquire('a', 'models/a/')).release();
+    const g = gated(store);
+    // a and either one fit; all three do not.
+    const c = new BaseModelCache({ dir: cacheDir(), maxBytes: 110 * KB, store: g.store });
+    const both = Promise.all([c.acquire('b', 'models/b/'), c.acquire('c', 'models/c/')]);
+    // Both downloads have begun (each made its room) before either is in the cache.
+    await expect.poll(() => g.streams.length).toBe(2);
+    g.open();
+    const [b, cc] = await both;
+    expect(
+      c
+        .list()
+        .map((n) => n.split('--')[0])
+        .sort(),
+    ).toEqual(['b', 'c']);
+    expect(c.totalBytes).toBeLessThanOrEqual(110 * KB);
+    b.release();
+    cc.release();
+  });
+
+  it('skips S3 folder objects (keys ending in "/") and refuses a key that would leave its folder', async () => {
+    await putModel('a', 4);
+    const c = new BaseModelCache({ dir: cacheDir(), maxBytes: 100 * KB, store: listingAlso(store, ['models/a/', 'models/a/weights/']) });
+    const m = await c.acquire('a', 'models/a/');
+    expect((await readdir(m.path)).sort()).toEqual(['.trainyard-model.json', 'config.json', 'weights']);
+    expect(await readdir(path.join(m.path, 'weights'))).toEqual(['model.bin']);
+    m.release();
+
+    await putModel('b', 4);
+    const evil = new BaseModelCache({ dir: cacheDir(), maxBytes: 100 * KB, store: listingAlso(store, ['models/b/../../escaped']) });
+    await expect(evil.acquire('b', 'models/b/')).rejects.toThrow(/models\/b\/\.\.\/\.\.\/escaped is not a name a file can have/);
+    expect(await readdir(root)).not.toContain('escaped');
+  });
+
+  it('a restarted worker removes partial downloads and trash named with its own pid (a container restarts as pid 1)', async () => {
+    await putModel('a', 4);
+    for (const f of [`.partial-${process.pid}-0123abcd`, `.trash-${process.pid}-0123abcd`]) {
+      await mkdir(path.join(cacheDir(), f, 'weights'), { recursive: true });
+      await writeFile(path.join(cacheDir(), f, 'weights', 'model.bin'), 'half');
+    }
+    const m = await newCache(100 * KB).acquire('a', 'models/a/');
+    expect(await readdir(cacheDir())).toEqual([path.basename(m.path)]);
+    m.release();
+  });
+
+  it('a failed first look at the folder is tried again, not remembered', async () => {
+    await putModel('a', 4);
+    await mkdir(root, { recursive: true });
+    await writeFile(cacheDir(), 'not a folder yet'); // e.g. a volume not mounted yet
+    const c = newCache(100 * KB);
+    await expect(c.acquire('a', 'models/a/')).rejects.toThrow(/EEXIST|ENOTDIR/);
+    await rm(cacheDir());
+    const m = await c.acquire('a', 'models/a/');
+    expect((await readFile(path.join(m.path, 'weights', 'model.bin'))).length).toBe(4 * KB);
+    m.release();
   });
 });
