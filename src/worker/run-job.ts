@@ -60,6 +60,8 @@ function failureMessage(exit: ExitInfo): string {
 export class JobRun {
   private stopReason: StopReason | null = null;
   private trainer: RunningTrainer | null = null;
+  /** Fires on cancel, lost claim or timeout: stops staging (a base model's download). */
+  private readonly abort = new AbortController();
   readonly fence: Fence;
 
   constructor(
@@ -77,6 +79,8 @@ export class JobRun {
    */
   requestStop(reason: StopReason): void {
     if (!this.stopReason || this.stopReason === 'drain') this.stopReason = reason;
+    // A drain lets staging finish: the trainer is then stopped at once and the job handed back.
+    if (this.stopReason !== 'drain') this.abort.abort(new Error(`the attempt was stopped (${this.stopReason})`));
     this.sendStop();
   }
 
@@ -95,9 +99,29 @@ export class JobRun {
     let confined: Confinement | null = null;
     let staged: StagedJob | undefined;
     try {
+      // Before staging: a base model's download can take minutes, far longer than one lease.
+      heartbeat = setInterval(
+        () => {
+          ctx.lifecycle.heartbeat(ctx.db, this.fence, ctx.leaseSeconds).then(
+            (status) => {
+              if (status === null) this.requestStop('lost');
+              else if (status === JOB_STATES.CANCEL_REQUESTED) this.requestStop('cancel');
+            },
+            (err) => log.warn({ err }, 'heartbeat failed'),
+          );
+        },
+        Math.max(100, (ctx.leaseSeconds * 1000) / 3),
+      );
+      const runtimeLeft = job.max_runtime_seconds * 1000 - (Date.now() - (job.attempt_started_at?.getTime() ?? Date.now()));
+      deadline = setTimeout(() => this.requestStop('timeout'), Math.max(0, runtimeLeft));
       try {
-        staged = await stageJob({ db: ctx.db, store: ctx.store, catalog: ctx.catalog, models: ctx.models, workDir: ctx.workDir }, job);
+        staged = await stageJob({ db: ctx.db, store: ctx.store, catalog: ctx.catalog, models: ctx.models, workDir: ctx.workDir }, job, this.abort.signal);
       } catch (err) {
+        if (this.abort.signal.aborted && this.stopReason) {
+          log.info({ reason: this.stopReason }, 'stopped while staging');
+          await this.concludeStopped(this.stopReason, log);
+          return;
+        }
         if (err instanceof DatasetIntegrityError) {
           log.error(
             { dataset_id: err.datasetId, file_id: err.fileId, expected_sha256: err.expectedSha256, actual_sha256: err.actualSha256 },
@@ -118,20 +142,6 @@ export class JobRun {
         onLost: () => this.requestStop('lost'),
         onError: (m, e) => log.error({ err: e }, m),
       });
-      heartbeat = setInterval(
-        () => {
-          ctx.lifecycle.heartbeat(ctx.db, this.fence, ctx.leaseSeconds).then(
-            (status) => {
-              if (status === null) this.requestStop('lost');
-              else if (status === JOB_STATES.CANCEL_REQUESTED) this.requestStop('cancel');
-            },
-            (err) => log.warn({ err }, 'heartbeat failed'),
-          );
-        },
-        Math.max(100, (ctx.leaseSeconds * 1000) / 3),
-      );
-      const runtimeLeft = job.max_runtime_seconds * 1000 - (Date.now() - (job.attempt_started_at?.getTime() ?? Date.now()));
-      deadline = setTimeout(() => this.requestStop('timeout'), Math.max(0, runtimeLeft));
 
       let exit: ExitInfo;
       try {
@@ -183,10 +193,7 @@ export class JobRun {
   private async conclude(exit: ExitInfo, sink: EventSink, outputDir: string, log: Logger): Promise<void> {
     const { ctx, job } = this;
     const reason = sink.lost ? 'lost' : this.stopReason;
-    if (reason === 'lost') {
-      log.warn('claim lost; the job belongs to someone else now');
-      return;
-    }
+    if (reason === 'lost') return this.concludeStopped(reason, log);
     if (exit.code === 0 && !exit.stopped && reason !== 'timeout') {
       let artifacts;
       try {
@@ -209,9 +216,16 @@ export class JobRun {
       if (!done) for (const a of artifacts) await ctx.store.delete(a.storage_key);
       return;
     }
-    if (reason === 'drain') await this.inTx((tx) => ctx.lifecycle.handBack(tx, this.fence));
-    else if (reason === 'cancel') await this.inTx((tx) => ctx.lifecycle.cancelStopped(tx, this.fence));
-    else if (reason === 'timeout') await this.inTx((tx) => ctx.lifecycle.timeOut(tx, this.fence, job.max_runtime_seconds));
+    if (reason) await this.concludeStopped(reason, log);
     else await this.fail({ code: JOB_ERROR_CODES.TRAINER_FAILED, message: failureMessage(exit) });
+  }
+
+  /** The end of an attempt stopped for `reason`, whether its trainer ran or it was still staging. */
+  private async concludeStopped(reason: StopReason, log: Logger): Promise<void> {
+    const { ctx, job } = this;
+    if (reason === 'lost') log.warn('claim lost; the job belongs to someone else now');
+    else if (reason === 'drain') await this.inTx((tx) => ctx.lifecycle.handBack(tx, this.fence));
+    else if (reason === 'cancel') await this.inTx((tx) => ctx.lifecycle.cancelStopped(tx, this.fence));
+    else await this.inTx((tx) => ctx.lifecycle.timeOut(tx, this.fence, job.max_runtime_seconds));
   }
 }

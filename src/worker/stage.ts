@@ -25,12 +25,16 @@ export interface StagedJob {
  * serves) in the model cache, a local folder resolved against this worker's own DATA_DIR (the
  * catalog here was built with it), never the API server's.
  */
-async function stageBaseModel(d: { store: BlobStore; catalog: CatalogService; models: BaseModelCache }, id: string): Promise<CachedModel> {
+async function stageBaseModel(
+  d: { store: BlobStore; catalog: CatalogService; models: BaseModelCache },
+  id: string,
+  signal?: AbortSignal,
+): Promise<CachedModel> {
   const m = d.catalog.baseModel(id);
   if (isUri(m.source)) {
     const prefix = storePrefixOf(d.store, m.source);
     if (!prefix) throw new Error(`base model ${id} is at ${m.source}, which the configured store does not serve`);
-    return d.models.acquire(m.id, prefix);
+    return d.models.acquire(m.id, prefix, signal);
   }
   if (!m.local_path || !existsSync(m.local_path)) throw new Error(`base model ${id}: its folder ${m.local_path} is not on this worker`);
   return { path: m.local_path, release: () => {} };
@@ -38,11 +42,13 @@ async function stageBaseModel(d: { store: BlobStore; catalog: CatalogService; mo
 
 /**
  * Lays out one attempt's folder — inputs/, output/, checkpoints/, tmp/ — copies the datasets
- * and the latest checkpoint out of storage, and writes job.json for the trainer.
+ * and the latest checkpoint out of storage, and writes job.json for the trainer. `signal`
+ * stops the base model's download (minutes for a big one) when the attempt is called off.
  */
 export async function stageJob(
   d: { db: Db; store: BlobStore; catalog: CatalogService; models: BaseModelCache; workDir: string },
   job: JobRow,
+  signal?: AbortSignal,
 ): Promise<StagedJob> {
   const dir = path.join(d.workDir, `${job.id}-a${job.attempt}`);
   const inputs = path.join(dir, 'inputs');
@@ -66,7 +72,7 @@ export async function stageJob(
     await materializeVersion(d.db, d.store, job.from_model.version_id, initFrom);
   }
   // Last: a base model stays pinned in the cache from here until the attempt releases it.
-  const base = job.base_model ? await stageBaseModel(d, job.base_model) : null;
+  const base = job.base_model ? await stageBaseModel(d, job.base_model, signal) : null;
   const spec: StagedSpec = {
     protocol: 1,
     job_id: job.id,
