@@ -1,3 +1,4 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { createServices, type Services } from '../../src/services.js';
 import type { Worker } from '../../src/worker/worker.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { TEST_DB } from '../helpers/db.js';
-import { createTestBucket, s3Env, startS3Server, type S3Server } from '../helpers/s3-server.js';
+import { createTestBucket, s3Client, s3Env, startS3Server, type S3Server } from '../helpers/s3-server.js';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
 import { TEST_SERVER_ENV } from '../helpers/test-env.js';
 import { waitFor, waitForJob } from '../helpers/wait.js';
@@ -178,6 +179,14 @@ describe('base models in the store', () => {
     const register = () => api.post('/v1/admin/base-models', { id: 'tiny-a', architecture: 'tiny', trainers: ['from-store'], path: folder }, admin);
     // Not while catalog.json's entry still points at models/tiny-a/: a copy would pull it from under it.
     expect((await register()).body.error.code).toBe('BASE_MODEL_EXISTS');
+    // Nor while one points at a folder inside it or around it.
+    for (const source of [`${r.body.source}weights/`, r.body.source.replace(/tiny-a\/$/, '')]) {
+      await writeFile(path.join(t.dataDir, 'catalog.json'), JSON.stringify({ ...JSON.parse(catalogJson), base_models: [entry('in-file', source)] }));
+      expect((await api.post('/v1/admin/catalog/reload', {}, admin)).status).toBe(200);
+      const refused = await register();
+      expect(refused.status).toBe(409);
+      expect(refused.body.error).toMatchObject({ code: 'BASE_MODEL_EXISTS', message: expect.stringContaining('in-file') });
+    }
     await writeFile(path.join(t.dataDir, 'catalog.json'), catalogJson);
     expect((await api.post('/v1/admin/catalog/reload', {}, admin)).status).toBe(200);
     const again = await register();
@@ -194,6 +203,14 @@ describe('base models in the store', () => {
     const reg = await api.post('/v1/admin/base-models', { id: 'tiny-b', architecture: 'tiny', trainers: ['from-store'], path: folder }, admin);
     expect(reg.status, JSON.stringify(reg.body)).toBe(201);
     await rm(path.join(t.dataDir, 'models'), { recursive: true, force: true });
+    // "Folder" objects, as the AWS console and s3fs make them: no file to fetch, and no obstacle.
+    const s3c = s3Client(s3!);
+    for (const Key of ['models/tiny-b/', 'models/tiny-b/weights/'])
+      await s3c.send(new PutObjectCommand({ Bucket: bucketEnv.S3_BUCKET, Key, Body: new Uint8Array(0) }));
+    s3c.destroy();
+    const keys = [];
+    for await (const o of t.rt.services.store.list('models/tiny-b/')) keys.push(o.key);
+    expect(keys).toEqual(expect.arrayContaining(['models/tiny-b/', 'models/tiny-b/weights/']));
 
     const u = await api.user('remote');
     const ds = await csvDataset(api, u.token, 'rows');

@@ -8,7 +8,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { BUILTIN_BASE_MODELS, BUILTIN_TRAINERS } from './builtin.js';
 import * as q from './queries.js';
-import { copyFolderToStore, folderUri, isUri, markerOf, storedModelPrefix, storedModelProblem, storePrefixOf } from './stored-models.js';
+import { copyFolderToStore, folderUri, isUri, markerOf, overlaps, storedModelPrefix, storedModelProblem, storePrefixOf } from './stored-models.js';
 import { resolveEstimate, type AvailabilityProbe, type BaseModel, type RuntimeProbe, type Trainer, type TrainerDef } from './types.js';
 
 export class CatalogFileError extends Error {
@@ -256,8 +256,9 @@ export class CatalogService {
     }
     const source = folderUri(store, prefix);
     if (this.baseModels.some((x) => x.id === m.id)) throw new ConflictError('BASE_MODEL_EXISTS', `base model "${m.id}" already exists`);
-    // A copy replaces what models/{id}/ holds: never under another registered model's feet.
-    if (local && this.baseModels.some((x) => x.source === source)) throw new ConflictError('BASE_MODEL_EXISTS', `another base model uses ${source}`);
+    // A copy rewrites models/{id}/: never under another model's folder, nor one inside or around it.
+    const overlap = local && this.baseModels.find((x) => overlaps(store, x.source, prefix));
+    if (overlap) throw new ConflictError('BASE_MODEL_EXISTS', `base model "${overlap.id}" uses ${overlap.source}, which overlaps ${source}`);
     // The row first: it claims the id, so two registrations never copy into one folder at once.
     // Until the copy ends (marker last) the model reads as unavailable.
     const row = await q.insertBaseModel(db, { ...m, source }, createdBy);

@@ -44,6 +44,12 @@ export function storePrefixOf(store: BlobStore, uri: string): string | null {
   return `${k}/`;
 }
 
+/** Whether base model `source` names a store folder that is `prefix`, inside it or around it. */
+export function overlaps(store: BlobStore, source: string, prefix: string): boolean {
+  const p = isUri(source) ? storePrefixOf(store, source) : null;
+  return p !== null && (p.startsWith(prefix) || prefix.startsWith(p));
+}
+
 /** The URI of a folder: the store names objects, so name its first key-less level and add the slash. */
 export const folderUri = (store: BlobStore, prefix: string): string => `${store.uri(prefix.replace(/\/+$/, ''))}/`;
 
@@ -53,9 +59,20 @@ export async function storedModelProblem(store: BlobStore, prefix: string, archi
   let any = false;
   for await (const o of store.list(prefix)) {
     if (o.key === marker) return null;
-    any = true;
+    // A zero-byte "folder" object (the AWS console, s3fs) is no file: alone, nothing is stored.
+    if (!o.key.endsWith('/')) any = true;
   }
   return any ? `no ${markerOf(architecture)} in ${folderUri(store, prefix)}` : `nothing stored at ${folderUri(store, prefix)}`;
+}
+
+/** A key this code could have written (not a folder object, no empty or '..' segment). */
+function isKey(key: string): boolean {
+  try {
+    assertKey(key);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 interface LocalFile {
@@ -81,8 +98,9 @@ async function walk(dir: string, rel = '', depth = 0): Promise<LocalFile[]> {
 /**
  * Copies a local folder into the store under `prefix`, one streamed object per file (never a
  * whole file in memory), logging progress for big folders. The marker file goes last, so a
- * folder that shows its marker is complete: a copy cut short reads as unavailable. Objects an
- * earlier registration of the same id left there are removed first.
+ * folder that shows its marker is complete. Objects an earlier registration of the same id
+ * left there are overwritten file by file, and those the new folder lacks are removed only once
+ * the copy has succeeded: a copy that fails deletes nothing.
  */
 export async function copyFolderToStore(
   store: BlobStore,
@@ -100,11 +118,6 @@ export async function copyFolderToStore(
     }
   }
   const marker = markerOf(architecture);
-  const stale = [];
-  for await (const o of store.list(prefix)) stale.push(o.key);
-  // The marker first: from here on the old copy reads as unavailable.
-  for (const key of stale.sort((a, b) => Number(b === `${prefix}${marker}`) - Number(a === `${prefix}${marker}`))) await store.delete(key);
-
   const ordered = [...files.filter((f) => f.rel !== marker), ...files.filter((f) => f.rel === marker)];
   const total = files.reduce((n, f) => n + f.bytes, 0);
   let done = 0;
@@ -132,6 +145,11 @@ export async function copyFolderToStore(
       pipeline(createReadStream(f.abs), counter, () => {}),
     );
   }
-  log?.info({ prefix, files: files.length, bytes: total }, 'base model copied into the store');
+  const keep = new Set(files.map((f) => `${prefix}${f.rel}`));
+  const stale = [];
+  // Folder objects (keys ending in '/') are no keys of ours, and harmless: left alone.
+  for await (const o of store.list(prefix)) if (!keep.has(o.key) && isKey(o.key)) stale.push(o.key);
+  for (const key of stale) await store.delete(key);
+  log?.info({ prefix, files: files.length, bytes: total, removed_stale: stale.length }, 'base model copied into the store');
   return { files: files.length, bytes: total };
 }
