@@ -2,6 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { AppError } from '../errors.js';
 import { mediaTool } from '../media/tools.js';
 import { rng } from './rng.js';
 import { storedZip } from './zip.js';
@@ -58,30 +59,63 @@ function drawClip(c: (typeof CLASSES)[number], r: ReturnType<typeof rng>): { fra
   return { frames, cx: x0 + c.dx * travel * mid + side / 2, cy: y0 + c.dy * travel * mid + side / 2 };
 }
 
-let codec: Promise<string> | undefined;
+/** What encoding a sample needs: the ffmpeg binary, and how long one clip may take before it is killed. */
+export interface EncodeTools {
+  ffmpeg: string;
+  timeoutMs: number;
+}
+
+/** A clip encodes in milliseconds; one taking this long is a stuck ffmpeg, and the request must not wait on it. */
+export const ENCODE_TIMEOUT_MS = 60_000;
+
+/** ffmpeg failed or hung while making a sample: the server's problem, said as such (never a hung request, never a 500). */
+export class SampleEncodeError extends AppError {
+  constructor(message: string, code: 'SAMPLE_ENCODE_FAILED' | 'SAMPLE_ENCODE_TIMEOUT' = 'SAMPLE_ENCODE_FAILED') {
+    super(code, message, { status: 503 });
+  }
+}
+
+const codecs = new Map<string, Promise<string>>();
 
 /** H.264 where the build has libx264 (the npm build does), else MPEG-4 part 2, which every build has. */
-function videoCodec(ffmpeg: string): Promise<string> {
-  codec ??= new Promise((resolve) => {
-    execFile(ffmpeg, ['-hide_banner', '-encoders'], { maxBuffer: 4 * 1024 * 1024 }, (err, stdout) =>
-      resolve(!err && / libx264 /.test(stdout) ? 'libx264' : 'mpeg4'),
-    );
-  });
+function videoCodec({ ffmpeg, timeoutMs }: EncodeTools): Promise<string> {
+  let codec = codecs.get(ffmpeg);
+  if (!codec) {
+    codec = new Promise((resolve) => {
+      execFile(ffmpeg, ['-hide_banner', '-encoders'], { maxBuffer: 4 * 1024 * 1024, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout) =>
+        resolve(!err && / libx264 /.test(stdout) ? 'libx264' : 'mpeg4'),
+      );
+    });
+    codecs.set(ffmpeg, codec);
+  }
   return codec;
 }
 
 /** Encodes raw RGB frames fed on stdin; single-threaded and bit-exact, so a seed gives the same bytes. */
-async function encode(ffmpeg: string, frames: Buffer[], out: string): Promise<void> {
-  const c = await videoCodec(ffmpeg);
+async function encode(tools: EncodeTools, frames: Buffer[], out: string): Promise<void> {
+  const c = await videoCodec(tools);
   const args = ['-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${SIZE}x${SIZE}`, '-r', String(FPS), '-i', 'pipe:0', '-an'];
   args.push('-c:v', c, ...(c === 'libx264' ? ['-preset', 'medium', '-crf', '20'] : ['-q:v', '3']), '-pix_fmt', 'yuv420p', '-threads', '1');
   args.push('-fflags', '+bitexact', '-flags:v', '+bitexact', '-map_metadata', '-1', '-movflags', '+faststart', '-y', out);
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(tools.ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     let stderr = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, tools.timeoutMs);
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited ${code}: ${stderr.trim()}`))));
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new SampleEncodeError(`ffmpeg could not start: ${err.message}`));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (timedOut) reject(new SampleEncodeError(`ffmpeg took more than ${tools.timeoutMs} ms to encode a sample clip`, 'SAMPLE_ENCODE_TIMEOUT'));
+      else if (code === 0) resolve();
+      else reject(new SampleEncodeError(`ffmpeg exited ${code}: ${stderr.trim()}`));
+    });
     child.stdin.on('error', () => {}); // a failing ffmpeg closes its stdin early; the exit code says why
     child.stdin.end(Buffer.concat(frames));
   });
@@ -92,8 +126,8 @@ async function encode(ffmpeg: string, frames: Buffer[], out: string): Promise<vo
  * classes (a red square moving right, a blue one moving down, a green one standing still), as
  * one zip with `manifest.csv` (file,label,caption) and the clips under `clips/`.
  */
-export async function videoSet(perClass = 8, seed = 7): Promise<Buffer> {
-  const ffmpeg = await mediaTool('ffmpeg');
+export async function videoSet(perClass = 8, seed = 7, encoding?: Partial<EncodeTools>): Promise<Buffer> {
+  const tools = { ffmpeg: encoding?.ffmpeg ?? (await mediaTool('ffmpeg')), timeoutMs: encoding?.timeoutMs ?? ENCODE_TIMEOUT_MS };
   const r = rng(seed);
   const clips: Clip[] = [];
   for (let i = 0; i < perClass; i++) {
@@ -109,7 +143,7 @@ export async function videoSet(perClass = 8, seed = 7): Promise<Buffer> {
     ];
     for (const [i, c] of clips.entries()) {
       const out = path.join(dir, `${i}.mp4`);
-      await encode(ffmpeg, c.frames, out);
+      await encode(tools, c.frames, out);
       entries.push({ name: c.name, data: await readFile(out) });
     }
     return storedZip(entries);

@@ -1,51 +1,70 @@
-/**
- * A minimal zip writer for generated samples: stored (uncompressed) entries only, which is what
- * already-compressed videos want anyway. Fixed timestamps keep the bytes the same for a seed.
- */
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
+import { crc32 } from 'node:zlib';
 
-function crc32(data: Buffer): number {
-  let c = 0xffffffff;
-  for (const byte of data) c = CRC_TABLE[(c ^ byte) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+/**
+ * The one zip writer of this project (APPNOTE 4.3.7 / 4.3.12 / 4.3.16): no ZIP64, no extra
+ * fields, a fixed timestamp so the bytes are the same for the same input. It writes the headers
+ * exactly as told, which is what test/helpers/zip.ts needs to build the hostile archives the
+ * validators must catch (lying sizes, fake encryption, unsafe names), and what generated samples
+ * need: stored entries, already-compressed videos gaining nothing from deflate.
+ */
+export interface RawZipEntry {
+  name: string;
+  /** the bytes as they go into the archive (compressed, or not) */
+  body: Buffer;
+  /** 0 stored, 8 deflate, … */
+  method: number;
+  /** general-purpose flags; UTF-8 names (0x800) are always set */
+  flags?: number;
+  crc: number;
+  /** the inflated size both headers declare */
+  size: number;
 }
 
+const DOS_TIME = 0;
 const DOS_DATE = ((2024 - 1980) << 9) | (1 << 5) | 1; // 2024-01-01
 
-export function storedZip(entries: ReadonlyArray<{ name: string; data: Buffer }>): Buffer {
+const u16 = (n: number): Buffer => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(n);
+  return b;
+};
+const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+};
+
+export function writeZip(entries: readonly RawZipEntry[]): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
   for (const e of entries) {
     const name = Buffer.from(e.name, 'utf8');
-    const fields = Buffer.alloc(26);
-    fields.writeUInt16LE(20, 0); // version needed
-    fields.writeUInt16LE(0x800, 2); // UTF-8 names
-    fields.writeUInt16LE(0, 4); // stored
-    fields.writeUInt16LE(0, 6); // time
-    fields.writeUInt16LE(DOS_DATE, 8);
-    fields.writeUInt32LE(crc32(e.data), 10);
-    fields.writeUInt32LE(e.data.length, 14);
-    fields.writeUInt32LE(e.data.length, 18);
-    fields.writeUInt16LE(name.length, 22);
-    fields.writeUInt16LE(0, 24); // extra length
-    const local = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), fields, name, e.data]);
-    const tail = Buffer.alloc(14); // comment length, disk, internal attrs, external attrs (all 0), local header offset
-    tail.writeUInt32LE(offset, 10);
-    centrals.push(Buffer.concat([Buffer.from([0x50, 0x4b, 0x01, 0x02, 20, 3]), fields, tail, name]));
+    const common = [
+      u16(20),
+      u16(0x800 | (e.flags ?? 0)),
+      u16(e.method),
+      u16(DOS_TIME),
+      u16(DOS_DATE),
+      u32(e.crc),
+      u32(e.body.length),
+      u32(e.size),
+      u16(name.length),
+      u16(0),
+    ];
+    const local = Buffer.concat([u32(0x04034b50), ...common, name, e.body]);
+    // made by: version 2.0, Unix; then comment length, disk, internal and external attributes (all 0), local header offset
+    const central = Buffer.concat([u32(0x02014b50), u16(0x0314), ...common, u16(0), u16(0), u16(0), u32(0), u32(offset), name]);
     locals.push(local);
+    centrals.push(central);
     offset += local.length;
   }
   const cd = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
+  const end = Buffer.concat([u32(0x06054b50), u16(0), u16(0), u16(entries.length), u16(entries.length), u32(cd.length), u32(offset), u16(0)]);
   return Buffer.concat([...locals, cd, end]);
+}
+
+/** A zip of stored (uncompressed) entries. */
+export function storedZip(entries: ReadonlyArray<{ name: string; data: Buffer }>): Buffer {
+  return writeZip(entries.map((e) => ({ name: e.name, body: e.data, method: 0, crc: crc32(e.data), size: e.data.length })));
 }

@@ -158,6 +158,25 @@ describe('video-set refusals', () => {
     ]);
   });
 
+  it("refuses manifest rows whose path leaves the manifest's folder (VIDEO_BAD_PATH)", async () => {
+    const good = await clip('inside.mp4');
+    const manifest = ['file,label', 'clips/inside.mp4,x', '../x.mp4,y', '/etc/x.mp4,y', 'clips\\x.mp4,y', 'clips/../../x.mp4,y'].join('\n');
+    const zip = makeZip([
+      { name: 'set/manifest.csv', data: Buffer.from(manifest) },
+      { name: 'set/clips/inside.mp4', data: good, method: 'store' },
+    ]);
+    const id = await fileId('paths.zip', zip);
+    const ds = await videoSet('bad-paths', [id]);
+    expect(ds.status).toBe('error');
+    expect(ds.errors).toEqual([
+      issue('VIDEO_BAD_PATH', 3, { file_id: id, entry: 'set/manifest.csv', message: expect.stringContaining('"../x.mp4" points outside') }),
+      issue('VIDEO_BAD_PATH', 4, { message: expect.stringContaining('"/etc/x.mp4"') }),
+      issue('VIDEO_BAD_PATH', 5, { message: expect.stringContaining('"clips\\x.mp4" points outside') }),
+      issue('VIDEO_BAD_PATH', 6, { message: expect.stringContaining('"clips/../../x.mp4"') }),
+    ]);
+    expect(ds.error_count).toBe(4);
+  });
+
   it('refuses a zip without a manifest, and one with two', async () => {
     const good = await clip('m.mp4');
     const none = await videoSet('no-manifest', [await fileId('none.zip', makeZip([{ name: 'a.mp4', data: good }]))]);

@@ -98,6 +98,17 @@ def make_spec(tmp, trainer, base, files, name, hp, **over):
     return spec, str(path)
 
 
+def assert_quantization(result, events):
+    """4bit was asked for: used on CUDA; on a CPU plain LoRA, and the user is told."""
+    import torch
+
+    warned = any("4bit needs CUDA" in e["message"] and e["level"] == "warn" for e in of(events, "log"))
+    if torch.cuda.is_available():
+        assert result["details"]["quantization_used"] == "4bit" and not warned
+    else:
+        assert result["details"]["quantization_used"] == "none" and warned
+
+
 def cmd(spec_path, module):
     return [sys.executable, "-m", f"trainyard_video_lora.{module}", "--spec", spec_path]
 
@@ -173,9 +184,7 @@ def test_classifier_learns_the_classes(classified):
     for name in ("val_f1", "val_f1_red_right", "val_f1_blue_down", "val_f1_green_still", "train_loss", "clips_per_second"):
         assert name in m, name
     assert result["details"]["labels"] == sorted(CLASSES)
-    # QLoRA asked for on a CPU: plain LoRA, and the user is told.
-    assert result["details"]["quantization_used"] == "none"
-    assert any("4bit needs CUDA" in e["message"] and e["level"] == "warn" for e in of(events, "log"))
+    assert_quantization(result, events)
     evals = [e for e in of(events, "metrics") if "val_accuracy" in e["values"]]
     assert len(evals) == CLS_HP["epochs"] + 1 and evals[0]["step"] == 0
 
@@ -256,8 +265,7 @@ def test_captioner_learns(tmp, small_clips, kind):
     assert m["eval_loss"] < m["first_eval_loss"] - 0.5, m
     assert m["perplexity"] == pytest.approx(np.exp(m["eval_loss"]), rel=1e-3)
     assert result["details"]["architecture"] == {"idefics": "flamingo", "video_llava": "video_llama"}[kind]
-    assert result["details"]["quantization_used"] == "none"
-    assert any("4bit needs CUDA" in e["message"] for e in of(events, "log"))
+    assert_quantization(result, events)
     samples = result["details"]["sample_captions"]
     assert len(samples) == 3 and all(s["reference"] in CAPTIONS.values() for s in samples)
     assert sum("sample caption for" in e["message"] for e in of(events, "log")) == 3
@@ -284,3 +292,130 @@ def test_wrong_base_model_and_missing_column(tmp, videomae, small_clips):
     with pytest.raises(TrainerError) as e:
         D.read_manifest(files, str(tmp / "nolabel"), "label")
     assert e.value.code == "INVALID_DATASET" and "needs a label" in str(e.value)
+
+
+def write_numbered(path: str, frames: int, codec: str = "libvpx") -> None:
+    """A clip whose frame t shows t in binary: 8 vertical stripes of 8 px, white for a 1 bit."""
+    import av
+
+    with av.open(path, "w") as out:
+        stream = out.add_stream(codec, rate=24)
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p"
+        stream.bit_rate = 4_000_000
+        for t in range(frames):
+            img = np.zeros((64, 64, 3), np.uint8)
+            for b in range(8):
+                if (t >> b) & 1:
+                    img[:, b * 8:(b + 1) * 8] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def frame_number(frame) -> int:
+    return sum(1 << b for b in range(8) if frame[:, b * 8 + 2:(b + 1) * 8 - 2].mean() > 128)
+
+
+def test_decode_keeps_only_the_sampled_frames(tmp, monkeypatch):
+    import tracemalloc
+
+    import av
+    from trainyard_video_lora import data as D
+
+    path = str(tmp / "numbered.webm")
+    write_numbered(path, 240)
+    with av.open(path) as c:
+        assert c.streams.video[0].frames == 0  # WebM does not say how many frames it has
+    one_frame = 64 * 64 * 3
+    # The validator's probed count, none (duration x rate), a wrong one, and none with no estimate either.
+    cases = [(240, False), (None, False), (300, False), (None, True)]
+    for hint, no_estimate in cases:
+        with monkeypatch.context() as m:
+            if no_estimate:
+                m.setattr(D, "_estimate_frames", lambda *_: 0)
+            tracemalloc.start()
+            try:
+                frames = D.decode(path, 4, 64, hint)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+        assert [frame_number(f) for f in frames] == [30, 90, 150, 210], (hint, no_estimate)
+        # 4 frames kept (and one being converted), never the 240 of the clip (2.9 MB).
+        assert peak < 10 * one_frame, (hint, no_estimate, peak)
+
+
+def test_zip_entry_outside_the_archive_is_refused(tmp):
+    from trainyard_common.protocol import TrainerError
+    from trainyard_video_lora import data as D
+
+    (tmp / "evil").mkdir()
+    zpath = tmp / "evil" / "evil.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        z.writestr("manifest.csv", "file,label\nok.mp4,x\n../evil.mp4,y\n")
+        z.writestr("ok.mp4", b"not really")
+        z.writestr(zipfile.ZipInfo("../evil.mp4"), b"would land beside the dataset folder")
+    assert "../evil.mp4" in zipfile.ZipFile(zpath).namelist()
+    work = tmp / "evil" / "work"
+    work.mkdir()
+    with pytest.raises(TrainerError) as e:
+        D.read_manifest([{"path": str(zpath), "filename": "evil.zip", "content_type": "application/zip"}], str(work), "label")
+    assert e.value.code == "INVALID_DATASET" and "../evil.mp4" in str(e.value) and "outside" in str(e.value)
+    assert not (work / "evil.mp4").exists()
+
+
+def test_manifest_rows_resolve_as_the_validator_resolves_them(tmp):
+    """The Node validator's rule (video-sources.ts, safeRelative): nothing looser, nothing stricter."""
+    from trainyard_common.protocol import TrainerError
+    from trainyard_video_lora import data as D
+
+    d = tmp / "rule"
+    (d / "up").mkdir(parents=True)
+    for n in ("a.mp4", "b.mp4"):
+        (d / "up" / n).write_bytes(b"x")
+    upload = lambda name, path=None: {"path": str(path or d / "up" / name), "filename": name,  # noqa: E731
+                                      "content_type": "text/csv" if name.endswith(".csv") else "video/mp4"}
+
+    def uploads(manifest: str, *videos):
+        (d / "up" / "manifest.csv").write_text(manifest)
+        return [upload("manifest.csv"), *videos]
+
+    stats = {"videos": [{"file": "a.mp4", "frames": 42}, {"file": "b.mp4", "frames": 7}]}
+    clips = D.read_manifest(uploads("file,label\n./a.mp4,x\nb.mp4,y\n", upload("a.mp4"), upload("b.mp4")), str(d), "label", stats)
+    assert [(c.file, c.label, c.frames) for c in clips] == [("a.mp4", "x", 42), ("b.mp4", "y", 7)]
+
+    refusals = {
+        # Separate uploads are named by their filename only: no falling back to the basename.
+        "file,label\nclips/a.mp4,x\nb.mp4,y\n": "not in the dataset",
+        "file,label\nclips\\a.mp4,x\nb.mp4,y\n": "must be relative",
+        "file,label\n../a.mp4,x\nb.mp4,y\n": "must be relative",
+        "file,label\n/up/a.mp4,x\nb.mp4,y\n": "must be relative",
+    }
+    for manifest, message in refusals.items():
+        with pytest.raises(TrainerError) as e:
+            D.read_manifest(uploads(manifest, upload("a.mp4"), upload("b.mp4")), str(d), "label")
+        assert e.value.code == "INVALID_DATASET" and message in str(e.value), manifest
+    (d / "other").mkdir()
+    (d / "other" / "a.mp4").write_bytes(b"y")
+    with pytest.raises(TrainerError) as e:
+        D.read_manifest(uploads("file,label\na.mp4,x\nb.mp4,y\n", upload("a.mp4"), upload("a.mp4", d / "other" / "a.mp4"),
+                                upload("b.mp4")), str(d), "label")
+    assert "more than one uploaded file is named 'a.mp4'" in str(e.value)
+
+    # In a zip: a manifest in the single top-level folder, but not when a file sits beside that folder.
+    for extra, ok in (([], True), ([("stray.txt", b"x")], False)):
+        zpath = d / f"set{len(extra)}.zip"
+        with zipfile.ZipFile(zpath, "w") as z:
+            z.writestr("top/manifest.jsonl", '{"file": "a.mp4", "label": 3}\n{"file": "b.mp4", "label": "y"}\n')
+            for n in ("a.mp4", "b.mp4"):
+                z.writestr(f"top/{n}", b"x")
+            for n, data in extra:
+                z.writestr(n, data)
+        files = [{"path": str(zpath), "filename": "set.zip", "content_type": "application/zip"}]
+        if ok:
+            assert [(c.file, c.label) for c in D.read_manifest(files, str(d / "w0"), "label")] == [("a.mp4", "3"), ("b.mp4", "y")]
+        else:
+            with pytest.raises(TrainerError) as e:
+                D.read_manifest(files, str(d / "w1"), "label")
+            assert e.value.code == "MANIFEST_MISSING"

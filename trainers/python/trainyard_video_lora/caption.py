@@ -121,14 +121,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as work:
         inputs = spec["inputs"]
-        clips = D.read_manifest(inputs["dataset"]["files"], work, "caption")
+        clips = D.read_dataset(inputs["dataset"], work, "caption")
         if inputs.get("validation_dataset"):
-            train, val = clips, D.read_manifest(inputs["validation_dataset"]["files"], os.path.join(work, "val"), "caption")
+            train, val = clips, D.read_dataset(inputs["validation_dataset"], os.path.join(work, "val"), "caption")
         else:
             train, val = D.split(clips, float(hp["validation_split"]), int(hp["seed"]), by_label=False)
         tp.log(f"decoding {len(train) + len(val)} clips: {num_frames} frames of {size}x{size}")
-        x_train = torch.stack([D.normalize(D.decode(c.path, num_frames, size), mean, std) for c in train])
-        x_val = torch.stack([D.normalize(D.decode(c.path, num_frames, size), mean, std) for c in val])
+        x_train = torch.stack([D.normalize(D.decode(c.path, num_frames, size, c.frames), mean, std) for c in train])
+        x_val = torch.stack([D.normalize(D.decode(c.path, num_frames, size, c.frames), mean, std) for c in val])
 
     cls = IdeficsForVisionText2Text if arch == "flamingo" else VideoLlavaForConditionalGeneration
     model, quantization = M.load(cls, base, hp["quantization"], dev, skip=["lm_head", "multi_modal_projector"])

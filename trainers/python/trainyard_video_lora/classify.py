@@ -70,8 +70,8 @@ def main() -> None:
                                   f"frame_size of {cfg.patch_size} for this base model")
         mean, std = M.mean_std(base, arch)
         tp.log(f"decoding {len(train) + len(val)} clips: {num_frames} frames of {size}x{size}")
-        x_train = torch.stack([D.normalize(D.decode(c.path, num_frames, size), mean, std) for c in train])
-        x_val = torch.stack([D.normalize(D.decode(c.path, num_frames, size), mean, std) for c in val])
+        x_train = torch.stack([D.normalize(D.decode(c.path, num_frames, size, c.frames), mean, std) for c in train])
+        x_val = torch.stack([D.normalize(D.decode(c.path, num_frames, size, c.frames), mean, std) for c in val])
     y_train = torch.tensor([index[c.label] for c in train])
     y_val = torch.tensor([index[c.label] for c in val])
 
@@ -111,9 +111,9 @@ def _config(base: str):
 
 def _clips(spec: Dict[str, Any], hp: Dict[str, Any], work: str):
     inputs = spec["inputs"]
-    clips = D.read_manifest(inputs["dataset"]["files"], work, "label")
+    clips = D.read_dataset(inputs["dataset"], work, "label")
     if inputs.get("validation_dataset"):
-        return clips, D.read_manifest(inputs["validation_dataset"]["files"], os.path.join(work, "val"), "label")
+        return clips, D.read_dataset(inputs["validation_dataset"], os.path.join(work, "val"), "label")
     return D.split(clips, float(hp["validation_split"]), int(hp["seed"]), by_label=True)
 
 
