@@ -14,7 +14,7 @@ import { waitFor } from '../helpers/wait.js';
 // S3's pre-signed URL → upload-complete → ready → allowed models → a captioning training on the
 // tiny IDEFICS (Flamingo-style) model → completed, with the adapter in the bucket and string
 // logs → stop on a second job (202, then 400) → delete the dataset (204, its objects gone).
-// The facade's edges, on both databases with the filesystem store: test/db/compat-qlora.test.ts.
+// The facade's edges, on both databases with the filesystem store: test/db/compat-qlora-datasets.test.ts and compat-qlora-trainings.test.ts.
 
 const USER = { username: 'vid-user', email: 'vid-user@example.com', password: 'correct horse battery staple' };
 const MAIN = path.resolve('src/main.ts');

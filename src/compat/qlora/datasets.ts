@@ -4,6 +4,7 @@ import type { CreateDatasetInput } from '../../domain/datasets/schema.js';
 import type { PublicDataset } from '../../domain/datasets/service.js';
 import { cleanFilename } from '../../domain/files/service.js';
 import type { Services } from '../../services.js';
+import type { BlobStore } from '../../storage/blob-store.js';
 import * as q from './queries.js';
 import type { CompleteInput, DatasetDetailShape, DatasetStatus, InitiateInput } from './schemas.js';
 import { VIDEO_TRAINERS } from './models.js';
@@ -18,6 +19,16 @@ export function objectName(fileName: string): string {
   const safe = cleanFilename(fileName).replace(/[^A-Za-z0-9._-]/g, '_');
   if (/^\.*$/.test(safe)) throw new ValidationError('INVALID_FILE_NAME', 'file_name must contain a letter or digit');
   return safe;
+}
+
+/**
+ * Where an object is, as the facade shows it (s3_path, output_path): the store's URI on S3
+ * (`s3://bucket/key`); on any other store the key itself, so that the filesystem store's
+ * `file:///…` does not show the server's folders.
+ */
+export function objectPath(store: BlobStore, key: string): string {
+  const uri = store.uri(key);
+  return uri.startsWith('s3://') ? uri : key;
 }
 
 // Upload-complete refusals the document answers with 400 ("invalid input"): the upload is not
@@ -135,7 +146,7 @@ export class QloraDatasets {
       id: r.id,
       name: r.name,
       description: r.description,
-      s3_path: this.s.store.uri(r.s3_key),
+      s3_path: objectPath(this.s.store, r.s3_key),
       status,
       created_at: r.created_at.toISOString(),
       file_count: Array.isArray(videos) ? videos.length : (ds?.file_count ?? 0),

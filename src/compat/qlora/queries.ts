@@ -102,3 +102,8 @@ export async function claimStop(db: Queryable, ownerId: string, jobId: string): 
   );
   return rowCount === 1;
 }
+
+/** Undoes claimStop when the cancel it guarded failed. */
+export async function releaseStop(db: Queryable, ownerId: string, jobId: string): Promise<void> {
+  await db.query('update compat_qlora_trainings set stop_requested_at = null where job_id = $1 and owner_id = $2', [jobId, ownerId]);
+}

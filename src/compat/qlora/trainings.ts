@@ -2,6 +2,7 @@ import { AppError, ConflictError, NotFoundError, ValidationError } from '../../e
 import type { PublicJob } from '../../domain/jobs/shape.js';
 import type { Services } from '../../services.js';
 import * as q from './queries.js';
+import { objectPath } from './datasets.js';
 import { allowedModels } from './models.js';
 import type { StartInput, TrainingDetailShape, TrainingStatus } from './schemas.js';
 
@@ -58,7 +59,7 @@ export class QloraTrainings {
         throw new ValidationError('LORA_RANK_UNSUPPORTED', `lora_rank must be within ${lora.min_rank}-${lora.max_rank} for ${model.id}`, lora);
       params.lora_alpha ??= lora.default_alpha;
     }
-    const { job } = await this.s.jobs.create(ownerId, {
+    const prepared = await this.s.jobs.prepare(ownerId, {
       trainer: model.trainer,
       dataset_id: ds.dataset_id,
       base_model: model.id,
@@ -66,8 +67,14 @@ export class QloraTrainings {
       output: { model_name: input.output_name },
       metadata: { compat: 'qlora', dataset_id: ds.id },
     });
-    await q.insertTraining(this.s.db, { job_id: job.id, owner_id: ownerId, model_id: model.id, dataset_id: ds.id });
-    return job.id;
+    // The job (with its credit hold) and the facade's record commit together: never a billed
+    // job the facade cannot list or stop.
+    return this.s.db.transaction(async (tx) => {
+      // Null only for a replayed Idempotency-Key, and none is given.
+      const job = (await this.s.jobs.insertPrepared(tx, ownerId, prepared))!;
+      await q.insertTraining(tx, { job_id: job.id, owner_id: ownerId, model_id: model.id, dataset_id: ds.id });
+      return job.id;
+    });
   }
 
   async list(ownerId: string) {
@@ -102,6 +109,8 @@ export class QloraTrainings {
     try {
       await this.s.jobs.cancel(ownerId, jobId);
     } catch (err) {
+      // Nothing was stopped: the claim goes, so a retry is not refused as a second stop.
+      await q.releaseStop(this.s.db, ownerId, jobId);
       if (err instanceof ConflictError) throw notStoppable('it has just finished');
       throw err;
     }
@@ -119,7 +128,7 @@ export class QloraTrainings {
     let output: string | null = null;
     if (job.status === 'succeeded' && job.model_version_id) {
       const key = adapterKey(await this.s.registry.versionArtifacts(job.model_version_id));
-      output = key ? this.s.store.uri(key) : null;
+      output = key ? objectPath(this.s.store, key) : null;
     }
     return {
       job_id: r.job_id,

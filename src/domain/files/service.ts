@@ -1,26 +1,17 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Db } from '../../db/db.js';
-import { AppError, ConflictError, isForeignKeyViolation, isUniqueViolation, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors.js';
+import { AppError, ConflictError, isForeignKeyViolation, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors.js';
 import { decodeCursor, newId, toPage } from '../../ids.js';
 import type { AddressPolicy, Resolver } from '../../net/address-guard.js';
 import { safeFetch } from '../../net/safe-fetch.js';
 import { BlobTooLargeError, type BlobStore } from '../../storage/blob-store.js';
 import * as q from './queries.js';
-import type { CompleteUploadInput, CreateUploadInput } from './schema.js';
 import { MAX_IMPORT_URLS, MIN_IMPORT_URLS } from './limits.js';
+import { cleanFilename, fileKey, publicFile, type PublicFile } from './shape.js';
 import { sniff, SNIFF_BYTES } from './sniff.js';
+import { PresignedUploads } from './uploads.js';
 
-export interface PublicFile {
-  id: string;
-  filename: string;
-  bytes: number;
-  sha256: string;
-  content_type: string;
-  source: string;
-  source_url: string | null;
-  created_at: string;
-}
+export { cleanFilename, publicFile, type PublicFile } from './shape.js';
 
 export interface FilesDeps {
   db: Db;
@@ -40,35 +31,6 @@ export interface FilesDeps {
 /** Fetches in flight at once for one import: 30 URLs take a few round trips, not 30. */
 const IMPORT_CONCURRENCY = 4;
 
-export function publicFile(f: q.FileRow): PublicFile {
-  return {
-    id: f.id,
-    filename: f.filename,
-    bytes: f.bytes ?? 0,
-    sha256: f.sha256 ?? '',
-    content_type: f.content_type ?? '',
-    source: f.source,
-    source_url: f.source_url,
-    created_at: f.created_at.toISOString(),
-  };
-}
-
-/**
- * C0 and C1 controls, and the invisible format characters that change how a name reads:
- * bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069; "invoice\u202Efdp.exe"
- * shows as "invoiceexe.pdf"), the directional marks, and line/paragraph separators.
- */
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g;
-
-/** Display names only: no folders, no control or bidi characters, bounded. Storage keys are ours. */
-export function cleanFilename(name: string | undefined): string {
-  const base = (name ?? '').split(/[\\/]/).pop() ?? '';
-  const clean = base.replace(CONTROL_CHARS, '').trim().slice(0, 255);
-  return clean || 'unnamed';
-}
-
-const SHA256 = /^[a-f0-9]{64}$/;
 /** Expired uploads deleted per statement: a large backlog goes in several short ones. */
 const PURGE_BATCH = 100;
 
@@ -76,15 +38,32 @@ export class FilesService {
   private purgeTimer: NodeJS.Timeout | null = null;
   private purging: Promise<void> | null = null;
 
-  constructor(private readonly deps: FilesDeps) {}
+  private readonly uploads: PresignedUploads;
+
+  constructor(private readonly deps: FilesDeps) {
+    this.uploads = new PresignedUploads(deps, () => this.purgeExpired());
+  }
+
+  // Presigned uploads (uploads.ts), through the service the routes and facades hold.
+  createUpload(...a: Parameters<PresignedUploads['createUpload']>) {
+    return this.uploads.createUpload(...a);
+  }
+  completeUpload(...a: Parameters<PresignedUploads['completeUpload']>) {
+    return this.uploads.completeUpload(...a);
+  }
+  createUploadAt(...a: Parameters<PresignedUploads['createUploadAt']>) {
+    return this.uploads.createUploadAt(...a);
+  }
+  completeUnsizedUpload(...a: Parameters<PresignedUploads['completeUnsizedUpload']>) {
+    return this.uploads.completeUnsizedUpload(...a);
+  }
+  assertUploadOpen(...a: Parameters<PresignedUploads['assertUploadOpen']>) {
+    return this.uploads.assertUploadOpen(...a);
+  }
 
   /** The caller's uploaded files among `ids` (pending uploads and other users' files are left out). */
   async readyFiles(ownerId: string, ids: string[]): Promise<Array<Pick<q.FileRow, 'id' | 'filename' | 'bytes' | 'content_type'>>> {
     return q.readyFilesByIds(this.deps.db, ownerId, ids);
-  }
-
-  private key(ownerId: string, id: string) {
-    return `files/${ownerId}/${id}`;
   }
 
   /** Streams to storage (hashing on the way), sniffs the stored head, then records the row. */
@@ -97,7 +76,7 @@ export class FilesService {
     maxBytes = this.deps.maxFileBytes,
   ): Promise<PublicFile> {
     const id = newId('file');
-    const key = this.key(ownerId, id);
+    const key = fileKey(ownerId, id);
     const name = cleanFilename(filename);
     let put;
     try {
@@ -125,85 +104,6 @@ export class FilesService {
       await this.deps.store.delete(key);
       throw err;
     }
-  }
-
-  async createUpload(ownerId: string, input: CreateUploadInput, baseUrl: string) {
-    if (input.bytes > this.deps.maxFileBytes)
-      throw new PayloadTooLargeError('FILE_TOO_LARGE', `file exceeds the ${this.deps.maxFileBytes}-byte limit`, { max_bytes: this.deps.maxFileBytes });
-    const sha = input.sha256?.toLowerCase();
-    if (sha !== undefined && !SHA256.test(sha)) throw new ValidationError('INVALID_SHA256', 'sha256 must be 64 hex characters');
-    await this.purgeExpired();
-    const id = newId('file');
-    const key = this.key(ownerId, id);
-    const signed = await this.deps.store.signedUrl(key, {
-      method: 'PUT',
-      expiresInSeconds: this.deps.signedUrlTtlSeconds,
-      maxBytes: input.bytes,
-      ...(sha ? { sha256: sha } : {}),
-      baseUrl,
-    });
-    await q.insertPendingFile(this.deps.db, {
-      id,
-      owner_id: ownerId,
-      filename: cleanFilename(input.filename),
-      storage_key: key,
-      expected_bytes: input.bytes,
-      expected_sha256: sha ?? null,
-      expires_at: signed.expiresAt,
-    });
-    return { file_id: id, upload_url: signed.url, method: 'PUT' as const, expires_at: signed.expiresAt.toISOString() };
-  }
-
-  /** Checks what arrived against what was announced; a mismatch keeps the upload pending so it can be re-sent. */
-  async completeUpload(ownerId: string, id: string, input: CompleteUploadInput): Promise<PublicFile> {
-    const row = await q.fileById(this.deps.db, ownerId, id);
-    if (!row) throw new NotFoundError('upload', id);
-    if (row.status === 'ready') return publicFile(row);
-    if (row.expires_at && row.expires_at.getTime() < Date.now())
-      throw new ConflictError('UPLOAD_EXPIRED', 'the upload URL expired before completion; start a new upload');
-    const stat = await this.deps.store.stat(row.storage_key);
-    if (!stat) throw new ConflictError('UPLOAD_MISSING', 'nothing was uploaded yet: PUT the bytes to upload_url first');
-    if (stat.bytes !== row.expected_bytes) {
-      // An S3 PUT URL cannot cap the size, so this is where too many bytes are caught. Bytes of
-      // the wrong size can never complete: they go (unless a new PUT replaced them meanwhile),
-      // and the upload stays pending for a PUT of the right bytes.
-      const details = { expected: row.expected_bytes, received: stat.bytes };
-      if ((await this.deps.store.stat(row.storage_key))?.version === stat.version) await this.deps.store.delete(row.storage_key);
-      if (stat.bytes > (row.expected_bytes ?? 0))
-        throw new PayloadTooLargeError('UPLOAD_TOO_LARGE', `announced ${row.expected_bytes} bytes, received ${stat.bytes}; the bytes were deleted`, details);
-      throw new ConflictError('UPLOAD_SIZE_MISMATCH', `announced ${row.expected_bytes} bytes, received ${stat.bytes}; the bytes were deleted`, details);
-    }
-    const sha256 = await this.hashBlob(row.storage_key);
-    const wanted = (input.sha256 ?? row.expected_sha256 ?? undefined)?.toLowerCase();
-    if (wanted !== undefined && wanted !== sha256)
-      throw new ConflictError('UPLOAD_CHECKSUM_MISMATCH', 'sha256 of the received bytes does not match', { expected: wanted, received: sha256 });
-    const content_type = await sniff(await this.deps.store.head(row.storage_key, SNIFF_BYTES), stat.bytes, row.filename);
-    // A PUT may have landed while we hashed (the URL stays open until markReady): then the hash
-    // describes bytes no longer stored. After markReady a PUT cannot land (assertUploadOpen).
-    const now = await this.deps.store.stat(row.storage_key);
-    if (!now || now.version !== stat.version) throw new ConflictError('UPLOAD_CHANGED', 'the bytes were replaced while completing; complete the upload again');
-    const done = await q.markReady(this.deps.db, ownerId, id, { bytes: stat.bytes, sha256, content_type });
-    return publicFile(done ?? (await q.fileById(this.deps.db, ownerId, id))!);
-  }
-
-  /**
-   * A signed PUT URL writes only while its upload is pending. Completion closes it (the recorded
-   * size and sha256 describe the bytes from then on), and so do deletion and the purge: the URL
-   * cannot swap bytes behind a ready file or leave an orphan object.
-   */
-  async assertUploadOpen(storageKey: string): Promise<void> {
-    const status = await q.uploadStatusByKey(this.deps.db, storageKey);
-    if (status === 'pending') return;
-    throw new ConflictError(
-      'UPLOAD_CLOSED',
-      status === 'ready' ? 'this upload was completed; its URL no longer accepts bytes' : 'this upload no longer exists; start a new upload',
-    );
-  }
-
-  private async hashBlob(key: string): Promise<string> {
-    const h = createHash('sha256');
-    for await (const chunk of await this.deps.store.get(key)) h.update(chunk as Buffer);
-    return h.digest('hex');
   }
 
   /** How many URLs one import takes: enough for the largest image set a trainer accepts. */
@@ -309,65 +209,6 @@ export class FilesService {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
     this.purgeTimer = null;
     await this.purging;
-  }
-
-  /**
-   * A presigned upload whose size is not known in advance, to a key the caller chose (a facade
-   * whose document fixes its object layout, e.g. `datasets/{id}/{name}`). The URL accepts at
-   * most the upload limit where the store can enforce it (the filesystem store does; an S3
-   * presigned PUT cannot), and completeUnsizedUpload checks the size of what arrived.
-   */
-  async createUploadAt(ownerId: string, input: { filename: string; key: string }, baseUrl: string) {
-    await this.purgeExpired();
-    const id = newId('file');
-    const max = this.deps.maxFileBytes;
-    // No maxBytes: a presigned S3 PUT can only fix a size (content-length), not cap one, and
-    // none is known; the filesystem store's URL takes at most the upload limit without it.
-    const signed = await this.deps.store.signedUrl(input.key, { method: 'PUT', expiresInSeconds: this.deps.signedUrlTtlSeconds, baseUrl });
-    try {
-      await q.insertPendingFile(this.deps.db, {
-        id,
-        owner_id: ownerId,
-        filename: cleanFilename(input.filename),
-        storage_key: input.key,
-        expected_bytes: null,
-        expected_sha256: null,
-        expires_at: signed.expiresAt,
-      });
-    } catch (err) {
-      if (isUniqueViolation(err, 'files_storage_key_key')) throw new ConflictError('UPLOAD_KEY_TAKEN', 'another upload already writes to this key');
-      throw err;
-    }
-    return { file_id: id, upload_url: signed.url, method: 'PUT' as const, expires_at: signed.expiresAt, max_bytes: max };
-  }
-
-  /**
-   * Completes an upload from createUploadAt: the object must be there and within the upload
-   * limit (a larger one is deleted, and the URL may be used again until it expires); its
-   * sha256 and type are taken from the stored bytes. Completing twice returns the file.
-   */
-  async completeUnsizedUpload(ownerId: string, id: string): Promise<PublicFile> {
-    const row = await q.fileById(this.deps.db, ownerId, id);
-    if (!row) throw new NotFoundError('upload', id);
-    if (row.status === 'ready') return publicFile(row);
-    if (row.expires_at && row.expires_at.getTime() < Date.now())
-      throw new ConflictError('UPLOAD_EXPIRED', 'the upload URL expired before completion; start a new upload');
-    const stat = await this.deps.store.stat(row.storage_key);
-    if (!stat) throw new ConflictError('UPLOAD_MISSING', 'nothing was uploaded yet: PUT the bytes to upload_url first');
-    const max = this.deps.maxFileBytes;
-    if (stat.bytes > max) {
-      await this.deps.store.delete(row.storage_key);
-      throw new PayloadTooLargeError('FILE_TOO_LARGE', `the upload has ${stat.bytes} bytes; at most ${max} are accepted (it was deleted)`, {
-        max_bytes: max,
-        received: stat.bytes,
-      });
-    }
-    const sha256 = await this.hashBlob(row.storage_key);
-    const content_type = await sniff(await this.deps.store.head(row.storage_key, SNIFF_BYTES), stat.bytes, row.filename);
-    const now = await this.deps.store.stat(row.storage_key);
-    if (!now || now.version !== stat.version) throw new ConflictError('UPLOAD_CHANGED', 'the bytes were replaced while completing; complete the upload again');
-    const done = await q.markReady(this.deps.db, ownerId, id, { bytes: stat.bytes, sha256, content_type });
-    return publicFile(done ?? (await q.fileById(this.deps.db, ownerId, id))!);
   }
 }
 
