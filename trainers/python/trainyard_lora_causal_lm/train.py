@@ -15,17 +15,16 @@ import os
 import random
 import sys
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 from trainyard_common import protocol as tp
+from trainyard_common import peft_utils as PU
 from trainyard_common import torch_utils as tu
 
 import torch
 import torch.nn.functional as F
-from peft import (LoraConfig, PeftModel, get_peft_model, get_peft_model_state_dict,
-                  prepare_model_for_kbit_training, set_peft_model_state_dict)
+from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, get_linear_schedule_with_warmup
-from transformers.pytorch_utils import Conv1D
 
 from . import data as D
 
@@ -164,24 +163,12 @@ def _adapt(model, spec: Dict[str, Any], hp: Dict[str, Any]):
         tp.log("warm start from the previous adapter: its rank, alpha and target modules are kept")
         return PeftModel.from_pretrained(model, init, is_trainable=True)
     targets = [str(t) for t in hp["target_modules"]]
-    _check_targets(model, targets)
+    PU.check_targets(model, targets)
     cfg = LoraConfig(r=int(hp["lora_rank"]), lora_alpha=int(hp["lora_alpha"]), lora_dropout=float(hp["lora_dropout"]),
                      target_modules=targets, bias="none", task_type="CAUSAL_LM")
     return get_peft_model(model, cfg)
 
 
-def _check_targets(model, targets: List[str]) -> None:
-    """PEFT matches a target by the end of a module's dotted name; say which names exist when none match."""
-    names = [n for n, _ in model.named_modules()]
-    matches = {t: any(n == t or n.endswith("." + t) for n in names) for t in targets}
-    if any(matches.values()):
-        missing = [t for t, ok in matches.items() if not ok]
-        if missing:
-            tp.log(f"target modules not in this model (ignored): {', '.join(missing)}", "warn")
-        return
-    linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, (torch.nn.Linear, Conv1D))})
-    raise tp.TrainerError("TARGET_MODULES_NOT_FOUND",
-                          f"none of the target modules {targets} exists in this model; its linear modules are: {', '.join(linear)}")
 
 
 def _perplexity(loss: float) -> float:
@@ -295,25 +282,12 @@ class Loop:
         return total / max(1, n)
 
     def _checkpoint(self) -> None:
-        tu.save_checkpoint(self.spec, self.pos["step"], {
-            "adapter": get_peft_model_state_dict(self.model),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "total_steps": self.total_steps,
-            "position": dict(self.pos),
-        })
+        PU.save_adapter_checkpoint(self.spec, self.pos["step"], self.model, self.optimizer, self.scheduler, self.total_steps, self.pos)
 
     def _resume(self) -> None:
-        state: Optional[Dict[str, Any]] = tu.load_resume(self.spec)
-        if state is None:
-            return
-        if state.get("total_steps") != self.total_steps:
-            tp.log(f"the checkpoint was made for {state.get('total_steps')} steps, this run has {self.total_steps}: "
-                   "the data or hyperparameters changed", "warn")
-        set_peft_model_state_dict(self.model, state["adapter"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.pos.update(state["position"])
+        position = PU.resume_adapter_checkpoint(self.spec, self.model, self.optimizer, self.scheduler, self.total_steps)
+        if position is not None:
+            self.pos.update(position)
 
     def result_metrics(self) -> Dict[str, float]:
         p = self.pos

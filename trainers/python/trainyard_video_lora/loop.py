@@ -11,14 +11,13 @@ import math
 import random
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import torch
-from peft import get_peft_model_state_dict, set_peft_model_state_dict
 from transformers import get_linear_schedule_with_warmup
 
 from trainyard_common import protocol as tp
-from trainyard_common import torch_utils as tu
+from trainyard_common import peft_utils as PU
 
 
 class Loop:
@@ -118,25 +117,12 @@ class Loop:
         tp.log(f"epoch {epoch + 1}/{self.epochs}: train_loss {p['train_loss']:.4f}, {summary}")
 
     def _checkpoint(self) -> None:
-        tu.save_checkpoint(self.spec, self.pos["step"], {
-            "adapter": get_peft_model_state_dict(self.model),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "total_steps": self.total_steps,
-            "position": dict(self.pos),
-        })
+        PU.save_adapter_checkpoint(self.spec, self.pos["step"], self.model, self.optimizer, self.scheduler, self.total_steps, self.pos)
 
     def _resume(self) -> None:
-        state: Optional[Dict[str, Any]] = tu.load_resume(self.spec)
-        if state is None:
-            return
-        if state.get("total_steps") != self.total_steps:
-            tp.log(f"the checkpoint was made for {state.get('total_steps')} steps, this run has {self.total_steps}: "
-                   "the data or hyperparameters changed", "warn")
-        set_peft_model_state_dict(self.model, state["adapter"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.pos.update(state["position"])
+        position = PU.resume_adapter_checkpoint(self.spec, self.model, self.optimizer, self.scheduler, self.total_steps)
+        if position is not None:
+            self.pos.update(position)
 
     def result_metrics(self) -> Dict[str, float]:
         p = self.pos

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
 
+from trainyard_common import peft_utils as PU
 from trainyard_common import protocol as tp
 
 IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
@@ -89,24 +90,12 @@ def adapt(model, spec: Dict[str, Any], hp: Dict[str, Any], modules_to_save: Opti
         tp.log("warm start from the previous adapter: its rank, alpha and target modules are kept")
         return PeftModel.from_pretrained(model, init, is_trainable=True)
     targets = [str(t) for t in hp["target_modules"]]
-    check_targets(model, targets)
+    PU.check_targets(model, targets)
     cfg = LoraConfig(r=int(hp["lora_rank"]), lora_alpha=int(hp["lora_alpha"]), lora_dropout=float(hp["lora_dropout"]),
                      target_modules=targets, bias="none", modules_to_save=modules_to_save)
     return get_peft_model(model, cfg)
 
 
-def check_targets(model, targets: List[str]) -> None:
-    """PEFT matches a target by the end of a module's dotted name; say which names exist when none match."""
-    names = [n for n, _ in model.named_modules()]
-    matches = {t: any(n == t or n.endswith("." + t) for n in names) for t in targets}
-    if any(matches.values()):
-        missing = [t for t, ok in matches.items() if not ok]
-        if missing:
-            tp.log(f"target modules not in this model (ignored): {', '.join(missing)}", "warn")
-        return
-    linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
-    raise tp.TrainerError("TARGET_MODULES_NOT_FOUND",
-                          f"none of the target modules {targets} exists in this model; its linear modules are: {', '.join(linear)}")
 
 
 def native_size(config) -> int:
