@@ -2,7 +2,7 @@
 adapter with its optimizer, scheduler and loop position. One place, so a fix reaches every pack."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from peft import get_peft_model_state_dict, set_peft_model_state_dict
@@ -59,3 +59,25 @@ def resume_adapter_checkpoint(spec: Dict[str, Any], model, optimizer, scheduler,
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     return state["position"]
+
+
+def load_options(quantization: str, dev: torch.device, skip: Optional[List[str]] = None) -> Tuple[Dict[str, Any], str]:
+    """from_pretrained options for a frozen base model, and the quantization really used: 4-bit NF4
+    on CUDA when asked (QLoRA; `skip` keeps modules such as new heads in full precision), bf16 on a
+    CUDA device that has it, else fp32. On CPU a 4-bit request trains plain LoRA, and says so."""
+    if quantization == "4bit" and dev.type != "cuda":
+        tp.log("quantization=4bit needs CUDA: training plain LoRA in fp32 on CPU", "warn")
+    elif quantization == "4bit":
+        try:
+            import bitsandbytes  # noqa: F401  (only the CUDA path needs it)
+            from transformers import BitsAndBytesConfig
+        except ImportError as e:
+            raise tp.TrainerError("QUANTIZATION_UNAVAILABLE", f"quantization=4bit needs bitsandbytes, which is not installed: {e}")
+        return {"dtype": torch.bfloat16, "device_map": {"": torch.cuda.current_device()},
+                "quantization_config": BitsAndBytesConfig(
+                    load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                    bnb_4bit_compute_dtype=torch.bfloat16, llm_int8_skip_modules=skip or None)}, "4bit-nf4"
+    elif dev.type == "cuda" and torch.cuda.is_bf16_supported():
+        # Frozen base weights in bf16; PEFT keeps the adapter itself in fp32.
+        return {"dtype": torch.bfloat16}, "none"
+    return {"dtype": torch.float32}, "none"

@@ -24,7 +24,7 @@ from trainyard_common import torch_utils as tu
 import torch
 import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
-from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, get_linear_schedule_with_warmup
+from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
 
 from . import data as D
 
@@ -126,23 +126,7 @@ def _datasets(spec: Dict[str, Any], hp: Dict[str, Any], tokenizer) -> Tuple[List
 
 
 def _load_model(base: str, quantization: str, dev: torch.device):
-    kwargs: Dict[str, Any] = {"dtype": torch.float32}
-    used = "none"
-    if quantization == "4bit" and dev.type != "cuda":
-        tp.log("quantization=4bit needs CUDA: training plain LoRA in fp32 on CPU", "warn")
-    elif quantization == "4bit":
-        try:
-            import bitsandbytes  # noqa: F401  (only the CUDA path needs it)
-        except ImportError as e:
-            raise tp.TrainerError("QUANTIZATION_UNAVAILABLE", f"quantization=4bit needs bitsandbytes, which is not installed: {e}")
-        kwargs = {"dtype": torch.bfloat16, "device_map": {"": torch.cuda.current_device()},
-                  "quantization_config": BitsAndBytesConfig(
-                      load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                      bnb_4bit_compute_dtype=torch.bfloat16)}
-        used = "4bit-nf4"
-    elif dev.type == "cuda" and torch.cuda.is_bf16_supported():
-        # Frozen base weights in bf16; PEFT keeps the adapter itself in fp32.
-        kwargs = {"dtype": torch.bfloat16}
+    kwargs, used = PU.load_options(quantization, dev)
     try:
         model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
     except (ValueError, OSError, KeyError) as e:

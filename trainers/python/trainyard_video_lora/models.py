@@ -49,25 +49,8 @@ def mean_std(base: str, arch: str) -> Tuple[List[float], List[float]]:
 
 def load(cls, base: str, quantization: str, dev: torch.device, skip: Optional[List[str]] = None, **kwargs):
     """The base model, frozen: 4-bit NF4 on CUDA when asked (QLoRA); on CPU a 4-bit request trains plain LoRA."""
-    opts: Dict[str, Any] = {"dtype": torch.float32, **kwargs}
-    used = "none"
-    if quantization == "4bit" and dev.type != "cuda":
-        tp.log("quantization=4bit needs CUDA: training plain LoRA in fp32 on CPU", "warn")
-    elif quantization == "4bit":
-        try:
-            import bitsandbytes  # noqa: F401  (only the CUDA path needs it)
-            from transformers import BitsAndBytesConfig
-        except ImportError as e:
-            raise tp.TrainerError("QUANTIZATION_UNAVAILABLE", f"quantization=4bit needs bitsandbytes, which is not installed: {e}")
-        opts.update(dtype=torch.bfloat16, device_map={"": torch.cuda.current_device()},
-                    quantization_config=BitsAndBytesConfig(
-                        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                        bnb_4bit_compute_dtype=torch.bfloat16,
-                        # The vision tower's patch embedding and new heads stay in full precision.
-                        llm_int8_skip_modules=skip or None))
-        used = "4bit-nf4"
-    elif dev.type == "cuda" and torch.cuda.is_bf16_supported():
-        opts["dtype"] = torch.bfloat16
+    load, used = PU.load_options(quantization, dev, skip)
+    opts: Dict[str, Any] = {**kwargs, **load}
     try:
         model = cls.from_pretrained(base, **opts)
     except (ValueError, OSError, KeyError, RuntimeError) as e:
