@@ -124,11 +124,12 @@ def test_assistant_only_labels(base):
 def test_4bit_on_cuda_without_bitsandbytes(base, monkeypatch):
     import torch
     from trainyard_common.protocol import TrainerError
-    from trainyard_lora_causal_lm import train
+    from transformers import AutoModelForCausalLM
+    from trainyard_common import peft_utils as PU
 
     monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # makes `import bitsandbytes` fail
     with pytest.raises(TrainerError) as e:
-        train._load_model(base, "4bit", torch.device("cuda"))
+        PU.load_frozen(AutoModelForCausalLM, base, "4bit", torch.device("cuda"))
     assert e.value.code == "QUANTIZATION_UNAVAILABLE"
 
 

@@ -1,11 +1,14 @@
-"""What every LoRA pack does the same way: check the target modules, and checkpoint or resume the
-adapter with its optimizer, scheduler and loop position. One place, so a fix reaches every pack."""
+"""What every LoRA pack does the same way: load the frozen base model (QLoRA on CUDA), put the
+adapter on it, check the target modules, and checkpoint or resume the adapter with its optimizer,
+scheduler and loop position. One place, so a fix reaches every pack."""
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
-from peft import get_peft_model_state_dict, set_peft_model_state_dict
+from peft import (LoraConfig, PeftModel, get_peft_model, get_peft_model_state_dict, prepare_model_for_kbit_training,
+                  set_peft_model_state_dict)
 
 from . import protocol as tp
 from . import torch_utils as tu
@@ -81,3 +84,38 @@ def load_options(quantization: str, dev: torch.device, skip: Optional[List[str]]
         # Frozen base weights in bf16; PEFT keeps the adapter itself in fp32.
         return {"dtype": torch.bfloat16}, "none"
     return {"dtype": torch.float32}, "none"
+
+
+def load_frozen(cls, base: str, quantization: str, dev: torch.device, skip: Optional[List[str]] = None,
+                what: Optional[str] = None, **kwargs):
+    """The base model, frozen, on `dev`: 4-bit NF4 on CUDA when asked (QLoRA, prepared for k-bit
+    training); on CPU a 4-bit request trains plain LoRA. Returns it and the quantization used."""
+    opts, used = load_options(quantization, dev, skip)
+    try:
+        model = cls.from_pretrained(base, **{**kwargs, **opts})
+    except (ValueError, OSError, KeyError, RuntimeError) as e:
+        raise tp.TrainerError("BASE_MODEL_UNSUPPORTED", f"cannot load {base} as {what or cls.__name__}: {e}")
+    if hasattr(model.config, "use_cache"):
+        model.config.use_cache = False
+    if used == "4bit-nf4":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    else:
+        model.to(dev)
+    return model, used
+
+
+def adapt(model, spec: Dict[str, Any], hp: Dict[str, Any], **lora: Any):
+    """A PEFT LoRA over hp's target modules with hp's rank, alpha and dropout (`lora`: more
+    LoraConfig fields, e.g. task_type or modules_to_save), or, for a warm start, the previous
+    version's adapter with its own settings."""
+    init = spec.get("init_from")
+    if init:
+        if not os.path.isfile(os.path.join(init, "adapter_config.json")):
+            raise tp.TrainerError("INIT_FROM_INVALID", f"init_from {init} has no adapter_config.json")
+        tp.log("warm start from the previous adapter: its rank, alpha and target modules are kept")
+        return PeftModel.from_pretrained(model, init, is_trainable=True)
+    targets = [str(t) for t in hp["target_modules"]]
+    check_targets(model, targets)
+    cfg = LoraConfig(r=int(hp["lora_rank"]), lora_alpha=int(hp["lora_alpha"]), lora_dropout=float(hp["lora_dropout"]),
+                     target_modules=targets, bias="none", **lora)
+    return get_peft_model(model, cfg)

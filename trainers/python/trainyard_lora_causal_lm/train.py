@@ -23,7 +23,6 @@ from trainyard_common import torch_utils as tu
 
 import torch
 import torch.nn.functional as F
-from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
 
 from . import data as D
@@ -62,8 +61,8 @@ def main() -> None:
 
     tokenizer = _load_tokenizer(base)
     train_seqs, eval_seqs, counts = _datasets(spec, hp, tokenizer)
-    model, quantization = _load_model(base, hp["quantization"], dev)
-    model = _adapt(model, spec, hp)
+    model, quantization = PU.load_frozen(AutoModelForCausalLM, base, hp["quantization"], dev, what="a causal language model")
+    model = PU.adapt(model, spec, hp, task_type="CAUSAL_LM")
     trainable, total_params = model.get_nb_trainable_parameters()
     tp.log(f"{quantization} base, {trainable:,} trainable of {total_params:,} parameters; "
            f"{len(train_seqs)} training sequences, {len(eval_seqs)} validation examples")
@@ -123,34 +122,6 @@ def _datasets(spec: Dict[str, Any], hp: Dict[str, Any], tokenizer) -> Tuple[List
         raise tp.TrainerError("NO_TRAINABLE_TOKENS", f"no validation example has assistant tokens within max_seq_length={max_len}")
     counts = {"examples_train": len(train_rows), "examples_eval": len(eval_rows), "sequences_train": len(train_seqs)}
     return train_seqs, eval_seqs, counts
-
-
-def _load_model(base: str, quantization: str, dev: torch.device):
-    kwargs, used = PU.load_options(quantization, dev)
-    try:
-        model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
-    except (ValueError, OSError, KeyError) as e:
-        raise tp.TrainerError("BASE_MODEL_UNSUPPORTED", f"cannot load {base} as a causal language model: {e}")
-    model.config.use_cache = False
-    if used == "4bit-nf4":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
-    else:
-        model.to(dev)
-    return model, used
-
-
-def _adapt(model, spec: Dict[str, Any], hp: Dict[str, Any]):
-    init = spec.get("init_from")
-    if init:
-        if not os.path.isfile(os.path.join(init, "adapter_config.json")):
-            raise tp.TrainerError("INIT_FROM_INVALID", f"init_from {init} has no adapter_config.json")
-        tp.log("warm start from the previous adapter: its rank, alpha and target modules are kept")
-        return PeftModel.from_pretrained(model, init, is_trainable=True)
-    targets = [str(t) for t in hp["target_modules"]]
-    PU.check_targets(model, targets)
-    cfg = LoraConfig(r=int(hp["lora_rank"]), lora_alpha=int(hp["lora_alpha"]), lora_dropout=float(hp["lora_dropout"]),
-                     target_modules=targets, bias="none", task_type="CAUSAL_LM")
-    return get_peft_model(model, cfg)
 
 
 

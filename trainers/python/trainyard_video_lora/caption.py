@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Tuple
 import torch
 import torch.nn.functional as F
 
+from trainyard_common import peft_utils as PU
 from trainyard_common import protocol as tp
 from trainyard_common import torch_utils as tu
 
@@ -131,8 +132,8 @@ def main() -> None:
         x_val = torch.stack([D.normalize(D.decode(c.path, num_frames, size, c.frames), mean, std) for c in val])
 
     cls = IdeficsForVisionText2Text if arch == "flamingo" else VideoLlavaForConditionalGeneration
-    model, quantization = M.load(cls, base, hp["quantization"], dev, skip=["lm_head", "multi_modal_projector"])
-    model = M.adapt(model, spec, hp)
+    model, quantization = PU.load_frozen(cls, base, hp["quantization"], dev, skip=["lm_head", "multi_modal_projector"])
+    model = PU.adapt(model, spec, hp)
     trainable, total_params = model.get_nb_trainable_parameters()
     tp.log(f"{arch} ({cls.__name__}), {quantization} base, {trainable:,} trainable of {total_params:,} parameters; "
            f"{len(train)} training clips, {len(val)} validation clips")

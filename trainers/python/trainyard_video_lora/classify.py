@@ -15,6 +15,7 @@ from typing import Any, Dict, List
 import torch
 import torch.nn.functional as F
 
+from trainyard_common import peft_utils as PU
 from trainyard_common import protocol as tp
 from trainyard_common import torch_utils as tu
 from trainyard_hf_sequence_classifier.metrics import classification_report, per_class_metrics
@@ -76,10 +77,10 @@ def main() -> None:
     y_val = torch.tensor([index[c.label] for c in val])
 
     # VideoMAE's position table is sinusoidal, not learned: it is rebuilt for any frame count and size.
-    model, quantization = M.load(VideoMAEForVideoClassification, base, hp["quantization"], dev, skip=["classifier"],
+    model, quantization = PU.load_frozen(VideoMAEForVideoClassification, base, hp["quantization"], dev, skip=["classifier"],
                                  num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=index,
                                  num_frames=num_frames, image_size=size, ignore_mismatched_sizes=True)
-    model = M.adapt(model, spec, hp, modules_to_save=["classifier"])
+    model = PU.adapt(model, spec, hp, modules_to_save=["classifier"])
     trainable, total_params = model.get_nb_trainable_parameters()
     tp.log(f"{quantization} base, {trainable:,} trainable of {total_params:,} parameters; "
            f"{len(train)} training clips, {len(val)} validation clips, {len(labels)} classes")

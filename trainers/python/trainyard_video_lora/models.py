@@ -1,17 +1,14 @@
 """
-Loading a video base model (LoRA or 4-bit QLoRA), adapting it with PEFT, and what its frames
-must look like: size, normalisation and, for VideoMAE, the frame count.
+What a video base model is (its architecture) and what its frames must look like: size,
+normalisation and, for VideoMAE, the frame count. Loading and adapting it is shared with the
+other LoRA packs (trainyard_common.peft_utils).
 """
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import List, Tuple
 
-import torch
-from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
-
-from trainyard_common import peft_utils as PU
 from trainyard_common import protocol as tp
 
 IMAGENET = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
@@ -45,40 +42,6 @@ def mean_std(base: str, arch: str) -> Tuple[List[float], List[float]]:
         except (OSError, ValueError):
             continue
     return IMAGENET if arch == "videomae" else CLIP
-
-
-def load(cls, base: str, quantization: str, dev: torch.device, skip: Optional[List[str]] = None, **kwargs):
-    """The base model, frozen: 4-bit NF4 on CUDA when asked (QLoRA); on CPU a 4-bit request trains plain LoRA."""
-    load, used = PU.load_options(quantization, dev, skip)
-    opts: Dict[str, Any] = {**kwargs, **load}
-    try:
-        model = cls.from_pretrained(base, **opts)
-    except (ValueError, OSError, KeyError, RuntimeError) as e:
-        raise tp.TrainerError("BASE_MODEL_UNSUPPORTED", f"cannot load {base} as {cls.__name__}: {e}")
-    if hasattr(model.config, "use_cache"):
-        model.config.use_cache = False
-    if used == "4bit-nf4":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
-    else:
-        model.to(dev)
-    return model, used
-
-
-def adapt(model, spec: Dict[str, Any], hp: Dict[str, Any], modules_to_save: Optional[List[str]] = None):
-    """A PEFT LoRA over the target modules (and trainable copies of modules_to_save), or the previous version's adapter."""
-    init = spec.get("init_from")
-    if init:
-        if not os.path.isfile(os.path.join(init, "adapter_config.json")):
-            raise tp.TrainerError("INIT_FROM_INVALID", f"init_from {init} has no adapter_config.json")
-        tp.log("warm start from the previous adapter: its rank, alpha and target modules are kept")
-        return PeftModel.from_pretrained(model, init, is_trainable=True)
-    targets = [str(t) for t in hp["target_modules"]]
-    PU.check_targets(model, targets)
-    cfg = LoraConfig(r=int(hp["lora_rank"]), lora_alpha=int(hp["lora_alpha"]), lora_dropout=float(hp["lora_dropout"]),
-                     target_modules=targets, bias="none", modules_to_save=modules_to_save)
-    return get_peft_model(model, cfg)
-
-
 
 
 def native_size(config) -> int:
