@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
 
 /**
  * Shaped like S3 so an S3 implementation can slot in: opaque keys, whole-object puts from a
@@ -96,4 +97,20 @@ export function assertKey(key: string): string {
     throw new Error(`invalid blob key: ${key}`);
   }
   return key;
+}
+
+/** Hashes and counts bytes as they pass (every store's put); errors out the moment the cap is crossed. */
+export function meter(maxBytes: number): Transform & { result(): PutResult } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytes += chunk.length;
+      if (bytes > maxBytes) return cb(new BlobTooLargeError(maxBytes));
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  let digest: string | null = null;
+  return Object.assign(t, { result: () => ({ bytes, sha256: (digest ??= hash.digest('hex')) }) });
 }

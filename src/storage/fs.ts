@@ -1,14 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   assertKey,
   BlobNotFoundError,
-  BlobTooLargeError,
+  meter,
   type BlobListing,
   type BlobStore,
   type PutOptions,
@@ -17,22 +17,6 @@ import {
   type SignedUrlOptions,
 } from './blob-store.js';
 import { sign } from './signing.js';
-
-/** Hashes and counts bytes as they pass; errors out the moment the cap is crossed. */
-export function meter(maxBytes: number): Transform & { result(): PutResult } {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const t = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      bytes += chunk.length;
-      if (bytes > maxBytes) return cb(new BlobTooLargeError(maxBytes));
-      hash.update(chunk);
-      cb(null, chunk);
-    },
-  });
-  let digest: string | null = null;
-  return Object.assign(t, { result: () => ({ bytes, sha256: (digest ??= hash.digest('hex')) }) });
-}
 
 /**
  * Objects are files under `root`; a put writes a temp file in the same folder and renames it,

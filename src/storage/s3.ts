@@ -17,6 +17,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
   assertKey,
   BlobNotFoundError,
+  meter,
   type BlobListing,
   type BlobStat,
   type BlobStore,
@@ -25,7 +26,6 @@ import {
   type SignedUrl,
   type SignedUrlOptions,
 } from './blob-store.js';
-import { meter } from './fs.js';
 
 export interface S3StoreOptions {
   bucket: string;
