@@ -8,8 +8,12 @@
  */
 
 export interface Prediction {
-  label: string;
+  /** The class in its original type (src/trainers/builtin/labels.ts): 3, not "3". */
+  label: string | number | boolean;
+  /** Keyed by the class's text (JSON keys are strings). */
   probabilities: Record<string, number>;
+  /** Missing values this instance had that the documented policy filled (training mean); absent when none. */
+  filled?: number;
 }
 
 export interface Predictor {

@@ -28,7 +28,12 @@ export interface JobSpec {
   base_model: { id: string; path: string | null } | null;
   /** Already validated against the trainer's schema, defaults filled in. */
   hyperparameters: Record<string, unknown>;
-  inputs: { dataset: SpecDataset; validation_dataset: SpecDataset | null };
+  /**
+   * test_dataset (issue #18): held out, never used for training or early stopping; a trainer
+   * that has a validation metric scores it at the end (src/trainers/builtin/evaluation.ts).
+   * Optional in the type so specs written before it (and by hand in tests) stay valid.
+   */
+  inputs: { dataset: SpecDataset; validation_dataset: SpecDataset | null; test_dataset?: SpecDataset | null };
   /** Artifacts go here; the worker uploads what `artifact` events name. */
   output_dir: string;
   /** Checkpoints go here; the folder survives retries of the same job on the same worker only. */
@@ -40,7 +45,9 @@ export interface JobSpec {
 }
 
 /** What the worker writes: an inference job (a generation) has no dataset and reads only its hyperparameters. */
-export type StagedSpec = Omit<JobSpec, 'inputs'> & { inputs: { dataset: SpecDataset | null; validation_dataset: SpecDataset | null } };
+export type StagedSpec = Omit<JobSpec, 'inputs'> & {
+  inputs: { dataset: SpecDataset | null; validation_dataset: SpecDataset | null; test_dataset?: SpecDataset | null };
+};
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 

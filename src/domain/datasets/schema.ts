@@ -8,6 +8,16 @@ export const DATASET_STATUSES = ['processing', 'ready', 'error'] as const;
 export const DatasetOptions = Type.Object(
   {
     label_column: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'tabular-csv: the column to predict' })),
+    instance_column: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: 'tabular-csv: each distinct value is one instance (a recording); the label must be constant within it',
+      }),
+    ),
+    order_column: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'tabular-csv: orders rows in time (within each instance when instance_column is set)' }),
+    ),
     text_field: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'text-classification-jsonl: default "text"' })),
     label_field: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'text-classification-jsonl: default "label"' })),
   },

@@ -15,19 +15,61 @@ export const sequenceClassifier: TrainerDef = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      model_type: { type: 'string', enum: ['original', 'enhanced_cnn_lstm', 'resnet_lstm', 'transformer'], default: 'enhanced_cnn_lstm' },
-      epochs: { type: 'integer', minimum: 1, maximum: 200, default: 30 },
+      // Issue #18: 'auto' picks MiniRocket on small data and a deep architecture on large (the
+      // rule and its measurements: prepare.ts chooseModelType, bench/README.md).
+      model_type: {
+        type: 'string',
+        enum: ['auto', 'minirocket', 'original', 'enhanced_cnn_lstm', 'resnet_lstm', 'transformer'],
+        default: 'auto',
+        description: 'auto: minirocket on small data, enhanced_cnn_lstm otherwise; minirocket: random convolutional features + ridge, no epochs',
+      },
+      epochs: { type: 'integer', minimum: 1, maximum: 500, default: 100, description: 'Upper bound: early stopping ends most runs sooner' },
       batch_size: { type: 'integer', minimum: 1, maximum: 256, default: 32 },
       learning_rate: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.001 },
+      lr_schedule: {
+        type: 'string',
+        enum: ['constant', 'warmup_cosine'],
+        default: 'warmup_cosine',
+        description: 'warmup_cosine: linear warm-up over the first epochs, then cosine decay to 5% of learning_rate',
+      },
       dropout_rate: { type: 'number', minimum: 0, maximum: 0.9, default: 0.3 },
       // Bounded (issue #10): past 1 the penalty swamps any loss and the weights collapse to zero.
       l1_reg: { type: 'number', minimum: 0, maximum: 1, default: 0.00001 },
       l2_reg: { type: 'number', minimum: 0, maximum: 1, default: 0.0001 },
       use_separable: { type: 'boolean', default: true },
       use_relative_pos: { type: 'boolean', default: true },
-      sequence_length: { type: 'integer', minimum: 1, maximum: 1024, default: 32 },
+      sequence_length: {
+        anyOf: [
+          { type: 'integer', minimum: 1, maximum: 1024 },
+          { type: 'string', enum: ['auto'] },
+        ],
+        default: 'auto',
+        description: 'Rows per window; auto: chosen from the instance lengths (whole recordings or windows with voting), 32 without instances',
+      },
+      minirocket_features: {
+        type: 'integer',
+        minimum: 84,
+        maximum: 50000,
+        default: 10000,
+        description: 'MiniRocket: number of features (rounded down to a multiple of 84)',
+      },
       validation_split: VALIDATION_SPLIT,
-      patience: { type: 'integer', minimum: 0, maximum: 200, default: 5, description: 'Early stopping: epochs without val_loss improvement (0 = off)' },
+      validation: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['folds'],
+        properties: { folds: { type: 'integer', minimum: 2, maximum: 10 } },
+        description: 'k-fold cross-validation by instance (recording): reports cv_accuracy ± cv_accuracy_std, then trains the final model on all data',
+      },
+      patience: {
+        anyOf: [
+          { type: 'integer', minimum: 0, maximum: 500 },
+          { type: 'string', enum: ['auto'] },
+        ],
+        default: 'auto',
+        description: 'Early stopping: epochs without val_loss improvement (0 = off); auto scales with epochs',
+      },
+      min_epochs: { type: 'integer', minimum: 0, maximum: 500, default: 10, description: 'Early stopping never ends a run before this many epochs' },
       subject_id: { type: 'string', maxLength: 100 },
       session_id: { type: 'string', maxLength: 100 },
       seed: SEED,
