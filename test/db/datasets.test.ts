@@ -69,6 +69,31 @@ describe('tabular-csv', () => {
     expect(ds.errors[0].message).toMatch(/target/);
     expect(ds.errors[0].message).toMatch(/a, b|"a", "b"|a,b/);
   });
+
+  it('instances: stats per recording, and a label that changes within one names it (issue #18)', async () => {
+    const csv = 'rec,t,x,label\nr1,0,0.1,walk\nr2,0,0.5,run\nr1,1,0.2,walk\nr2,1,0.6,run\nr1,2,0.3,walk\n';
+    const options = { label_column: 'label', instance_column: 'rec', order_column: 't' };
+    const good = await dataset(alice.token, { name: 'recordings', kind: 'tabular-csv', file_ids: [await fileId(alice.token, 'rec.csv', csv)], options });
+    expect(good.status).toBe('ready');
+    expect(good.options).toEqual(options);
+    expect(good.stats.instances).toEqual({ count: 2, min_length: 2, median_length: 2.5, max_length: 3, per_class: { walk: 1, run: 1 } });
+
+    const mixedId = await fileId(alice.token, 'mixed.csv', `${csv}r2,2,0.7,walk\n`);
+    const mixed = await dataset(alice.token, { name: 'mixed', kind: 'tabular-csv', file_ids: [mixedId], options });
+    expect(mixed.status).toBe('error');
+    expect(mixed.errors).toEqual([
+      expect.objectContaining({ file_id: mixedId, line: 7, message: expect.stringContaining('label changes within instance "r2"') }),
+    ]);
+
+    const noColumn = await dataset(alice.token, {
+      name: 'nocolumn',
+      kind: 'tabular-csv',
+      file_ids: [mixedId],
+      options: { ...options, instance_column: 'recording' },
+    });
+    expect(noColumn.status).toBe('error');
+    expect(noColumn.errors[0].message).toBe('instance_column "recording" not found in the header; available columns: rec, t, x, label');
+  });
 });
 
 describe('JSONL kinds', () => {

@@ -196,3 +196,79 @@ describe('tabular-csv validator', () => {
     await expect(validate([file])).rejects.toThrow('disk on fire');
   });
 });
+
+describe('tabular-csv instances (instance_column, order_column)', () => {
+  const opts = { label_column: 'label', instance_column: 'rec', order_column: 't' };
+
+  it('counts instances, their lengths and the class balance in instances', async () => {
+    // r1 (3 rows) and r2 (2 rows) interleave and each restart t; r3 spans two files.
+    const a = csv('rec,t,x,label\nr1,0,0.1,walk\nr2,0,0.5,run\nr1,1,0.2,walk\nr2,1,0.6,run\nr1,2,0.3,walk\nr3,0,1,walk\n');
+    const b = csv('rec,t,x,label\nr3,1.5,2,walk\nr3,2e0,3,walk\nr3,3,4,walk\nr4,0,5,run\n');
+    const res = await validate([a, b], opts);
+    expect(res.errors).toEqual([]);
+    expect(res.stats).toMatchObject({
+      row_count: 10,
+      label_column: 'label',
+      class_counts: { walk: 7, run: 3 },
+      instance_column: 'rec',
+      order_column: 't',
+      instances: { count: 4, min_length: 1, median_length: 2.5, max_length: 4, per_class: { walk: 2, run: 2 } },
+    });
+  });
+
+  it('names the instance and the line where its label changes, once per instance', async () => {
+    const file = csv('rec,t,label\nr1,0,a\nr2,0,b\nr1,1,a\nr1,2,b\nr1,3,c\nr2,1,b\n');
+    const res = await validate([file], opts);
+    expect(res.errors).toEqual([
+      { file_id: file.id, line: 5, message: 'line 5: label changes within instance "r1": "b" here, "a" from line 2; an instance (recording) has one label' },
+    ]);
+  });
+
+  it('names the first file when the label changes across files', async () => {
+    const a = csv('rec,t,label\nr1,0,a\nr2,0,b\n');
+    const b = csv('rec,t,label\nr1,1,b\n');
+    const res = await validate([a, b], opts);
+    expect(res.errors).toEqual([
+      {
+        file_id: b.id,
+        line: 2,
+        message: `line 2: label changes within instance "r1": "b" here, "a" from line 2 of ${a.filename}; an instance (recording) has one label`,
+      },
+    ]);
+  });
+
+  it('names the option and the available columns when a column does not exist', async () => {
+    const file = csv('id,time,label\n1,0,a\n2,0,b\n');
+    const res = await validate([file], opts);
+    expect(res.errors).toEqual([
+      { file_id: file.id, message: 'instance_column "rec" not found in the header; available columns: id, time, label' },
+      { file_id: file.id, message: 'order_column "t" not found in the header; available columns: id, time, label' },
+    ]);
+    expect(res.stats).not.toHaveProperty('instances');
+  });
+
+  it('refuses empty instance or order cells, order values that are not numbers or datetimes, and a mix of both', async () => {
+    const file = csv('rec,t,label\nr1,0,a\n,1,a\nr1,,a\nr1,soon,a\nr2,2024-01-01T00:00:00Z,b\n');
+    const res = await validate([file], opts);
+    expect(res.errors.map((e) => [e.line, e.message])).toEqual([
+      [3, 'line 3: empty value in instance_column "rec": every row must name the instance (recording) it belongs to'],
+      [4, 'line 4: empty value in order_column "t": every row needs its position in time'],
+      [5, 'line 5: order_column "t" value "soon" is neither a number nor a datetime (YYYY-MM-DD[THH:MM[:SS][zone]])'],
+      [6, 'line 6: order_column "t" mixes datetimes with numbers (numbers since line 2); use one kind'],
+    ]);
+  });
+
+  it('refuses the same column for two roles', async () => {
+    const file = csv('rec,label\nr1,a\nr2,b\n');
+    const res = await validate([file], { label_column: 'label', instance_column: 'label' });
+    expect(res.errors).toEqual([{ file_id: file.id, message: 'instance_column and label_column must be different columns (both are "label")' }]);
+  });
+
+  it('counts instances without a label column and leaves unlabelled rows out of the balance', async () => {
+    const file = csv('rec,x,label\nr1,1,\nr1,2,\nr2,3,a\nr3,4,b\n');
+    expect((await validate([file], { instance_column: 'rec' })).stats.instances).toEqual({ count: 3, min_length: 1, median_length: 1, max_length: 2 });
+    const labelled = await validate([file], { instance_column: 'rec', label_column: 'label' });
+    expect(labelled.errors).toEqual([]);
+    expect(labelled.stats.instances).toEqual({ count: 3, min_length: 1, median_length: 1, max_length: 2, per_class: { a: 1, b: 1 }, unlabelled: 1 });
+  });
+});

@@ -53,7 +53,7 @@ const KIND_TYPES: Record<DatasetKind, string[]> = {
 };
 const KIND_OPTIONS: Record<DatasetKind, (keyof DatasetOptions)[]> = {
   'image-set': [],
-  'tabular-csv': ['label_column'],
+  'tabular-csv': ['label_column', 'instance_column', 'order_column'],
   'text-classification-jsonl': ['text_field', 'label_field'],
   'chat-jsonl': [],
   archive: [],

@@ -1,6 +1,8 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CsvError, parse } from 'csv-parse';
+import { BOOLEAN, INTEGER, NUMBER, isDatetime } from './csv-cells.js';
+import { InstanceTracker } from './csv-instances.js';
 import { BadTextError, TextGuard } from './text-guard.js';
 import { ClassCounter, IssueList } from './types.js';
 import type { DatasetFileInput, DatasetOptions, ValidationLimits, ValidationResult } from './types.js';
@@ -9,21 +11,6 @@ export type ColumnType = 'integer' | 'number' | 'boolean' | 'datetime' | 'string
 
 /** Sniffing calls a CSV with irregular commas in its first lines plain text; it may still parse. */
 const CSV_TYPES = new Set(['text/csv', 'text/plain']);
-
-const INTEGER = /^[+-]?\d+$/;
-const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const BOOLEAN = /^(?:true|false)$/i;
-const DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d{1,9})?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
-
-/** Regex shape alone would accept 2023-02-30 or 25:00; a trainer parsing those would choke later. */
-function isDatetime(v: string): boolean {
-  const m = DATETIME.exec(v);
-  if (!m) return false;
-  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return false;
-  if (m[4] === undefined) return true;
-  return Number(m[4]) <= 23 && Number(m[5]) <= 59 && (m[6] === undefined || Number(m[6]) <= 60);
-}
 
 /**
  * A column keeps the most specific type every non-empty cell fits. Each flag only ever goes
@@ -100,6 +87,7 @@ export async function validateTabularCsv(files: readonly DatasetFileInput[], opt
   let columns: ColumnStats[] = [];
   let labelIndex = -1;
   const classes = new ClassCounter();
+  const instances = new InstanceTracker(options, issues);
   let rowCount = 0; // well-formed data rows, the ones in the stats
   let records = 0; // every data record, what the row limit guards
   let stopped = false;
@@ -117,6 +105,7 @@ export async function validateTabularCsv(files: readonly DatasetFileInput[], opt
       labelIndex = names.indexOf(options.label_column);
       if (labelIndex < 0) issues.add({ file_id: file.id, message: `label column "${options.label_column}" not found; available columns: ${names.join(', ')}` });
     }
+    if (instances.active) instances.setHeader(file, names);
   };
 
   for (const file of files) {
@@ -165,6 +154,7 @@ export async function validateTabularCsv(files: readonly DatasetFileInput[], opt
           issues.atLine(file.id, line, `more than ${classes.size} distinct values in label column "${options.label_column}"`);
         }
       }
+      if (instances.active) instances.observe(file, line, record);
       return null; // nothing is pushed downstream: memory stays flat whatever the file size
     };
 
@@ -199,5 +189,9 @@ export async function validateTabularCsv(files: readonly DatasetFileInput[], opt
         issues.add({ file_id: files[0].id, message: `label column "${options.label_column}" needs at least 2 classes, found ${classes.size}` });
     }
   }
+  if (options.instance_column !== undefined) stats.instance_column = options.instance_column;
+  if (options.order_column !== undefined) stats.order_column = options.order_column;
+  const perInstance = instances.stats();
+  if (perInstance) stats.instances = perInstance;
   return issues.result(stats);
 }
