@@ -84,7 +84,8 @@ for (const dataset of baselines.length ? datasets : []) {
       ok: true,
       accuracy: r.accuracy as number,
       fit_s: r.fit_s as number,
-      extra: { predict_s: r.predict_s, fed: r.fed },
+      predict_s: r.predict_s as number,
+      extra: { fed: r.fed },
     });
     console.error(
       `aeon ${r.method} ${dataset} seed ${r.seed}: ${(100 * (r.accuracy as number)).toFixed(1)} % in ${(r.fit_s as number).toFixed(2)} s (${r.fed})`,

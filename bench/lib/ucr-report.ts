@@ -13,6 +13,8 @@ export interface UcrRun {
   accuracy?: number;
   /** aeon: fit(); Trainyard: the result's training_time_s. */
   fit_s?: number;
+  /** aeon only: predict() on the whole test split (1-NN DTW does its work here, not in fit). */
+  predict_s?: number;
   /** Trainyard only: the job's started_at → finished_at. */
   wall_s?: number;
   error?: string;
@@ -28,6 +30,7 @@ export interface UcrSummary {
   /** Sample standard deviation (n − 1); 0 for a single run. */
   accuracy_std: number;
   fit_s_mean: number;
+  predict_s_mean: number | null;
   wall_s_mean: number | null;
 }
 
@@ -48,6 +51,7 @@ export function summarize(runs: readonly UcrRun[]): UcrSummary[] {
     const ok = g.filter((r) => r.ok);
     const acc = meanStd(ok.map((r) => r.accuracy!));
     const walls = ok.filter((r) => r.wall_s !== undefined).map((r) => r.wall_s!);
+    const predicts = ok.filter((r) => r.predict_s !== undefined).map((r) => r.predict_s!);
     return {
       dataset: g[0]!.dataset,
       method: g[0]!.method,
@@ -56,6 +60,7 @@ export function summarize(runs: readonly UcrRun[]): UcrSummary[] {
       accuracy_mean: acc.mean,
       accuracy_std: acc.std,
       fit_s_mean: meanStd(ok.map((r) => r.fit_s!)).mean,
+      predict_s_mean: predicts.length ? meanStd(predicts).mean : null,
       wall_s_mean: walls.length ? meanStd(walls).mean : null,
     };
   });
@@ -71,9 +76,10 @@ export function markdownTable(summary: readonly UcrSummary[]): string {
     s.runs ? `${pct(s.accuracy_mean)} ± ${pct(s.accuracy_std)}` : '–',
     `${s.runs}${s.failed ? ` (+${s.failed} failed)` : ''}`,
     secs(s.fit_s_mean),
+    secs(s.predict_s_mean),
     secs(s.wall_s_mean),
   ]);
-  const head = ['dataset', 'method', 'test accuracy % (mean ± std)', 'runs', 'fit / training time s', 'job wall time s'];
+  const head = ['dataset', 'method', 'test accuracy % (mean ± std)', 'runs', 'fit / training time s', 'test predict s', 'job wall time s'];
   const line = (r: string[]) => `| ${r.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
