@@ -39,7 +39,10 @@ export function checkTestSet(t: Trainer, train: PublicDataset, test: PublicDatas
   for (const opt of ['label_column', 'instance_column'] as const) {
     const a = train.options[opt];
     const b = test.options[opt];
-    if (a !== b) problems.push(`options.${opt} is ${b === undefined ? 'not set' : `"${String(b)}"`} where the training data's is ${a === undefined ? 'not set' : `"${String(a)}"`}`);
+    if (a !== b)
+      problems.push(
+        `options.${opt} is ${b === undefined ? 'not set' : `"${String(b)}"`} where the training data's is ${a === undefined ? 'not set' : `"${String(a)}"`}`,
+      );
   }
   if (problems.length)
     throw new ValidationError('TEST_DATASET_COLUMNS', `test dataset ${test.id} does not match the training data: ${problems.join('; ')}`, {

@@ -36,7 +36,6 @@ export interface RegisterInput {
   artifacts: NewArtifact[];
 }
 
-
 export class RegistryService {
   constructor(
     private readonly db: Db,
