@@ -59,6 +59,8 @@ export async function stageJob(
   // Inference jobs (generations) have no dataset.
   const dataset = job.dataset_id ? await materializeDataset(d.db, d.store, job.owner_id, job.dataset_id, inputs) : null;
   const validation = job.validation_dataset_id ? await materializeDataset(d.db, d.store, job.owner_id, job.validation_dataset_id, inputs) : null;
+  // Held out: the trainer scores it once at the end (protocol.ts); every attempt stages it again.
+  const test = job.test_dataset_id ? await materializeDataset(d.db, d.store, job.owner_id, job.test_dataset_id, inputs) : null;
   let resumeFrom: string | null = null;
   if (job.checkpoint) {
     const cp = job.checkpoint;
@@ -80,7 +82,7 @@ export async function stageJob(
     trainer: job.trainer,
     base_model: base && job.base_model ? { id: job.base_model, path: base.path } : null,
     hyperparameters: job.hyperparameters,
-    inputs: { dataset, validation_dataset: validation },
+    inputs: { dataset, validation_dataset: validation, test_dataset: test },
     output_dir: output,
     checkpoint_dir: checkpoints,
     resume_from: resumeFrom,

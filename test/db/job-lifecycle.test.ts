@@ -55,6 +55,7 @@ async function enqueue(label: string): Promise<JobRow> {
       priority: 0,
       dataset_id: null,
       validation_dataset_id: null,
+      test_dataset_id: null,
       base_model: null,
       hyperparameters: {},
       output: { model_name: `m-${label}` },

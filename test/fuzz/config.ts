@@ -46,6 +46,7 @@ export function fuzzConfig(a: SeededUser, b: SeededUser, baseModels: string[]): 
   out.push(
     '[parameters]',
     `"body.dataset_id" = { dictionary = "datasets", probability = 0.5 }`,
+    `"body.test_dataset_id" = { dictionary = "datasets", probability = 0.5 }`,
     `"body.trainer" = { dictionary = "trainers", probability = 0.5 }`,
     `"body.user_id" = { dictionary = "users", probability = 0.5 }`,
     '',

@@ -57,6 +57,7 @@ function setup(o: { heartbeat: () => string | null; maxRuntimeSeconds?: number }
     attempt: 1,
     dataset_id: null,
     validation_dataset_id: null,
+    test_dataset_id: null,
     checkpoint: null,
     from_model: null,
     base_model: 'm',

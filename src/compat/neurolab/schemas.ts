@@ -77,6 +77,10 @@ export const CompareBody = Type.Object(
     ...data,
     X_test: Matrix('Test samples (required: every architecture is scored on them)'),
     y_test: Labels('The class of each test sample'),
+    X_holdout: Type.Optional(
+      Matrix('Held-out test samples (Trainyard addition, issue #18): never trained or early-stopped on (X_test is), scored once per run at the end'),
+    ),
+    y_holdout: Type.Optional(Labels('The class of each held-out sample (with X_holdout)')),
     n_repeats: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, default: 3, description: 'Training runs per architecture' })),
     config: Type.Optional(CompareConfig),
   },
@@ -110,12 +114,21 @@ export const TrainMetrics = Type.Object(
 );
 
 const Series = (description: string) => Type.Array(Type.Number(), { description });
+const MeanStd = Nullable(Type.Object({ mean: Type.Number(), std: Type.Number(), n: Type.Integer() }));
 export const ArchitectureResults = Type.Object({
   accuracy: Series('Accuracy on the test set (fraction 0-1), one value per repeat'),
   auc: Series('One-vs-rest ROC AUC on the test set (0-1), one value per repeat'),
   training_time: Series('Training time in seconds'),
   inference_time: Series('Prediction time in seconds per sample (batched)'),
   model_size: Series('Size of the weights in megabytes (MB, 10^6 bytes)'),
+  test_accuracy: Type.Optional(Series('With X_holdout: accuracy on the held-out samples (fraction 0-1), one value per repeat')),
+  test_macro_f1: Type.Optional(Series('With X_holdout: macro-averaged F1 on the held-out samples (0-1), one value per repeat')),
+  test_summary: Type.Optional(
+    Type.Object(
+      { test_accuracy: MeanStd, test_macro_f1: MeanStd },
+      { description: 'With X_holdout: mean and sample standard deviation over the repeats; null before any run has the figure' },
+    ),
+  ),
 });
 export const CompareResults = Type.Record(Type.String(), ArchitectureResults, {
   description: 'Per architecture, one value per finished repeat (in repeat order)',

@@ -7,6 +7,7 @@
 import { Readable } from 'node:stream';
 import type { Principal } from '../../domain/accounts/service.js';
 import type { PublicJob } from '../../domain/jobs/shape.js';
+import { summarize } from '../../domain/sweeps/aggregate.js';
 import { isFinal, JOB_STATES } from '../../domain/jobs/states.js';
 import type { RateLimit } from '../../config.js';
 import { AppError, ConflictError, NotFoundError, TooManyRequestsError, ValidationError } from '../../errors.js';
@@ -46,7 +47,10 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 /** Per architecture, one value per finished run in repeat order, in the document's units. */
 export function compareResults(children: PublicJob[]): CompareResultsShape {
   const out: CompareResultsShape = {};
-  for (const a of ARCHITECTURES) out[a] = { accuracy: [], auc: [], training_time: [], inference_time: [], model_size: [] };
+  // A comparison given X_holdout: every child names its test set, and each run's held-out scores show.
+  const held = children.some((j) => j.test_dataset_id !== null);
+  for (const a of ARCHITECTURES)
+    out[a] = { accuracy: [], auc: [], training_time: [], inference_time: [], model_size: [], ...(held ? { test_accuracy: [], test_macro_f1: [] } : {}) };
   const done = children.filter((j) => j.status === JOB_STATES.SUCCEEDED);
   done.sort((a, b) => Number(a.metadata.repeat ?? 0) - Number(b.metadata.repeat ?? 0));
   for (const j of done) {
@@ -61,7 +65,14 @@ export function compareResults(children: PublicJob[]): CompareResultsShape {
     push(r.inference_time, ms === undefined ? undefined : ms / 1000);
     const size = num(m.model_size_bytes);
     push(r.model_size, size === undefined ? undefined : size / 1e6);
+    if (r.test_accuracy) push(r.test_accuracy, num(m.test_accuracy));
+    if (r.test_macro_f1) push(r.test_macro_f1, num(m.test_macro_f1));
   }
+  if (held)
+    for (const r of Object.values(out)) {
+      const ms = (v: number[] | undefined) => (v?.length ? (({ mean, std }) => ({ mean, std, n: v.length }))(summarize(v)) : null);
+      r.test_summary = { test_accuracy: ms(r.test_accuracy), test_macro_f1: ms(r.test_macro_f1) };
+    }
   return out;
 }
 
@@ -202,13 +213,18 @@ export class NeurolabService {
     const train = samplesCsv(input.X_train, input.y_train, { x: 'X_train', y: 'y_train' });
     if (train.classes < 2) throw new ValidationError('TOO_FEW_CLASSES', `y_train has ${train.classes} class; training needs at least 2`);
     const test = samplesCsv(input.X_test, input.y_test, { x: 'X_test', y: 'y_test' }, train.width);
+    if ((input.X_holdout === undefined) !== (input.y_holdout === undefined))
+      throw new ValidationError('HOLDOUT_DATA_INCOMPLETE', 'X_holdout and y_holdout go together: send both or neither');
+    const holdout = input.X_holdout ? samplesCsv(input.X_holdout, input.y_holdout!, { x: 'X_holdout', y: 'y_holdout' }, train.width) : null;
     return this.start(p, 'compare', null, async (id, undo) => {
       const dataset_id = await this.dataset(p, `neurolab ${id}`, 'training_data.csv', train.csv, undo);
       const validation_dataset_id = await this.dataset(p, `neurolab ${id} test`, 'test_data.csv', test.csv, undo);
+      const test_dataset_id = holdout ? await this.dataset(p, `neurolab ${id} holdout`, 'holdout_data.csv', holdout.csv, undo) : null;
       const sweep = await this.s.sweeps.create(p.userId, {
         trainer: TRAINER,
         dataset_id,
         validation_dataset_id,
+        ...(test_dataset_id ? { test_dataset_id } : {}),
         hyperparameters: hyperparameters(input.config ?? {}),
         grid: { model_type: [...ARCHITECTURES] },
         repeats: input.n_repeats ?? 3,

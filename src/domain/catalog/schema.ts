@@ -20,6 +20,7 @@ export const Trainer = Out({
   pricing: FreeObject(),
   base_models: StringEnum(['none', 'required', 'optional']),
   supports_warm_start: Type.Boolean(),
+  supports_test_set: Type.Boolean({ description: 'Jobs may name a test_dataset_id: the trainer scores it once at the end (test_accuracy, test_macro_f1)' }),
   kind: StringEnum(['training', 'inference']),
   runtime: FreeObject(),
   default_base_model: Nullable(Type.String({ description: 'The base model a job gets when it names none' })),

@@ -115,6 +115,7 @@ export class CatalogService {
     this.trainers = defs.map((d) => ({
       ...d,
       kind: d.kind ?? 'training',
+      supports_test_set: d.supports_test_set ?? false,
       default_base_model: d.default_base_model ?? null,
       estimate: resolveEstimate(d),
       available: previous.get(d.id)?.available ?? false,

@@ -44,6 +44,8 @@ export interface TrainerDef {
   base_models: 'none' | 'required' | 'optional';
   /** Can start from an existing model version's artifacts (spec.init_from): retraining. */
   supports_warm_start?: boolean;
+  /** Scores a held-out test set (spec.inputs.test_dataset) once at the end: jobs may name test_dataset_id. */
+  supports_test_set?: boolean;
   runtime: TrainerRuntime;
   /** inference: not trained through POST /v1/jobs but run by an API such as POST /v1/generations. */
   kind?: 'training' | 'inference';

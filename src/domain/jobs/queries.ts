@@ -102,7 +102,7 @@ export async function tailLogs(db: Queryable, jobId: string, limit: number, sinc
 
 export async function datasetInUse(db: Queryable, datasetId: string): Promise<string | null> {
   const { rows } = await db.query<{ id: string; status: string }>(
-    `select id, status from jobs where (dataset_id = $1 or validation_dataset_id = $1) and status in (${OPEN}) limit 1`,
+    `select id, status from jobs where $1 in (dataset_id, validation_dataset_id, test_dataset_id) and status in (${OPEN}) limit 1`,
     [datasetId],
   );
   return rows[0] ? `job ${rows[0].id} is ${rows[0].status}` : null;

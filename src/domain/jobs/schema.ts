@@ -1,5 +1,6 @@
 /** Training jobs: the shapes the API accepts and returns. */
 import { AnyObject, DateTime, FreeObject, Nullable, Out, Page, StringEnum, Type, VersionNumber, type Static } from '../schema-kit.js';
+import { MetricGoalField, MetricName } from '../registry/metric.js';
 import { ESTIMATE_SOURCES } from './estimate.js';
 import { ALL_STATES } from './states.js';
 
@@ -20,6 +21,14 @@ export const CreateJobBody = Type.Object(
     ),
     dataset_id: Type.String({ minLength: 1, maxLength: 100 }),
     validation_dataset_id: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    test_dataset_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 100,
+        description:
+          'A held-out test set (trainers with supports_test_set): same kind and columns as dataset_id, never trained or early-stopped on, scored once at the end (test_accuracy, test_macro_f1 in the result)',
+      }),
+    ),
     base_model: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     /** Checked against the trainer's own JSON Schema when the job is created. */
     hyperparameters: Type.Optional(AnyObject()),
@@ -33,6 +42,12 @@ export const CreateJobBody = Type.Object(
               'new_version (the default): a model of this name gets a new version. fail: 409 MODEL_NAME_EXISTS when you have a model of this name or a queued or running job training one',
           }),
         ),
+        primary_metric: Type.Optional(
+          MetricName(
+            "The metric the new model's `best` alias is chosen by (default: the trainer's primary metric). For an existing model it must be the model's own (else 409 MODEL_METRIC_MISMATCH: PATCH /v1/models/{name} to change it)",
+          ),
+        ),
+        metric_goal: Type.Optional(MetricGoalField('With primary_metric: which way is better (inferred for *accuracy, *f1, *auc and *loss)')),
       },
       { additionalProperties: false },
     ),
@@ -61,6 +76,7 @@ export const Job = Out({
   priority: Type.Integer(),
   dataset_id: Nullable(Type.String()),
   validation_dataset_id: Nullable(Type.String()),
+  test_dataset_id: Nullable(Type.String()),
   base_model: Nullable(Type.String()),
   hyperparameters: FreeObject(),
   output: Type.Unsafe<Record<string, unknown> | null>({

@@ -12,6 +12,8 @@ import { validateHyperparameters } from './hyperparameters.js';
 import { idempotentCreate, requestHash, type Idempotent } from './idempotency.js';
 import type { JobLifecycle } from './lifecycle/index.js';
 import { priceJob } from './pricing.js';
+import { resolveGoal } from '../registry/metric.js';
+import { checkTestSet } from './test-set.js';
 import type { CreateJobInput, JobsFilterInput } from './schema.js';
 import * as q from './queries.js';
 import { publicJob, type PublicJob } from './shape.js';
@@ -36,6 +38,9 @@ export interface PreparedJob {
   hyperparameters: Record<string, unknown>;
   fromModel: FromModel | null;
   datasetId: string;
+  testDatasetId: string | null;
+  /** The request's output, with the goal of its primary_metric settled (given or inferred). */
+  output: CreateJobInput['output'];
   /** The dataset's row count, which linear pricing may scale by. */
   datasetRows: number;
   /** The request's base model, or the trainer's default when it named none. */
@@ -106,9 +111,14 @@ export class JobsService {
       if (vds.kind !== ds.kind) throw new ValidationError('DATASET_KIND_MISMATCH', 'the validation dataset must be of the same kind as the dataset');
       if (vds.status !== 'ready') throw new ConflictError('DATASET_NOT_READY', `validation dataset ${vds.id} is ${vds.status}, not ready`);
     }
+    if (input.test_dataset_id) checkTestSet(trainer, ds, await this.d.datasets.get(ownerId, input.test_dataset_id));
+    const output: PreparedJob['output'] = { ...input.output };
+    if (input.output.primary_metric) output.metric_goal = resolveGoal(input.output.primary_metric, input.output.metric_goal, 'output.metric_goal');
+    else if (input.output.metric_goal) throw new ValidationError('METRIC_GOAL_WITHOUT_METRIC', 'output.metric_goal goes with output.primary_metric');
     const baseModel = this.baseModelFor(trainer, input.base_model);
     const hyperparameters = validateHyperparameters(trainer.hyperparameters, input.hyperparameters ?? {});
-    await this.d.registry.checkOutput(ownerId, input.output.model_name, trainer.id, input.output.if_exists);
+    const metric = output.primary_metric ? { name: output.primary_metric, goal: output.metric_goal! } : undefined;
+    await this.d.registry.checkOutput(ownerId, input.output.model_name, trainer.id, input.output.if_exists, metric);
     if (input.webhook_url) await this.d.webhooks.checkUrl(input.webhook_url);
     let fromModel: FromModel | null = null;
     if (input.from_model) {
@@ -129,6 +139,8 @@ export class JobsService {
       hyperparameters,
       fromModel,
       datasetId: ds.id,
+      testDatasetId: input.test_dataset_id ?? null,
+      output,
       datasetRows,
       baseModel,
       rate,
@@ -253,9 +265,10 @@ export class JobsService {
         priority: p.input.priority ?? 0,
         dataset_id: p.datasetId,
         validation_dataset_id: p.input.validation_dataset_id ?? null,
+        test_dataset_id: p.testDatasetId,
         base_model: p.baseModel,
         hyperparameters: p.hyperparameters,
-        output: p.input.output,
+        output: p.output,
         metadata: p.input.metadata ?? {},
         from_model: p.fromModel,
         webhook_url: p.input.webhook_url ?? null,
@@ -263,7 +276,7 @@ export class JobsService {
         cost: p.cost,
       },
       o,
-      { uniqueName: p.input.output.if_exists === 'fail' ? p.input.output.model_name : undefined, estimate: estimate(p.rate, p.hyperparameters) },
+      { uniqueName: p.output.if_exists === 'fail' ? p.output.model_name : undefined, estimate: estimate(p.rate, p.hyperparameters) },
     );
   }
 
@@ -277,6 +290,7 @@ export class JobsService {
         priority: p.priority ?? 0,
         dataset_id: null,
         validation_dataset_id: null,
+        test_dataset_id: null,
         base_model: p.baseModel,
         hyperparameters: p.hyperparameters,
         output: null,

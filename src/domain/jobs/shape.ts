@@ -18,6 +18,7 @@ export function publicJob(j: JobRow) {
     priority: j.priority,
     dataset_id: j.dataset_id,
     validation_dataset_id: j.validation_dataset_id,
+    test_dataset_id: j.test_dataset_id,
     base_model: j.base_model,
     hyperparameters: j.hyperparameters,
     output: j.output,

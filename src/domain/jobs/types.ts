@@ -28,10 +28,12 @@ export interface JobRow {
   priority: number;
   dataset_id: string | null;
   validation_dataset_id: string | null;
+  /** Held out (issue #18): scored once at the end, never trained or early-stopped on. */
+  test_dataset_id: string | null;
   base_model: string | null;
   hyperparameters: Record<string, unknown>;
   /** Training jobs: the model the version goes to. Inference jobs: null. */
-  output: { model_name: string; description?: string } | null;
+  output: { model_name: string; description?: string; primary_metric?: string; metric_goal?: 'maximize' | 'minimize' } | null;
   metadata: Record<string, unknown>;
   from_model: FromModel | null;
   webhook_url: string | null;
@@ -93,6 +95,7 @@ export type NewJob = Pick<
   | 'priority'
   | 'dataset_id'
   | 'validation_dataset_id'
+  | 'test_dataset_id'
   | 'base_model'
   | 'hyperparameters'
   | 'output'

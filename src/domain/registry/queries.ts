@@ -179,6 +179,16 @@ export async function updateModel(
   return rows[0]!;
 }
 
+/** The metric `best` is chosen by (the caller re-chooses `best` in the same transaction). */
+export async function setPrimaryMetric(db: Queryable, id: string, metric: string, goal: 'maximize' | 'minimize'): Promise<ModelRow> {
+  const { rows } = await db.query<ModelRow>('update models set primary_metric = $2, metric_goal = $3, updated_at = now() where id = $1 returning *', [
+    id,
+    metric,
+    goal,
+  ]);
+  return rows[0]!;
+}
+
 export async function bumpPopularity(db: Queryable, modelId: string, by = 1): Promise<void> {
   await db.query('update models set popularity = popularity + $2 where id = $1', [modelId, by]);
 }

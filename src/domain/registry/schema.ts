@@ -1,4 +1,5 @@
 /** The model registry: the shapes the API accepts and returns. */
+import { MetricGoalField, MetricName } from './metric.js';
 import { FreeObject, Nullable, Out, PageLimit, PageNumber, StringEnum, Type, VersionNumber, type Static, type WithDefaults } from '../schema-kit.js';
 
 export const VISIBILITIES = ['private', 'public'] as const;
@@ -42,6 +43,10 @@ export const UpdateModelBody = Type.Object(
     description: Type.Optional(Nullable(Type.String({ maxLength: 2000 }))),
     tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 50 }), { maxItems: 20 })),
     trigger_word: Type.Optional(Nullable(Type.String({ maxLength: 50 }))),
+    primary_metric: Type.Optional(
+      MetricName('The metric `best` is chosen by (e.g. test_accuracy, cv_accuracy); changing it re-chooses `best` over the versions that have it'),
+    ),
+    metric_goal: Type.Optional(MetricGoalField('Which way is better; inferred for *accuracy, *f1, *auc (maximize) and *loss (minimize), else required')),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -4,6 +4,7 @@ import { newId } from '../../ids.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { isVersionNumber } from '../schema-kit.js';
 import { materializeVersion } from './materialize.js';
+import { isBetter, resolveGoal, type MetricGoal } from './metric.js';
 import * as q from './queries.js';
 import type { ListModelsInput, UpdateModelInput } from './schema.js';
 
@@ -33,12 +34,6 @@ export interface RegisterInput {
   metrics: Record<string, number>;
   parentVersionId: string | null;
   artifacts: NewArtifact[];
-}
-
-function isBetter(goal: 'maximize' | 'minimize' | null, a: number | undefined, b: number | undefined): boolean {
-  if (a === undefined) return false;
-  if (b === undefined) return true;
-  return goal === 'minimize' ? a < b : a > b;
 }
 
 export class RegistryService {
@@ -150,7 +145,32 @@ export class RegistryService {
 
   async update(callerId: string, name: string, patch: UpdateModelInput) {
     const m = await this.resolve(callerId, name, true);
-    return this.describe(await q.updateModel(this.db, m.id, patch));
+    const { primary_metric, metric_goal, ...rest } = patch;
+    if (primary_metric === undefined && metric_goal === undefined) return this.describe(await q.updateModel(this.db, m.id, rest));
+    const metric = primary_metric ?? m.primary_metric;
+    if (!metric) throw new ValidationError('METRIC_GOAL_WITHOUT_METRIC', `model "${name}" has no primary_metric; set primary_metric with metric_goal`);
+    // The goal is given or inferred (a goal alone applies to the current metric).
+    const goal = resolveGoal(metric, metric_goal, 'metric_goal');
+    const updated = await this.db.transaction(async (tx) => {
+      const locked = (await q.modelByName(tx, m.owner_id, m.name, true))!;
+      if (Object.keys(rest).length) await q.updateModel(tx, locked.id, rest);
+      const row = await q.setPrimaryMetric(tx, locked.id, metric, goal);
+      await this.rechooseBest(tx, row, callerId);
+      return row;
+    });
+    return this.describe(updated);
+  }
+
+  /**
+   * Points `best` at the version that is best on the model's metric now (the earliest of equals,
+   * as registration keeps the incumbent on a tie). Versions without the metric are skipped;
+   * with none that has it, `best` stays where it is. The move is recorded in the alias history.
+   */
+  private async rechooseBest(tx: Queryable, m: q.ModelRow, changedBy: string): Promise<void> {
+    const metric = m.primary_metric!;
+    let winner: q.VersionRow | null = null;
+    for (const v of (await q.versions(tx, m.id)).reverse()) if (isBetter(m.metric_goal, v.metrics[metric], winner?.metrics[metric])) winner = v;
+    if (winner) await q.setAlias(tx, m.id, 'best', winner.id, changedBy);
   }
 
   async versionsOf(callerId: string, name: string) {
@@ -237,7 +257,13 @@ export class RegistryService {
    * trainer (a new version). With ifExists "fail" an existing model is refused here already;
    * names reserved by open jobs are checked at insert, under the owner's lock (jobs service).
    */
-  async checkOutput(callerId: string, name: string, trainer: string, ifExists: 'new_version' | 'fail' = 'new_version'): Promise<void> {
+  async checkOutput(
+    callerId: string,
+    name: string,
+    trainer: string,
+    ifExists: 'new_version' | 'fail' = 'new_version',
+    metric?: { name: string; goal: MetricGoal },
+  ): Promise<void> {
     if (!MODEL_NAME.test(name))
       throw new ValidationError('INVALID_MODEL_NAME', 'output.model_name: 1-100 letters, digits, "_", "." or "-", starting with a letter or digit');
     const m = await q.modelByName(this.db, callerId, name);
@@ -248,5 +274,12 @@ export class RegistryService {
       });
     if (m && m.trainer !== trainer)
       throw new AppError('MODEL_TRAINER_MISMATCH', `model "${name}" was trained with ${m.trainer}; a new version must use the same trainer`, { status: 409 });
+    // An existing model keeps its own metric: a job does not silently re-rank its versions.
+    if (m && metric && (m.primary_metric !== metric.name || m.metric_goal !== metric.goal))
+      throw new ConflictError(
+        'MODEL_METRIC_MISMATCH',
+        `model "${name}" chooses best by ${m.primary_metric ?? 'nothing'} (${m.metric_goal ?? 'no goal'}), not ${metric.name} (${metric.goal}); PATCH /v1/models/${name} with primary_metric to change it, or leave output.primary_metric out`,
+        { model_name: name, primary_metric: m.primary_metric, metric_goal: m.metric_goal },
+      );
   }
 }

@@ -72,9 +72,50 @@ export function aggregate(grid: Record<string, unknown[]>, jobs: JobRow[], metri
     }
     return { params, jobs: mine.map((j) => ({ id: j.id, status: j.status, repeat: j.sweep_repeat })), completed: done.length, metrics };
   });
-  const scored = points.filter((p) => p.metrics[metric]);
-  const best = scored.sort((a, b) =>
-    goal === 'minimize' ? a.metrics[metric]!.mean - b.metrics[metric]!.mean : b.metrics[metric]!.mean - a.metrics[metric]!.mean,
-  )[0];
-  return { points, best: best ? { params: best.params, [metric]: best.metrics[metric]!.mean } : null };
+  const better = (a: MetricSummary, b: MetricSummary) => (goal === 'minimize' ? a.mean - b.mean : b.mean - a.mean);
+  // Ranked best first on the sweep's metric (mean over repeats); points without it are left out.
+  const ranking = points
+    .filter((p) => p.metrics[metric])
+    .sort((a, b) => better(a.metrics[metric]!, b.metrics[metric]!))
+    .map((p) => ({ params: p.params, mean: p.metrics[metric]!.mean, std: p.metrics[metric]!.std, n: p.metrics[metric]!.values.length }));
+  const best = ranking[0];
+  return {
+    points,
+    best: best ? { params: best.params, [metric]: best.mean } : null,
+    ranking,
+    notes: minirocketNotes(ranking, metric, goal),
+  };
+}
+
+const fmt = (x: number) => x.toFixed(3).replace(/\.?0+$/, '') || '0';
+
+/**
+ * Issue #18: where the grid tries MiniRocket beside deep architectures, each deep model_type
+ * whose best point scores worse than MiniRocket's best on the metric is named, so a user sees
+ * that the fast baseline wins on this data. `auto` may itself resolve to MiniRocket: not a
+ * deep architecture for this purpose.
+ */
+export function minirocketNotes(
+  ranking: Array<{ params: Record<string, unknown>; mean: number; std: number }>,
+  metric: string,
+  goal: 'maximize' | 'minimize',
+): string[] {
+  const bestOf = new Map<string, { mean: number; std: number }>();
+  // The ranking is best first: the first point seen per model_type is its best.
+  for (const r of ranking) {
+    const type = r.params.model_type;
+    if (typeof type === 'string' && !bestOf.has(type)) bestOf.set(type, r);
+  }
+  const mr = bestOf.get('minirocket');
+  if (!mr) return [];
+  const notes: string[] = [];
+  for (const [type, r] of bestOf) {
+    if (type === 'minirocket' || type === 'auto') continue;
+    const worse = goal === 'minimize' ? r.mean > mr.mean : r.mean < mr.mean;
+    if (worse)
+      notes.push(
+        `${type}: ${metric} ${fmt(r.mean)} ± ${fmt(r.std)} is ${goal === 'minimize' ? 'above' : 'below'} minirocket's ${fmt(mr.mean)} ± ${fmt(mr.std)} on this data`,
+      );
+  }
+  return notes;
 }

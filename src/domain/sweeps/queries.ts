@@ -7,6 +7,7 @@ export interface SweepRow {
   trainer: string;
   dataset_id: string | null;
   validation_dataset_id: string | null;
+  test_dataset_id: string | null;
   hyperparameters: Record<string, unknown>;
   grid: Record<string, unknown[]>;
   repeats: number;
@@ -19,8 +20,8 @@ export interface SweepRow {
 
 export async function insertSweep(db: Queryable, s: Omit<SweepRow, 'cancelled_at' | 'created_at'>): Promise<SweepRow> {
   const { rows } = await db.query<SweepRow>(
-    `insert into sweeps (id, owner_id, trainer, dataset_id, validation_dataset_id, hyperparameters, grid, repeats, metric, output_prefix, cost)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning *`,
+    `insert into sweeps (id, owner_id, trainer, dataset_id, validation_dataset_id, hyperparameters, grid, repeats, metric, output_prefix, cost, test_dataset_id)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning *`,
     [
       s.id,
       s.owner_id,
@@ -33,6 +34,7 @@ export async function insertSweep(db: Queryable, s: Omit<SweepRow, 'cancelled_at
       s.metric,
       s.output_prefix,
       s.cost,
+      s.test_dataset_id,
     ],
   );
   return rows[0]!;

@@ -51,7 +51,8 @@ export class SweepsService {
     await this.d.jobs.checkQueueRoom(ownerId, total);
     const trainer = this.d.catalog.listTrainers().find((t) => t.id === input.trainer);
     const points = expandGrid(input.grid);
-    const metric = input.metric ?? trainer?.primary_metric.name ?? 'val_accuracy';
+    // With a test set, the held-out figure is what the grid points are compared on.
+    const metric = input.metric ?? (input.test_dataset_id ? 'test_accuracy' : (trainer?.primary_metric.name ?? 'val_accuracy'));
     const id = newId('swp');
     const output = input.output ?? { model_name: `sweep-${id.slice(4, 14)}` };
     // Validate and price every child before any money moves; each gets its own seed per repeat
@@ -67,6 +68,7 @@ export class SweepsService {
           trainer: input.trainer,
           dataset_id: input.dataset_id,
           ...(input.validation_dataset_id ? { validation_dataset_id: input.validation_dataset_id } : {}),
+          ...(input.test_dataset_id ? { test_dataset_id: input.test_dataset_id } : {}),
           ...(input.base_model ? { base_model: input.base_model } : {}),
           hyperparameters: hp,
           output,
@@ -89,6 +91,7 @@ export class SweepsService {
         trainer: input.trainer,
         dataset_id: input.dataset_id,
         validation_dataset_id: input.validation_dataset_id ?? null,
+        test_dataset_id: input.test_dataset_id ?? null,
         hyperparameters: input.hyperparameters ?? {},
         grid: input.grid,
         repeats,
@@ -116,6 +119,7 @@ export class SweepsService {
       id: s.id,
       trainer: s.trainer,
       dataset_id: s.dataset_id,
+      test_dataset_id: s.test_dataset_id,
       hyperparameters: s.hyperparameters,
       grid: s.grid,
       repeats: s.repeats,

@@ -150,6 +150,7 @@ export const PYTHON_TRAINERS: TrainerDef[] = [
     base_models: 'required',
     default_base_model: 'deberta-v3-base',
     supports_warm_start: true,
+    supports_test_set: true,
     runtime: { type: 'python', entry: 'hf_sequence_classifier' },
   },
   {

@@ -117,7 +117,8 @@ export class JobLifecycle {
       description: job.output.description ?? null,
       triggerWord: info.triggerWord,
       trainer: job.trainer,
-      primaryMetric: info.primaryMetric,
+      // The job's output.primary_metric (its goal settled at creation) names a new model's metric.
+      primaryMetric: job.output.primary_metric ? { name: job.output.primary_metric, goal: job.output.metric_goal ?? 'maximize' } : info.primaryMetric,
       jobId: job.id,
       datasetId: job.dataset_id,
       baseModel: job.base_model,

@@ -24,6 +24,7 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null
     'priority',
     'dataset_id',
     'validation_dataset_id',
+    'test_dataset_id',
     'base_model',
     'hyperparameters',
     'output',

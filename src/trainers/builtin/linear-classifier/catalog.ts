@@ -24,5 +24,6 @@ export const linearClassifier: TrainerDef = {
   resources: { gpus: 0, memory_mb: 256 },
   pricing: { type: 'linear', param: 'epochs', base: 1, per_unit: 0.01 },
   base_models: 'none',
+  supports_test_set: true,
   runtime: { type: 'builtin', entry: 'linear-classifier' },
 };

@@ -80,5 +80,6 @@ export const sequenceClassifier: TrainerDef = {
   pricing: { type: 'linear', param: 'epochs', base: 1, per_unit: 0.1 },
   base_models: 'none',
   supports_warm_start: true,
+  supports_test_set: true,
   runtime: { type: 'builtin', entry: 'sequence-classifier' },
 };

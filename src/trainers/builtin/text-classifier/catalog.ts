@@ -27,5 +27,6 @@ export const textClassifier: TrainerDef = {
   pricing: { type: 'linear', param: 'epochs', base: 1, per_unit: 0.2 },
   base_models: 'none',
   supports_warm_start: true,
+  supports_test_set: true,
   runtime: { type: 'builtin', entry: 'text-classifier' },
 };
