@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PayloadTooLargeError } from '../../../errors.js';
 import { describeError } from '../../plugins/errors.js';
+import { closeIfBodyUnread } from '../close-connection.js';
 import { FreeObject } from '../../../domain/schema-kit.js';
 import { CacheEntry, LoadBody, PredictBody, Predictions, type LoadInput, type PredictInput } from '../../../serving/schema.js';
 import type { Services } from '../../../services.js';
@@ -22,14 +23,15 @@ export default function servingRoutes(app: FastifyInstance, s: ServingDeps) {
     // Fastify's generic "body too large" becomes one that names this route's limit and setting;
     // everything else is answered exactly as the app's error handler would.
     errorHandler: (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-      const e =
-        err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-          ? new PayloadTooLargeError(
-              'PREDICT_BODY_TOO_LARGE',
-              `a predict request body may be at most ${size(predictMaxBytes)} (setting PREDICT_MAX_BYTES); send fewer instances per request`,
-              { max_bytes: predictMaxBytes },
-            )
-          : err;
+      const tooLarge = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE';
+      if (tooLarge) closeIfBodyUnread(req, reply); // the rest of the body would hold a keep-alive connection
+      const e = tooLarge
+        ? new PayloadTooLargeError(
+            'PREDICT_BODY_TOO_LARGE',
+            `a predict request body may be at most ${size(predictMaxBytes)} (setting PREDICT_MAX_BYTES); send fewer instances per request`,
+            { max_bytes: predictMaxBytes },
+          )
+        : err;
       const { status, headers, ...rest } = describeError(e as FastifyError, req);
       return reply.status(status).headers(headers).send({ error: rest });
     },
