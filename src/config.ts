@@ -63,7 +63,8 @@ export interface Config {
   webhooks: { timeoutMs: number; maxAttempts: number; allow: string };
   /** Live job events (SSE and WebSocket): open streams per user, past events replayed per connection. */
   events: { maxStreamsPerUser: number; replayMax: number };
-  serving: { cacheBytes: number; dir: string };
+  /** predictMaxBytes/predictMaxInstances: one predict request's body and instance count (a recording is many rows). */
+  serving: { cacheBytes: number; dir: string; predictMaxBytes: number; predictMaxInstances: number };
   /** The interpreter of the Python trainer environment (`trainyard setup python` makes it). */
   python: { bin: string };
   /**
@@ -353,6 +354,10 @@ export function loadConfig(processEnv: Env = process.env): Config {
     serving: {
       // Artifact bytes of the models kept loaded for prediction (least recently used go first).
       cacheBytes: bytes(env, 'SERVING_CACHE_BYTES', 1024 ** 3),
+      // Recordings, not rows (issue #18): a 100-step, 6-channel window is ~6 KB, so the 1 MiB
+      // every other JSON body gets would hold ~126 of them; 16 MiB holds a few thousand.
+      predictMaxBytes: bytes(env, 'PREDICT_MAX_BYTES', 16 * 1024 ** 2),
+      predictMaxInstances: int(env, 'PREDICT_MAX_INSTANCES', 10_000, 1, 1_000_000),
       dir: path.join(dataDir, 'serving'),
     },
     python: { bin: env.TRAINER_PYTHON ? path.resolve(env.TRAINER_PYTHON) : path.join(dataDir, 'python', '.venv', 'bin', 'python') },

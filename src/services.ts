@@ -118,7 +118,7 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
   const sweeps = new SweepsService({ db, jobs, catalog });
   const predictors = (t: TrainerDef) => predictorModule(t, runtime);
   const cache = new ModelCache({ registry, dir: config.serving.dir, maxBytes: config.serving.cacheBytes, predictors });
-  const serving = new ServingService({ registry, catalog, cache, predictors });
+  const serving = new ServingService({ registry, catalog, cache, predictors, maxInstances: config.serving.predictMaxInstances });
   const baseModelCache = new BaseModelCache({ ...config.worker.modelCache, store, ...(o.logger ? { log: o.logger } : {}) });
   const generations = new GenerationsService({ db, store, catalog, registry, jobs, signedUrlTtlSeconds: config.uploads.signedUrlTtlSeconds });
   return {

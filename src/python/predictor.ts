@@ -58,7 +58,7 @@ export async function loadPythonPredictor(python: string, t: TrainerDef, dir: st
   const ready = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new PythonPredictorError('the prediction process did not get ready in time')), READY_TIMEOUT_MS);
     createInterface({ input: child.stdout }).on('line', (line) => {
-      let msg: { ready?: boolean; id?: number; predictions?: Array<{ label: string; scores: Record<string, number> }>; error?: string };
+      let msg: { ready?: boolean; id?: number; predictions?: Array<{ label: string | number | boolean; scores: Record<string, number> }>; error?: string };
       try {
         msg = JSON.parse(line) as typeof msg;
       } catch {
@@ -74,7 +74,14 @@ export async function loadPythonPredictor(python: string, t: TrainerDef, dir: st
       pending.delete(msg.id!);
       clearTimeout(p.timer);
       if (msg.error !== undefined || !Array.isArray(msg.predictions)) p.reject(new Error(msg.error ?? 'malformed answer'));
-      else p.resolve(msg.predictions.map((x) => ({ label: String(x.label), probabilities: x.scores })));
+      // A pack that records its labels' type answers them typed (3, not "3"); anything else is text.
+      else
+        p.resolve(
+          msg.predictions.map((x) => ({
+            label: typeof x.label === 'number' || typeof x.label === 'boolean' ? x.label : String(x.label),
+            probabilities: x.scores,
+          })),
+        );
     });
     child.once('close', (code, signal) => {
       exited = `the prediction process exited (${signal ?? code})${stderr.length ? `: ${stderr.slice(-3).join(' | ')}` : ''}`;

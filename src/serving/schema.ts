@@ -15,7 +15,12 @@ export const Predictions = Out({
   model: Type.String(),
   version: Type.Integer(),
   predictions: Type.Array(
-    Out({ label: Type.String(), probabilities: Type.Unsafe<Record<string, number>>({ type: 'object', additionalProperties: { type: 'number' } }) }),
+    Out({
+      // In the type of the training labels (3, not "3"); probabilities stay keyed by the class text.
+      label: Type.Union([Type.String(), Type.Number(), Type.Boolean()]),
+      probabilities: Type.Unsafe<Record<string, number>>({ type: 'object', additionalProperties: { type: 'number' } }),
+      filled: Type.Optional(Type.Integer({ minimum: 1, description: 'Missing values of this instance filled with their training mean' })),
+    }),
   ),
   took_ms: Type.Number(),
 });

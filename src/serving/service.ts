@@ -1,4 +1,4 @@
-import { AppError, ConflictError, ValidationError } from '../errors.js';
+import { AppError, ConflictError, PayloadTooLargeError, ValidationError } from '../errors.js';
 import type { CatalogService } from '../domain/catalog/service.js';
 import type { TrainerDef } from '../domain/catalog/types.js';
 import type { RegistryService } from '../domain/registry/service.js';
@@ -7,11 +7,12 @@ import type { ModelCache, PredictorSource } from './cache.js';
 import { ModelLoadError } from './cache.js';
 import type { LoadInput, PredictInput } from './schema.js';
 
-export const MAX_INSTANCES = 1000;
-
 export class ServingService {
   /** `predictors`: the trainer runtimes' answer to whether (and how) a trainer's models are served. */
-  constructor(private readonly d: { registry: RegistryService; catalog: CatalogService; cache: ModelCache; predictors: PredictorSource }) {}
+  /** `maxInstances`: PREDICT_MAX_INSTANCES (src/config.ts). */
+  constructor(
+    private readonly d: { registry: RegistryService; catalog: CatalogService; cache: ModelCache; predictors: PredictorSource; maxInstances: number },
+  ) {}
 
   private async target(callerId: string, ref: string, which: LoadInput) {
     if (which.version !== undefined && which.alias !== undefined) throw new ValidationError('VERSION_OR_ALIAS', 'give version or alias, not both');
@@ -30,7 +31,13 @@ export class ServingService {
 
   /** Same preprocessing as training (the trainer's own predictor); counts toward popularity. */
   async predict(callerId: string, ref: string, body: PredictInput) {
-    if (body.instances.length > MAX_INSTANCES) throw new ValidationError('TOO_MANY_INSTANCES', `at most ${MAX_INSTANCES} instances per request`);
+    const max = this.d.maxInstances;
+    if (body.instances.length > max)
+      throw new PayloadTooLargeError(
+        'TOO_MANY_INSTANCES',
+        `${body.instances.length} instances, at most ${max} per predict request (setting PREDICT_MAX_INSTANCES); split them over several requests`,
+        { max_instances: max },
+      );
     const { m, v, key, trainer } = await this.target(callerId, ref, body);
     let predictor: Predictor;
     try {

@@ -15,7 +15,9 @@ let ds: string;
 beforeAll(async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'trainyard-serving-'));
   await writeFile(path.join(dataDir, 'catalog.json'), JSON.stringify(testTrainers()));
-  t = await startTestApp({ dataDir, env: { WORKER_POLL_MS: '50', WORKER_DRAIN_MS: '0', SIGNUP_CREDIT_GRANT: '500' } });
+  // Predict limits lowered from their defaults (16 MiB, 10000) so going over them stays cheap.
+  const env = { WORKER_POLL_MS: '50', WORKER_DRAIN_MS: '0', SIGNUP_CREDIT_GRANT: '500', PREDICT_MAX_BYTES: '3mib', PREDICT_MAX_INSTANCES: '2500' };
+  t = await startTestApp({ dataDir, env });
   api = client(t.url);
   u = await api.user('owner');
   other = await api.user('visitor');
@@ -67,6 +69,65 @@ describe('prediction', () => {
     await api.call('PATCH', '/v1/models/colours', { token: u.token, json: { visibility: 'public' } });
     const p = await api.post(`/v1/models/${encodeURIComponent('owner/colours')}/predict`, { instances: [{ f1: 0.9, f2: 0, f3: 0 }] }, other.token);
     expect(p.body.predictions[0].label).toBe('red');
+  });
+
+  it('answers labels in their training type and says how many missing values it filled', async () => {
+    const numbered = signalCsv(600, 11).replace(/,(red|green|blue)$/gm, (_, c: string) => `,${['red', 'green', 'blue'].indexOf(c) + 1}`);
+    const nds = await csvDataset(api, u.token, 'numbered', numbered);
+    const r = await api.post(
+      '/v1/jobs',
+      { trainer: 'linear-classifier', dataset_id: nds, hyperparameters: { epochs: 30 }, output: { model_name: 'numbered' } },
+      u.token,
+    );
+    expect((await waitForJob(api, u.token, r.body.id)).status).toBe('succeeded');
+    const p = await api.post(
+      '/v1/models/numbered/predict',
+      {
+        instances: [
+          { f1: 0.9, f2: -0.5, f3: -0.2 },
+          { f1: null, f2: 0.8 },
+        ],
+      },
+      u.token,
+    );
+    expect(p.status).toBe(200);
+    expect(p.body.predictions[0].label).toBe(1);
+    expect(p.body.predictions[0].filled).toBeUndefined();
+    expect(Object.keys(p.body.predictions[0].probabilities).sort()).toEqual(['1', '2', '3']);
+    expect(p.body.predictions[1]).toMatchObject({ label: 2, filled: 2 });
+    const bad = await api.post('/v1/models/numbered/predict', { instances: [{ f1: 1 }, { f1: 'abc' }] }, u.token);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: 'INVALID_INSTANCES', message: 'instances[1]: feature "f1" must be a number, got "abc"' });
+    // The OpenAPI document describes what comes back.
+    const doc = (await api.get('/openapi.json')).body;
+    const item = doc.paths['/v1/models/{name}/predict'].post.responses['200'].content['application/json'].schema.properties.predictions.items;
+    expect(item.properties.filled).toMatchObject({ type: 'integer' });
+    expect(item.properties.label.anyOf.map((x: { type: string }) => x.type)).toEqual(['string', 'number', 'boolean']);
+  });
+
+  it('takes bodies of many recordings up to PREDICT_MAX_BYTES and answers 413 past it or past PREDICT_MAX_INSTANCES', async () => {
+    // ~1 KiB instances (columns the model ignores pad them, as a recording's extra channels would).
+    const pad = 'x'.repeat(1000);
+    const instances = (n: number) => Array.from({ length: n }, (_, i) => ({ f1: (i % 7) / 7, f2: 0.1, f3: -0.1, note: pad }));
+    const big = { instances: instances(2100) };
+    expect(JSON.stringify(big).length).toBeGreaterThan(2 * 1024 ** 2);
+    const ok = await api.post('/v1/models/colours/predict', big, u.token);
+    expect(ok.status).toBe(200);
+    expect(ok.body.predictions).toHaveLength(2100);
+
+    const tooBig = await api.post('/v1/models/colours/predict', { instances: instances(2400).map((x) => ({ ...x, note: pad + pad })) }, u.token);
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.body.error.code).toBe('PREDICT_BODY_TOO_LARGE');
+    expect(tooBig.body.error.message).toMatch(/at most 3 MiB \(setting PREDICT_MAX_BYTES\)/);
+
+    const tooMany = await api.post('/v1/models/colours/predict', { instances: Array.from({ length: 2501 }, () => ({ f1: 1 })) }, u.token);
+    expect(tooMany.status).toBe(413);
+    expect(tooMany.body.error.code).toBe('TOO_MANY_INSTANCES');
+    expect(tooMany.body.error.message).toMatch(/2501 instances, at most 2500 .*PREDICT_MAX_INSTANCES/);
+    // Other JSON bodies keep the server-wide 1 MiB.
+    const other = await api.post('/v1/datasets', { name: 'x'.repeat(1024 ** 2 + 10) }, u.token);
+    expect(other.status).toBe(413);
+    expect(other.body.error.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it('models of a trainer without a predictor answer 409 PREDICTION_NOT_SUPPORTED', async () => {

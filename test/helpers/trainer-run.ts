@@ -133,6 +133,8 @@ export function jobSpec(o: {
   hyperparameters?: Record<string, unknown>;
   dataset: SpecData;
   validation?: SpecData | null;
+  /** The held-out test set (issue #18); absent: none. */
+  test?: SpecData | null;
   output_dir: string;
   checkpoint_dir: string;
   resume_from?: string | null;
@@ -145,7 +147,11 @@ export function jobSpec(o: {
     trainer: o.trainer,
     base_model: null,
     hyperparameters: o.hyperparameters ?? {},
-    inputs: { dataset: specDataset(o.dataset, 'ds_train'), validation_dataset: o.validation ? specDataset(o.validation, 'ds_val') : null },
+    inputs: {
+      dataset: specDataset(o.dataset, 'ds_train'),
+      validation_dataset: o.validation ? specDataset(o.validation, 'ds_val') : null,
+      ...(o.test ? { test_dataset: specDataset(o.test, 'ds_test') } : {}),
+    },
     output_dir: o.output_dir,
     checkpoint_dir: o.checkpoint_dir,
     resume_from: o.resume_from ?? null,

@@ -114,6 +114,34 @@ print(json.dumps([m.config.id2label[i] for i in ids]))`,
     expect((await api.get('/v1/models/topics', u.token)).body.popularity).toBe(2);
   });
 
+  it('answers integer labels as integers through predict (the prediction process keeps their type)', async () => {
+    const ids = Object.fromEntries(Object.keys(KEYWORDS).map((k, i) => [k, i]));
+    const ds = await jsonlDataset(
+      api,
+      u.token,
+      'numbered',
+      'text-classification-jsonl',
+      rows(60, 4).map((x) => ({ ...x, label: ids[x.label] })),
+    );
+    const r = await api.post(
+      '/v1/jobs',
+      {
+        trainer: 'hf-sequence-classifier',
+        dataset_id: ds,
+        base_model: 'tiny-bert',
+        hyperparameters: { ...HP, num_epochs: 1 },
+        output: { model_name: 'numbered' },
+      },
+      u.token,
+    );
+    const done = await waitForJob(api, u.token, r.body.id, undefined, 240_000);
+    expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
+    const p = await api.post('/v1/models/numbered/predict', { instances: ['our team scored a late goal in the league match'] }, u.token);
+    expect(p.status, JSON.stringify(p.body)).toBe(200);
+    expect(typeof p.body.predictions[0].label).toBe('number');
+    expect(Object.keys(p.body.predictions[0].probabilities).sort()).toEqual(['0', '1', '2']);
+  });
+
   it('retrains from the version (warm start) and records the parent; a different label set fails clearly', async () => {
     const ds = await jsonlDataset(api, u.token, 'topics-2', 'text-classification-jsonl', rows(90, 11));
     const r = await api.post(

@@ -59,6 +59,25 @@ beforeAll(async () => {
   const [header, ...rows] = signal.trimEnd().split('\n');
   await writeFile(csv('train.csv'), [header, ...rows.slice(0, 1200)].join('\n'));
   await writeFile(csv('val.csv'), [header, ...rows.slice(1200)].join('\n'));
+  // The same 300 held-out rows with their labels permuted, and with a class training never saw.
+  const held = rows.slice(1200);
+  const permuted = new Rng(5).shuffle(held.map((r) => r.slice(r.lastIndexOf(',') + 1)));
+  await writeFile(csv('test-shuffled.csv'), [header, ...held.map((r, i) => r.slice(0, r.lastIndexOf(',') + 1) + permuted[i])].join('\n'));
+  await writeFile(csv('test-unseen.csv'), [header, ...held, '1,1,1,1000,5,red,x,delta'].join('\n'));
+  await writeFile(
+    csv('test-nocolor.csv'),
+    [
+      'f1,f2,f3,f4,f5,ref,label',
+      ...held.map((r) =>
+        r
+          .split(',')
+          .filter((_, j) => j !== 5)
+          .join(','),
+      ),
+    ].join('\n'),
+  );
+  // Integer classes 1/2/3 (as a user's CSV often has them), for typed labels.
+  await writeFile(csv('numbered.csv'), [header, ...rows.map((r) => r.replace(/(alpha|beta|gamma)$/, (c) => String(CLASSES.indexOf(c) + 1)))].join('\n'));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -68,6 +87,7 @@ interface SpecOptions {
   raw?: boolean;
   files?: string[];
   validation?: string[];
+  test?: string[];
   options?: Record<string, unknown>;
   resumeFrom?: string;
   ckpt?: string;
@@ -83,6 +103,7 @@ function train(hyperparameters: Record<string, unknown>, o: SpecOptions = {}, on
     hyperparameters: o.raw ? hyperparameters : specHyperparameters(linearClassifier, hyperparameters),
     dataset: dataset(o.files ?? ['signal.csv']),
     validation: o.validation ? dataset(o.validation) : null,
+    test: o.test ? dataset(o.test) : null,
     output_dir: path.join(dir, id, 'out'),
     checkpoint_dir: o.ckpt ?? path.join(dir, id, 'ckpt'),
     resume_from: o.resumeFrom ?? null,
@@ -258,5 +279,84 @@ describe('linear-classifier trainer', () => {
     expect(modelOf(resumed).bias).toEqual(modelOf(reference).bias);
     expect(resultOf(resumed)).toEqual(resultOf(reference));
     expect(JSON.parse(readFileSync(path.join(resumed.out, 'metrics.json'), 'utf8')).epochs).toHaveLength(200);
+  });
+
+  it('scores a test set once with the final model: figures reported, training untouched by its labels', async () => {
+    const [run, shuffled, unseen] = await Promise.all([
+      train(BASE, { files: ['train.csv'], test: ['val.csv'] }),
+      train(BASE, { files: ['train.csv'], test: ['test-shuffled.csv'] }),
+      train(BASE, { files: ['train.csv'], test: ['test-unseen.csv'] }),
+    ]);
+    const result = resultOf(run);
+    expect(result.test_accuracy).toBeGreaterThanOrEqual(0.9);
+    expect(result.test_macro_f1).toBeGreaterThanOrEqual(0.9);
+    const [res] = ofType(run, 'result');
+    const report = res!.details!.test as { count: number; accuracy: number; labels: string[]; confusion_matrix: number[][] };
+    expect(report).toMatchObject({ count: 300, accuracy: result.test_accuracy, labels: CLASSES });
+    expect(report.confusion_matrix.flat().reduce((a, b) => a + b, 0)).toBe(300);
+    // The same figure predict() gives on those rows with the saved model.
+    const table = await readCsvTable([{ path: csv('val.csv') }]);
+    const rows = table.rows.map((r) => Object.fromEntries(table.header.map((h, c) => [h, r[c]])));
+    const correct = predict(modelOf(run), rows).filter((p, i) => p.label === table.rows[i]![7]).length;
+    expect(correct / 300).toBe(result.test_accuracy);
+    expect(JSON.parse(readFileSync(path.join(run.out, 'metrics.json'), 'utf8')).test).toEqual(report);
+    expect(readFileSync(path.join(run.out, 'README.md'), 'utf8')).toContain(
+      `Test set (dataset ds_test, 300 rows): accuracy ${result.test_accuracy!.toFixed(4)}`,
+    );
+
+    // Permuted test labels: the same model byte for byte, and a test figure near chance.
+    expect(readFileSync(path.join(shuffled.out, 'model.json'), 'utf8')).toBe(readFileSync(path.join(run.out, 'model.json'), 'utf8'));
+    expect(resultOf(shuffled).val_accuracy).toBe(result.val_accuracy);
+    expect(resultOf(shuffled).test_accuracy).toBeLessThan(0.5);
+
+    // A class training never saw is skipped with a warning, not scored.
+    expect(resultOf(unseen).test_accuracy).toBe(result.test_accuracy);
+    expect(ofType(unseen, 'log').some((l) => l.level === 'warn' && /skipped 1 rows of classes not in the training data \(delta\)/.test(l.message))).toBe(true);
+  });
+
+  it('fails early with a clear error when the test set lacks a feature column', async () => {
+    const run = await train(BASE, { files: ['train.csv'], test: ['test-nocolor.csv'] });
+    expect(run.code).toBe(1);
+    expect(ofType(run, 'log').find((l) => l.level === 'error')?.message).toMatch(/test dataset ds_test lacks the feature columns color/);
+    expect(ofType(run, 'metrics')).toEqual([]);
+  });
+
+  it('k-fold cross-validation: cv metrics and per-fold figures, final model on every row', async () => {
+    const run = await train({ ...BASE, epochs: 5, validation: { folds: 3 } });
+    expect(run.code).toBe(0);
+    const result = resultOf(run);
+    expect(result).toMatchObject({ train_rows: 1500, val_rows: 0, cv_folds: 3 });
+    expect(result.cv_accuracy).toBeGreaterThanOrEqual(0.9);
+    expect(result.cv_accuracy_std).toBeGreaterThanOrEqual(0);
+    expect(result.cv_accuracy_std).toBeLessThan(0.05);
+    const folds = (ofType(run, 'result')[0]!.details!.cv as { folds: { fold: number; count: number; accuracy: number }[] }).folds;
+    expect(folds.map((f) => f.fold)).toEqual([1, 2, 3]);
+    expect(folds.map((f) => f.count)).toEqual([500, 500, 500]);
+    expect(mean(folds.map((f) => f.accuracy))).toBeCloseTo(result.cv_accuracy!, 12);
+    expect(modelOf(run).hyperparameters.validation).toEqual({ folds: 3 });
+    expect(readFileSync(path.join(run.out, 'README.md'), 'utf8')).toContain('Cross-validation (3 folds)');
+
+    // Shuffled labels: the folds see it.
+    const noise = await train({ ...BASE, epochs: 5, validation: { folds: 3 } }, { files: ['shuffled.csv'] });
+    expect(resultOf(noise).cv_accuracy).toBeLessThan(0.5);
+  });
+
+  it('answers labels in their type, fills missing values with the training mean and says so, rejects non-numbers', async () => {
+    const run = await train({ ...BASE, epochs: 5 }, { files: ['numbered.csv'] });
+    const model = modelOf(run);
+    expect(model.label_type).toBe('integer');
+    const full = { f1: 2, f2: -1, f3: 1, f4: 1100, f5: 5, color: 'green' };
+    const [complete, gaps] = predict(model, [full, { ...full, f1: '', f4: null, f5: undefined }]);
+    expect(complete).toMatchObject({ label: 2 });
+    expect(complete!.filled).toBeUndefined();
+    expect(Object.keys(complete!.probabilities)).toEqual(['1', '2', '3']);
+    expect(gaps!.filled).toBe(3);
+    // Filled with the training mean: exactly what giving the mean itself predicts.
+    const at = (name: string) => model.normalization.mean[model.feature_names.indexOf(name)]!;
+    expect(gaps!.probabilities).toEqual(predict(model, [{ ...full, f1: at('f1'), f4: at('f4'), f5: at('f5') }])[0]!.probabilities);
+    expect(() => predict(model, [full, { ...full, f2: 'n/a' }])).toThrow('instances[1]: feature "f2" must be a number, got "n/a"');
+    // A model written before label_type answers strings, as it did.
+    const { label_type: _dropped, ...old } = model;
+    expect(predict(old as LinearModel, [full])[0]!.label).toBe('2');
   });
 });

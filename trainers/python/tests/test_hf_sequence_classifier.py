@@ -62,13 +62,18 @@ def write_jsonl(path: str, rows: List[Dict[str, Any]]) -> str:
     return path
 
 
-def write_spec(d: str, base: str, data: str, **hp: Any) -> str:
+def dataset(d_id: str, path: str) -> Dict[str, Any]:
+    return {"id": d_id, "kind": "text-classification-jsonl", "options": {}, "stats": None,
+            "files": [{"path": path, "filename": os.path.basename(path), "content_type": "application/x-ndjson"}]}
+
+
+def write_spec(d: str, base: str, data: str, test: str | None = None, **hp: Any) -> str:
     spec = {
         "protocol": 1, "job_id": "job_test", "attempt": 1, "trainer": "hf-sequence-classifier",
         "base_model": {"id": "tiny", "path": base}, "hyperparameters": {**HP, **hp},
         "inputs": {"dataset": {"id": "ds", "kind": "text-classification-jsonl", "options": {}, "stats": None,
                                "files": [{"path": data, "filename": "data.jsonl", "content_type": "application/x-ndjson"}]},
-                   "validation_dataset": None},
+                   "validation_dataset": None, "test_dataset": dataset("ds_test", test) if test else None},
         "output_dir": os.path.join(d, "out"), "checkpoint_dir": os.path.join(d, "ckpt"), "resume_from": None, "init_from": None,
     }
     path = os.path.join(d, "job.json")
@@ -97,19 +102,27 @@ def result_of(evs: List[Dict[str, Any]]) -> Dict[str, Any]:
 def work(tmp_path_factory):
     d = tmp_path_factory.mktemp("hfsc")
     data = write_jsonl(str(d / "data.jsonl"), make_rows(150, seed=1))
+    # A held-out test set of fresh texts, and the same texts with permuted labels plus one row of a
+    # class training never saw.
+    test_rows = make_rows(60, seed=9)
+    test = write_jsonl(str(d / "test.jsonl"), test_rows)
+    permuted = [r["label"] for r in test_rows]
+    random.Random(4).shuffle(permuted)
+    shuffled = [{**r, "label": lab} for r, lab in zip(test_rows, permuted)] + [{"text": "buy cheap watches now", "label": "spam"}]
+    test_shuffled = write_jsonl(str(d / "test-shuffled.jsonl"), shuffled)
     p = subprocess.run([sys.executable, "-m", f"{PACK}.tiny", str(d / "tiny"), "--seed", "0", "--corpus", data],
                        env=ENV, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr[-2000:]
     info = json.loads(p.stdout.strip().splitlines()[-1])
     assert info["architecture"] == "bert"
-    return {"dir": d, "base": info["path"], "data": data}
+    return {"dir": d, "base": info["path"], "data": data, "test": test, "test_shuffled": test_shuffled}
 
 
 @pytest.fixture(scope="module")
 def trained(work):
     d = work["dir"] / "run"
     d.mkdir()
-    rc, evs, err = train(write_spec(str(d), work["base"], work["data"]))
+    rc, evs, err = train(write_spec(str(d), work["base"], work["data"], test=work["test"]))
     assert rc == 0, err[-3000:]
     return {"dir": d, "events": evs, "out": str(d / "out")}
 
@@ -215,3 +228,52 @@ def test_sigterm_checkpoints_and_resume_finishes(work, trained):
     for key in ("val_accuracy", "val_f1", "best_epoch"):
         assert resumed[key] == straight[key]
     assert resumed["val_loss"] == pytest.approx(straight["val_loss"], rel=1e-3)
+
+
+def test_test_set_is_scored_once_and_never_trains(work, trained):
+    res = result_of(trained["events"])
+    m, report = res["metrics"], res["details"]["test"]
+    assert m["test_accuracy"] >= 0.9 and m["test_macro_f1"] >= 0.9
+    assert report["count"] == 60 and report["labels"] == sorted(KEYWORDS) and report["accuracy"] == m["test_accuracy"]
+    assert sum(map(sum, report["confusion_matrix"])) == 60
+    assert set(report["per_class"]["food"]) == {"precision", "recall", "f1", "support"}
+    with open(os.path.join(trained["out"], "README.md"), encoding="utf-8") as f:
+        assert f"| test_accuracy | {m['test_accuracy']:.6g} |" in f.read()
+
+    # Permuted test labels (and a class training never saw): the same weights byte for byte,
+    # the same validation figures, a test figure near chance.
+    d = work["dir"] / "test-shuffled"
+    d.mkdir()
+    rc, evs, err = train(write_spec(str(d), work["base"], work["data"], test=work["test_shuffled"]))
+    assert rc == 0, err[-3000:]
+    with open(os.path.join(trained["out"], "model.safetensors"), "rb") as a, open(str(d / "out" / "model.safetensors"), "rb") as b:
+        assert a.read() == b.read()
+    shuffled = result_of(evs)
+    assert shuffled["metrics"]["val_accuracy"] == m["val_accuracy"]
+    assert shuffled["metrics"]["test_accuracy"] <= 0.6
+    assert shuffled["details"]["test"]["count"] == 60
+    assert any(e["type"] == "log" and "skipped 1 rows of labels not in the training data (spam)" in e["message"] for e in evs)
+
+
+def test_integer_labels_come_back_as_integers(work):
+    d = work["dir"] / "numbered"
+    d.mkdir()
+    ids = {name: i for i, name in enumerate(sorted(KEYWORDS))}
+    data = write_jsonl(str(d / "data.jsonl"), [{**r, "label": ids[r["label"]]} for r in make_rows(30, seed=2)])
+    rc, _, err = train(write_spec(str(d), work["base"], data, num_epochs=1))
+    assert rc == 0, err[-3000:]
+    with open(str(d / "out" / "config.json"), encoding="utf-8") as f:
+        assert json.load(f)["label_type"] == "integer"
+    p = subprocess.Popen([sys.executable, "-m", f"{PACK}.predict", "--model", str(d / "out")], env=ENV,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+    try:
+        assert json.loads(p.stdout.readline())["labels"] == ["0", "1", "2"]
+        p.stdin.write(json.dumps({"id": 1, "inputs": ["coach match goal"]}) + "\n")
+        p.stdin.flush()
+        x = json.loads(p.stdout.readline())["predictions"][0]
+        assert isinstance(x["label"], int) and str(x["label"]) in x["scores"]
+        p.stdin.close()
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()

@@ -3,19 +3,23 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from trainyard_common import protocol as tp
 from trainyard_common.protocol import TrainerError
 
 KIND = "text-classification-jsonl"
 Rows = List[Tuple[str, str]]
 
 
-def read_dataset(ds: Dict[str, Any]) -> Rows:
-    """(text, label) pairs; labels become strings so 1 and "1" name one class, as in the dataset stats."""
+def read_dataset(ds: Dict[str, Any], label_types: Optional[set] = None) -> Rows:
+    """
+    (text, label) pairs; labels become strings so 1 and "1" name one class, as in the dataset
+    stats. `label_types` collects the JSON types the labels had (to answer integers as integers).
+    """
     if ds.get("kind") != KIND:
         raise TrainerError("DATASET_KIND", f"this trainer reads {KIND} datasets, got {ds.get('kind')!r}")
     opts = ds.get("options") or {}
@@ -27,13 +31,13 @@ def read_dataset(ds: Dict[str, Any]) -> Rows:
             for n, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
-                rows.append(_row(line, text_field, label_field, f"{name} line {n}"))
+                rows.append(_row(line, text_field, label_field, f"{name} line {n}", label_types))
     if not rows:
         raise TrainerError("EMPTY_DATASET", f"dataset {ds.get('id')} has no rows")
     return rows
 
 
-def _row(line: str, text_field: str, label_field: str, where: str) -> Tuple[str, str]:
+def _row(line: str, text_field: str, label_field: str, where: str, label_types: Optional[set] = None) -> Tuple[str, str]:
     try:
         obj = json.loads(line)
     except ValueError as e:
@@ -46,7 +50,29 @@ def _row(line: str, text_field: str, label_field: str, where: str) -> Tuple[str,
     # bool is an int subclass in Python, but true/false is not a class id the validator accepts.
     if isinstance(label, bool) or not isinstance(label, (str, int)) or (isinstance(label, str) and not label.strip()):
         raise TrainerError("BAD_DATA", f'{where}: "{label_field}" must be a non-empty string or an integer')
+    if label_types is not None:
+        label_types.add(type(label))
     return text, str(label)
+
+
+def read_test_set(ds: Dict[str, Any], labels: Sequence[str]) -> Rows:
+    """
+    The held-out test set (issue #18): same kind and fields as the training data, scored once
+    at the end. Rows of a label the model does not know are skipped, and said so.
+    """
+    try:
+        rows = read_dataset(ds)
+    except TrainerError as e:
+        raise TrainerError("TEST_DATASET", f"test dataset {ds.get('id')}: {e}; give it the same kind and fields as the training data")
+    known = set(labels)
+    unseen = sorted({label for _, label in rows} - known)
+    if unseen:
+        kept = [r for r in rows if r[1] in known]
+        tp.log(f"test dataset: skipped {len(rows) - len(kept)} rows of labels not in the training data ({', '.join(unseen)})", "warn")
+        rows = kept
+    if not rows:
+        raise TrainerError("TEST_DATASET", f"test dataset {ds.get('id')} has no rows of a label the model was trained on ({', '.join(labels)})")
+    return rows
 
 
 def label_names(rows: Rows) -> List[str]:

@@ -7,6 +7,7 @@ DIR is a trained version's artifacts folder. Prints {"ready": true, "labels": [.
 (or {"ready": false, "error": ...} and exits 1), then answers each stdin line
 {"id": ..., "inputs": ["text", ...]} with one stdout line
 {"id": ..., "predictions": [{"label", "score", "scores": {label: p}}]} or {"id": ..., "error": "..."}.
+"label" has the training labels' type (config.json label_type: 3, not "3"); "scores" are keyed by the class text.
 A bad request never ends the process; stdin EOF or SIGTERM does, with exit code 0.
 Only answers go to stdout (the protocol module sends everything else to stderr).
 """
@@ -19,6 +20,7 @@ import sys
 from typing import Any, Dict, List, Optional
 
 from trainyard_common import protocol as tp
+from trainyard_common.evaluation import typed_label
 
 BATCH = 64
 
@@ -34,6 +36,8 @@ class Predictor:
         self.model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(self.device).eval()
         cfg = self.model.config
         self.labels = [cfg.id2label[i] for i in range(cfg.num_labels)]
+        # Models saved before label_type existed answer strings, as they did.
+        self.label_type = getattr(cfg, "label_type", None) or "string"
         # Training saved its max_length as the tokenizer's model_max_length; never exceed the positions.
         limits = [n for n in (max_length, self.tokenizer.model_max_length, getattr(cfg, "max_position_embeddings", None)) if n and n < 1_000_000]
         self.max_length = min(limits) if limits else 512
@@ -46,7 +50,8 @@ class Predictor:
                 logits = self.model(**{k: v.to(self.device) for k, v in enc.items()}).logits
                 for probs in logits.float().softmax(-1).cpu().tolist():
                     best = max(range(len(probs)), key=probs.__getitem__)
-                    out.append({"label": self.labels[best], "score": probs[best], "scores": dict(zip(self.labels, probs))})
+                    label = typed_label(self.labels[best], self.label_type)
+                    out.append({"label": label, "score": probs[best], "scores": dict(zip(self.labels, probs))})
         return out
 
 

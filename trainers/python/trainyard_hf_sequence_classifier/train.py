@@ -18,6 +18,7 @@ import torch
 import transformers
 from transformers import get_linear_schedule_with_warmup
 
+from trainyard_common import evaluation as E
 from trainyard_common import protocol as tp
 from trainyard_common import torch_utils as tu
 from trainyard_common.protocol import TrainerError
@@ -47,7 +48,9 @@ def hyperparameters(spec: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def split_data(spec: Dict[str, Any], hp: Dict[str, Any]):
-    rows = data.read_dataset(spec["inputs"]["dataset"])
+    """Training and validation rows, the label list, the labels' type, and the test rows (None without a test set)."""
+    label_types: set = set()
+    rows = data.read_dataset(spec["inputs"]["dataset"], label_types)
     val_ds = spec["inputs"].get("validation_dataset")
     if val_ds:
         train_rows, val_rows = rows, data.read_dataset(val_ds)
@@ -60,7 +63,11 @@ def split_data(spec: Dict[str, Any], hp: Dict[str, Any]):
     if not val_rows:
         tp.log("no validation rows: validation metrics are measured on the training data", "warn")
         val_rows = train_rows
-    return train_rows, val_rows, labels
+    # Read up front so a test set that cannot be scored fails before any training; its labels
+    # never reach the label list, the validation data or the choice of the best epoch.
+    test_ds = spec["inputs"].get("test_dataset")
+    test_rows = data.read_test_set(test_ds, labels) if test_ds else None
+    return train_rows, val_rows, labels, E.label_type_of(labels, label_types), test_rows
 
 
 def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -74,7 +81,8 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> to
 
 
 @torch.inference_mode()
-def evaluate(model, enc: data.Encoded, batch_size: int, dev: torch.device, labels: List[str]) -> Dict[str, Any]:
+def predict_ids(model, enc: data.Encoded, batch_size: int, dev: torch.device):
+    """Predicted class ids of every row, and the mean loss."""
     model.eval()
     preds, total_loss = [], 0.0
     for start in range(0, len(enc), batch_size):
@@ -83,8 +91,13 @@ def evaluate(model, enc: data.Encoded, batch_size: int, dev: torch.device, label
         total_loss += float(out.loss) * len(idx)
         preds.append(out.logits.argmax(-1).cpu().numpy())
     model.train()
-    report = M.classification_report(np.asarray(enc.labels), np.concatenate(preds), labels)
-    report["loss"] = total_loss / max(1, len(enc))
+    return np.concatenate(preds), total_loss / max(1, len(enc))
+
+
+def evaluate(model, enc: data.Encoded, batch_size: int, dev: torch.device, labels: List[str]) -> Dict[str, Any]:
+    preds, loss = predict_ids(model, enc, batch_size, dev)
+    report = M.classification_report(np.asarray(enc.labels), preds, labels)
+    report["loss"] = loss
     return report
 
 
@@ -151,10 +164,11 @@ def main() -> None:
     dev = tu.device()
     torch.backends.cuda.matmul.allow_tf32 = True
 
-    train_rows, val_rows, labels = split_data(spec, hp)
+    train_rows, val_rows, labels, label_type, test_rows = split_data(spec, hp)
     model, tokenizer = hf.load(tu.base_model_path(spec), spec.get("init_from"), labels)
     max_length = hf.usable_length(int(hp["max_length"]), model, tokenizer)
     tokenizer.model_max_length = max_length  # saved with the tokenizer: predictions truncate like training did
+    model.config.label_type = label_type  # saved in config.json: predict answers 3, not "3"
     model.to(dev).train()
     label2id = {label: i for i, label in enumerate(labels)}
     train_enc = data.Encoded(tokenizer, train_rows, label2id, max_length)
@@ -222,8 +236,16 @@ def main() -> None:
     report = best.report
     result = {**val_values(report), "best_epoch": best.epoch, "train_time_s": elapsed_before + time.time() - started}
     result.update(M.per_class_metrics(report, PER_CLASS_BUDGET))
-    save_outputs(spec, model, tokenizer, result, labels)
-    tp.result(result, {
+    details: Dict[str, Any] = {
         "labels": labels, "confusion_matrix": report["confusion_matrix"], "per_class": report["per_class"],
         "best_step": best.step, "metric_for_best_model": best.metric,
-    })
+    }
+    if test_rows is not None:
+        # Scored once, with the weights being saved.
+        test_enc = data.Encoded(tokenizer, test_rows, label2id, max_length)
+        preds, _ = predict_ids(model, test_enc, bs, dev)
+        details["test"] = E.classification_report(test_enc.labels, preds.tolist(), labels)
+        result.update(E.test_metrics(details["test"]))
+        tp.log(f"test set: accuracy {details['test']['accuracy']:.4f}, macro F1 {details['test']['macro_f1']:.4f} on {len(test_rows)} rows")
+    save_outputs(spec, model, tokenizer, result, labels)
+    tp.result(result, details)

@@ -17,6 +17,13 @@ export const linearClassifier: TrainerDef = {
       batch_size: { type: 'integer', minimum: 1, maximum: 65_536, default: 32 },
       l2: { type: 'number', minimum: 0, maximum: 10, default: 0 },
       validation_split: VALIDATION_SPLIT,
+      validation: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['folds'],
+        properties: { folds: { type: 'integer', minimum: 2, maximum: 10 } },
+        description: 'Stratified k-fold cross-validation: reports cv_accuracy ± cv_accuracy_std, then trains the final model on all rows',
+      },
       seed: SEED,
     },
   },

@@ -119,19 +119,49 @@ function numberOf(value: unknown): number | undefined {
 
 const textOf = (value: unknown): string => (value === null || value === undefined ? '' : String(value).trim());
 
-/** Raw (unstandardized) values of one row; `fill` stands in for missing numerics. */
-function encodeRaw(features: readonly FeatureEncoding[], fill: readonly number[], get: Lookup, out: Float64Array, offset: number): void {
-  features.forEach((f, j) => {
-    const value = get(f.column);
-    if (f.kind === 'numeric') out[offset + j] = numberOf(value) ?? fill[j]!;
-    else out[offset + j] = textOf(value) === f.value ? 1 : 0;
-  });
+/** A present value that is not a number, where a number is expected (predict answers 400 with it). */
+export class NotNumericError extends Error {
+  constructor(
+    readonly column: string,
+    readonly value: unknown,
+  ) {
+    super(`feature "${column}" must be a number, got ${JSON.stringify(value)}`);
+  }
 }
 
-/** Writes the standardized feature vector of one row into `out` at `offset`. */
-export function encodeInto(enc: Encoding, get: Lookup, out: Float64Array, offset = 0): void {
-  encodeRaw(enc.features, enc.mean, get, out, offset);
+/** Missing per the policy shared by every trainer: absent, null, or an empty (blank) cell. */
+const isMissing = (value: unknown): boolean => value === null || value === undefined || (typeof value === 'string' && value.trim() === '');
+
+/**
+ * Raw (unstandardized) values of one row; `fill` stands in for missing numerics. Returns how
+ * many numeric values were missing and filled. A present value that is not a number is filled
+ * too unless `strict` (predict, test set), where it is an error: silently treating "abc" as
+ * the training mean would hide a broken client.
+ */
+function encodeRaw(features: readonly FeatureEncoding[], fill: readonly number[], get: Lookup, out: Float64Array, offset: number, strict = false): number {
+  let filled = 0;
+  features.forEach((f, j) => {
+    const value = get(f.column);
+    if (f.kind !== 'numeric') {
+      out[offset + j] = textOf(value) === f.value ? 1 : 0;
+      return;
+    }
+    const n = numberOf(value);
+    if (n !== undefined) out[offset + j] = n;
+    else {
+      if (strict && !isMissing(value)) throw new NotNumericError(f.column, value);
+      out[offset + j] = fill[j]!;
+      filled++;
+    }
+  });
+  return filled;
+}
+
+/** Writes the standardized feature vector of one row into `out` at `offset`; returns how many missing numerics were filled. */
+export function encodeInto(enc: Encoding, get: Lookup, out: Float64Array, offset = 0, strict = false): number {
+  const filled = encodeRaw(enc.features, enc.mean, get, out, offset, strict);
   for (let j = 0; j < enc.features.length; j++) out[offset + j] = (out[offset + j]! - enc.mean[j]!) / enc.std[j]!;
+  return filled;
 }
 
 /** A row's values by column name; the map is built once per table, not once per row. */
@@ -211,10 +241,33 @@ export function fitEncoding(
 }
 
 /** Standardized features of the chosen rows, flattened row-major into one array. */
-export function encodeRows(enc: Encoding, header: readonly string[], rows: readonly string[][], which: readonly number[]): Float64Array {
+export function encodeRows(enc: Encoding, header: readonly string[], rows: readonly string[][], which: readonly number[], strict = false): Float64Array {
   const d = enc.features.length;
   const out = new Float64Array(which.length * d);
   const lookup = tableLookup(header);
-  which.forEach((i, r) => encodeInto(enc, lookup(rows[i]!), out, r * d));
+  which.forEach((i, r) => encodeInto(enc, lookup(rows[i]!), out, r * d, strict));
   return out;
+}
+
+/**
+ * Stratified k-fold: each class's rows are shuffled and dealt round the folds, continuing
+ * where the previous class stopped so fold sizes differ by at most one. Returns each row's fold.
+ */
+export function stratifiedFolds(labels: readonly string[], k: number, seed: number): Int32Array {
+  const byClass = new Map<string, number[]>();
+  labels.forEach((label, i) => {
+    const list = byClass.get(label);
+    if (list) list.push(i);
+    else byClass.set(label, [i]);
+  });
+  const rng = new Rng(seed);
+  const fold = new Int32Array(labels.length);
+  let next = 0;
+  for (const label of [...byClass.keys()].sort()) {
+    for (const i of rng.shuffle(byClass.get(label)!)) {
+      fold[i] = next;
+      next = (next + 1) % k;
+    }
+  }
+  return fold;
 }

@@ -13,6 +13,9 @@ import { encodeRows, fitEncoding, readCsvTable, stratifiedSplit, withLabels } fr
 import type { Encoding } from './data.js';
 import { cloneParams, createParams, evaluate, sgdStep, toModel } from './model.js';
 import type { Params } from './model.js';
+import { crossValidate, loadTestSet, scoreTestSet, type FoldReport, type TestSet } from './evaluate.js';
+import { cvMetrics, testMetrics, type ClassificationReport } from '../evaluation.js';
+import { labelTypeOf } from '../labels.js';
 
 interface Hyper {
   epochs: number;
@@ -21,23 +24,39 @@ interface Hyper {
   l2: number;
   validation_split: number;
   seed: number;
+  /** k-fold cross-validation (issue #18): reported as cv_*, then the final model trains on all rows. */
+  folds: number | null;
 }
 
 /** Complete: the server filled in the catalog's defaults (catalog.ts). */
-const readHyper = (hp: Record<string, unknown>): Hyper =>
-  readHyperparameters<Hyper>(hp, {
+const readHyper = (hp: Record<string, unknown>): Hyper => ({
+  ...readHyperparameters<Omit<Hyper, 'folds'>>(hp, {
     epochs: 'integer',
     learning_rate: 'number',
     batch_size: 'integer',
     l2: 'number',
     validation_split: 'number',
     seed: 'integer',
-  });
+  }),
+  folds: readFolds(hp.validation),
+});
+
+/** `validation: {folds: k}` is optional (no default): absent means the usual single split. */
+function readFolds(v: unknown): number | null {
+  if (v === undefined || v === null) return null;
+  const folds = (v as { folds?: unknown }).folds;
+  if (typeof v !== 'object' || !Number.isInteger(folds) || (folds as number) < 2 || (folds as number) > 10)
+    throw new TrainerError(`hyperparameters: validation must be {"folds": 2..10}, got ${JSON.stringify(v)}`);
+  return folds as number;
+}
 
 /** Split and shuffle draw from separate streams, so changing the epoch count never changes the split. */
 const SHUFFLE_SALT = 0x5bd1e995;
 
 interface Prepared {
+  /** The labeled training dataset as read: what cross-validation splits. */
+  data: { header: string[]; rows: string[][]; labels: string[] };
+  test: TestSet | null;
   labelColumn: string;
   enc: Encoding;
   classes: string[];
@@ -67,16 +86,21 @@ async function prepare(spec: JobSpec, hyper: Hyper): Promise<Prepared> {
   const labelColumn = labelColumnOf(spec.inputs.dataset);
   const data = await loadLabeled(spec.inputs.dataset, labelColumn, 'dataset');
   const valDs = spec.inputs.validation_dataset;
-  const split = valDs ? { train: data.labels.map((_, i) => i), val: [] } : stratifiedSplit(data.labels, hyper.validation_split, hyper.seed);
+  // With k-fold the folds are the validation; the final model then learns from every row.
+  const all = (): { train: number[]; val: number[] } => ({ train: data.labels.map((_, i) => i), val: [] });
+  const split = valDs || hyper.folds ? all() : stratifiedSplit(data.labels, hyper.validation_split, hyper.seed);
   const classes = [...new Set(split.train.map((i) => data.labels[i]!))].sort();
   if (classes.length < 2) throw new TrainerError(`training needs at least 2 classes in "${labelColumn}", found ${classes.length}`);
   const classIndex = new Map(classes.map((c, k) => [c, k]));
   const enc = fitEncoding(data.header, data.rows, split.train, labelColumn, (m) => log('warn', m));
   const X = encodeRows(enc, data.header, data.rows, split.train);
   const y = Int32Array.from(split.train, (i) => classIndex.get(data.labels[i]!)!);
+  const testDs = spec.inputs.test_dataset;
+  const test = testDs ? await loadTestSet(testDs, labelColumn, [...new Set(enc.features.map((f) => f.column))]) : null;
+  const common = { data, test, labelColumn, enc, classes, X, y };
   if (!valDs) {
     const Xval = encodeRows(enc, data.header, data.rows, split.val);
-    return { labelColumn, enc, classes, X, y, Xval, yval: Int32Array.from(split.val, (i) => classIndex.get(data.labels[i]!)!) };
+    return { ...common, Xval, yval: Int32Array.from(split.val, (i) => classIndex.get(data.labels[i]!)!) };
   }
   const val = await loadLabeled(valDs, labelColumn, 'validation dataset');
   const absent = [...new Set(enc.features.map((f) => f.column))].filter((c) => !val.header.includes(c));
@@ -86,7 +110,7 @@ async function prepare(spec: JobSpec, hyper: Hyper): Promise<Prepared> {
   if (known.length < val.labels.length)
     log('warn', `validation dataset: ignored ${val.labels.length - known.length} rows whose class is not in the training data`);
   const Xval = encodeRows(enc, val.header, val.rows, known);
-  return { labelColumn, enc, classes, X, y, Xval, yval: Int32Array.from(known, (i) => classIndex.get(val.labels[i]!)!) };
+  return { ...common, Xval, yval: Int32Array.from(known, (i) => classIndex.get(val.labels[i]!)!) };
 }
 
 interface EpochMetrics {
@@ -155,11 +179,21 @@ async function writeJson(file: string, value: unknown): Promise<void> {
 
 const fmt = (v: number | undefined): string => (v === undefined ? '–' : v.toFixed(4));
 
-function modelCard(spec: JobSpec, prep: Prepared, hyper: Hyper, last: EpochMetrics): string {
+function modelCard(
+  spec: JobSpec,
+  prep: Prepared,
+  hyper: Omit<Hyper, 'folds'> & { validation?: { folds: number } },
+  last: EpochMetrics,
+  held: { test: ClassificationReport | null; folds: FoldReport[] | null },
+): string {
   const v = last.values;
   const val = spec.inputs.validation_dataset
     ? `dataset ${spec.inputs.validation_dataset.id}`
-    : `${hyper.validation_split * 100}% stratified split (seed ${hyper.seed})`;
+    : hyper.validation
+      ? `${hyper.validation.folds}-fold stratified cross-validation (seed ${hyper.seed}); final model on all rows`
+      : `${hyper.validation_split * 100}% stratified split (seed ${hyper.seed})`;
+  const cv = held.folds ? cvMetrics(held.folds) : null;
+  const t = held.test;
   const row = (...cells: unknown[]): string => `| ${cells.join(' | ')} |`;
   return [
     `# Linear classifier: ${prep.labelColumn}`,
@@ -180,7 +214,7 @@ function modelCard(spec: JobSpec, prep: Prepared, hyper: Hyper, last: EpochMetri
     row('Classes', prep.classes.map((c) => `\`${c}\``).join(', ')),
     row('Features', `${prep.enc.features.length}: ${prep.enc.features.map((f) => `\`${f.name}\``).join(', ')}`),
     row('Rows', `${prep.y.length} training, ${prep.yval.length} validation`),
-    ...Object.entries(hyper).map(([k, value]) => row(`\`${k}\``, value)),
+    ...Object.entries(hyper).map(([k, value]) => row(`\`${k}\``, typeof value === 'object' ? JSON.stringify(value) : value)),
     '',
     `## Metrics (epoch ${last.epoch})`,
     '',
@@ -189,6 +223,13 @@ function modelCard(spec: JobSpec, prep: Prepared, hyper: Hyper, last: EpochMetri
     row('Accuracy', fmt(v.accuracy), fmt(v.val_accuracy)),
     row('Cross-entropy loss', fmt(v.loss), fmt(v.val_loss)),
     '',
+    ...(cv
+      ? [
+          `Cross-validation (${cv.cv_folds} folds): accuracy ${fmt(cv.cv_accuracy)} ± ${fmt(cv.cv_accuracy_std)}, macro F1 ${fmt(cv.cv_macro_f1)} ± ${fmt(cv.cv_macro_f1_std)}.`,
+          '',
+        ]
+      : []),
+    ...(t ? [`Test set (dataset ${spec.inputs.test_dataset!.id}, ${t.count} rows): accuracy ${fmt(t.accuracy)}, macro F1 ${fmt(t.macro_f1)}.`, ''] : []),
   ].join('\n');
 }
 
@@ -199,7 +240,7 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
   const n = prep.y.length;
   log('info', `training on ${n} rows (${prep.yval.length} validation), ${prep.enc.features.length} features, ${prep.classes.length} classes`);
 
-  let p = createParams(prep.classes.length, prep.enc.features.length);
+  const p = createParams(prep.classes.length, prep.enc.features.length);
   const rng = new Rng(hyper.seed ^ SHUFFLE_SALT);
   const expected = fingerprint(prep, hyper);
   let history: EpochMetrics[] = [];
@@ -216,31 +257,30 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
   const batches = Math.ceil(n / batchSize);
   const progress = new ProgressReporter(hyper.epochs * batches, hyper.epochs);
   const order = new Int32Array(n);
+  const checkpoint = async (done: number, params: Params, rngState: number): Promise<number> => {
+    const file = path.join(spec.checkpoint_dir, `ckpt-${done}.json`);
+    const state: Checkpoint = {
+      format: CHECKPOINT_FORMAT,
+      epoch: done,
+      step: done * batches,
+      rng_state: rngState,
+      fingerprint: expected,
+      weights: Array.from(params.weights),
+      bias: Array.from(params.bias),
+      history: history.filter((h) => h.epoch <= done),
+    };
+    await writeJson(file, state);
+    send({ type: 'checkpoint', step: state.step, path: file });
+    log('info', `stopped; checkpoint after epoch ${done} saved`);
+    return EXIT_STOPPED;
+  };
   for (let epoch = (ckpt?.epoch ?? 0) + 1; epoch <= hyper.epochs; epoch++) {
     // An epoch is the unit of resumption: a stop mid-epoch rolls back to its start.
     const start = { params: cloneParams(p), rng: rng.state };
     for (let i = 0; i < n; i++) order[i] = i; // from identity, so the shuffle depends on the PRNG state alone
     rng.shuffle(order);
     for (let b = 0; b < batches; b++) {
-      if (await stop.shouldStop()) {
-        const done = epoch - 1;
-        const file = path.join(spec.checkpoint_dir, `ckpt-${done}.json`);
-        p = start.params;
-        const state: Checkpoint = {
-          format: CHECKPOINT_FORMAT,
-          epoch: done,
-          step: done * batches,
-          rng_state: start.rng,
-          fingerprint: expected,
-          weights: Array.from(p.weights),
-          bias: Array.from(p.bias),
-          history,
-        };
-        await writeJson(file, state);
-        send({ type: 'checkpoint', step: state.step, path: file });
-        log('info', `stopped; checkpoint after epoch ${done} saved`);
-        return EXIT_STOPPED;
-      }
+      if (await stop.shouldStop()) return checkpoint(epoch - 1, start.params, start.rng);
       sgdStep(p, prep.X, prep.y, order.subarray(b * batchSize, (b + 1) * batchSize), hyper.learning_rate, hyper.l2);
       progress.report((epoch - 1) * batches + b + 1, epoch);
     }
@@ -258,16 +298,35 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
   }
 
   const last = history[history.length - 1]!;
-  if (prep.yval.length === 0) log('warn', 'no validation rows: val_loss and val_accuracy are not reported');
+  // Cross-validation after the final model: a stop here keeps the finished training (a resume
+  // skips straight to the folds, which are deterministic).
+  let folds: FoldReport[] | null = null;
+  if (hyper.folds) {
+    folds = await crossValidate(prep.data, prep.labelColumn, prep.classes, hyper.folds, hyper, stop);
+    if (!folds) return checkpoint(hyper.epochs, p, rng.state);
+  } else if (prep.yval.length === 0) log('warn', 'no validation rows: val_loss and val_accuracy are not reported');
+  // Scored once, with the model as saved; nothing above read the test rows' labels.
+  const test = prep.test ? scoreTestSet(prep.test, p, prep.enc, prep.classes) : null;
   const out = (name: string): string => path.join(spec.output_dir, name);
-  await writeJson(out('model.json'), toModel(p, prep.enc, prep.classes, prep.labelColumn, { ...hyper }));
+  const { folds: k, ...plain } = hyper;
+  const hyperparameters = k ? { ...plain, validation: { folds: k } } : plain;
+  await writeJson(out('model.json'), toModel(p, prep.enc, prep.classes, prep.labelColumn, labelTypeOf(prep.classes), hyperparameters));
   send({ type: 'artifact', name: 'model', path: out('model.json'), format: 'json' });
-  await writeFile(out('README.md'), modelCard(spec, prep, hyper, last));
+  await writeFile(out('README.md'), modelCard(spec, prep, hyperparameters, last, { test, folds }));
   send({ type: 'artifact', name: 'model_card', path: out('README.md'), format: 'markdown' });
-  const metrics = { ...last.values, train_rows: n, val_rows: prep.yval.length, classes: prep.classes.length };
-  await writeJson(out('metrics.json'), { final: metrics, epochs: history });
+  const metrics = {
+    ...last.values,
+    train_rows: n,
+    val_rows: prep.yval.length,
+    classes: prep.classes.length,
+    ...(folds ? cvMetrics(folds) : {}),
+    ...(test ? testMetrics(test) : {}),
+  };
+  const cv = folds ? { folds } : undefined;
+  await writeJson(out('metrics.json'), { final: metrics, epochs: history, ...(test ? { test } : {}), ...(cv ? { cv } : {}) });
   send({ type: 'artifact', name: 'metrics', path: out('metrics.json'), format: 'json' });
-  send({ type: 'result', metrics, details: { classes: prep.classes, features: prep.enc.features.map((f) => f.name), epochs: hyper.epochs } });
+  const details = { classes: prep.classes, features: prep.enc.features.map((f) => f.name), epochs: hyper.epochs };
+  send({ type: 'result', metrics, details: { ...details, ...(test ? { test } : {}), ...(cv ? { cv } : {}) } });
   return 0;
 }
 

@@ -3,9 +3,10 @@
  * cross-entropy (+ l2/2·|W|², bias not penalized) by mini-batch gradient descent. Also the
  * saved model format and `predict`, which the server uses on a model.json without training code.
  */
-import { encodeInto } from './data.js';
+import { NotNumericError, encodeInto } from './data.js';
 import type { Encoding, FeatureEncoding } from './data.js';
 import type { Prediction } from '../../predictor.js';
+import { readLabelType, typedLabel, type LabelType } from '../labels.js';
 
 export interface Params {
   classes: number;
@@ -96,6 +97,19 @@ export function evaluate(p: Params, X: Float64Array, y: Int32Array): { loss: num
   return { loss: loss / n, accuracy: correct / n };
 }
 
+/** The predicted class index of every row of X (what a test set or a fold is scored by). */
+export function classify(p: Params, X: Float64Array): Int32Array {
+  const n = p.features > 0 ? X.length / p.features : 0;
+  const z = new Float64Array(p.classes);
+  const prob = new Float64Array(p.classes);
+  const out = new Int32Array(n);
+  for (let r = 0; r < n; r++) {
+    forward(p, X, r, z, prob);
+    out[r] = argmax(prob);
+  }
+  return out;
+}
+
 export const MODEL_FORMAT = 'trainyard.linear-classifier';
 
 /** model.json: everything needed to turn a raw row into a class, and nothing run-specific (so same seed, same bytes). */
@@ -105,6 +119,8 @@ export interface LinearModel {
   label_column: string;
   /** Class index → label. */
   classes: string[];
+  /** The label column's type, so predict answers 3, not "3"; absent in models written before it (strings). */
+  label_type?: LabelType;
   feature_names: string[];
   encoding: { features: FeatureEncoding[]; missing_numeric: 'training_mean'; unknown_category: 'all_zero' };
   normalization: { mean: number[]; std: number[] };
@@ -114,13 +130,21 @@ export interface LinearModel {
   hyperparameters: Record<string, unknown>;
 }
 
-export function toModel(p: Params, enc: Encoding, classes: readonly string[], labelColumn: string, hyperparameters: Record<string, unknown>): LinearModel {
+export function toModel(
+  p: Params,
+  enc: Encoding,
+  classes: readonly string[],
+  labelColumn: string,
+  labelType: LabelType,
+  hyperparameters: Record<string, unknown>,
+): LinearModel {
   const d = p.features;
   return {
     format: MODEL_FORMAT,
     version: 1,
     label_column: labelColumn,
     classes: [...classes],
+    label_type: labelType,
     feature_names: enc.features.map((f) => f.name),
     encoding: { features: enc.features, missing_numeric: 'training_mean', unknown_category: 'all_zero' },
     normalization: { mean: enc.mean, std: enc.std },
@@ -131,21 +155,32 @@ export function toModel(p: Params, enc: Encoding, classes: readonly string[], la
 }
 
 /**
- * Rows are objects keyed by column name (CSV strings or JSON numbers); missing columns and
- * empty cells are treated like missing values in training, the label column is ignored.
+ * Rows are objects keyed by column name (CSV strings or JSON numbers). A missing numeric value
+ * (absent key, null, empty string) is filled with its training mean, as in training, and the
+ * prediction says how many were (`filled`); a present value that is not a number is an error
+ * naming the instance and the feature. The label column is ignored.
  */
 export function predict(model: LinearModel, rows: readonly Record<string, unknown>[]): Prediction[] {
   const enc: Encoding = { features: model.encoding.features, mean: model.normalization.mean, std: model.normalization.std };
   const d = enc.features.length;
   const p: Params = { classes: model.classes.length, features: d, weights: Float64Array.from(model.weights.flat()), bias: Float64Array.from(model.bias) };
+  const labelType = readLabelType(model.label_type);
   const x = new Float64Array(d);
   const z = new Float64Array(p.classes);
   const prob = new Float64Array(p.classes);
-  return rows.map((row) => {
-    encodeInto(enc, (column) => row[column], x);
+  return rows.map((row, i) => {
+    let filled: number;
+    try {
+      filled = encodeInto(enc, (column) => row[column], x, 0, true);
+    } catch (err) {
+      if (err instanceof NotNumericError) throw new Error(`instances[${i}]: ${err.message}`, { cause: err });
+      throw err;
+    }
     forward(p, x, 0, z, prob);
     const probabilities: Record<string, number> = {};
     model.classes.forEach((label, k) => (probabilities[label] = prob[k]!));
-    return { label: model.classes[argmax(prob)]!, probabilities };
+    const prediction: Prediction = { label: typedLabel(model.classes[argmax(prob)]!, labelType), probabilities };
+    if (filled > 0) prediction.filled = filled;
+    return prediction;
   });
 }

@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { SpecDataset } from '../../protocol.js';
-import { TrainerError } from '../runtime.js';
+import { TrainerError, log } from '../runtime.js';
 import { stratifiedSplit } from '../linear-classifier/data.js';
 
 export const DATASET_KIND = 'text-classification-jsonl';
@@ -16,6 +16,8 @@ export interface Examples {
   labels: string[];
   /** Lines that were not a JSON object with a non-empty text and a label. */
   skipped: number;
+  /** Every label was a JSON integer (3, not "3"): predict answers them as integers again. */
+  integerLabels?: boolean;
 }
 
 export function fieldsOf(ds: SpecDataset): { textField: string; labelField: string } {
@@ -36,7 +38,7 @@ function labelOf(value: unknown): string | null {
 
 export async function readExamples(ds: SpecDataset): Promise<Examples> {
   const { textField, labelField } = fieldsOf(ds);
-  const out: Examples = { texts: [], labels: [], skipped: 0 };
+  const out: Examples = { texts: [], labels: [], skipped: 0, integerLabels: true };
   if (ds.files.length === 0) throw new TrainerError(`dataset ${ds.id} has no files`);
   for (const file of ds.files) {
     const lines = createInterface({ input: createReadStream(file.path, 'utf8'), crlfDelay: Infinity });
@@ -54,13 +56,15 @@ export async function readExamples(ds: SpecDataset): Promise<Examples> {
           // counted below
         }
         const text = obj?.[textField];
-        const label = labelOf(obj?.[labelField]);
+        const raw = obj?.[labelField];
+        const label = labelOf(raw);
         if (typeof text !== 'string' || text.trim() === '' || label === null) {
           out.skipped++;
           continue;
         }
         out.texts.push(text);
         out.labels.push(label);
+        if (typeof raw !== 'number') out.integerLabels = false;
       }
     } catch (err) {
       throw new TrainerError(`${file.filename}: cannot read: ${(err as Error).message}`);
@@ -68,6 +72,30 @@ export async function readExamples(ds: SpecDataset): Promise<Examples> {
   }
   if (out.texts.length === 0) throw new TrainerError(`dataset ${ds.id} has no usable rows (fields "${textField}" and "${labelField}")`);
   return out;
+}
+
+/**
+ * The held-out test set (issue #18): same kind and fields as the training data, read in full
+ * and scored once at the end. Texts of a label the model does not know are skipped, and said so.
+ */
+export async function readTestExamples(ds: SpecDataset, labels: readonly string[]): Promise<Examples> {
+  if (ds.kind !== DATASET_KIND)
+    throw new TrainerError(`test dataset ${ds.id} is of kind ${ds.kind}; text-classifier needs ${DATASET_KIND} like the training data`);
+  let all: Examples;
+  try {
+    all = await readExamples(ds);
+  } catch (err) {
+    throw new TrainerError(`test dataset: ${(err as Error).message}; give it the same text and label fields as the training data`, { cause: err });
+  }
+  if (all.skipped > 0) log('warn', `test dataset: skipped ${all.skipped} lines without a usable text and label`);
+  const known = new Set(labels);
+  const keep = all.labels.flatMap((l, i) => (known.has(l) ? [i] : []));
+  if (keep.length < all.labels.length) {
+    const unseen = [...new Set(all.labels.filter((l) => !known.has(l)))].sort();
+    log('warn', `test dataset: skipped ${all.labels.length - keep.length} texts of labels not in the training data (${unseen.join(', ')})`);
+  }
+  if (keep.length === 0) throw new TrainerError(`test dataset ${ds.id} has no texts of a label the model was trained on (${labels.join(', ')})`);
+  return pick(all, keep);
 }
 
 export interface Split {

@@ -13,7 +13,8 @@ import type { StopSignal } from '../runtime.js';
 import { readHyperparameters } from '../hyperparameters.js';
 import { finish } from './report.js';
 import type { EpochMetrics } from './report.js';
-import { readExamples, splitExamples } from './data.js';
+import { readExamples, readTestExamples, splitExamples } from './data.js';
+import { labelTypeOf, readLabelType, type LabelType } from '../labels.js';
 import type { Examples } from './data.js';
 import { ARCHITECTURES, DEFAULT_SIZES, fromBase64, toBase64 } from './model.js';
 import type { Architecture, TrainingState } from './model.js';
@@ -58,6 +59,9 @@ interface Prepared {
   tokenizer: Tokenizer;
   train: Examples;
   val: Examples;
+  /** Never read until the final model is scored (report.ts). */
+  test: Examples | null;
+  labelType: LabelType;
   warm: ModelDir | null;
 }
 
@@ -111,7 +115,11 @@ async function prepare(spec: JobSpec, hyper: Hyper): Promise<Prepared> {
   } else {
     tokenizer = fitTokenizer(train.texts, { vocabSize: hyper.vocab_size, maxLength: hyper.max_length, bigrams: architecture === 'fasttext' });
   }
-  return { hyper, architecture, labels, tokenizer, train, val, warm };
+  const testDs = spec.inputs.test_dataset;
+  const test = testDs ? await readTestExamples(testDs, labels) : null;
+  // Integer labels in the JSONL come back as integers; "3" written as a string stays a string.
+  const labelType = warm ? readLabelType(warm.model.label_type) : all.integerLabels ? labelTypeOf(labels) : 'string';
+  return { hyper, architecture, labels, tokenizer, train, val, test, labelType, warm };
 }
 
 const CHECKPOINT_FORMAT = 'trainyard.text-classifier.checkpoint';
@@ -284,6 +292,8 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
     history,
     train: prep.train,
     val: { texts: prep.val.texts, ...va },
+    test: prep.test && { id: spec.inputs.test_dataset!.id, texts: prep.test.texts, ...encode(prep.test) },
+    labelType: prep.labelType,
     warmStart: !!prep.warm,
     trainingSeconds: (performance.now() - started) / 1000,
   });

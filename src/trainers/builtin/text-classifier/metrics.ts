@@ -104,6 +104,12 @@ export function argmax(values: ArrayLike<number>, from = 0, count = values.lengt
   return best;
 }
 
+/** The predicted class index of each encoded input. */
+export function predictIndices(model: TextModel, inputs: readonly Int32Array[], classes: number): Int32Array {
+  const probs = model.predict(inputs);
+  return Int32Array.from({ length: inputs.length }, (_, n) => argmax(probs, n * classes, classes));
+}
+
 /** Mean cross-entropy and the classification report of a model on encoded inputs, without dropout. */
 export function evaluate(model: TextModel, inputs: readonly Int32Array[], truth: Int32Array, classes: number): { loss: number; report: Report } {
   const probs = model.predict(inputs);

@@ -4,6 +4,7 @@
  * (architecture, sizes, labels, a manifest of the weights) plus weights.bin (raw little-endian
  * float32, the layout tfjs uses too), so a version is a handful of plain files.
  */
+import type { LabelType } from '../labels.js';
 import type { Rng } from '../runtime.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -179,6 +180,8 @@ export interface ModelJson {
   config: Record<string, number>;
   /** Class index → label. */
   labels: string[];
+  /** What predict turns a label back into (../labels.ts); absent in models written before it: strings. */
+  label_type?: LabelType;
   tokenizer: string;
   weights_file: string;
   weights: WeightEntry[];

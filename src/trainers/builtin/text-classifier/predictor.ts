@@ -14,6 +14,7 @@ import type { Architecture, ModelJson, TextModel, Weights } from './model.js';
 import { Tokenizer } from './tokenizer.js';
 import type { TransformerConfig } from './transformer.js';
 import type { Prediction, Predictor } from '../../predictor.js';
+import { readLabelType, typedLabel } from '../labels.js';
 
 /** A fresh network of either architecture; weights are random until set. */
 export async function createModel(architecture: Architecture, config: Record<string, number>, learningRate: number, rng: Rng): Promise<TextModel> {
@@ -99,6 +100,7 @@ const CHUNK = 128;
 export async function loadPredictor(dir: string): Promise<Predictor> {
   const loaded = await readModelDir(dir);
   const { labels, architecture, config } = loaded.model;
+  const labelType = readLabelType(loaded.model.label_type);
   // The learning rate and the PRNG only matter for training; the weights are set right away.
   const model = await createModel(architecture, config, 0, new Rng(0));
   model.setWeights(loaded.weights);
@@ -124,7 +126,7 @@ export async function loadPredictor(dir: string): Promise<Predictor> {
             probabilities[labels[k]!] = probs[n * c + k]!;
             if (probs[n * c + k]! > probs[n * c + best]!) best = k;
           }
-          out.push({ label: labels[best]!, probabilities });
+          out.push({ label: typedLabel(labels[best]!, labelType), probabilities });
         });
       }
       return out;

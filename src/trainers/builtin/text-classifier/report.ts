@@ -7,7 +7,9 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobSpec } from '../../protocol.js';
 import { log, send } from '../runtime.js';
-import { evaluate, perClassMetrics, reportDetails } from './metrics.js';
+import { evaluate, perClassMetrics, predictIndices, reportDetails } from './metrics.js';
+import { classificationReport, testMetrics, type ClassificationReport } from '../evaluation.js';
+import type { LabelType } from '../labels.js';
 import type { Report } from './metrics.js';
 import { MODEL_FORMAT, packWeights } from './model.js';
 import type { Architecture, ModelJson, TextModel } from './model.js';
@@ -29,6 +31,9 @@ export interface FinishInput {
   history: EpochMetrics[];
   train: { texts: string[] };
   val: { texts: string[]; x: Int32Array[]; y: Int32Array };
+  /** Held-out test set, scored once here with the final model. */
+  test: { id: string; texts: string[]; x: Int32Array[]; y: Int32Array } | null;
+  labelType: LabelType;
   warmStart: boolean;
   trainingSeconds: number;
 }
@@ -51,7 +56,7 @@ const cell = (s: unknown): string => String(s).replace(/\|/g, '\\|').replace(/`/
 const row = (...cells: unknown[]): string => `| ${cells.join(' | ')} |`;
 const fmt = (v: number | undefined, digits = 4): string => (v === undefined ? '–' : v.toFixed(digits));
 
-function modelCard(f: FinishInput, metrics: Record<string, number>, report: Report | null): string {
+function modelCard(f: FinishInput, metrics: Record<string, number>, report: Report | null, test: ClassificationReport | null): string {
   const { spec, labels, model } = f;
   const val = spec.inputs.validation_dataset
     ? `dataset ${spec.inputs.validation_dataset.id}`
@@ -99,6 +104,7 @@ function modelCard(f: FinishInput, metrics: Record<string, number>, report: Repo
     row('inference_ms_per_sample', fmt(metrics.inference_ms_per_sample, 3)),
     row('model_size_bytes', metrics.model_size_bytes),
     '',
+    ...(test ? [`Test set (dataset ${f.test!.id}, ${test.count} texts): accuracy ${fmt(test.accuracy)}, macro F1 ${fmt(test.macro_f1)}.`, ''] : []),
   ];
   if (report) {
     lines.push('## Per class (validation)', '', row('Label', 'Precision', 'Recall', 'F1', 'Support'), row('---', '---:', '---:', '---:', '---:'));
@@ -137,6 +143,7 @@ export async function finish(f: FinishInput): Promise<void> {
     architecture: f.architecture,
     config: model.config,
     labels,
+    label_type: f.labelType,
     tokenizer: 'tokenizer.json',
     weights_file: 'weights.bin',
     weights: manifest,
@@ -165,16 +172,24 @@ export async function finish(f: FinishInput): Promise<void> {
     const v = evaluate(model, f.val.x, f.val.y, labels.length);
     report = v.report;
     Object.assign(metrics, { val_loss: v.loss, val_accuracy: v.report.accuracy, val_f1: v.report.macro_f1 });
-    const perClass = perClassMetrics(labels, v.report, MAX_METRICS - Object.keys(metrics).length);
+    const perClass = perClassMetrics(labels, v.report, MAX_METRICS - Object.keys(metrics).length - (f.test ? 2 : 0));
     if (perClass.omitted > 0)
       log('warn', `per-class metrics of ${perClass.omitted} classes are only in details and metrics.json (the result holds at most ${MAX_METRICS} metrics)`);
     Object.assign(metrics, perClass.values);
   } else {
     log('warn', 'no validation texts: val_* metrics are not reported');
   }
-  const details: Record<string, unknown> = { architecture: f.architecture, warm_start: f.warmStart, ...(report ? reportDetails(labels, report) : { labels }) };
+  const test = f.test ? classificationReport(f.test.y, predictIndices(model, f.test.x, labels.length), labels) : null;
+  if (test) Object.assign(metrics, testMetrics(test));
+  const details: Record<string, unknown> = {
+    architecture: f.architecture,
+    warm_start: f.warmStart,
+    ...(report ? reportDetails(labels, report) : { labels }),
+    ...(test ? { test } : {}),
+  };
 
-  await artifact('README.md', modelCard(f, metrics, report), 'markdown');
-  await artifact('metrics.json', JSON.stringify({ final: metrics, details, epochs: f.history }, null, 1) + '\n', 'json');
+  await artifact('README.md', modelCard(f, metrics, report, test), 'markdown');
+  const testPart = test ? { test } : {};
+  await artifact('metrics.json', JSON.stringify({ final: metrics, details, epochs: f.history, ...testPart }, null, 1) + '\n', 'json');
   send({ type: 'result', metrics, details });
 }
