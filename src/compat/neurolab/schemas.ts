@@ -41,7 +41,13 @@ const configProperties = {
 };
 
 export const TrainConfig = Type.Object(
-  { model_type: Type.Optional(from<Architecture>('model_type', 'Model architecture')), ...configProperties },
+  {
+    // The document's four architectures and its default, not the trainer's auto/minirocket.
+    model_type: Type.Optional(
+      Type.Unsafe<Architecture>({ type: 'string', enum: [...ARCHITECTURES], default: 'enhanced_cnn_lstm', description: 'Model architecture' }),
+    ),
+    ...configProperties,
+  },
   { additionalProperties: false, description: 'Training configuration; every field optional, defaults as documented' },
 );
 export type TrainConfigInput = Static<typeof TrainConfig>;
