@@ -96,6 +96,7 @@ export interface WarmStart {
 export async function loadWarmStart(dir: string): Promise<WarmStart> {
   try {
     const prep = await readPreprocessing(dir);
+    if (prep.model_type === 'minirocket') throw new Error('a minirocket version has no network weights to continue from; train from scratch');
     const { model } = await loadModel(dir);
     return { dir, model, prep };
   } catch (err) {
