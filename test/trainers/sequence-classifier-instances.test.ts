@@ -1,6 +1,7 @@
 // sequence-classifier with instances (issue #18): recordings named by instance_column, split
 // and scored per recording, k-fold by recording, a test set that never touches training, and
 // predict on whole recordings of any length.
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { sequenceClassifier } from '../../src/trainers/builtin/sequence-classifi
 import { fitNormalization, loadSeries } from '../../src/trainers/builtin/sequence-classifier/data.js';
 import { loadPredictor } from '../../src/trainers/builtin/sequence-classifier/predictor.js';
 import { readHyper } from '../../src/trainers/builtin/sequence-classifier/prepare.js';
+import type { TrainerEvent } from '../../src/trainers/protocol.js';
 import { instanceUnits, instanceWindows, splitUnits, stratifiedFolds } from '../../src/trainers/builtin/sequence-classifier/units.js';
 
 const CLASSES = ['1', '2', '3'];
@@ -65,7 +67,14 @@ const OPTIONS = { label_column: 'label', instance_column: 'rec', order_column: '
 
 function train(
   hp: Record<string, unknown>,
-  o: { data?: string; validation?: string; test?: string; options?: Record<string, unknown> } = {},
+  o: {
+    data?: string;
+    validation?: string;
+    test?: string;
+    options?: Record<string, unknown>;
+    resumeFrom?: string;
+    onEvent?: (e: TrainerEvent, child: ChildProcess) => void;
+  } = {},
 ): Promise<TrainerRun> {
   const id = `job_${++seq}`;
   const ds = (name: string) => ({ kind: 'tabular-csv', options: o.options ?? OPTIONS, files: [file(name)] });
@@ -77,6 +86,7 @@ function train(
     validation: o.validation ? ds(o.validation) : null,
     output_dir: path.join(dir, id, 'out'),
     checkpoint_dir: path.join(dir, id, 'ckpt'),
+    resume_from: o.resumeFrom ?? null,
   });
   if (o.test)
     spec.inputs.test_dataset = {
@@ -86,7 +96,7 @@ function train(
       stats: null,
       files: [{ path: file(o.test), filename: o.test, content_type: 'text/csv' }],
     };
-  return runBuiltinTrainer(spec, path.join(dir, `${id}.json`));
+  return runBuiltinTrainer(spec, path.join(dir, `${id}.json`), { onEvent: o.onEvent });
 }
 
 const resultOf = (run: TrainerRun) => {
@@ -280,6 +290,28 @@ describe('training on recordings', () => {
     expect(steps).toEqual([...steps].sort((a, b) => a - b));
     expect(new Set(progress.map((p) => p.total_steps)).size).toBe(1);
   });
+
+  it('on SIGTERM during cross-validation checkpoints the fold; resuming repeats no fold and gives the uninterrupted model', async () => {
+    const hp = { validation: { folds: 3 }, epochs: 8 };
+    let killed = false;
+    const stopped = await train(hp, {
+      onEvent: (e, child) => {
+        if (!killed && e.type === 'log' && e.message.startsWith('fold 1/3')) {
+          killed = true;
+          child.kill('SIGTERM');
+        }
+      },
+    });
+    expect(stopped.code, stopped.stderr).toBe(143);
+    const [ckpt] = ofType(stopped, 'checkpoint');
+    expect(ckpt).toBeDefined();
+    const resumed = await train(hp, { resumeFrom: ckpt!.path });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    // Fold 1 is not trained again: its figures come from the checkpoint.
+    expect(ofType(resumed, 'log').some((l) => l.message.startsWith('fold 1/3'))).toBe(false);
+    expect(weights(resumed).equals(weights(runs.cv!))).toBe(true);
+    expect((resultOf(resumed).details as { cv: unknown }).cv).toEqual((resultOf(runs.cv!).details as { cv: unknown }).cv);
+  }, 60_000);
 
   it('refuses a validation dataset together with folds', () => {
     expect(runs.both!.code).toBe(1);
