@@ -7,6 +7,7 @@
  * windows' probabilities, and validation, cross-validation and the test set are scored per
  * recording. SIGTERM stops at the next batch with a checkpoint of the last completed epoch.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { JobSpec } from '../../protocol.js';
 import { classificationReport, cvMetrics, testMetrics } from '../evaluation.js';
@@ -26,9 +27,10 @@ import type { Hyper, Prepared } from './prepare.js';
 import { knownUnits, sampleSet, scoreGroups } from './sets.js';
 import { initBackend } from './tf.js';
 
+/** A hash: the split's unit indices alone can run to tens of kilobytes. */
 function fingerprint(prep: Prepared, hyper: Hyper, warm: boolean): string {
   const { epochs: _epochs, ...fixed } = hyper; // asking for more epochs on a retry is fine
-  return JSON.stringify({
+  const described = JSON.stringify({
     ...fixed,
     classes: prep.classes,
     features: prep.features,
@@ -41,6 +43,7 @@ function fingerprint(prep: Prepared, hyper: Hyper, warm: boolean): string {
     val_dataset: prep.valData?.units.length ?? null,
     warm,
   });
+  return createHash('sha256').update(described).digest('hex');
 }
 
 /** The test set, scored once with the returned model: per recording in instance mode. Never seen before this point. */
@@ -95,6 +98,8 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
     elapsed,
     onEpoch: (record, learner, val) => {
       // The loop scores windows; in instance mode the figures that count are per recording.
+      // merge: early stopping still reads the loop's per-window val_loss (train.ts); a scoring
+      // hook in trainLoop would let it stop on the per-recording loss computed here.
       if (instances && val.y.length > 0) {
         const s = scoreGroups(learner.predict(val.x), val, k);
         const v = record.values;
