@@ -35,8 +35,11 @@ export const STREAM_SEQUENCE_LENGTH = 32;
  * recording, at least 16 rows, never longer than the shortest recording (so no training
  * window is padded), capped at the catalog's 1024. Short windows with a soft vote over each
  * recording beat whole-recording windows on small datasets: more, overlapping training
- * examples per recording, and a vote that averages out the windows' errors (measurements:
- * README, "Instances").
+ * examples per recording, and a vote that averages out the windows' errors. Measured
+ * (enhanced_cnn_lstm, 40 epochs, constant learning rate, cpu backend, standard train/test
+ * splits, test accuracy per recording, one seed): BasicMotions auto 25 rows 100% vs whole 100
+ * rows 60%; GunPoint auto 38 rows 64.7% vs whole 150 rows 50.7%; JapaneseVowels (7-29 rows)
+ * auto 7 rows 93.0% vs 16 rows (short recordings padded) 88.1%.
  */
 export function autoSequenceLength(lengths: readonly number[]): number {
   if (lengths.length === 0) return STREAM_SEQUENCE_LENGTH;
