@@ -23,10 +23,14 @@ import { Rng } from '../src/trainers/builtin/runtime.js';
 import { buildModel } from '../src/trainers/builtin/sequence-classifier/models.js';
 import type { ModelType } from '../src/trainers/builtin/sequence-classifier/models.js';
 import { prepare, readHyper } from '../src/trainers/builtin/sequence-classifier/prepare.js';
-import type { Hyper, Prepared } from '../src/trainers/builtin/sequence-classifier/prepare.js';
+import type { Hyper, Prepared as Prep } from '../src/trainers/builtin/sequence-classifier/prepare.js';
+import { splitData } from '../src/trainers/builtin/sequence-classifier/fits.js';
 import { initBackend, tf } from '../src/trainers/builtin/sequence-classifier/tf.js';
 import { onCleanup } from './lib/cleanup.js';
 import { cpuMeter } from './lib/cpu.js';
+
+/** The trainer's prepared data with the single split as tensors (splitData), for one deep architecture. */
+type Prepared = Prep & ReturnType<typeof splitData> & { modelType: ModelType };
 import { EEG_ROWS, EEG_SEED, eegDataset, jobSpec, runBuiltinTrainer, sequenceHyper, spawnTimed } from './lib/trainer-run.js';
 
 const ARCHS = ['original', 'enhanced_cnn_lstm'] as const; // what eeg_torch.py implements
@@ -255,9 +259,10 @@ try {
   // One prepare() for all: nothing in it depends on the architecture but the label it carries.
   const hp = sequenceHyper(archs[0]!, epochs);
   const hyper = readHyper(hp);
-  const prep = await prepare(jobSpec(path.join(root, 'prep'), 'sequence-classifier', 'prep', eegDataset(csv), hp), hyper, null, (m) =>
+  const prepared = await prepare(jobSpec(path.join(root, 'prep'), 'sequence-classifier', 'prep', eegDataset(csv), hp), hyper, null, (m) =>
     console.warn(`prepare: ${m}`),
   );
+  const prep: Prepared = { ...prepared, ...splitData(prepared), modelType: prepared.modelType as ModelType };
   await writeData(prep, hyper);
   const params = new Map<string, number>();
   for (const arch of archs) params.set(arch, await writeModel({ ...prep, modelType: arch as ModelType }, { ...hyper, model_type: arch as ModelType }));

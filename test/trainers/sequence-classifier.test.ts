@@ -31,6 +31,10 @@ const BASE = {
   sequence_length: L,
   validation_split: 0.2,
   patience: 3,
+  // The defaults before issue #18, stated so these tests keep measuring what they measured:
+  // constant learning rate, early stopping from the first epoch.
+  lr_schedule: 'constant',
+  min_epochs: 0,
   seed: 1,
 };
 
@@ -340,8 +344,18 @@ describe('sequence-classifier trainer', () => {
       expect(await predictor.predict(asArrays)).toEqual(predictions.slice(0, 5));
 
       const one = instances[0]!;
-      await expect(predictor.predict([one.slice(1)])).rejects.toThrow(/instance 0: expected 8 rows \(sequence_length\), got 7/);
-      await expect(predictor.predict([one, one.map(({ gamma: _g, ...rest }) => rest)])).rejects.toThrow(/instance 1, row 0: missing features gamma/);
+      await expect(predictor.predict([one.slice(1)])).rejects.toThrow(/instance 0: expected 8 rows \(sequence_length\) or more, got 7/);
+      // A missing value is filled with the training mean, as in training, and counted.
+      const [, gapped] = await predictor.predict([one, one.map(({ gamma: _g, ...rest }, t) => (t === 2 ? { ...rest, gamma: null } : rest))]);
+      expect(gapped!.filled).toBe(8);
+      expect(predictions[0]!.filled).toBeUndefined();
+      // A longer recording is windowed (stride 4) and the windows' probabilities averaged.
+      const long = rowsOf(series, { start: val[0]!.start, label: val[0]!.label }).concat(
+        rowsOf(series, { start: val[0]!.start + L / 2, label: '' }).slice(L / 2),
+      );
+      const [voted] = await predictor.predict([long]);
+      const [a, b] = await predictor.predict([long.slice(0, L), long.slice(L / 2)]);
+      for (const c of STATES) expect(voted!.probabilities[c]).toBeCloseTo((a!.probabilities[c]! + b!.probabilities[c]!) / 2, 6);
       await expect(predictor.predict([one.map((r, t) => (t === 3 ? { ...r, beta: 'high' } : r))])).rejects.toThrow(
         /instance 0, row 3: feature beta is not a finite number/,
       );

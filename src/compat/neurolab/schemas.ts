@@ -28,7 +28,8 @@ const from = <T = unknown>(name: string, description: string) => Type.Unsafe<T>(
 const nullableText = (description: string) => Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 100, description });
 
 const configProperties = {
-  epochs: Type.Optional(from('epochs', 'Number of training epochs (1-200)')),
+  // The document's range, narrower than the trainer's (500 since issue #18).
+  epochs: Type.Optional(Type.Unsafe({ ...hp.epochs, maximum: 200, description: 'Number of training epochs (1-200)' })),
   batch_size: Type.Optional(from('batch_size', 'Batch size (1-256)')),
   learning_rate: Type.Optional(from('learning_rate', 'Learning rate (above 0, at most 1)')),
   dropout_rate: Type.Optional(from('dropout_rate', 'Dropout rate (0-0.9)')),
@@ -41,7 +42,13 @@ const configProperties = {
 };
 
 export const TrainConfig = Type.Object(
-  { model_type: Type.Optional(from<Architecture>('model_type', 'Model architecture')), ...configProperties },
+  {
+    // The document's four architectures and its default, not the trainer's auto/minirocket.
+    model_type: Type.Optional(
+      Type.Unsafe<Architecture>({ type: 'string', enum: [...ARCHITECTURES], default: 'enhanced_cnn_lstm', description: 'Model architecture' }),
+    ),
+    ...configProperties,
+  },
   { additionalProperties: false, description: 'Training configuration; every field optional, defaults as documented' },
 );
 export type TrainConfigInput = Static<typeof TrainConfig>;

@@ -35,11 +35,12 @@ export const modelName = (modelType: string | undefined): string => `trained_mod
 
 /**
  * The document's configuration as the trainer's hyperparameters. A JSON row (or CSV line) is
- * one sample, so each sample is classified on its own: sequence_length 1.
+ * one sample, so each sample is classified on its own: sequence_length 1. The document's
+ * default architecture is stated, not left to the trainer's "auto" (issue #18).
  */
 function hyperparameters(config: Partial<TrainConfigInput>): Record<string, unknown> {
   const { subject_id, session_id, ...rest } = config;
-  return { ...rest, ...(subject_id ? { subject_id } : {}), ...(session_id ? { session_id } : {}), sequence_length: 1 };
+  return { model_type: DEFAULT_MODEL_TYPE, ...rest, ...(subject_id ? { subject_id } : {}), ...(session_id ? { session_id } : {}), sequence_length: 1 };
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -225,7 +226,8 @@ export class NeurolabService {
         dataset_id,
         validation_dataset_id,
         ...(test_dataset_id ? { test_dataset_id } : {}),
-        hyperparameters: hyperparameters(input.config ?? {}),
+        // The grid names every architecture: no default model_type beside it.
+        hyperparameters: (({ model_type: _m, ...rest }) => rest)(hyperparameters(input.config ?? {})),
         grid: { model_type: [...ARCHITECTURES] },
         repeats: input.n_repeats ?? 3,
         // One model per comparison, named by its id: every run a version, `best` the winner.

@@ -7,7 +7,8 @@ import path from 'node:path';
 import './fast-layers.js'; // registers the custom layers a model.json may name
 import './layers.js';
 import type { Normalization } from './data.js';
-import type { ModelType } from './models.js';
+import type { LabelType } from '../labels.js';
+import type { ResolvedModel } from './auto.js';
 import { tf } from './tf.js';
 
 export const MODEL_FILE = 'model.json';
@@ -15,11 +16,15 @@ export const WEIGHTS_FILE = 'weights.bin';
 export const PREPROCESSING_FILE = 'preprocessing.json';
 export const PREPROCESSING_FORMAT = 'trainyard.sequence-classifier.preprocessing';
 
-/** Everything needed to turn raw rows into the model's input, and its output into labels. */
+/**
+ * Everything needed to turn raw rows into the model's input, and its output into labels.
+ * Version 2 (issue #18) adds the optional fields below `session_id`; a version 1 file (stream
+ * mode, string labels) still loads and means what it meant.
+ */
 export interface Preprocessing {
   format: typeof PREPROCESSING_FORMAT;
-  version: 1;
-  model_type: ModelType;
+  version: 1 | 2;
+  model_type: ResolvedModel;
   label_column: string;
   /** Column the rows were sorted by (excluded from the features), or null for file order. */
   order_column: string | null;
@@ -31,6 +36,15 @@ export interface Preprocessing {
   classes: string[];
   subject_id?: string;
   session_id?: string;
+  /** Instance mode: the column that named recordings; predict then takes one recording per instance. */
+  instance_column?: string | null;
+  /** How a recording shorter than sequence_length is padded: rows of the training mean after its end. */
+  padding?: 'mean';
+  /** How a recording's windows are combined: the mean of their probabilities. */
+  aggregation?: 'mean_probability';
+  label_type?: LabelType;
+  /** The settings given as "auto" and what they resolved to. */
+  auto?: Record<string, unknown>;
 }
 
 export async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {

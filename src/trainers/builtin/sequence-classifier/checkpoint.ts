@@ -26,9 +26,29 @@ interface CheckpointFile {
   history: LoopState['history'];
   best: { epoch: number; val_loss: number; weights: EncodedTensor[] } | null;
   wait: number;
+  /** k-fold: the folds completed before this state, and which fit the state belongs to (null: the final or only one). */
+  cv?: FoldRecord[];
+  fold?: number | null;
 }
 
-export async function writeCheckpoint(dir: string, state: LoopState, step: number, fingerprint: string, elapsedS: number): Promise<string> {
+/** One cross-validation fold's outcome (details.cv.folds). */
+export interface FoldRecord {
+  fold: number;
+  train_units: number;
+  val_units: number;
+  best_epoch: number;
+  epochs_run: number;
+  accuracy: number;
+  macro_f1: number;
+  loss: number;
+}
+
+export interface Phase {
+  cv: FoldRecord[];
+  fold: number | null;
+}
+
+export async function writeCheckpoint(dir: string, state: LoopState, step: number, fingerprint: string, elapsedS: number, phase?: Phase): Promise<string> {
   const file = path.join(dir, `ckpt-${state.epoch}.json`);
   const opt = state.optimizer;
   const body: CheckpointFile = {
@@ -50,13 +70,18 @@ export async function writeCheckpoint(dir: string, state: LoopState, step: numbe
     history: state.history,
     best: state.best ? { epoch: state.best.epoch, val_loss: state.best.valLoss, weights: encodeTensors(state.best.weights) } : null,
     wait: state.wait,
+    ...(phase ? { cv: phase.cv, fold: phase.fold } : {}),
   };
   await writeAtomic(file, JSON.stringify(body));
   return file;
 }
 
 /** A checkpoint that does not fit this job is reported and ignored: training from scratch still succeeds. */
-export async function readCheckpoint(file: string, fingerprint: string, weightShapes: number[][]): Promise<{ state: LoopState; elapsedS: number } | null> {
+export async function readCheckpoint(
+  file: string,
+  fingerprint: string,
+  weightShapes: number[][],
+): Promise<{ state: LoopState; elapsedS: number; phase: Phase } | null> {
   let c: CheckpointFile;
   try {
     c = JSON.parse(await readFile(file, 'utf8')) as CheckpointFile;
@@ -94,5 +119,5 @@ export async function readCheckpoint(file: string, fingerprint: string, weightSh
     best: c.best ? { epoch: c.best.epoch, valLoss: c.best.val_loss, weights: decodeTensors(c.best.weights) } : null,
     wait: c.wait ?? 0,
   };
-  return { state, elapsedS: Number.isFinite(c.elapsed_s) ? c.elapsed_s : 0 };
+  return { state, elapsedS: Number.isFinite(c.elapsed_s) ? c.elapsed_s : 0, phase: { cv: Array.isArray(c.cv) ? c.cv : [], fold: c.fold ?? null } };
 }

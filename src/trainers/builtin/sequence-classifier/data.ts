@@ -15,6 +15,10 @@ const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 export interface Series {
   labelColumn: string;
   orderColumn: string | null;
+  /** Column naming the recording each row belongs to (dataset option instance_column), or null (stream mode). */
+  instanceColumn: string | null;
+  /** Instance mode: the recordings, each a contiguous run of rows [start, end) with one label. */
+  instances: Instance[] | null;
   features: string[];
   /** Raw values, row-major (rows × features), in time order; NaN where a cell was empty. */
   values: Float64Array;
@@ -23,10 +27,28 @@ export interface Series {
   unused: string[];
 }
 
+export interface Instance {
+  id: string;
+  start: number;
+  end: number;
+  label: string;
+}
+
 export interface Window {
   /** First row of the window in the series; it spans `sequence_length` rows. */
   start: number;
   label: string;
+  /** Rows of data when fewer than `sequence_length` (a short instance): the rest is padding (0, the training mean). */
+  length?: number;
+}
+
+export interface SeriesOptions {
+  /** Dataset option order_column: sorts rows (within each instance); else the first of ORDER_COLUMNS present. */
+  orderColumn?: string;
+  /** Dataset option instance_column: one recording per distinct value. */
+  instanceColumn?: string;
+  /** Imposed feature columns and their order (validation/test datasets, a warm start). */
+  features?: readonly string[];
 }
 
 /**
@@ -46,24 +68,45 @@ function orderKeys(cells: string[]): number[] | string[] {
 /**
  * Reads a dataset into a series. `features`, when given (the validation dataset, a warm start),
  * imposes the feature columns and their order; otherwise every numeric column except the
- * label and the ordering column is one.
+ * label, the ordering and the instance column is one. With an instance column the rows are
+ * grouped by instance, in order of first appearance, and sorted by the order column within
+ * each (a time column that restarts in every recording must not interleave recordings).
  */
 export async function loadSeries(
   files: readonly { path: string; filename?: string }[],
   labelColumn: string,
   what: string,
   warn: (message: string) => void,
-  features?: readonly string[],
+  opts: SeriesOptions = {},
 ): Promise<Series> {
+  const { features } = opts;
   const table = await readCsvTable(files);
   const labeled = withLabels(table, labelColumn, what);
   if (table.malformed > 0) warn(`${what}: skipped ${table.malformed} rows whose field count differs from the header`);
   if (labeled.unlabeled > 0) warn(`${what}: skipped ${labeled.unlabeled} rows with an empty "${labelColumn}"`);
   const { header } = table;
+  for (const [option, column] of [
+    ['order_column', opts.orderColumn],
+    ['instance_column', opts.instanceColumn],
+  ] as const) {
+    if (column !== undefined && !header.includes(column))
+      throw new TrainerError(`${what}: the ${option} "${column}" is not a column of the file (columns: ${header.map((h) => `"${h}"`).join(', ')})`);
+  }
+  const instanceColumn = opts.instanceColumn ?? null;
   const orderColumn =
-    ORDER_COLUMNS.map((name) => header.find((h) => h !== labelColumn && h.trim().toLowerCase() === name)).find((h) => h !== undefined) ?? null;
+    opts.orderColumn ??
+    ORDER_COLUMNS.map((name) => header.find((h) => h !== labelColumn && h !== instanceColumn && h.trim().toLowerCase() === name)).find(
+      (h) => h !== undefined,
+    ) ??
+    null;
 
   let order = labeled.rows.map((_, i) => i);
+  if (instanceColumn !== null) {
+    const at = header.indexOf(instanceColumn);
+    const kept = order.filter((i) => labeled.rows[i]![at]!.trim() !== '');
+    if (kept.length < order.length) warn(`${what}: skipped ${order.length - kept.length} rows with an empty "${instanceColumn}" (they belong to no recording)`);
+    order = kept;
+  }
   if (orderColumn !== null) {
     const at = header.indexOf(orderColumn);
     const timed = order.filter((i) => labeled.rows[i]![at]!.trim() !== '');
@@ -74,9 +117,31 @@ export async function loadSeries(
     // Array.prototype.sort is stable: rows with equal times keep their file order.
     order = timed.sort((a, b) => (keyOf.get(a)! < keyOf.get(b)! ? -1 : keyOf.get(a)! > keyOf.get(b)! ? 1 : 0));
   }
+  let instances: Instance[] | null = null;
+  if (instanceColumn !== null) {
+    // Stable grouping of the (time-sorted) rows: instances in order of first appearance in the file.
+    const at = header.indexOf(instanceColumn);
+    const firstSeen = new Map<string, number>();
+    [...order].sort((a, b) => a - b).forEach((i) => firstSeen.has(labeled.rows[i]![at]!.trim()) || firstSeen.set(labeled.rows[i]![at]!.trim(), firstSeen.size));
+    const groups: number[][] = Array.from({ length: firstSeen.size }, () => []);
+    for (const i of order) groups[firstSeen.get(labeled.rows[i]![at]!.trim())!]!.push(i);
+    instances = [];
+    let start = 0;
+    for (const rows of groups) {
+      const id = labeled.rows[rows[0]!]![at]!.trim();
+      const labels = new Set(rows.map((i) => labeled.labels[i]!));
+      if (labels.size > 1)
+        throw new TrainerError(
+          `${what}: instance "${id}" has more than one "${labelColumn}" value (${[...labels].map((l) => `"${l}"`).join(', ')}); an instance is one recording with one label: fix the label or the "${instanceColumn}" column`,
+        );
+      instances.push({ id, start, end: start + rows.length, label: labeled.labels[rows[0]!]! });
+      start += rows.length;
+    }
+    order = groups.flat();
+  }
 
   const numeric = header.filter((column, c) => {
-    if (column === labelColumn || column === orderColumn) return false;
+    if (column === labelColumn || column === orderColumn || column === instanceColumn) return false;
     let filled = 0;
     for (const i of order) {
       const v = labeled.rows[i]![c]!.trim();
@@ -95,7 +160,7 @@ export async function loadSeries(
     unused = numeric.filter((c) => !features.includes(c));
   } else {
     chosen = numeric;
-    const skipped = header.filter((c) => c !== labelColumn && c !== orderColumn && !numeric.includes(c));
+    const skipped = header.filter((c) => c !== labelColumn && c !== orderColumn && c !== instanceColumn && !numeric.includes(c));
     if (skipped.length > 0) warn(`${what}: non-numeric or empty columns ${skipped.map((c) => `"${c}"`).join(', ')} are not features; skipped`);
   }
   if (chosen.length === 0)
@@ -113,7 +178,7 @@ export async function loadSeries(
       values[r * d + j] = v === '' ? NaN : Number(v);
     });
   });
-  return { labelColumn, orderColumn, features: chosen, values, labels: order.map((i) => labeled.labels[i]!), unused };
+  return { labelColumn, orderColumn, instanceColumn, instances, features: chosen, values, labels: order.map((i) => labeled.labels[i]!), unused };
 }
 
 /** The same series with its feature columns in the given order (a subset or permutation of its own). */
@@ -182,7 +247,7 @@ export interface Normalization {
 export function fitNormalization(series: Series, windows: readonly Window[], sequenceLength: number): Normalization {
   const d = series.features.length;
   const covered = new Uint8Array(series.labels.length);
-  for (const w of windows) covered.fill(1, w.start, w.start + sequenceLength);
+  for (const w of windows) covered.fill(1, w.start, w.start + (w.length ?? sequenceLength));
   // Welford: a plain sum of squares loses precision on large-valued columns.
   const count = new Array<number>(d).fill(0);
   const mean = new Array<number>(d).fill(0);
@@ -205,12 +270,15 @@ export function fitNormalization(series: Series, windows: readonly Window[], seq
   return { mean, std };
 }
 
-/** Standardized windows as one [windows × sequence_length × features] array; a missing value becomes the mean (0). */
+/**
+ * Standardized windows as one [windows × sequence_length × features] array; a missing value
+ * becomes the mean (0), and so do the padding rows after a short instance's last row.
+ */
 export function windowData(series: Series, windows: readonly Window[], sequenceLength: number, norm: Normalization): Float32Array {
   const d = series.features.length;
   const out = new Float32Array(windows.length * sequenceLength * d);
   windows.forEach((w, k) => {
-    for (let t = 0; t < sequenceLength; t++) {
+    for (let t = 0; t < (w.length ?? sequenceLength); t++) {
       for (let j = 0; j < d; j++) {
         const v = series.values[(w.start + t) * d + j]!;
         out[(k * sequenceLength + t) * d + j] = Number.isNaN(v) ? 0 : (v - norm.mean[j]!) / norm.std[j]!;

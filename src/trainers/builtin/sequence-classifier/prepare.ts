@@ -1,61 +1,90 @@
 /**
- * From the job spec to training tensors: hyperparameters, the datasets as windows, the split,
- * normalization (fitted on training windows only, or kept from the previous version on a
- * warm start), class indices and class weights.
+ * From the job spec to training data: hyperparameters, the datasets as units of windows
+ * (recordings or blocks, units.ts), the split or the folds, the test set, the "auto" settings
+ * resolved, normalization (fitted on training windows only, or kept from the previous version
+ * on a warm start) and class indices. sets.ts turns units into tensors.
  */
 import type { JobSpec, SpecDataset } from '../../protocol.js';
-import { readHyperparameters } from '../hyperparameters.js';
+import { HyperparameterError, readHyperparameters } from '../hyperparameters.js';
 import { TrainerError } from '../runtime.js';
 import { loadModel, readPreprocessing } from './artifacts.js';
 import type { Preprocessing } from './artifacts.js';
-import { blocksOf, fitNormalization, loadSeries, reorderFeatures, splitWindows, windowData } from './data.js';
-import type { Normalization, Series, Window } from './data.js';
+import { labelTypeOf, readLabelType } from '../labels.js';
+import type { LabelType } from '../labels.js';
+import { STREAM_SEQUENCE_LENGTH, autoSequenceLength, chooseModelType, resolvePatience } from './auto.js';
+import type { ModelChoice, ResolvedModel } from './auto.js';
+import { fitNormalization, loadSeries, reorderFeatures } from './data.js';
+import type { Normalization, Series, SeriesOptions } from './data.js';
 import { MODEL_TYPES } from './models.js';
-import type { ModelType } from './models.js';
-import type { Batches } from './train.js';
 import type { tf } from './tf.js';
+import { splitUnits, stratifiedFolds, unitsOf } from './units.js';
+import type { Unit } from './units.js';
 
 export interface Hyper {
-  model_type: ModelType;
+  model_type: ModelChoice;
   epochs: number;
   batch_size: number;
   learning_rate: number;
+  lr_schedule: 'constant' | 'warmup_cosine';
   dropout_rate: number;
   l1_reg: number;
   l2_reg: number;
   use_separable: boolean;
   use_relative_pos: boolean;
-  sequence_length: number;
+  sequence_length: number | 'auto';
+  minirocket_features: number;
   validation_split: number;
-  patience: number;
+  /** k-fold cross-validation by instance (stream mode: by block); absent = one split. */
+  validation?: { folds: number };
+  patience: number | 'auto';
+  min_epochs: number;
   seed: number;
   subject_id?: string;
   session_id?: string;
 }
 
-/** Complete: the server filled in the catalog's defaults (catalog.ts); subject_id and session_id have none. */
+const intOrAuto = (v: unknown): boolean => v === 'auto' || Number.isInteger(v);
+
+/** Complete: the server filled in the catalog's defaults (catalog.ts); subject_id, session_id and validation have none. */
 export function readHyper(hp: Record<string, unknown>): Hyper {
-  return readHyperparameters<Hyper>(
-    hp,
+  // readHyperparameters checks one JSON kind per key; the integer-or-"auto" and object
+  // settings are checked here, with the same error.
+  const { sequence_length, patience, validation, ...plain } = hp;
+  const problems: string[] = [];
+  if (!intOrAuto(sequence_length)) problems.push(`sequence_length must be an integer or "auto", got ${JSON.stringify(sequence_length)}`);
+  if (!intOrAuto(patience)) problems.push(`patience must be an integer or "auto", got ${JSON.stringify(patience)}`);
+  const folds = (validation as { folds?: unknown } | undefined)?.folds;
+  if (validation !== undefined && !(Number.isInteger(folds) && (folds as number) >= 2))
+    problems.push(`validation must be {"folds": k} with an integer k ≥ 2, got ${JSON.stringify(validation)}`);
+  if (problems.length > 0) throw new HyperparameterError(`hyperparameters: ${problems.join('; ')}`);
+  const rest = readHyperparameters<Omit<Hyper, 'sequence_length' | 'patience' | 'validation'>>(
+    plain,
     {
-      model_type: MODEL_TYPES,
+      model_type: ['auto', 'minirocket', ...MODEL_TYPES],
       epochs: 'integer',
       batch_size: 'integer',
       learning_rate: 'number',
+      lr_schedule: ['constant', 'warmup_cosine'],
       dropout_rate: 'number',
       l1_reg: 'number',
       l2_reg: 'number',
       use_separable: 'boolean',
       use_relative_pos: 'boolean',
-      sequence_length: 'integer',
+      minirocket_features: 'integer',
       validation_split: 'number',
-      patience: 'integer',
+      min_epochs: 'integer',
       seed: 'integer',
       subject_id: 'string',
       session_id: 'string',
     },
     ['subject_id', 'session_id'],
   );
+  return {
+    ...rest,
+    sequence_length: sequence_length as number | 'auto',
+    patience: patience as number | 'auto',
+    ...(validation !== undefined ? { validation: { folds: folds as number } } : {}),
+  };
 }
 
 export interface WarmStart {
@@ -67,6 +96,7 @@ export interface WarmStart {
 export async function loadWarmStart(dir: string): Promise<WarmStart> {
   try {
     const prep = await readPreprocessing(dir);
+    if (prep.model_type === 'minirocket') throw new Error('a minirocket version has no network weights to continue from; train from scratch');
     const { model } = await loadModel(dir);
     return { dir, model, prep };
   } catch (err) {
@@ -77,15 +107,28 @@ export async function loadWarmStart(dir: string): Promise<WarmStart> {
 export interface Prepared {
   labelColumn: string;
   orderColumn: string | null;
+  instanceColumn: string | null;
   features: string[];
   classes: string[];
+  labelType: LabelType;
   sequenceLength: number;
-  modelType: ModelType;
+  modelType: ResolvedModel;
+  /** Which settings were "auto", with what they resolved to (result details, preprocessing.json). */
+  resolved: { model_type: ResolvedModel; sequence_length: number; patience: number; auto: string[] };
+  patience: number;
+  classIndex: Map<string, number>;
+  /** The training dataset and its units (instances, or blocks in stream mode). */
+  series: Series;
+  units: Unit[];
+  /** Indices into `units`: the single split (val empty without validation). */
+  split: { train: number[]; val: number[] };
+  /** A validation dataset, when given: scored instead of a split of `units`. */
+  valData: { series: Series; units: Unit[] } | null;
+  /** k-fold: each fold's validation units (null without `validation.folds`). */
+  folds: number[][] | null;
+  /** Fitted on the training units of `split` (k-fold: each fold fits its own; warm start: kept). */
   normalization: Normalization;
-  train: Batches;
-  val: Batches;
-  trainCounts: number[];
-  classWeights: number[];
+  test: { series: Series; units: Unit[]; id: string } | null;
   /** How validation was obtained, for the model card. */
   validation: string;
 }
@@ -119,76 +162,128 @@ function checkWarm(series: Series, warm: WarmStart): Series {
   return reorderFeatures(series, prev);
 }
 
-function toBatches(series: Series, windows: readonly Window[], sequenceLength: number, norm: Normalization, classIndex: Map<string, number>): Batches {
-  return { x: windowData(series, windows, sequenceLength, norm), y: Int32Array.from(windows, (w) => classIndex.get(w.label)!) };
+/** The dataset options that shape a series: a test dataset is read with its own. */
+function seriesOptions(ds: SpecDataset): SeriesOptions {
+  const text = (key: string): string | undefined => {
+    const v = ds.options?.[key];
+    return typeof v === 'string' && v.trim() !== '' ? v : undefined;
+  };
+  const instanceColumn = text('instance_column');
+  const orderColumn = text('order_column');
+  return { ...(instanceColumn ? { instanceColumn } : {}), ...(orderColumn ? { orderColumn } : {}) };
+}
+
+const lengthsOf = (series: Series): number[] => (series.instances ?? []).map((i) => i.end - i.start);
+
+/** Stream mode: the shortest run of one label (what bounds a window there). */
+function shortestRun(labels: readonly string[]): number {
+  let shortest = Infinity;
+  for (let i = 0; i < labels.length;) {
+    let j = i + 1;
+    while (j < labels.length && labels[j] === labels[i]) j++;
+    shortest = Math.min(shortest, j - i);
+    i = j;
+  }
+  return Number.isFinite(shortest) ? shortest : 0;
 }
 
 export async function prepare(spec: JobSpec, hyper: Hyper, warm: WarmStart | null, warn: (message: string) => void): Promise<Prepared> {
-  const labelColumn = labelColumnOf(spec.inputs.dataset);
-  let series = await loadSeries(spec.inputs.dataset.files, labelColumn, 'dataset', warn);
-  let sequenceLength = hyper.sequence_length;
-  let modelType = hyper.model_type;
+  const ds = spec.inputs.dataset;
+  const labelColumn = labelColumnOf(ds);
+  const options = seriesOptions(ds);
+  let series = await loadSeries(ds.files, labelColumn, 'dataset', warn, options);
+  if (warm) series = checkWarm(series, warm);
+  const instances = series.instances !== null;
+  const lengths = lengthsOf(series);
+
+  const auto: string[] = [];
+  let sequenceLength: number;
+  if (hyper.sequence_length === 'auto') {
+    auto.push('sequence_length');
+    sequenceLength = instances ? autoSequenceLength(lengths) : STREAM_SEQUENCE_LENGTH;
+  } else sequenceLength = hyper.sequence_length;
+  if (hyper.model_type === 'auto') auto.push('model_type');
+  let modelType = chooseModelType(hyper.model_type, {
+    instances,
+    trainInstances: instances ? lengths.length : series.labels.length,
+    shortestInstance: instances ? Math.min(...lengths) : shortestRun(series.labels),
+  });
   if (warm) {
-    series = checkWarm(series, warm);
     if (warm.prep.sequence_length !== sequenceLength)
       warn(`warm start: keeping the previous version's sequence_length ${warm.prep.sequence_length} (the model's input size), not ${sequenceLength}`);
     if (warm.prep.model_type !== modelType) warn(`warm start: keeping the previous version's architecture ${warm.prep.model_type}, not ${modelType}`);
     sequenceLength = warm.prep.sequence_length;
     modelType = warm.prep.model_type;
   }
+  if (hyper.patience === 'auto') auto.push('patience');
+  const patience = resolvePatience(hyper.patience, hyper.epochs);
 
+  const units = unitsOf(series, sequenceLength);
   const valDs = spec.inputs.validation_dataset;
-  let valSeries: Series | null = null;
-  let split: { train: Window[]; val: Window[] };
+  const folds = hyper.validation?.folds ?? null;
+  if (valDs && folds !== null)
+    throw new TrainerError(
+      `both a validation dataset (${valDs.id}) and validation.folds (${folds}) were given: pick one (drop validation.folds to validate on the dataset, or drop the validation dataset to cross-validate)`,
+    );
+  const unitName = instances ? 'recordings' : 'blocks of windows';
+  let valData: Prepared['valData'] = null;
+  let split: Prepared['split'];
   let validation: string;
+  let foldUnits: number[][] | null = null;
   if (valDs) {
     if (valDs.kind !== 'tabular-csv') throw new TrainerError(`validation dataset ${valDs.id} is of kind ${valDs.kind}; sequence-classifier needs tabular-csv`);
-    valSeries = await loadSeries(valDs.files, labelColumn, 'validation dataset', warn, series.features);
-    split = {
-      train: blocksOf(series.labels, sequenceLength).flatMap((b) => b.windows),
-      val: blocksOf(valSeries.labels, sequenceLength).flatMap((b) => b.windows),
-    };
+    const valSeries = await loadSeries(valDs.files, labelColumn, 'validation dataset', warn, { ...seriesOptions(valDs), features: series.features });
+    valData = { series: valSeries, units: unitsOf(valSeries, sequenceLength) };
+    split = { train: units.map((_, i) => i), val: [] };
     validation = `dataset ${valDs.id}`;
+  } else if (folds !== null) {
+    if (units.length < folds) throw new TrainerError(`validation.folds is ${folds} but the dataset has only ${units.length} ${unitName}: lower folds`);
+    foldUnits = stratifiedFolds(units, folds, hyper.seed);
+    split = { train: units.map((_, i) => i), val: [] };
+    validation = `${folds}-fold cross-validation over ${units.length} ${unitName}, stratified by label (seed ${hyper.seed}); the returned model is trained on all of them`;
   } else {
-    split = splitWindows(series.labels, sequenceLength, hyper.validation_split, hyper.seed);
-    validation = `${Math.round(hyper.validation_split * 100)}% of the blocks of windows, stratified by label (seed ${hyper.seed})`;
+    split = splitUnits(units, hyper.validation_split, hyper.seed);
+    validation = `${Math.round(hyper.validation_split * 100)}% of the ${unitName}, stratified by label (seed ${hyper.seed})`;
   }
-  if (split.train.length === 0) {
+  const trainWindows = split.train.flatMap((i) => units[i]!.windows);
+  if (trainWindows.length === 0) {
     throw new TrainerError(
-      `no training window: no run of ${sequenceLength} consecutive rows shares one "${labelColumn}" value; lower sequence_length or check the row order`,
+      instances
+        ? `no training recording: the dataset has no instance with a "${labelColumn}" value`
+        : `no training window: no run of ${sequenceLength} consecutive rows shares one "${labelColumn}" value; lower sequence_length or check the row order (or set the dataset's instance_column)`,
     );
   }
-
-  const classes = warm ? [...warm.prep.classes] : [...new Set(split.train.map((w) => w.label))].sort();
+  const classes = warm ? [...warm.prep.classes] : [...new Set(trainWindows.map((w) => w.label))].sort();
   if (classes.length < 2) throw new TrainerError(`training needs at least 2 classes in "${labelColumn}" among the training windows, found ${classes.length}`);
   const classIndex = new Map(classes.map((c, k) => [c, k]));
-  // A class the model cannot output cannot be scored; counting it would only measure that.
-  const knownVal = split.val.filter((w) => classIndex.has(w.label));
-  if (knownVal.length < split.val.length) warn(`validation: ignored ${split.val.length - knownVal.length} windows whose class is not in the training data`);
+  const normalization = warm ? warm.prep.normalization : fitNormalization(series, trainWindows, sequenceLength);
 
-  const normalization = warm ? warm.prep.normalization : fitNormalization(series, split.train, sequenceLength);
-  const train = toBatches(series, split.train, sequenceLength, normalization, classIndex);
-  const val = toBatches(valSeries ?? series, knownVal, sequenceLength, normalization, classIndex);
-
-  const trainCounts = classes.map(() => 0);
-  train.y.forEach((k) => trainCounts[k]!++);
-  const present = trainCounts.filter((c) => c > 0);
-  // Inverse frequency, normalised so the average weight per training window is 1; only when
-  // the imbalance is real, so a balanced dataset trains on the plain loss.
-  const imbalanced = Math.max(...present) > 1.1 * Math.min(...present);
-  const classWeights = trainCounts.map((c) => (!imbalanced ? 1 : c === 0 ? 0 : train.y.length / (present.length * c)));
+  let test: Prepared['test'] = null;
+  const testDs = spec.inputs.test_dataset;
+  if (testDs) {
+    if (testDs.kind !== 'tabular-csv') throw new TrainerError(`test dataset ${testDs.id} is of kind ${testDs.kind}; sequence-classifier needs tabular-csv`);
+    const testSeries = await loadSeries(testDs.files, labelColumnOf(testDs), 'test dataset', warn, { ...seriesOptions(testDs), features: series.features });
+    test = { series: testSeries, units: unitsOf(testSeries, sequenceLength), id: testDs.id };
+  }
   return {
     labelColumn,
     orderColumn: series.orderColumn,
+    instanceColumn: series.instanceColumn,
     features: series.features,
     classes,
+    labelType: warm?.prep.label_type ? readLabelType(warm.prep.label_type) : labelTypeOf(classes),
     sequenceLength,
     modelType,
+    resolved: { model_type: modelType, sequence_length: sequenceLength, patience, auto },
+    patience,
+    classIndex,
+    series,
+    units,
+    split,
+    valData,
+    folds: foldUnits,
     normalization,
-    train,
-    val,
-    trainCounts,
-    classWeights,
+    test,
     validation,
   };
 }

@@ -1,0 +1,57 @@
+/**
+ * The "auto" settings (issue #18), resolved once from the training data and recorded in the
+ * result details and preprocessing.json, so a version says what it actually ran with.
+ */
+import type { ModelType } from './models.js';
+
+/** What model_type may name: the deep architectures, MiniRocket, or auto. */
+export type ModelChoice = ModelType | 'minirocket' | 'auto';
+export type ResolvedModel = ModelType | 'minirocket';
+
+export interface DataShape {
+  /** Instance mode (dataset option instance_column). */
+  instances: boolean;
+  /** Training instances (instance mode) or training rows (stream mode). */
+  trainInstances: number;
+  /** Rows of the shortest training instance (stream mode: the shortest run of one label). */
+  shortestInstance: number;
+}
+
+/**
+ * Provisional rule, to be tuned from bench/: MiniRocket on small recording datasets (its
+ * kernels have length 9, so every recording needs at least 9 rows), a deep architecture
+ * otherwise.
+ */
+export function chooseModelType(asked: ModelChoice, data: DataShape): ResolvedModel {
+  if (asked !== 'auto') return asked;
+  return data.instances && data.trainInstances <= 2000 && data.shortestInstance >= 9 ? 'minirocket' : 'enhanced_cnn_lstm';
+}
+
+/** Without instances a window is a stretch of a continuous stream: 32 rows, as before issue #18. */
+export const STREAM_SEQUENCE_LENGTH = 32;
+
+/**
+ * sequence_length "auto" in instance mode: windows of about a quarter of a typical (median)
+ * recording, at least 16 rows, never longer than the shortest recording (so no training
+ * window is padded), capped at the catalog's 1024. Short windows with a soft vote over each
+ * recording beat whole-recording windows on small datasets: more, overlapping training
+ * examples per recording, and a vote that averages out the windows' errors. Measured
+ * (enhanced_cnn_lstm, 40 epochs, constant learning rate, cpu backend, standard train/test
+ * splits, test accuracy per recording, one seed): BasicMotions auto 25 rows 100% vs whole 100
+ * rows 60%; GunPoint auto 38 rows 64.7% vs whole 150 rows 50.7%; JapaneseVowels (7-29 rows)
+ * auto 7 rows 93.0% vs 16 rows (short recordings padded) 88.1%.
+ */
+export function autoSequenceLength(lengths: readonly number[]): number {
+  if (lengths.length === 0) return STREAM_SEQUENCE_LENGTH;
+  const sorted = [...lengths].sort((a, b) => a - b);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return Math.max(1, Math.min(1024, sorted[0]!, Math.max(16, Math.ceil(median / 4))));
+}
+
+/**
+ * patience "auto". merge: replace with train.ts's exported resolvePatience(p, epochs) (the
+ * loop helper owns it); this placeholder only keeps the branch self-contained.
+ */
+export function resolvePatience(patience: number | 'auto', epochs: number): number {
+  return patience === 'auto' ? Math.max(10, Math.ceil(epochs / 5)) : patience;
+}
