@@ -69,7 +69,7 @@ interface Gcv {
 }
 
 /** Leave-one-out choice of alpha on the centred, scaled rows Z (n × F), centred targets Yc (n × T). */
-function gcv(Z: Float32Array, n: number, F: number, Yc: Float64Array, T: number): Gcv {
+function gcv(Z: Float64Array, n: number, F: number, Yc: Float64Array, T: number): Gcv {
   const K = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     const zi = i * F;
@@ -131,9 +131,13 @@ function gcv(Z: Float32Array, n: number, F: number, Yc: Float64Array, T: number)
   return best!;
 }
 
-/** Rows `rows` of X, centred by `mean` and divided by `scale`. */
-function centredScaled(X: Float32Array, rows: ArrayLike<number>, F: number, mean: Float64Array, scale: Float64Array): Float32Array {
-  const Z = new Float32Array(rows.length * F);
+/**
+ * Rows `rows` of X, centred by `mean` and divided by `scale`, in float64: centring in float32
+ * leaves the constant direction with a small non-zero Gram eigenvalue, which the unpenalised
+ * intercept correction assumes is zero, and skews the leave-one-out error at small alphas.
+ */
+function centredScaled(X: Float32Array, rows: ArrayLike<number>, F: number, mean: Float64Array, scale: Float64Array): Float64Array {
+  const Z = new Float64Array(rows.length * F);
   for (let r = 0; r < rows.length; r++) {
     const o = rows[r]! * F;
     for (let f = 0; f < F; f++) Z[r * F + f] = (X[o + f]! - mean[f]!) / scale[f]!;
