@@ -47,7 +47,7 @@ export async function fitMiniRocket(
   const stop = async (): Promise<boolean> => (hooks.shouldStop ? await hooks.shouldStop() : false);
 
   // Dilations fit the longest series (the variable-length reference's default reference length).
-  const referenceLength = Math.max(KERNEL_LENGTH, ...train.map((s) => s.length));
+  const referenceLength = train.reduce((m, s) => Math.max(m, s.length), KERNEL_LENGTH);
   const { dilations, featuresPerDilation } = fitDilations(referenceLength, requested);
   const combos = fitChannelCombinations(channels, NUM_KERNELS * dilations.length, new Rng(opts.seed));
   const params: KernelParameters = { referenceLength, channels, dilations, featuresPerDilation, ...combos };

@@ -13,6 +13,7 @@ export const MODEL_FILE = 'minirocket.json';
 export const WEIGHTS_FILE = 'minirocket.bin';
 const FORMAT = 'trainyard-minirocket';
 const VERSION = 1;
+const BLOCK = 256;
 
 export interface MiniRocketModel {
   readonly channels: number;
@@ -62,8 +63,15 @@ export class FittedMiniRocket implements MiniRocketModel {
     return out;
   }
 
+  /** Scored in blocks, so a large batch never holds more than BLOCK rows of features. */
   decision(series: Series[]): Float32Array {
-    return this.scores(this.features(series), series.length);
+    const K = this.classes;
+    const out = new Float32Array(series.length * K);
+    for (let from = 0; from < series.length; from += BLOCK) {
+      const block = series.slice(from, from + BLOCK);
+      out.set(this.scores(this.features(block), block.length), from * K);
+    }
+    return out;
   }
 
   /** Ridge scores of precomputed features. */
