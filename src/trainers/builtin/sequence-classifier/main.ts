@@ -82,7 +82,16 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
   const outcome = await trainLoop(
     model,
     { train: prep.train, val: prep.val, windowShape, classes: prep.classes.length, classWeights: prep.classWeights },
-    { epochs: hyper.epochs, batchSize: hyper.batch_size, learningRate: hyper.learning_rate, patience: hyper.patience, seed: hyper.seed },
+    // The old behaviour until readHyper reads lr_schedule and min_epochs (issue #18, seqcore's part).
+    {
+      epochs: hyper.epochs,
+      batchSize: hyper.batch_size,
+      learningRate: hyper.learning_rate,
+      lrSchedule: 'constant',
+      patience: hyper.patience,
+      minEpochs: 0,
+      seed: hyper.seed,
+    },
     {
       stop,
       progress,
