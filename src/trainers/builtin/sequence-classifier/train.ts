@@ -1,7 +1,8 @@
 /**
  * The training loop: Adam on class-weighted cross-entropy plus the layers' L1/L2 penalties,
- * per-epoch validation metrics, early stopping on val_loss with the best weights restored,
- * and the epoch-boundary state a SIGTERM checkpoint needs to resume exactly.
+ * a per-batch learning-rate schedule, per-epoch validation metrics, early stopping on
+ * val_loss (never before min_epochs) with the best weights restored, and the epoch-boundary
+ * state a SIGTERM checkpoint needs to resume exactly.
  *
  * A hand-written loop rather than model.fit: fit shuffles with Math.random, cannot stop
  * between batches with a consistent state to save, and hides the optimizer state.
@@ -35,11 +36,18 @@ export interface TrainInput {
   classWeights: number[];
 }
 
+export type LrSchedule = 'constant' | 'warmup_cosine';
+
 export interface TrainConfig {
   epochs: number;
   batchSize: number;
+  /** The base rate: constant, or the peak of warmup_cosine. */
   learningRate: number;
+  lrSchedule: LrSchedule;
+  /** Epochs without a val_loss improvement before stopping; 0 = no early stopping (resolvePatience turns 'auto' into a number). */
   patience: number;
+  /** Early stopping never ends a run before this many epochs. */
+  minEpochs: number;
   seed: number;
 }
 
@@ -70,6 +78,42 @@ export interface LoopHooks {
 }
 
 export type LoopOutcome = { stopped: true } | { stopped: false; history: EpochRecord[]; bestEpoch: number; epochsRun: number; earlyStopped: boolean };
+
+/** warmup_cosine: the share of the epochs spent warming up (at least one epoch), and where the decay ends. */
+const WARMUP_SHARE = 0.05;
+const FINAL_LR_SHARE = 0.05;
+
+/**
+ * The learning rate for one batch: a pure function of the position in the run (epoch from 1,
+ * batch from 0), never of state, so a run resumed from a checkpoint replays the same rates.
+ * warmup_cosine rises linearly batch by batch over the first max(1, 5%) of the epochs (Adam's
+ * first steps on freshly initialised weights are the unstable ones), then follows half a
+ * cosine down to 5% of the base rate at the last batch of the last epoch.
+ */
+export function learningRateAt(
+  cfg: Pick<TrainConfig, 'epochs' | 'learningRate' | 'lrSchedule'>,
+  epoch: number,
+  batch: number,
+  batchesPerEpoch: number,
+): number {
+  if (cfg.lrSchedule === 'constant') return cfg.learningRate;
+  const step = (epoch - 1) * batchesPerEpoch + batch;
+  const total = cfg.epochs * batchesPerEpoch;
+  const warmup = Math.max(1, Math.round(WARMUP_SHARE * cfg.epochs)) * batchesPerEpoch;
+  if (step < warmup) return (cfg.learningRate * (step + 1)) / warmup;
+  const decay = total - 1 - warmup;
+  const progress = decay > 0 ? Math.min(1, (step - warmup) / decay) : 1;
+  return cfg.learningRate * (FINAL_LR_SHARE + (1 - FINAL_LR_SHARE) * 0.5 * (1 + Math.cos(Math.PI * progress)));
+}
+
+/**
+ * patience 'auto': a tenth of the epoch budget, at least 5 (the old fixed default). A fixed
+ * patience that suits 30 epochs stops a 100-epoch run on the first plateau, long before a
+ * decaying learning rate has done its work (measurements: bench/README.md).
+ */
+export function resolvePatience(patience: number | 'auto', epochs: number): number {
+  return patience === 'auto' ? Math.max(5, Math.ceil(epochs / 10)) : patience;
+}
 
 /** Split and shuffle draw from separate streams, so changing the epoch count never changes the split. */
 const SHUFFLE_SALT = 0x5bd1e995;
@@ -133,6 +177,8 @@ export async function trainLoop(model: tf.LayersModel, input: TrainInput, cfg: T
   const hasVal = val.y.length > 0;
   const earlyStopping = cfg.patience > 0 && hasVal;
   const opt = tf.train.adam(cfg.learningRate);
+  // The rate Adam reads on every step (a protected field in the typings, public at run time).
+  const adam = opt as unknown as { learningRate: number };
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const rng = new Rng(cfg.seed ^ SHUFFLE_SALT);
   let history: EpochRecord[] = [];
@@ -180,6 +226,7 @@ export async function trainLoop(model: tf.LayersModel, input: TrainInput, cfg: T
         yb[r * classes + train.y[row]!] = 1;
         wb[r] = classWeights[train.y[row]!]!;
       });
+      adam.learningRate = learningRateAt(cfg, epoch, b, batches);
       reseedDropout(Math.imul(cfg.seed ^ 0x68e31da4, 1_000_003) + epoch * 65_537 + b);
       const kept: { predicted?: tf.Tensor } = {};
       const [xt, yt, wt] = [
@@ -225,7 +272,9 @@ export async function trainLoop(model: tf.LayersModel, input: TrainInput, cfg: T
         disposeAll(best?.weights);
         best = { epoch, valLoss, weights: model.getWeights().map((w) => w.clone()) };
         wait = 0;
-      } else if (++wait >= cfg.patience) {
+      } else if (++wait >= cfg.patience && epoch >= cfg.minEpochs) {
+        // Patience counts from the last improvement even before min_epochs, so a run that has
+        // long stopped improving ends as soon as min_epochs allows.
         earlyStopped = epoch < cfg.epochs;
         break;
       }
