@@ -353,3 +353,31 @@ describe('training on recordings', () => {
     }
   });
 });
+
+describe('MiniRocket through the trainer', () => {
+  it('is what model_type auto picks on a small recording dataset: whole recordings, test figures, a predictor that answers per recording', async () => {
+    const [run, shuffled] = await Promise.all([
+      train({ model_type: 'auto', minirocket_features: 840 }, { test: 'test.csv' }),
+      train({ model_type: 'auto', minirocket_features: 840 }, { test: 'test-shuffled.csv' }),
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const { metrics: m, details } = resultOf(run);
+    // 48 training recordings of 16-40 rows: MiniRocket, one window per recording (the longest, 40).
+    expect(details).toMatchObject({ model_type: 'minirocket', resolved: { model_type: 'minirocket', sequence_length: 40 } });
+    expect(m.test_accuracy).toBeGreaterThanOrEqual(0.9);
+    expect(m.val_accuracy).toBeGreaterThanOrEqual(0.8);
+    const files = ofType(run, 'artifact').map((a) => a.name);
+    expect(files).toEqual(expect.arrayContaining(['minirocket.json', 'minirocket.bin', 'preprocessing.json']));
+    expect(files).not.toContain('weights.bin');
+    // The test set never reaches the fit: same model bytes, other test figures.
+    expect(readFileSync(path.join(shuffled.out, 'minirocket.bin')).equals(readFileSync(path.join(run.out, 'minirocket.bin')))).toBe(true);
+    expect(resultOf(shuffled).metrics.test_accuracy).toBeLessThan(0.6);
+
+    const predictor = await loadPredictor(run.out);
+    const rec = testRecs[4]!;
+    const [p] = await predictor.predict([rec.rows.map(([, a, b]) => ({ a, b }))]);
+    expect(p!.label).toBe(Number(rec.label));
+    expect(Object.keys(p!.probabilities).sort()).toEqual(CLASSES);
+    predictor.dispose();
+  }, 120_000);
+});

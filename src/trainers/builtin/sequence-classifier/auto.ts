@@ -48,10 +48,4 @@ export function autoSequenceLength(lengths: readonly number[]): number {
   return Math.max(1, Math.min(1024, sorted[0]!, Math.max(16, Math.ceil(median / 4))));
 }
 
-/**
- * patience "auto". merge: replace with train.ts's exported resolvePatience(p, epochs) (the
- * loop helper owns it); this placeholder only keeps the branch self-contained.
- */
-export function resolvePatience(patience: number | 'auto', epochs: number): number {
-  return patience === 'auto' ? Math.max(10, Math.ceil(epochs / 5)) : patience;
-}
+export { resolvePatience } from './train.js';

@@ -4,11 +4,11 @@
  * class probabilities per window, save artifacts. The deep (TensorFlow.js) architectures are
  * one implementation; MiniRocket (./minirocket/) plugs in as another.
  */
-import { TrainerError } from '../runtime.js';
 import type { ProgressReporter, StopSignal } from '../runtime.js';
 import { MODEL_FILE, WEIGHTS_FILE, loadModel, saveModel } from './artifacts.js';
 import type { ResolvedModel } from './auto.js';
 import { buildModel } from './models.js';
+import { RocketLearner } from './rocket-learner.js';
 import type { Hyper, WarmStart } from './prepare.js';
 import type { SampleSet } from './sets.js';
 import { predictProbs, trainLoop } from './train.js';
@@ -77,8 +77,15 @@ class DeepLearner implements Learner {
     return trainLoop(
       this.model,
       { train: plan.train, val: plan.val, windowShape: this.shape, classes: this.s.classes, classWeights: plan.classWeights },
-      // merge: pass minEpochs: h.min_epochs and lrSchedule: h.lr_schedule once train.ts's TrainConfig has them.
-      { epochs: plan.epochs, batchSize: h.batch_size, learningRate: h.learning_rate, patience: plan.patience, seed: h.seed },
+      {
+        epochs: plan.epochs,
+        batchSize: h.batch_size,
+        learningRate: h.learning_rate,
+        lrSchedule: h.lr_schedule,
+        minEpochs: plan.patience > 0 ? h.min_epochs : 0,
+        patience: plan.patience,
+        seed: h.seed,
+      },
       hooks,
       resume,
     );
@@ -107,8 +114,13 @@ class DeepLearner implements Learner {
 /** A fresh learner (each cross-validation fold gets its own); a warm start reloads the previous version's weights. */
 export async function createLearner(s: LearnerSpec): Promise<Learner> {
   if (s.modelType === 'minirocket')
-    // merge: the lead wires ./minirocket/ (fitMiniRocket/loadMiniRocket) in here.
-    throw new TrainerError('model_type minirocket is not available in this build; choose original, enhanced_cnn_lstm, resnet_lstm or transformer');
+    return new RocketLearner({
+      sequenceLength: s.sequenceLength,
+      features: s.features,
+      classes: s.classes,
+      numFeatures: s.hyper.minirocket_features,
+      seed: s.hyper.seed,
+    });
   const h = s.hyper;
   const model = s.warm
     ? (await loadModel(s.warm.dir)).model

@@ -8,6 +8,7 @@
  */
 import { loadModel, readPreprocessing } from './artifacts.js';
 import type { Preprocessing } from './artifacts.js';
+import { loadRocket, windowsAsSeries } from './rocket-learner.js';
 import { initBackend, tf } from './tf.js';
 import { instanceWindows, vote } from './units.js';
 import { readLabelType, typedLabel } from '../labels.js';
@@ -70,17 +71,52 @@ function encodeRows(p: Preprocessing, instance: unknown, at: number): { values: 
   return { values, rows: rows.length, filled };
 }
 
-export async function loadPredictor(dir: string): Promise<Predictor> {
+/** Class probabilities per window [count × n × d] → [count × classes], whatever the model family. */
+interface Scorer {
+  score(x: Float32Array, count: number): Promise<Float32Array>;
+  bytes: number;
+  release(): void;
+}
+
+async function deepScorer(dir: string, prep: Preprocessing): Promise<Scorer> {
   await initBackend();
-  const prep = await readPreprocessing(dir);
   const { model, bytes } = await loadModel(dir);
-  const [n, d, k] = [prep.sequence_length, prep.features.length, prep.classes.length];
-  const labelType = readLabelType(prep.label_type);
+  const [n, d] = [prep.sequence_length, prep.features.length];
   const inputShape = model.inputs[0]?.shape;
   if (inputShape?.[1] !== n || inputShape?.[2] !== d) {
     model.dispose();
     throw new Error(`model.json expects windows of ${inputShape?.slice(1).join('×')}, preprocessing.json describes ${n}×${d}`);
   }
+  return {
+    bytes,
+    async score(x, count) {
+      const output = tf.tidy(() => model.predict(tf.tensor3d(x, [count, n, d])) as tf.Tensor);
+      const probs = (await output.data()) as Float32Array;
+      output.dispose();
+      return probs;
+    },
+    release: () => model.dispose(),
+  };
+}
+
+async function rocketScorer(dir: string, prep: Preprocessing): Promise<Scorer> {
+  const model = await loadRocket(dir);
+  if (model.channels !== prep.features.length || model.classes !== prep.classes.length)
+    throw new Error(
+      `minirocket.json has ${model.channels} channels and ${model.classes} classes, preprocessing.json ${prep.features.length} and ${prep.classes.length}`,
+    );
+  return {
+    bytes: model.numFeatures * (model.classes + 2) * 4,
+    score: async (x) => model.probabilities(windowsAsSeries(x, prep.sequence_length, prep.features.length)),
+    release: () => undefined,
+  };
+}
+
+export async function loadPredictor(dir: string): Promise<Predictor> {
+  const prep = await readPreprocessing(dir);
+  const [n, d, k] = [prep.sequence_length, prep.features.length, prep.classes.length];
+  const labelType = readLabelType(prep.label_type);
+  const { score, bytes, release } = prep.model_type === 'minirocket' ? await rocketScorer(dir, prep) : await deepScorer(dir, prep);
   let disposed = false;
   return {
     bytes,
@@ -95,9 +131,7 @@ export async function loadPredictor(dir: string): Promise<Predictor> {
       const windows = encoded.flatMap((e, g) => instanceWindows(0, e.rows, n, '').map((w) => ({ ...w, g })));
       const x = new Float32Array(windows.length * n * d);
       windows.forEach((w, i) => x.set(encoded[w.g]!.values.subarray(w.start * d, (w.start + (w.length ?? n)) * d), i * n * d));
-      const output = tf.tidy(() => model.predict(tf.tensor3d(x, [windows.length, n, d])) as tf.Tensor);
-      const windowProbs = (await output.data()) as Float32Array;
-      output.dispose();
+      const windowProbs = await score(x, windows.length);
       const probs = vote(
         windowProbs,
         Int32Array.from(windows, (w) => w.g),
@@ -115,7 +149,7 @@ export async function loadPredictor(dir: string): Promise<Predictor> {
       });
     },
     dispose(): void {
-      if (!disposed) model.dispose();
+      if (!disposed) release();
       disposed = true;
     },
   };

@@ -197,17 +197,24 @@ export async function prepare(spec: JobSpec, hyper: Hyper, warm: WarmStart | nul
   const lengths = lengthsOf(series);
 
   const auto: string[] = [];
-  let sequenceLength: number;
-  if (hyper.sequence_length === 'auto') {
-    auto.push('sequence_length');
-    sequenceLength = instances ? autoSequenceLength(lengths) : STREAM_SEQUENCE_LENGTH;
-  } else sequenceLength = hyper.sequence_length;
+  if (hyper.sequence_length === 'auto') auto.push('sequence_length');
   if (hyper.model_type === 'auto') auto.push('model_type');
   let modelType = chooseModelType(hyper.model_type, {
     instances,
     trainInstances: instances ? lengths.length : series.labels.length,
     shortestInstance: instances ? Math.min(...lengths) : shortestRun(series.labels),
   });
+  // MiniRocket reads a whole recording at once (its features are pooled over time, no vote
+  // needed): the window is the longest recording, shorter ones padded. The deep
+  // architectures learn from shorter windows and vote (autoSequenceLength).
+  let sequenceLength =
+    hyper.sequence_length !== 'auto'
+      ? hyper.sequence_length
+      : !instances
+        ? STREAM_SEQUENCE_LENGTH
+        : modelType === 'minirocket'
+          ? Math.min(1024, Math.max(...lengths))
+          : autoSequenceLength(lengths);
   if (warm) {
     if (warm.prep.sequence_length !== sequenceLength)
       warn(`warm start: keeping the previous version's sequence_length ${warm.prep.sequence_length} (the model's input size), not ${sequenceLength}`);
