@@ -51,8 +51,8 @@ describe('trainers', () => {
       expect.arrayContaining(['linear-classifier', 'sequence-classifier', 'text-classifier', 'lora-diffusion', 'lora-causal-lm', 'hf-sequence-classifier']),
     );
     const seq = r.body.data.find((x: { id: string }) => x.id === 'sequence-classifier');
-    expect(seq.hyperparameters.properties.epochs).toMatchObject({ minimum: 1, maximum: 200, default: 30 });
-    expect(seq.hyperparameters.properties.model_type.enum).toEqual(['original', 'enhanced_cnn_lstm', 'resnet_lstm', 'transformer']);
+    expect(seq.hyperparameters.properties.epochs).toMatchObject({ minimum: 1, maximum: 500, default: 100 });
+    expect(seq.hyperparameters.properties.model_type.enum).toEqual(['auto', 'minirocket', 'original', 'enhanced_cnn_lstm', 'resnet_lstm', 'transformer']);
     expect(seq.hyperparameters.additionalProperties).toBe(false);
     const lora = r.body.data.find((x: { id: string }) => x.id === 'lora-diffusion');
     expect(lora.dataset).toMatchObject({ kinds: ['image-set'], min_images: 10, max_images: 30 });

@@ -247,7 +247,7 @@ describe('neurolab: training', () => {
     const row = { alpha: 0.5, beta: 0.3, theta: 0.2, delta: 0.1, gamma: 0.4 };
     const p = await main.post('/v1/models/trained_model_enhanced_cnn_lstm/predict', { version: 1, instances: [[row]] }, admin);
     expect(p.status, JSON.stringify(p.body)).toBe(200);
-    expect(['0', '1', '2']).toContain(p.body.predictions[0].label);
+    expect([0, 1, 2]).toContain(p.body.predictions[0].label); // integer classes come back as integers (issue #18);
   }, 90_000);
 
   it('trains the document’s two-row CSV from a multipart upload (file first, as in its curl line) on the facade’s own port', async () => {
