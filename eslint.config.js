@@ -4,7 +4,19 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'trainers/python/**', 'web/vendor/**', '.venv-trainers/**', '.venv-fuzz/**', '.venv/**'],
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'data/**',
+      'coverage/**',
+      'trainers/python/**',
+      'web/vendor/**',
+      '.venv-trainers/**',
+      '.venv-fuzz/**',
+      '.venv/**',
+      '.venv-tools/**',
+      '.venv-bench/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
