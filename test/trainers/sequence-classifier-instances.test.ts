@@ -192,10 +192,11 @@ describe('instances in the data', () => {
     expect(autoSequenceLength([100, 100])).toBe(25);
     expect(autoSequenceLength([7, 15, 29])).toBe(7);
     expect(autoSequenceLength([150, 150])).toBe(38);
-    expect(chooseModelType('auto', { instances: true, trainInstances: 40, shortestInstance: 100 })).toBe('minirocket');
-    expect(chooseModelType('auto', { instances: true, trainInstances: 40, shortestInstance: 8 })).toBe('enhanced_cnn_lstm');
-    expect(chooseModelType('auto', { instances: false, trainInstances: 40, shortestInstance: 100 })).toBe('enhanced_cnn_lstm');
-    expect(chooseModelType('transformer', { instances: true, trainInstances: 40, shortestInstance: 100 })).toBe('transformer');
+    expect(chooseModelType('auto', { instances: true, trainInstances: 40, longestInstance: 100 })).toBe('minirocket');
+    expect(chooseModelType('auto', { instances: true, trainInstances: 2001, longestInstance: 100 })).toBe('enhanced_cnn_lstm');
+    expect(chooseModelType('auto', { instances: true, trainInstances: 40, longestInstance: 8 })).toBe('enhanced_cnn_lstm');
+    expect(chooseModelType('auto', { instances: false, trainInstances: 40, longestInstance: 100 })).toBe('enhanced_cnn_lstm');
+    expect(chooseModelType('transformer', { instances: true, trainInstances: 40, longestInstance: 100 })).toBe('transformer');
     const hp = readHyper(specHyperparameters(sequenceClassifier, { validation: { folds: 3 } }));
     expect(hp).toMatchObject({ model_type: 'auto', sequence_length: 'auto', patience: 'auto', validation: { folds: 3 }, min_epochs: 10 });
     expect(() => readHyper({ ...hp, sequence_length: 'long' })).toThrow(/sequence_length must be an integer or "auto"/);

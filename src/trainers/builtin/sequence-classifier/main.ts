@@ -123,8 +123,10 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
   const per = prep.sequenceLength * prep.features.length;
   learner.predict(timed.x.subarray(0, per)); // warm-up
   const t0 = performance.now();
-  const windowProbs = learner.predict(timed.x);
+  const timedProbs = learner.predict(timed.x);
   const inferenceMs = (performance.now() - t0) / timed.y.length;
+  const windowProbs = fits.valProbs && timed === val ? fits.valProbs : timedProbs;
+  if (fits.refitUnits) log('info', `MiniRocket: validation scored on the split; the returned model is refitted on all ${fits.refitUnits} training units`);
   const hasVal = val.y.length > 0;
   const final = scoreGroups(windowProbs, timed, k);
   const windowScores = score(windowProbs, timed.y, k);

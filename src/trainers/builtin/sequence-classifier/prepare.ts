@@ -175,16 +175,16 @@ function seriesOptions(ds: SpecDataset): SeriesOptions {
 
 const lengthsOf = (series: Series): number[] => (series.instances ?? []).map((i) => i.end - i.start);
 
-/** Stream mode: the shortest run of one label (what bounds a window there). */
-function shortestRun(labels: readonly string[]): number {
-  let shortest = Infinity;
+/** Stream mode: the longest run of one label. */
+function longestRun(labels: readonly string[]): number {
+  let longest = 0;
   for (let i = 0; i < labels.length;) {
     let j = i + 1;
     while (j < labels.length && labels[j] === labels[i]) j++;
-    shortest = Math.min(shortest, j - i);
+    longest = Math.max(longest, j - i);
     i = j;
   }
-  return Number.isFinite(shortest) ? shortest : 0;
+  return longest;
 }
 
 export async function prepare(spec: JobSpec, hyper: Hyper, warm: WarmStart | null, warn: (message: string) => void): Promise<Prepared> {
@@ -202,7 +202,7 @@ export async function prepare(spec: JobSpec, hyper: Hyper, warm: WarmStart | nul
   let modelType = chooseModelType(hyper.model_type, {
     instances,
     trainInstances: instances ? lengths.length : series.labels.length,
-    shortestInstance: instances ? Math.min(...lengths) : shortestRun(series.labels),
+    longestInstance: instances ? Math.max(...lengths) : longestRun(series.labels),
   });
   // MiniRocket reads a whole recording at once (its features are pooled over time, no vote
   // needed): the window is the longest recording, shorter ones padded. The deep
