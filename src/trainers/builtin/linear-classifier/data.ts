@@ -73,18 +73,24 @@ export function withLabels(table: Table, labelColumn: string, what = 'dataset'):
   return { rows, labels, unlabeled: table.rows.length - rows.length };
 }
 
-/**
- * Each class is shuffled and split on its own so rare classes show up in validation in the
- * same proportion as in training. A class keeps at least one row in training (a class the
- * model never saw cannot be predicted). Indices come back sorted, independent of class order.
- */
-export function stratifiedSplit(labels: readonly string[], fraction: number, seed: number): { train: number[]; val: number[] } {
+/** Row indices of each class, in row order. */
+function indicesByClass(labels: readonly string[]): Map<string, number[]> {
   const byClass = new Map<string, number[]>();
   labels.forEach((label, i) => {
     const list = byClass.get(label);
     if (list) list.push(i);
     else byClass.set(label, [i]);
   });
+  return byClass;
+}
+
+/**
+ * Each class is shuffled and split on its own so rare classes show up in validation in the
+ * same proportion as in training. A class keeps at least one row in training (a class the
+ * model never saw cannot be predicted). Indices come back sorted, independent of class order.
+ */
+export function stratifiedSplit(labels: readonly string[], fraction: number, seed: number): { train: number[]; val: number[] } {
+  const byClass = indicesByClass(labels);
   const rng = new Rng(seed);
   const train: number[] = [];
   const val: number[] = [];
@@ -254,12 +260,7 @@ export function encodeRows(enc: Encoding, header: readonly string[], rows: reado
  * where the previous class stopped so fold sizes differ by at most one. Returns each row's fold.
  */
 export function stratifiedFolds(labels: readonly string[], k: number, seed: number): Int32Array {
-  const byClass = new Map<string, number[]>();
-  labels.forEach((label, i) => {
-    const list = byClass.get(label);
-    if (list) list.push(i);
-    else byClass.set(label, [i]);
-  });
+  const byClass = indicesByClass(labels);
   const rng = new Rng(seed);
   const fold = new Int32Array(labels.length);
   let next = 0;

@@ -5,8 +5,7 @@
  * within one run of a label (data.ts blocksOf). A unit is never divided: no recording is in
  * both training and validation, and no validation window shares a row with a training one.
  */
-import { stratifiedSplit } from '../linear-classifier/data.js';
-import { Rng } from '../runtime.js';
+import { stratifiedFolds as rowFolds, stratifiedSplit } from '../linear-classifier/data.js';
 import { blocksOf, strideFor } from './data.js';
 import type { Instance, Series, Window } from './data.js';
 
@@ -50,20 +49,19 @@ export function splitUnits(units: readonly Unit[], fraction: number, seed: numbe
 }
 
 /**
- * Stratified k-fold over units: each label's units shuffled (seeded) and dealt round-robin,
- * continuing across labels, so every fold gets each class in proportion and the fold sizes
- * differ by at most one. Returns the validation units of each fold.
+ * Stratified k-fold over units (linear-classifier's row folds, dealt over units): every fold
+ * gets each class in proportion, fold sizes differ by at most one. Returns the validation
+ * units of each fold.
  */
 export function stratifiedFolds(units: readonly Unit[], k: number, seed: number): number[][] {
-  const byLabel = new Map<string, number[]>();
-  units.forEach((u, i) => (byLabel.get(u.label) ?? byLabel.set(u.label, []).get(u.label)!).push(i));
-  const rng = new Rng(seed ^ 0x3c6ef372);
+  const foldOf = rowFolds(
+    units.map((u) => u.label),
+    k,
+    seed ^ 0x3c6ef372,
+  );
   const folds: number[][] = Array.from({ length: k }, () => []);
-  let next = 0;
-  for (const label of [...byLabel.keys()].sort()) {
-    for (const i of rng.shuffle(byLabel.get(label)!)) folds[next++ % k]!.push(i);
-  }
-  return folds.map((f) => f.sort((a, b) => a - b));
+  foldOf.forEach((f, i) => folds[f]!.push(i));
+  return folds;
 }
 
 /**
