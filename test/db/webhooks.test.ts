@@ -330,7 +330,9 @@ describe('endpoints', () => {
     expect(a.secret).toMatch(/^whsec_/);
     expect(a.secret).not.toBe(b.secret);
     const listed = await svc.listEndpoints(owner);
-    expect(listed.map((e) => e.id)).toEqual([a.id, b.id]);
+    // Both rows can share created_at (PGlite's clock ticks in milliseconds); the order is only
+    // creation order across ticks, so compare the set.
+    expect(listed.map((e) => e.id).sort()).toEqual([a.id, b.id].sort());
     for (const e of listed) expect(e).not.toHaveProperty('secret');
     expect(await svc.listEndpoints(await newUser())).toEqual([]);
 
