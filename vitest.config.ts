@@ -90,6 +90,22 @@ export default defineConfig({
       },
       {
         extends: true,
+        // The dashboard in real headless Chromium against a real server (globalSetup builds
+        // web/dist as `npm run build` does). After the trainers and the Python packs, never
+        // beside them: a browser and a training job at once would only slow each other.
+        test: {
+          name: 'web',
+          include: ['test/web/**/*.test.ts'],
+          env: { TRAINYARD_TEST_DB: 'pglite' },
+          globalSetup: ['test/helpers/web-build.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          sequence: { groupOrder: 3 },
+        },
+      },
+      {
+        extends: true,
         // The API fuzz gate (schemathesis over /openapi.json against a seeded server): a few
         // minutes of two busy cores, so it runs last, alone, never beside the timing-sensitive
         // database tests. Once, on PGlite: it proves the HTTP contract, not the database.
@@ -99,7 +115,7 @@ export default defineConfig({
           env: { TRAINYARD_TEST_DB: 'pglite' },
           testTimeout: 600_000,
           hookTimeout: 120_000,
-          sequence: { groupOrder: 3 },
+          sequence: { groupOrder: 4 },
         },
       },
     ],

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from './errors.js';
 
 /** "N/window" rate limit, e.g. 600/1m. max 0 switches the limit off. */
@@ -19,6 +20,8 @@ export interface Config {
   storage: StorageConfig;
   /** Absolute base URL used in links we hand out (signed upload URLs); derived from the request when unset. */
   publicUrl: string | null;
+  /** The built dashboard (web/dist) served at /; null: DASHBOARD=off, / answers 404 like any unknown path. */
+  dashboardDir: string | null;
   secret: Buffer;
   jwtTtlSeconds: number;
   signupPolicy: 'open' | 'closed';
@@ -253,6 +256,9 @@ function fileEnv(dataDir: string): Env {
   return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v === null ? undefined : String(v)]));
 }
 
+// web/dist of this package: src/config.ts (tsx, tests) and dist/config.js (built) are both one level under the root.
+const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../web/dist', import.meta.url));
+
 export function loadConfig(processEnv: Env = process.env): Config {
   const dataDir = path.resolve(processEnv.DATA_DIR || './data');
   mkdirSync(dataDir, { recursive: true });
@@ -280,6 +286,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     storageDir,
     storage: storageConfig(env),
     publicUrl: publicUrl ? publicUrl.replace(/\/+$/, '') : null,
+    dashboardDir: env.DASHBOARD === 'off' ? null : path.resolve(env.DASHBOARD_DIR || DEFAULT_DASHBOARD_DIR),
     secret: loadSecret(env, dataDir),
     jwtTtlSeconds: int(env, 'JWT_TTL_SECONDS', 86_400, 60, 30 * 86_400),
     signupPolicy: oneOf(env, 'SIGNUP_POLICY', ['open', 'closed'] as const, 'open'),

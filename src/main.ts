@@ -7,6 +7,7 @@ import { migrate } from './db/migrate.js';
 import { openDb } from './db/open.js';
 import { AccountsService } from './domain/accounts/service.js';
 import { AppError, ConfigError } from './errors.js';
+import { openapiCommand } from './cli/openapi.js';
 import { sampleModelCommand, setupPythonCommand } from './cli/python.js';
 import { createLogger, startRuntime } from './runtime.js';
 import { makeSample } from './samples/index.js';
@@ -26,6 +27,7 @@ Usage:
                                   create the Python trainer environment and install its pinned requirements
   trainyard sample-model <tiny-stable-diffusion|tiny-llama|tiny-bert|tiny-videomae|tiny-idefics|tiny-video-llava> [--out DIR] [--seed N]
                                   build a tiny random base model to try the Python trainers on a CPU
+  trainyard openapi [--out FILE]  print (or write) the OpenAPI document the server serves at /openapi.json
   trainyard help
 
 Configuration comes from environment variables (and DATA_DIR/config.json); see README.md.`;
@@ -149,6 +151,8 @@ async function main(argv: string[]): Promise<void> {
     case 'admin':
       if (sub === 'create') return adminCreate(rest);
       throw new AppError('USAGE', `unknown admin command: ${sub ?? '(none)'}\n\n${HELP}`);
+    case 'openapi':
+      return openapiCommand([sub, ...rest].filter((x): x is string => x !== undefined));
     case 'help':
     case '--help':
     case '-h':

@@ -19,6 +19,7 @@ import { registerErrorHandling } from './plugins/errors.js';
 import { registerInputPolicy, restrictFormats } from './plugins/input-policy.js';
 import { registerMetrics } from './plugins/metrics.js';
 import blobRoutes from './routes/blobs.js';
+import dashboardRoutes from './routes/dashboard.js';
 import opsRoutes from './routes/ops.js';
 import adminRoutes from './routes/v1/admin.js';
 import authRoutes from './routes/v1/auth.js';
@@ -174,6 +175,7 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   generationRoutes(app, { generations, config });
   await app.register((instance) => blobRoutes(instance, { store, blobSigningKey, config, files }));
   for (const f of facades) await mountFacade(app, f, s, `/compat/${f.name}`);
+  await dashboardRoutes(app, { dir: config.dashboardDir });
   return app;
 }
 

@@ -1,0 +1,6 @@
+import { Page } from '../components/Page';
+
+// Placeholder: the page is built by its owner (see the dashboard issue).
+export default function Sweeps() {
+  return <Page title="Sweeps">{null}</Page>;
+}
