@@ -41,7 +41,7 @@ export async function openPage(
     permissions: ['clipboard-read', 'clipboard-write'],
   });
   // Signed in the way the app signs in: its token in localStorage before any script runs.
-  if (o.token) await context.addInitScript((t) => localStorage.setItem('trainyard.token', t), o.token);
+  if (o.token) await context.addInitScript((t) => (globalThis as any).localStorage.setItem('trainyard.token', t), o.token);
   const page = await context.newPage();
   const consoleErrors: string[] = [];
   page.on('console', (m) => {
@@ -65,8 +65,8 @@ const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 /** axe-core in the page: no serious or critical violation (WCAG 2.1 A/AA rules and best practices). */
 export async function expectAccessible(page: Page, what: string): Promise<void> {
   // Evaluated rather than added as a <script>: the dashboard's CSP (script-src 'self') rightly refuses inline scripts.
-  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
-  const result = (await page.evaluate(() => (window as unknown as { axe: typeof axe }).axe.run(document, { resultTypes: ['violations'] }))) as axe.AxeResults;
+  if (!(await page.evaluate(() => 'axe' in globalThis))) await page.evaluate(AXE_SOURCE);
+  const result = (await page.evaluate(() => (globalThis as any).axe.run((globalThis as any).document, { resultTypes: ['violations'] }))) as axe.AxeResults;
   const bad = result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${what}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);

@@ -1,7 +1,8 @@
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 /**
  * Paths the dashboard never answers, whatever their method: the API, the facades, the docs and
@@ -44,6 +45,13 @@ export default async function dashboardRoutes(app: FastifyInstance, o: { dir: st
       : [],
   );
   const config = { auth: 'public' as const, rateLimit: false as const };
+  // Built files never change under the same name: each is compressed once, on first request.
+  const gzCache = new Map<string, Buffer>();
+  const gzipped = (rel: string): Buffer => {
+    let b = gzCache.get(rel);
+    if (!b) gzCache.set(rel, (b = gzipSync(readFileSync(path.join(dir, 'assets', rel)), { level: 9 })));
+    return b;
+  };
   await app.register(async (scope) => {
     if (built) await scope.register(fastifyStatic, { root: dir, serve: false, cacheControl: false });
 
@@ -60,7 +68,13 @@ export default async function dashboardRoutes(app: FastifyInstance, o: { dir: st
       handler: (req, reply) => {
         const rel = req.params['*'];
         if (!built || !rel || rel.includes('..') || !existsSync(path.join(dir, 'assets', rel))) return reply.callNotFound();
-        reply.header('cache-control', 'public, max-age=31536000, immutable').header('x-content-type-options', 'nosniff');
+        reply.header('cache-control', 'public, max-age=31536000, immutable').header('x-content-type-options', 'nosniff').header('vary', 'accept-encoding');
+        const gz = /\.(js|css|svg|json)$/.test(rel) && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) ? gzipped(rel) : null;
+        if (gz)
+          return reply
+            .header('content-encoding', 'gzip')
+            .type(rel.endsWith('.css') ? 'text/css; charset=utf-8' : rel.endsWith('.svg') ? 'image/svg+xml' : 'application/javascript; charset=utf-8')
+            .send(gz);
         return reply.sendFile(path.posix.join('assets', rel));
       },
     });
