@@ -19,7 +19,7 @@ import { registerErrorHandling } from './plugins/errors.js';
 import { registerInputPolicy, restrictFormats } from './plugins/input-policy.js';
 import { registerMetrics } from './plugins/metrics.js';
 import blobRoutes from './routes/blobs.js';
-import dashboardRoutes from './routes/dashboard.js';
+import { dashboardFallback } from './routes/dashboard.js';
 import opsRoutes from './routes/ops.js';
 import adminRoutes from './routes/v1/admin.js';
 import authRoutes from './routes/v1/auth.js';
@@ -82,7 +82,7 @@ async function baseApp(s: Services, logger: Logger, facades: readonly Facade[], 
   });
   // A facade's own server is the facade at its root: its envelope (useEnvelope) answers unknown
   // paths there, and Fastify takes one not-found handler per prefix.
-  registerErrorHandling(app, { notFound: openapi });
+  registerErrorHandling(app, { notFound: openapi, fallback: openapi ? dashboardFallback(s.config.dashboardDir) : null });
   // Before every route and the auth hook: one input policy for all of them.
   registerInputPolicy(app);
   app.addSchema(errorSchema);
@@ -175,7 +175,6 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   generationRoutes(app, { generations, config });
   await app.register((instance) => blobRoutes(instance, { store, blobSigningKey, config, files }));
   for (const f of facades) await mountFacade(app, f, s, `/compat/${f.name}`);
-  await dashboardRoutes(app, { dir: config.dashboardDir });
   return app;
 }
 

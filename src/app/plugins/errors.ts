@@ -90,14 +90,20 @@ export function describeError(err: FastifyError & { cause?: unknown }, req: Fast
   return out(500, body('INTERNAL', 'internal error; the request id in x-request-id helps the operator find it'));
 }
 
-export function registerErrorHandling(app: FastifyInstance, opts: { notFound?: boolean } = {}): void {
+export function registerErrorHandling(
+  app: FastifyInstance,
+  opts: { notFound?: boolean; fallback?: ((req: FastifyRequest, reply: FastifyReply) => boolean) | null } = {},
+): void {
   app.setErrorHandler((err: FastifyError & { cause?: unknown }, req, reply) => {
     const { status, headers, ...rest } = describeError(err, req);
     return reply.status(status).headers(headers).send({ error: rest });
   });
 
   if (opts.notFound === false) return;
+  const fallback = opts.fallback;
   app.setNotFoundHandler((req, reply) => {
+    // The dashboard (src/app/routes/dashboard.ts) answers what no route does, when it is one of its paths.
+    if (fallback?.(req, reply)) return;
     reply.status(404).send(body('ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
   });
 }

@@ -1,17 +1,16 @@
-import fastifyStatic from '@fastify/static';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 /**
  * Paths the dashboard never answers, whatever their method: the API, the facades, the docs and
- * the operations routes keep their own 404s (JSON in the error envelope), so a typo in an API
- * call is never answered with a web page.
+ * the operations routes keep their own 404s (JSON in their envelope), so a typo in an API call
+ * is never answered with a web page.
  */
 export const RESERVED_PREFIXES = ['/v1', '/compat', '/docs', '/openapi.json', '/metrics', '/healthz', '/readyz', '/blobs'] as const;
 
-const reserved = (url: string) => RESERVED_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`) || url.startsWith(`${p}?`));
+const reserved = (url: string) => RESERVED_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`));
 
 // The page is the app's own code and styles; images and uploads may live on the S3 store's origin
 // (pre-signed URLs), so img-src and connect-src allow other origins, scripts never do.
@@ -28,14 +27,34 @@ const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
 <main><h1>Trainyard</h1><p>The dashboard is not built. Run <code>npm run build</code> (or <code>npm start</code>), then reload.</p>
 <p>The API is at <a href="/docs">/docs</a>, its OpenAPI document at <a href="/openapi.json">/openapi.json</a>.</p></main></body></html>`;
 
+const TYPES: Record<string, string> = {
+  '.js': 'application/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.woff2': 'font/woff2',
+};
+const COMPRESSIBLE = new Set(['.js', '.css', '.svg', '.json', '.txt']);
+
+interface Built {
+  body: Buffer;
+  gz: Buffer | null;
+  type: string;
+}
+
 /**
- * The dashboard at /: the files Vite built into web/dist. Hashed files under /assets are cached
- * for a year (a new build has new names); index.html is revalidated every time, and every path
- * that is not a file, not reserved and has no file extension answers it (the app routes itself).
+ * The dashboard: the files Vite built into web/dist, answered by the server's not-found handler
+ * (src/app/plugins/errors.ts), so it never competes with a route: every /v1, facade, docs and
+ * ops path, unknown or too long, keeps exactly the answer it had without it. Hashed files under
+ * /assets are cached by browsers for a year (a new build has new names) and compressed once;
+ * index.html is revalidated every time and answers every other extension-less GET path (the app
+ * routes itself). Returns whether it answered; null when the dashboard is off (DASHBOARD=off).
  */
-export default async function dashboardRoutes(app: FastifyInstance, o: { dir: string | null }): Promise<void> {
-  if (!o.dir) return;
-  const dir = o.dir;
+export function dashboardFallback(dir: string | null): ((req: FastifyRequest, reply: FastifyReply) => boolean) | null {
+  if (!dir) return null;
   const built = existsSync(path.join(dir, 'index.html'));
   const rootFiles = new Set(
     built
@@ -44,60 +63,43 @@ export default async function dashboardRoutes(app: FastifyInstance, o: { dir: st
           .map((e) => e.name)
       : [],
   );
-  const config = { auth: 'public' as const, rateLimit: false as const };
-  // Built files never change under the same name: each is compressed once, on first request.
-  const gzCache = new Map<string, Buffer>();
-  const gzipped = (rel: string): Buffer => {
-    let b = gzCache.get(rel);
-    if (!b) gzCache.set(rel, (b = gzipSync(readFileSync(path.join(dir, 'assets', rel)), { level: 9 })));
-    return b;
+  const assets = new Set(built && existsSync(path.join(dir, 'assets')) ? readdirSync(path.join(dir, 'assets')) : []);
+  const cache = new Map<string, Built>();
+  const file = (rel: string): Built => {
+    let f = cache.get(rel);
+    if (!f) {
+      const body = readFileSync(path.join(dir, rel));
+      const ext = path.extname(rel);
+      f = { body, gz: COMPRESSIBLE.has(ext) ? gzipSync(body, { level: 9 }) : null, type: TYPES[ext] ?? 'application/octet-stream' };
+      cache.set(rel, f);
+    }
+    return f;
   };
-  await app.register(async (scope) => {
-    if (built) await scope.register(fastifyStatic, { root: dir, serve: false, cacheControl: false });
+  const send = (req: FastifyRequest, reply: FastifyReply, f: Built) => {
+    reply.header('vary', 'accept-encoding').header('x-content-type-options', 'nosniff').type(f.type);
+    if (f.gz && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) return reply.header('content-encoding', 'gzip').send(f.gz);
+    return reply.send(f.body);
+  };
 
-    const page = (reply: FastifyReply) => {
-      reply.headers(HTML_HEADERS).type('text/html; charset=utf-8');
-      return built ? reply.sendFile('index.html') : reply.send(NOT_BUILT);
-    };
-
-    scope.route<{ Params: { '*': string } }>({
-      method: ['GET', 'HEAD'],
-      url: '/assets/*',
-      config,
-      schema: { hide: true },
-      handler: (req, reply) => {
-        const rel = req.params['*'];
-        if (!built || !rel || rel.includes('..') || !existsSync(path.join(dir, 'assets', rel))) return reply.callNotFound();
-        reply.header('cache-control', 'public, max-age=31536000, immutable').header('x-content-type-options', 'nosniff').header('vary', 'accept-encoding');
-        const gz = /\.(js|css|svg|json)$/.test(rel) && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')) ? gzipped(rel) : null;
-        if (gz)
-          return reply
-            .header('content-encoding', 'gzip')
-            .type(rel.endsWith('.css') ? 'text/css; charset=utf-8' : rel.endsWith('.svg') ? 'image/svg+xml' : 'application/javascript; charset=utf-8')
-            .send(gz);
-        return reply.sendFile(path.posix.join('assets', rel));
-      },
-    });
-
-    scope.route({ method: ['GET', 'HEAD'], url: '/', config, schema: { hide: true }, handler: (_req, reply) => page(reply) });
-
-    // The SPA fallback: lowest priority in the router (a wildcard), and it steps aside for reserved paths.
-    scope.route({
-      method: ['GET', 'HEAD'],
-      url: '/*',
-      config,
-      schema: { hide: true },
-      handler: (req, reply) => {
-        const url = req.url.split('?')[0]!;
-        if (reserved(url)) return reply.callNotFound();
-        const name = url.slice(1);
-        if (rootFiles.has(name)) {
-          reply.header('cache-control', 'public, max-age=3600');
-          return reply.sendFile(name);
-        }
-        if (path.posix.extname(url)) return reply.callNotFound();
-        return page(reply);
-      },
-    });
-  });
+  return (req, reply) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    const url = req.url.split('?')[0]!;
+    if (reserved(url)) return false;
+    const name = url.slice(1);
+    if (name.startsWith('assets/') && assets.has(name.slice('assets/'.length))) {
+      reply.header('cache-control', 'public, max-age=31536000, immutable');
+      void send(req, reply, file(name));
+      return true;
+    }
+    if (rootFiles.has(name)) {
+      reply.header('cache-control', 'public, max-age=3600');
+      void send(req, reply, file(name));
+      return true;
+    }
+    if (path.posix.extname(url)) return false;
+    reply.status(200).headers(HTML_HEADERS);
+    if (built) void send(req, reply, file('index.html'));
+    else void reply.type('text/html; charset=utf-8').send(NOT_BUILT);
+    return true;
+  };
 }
