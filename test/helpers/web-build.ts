@@ -9,6 +9,10 @@ import { fileURLToPath } from 'node:url';
  */
 export default function buildDashboard(): void {
   const root = fileURLToPath(new URL('../..', import.meta.url));
-  execFileSync('npm', ['run', '-s', 'build', '-w', 'web'], { cwd: root, stdio: 'inherit', env: { ...process.env, CI: process.env.CI ?? '' } });
+  execFileSync('npm', ['run', '-s', 'build', '-w', 'web'], {
+    cwd: root,
+    stdio: 'inherit', // vitest sets NODE_ENV=test, which would make Vite bundle React's development build.
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
   if (!existsSync(`${root}/web/dist/index.html`)) throw new Error('the dashboard build wrote no web/dist/index.html');
 }
