@@ -11,7 +11,8 @@ export default function buildDashboard(): void {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   execFileSync('npm', ['run', '-s', 'build', '-w', 'web'], {
     cwd: root,
-    stdio: 'inherit', // vitest sets NODE_ENV=test, which would make Vite bundle React's development build.
+    stdio: 'inherit',
+    // vitest sets NODE_ENV=test, which would make Vite bundle React's development build.
     env: { ...process.env, NODE_ENV: 'production' },
   });
   if (!existsSync(`${root}/web/dist/index.html`)) throw new Error('the dashboard build wrote no web/dist/index.html');
