@@ -68,7 +68,7 @@ describe('API keys page', () => {
     // The copy button puts exactly that on the clipboard and says so.
     await page.getByRole('button', { name: 'Copy key' }).click();
     await page.getByText('Copied', { exact: true }).waitFor();
-    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+    expect(await page.evaluate(() => (globalThis as any).navigator.clipboard.readText() as Promise<string>)).toBe(secret);
 
     // The key is listed by its prefix, never in full.
     const row = page.getByRole('row', { name: /laptop script/ });
