@@ -67,6 +67,21 @@ export async function setRole(db: Queryable, id: string, role: Role): Promise<vo
   await db.query('update users set role = $2 where id = $1', [id, role]);
 }
 
+/**
+ * An admin's change to an account: its role, and disabled (stamped once, kept while it stays
+ * disabled) or enabled (cleared). Null when there is no such account.
+ */
+export async function updateUser(db: Queryable, id: string, patch: { role?: Role; disabled?: boolean }): Promise<UserRow | null> {
+  const { rows } = await db.query<UserRow>(
+    `update users set
+       role = coalesce($2, role),
+       disabled_at = case when $3::boolean is null then disabled_at when $3 then coalesce(disabled_at, now()) else null end
+     where id = $1 returning ${USER_COLS}`,
+    [id, patch.role ?? null, patch.disabled ?? null],
+  );
+  return rows[0] ?? null;
+}
+
 export async function setPassword(db: Queryable, id: string, hash: string): Promise<void> {
   await db.query('update users set password_hash = $2 where id = $1', [id, hash]);
 }

@@ -19,14 +19,34 @@ export type LoginInput = Static<typeof LoginBody>;
 export const CreateApiKeyBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
 export type CreateApiKeyInput = Static<typeof CreateApiKeyBody>;
 
-export const User = Out({
+const userFields = {
   id: Type.String(),
   username: Type.String(),
   email: Type.String(),
   role: StringEnum(ROLES),
   service_account: Type.Boolean({ description: 'No password and no login: acts through API keys an admin created for it' }),
   created_at: DateTime(),
+};
+export const User = Out(userFields);
+
+/** An account as admins see it (GET /v1/admin/users, PATCH /v1/admin/users/{id}): whether it is disabled. */
+export const AdminUser = Out({
+  ...userFields,
+  disabled: Type.Boolean({ description: 'A disabled account is refused from its next request on: log-in, access tokens and API keys answer 401' }),
+  disabled_at: Nullable(DateTime()),
 });
+
+/** PATCH /v1/admin/users/{id}: promote or demote (user ↔ admin), disable or enable. */
+export const UpdateUserBody = Type.Object(
+  {
+    role: Type.Optional(
+      StringEnum(['user', 'admin'] as const, { description: 'user or admin; a bot’s role is fixed and a service account is never an admin' }),
+    ),
+    disabled: Type.Optional(Type.Boolean({ description: 'true: refused from its next request on (sessions, API keys, log-in); false: allowed again' })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateUserInput = Static<typeof UpdateUserBody>;
 
 export const CreateServiceAccountBody = Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
 export type CreateServiceAccountInput = Static<typeof CreateServiceAccountBody>;

@@ -35,6 +35,11 @@ export interface PublicUser {
   service_account: boolean;
   created_at: string;
 }
+/** An account as admins see it: whether it is disabled, and since when. */
+export interface AdminUser extends PublicUser {
+  disabled: boolean;
+  disabled_at: string | null;
+}
 export interface PublicApiKey {
   id: string;
   name: string;
@@ -60,6 +65,10 @@ const TOUCH_INTERVAL_MS = 60_000;
 
 export function publicUser(u: q.UserRow): PublicUser {
   return { id: u.id, username: u.username, email: u.email, role: u.role, service_account: u.service_account, created_at: u.created_at.toISOString() };
+}
+
+export function adminUser(u: q.UserRow): AdminUser {
+  return { ...publicUser(u), disabled: u.disabled_at !== null, disabled_at: u.disabled_at?.toISOString() ?? null };
 }
 
 function publicKey(k: q.ApiKeyRow): PublicApiKey {
@@ -203,7 +212,30 @@ export class AccountsService {
   }
 
   async listUsers(limit: number, cursor?: string) {
-    return toPage(await q.listUsers(this.deps.db, limit, decodeCursor(cursor)), limit, publicUser);
+    return toPage(await q.listUsers(this.deps.db, limit, decodeCursor(cursor)), limit, adminUser);
+  }
+
+  /**
+   * An admin promotes or demotes an account (user ↔ admin) or disables or enables it. The
+   * authentication path reads the role and disabled_at on every request, so the change holds
+   * from the account's next request on: a disabled account's tokens and keys answer 401.
+   * An admin never demotes or disables themself (so some admin always remains); a bot's role
+   * is what makes it a bot, and a service account, which no person logs in to, is never an admin.
+   */
+  async updateUser(by: Pick<Principal, 'userId' | 'role'>, idOrUsername: string, patch: { role?: 'user' | 'admin'; disabled?: boolean }): Promise<AdminUser> {
+    if (by.role !== 'admin') throw new ForbiddenError('ADMIN_ONLY', 'Only admins change accounts');
+    const u = (await q.userById(this.deps.db, idOrUsername)) ?? (await q.userByLogin(this.deps.db, idOrUsername));
+    if (!u) throw new NotFoundError('user', idOrUsername);
+    if (u.id === by.userId && ((patch.role !== undefined && patch.role !== u.role) || patch.disabled === true))
+      throw new ConflictError('CANNOT_CHANGE_SELF', 'An admin cannot demote or disable their own account; ask another admin');
+    if (patch.role !== undefined && patch.role !== u.role) {
+      if (u.role === 'bot') throw new ConflictError('ROLE_NOT_ALLOWED', `${u.username} is a bot: its role stays bot (disable it instead)`);
+      if (u.service_account && patch.role === 'admin')
+        throw new ConflictError('ROLE_NOT_ALLOWED', `${u.username} is a service account: it cannot be an admin (only people log in)`);
+    }
+    const row = await q.updateUser(this.deps.db, u.id, patch);
+    if (!row) throw new NotFoundError('user', idOrUsername);
+    return adminUser(row);
   }
 
   /**

@@ -10,7 +10,7 @@ type Ok<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
         ? B
         : never
   : never;
-type Item<T> = T extends { data: (infer I)[] } ? I : never;
+type Item<T> = T extends { data?: (infer I)[] } ? I : never;
 type Body<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends { requestBody?: { content: { 'application/json': infer B } } } ? B : never;
 
 export type Me = Ok<'/v1/me', 'get'>;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { BaseModel, CatalogCounts, RegisterBaseModelBody, type RegisterBaseModelInput } from '../../../domain/catalog/schema.js';
 import {
   AddIdentityBody,
+  AdminUser,
   ApiKey,
   Bot,
   BotCreated,
@@ -14,12 +15,14 @@ import {
   IdentityList,
   PROVIDER_PATTERN,
   UpdateBotBody,
+  UpdateUserBody,
   User,
   type AddIdentityInput,
   type CreateApiKeyInput,
   type CreateBotInput,
   type CreateServiceAccountInput,
   type UpdateBotInput,
+  type UpdateUserInput,
 } from '../../../domain/accounts/schema.js';
 import { NotFoundError, ValidationError } from '../../../errors.js';
 import { Page } from '../../../domain/schema-kit.js';
@@ -34,10 +37,10 @@ export default function adminRoutes(app: FastifyInstance, s: AdminDeps) {
     config: { auth: 'admin' },
     schema: {
       tags: ['admin'],
-      summary: 'Every account (admins only)',
+      summary: 'Every account, newest first, with whether it is disabled (admins only)',
       security,
       querystring: pageQuerystring,
-      response: { 200: Page(User), ...errorResponses(401, 403) },
+      response: { 200: Page(AdminUser), ...errorResponses(401, 403) },
     },
     handler: async (req) => s.accounts.listUsers(req.query.limit, req.query.cursor),
   });
@@ -165,6 +168,21 @@ export default function adminRoutes(app: FastifyInstance, s: AdminDeps) {
     if (!u) throw new NotFoundError('user', idOrUsername);
     return u;
   };
+
+  app.patch<{ Params: { id: string }; Body: UpdateUserInput }>('/v1/admin/users/:id', {
+    config: { auth: 'admin' },
+    schema: {
+      tags: ['admin'],
+      summary: 'Promote or demote an account (user ↔ admin), disable or enable it (admins only)',
+      description:
+        'A disabled account is refused from its next request on: log-in, its access tokens and its API keys answer 401 (a bot acting for it, 403 ACCOUNT_DISABLED); enabling it lets them in again. An admin cannot demote or disable themself (409 CANNOT_CHANGE_SELF); a bot’s role is fixed and a service account is never an admin (409 ROLE_NOT_ALLOWED). Answers the account as it now is.',
+      security,
+      params: userParams,
+      body: UpdateUserBody,
+      response: { 200: AdminUser, ...errorResponses(400, 401, 403, 404, 409) },
+    },
+    handler: async (req) => s.accounts.updateUser(caller(req), req.params.id, req.body),
+  });
 
   app.get<{ Params: { id: string } }>('/v1/admin/users/:id/identities', {
     config: { auth: 'admin' },
