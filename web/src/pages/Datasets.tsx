@@ -15,7 +15,7 @@ const PAGE = 50;
 
 function size(d: Dataset): string {
   const s = readStats(d.stats).size;
-  if (s) return `${fmtNumber(s.value)} ${s.unit}`;
+  if (s) return `${fmtNumber(s.value)} ${s.value === 1 ? s.unit.replace(/s$/, '') : s.unit}`;
   return `${fmtNumber(d.file_count)} file${d.file_count === 1 ? '' : 's'}`;
 }
 
