@@ -112,6 +112,14 @@ describe('datasets in the dashboard', () => {
     await page.getByText('Columns in short-row.csv: a, b, label.').waitFor();
     await page.getByLabel('Label column').fill('label');
     await expectAccessible(page, 'new dataset form');
+    // A name already taken: the server's 409 shows at the name field, and the uploads stay.
+    const taken = (await client(app.url).get(`/v1/datasets/${eegId}`, acct.token)).body.name as string;
+    await page.getByLabel('Name').fill(taken);
+    await page.getByRole('button', { name: 'Create dataset' }).click();
+    await page.locator('#ds-name-error', { hasText: `you already have a dataset named "${taken}"` }).waitFor();
+    expect(await page.getByLabel('Name').getAttribute('aria-invalid')).toBe('true');
+    await page.getByRole('alert').filter({ hasText: 'DATASET_NAME_EXISTS' }).waitFor();
+    await page.getByLabel('Name').fill('short-row');
     await page.getByRole('button', { name: 'Create dataset' }).click();
 
     await page.waitForURL(/\/datasets\/ds_[a-z0-9]+$/);
@@ -124,7 +132,18 @@ describe('datasets in the dashboard', () => {
     await expectAccessible(page, 'invalid dataset');
     await screenshot(page, 'dataset-invalid');
     expect(await page.getByRole('link', { name: 'Train on this dataset' }).count()).toBe(0);
-    expectCleanConsole(w);
+
+    // Deleted after a confirmation in a modal dialog; the list no longer has it.
+    const id = decodeURIComponent(page.url().split('/').pop()!);
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete short-row?' });
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Delete dataset' }).click();
+    await page.waitForURL(/\/datasets$/);
+    await page.locator('table.datasets-table').waitFor();
+    expect(await page.getByRole('link', { name: 'short-row' }).count()).toBe(0);
+    expect((await client(app.url).get(`/v1/datasets/${id}`, acct.token)).status).toBe(404);
+    expectCleanConsole(w, [/Failed to load resource: the server responded with a status of 409/]);
   });
 
   it('uploads a small CSV (multipart) and a large one (pre-signed PUT) with progress to 100 %, then a ready dataset of both', async () => {
@@ -157,12 +176,12 @@ describe('datasets in the dashboard', () => {
     await expect.poll(() => page.getByTestId('row-count').textContent()).toBe(rows.toLocaleString());
 
     await page.goto('/datasets');
-    await page.locator('table.datasets-table tbody tr').nth(2).waitFor();
+    await page.getByRole('link', { name: 'two files' }).waitFor();
     await expectAccessible(page, 'datasets list');
     await screenshot(page, 'datasets');
     const phone = await open(app.url, acct.token, 'phone');
     await phone.page.goto('/datasets');
-    await phone.page.locator('table.datasets-table tbody tr').nth(2).waitFor();
+    await phone.page.getByRole('link', { name: 'two files' }).waitFor();
     await expectAccessible(phone.page, 'datasets list (phone)');
     await screenshot(phone.page, 'datasets');
     expectCleanConsole(phone);
@@ -221,7 +240,9 @@ describe('the new-job form', () => {
     await page.getByLabel('Minirocket features').fill('168');
     await expect.poll(() => page.getByTestId('price').textContent()).toMatch(/This job costs 2 credits/);
     await page.getByLabel('Model name').fill('eeg-from-the-form');
+    const sent = page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname === '/v1/jobs');
     await page.getByRole('button', { name: /Start training/ }).click();
+    expect((await sent).headers()['idempotency-key']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     await page.waitForURL(/\/jobs\/job_[a-z0-9]+$/);
     const jobId = decodeURIComponent(page.url().split('/').pop()!);
     jobs.push({ id: jobId, token: acct.token });
