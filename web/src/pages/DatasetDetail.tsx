@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import { Link, useLocation } from 'wouter';
-import { api, must } from '../api/client';
+import { ApiError, api, must } from '../api/client';
 import type { FileInfo } from '../api/types';
 import { DatasetBadge } from '../components/datasets/DatasetBadge';
 import { DatasetStats, FileTable, ValidationErrors } from '../components/datasets/DatasetViews';
@@ -20,7 +20,9 @@ export default function DatasetDetail({ id }: { id: string }) {
   const d = ds.data;
   const validating = d?.status === 'processing';
   // Validation runs in the background: look again every second until it ends, then stop.
-  useInterval(ds.reload, 1000, validating && !ds.error);
+  // A failed look (a blip of the network) is shown and retried; a dataset that is gone is not.
+  const gone = ds.error instanceof ApiError && (ds.error.status === 404 || ds.error.status === 401);
+  useInterval(ds.reload, 1000, validating && !gone);
 
   // File names for the file list and for the problems (which name files by id).
   const wanted = useMemo(() => {

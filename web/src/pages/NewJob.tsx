@@ -345,6 +345,7 @@ export default function NewJob() {
     <Page title="New training job">
       <form className="stack new-job" onSubmit={submit} noValidate>
         <TrainerPicker trainers={trainers.data} value={trainerId} onChange={setTrainerId} />
+        {!trainer && <p className="muted">Choose a trainer: its data, settings and price follow.</p>}
 
         {trainer && (
           <>

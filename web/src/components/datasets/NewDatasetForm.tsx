@@ -63,7 +63,9 @@ export function NewDatasetForm() {
   const { items } = uploads;
   const done = items.filter((x) => x.status === 'done');
   const pending = items.some((x) => x.status === 'uploading');
-  const names = useMemo(() => items.map((x) => x.file.name), [items]);
+  // Keyed on the names alone: progress updates replace the items many times a second.
+  const nameKey = items.map((x) => x.file.name).join('\n');
+  const names = useMemo(() => (nameKey ? nameKey.split('\n') : []), [nameKey]);
 
   // First guesses from the files, until the person sets the field themselves.
   useEffect(() => {
