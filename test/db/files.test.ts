@@ -144,6 +144,24 @@ describe('listing, reading and deleting files', () => {
     expect((await api.get(`/v1/files/${mine.body.id}`, alice.token)).status).toBe(200);
   });
 
+  it('hands its owner a signed download URL for the bytes (JSON, or a 302 with ?redirect=true); nobody else', async () => {
+    const png = await sharp({ create: { width: 4, height: 3, channels: 3, background: '#3366cc' } })
+      .png()
+      .toBuffer();
+    const f = await api.upload(alice.token, 'thumb.png', png);
+    const c = await api.get(`/v1/files/${f.body.id}/content`, alice.token);
+    expect(c.status).toBe(200);
+    expect(c.body).toMatchObject({ id: f.body.id, content_type: 'image/png', bytes: png.length });
+    // The signed URL needs no credentials, and gives back exactly what was uploaded.
+    const bytes = Buffer.from(await (await fetch(c.body.url)).arrayBuffer());
+    expect(sha(bytes)).toBe(sha(png));
+    const r = await fetch(`${t.url}/v1/files/${f.body.id}/content?redirect=true`, { headers: { authorization: `Bearer ${alice.token}` }, redirect: 'manual' });
+    expect(r.status).toBe(302);
+    expect(sha(Buffer.from(await (await fetch(r.headers.get('location')!)).arrayBuffer()))).toBe(sha(png));
+    expect((await api.get(`/v1/files/${f.body.id}/content`, bob.token)).status).toBe(404);
+    expect((await api.get('/v1/files/file_nope/content', alice.token)).status).toBe(404);
+  });
+
   it('deletes a file and its stored object', async () => {
     const f = await api.upload(alice.token, 'gone.csv', 'a,b\n1,2\n');
     const before = (await storedObjects()).length;

@@ -89,6 +89,31 @@ describe('datasets in the dashboard', () => {
     expectCleanConsole(w);
   });
 
+  it('shows an image dataset as thumbnails, each image loaded from its signed URL', async () => {
+    const w = await open(app.url, acct.token);
+    const { page } = w;
+    await page.goto('/datasets');
+    await page.getByRole('button', { name: 'Images sample' }).click();
+    await page.waitForURL(/\/datasets\/ds_[a-z0-9]+$/);
+    await page.locator('.ds-status .badge', { hasText: 'ready' }).waitFor({ timeout: 30_000 });
+    const thumbs = page.getByTestId('thumbnails').locator('img');
+    await expect.poll(() => thumbs.count()).toBeGreaterThan(0);
+    // Decoded pictures, not broken-image icons: every thumbnail has pixels and a name.
+    await expect
+      .poll(() =>
+        thumbs.evaluateAll((imgs) =>
+          imgs.every(
+            (i) => (i as unknown as { complete: boolean; naturalWidth: number }).complete && (i as unknown as { naturalWidth: number }).naturalWidth > 0,
+          ),
+        ),
+      )
+      .toBe(true);
+    for (const alt of await thumbs.evaluateAll((imgs) => imgs.map((i) => i.getAttribute('alt') ?? ''))) expect(alt).toMatch(/\.(png|jpe?g|webp)$/);
+    await expectAccessible(page, 'image dataset');
+    await screenshot(page, 'dataset-images');
+    expectCleanConsole(w);
+  });
+
   it('a dropped CSV with a short row: the dataset is invalid and the page names the file and the line', async () => {
     const w = await open(app.url, acct.token);
     const { page } = w;

@@ -15,6 +15,14 @@ export const File = Out({
   created_at: DateTime(),
 });
 
+export const FileContent = Out({
+  id: Type.String(),
+  content_type: Type.String(),
+  bytes: Type.Integer(),
+  url: Type.String({ description: 'Signed by the store; GET it without credentials until expires_at' }),
+  expires_at: DateTime(),
+});
+
 export const CreateUploadBody = Type.Object(
   { filename: Type.String({ minLength: 1, maxLength: 255 }), bytes: Type.Integer({ minimum: 1 }), sha256: Type.Optional(Type.String({ maxLength: 64 })) },
   { additionalProperties: false },

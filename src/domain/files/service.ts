@@ -160,6 +160,17 @@ export class FilesService {
     return publicFile(row);
   }
 
+  /**
+   * A signed, expiring URL for a ready file's bytes (thumbnails of an image dataset, checking
+   * what was uploaded). The store signs it, so the download never passes through the API.
+   */
+  async contentUrl(ownerId: string, id: string, baseUrl: string) {
+    const row = await q.fileById(this.deps.db, ownerId, id);
+    if (!row || row.status !== 'ready') throw new NotFoundError('file', id);
+    const signed = await this.deps.store.signedUrl(row.storage_key, { method: 'GET', expiresInSeconds: this.deps.signedUrlTtlSeconds, baseUrl });
+    return { id: row.id, content_type: row.content_type, bytes: row.bytes, url: signed.url, expires_at: signed.expiresAt.toISOString() };
+  }
+
   async list(ownerId: string, limit: number, cursor?: string) {
     return toPage(await q.listFiles(this.deps.db, ownerId, limit, decodeCursor(cursor)), limit, publicFile);
   }

@@ -5,6 +5,7 @@ import type { FileInfo } from '../api/types';
 import { DatasetBadge } from '../components/datasets/DatasetBadge';
 import { DatasetStats, FileTable, ValidationErrors } from '../components/datasets/DatasetViews';
 import { readIssues, statusLabel } from '../components/datasets/model';
+import { Thumbnails } from '../components/datasets/Thumbnails';
 import { Page } from '../components/Page';
 import { Confirm, ErrorNote, Loading, ProgressBar } from '../components/ui';
 import { fmtBytes, fmtDate, fmtNumber } from '../lib/format';
@@ -145,9 +146,7 @@ export default function DatasetDetail({ id }: { id: string }) {
 
       <section aria-labelledby="files-title">
         <h2 id="files-title">Files</h2>
-        {d.kind === 'image-set' && (
-          <p className="help">The API offers no download of a dataset&apos;s files, so its images are listed by name rather than shown.</p>
-        )}
+        {d.kind === 'image-set' && <Thumbnails ids={d.file_ids ?? []} files={files} />}
         <FileTable ids={(d.file_ids ?? []).slice(0, SHOWN_FILES)} files={files} total={d.file_count ?? 0} />
       </section>
 

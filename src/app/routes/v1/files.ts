@@ -4,6 +4,7 @@ import {
   CompleteUploadBody,
   CreateUploadBody,
   File,
+  FileContent,
   ImportFilesBody,
   ImportResults,
   UploadTicket,
@@ -80,6 +81,25 @@ export default function fileRoutes(app: FastifyInstance, s: FileDeps) {
   app.get<{ Params: { id: string } }>('/v1/files/:id', {
     schema: { tags: ['files'], summary: 'One of your files', security, params: idParams(), response: { 200: File, ...errorResponses(401, 404) } },
     handler: async (req) => s.files.get(caller(req).userId, req.params.id),
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { redirect?: boolean } }>('/v1/files/:id/content', {
+    schema: {
+      tags: ['files'],
+      summary: 'A signed, expiring download URL for one of your files (302 to it with ?redirect=true)',
+      security,
+      params: idParams(),
+      querystring: { type: 'object', additionalProperties: false, properties: { redirect: { type: 'boolean' } } },
+      response: {
+        200: FileContent,
+        302: { description: 'With ?redirect=true: to the signed URL (Location header)', type: 'null' },
+        ...errorResponses(401, 404),
+      },
+    },
+    handler: async (req, reply) => {
+      const c = await s.files.contentUrl(caller(req).userId, req.params.id, baseUrl(s, req));
+      return req.query.redirect ? reply.redirect(c.url, 302) : c;
+    },
   });
 
   app.delete<{ Params: { id: string } }>('/v1/files/:id', {
