@@ -47,7 +47,7 @@ export function ResultView({ result }: { result: Record<string, unknown> }) {
     <>
       {names.length > 0 && (
         <div className="table-wrap">
-          <table>
+          <table className="result-metrics">
             <caption className="visually-hidden">Result metrics</caption>
             <thead>
               <tr>
