@@ -99,7 +99,7 @@ async function screenshots(w: WatchedPage, name: string) {
 
 describe('a job, live', () => {
   it('shows progress and charts growing, survives a server restart, succeeds and shows the charge', async () => {
-    firstJob = await startJob(60, 'eeg-live');
+    firstJob = await startJob(120, 'eeg-live');
     const w = await openPage(browser, { baseURL: app.url, token: user.token });
     await w.page.goto(`/jobs/${firstJob}`);
     await expect.poll(() => w.page.getByRole('heading', { level: 1 }).textContent()).toBe(`Job ${firstJob}`);
@@ -151,6 +151,13 @@ describe('a job, live', () => {
     await expect.poll(() => w.page.getByTestId('predicted-label').count(), { timeout: 30_000 }).toBe(1);
     const bars = await w.page.getByTestId('prediction').locator('.bars li').count();
     expect(bars).toBeGreaterThanOrEqual(2);
+    // An alias of one's own, and the model made public.
+    await w.page.getByLabel('Alias', { exact: true }).fill('production');
+    await w.page.getByRole('button', { name: 'Point alias' }).click();
+    await expect.poll(() => w.page.locator('li[data-alias="production"]').textContent()).toMatch(/production → v1/);
+    await w.page.getByRole('button', { name: 'Make public' }).click();
+    await expect.poll(() => w.page.locator('.badge-public').count()).toBe(1);
+    expect((await api.get('/v1/models/eeg-live', user.token)).body).toMatchObject({ visibility: 'public', aliases: { production: 1 } });
     await expectAccessible(w.page, 'model detail');
     await screenshots(w, 'model-detail');
     // Reconnecting to a server that was down logs refused connections; nothing else may be logged.
@@ -158,9 +165,22 @@ describe('a job, live', () => {
     await w.context.close();
   });
 
-  it('cancels from the page after confirming; the credits come back', async () => {
+  it('shows a queued job its place and estimate; cancels from the page after confirming; the credits come back', async () => {
     const id = await startJob(300, 'eeg-cancel');
+    // The worker runs one job at a time: a second one waits, first in line.
+    const queued = await startJob(300, 'eeg-cancel');
     const w = await openPage(browser, { baseURL: app.url, token: user.token });
+    await w.page.goto(`/jobs/${queued}`);
+    const queue = w.page.getByTestId('queue');
+    await expect.poll(() => queue.textContent(), { timeout: 30_000 }).toMatch(/Waiting in the queue: next to run/);
+    // No first-attempt run of this trainer has finished here (the first one was resumed) and its catalog entry has no figure.
+    expect(await queue.textContent()).toMatch(/No run-time estimate yet/);
+    await expectAccessible(w.page, 'job queued');
+    await w.page.getByRole('button', { name: 'Cancel job' }).click();
+    await w.page.getByRole('dialog', { name: 'Cancel this job?' }).getByRole('button', { name: 'Cancel job' }).click();
+    await expect.poll(() => jobStatus(w.page)).toBe('cancelled');
+    await expect.poll(() => w.page.getByTestId('job-credits').textContent()).toMatch(/refunded/);
+
     await w.page.goto(`/jobs/${id}`);
     await expect.poll(() => jobStatus(w.page), { timeout: 30_000 }).toBe('running');
     await w.page.getByRole('button', { name: 'Cancel job' }).click();
@@ -192,7 +212,7 @@ describe('a job, live', () => {
   it('lists the jobs with filters in the address', async () => {
     const w = await openPage(browser, { baseURL: app.url, token: user.token });
     await w.page.goto('/jobs');
-    await expect.poll(() => w.page.locator('table.jobs-table tbody tr').count()).toBe(2);
+    await expect.poll(() => w.page.locator('table.jobs-table tbody tr').count()).toBe(3);
     await expectAccessible(w.page, 'jobs list');
     await screenshots(w, 'jobs-list');
     await w.page.getByLabel('Status').selectOption('succeeded');

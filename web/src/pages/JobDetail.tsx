@@ -215,8 +215,9 @@ function JobView({ job, reload, set, error }: { job: Job; reload: () => void; se
             <span className="muted">(approximate: the queue is shared fairly between users)</span>.
           </p>
           <p>
-            Expected run time: {fmtDuration(job.estimated_duration_seconds)}
-            {job.estimate_source === 'history' ? ' (from recent runs here)' : job.estimate_source === 'catalog' ? " (the trainer's estimate)" : ''}.
+            {job.estimated_duration_seconds == null
+              ? 'No run-time estimate yet: this trainer has no finished runs here and no catalog figure.'
+              : `Expected run time: ${fmtDuration(job.estimated_duration_seconds)}${job.estimate_source === 'history' ? ' (from recent runs here)' : " (the trainer's estimate)"}.`}
           </p>
         </div>
       )}
