@@ -38,6 +38,21 @@ export async function listJobs(
   return rows;
 }
 
+/**
+ * How many queued jobs are ahead of a queued one: higher priority, or the same priority and
+ * created earlier (ties by id). One count over the partial queue index (priority desc,
+ * created_at where status = 'queued'). It ignores the claim's fair share between owners.
+ */
+export async function queuePosition(db: Queryable, j: Pick<JobRow, 'id' | 'priority' | 'created_at'>): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `select count(*)::int as n from jobs
+      where status = '${JOB_STATES.QUEUED}' and id <> $1
+        and (priority > $2 or (priority = $2 and (created_at < $3 or (created_at = $3 and id < $1))))`,
+    [j.id, j.priority, j.created_at],
+  );
+  return rows[0]!.n;
+}
+
 export async function countByStatus(db: Queryable, ownerId: string): Promise<{ queued: number; active: number }> {
   const { rows } = await db.query<{ queued: number; active: number }>(
     `select count(*) filter (where status = '${JOB_STATES.QUEUED}')::int as queued,

@@ -73,6 +73,13 @@ export const Job = Out({
   kind: Type.String(),
   trainer: Type.String(),
   status: StringEnum(ALL_STATES),
+  queue_position: Nullable(
+    Type.Integer({
+      minimum: 0,
+      description:
+        'For a queued job: how many queued jobs are ahead of it, counted as those of higher priority, or of the same priority created earlier. An approximation: workers share the queue fairly between owners (the owner with fewer running jobs first) and priority orders only an owner’s own jobs, so the real order may differ. Null for a job that is not queued, and in lists (GET /v1/jobs, sweeps) and webhooks; GET /v1/jobs/{id} and POST /v1/jobs fill it in',
+    }),
+  ),
   priority: Type.Integer(),
   dataset_id: Nullable(Type.String()),
   validation_dataset_id: Nullable(Type.String()),

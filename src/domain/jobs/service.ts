@@ -325,9 +325,14 @@ export class JobsService {
         const prepared = await this.prepare(ownerId, input);
         return this.d.db.transaction((tx) => this.insertPrepared(tx, ownerId, prepared, { idempotencyKey, requestHash: hash }));
       },
-      publicJob,
+      (row) => row,
     );
-    return { job: r.value, replayed: r.replayed };
+    return { job: await this.shapeOne(r.value), replayed: r.replayed };
+  }
+
+  /** One job as the API shows it, with its place in the queue while it waits. */
+  private async shapeOne(row: JobRow): Promise<PublicJob> {
+    return publicJob(row, { queuePosition: row.status === JOB_STATES.QUEUED ? await q.queuePosition(this.d.db, row) : null });
   }
 
   /** Cancels in the caller's transaction (sweeps cancel their children this way). */
@@ -341,7 +346,7 @@ export class JobsService {
   async get(callerId: string, id: string, asAdmin = false) {
     const row = await q.jobById(this.d.db, asAdmin ? null : callerId, id);
     if (!row) throw new NotFoundError('job', id);
-    return publicJob(row);
+    return this.shapeOne(row);
   }
 
   async row(callerId: string, id: string, asAdmin = false): Promise<JobRow> {
@@ -351,7 +356,7 @@ export class JobsService {
   }
 
   async list(callerId: string | null, limit: number, cursor: string | undefined, f: JobsFilterInput) {
-    return this.listAs(callerId, limit, cursor, { ...f, kind: undefined }, publicJob);
+    return this.listAs(callerId, limit, cursor, { ...f, kind: undefined }, (j) => publicJob(j));
   }
 
   /** A page of jobs in another module's shape (generations list their inference jobs this way). */

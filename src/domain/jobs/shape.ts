@@ -8,13 +8,19 @@ function publicResult(r: JobRow['result']) {
   return { ...r, outputs: outputs.map(({ storage_key: _key, ...rest }) => rest) };
 }
 
-/** The job as clients see it. Dispatch internals (lease, worker, checkpoint path) stay inside. */
-export function publicJob(j: JobRow) {
+/**
+ * The job as clients see it. Dispatch internals (lease, worker, checkpoint path) stay inside.
+ * `queuePosition` is computed only where one job is asked for (GET and POST /v1/jobs); every
+ * other answer (lists, webhooks, sweeps' children) says null. Map rows with
+ * `(j) => publicJob(j)`, never `map(publicJob)`: an array index must not become a position.
+ */
+export function publicJob(j: JobRow, o: { queuePosition?: number | null } = {}) {
   return {
     id: j.id,
     kind: j.kind,
     trainer: j.trainer,
     status: j.status,
+    queue_position: j.status === 'queued' ? (o.queuePosition ?? null) : null,
     priority: j.priority,
     dataset_id: j.dataset_id,
     validation_dataset_id: j.validation_dataset_id,

@@ -139,7 +139,7 @@ export class SweepsService {
   async children(ownerId: string, id: string): Promise<PublicJob[]> {
     const s = await q.sweepById(this.d.db, ownerId, id);
     if (!s) throw new NotFoundError('sweep', id);
-    return (await q.children(this.d.db, id)).map(publicJob);
+    return (await q.children(this.d.db, id)).map((j) => publicJob(j));
   }
 
   async list(ownerId: string, limit: number, cursor?: string) {
