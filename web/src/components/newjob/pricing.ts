@@ -1,13 +1,13 @@
 /**
- * A job's price as the server computes it (src/domain/jobs/pricing.ts), from the trainer's
- * pricing rule (GET /v1/trainers: pricing), the hyperparameters with their defaults and the
- * dataset's rows. The API has no estimate endpoint; the rule is public, so the form applies it,
- * and a 402 from POST /v1/jobs remains the final word.
+ * A job's price from the trainer's pricing rule (GET /v1/trainers: pricing), the hyperparameters
+ * with their defaults and the dataset's rows. The API has no estimate endpoint; the rule is
+ * public, so the form applies it with the server's own function (src/domain/jobs/pricing.ts,
+ * dependency-free and bundled as is), and a 402 from POST /v1/jobs remains the final word.
  */
-export type PricingRule =
-  | { type: 'fixed'; credits: number }
-  | { type: 'tiers'; param: string; tiers: { up_to: number; credits: number }[] }
-  | { type: 'linear'; param: string; base: number; per_unit: number; per_rows?: number };
+import type { PricingRule } from '../../../../src/domain/catalog/types.js';
+import { priceJob as serverPrice } from '../../../../src/domain/jobs/pricing.js';
+
+export type { PricingRule };
 
 export function readPricing(p: unknown): PricingRule | undefined {
   if (!p || typeof p !== 'object') return undefined;
@@ -38,19 +38,20 @@ export interface Price {
   how: string;
 }
 
+/** The server's price, and how it was reached in words for the form. */
 export function priceJob(rule: PricingRule, hp: Record<string, unknown>, datasetRows = 0): Price {
+  const credits = serverPrice(rule, hp, datasetRows);
   switch (rule.type) {
     case 'fixed':
-      return { credits: Math.ceil(rule.credits), how: 'a fixed price' };
+      return { credits, how: 'a fixed price' };
     case 'tiers': {
       const v = Number(hp[rule.param] ?? 0);
       const tier = rule.tiers.find((t) => v <= t.up_to) ?? rule.tiers[rule.tiers.length - 1];
-      return { credits: Math.ceil(tier?.credits ?? 0), how: `${rule.param} ${v}: the tier up to ${tier?.up_to ?? '—'}` };
+      return { credits, how: `${rule.param} ${v}: the tier up to ${tier?.up_to ?? '—'}` };
     }
     case 'linear': {
       const v = Number(hp[rule.param] ?? 0);
       const scale = rule.per_rows ? Math.max(1, datasetRows / rule.per_rows) : 1;
-      const credits = Math.ceil(rule.base + rule.per_unit * v * scale);
       const rows = rule.per_rows ? ` × ${Math.round(scale * 100) / 100} (${datasetRows} rows per ${rule.per_rows})` : '';
       return { credits, how: `${rule.base} + ${rule.per_unit} × ${rule.param} (${v})${rows}, rounded up` };
     }
