@@ -96,6 +96,3 @@ export function authFetch(path: string, init: RequestInit = {}): Promise<Respons
   if (token) headers.set('authorization', `Bearer ${token}`);
   return fetch(path, { ...init, headers });
 }
-
-/** Schemas by name, e.g. `Schema<'Job'>` when the document names it; else use the path types. */
-export type Schema<N extends keyof components['schemas']> = components['schemas'][N];

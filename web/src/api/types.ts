@@ -20,7 +20,6 @@ export type Dataset = Ok<'/v1/datasets/{id}', 'get'>;
 export type Trainer = Ok<'/v1/trainers/{id}', 'get'>;
 export type BaseModel = Ok<'/v1/base-models/{id}', 'get'>;
 export type Model = Ok<'/v1/models/{name}', 'get'>;
-export type ModelVersion = Ok<'/v1/models/{name}/versions/{v}', 'get'>;
 export type Sweep = Ok<'/v1/sweeps/{id}', 'get'>;
 export type ApiKey = Item<Ok<'/v1/api-keys', 'get'>>;
 export type Balance = Ok<'/v1/credits/balance', 'get'>;
