@@ -1,14 +1,24 @@
-// Cold start: process spawn → first 200 from /readyz, on the embedded defaults (PGlite,
-// local storage). "first boot" uses an empty DATA_DIR (PGlite initdb + migrations + secret);
+// Cold start: command started → first 200 from /readyz, on the embedded defaults (PGlite,
+// local storage). "first boot" uses an empty DATA_DIR (database + migrations + secret);
 // "restart" reuses the folder, as a service restart would. Run: npm run bench:cold-start
+//
+// Side by side in one run (issue #15):
+//   npm start, built        what `npm start` does now on a built checkout (a no-op build check,
+//                           then the server; an empty DATA_DIR starts from the build's seed)
+//   node dist/main.js       the server alone, with the seed and without it (initdb in WASM)
+//   old npm start           what `npm start` did before: a full build, then the server
+// RUNS (default 5) runs of each; OLD_RUNS (default 2) of the old npm start (~40 s each).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const RUNS = Number(process.env.RUNS ?? 5);
+const OLD_RUNS = Number(process.env.OLD_RUNS ?? 2);
 const main = path.resolve('dist/main.js');
+const seed = path.resolve('dist/pglite-seed.tar.gz');
+const seedAside = seed + '.bench-aside';
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -18,25 +28,27 @@ const freePort = () =>
     });
   });
 
-async function once(dataDir) {
+/** Starts `argv` in its own process group, waits for /readyz, then stops the whole group. */
+async function once(argv, dataDir) {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, [main, 'serve'], {
+  const child = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' },
     stdio: 'ignore',
+    detached: true,
   });
+  const exited = new Promise((r) => child.on('exit', r));
   for (;;) {
     const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
       (r) => r.ok,
       () => false,
     );
     if (ok) break;
-    if (performance.now() - t0 > 60_000) throw new Error('not ready after 60 s');
+    if (performance.now() - t0 > 120_000) throw new Error('not ready after 120 s');
     await new Promise((r) => setTimeout(r, 5));
   }
   const ms = performance.now() - t0;
-  const exited = new Promise((r) => child.on('exit', r));
-  child.kill('SIGTERM');
+  process.kill(-child.pid, 'SIGTERM');
   await exited;
   return ms;
 }
@@ -46,22 +58,56 @@ const stats = (xs) => {
   return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1] };
 };
 
-const first = [];
-const restart = [];
-for (let i = 0; i < RUNS; i++) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'trainyard-bench-'));
-  try {
-    first.push(await once(dir));
-    restart.push(await once(dir));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+async function pair(argv, runs) {
+  const first = [];
+  const restart = [];
+  for (let i = 0; i < runs; i++) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trainyard-bench-'));
+    try {
+      first.push(await once(argv, dir));
+      restart.push(await once(argv, dir));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
+  return { first, restart };
 }
+
+if (!existsSync(seed)) throw new Error('dist/pglite-seed.tar.gz missing: run `npm run build` first');
+const npmStart = await pair(['npm', 'start', '--silent'], RUNS);
+const withSeed = await pair([process.execPath, main, 'serve'], RUNS);
+let noSeed;
+renameSync(seed, seedAside);
+try {
+  noSeed = await pair([process.execPath, main, 'serve'], RUNS);
+} finally {
+  renameSync(seedAside, seed);
+}
+// The old `npm start`: build everything, then serve (no seed, as before it existed). It
+// rebuilds dist/ the same way, so the checkout stays built; the stamp is rewritten by the next
+// `node scripts/ensure-built.mjs` if anything differs.
+renameSync(seed, seedAside);
+let old;
+try {
+  old = await pair(['sh', '-c', `npm run -s build:all && exec node ${main} serve`], OLD_RUNS);
+} finally {
+  renameSync(seedAside, seed);
+}
+
 const fmt = (x) => `${Math.round(x)} ms`;
-for (const [name, xs] of [
-  ['first boot (empty DATA_DIR)', first],
-  ['restart (existing DATA_DIR)', restart],
+console.log('| command | case | median | min | max | runs |');
+console.log('|---|---|---|---|---|---|');
+for (const [name, r] of [
+  ['`npm start`, built (now)', npmStart],
+  ['`node dist/main.js serve`, seed', withSeed],
+  ['`node dist/main.js serve`, no seed', noSeed],
+  ['old `npm start` (build, then serve)', old],
 ]) {
-  const s = stats(xs);
-  console.log(`${name.padEnd(30)} median ${fmt(s.median)}  min ${fmt(s.min)}  max ${fmt(s.max)}  (n=${xs.length})`);
+  for (const [kase, xs] of [
+    ['first boot, empty DATA_DIR', r.first],
+    ['restart, existing DATA_DIR', r.restart],
+  ]) {
+    const s = stats(xs);
+    console.log(`| ${name} | ${kase} | ${fmt(s.median)} | ${fmt(s.min)} | ${fmt(s.max)} | ${xs.length} |`);
+  }
 }

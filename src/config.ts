@@ -76,6 +76,8 @@ export interface Config {
    */
   compat: { facades: CompatFacade[]; settings: Env };
   logLevel: string;
+  /** json: one JSON object per line (for collectors); pretty: for a person; auto: pretty on a terminal. */
+  logFormat: 'auto' | 'json' | 'pretty';
 }
 
 export type StorageConfig =
@@ -385,5 +387,6 @@ export function loadConfig(processEnv: Env = process.env): Config {
       settings: Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('COMPAT_'))),
     },
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    logFormat: oneOf(env, 'LOG_FORMAT', ['auto', 'json', 'pretty'] as const, 'auto'),
   };
 }

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type DestinationStream, type Logger } from 'pino';
@@ -36,9 +37,22 @@ export interface RuntimeOptions extends ServiceOverrides {
 }
 
 /** `err` goes through a serializer that never writes a query's parameters (src/db/redact.ts). */
-export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {
+export function createLogger(config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'logFormat'>>, destination?: DestinationStream): Logger {
   const options = { level: config.logLevel, base: { service: 'trainyard' }, serializers: { err: errSerializer } };
-  return destination ? pino(options, destination) : pino(options);
+  if (destination) return pino(options, destination);
+  const format = config.logFormat ?? 'json';
+  if (format === 'pretty' || (format === 'auto' && process.stdout.isTTY)) return pino(options, prettyStream());
+  return pino(options);
+}
+
+/**
+ * pino-pretty as a synchronous stream in this thread (no transport worker), loaded only when a
+ * person is reading: a collector reading JSON never pays for it. Lines read
+ * `12:01:02.345 INFO: trainyard is ready` with the fields indented below.
+ */
+function prettyStream(): DestinationStream {
+  const pretty = createRequire(import.meta.url)('pino-pretty') as (o: Record<string, unknown>) => DestinationStream;
+  return pretty({ sync: true, colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
 }
 
 export function startWorker(config: Config, s: Services, log: Logger, keepJobDirs = false): Worker {

@@ -1,3 +1,6 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { assertChannel, type Db, type QueryResult, type Tx } from './db.js';
 import { redacting } from './redact.js';
@@ -7,10 +10,25 @@ import { redacting } from './redact.js';
  * transaction() holds that backend exclusively, so other callers queue behind a transaction
  * as they would behind a row lock on a server.
  */
-export async function openPglite(dataDir: string | null): Promise<Db> {
-  const pg = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
-  return wrapPglite(pg);
+export async function openPglite(dataDir: string | null, seed: string | null = DEFAULT_SEED): Promise<Db> {
+  if (!dataDir) return wrapPglite(await PGlite.create());
+  if (seed && existsSync(seed) && !existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    try {
+      return wrapPglite(await PGlite.create(dataDir, { loadDataDir: new Blob([readFileSync(seed)]) }));
+    } catch {
+      // A seed this PGlite cannot read (it was built by another version): start as if there
+      // were none. The folder had no database before this call, so nothing of the user's is lost.
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+  return wrapPglite(await PGlite.create(dataDir));
 }
+
+/**
+ * The build's pre-initialised data folder (src/cli/pglite-seed.ts), beside the compiled code:
+ * dist/pglite-seed.tar.gz. Absent when running from the sources (tsx), then initdb runs.
+ */
+const DEFAULT_SEED = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'pglite-seed.tar.gz');
 
 function toResult<T>(r: { rows: unknown[]; affectedRows?: number }): QueryResult<T> {
   return { rows: r.rows as T[], rowCount: r.affectedRows ?? r.rows.length };

@@ -17,8 +17,10 @@ const run = promisify(execFile);
 const PDEATHSIG = ['setpriv', '--pdeathsig', 'KILL', '--'];
 
 // memory_mb is what the training needs; the interpreter itself (node's V8 heap setup, Python's
-// imports) comes on top: node aborts at start under ~100 MiB of RLIMIT_DATA.
-export const RUNTIME_HEADROOM_MB = 256;
+// imports) comes on top: Node 20 aborts at start under ~100 MiB of RLIMIT_DATA. Newer V8s
+// reserve their code range up front and the kernel counts it: Node 26.12 dies at start with
+// "Failed to reserve virtual memory for CodeRange" below ~600 MiB (measured with prlimit --data).
+export const RUNTIME_HEADROOM_MB = Number(process.versions.node.split('.')[0]) >= 22 ? 768 : 256;
 
 export interface SandboxSettings {
   /** auto: confine as far as this machine allows; off: run trainers as the worker's user, unconfined. */
