@@ -44,7 +44,7 @@ async function once(argv, dataDir) {
       () => false,
     );
     if (ok) break;
-    if (performance.now() - t0 > 120_000) throw new Error('not ready after 120 s');
+    if (performance.now() - t0 > 600_000) throw new Error('not ready after 600 s');
     await new Promise((r) => setTimeout(r, 5));
   }
   const ms = performance.now() - t0;
