@@ -18,9 +18,11 @@ const PDEATHSIG = ['setpriv', '--pdeathsig', 'KILL', '--'];
 
 // memory_mb is what the training needs; the interpreter itself (node's V8 heap setup, Python's
 // imports) comes on top: Node 20 aborts at start under ~100 MiB of RLIMIT_DATA. Newer V8s
-// reserve their code range up front and the kernel counts it: Node 26.12 dies at start with
-// "Failed to reserve virtual memory for CodeRange" below ~600 MiB (measured with prlimit --data).
-export const RUNTIME_HEADROOM_MB = Number(process.versions.node.split('.')[0]) >= 22 ? 768 : 256;
+// reserve address space per isolate up front and the kernel counts it: Node 26.12 dies with
+// "Failed to reserve virtual memory for CodeRange" below ~600 MiB for one isolate and ~1,100 MiB
+// for two (a worker thread, or tsx's loader thread when running from source), measured with
+// prlimit --data. RLIMIT_DATA is a coarse cap there; a cgroup's memory.max would be the exact one.
+export const RUNTIME_HEADROOM_MB = Number(process.versions.node.split('.')[0]) >= 22 ? 1536 : 256;
 
 export interface SandboxSettings {
   /** auto: confine as far as this machine allows; off: run trainers as the worker's user, unconfined. */

@@ -112,7 +112,8 @@ describe.runIf(confinable)('trainer sandbox (root, util-linux)', () => {
   it('enforces resources.memory_mb (on top of the runtime’s headroom)', async () => {
     const fits = await probe({ alloc_mb: 32 }, limitsOf({ memory_mb: 64 }));
     expect(fits.details!.alloc).toBe(32);
-    const over = await probe({ alloc_mb: 1024 }, limitsOf({ memory_mb: 64 }));
+    // Well past memory_mb plus the runtime's headroom (256 MiB on Node 20, 1,536 on 22+).
+    const over = await probe({ alloc_mb: 3072 }, limitsOf({ memory_mb: 64 }));
     expect(over.exit.code).not.toBe(0);
     expect(over.details).toBeUndefined();
   });
