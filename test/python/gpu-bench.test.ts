@@ -27,7 +27,11 @@ function run(): Promise<string> {
     execFile(
       'bench/gpu.sh',
       ['--tiny'],
-      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', TRAINYARD_PYTHON: TEST_PYTHON }, timeout: 600_000, maxBuffer: 64 * 1024 * 1024 },
+      {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', TRAINYARD_PYTHON: TEST_PYTHON },
+        timeout: 600_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
       (err, stdout, stderr) => (err ? reject(new Error(`bench/gpu.sh failed: ${stderr.trim().split('\n').slice(-8).join('\n')}`)) : resolve(stdout)),
     );
   });
