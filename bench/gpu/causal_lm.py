@@ -159,4 +159,4 @@ def baseline(size: str, folder: str, out: str, config: str, data: str, quantizat
     trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=counting, callbacks=[Clock()])
     trainer.train()
     write_row(out, "lora-causal-lm", config, "baseline", "tokens/s", clock.rate(), peak, seen["peak"], seen["steps"],
-              f"{used}, {len(examples)} sequences, Trainer optim {args.optim}")
+              f"{used}, {len(examples)} sequences, Trainer optim {getattr(args.optim, 'value', args.optim)}")
