@@ -1,6 +1,6 @@
 """bench/gpu.sh: the Python trainer packs against their references, one table.
 
-    bench/gpu.sh [--tiny] [--only TEXT] [--budget SECONDS]
+    bench/gpu.sh [--tiny] [--processes] [--only TEXT] [--budget SECONDS]
 
 On a CUDA machine every row runs in a process of its own at full size (Llama-3.2-1B-sized LoRA and
 QLoRA, SD 1.5-sized UNet at 512 px); rows left when the time budget (default 450 s) is spent are
@@ -105,6 +105,7 @@ def main() -> None:
     ap.add_argument("--tiny", action="store_true", help="tiny sizes in one process (the default without CUDA)")
     ap.add_argument("--only", default="", help="run only the rows whose kind or configuration contains this text")
     ap.add_argument("--budget", type=float, default=450.0, help="seconds for all rows (prepare included)")
+    ap.add_argument("--processes", action="store_true", help="one process per row at tiny size too (checks the GPU run's way)")
     a = ap.parse_args()
     t_start = time.perf_counter()
     # The table goes to stdout alone: the packs write their protocol events to fd 1 (rows run in
@@ -114,7 +115,7 @@ def main() -> None:
     import torch
     cuda = torch.cuda.is_available()
     size = "tiny" if a.tiny or not cuda else "gpu"
-    in_process = size == "tiny"
+    in_process = size == "tiny" and not a.processes
     work = tempfile.mkdtemp(prefix="trainyard-gpu-bench-")
     gpu = torch.cuda.get_device_name(0) if cuda else "none"
     try:
