@@ -105,6 +105,13 @@ export const PYTHON_TRAINERS: TrainerDef[] = [
         max_seq_length: { type: 'integer', minimum: 16, maximum: 32_768, default: 1024 },
         packing: { type: 'boolean', default: false },
         quantization: { type: 'string', enum: ['none', '4bit'], default: '4bit', description: '4bit (QLoRA) needs CUDA; falls back to none on CPU' },
+        gradient_checkpointing: {
+          type: 'boolean',
+          description: 'Recompute activations in the backward pass (less memory, ~⅓ more compute); unset = on with 4bit only',
+        },
+        attn_implementation: { type: 'string', enum: ['sdpa', 'eager'], default: 'sdpa' },
+        fused_adamw: { type: 'boolean', default: true, description: 'Fused AdamW kernel on CUDA' },
+        torch_compile: { type: 'boolean', default: false, description: 'torch.compile the model (pays on long runs; the first steps compile)' },
         validation_split: { ...VALIDATION_SPLIT, default: 0.1 },
         warmup_ratio: { type: 'number', minimum: 0, maximum: 0.5, default: 0.03 },
         checkpoint_every: { type: 'integer', minimum: 1, maximum: 100_000, default: 100, description: 'Optimizer steps between checkpoints' },

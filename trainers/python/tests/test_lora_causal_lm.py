@@ -133,6 +133,25 @@ def test_4bit_on_cuda_without_bitsandbytes(base, monkeypatch):
     assert e.value.code == "QUANTIZATION_UNAVAILABLE"
 
 
+def test_gradient_checkpointing_is_a_choice(base):
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trainyard_common import peft_utils as PU
+
+    # Unset: off without 4-bit (it costs about a third more compute); asked for: on, and training still runs.
+    off, _ = PU.load_frozen(AutoModelForCausalLM, base, "none", torch.device("cpu"))
+    on, _ = PU.load_frozen(AutoModelForCausalLM, base, "none", torch.device("cpu"), gradient_checkpointing=True,
+                           attn_implementation="eager")
+    assert not off.is_gradient_checkpointing and on.is_gradient_checkpointing
+    assert on.config._attn_implementation == "eager"
+    spec = {"hyperparameters": {}}
+    model = PU.adapt(on, spec, {"lora_rank": 2, "lora_alpha": 4, "lora_dropout": 0.0, "target_modules": ["q_proj"]}, task_type="CAUSAL_LM")
+    model.train()
+    ids = torch.tensor([[1, 5, 6, 7, 8]])
+    model(input_ids=ids, labels=ids).loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
+
 def test_learns(trained):
     spec, events = trained
     result = of(events, "result")[-1]

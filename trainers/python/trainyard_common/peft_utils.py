@@ -87,9 +87,11 @@ def load_options(quantization: str, dev: torch.device, skip: Optional[List[str]]
 
 
 def load_frozen(cls, base: str, quantization: str, dev: torch.device, skip: Optional[List[str]] = None,
-                what: Optional[str] = None, **kwargs):
+                what: Optional[str] = None, gradient_checkpointing: Optional[bool] = None, **kwargs):
     """The base model, frozen, on `dev`: 4-bit NF4 on CUDA when asked (QLoRA, prepared for k-bit
-    training); on CPU a 4-bit request trains plain LoRA. Returns it and the quantization used."""
+    training); on CPU a 4-bit request trains plain LoRA. Returns it and the quantization used.
+    gradient_checkpointing None keeps what PEFT's QLoRA recipe does (on with 4-bit, off otherwise):
+    it trades about a third more compute for activation memory, so it is a choice, not a given."""
     opts, used = load_options(quantization, dev, skip)
     try:
         model = cls.from_pretrained(base, **{**kwargs, **opts})
@@ -97,10 +99,13 @@ def load_frozen(cls, base: str, quantization: str, dev: torch.device, skip: Opti
         raise tp.TrainerError("BASE_MODEL_UNSUPPORTED", f"cannot load {base} as {what or cls.__name__}: {e}")
     if hasattr(model.config, "use_cache"):
         model.config.use_cache = False
+    checkpointing = (used == "4bit-nf4") if gradient_checkpointing is None else bool(gradient_checkpointing)
     if used == "4bit-nf4":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
     else:
         model.to(dev)
+        if checkpointing and hasattr(model, "gradient_checkpointing_enable"):
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     return model, used
 
 

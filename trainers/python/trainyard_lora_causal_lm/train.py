@@ -33,6 +33,9 @@ DEFAULTS: Dict[str, Any] = {
     "lora_rank": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": ["q_proj", "v_proj"],
     "max_seq_length": 1024, "packing": False, "quantization": "4bit", "validation_split": 0.1,
     "warmup_ratio": 0.03, "checkpoint_every": 100, "seed": 42,
+    # Speed choices, measured by bench/gpu.sh. gradient_checkpointing None = on only with 4-bit
+    # (PEFT's QLoRA recipe); fused AdamW applies on CUDA only; torch.compile pays on long runs.
+    "gradient_checkpointing": None, "attn_implementation": "sdpa", "fused_adamw": True, "torch_compile": False,
 }
 
 USAGE = """Quantization used in training: {quantization}.
@@ -61,7 +64,9 @@ def main() -> None:
 
     tokenizer = _load_tokenizer(base)
     train_seqs, eval_seqs, counts = _datasets(spec, hp, tokenizer)
-    model, quantization = PU.load_frozen(AutoModelForCausalLM, base, hp["quantization"], dev, what="a causal language model")
+    model, quantization = PU.load_frozen(AutoModelForCausalLM, base, hp["quantization"], dev, what="a causal language model",
+                                         gradient_checkpointing=hp["gradient_checkpointing"],
+                                         attn_implementation=str(hp["attn_implementation"]))
     model = PU.adapt(model, spec, hp, task_type="CAUSAL_LM")
     trainable, total_params = model.get_nb_trainable_parameters()
     tp.log(f"{quantization} base, {trainable:,} trainable of {total_params:,} parameters; "
@@ -144,7 +149,11 @@ class Loop:
         self.steps_per_epoch = math.ceil(math.ceil(len(train_seqs) / self.batch_size) / self.accum)
         self.total_steps = self.epochs * self.steps_per_epoch
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(self.params, lr=float(hp["learning_rate"]), weight_decay=0.0)
+        # Fused AdamW: one kernel for all adapter tensors instead of several per tensor (CUDA only).
+        fused = bool(hp["fused_adamw"]) and dev.type == "cuda"
+        self.optimizer = torch.optim.AdamW(self.params, lr=float(hp["learning_rate"]), weight_decay=0.0, fused=fused or None)
+        # The compiled module shares the model's parameters; saving and PEFT calls keep using the model.
+        self.forward = torch.compile(model) if hp["torch_compile"] else model
         warmup = int(round(float(hp["warmup_ratio"]) * self.total_steps))
         self.scheduler = get_linear_schedule_with_warmup(self.optimizer, warmup, self.total_steps)
         # Position and running sums: all a resumed run needs to report as if it never stopped.
@@ -220,7 +229,7 @@ class Loop:
     def _loss_sum(self, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Summed cross-entropy of the next-token predictions on trained (label != -100) tokens."""
         batch = {k: v.to(self.dev) for k, v in batch.items()}
-        logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        logits = self.forward(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         logits = logits[:, :-1].float()
         labels = batch["labels"][:, 1:]
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
