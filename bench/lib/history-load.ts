@@ -36,7 +36,7 @@ export interface LoadStep {
 const TRAINERS = `(array['tabular-classifier','text-classifier','image-classifier','sequence-classifier','lora-causal-lm','lora-diffusion'])`;
 
 /** Per-job event count: 4..15, and 5,000 for one job in 10,000 (mean 10 per job). */
-const EVENTS_OF = (i: string) => `(case when ${i} % 10000 = 0 then 5000 else 4 + (${i} * 7919) % 12 end)`;
+const EVENTS_OF = (i: string) => `(case when ${i} % 10000 = 0 then 5000 else 4 + (${i}::bigint * 7919) % 12 end)`;
 
 export async function loadHistory(url: string, s: HistoryShape, log: (m: string) => void = () => {}): Promise<LoadStep[]> {
   const c = new pg.Client({ connectionString: url });
