@@ -76,10 +76,12 @@ try {
     );
     return encodeCursor(rows[0]!.created_at, rows[0]!.id);
   };
-  const page = (q: string, token = reader.apiKey) => async () => {
-    const body = JSON.parse(await get(`/v1/jobs?${q}`, token)) as { data: unknown[] };
-    if (body.data.length !== 50) throw new Error(`/v1/jobs?${q}: ${body.data.length} rows`);
-  };
+  const page =
+    (q: string, token = reader.apiKey) =>
+    async () => {
+      const body = JSON.parse(await get(`/v1/jobs?${q}`, token)) as { data: unknown[] };
+      if (body.data.length !== 50) throw new Error(`/v1/jobs?${q}: ${body.data.length} rows`);
+    };
   const sse = (lastEventId: number, events: number) => async () => {
     const body = await get(`/v1/jobs/${big}/events`, reader.apiKey, { accept: 'text/event-stream', 'last-event-id': String(lastEventId) });
     const n = body.split('\nid: ').length - 1 + (body.startsWith('id: ') ? 1 : 0);
@@ -113,16 +115,22 @@ try {
     { name: 'GET /v1/jobs?limit=50&cursor= (deepest page)', run: page(`limit=50&cursor=${await cursorAfter((await countOwn(reader.id)) - 50, reader.id)}`) },
     { name: 'admin GET /v1/jobs?scope=all&limit=50', run: page('scope=all&limit=50', boss.apiKey) },
     { name: 'admin GET /v1/jobs?scope=all&status=failed&limit=50', run: page('scope=all&status=failed&limit=50', boss.apiKey) },
-    { name: 'admin GET /v1/jobs?scope=all&cursor= (deepest page)', run: page(`scope=all&limit=50&cursor=${await cursorAfter((await countOwn(null)) - 50, null)}`, boss.apiKey) },
+    {
+      name: 'admin GET /v1/jobs?scope=all&cursor= (deepest page)',
+      run: page(`scope=all&limit=50&cursor=${await cursorAfter((await countOwn(null)) - 50, null)}`, boss.apiKey),
+    },
     { name: `SSE resume, Last-Event-ID = last - 10`, run: sse(BIG_EVENTS - 10, 10) },
     { name: `SSE resume, Last-Event-ID = half (a page of ${replayMax})`, run: sse(BIG_EVENTS / 2, replayMax) },
-    { name: 'GET /v1/jobs/{id}/events?after=half&limit=100', run: async () => void (await get(`/v1/jobs/${big}/events?after=${BIG_EVENTS / 2}&limit=100`, reader.apiKey)) },
+    {
+      name: 'GET /v1/jobs/{id}/events?after=half&limit=100',
+      run: async () => void (await get(`/v1/jobs/${big}/events?after=${BIG_EVENTS / 2}&limit=100`, reader.apiKey)),
+    },
   ];
   async function countOwn(ownerId: string | null, status: string | null = null): Promise<number> {
-    const { rows } = await admin.query<{ n: number }>('select count(*)::int as n from jobs where ($1::text is null or owner_id = $1) and ($2::text is null or status = $2)', [
-      ownerId,
-      status,
-    ]);
+    const { rows } = await admin.query<{ n: number }>(
+      'select count(*)::int as n from jobs where ($1::text is null or owner_id = $1) and ($2::text is null or status = $2)',
+      [ownerId, status],
+    );
     return rows[0]!.n;
   }
 
@@ -166,7 +174,9 @@ try {
   const empty = await measure('empty database');
   const sizesBefore = await relationSizes(dbUrl);
 
-  console.log(`\nloading ${FINISHED.toLocaleString('en-US')} finished jobs (~${(FINISHED * 10).toLocaleString('en-US')} events), ${QUEUED} queued, ${RUNNING} running, ${OWNERS} owners:`);
+  console.log(
+    `\nloading ${FINISHED.toLocaleString('en-US')} finished jobs (~${(FINISHED * 10).toLocaleString('en-US')} events), ${QUEUED} queued, ${RUNNING} running, ${OWNERS} owners:`,
+  );
   const loadMeter = cpuMeter({ postgres: postgresPids });
   const t0 = performance.now();
   const steps = await loadHistory(dbUrl, { owners: OWNERS, heavyOwner: reader.id, finished: FINISHED, queued: QUEUED, running: RUNNING }, console.log);
@@ -181,7 +191,16 @@ try {
     [...empty.entries()].map(([name, e]) => {
       const l = loaded.get(name)!;
       const r = l.p50 / e.p50;
-      return [name, ms(e.p50), ms(e.p95), ms(l.p50), ms(l.p95), `${r.toFixed(2)}×`, r <= TARGET ? 'met' : 'NOT MET', `${e.others.toFixed(2)} / ${l.others.toFixed(2)}`];
+      return [
+        name,
+        ms(e.p50),
+        ms(e.p95),
+        ms(l.p50),
+        ms(l.p95),
+        `${r.toFixed(2)}×`,
+        r <= TARGET ? 'met' : 'NOT MET',
+        `${e.others.toFixed(2)} / ${l.others.toFixed(2)}`,
+      ];
     }),
   );
   console.log('\nLoad steps:');
