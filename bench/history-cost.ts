@@ -77,10 +77,10 @@ try {
     return encodeCursor(rows[0]!.created_at, rows[0]!.id);
   };
   const page =
-    (q: string, token = reader.apiKey) =>
+    (q: string, token = reader.apiKey, want = 50) =>
     async () => {
       const body = JSON.parse(await get(`/v1/jobs?${q}`, token)) as { data: unknown[] };
-      if (body.data.length !== 50) throw new Error(`/v1/jobs?${q}: ${body.data.length} rows`);
+      if (body.data.length !== want) throw new Error(`/v1/jobs?${q}: ${body.data.length} rows, want ${want}`);
     };
   const sse = (lastEventId: number, events: number) => async () => {
     const body = await get(`/v1/jobs/${big}/events`, reader.apiKey, { accept: 'text/event-stream', 'last-event-id': String(lastEventId) });
@@ -106,6 +106,7 @@ try {
     { name: 'GET /v1/jobs/{id} (queued: + queue position)', run: async () => void (await get(`/v1/jobs/${queued}`, reader.apiKey)) },
     { name: 'GET /v1/jobs?limit=50 (first page)', run: page('limit=50') },
     { name: 'GET /v1/jobs?status=failed&limit=50', run: page('status=failed&limit=50') },
+    { name: 'GET /v1/jobs?status=queued&limit=50 (1 job)', run: page('status=queued&limit=50', reader.apiKey, 1) },
     { name: 'GET /v1/jobs?trainer=text-classifier&limit=50', run: page('trainer=text-classifier&limit=50') },
     { name: 'GET /v1/jobs?limit=50&cursor= (after 200)', run: page(`limit=50&cursor=${await cursorAfter(200, reader.id)}`) },
     {
@@ -134,10 +135,10 @@ try {
     return rows[0]!.n;
   }
 
-  const measure = async (phase: string) => {
+  const measure = async (phase: string, only: (name: string) => boolean = () => true) => {
     await waitForQuiet();
     const out = new Map<string, { p50: number; p95: number; others: number }>();
-    for (const op of await ops()) {
+    for (const op of (await ops()).filter((o) => only(o.name))) {
       for (let i = 0; i < WARMUP; i++) await op.run();
       const meter = cpuMeter({ server: () => [process.pid], postgres: postgresPids });
       const times: number[] = [];
@@ -154,8 +155,8 @@ try {
   };
 
   /** The job and event statements one call ran, EXPLAIN ANALYZEd with the same parameters. */
-  const plans = async () => {
-    for (const op of await ops()) {
+  const plans = async (only: (name: string) => boolean = () => true) => {
+    for (const op of (await ops()).filter((o) => only(o.name))) {
       recorder.seen = [];
       recorder.on = true;
       await op.run();
@@ -179,12 +180,32 @@ try {
   );
   const loadMeter = cpuMeter({ postgres: postgresPids });
   const t0 = performance.now();
-  const steps = await loadHistory(dbUrl, { owners: OWNERS, heavyOwner: reader.id, finished: FINISHED, queued: QUEUED, running: RUNNING }, console.log);
-  const loadCpu = loadMeter();
+  let loadCpu: Record<string, number> = {};
+  const steps = await loadHistory(
+    dbUrl,
+    { owners: OWNERS, heavyOwner: reader.id, finished: FINISHED, queued: QUEUED, running: RUNNING },
+    console.log,
+    () => (loadCpu = loadMeter()),
+  );
   console.log(
     `loaded in ${((performance.now() - t0) / 1000).toFixed(0)} s (Postgres ${loadCpu.postgres!.toFixed(2)} cores, others ${loadCpu.others!.toFixed(2)})\n`,
   );
   const loaded = await measure('loaded database');
+  // The same listings without the indexes migration 0017 added: the "before" of the fix, on the same data.
+  const isList = (name: string) => name.includes('/v1/jobs?');
+  let without: Awaited<ReturnType<typeof measure>> | null = null;
+  if (process.env.WITHOUT_0017 !== '0' && (await admin.query("select 1 from pg_class where relname = 'jobs_owner_status_idx'")).rowCount) {
+    if (process.env.PLANS !== '0') {
+      console.log('\nPlans of the listings on the loaded database (with migration 0017):');
+      await plans(isList);
+    }
+    await admin.query('drop index jobs_owner_status_idx, jobs_recent_idx, jobs_status_recent_idx');
+    without = await measure('loaded database without 0017 listing indexes', isList);
+    if (process.env.PLANS !== '0') {
+      console.log('\nPlans of the listings without the indexes of 0017:');
+      await plans(isList);
+    }
+  }
 
   printTable(
     ['operation', 'empty p50', 'empty p95', 'loaded p50', 'loaded p95', 'ratio p50', `≤ ${TARGET}×`, 'CPU others (empty / loaded)'],
@@ -222,9 +243,20 @@ try {
       mb(r.indexes),
     ]),
   );
+  if (without) {
+    console.log('\nListings on the loaded database without the indexes of migration 0017 (before) and with them (after):');
+    printTable(
+      ['operation', 'before p50', 'before p95', 'after p50', 'after p95', 'before / empty', 'after / empty'],
+      [...without.entries()].map(([name, w]) => {
+        const e = empty.get(name)!;
+        const l = loaded.get(name)!;
+        return [name, ms(w.p50), ms(w.p95), ms(l.p50), ms(l.p95), `${(w.p50 / e.p50).toFixed(2)}×`, `${(l.p50 / e.p50).toFixed(2)}×`];
+      }),
+    );
+  }
   if (process.env.PLANS !== '0') {
-    console.log('\nPlans on the loaded database (EXPLAIN ANALYZE of the job/event statements each call ran):');
-    await plans();
+    console.log('\nPlans on the loaded database (EXPLAIN ANALYZE of the job/event statements each call ran; listings: see above):');
+    await plans((name) => !isList(name) || !without);
   }
 } finally {
   await admin.end().catch(() => {});

@@ -14,3 +14,8 @@ create index jobs_status_recent_idx on jobs (status, created_at desc, id desc);
 -- stopped instead of walking the whole history.
 alter table jobs add column events_pruned_at timestamptz;
 create index jobs_events_retention_idx on jobs (finished_at) where finished_at is not null and events_pruned_at is null;
+
+-- The claim's fast path (lifecycle/sql.ts idleOwnerCandidate): the queue oldest first, then one
+-- owner's queued jobs in its priority order; both a few rows however long the queue.
+create index jobs_queue_age_idx on jobs (created_at, owner_id) where status = 'queued';
+create index jobs_queue_owner_idx on jobs (owner_id, priority desc, created_at, id) where status = 'queued';

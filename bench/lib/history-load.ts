@@ -38,7 +38,8 @@ const TRAINERS = `(array['tabular-classifier','text-classifier','image-classifie
 /** Per-job event count: 4..15, and 5,000 for one job in 10,000 (mean 10 per job). */
 const EVENTS_OF = (i: string) => `(case when ${i} % 10000 = 0 then 5000 else 4 + (${i}::bigint * 7919) % 12 end)`;
 
-export async function loadHistory(url: string, s: HistoryShape, log: (m: string) => void = () => {}): Promise<LoadStep[]> {
+/** `beforeEnd` runs while the loading connection is still open (a CPU meter reads its backend then). */
+export async function loadHistory(url: string, s: HistoryShape, log: (m: string) => void = () => {}, beforeEnd: () => void = () => {}): Promise<LoadStep[]> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   const steps: LoadStep[] = [];
@@ -115,6 +116,7 @@ export async function loadHistory(url: string, s: HistoryShape, log: (m: string)
     await c.query('vacuum analyze');
     steps.push({ step: 'vacuum analyze', rows: 0, seconds: (performance.now() - t0) / 1000 });
     log(`  vacuum analyze: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    beforeEnd();
   } finally {
     await c.end();
   }
