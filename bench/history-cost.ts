@@ -11,6 +11,10 @@
 // afterwards, so every sample claims from the same queue. The bench user is the history's
 // heaviest owner (~8 % of the finished jobs), so its own listing has a deep history too.
 //
+// After the loaded measurement the listing indexes of migration 0017 are dropped and the
+// listings measured again (WITHOUT_SAMPLES, 30): the before and after of those indexes on the
+// same data (WITHOUT_0017=0 skips it).
+//
 // Run: npm run bench:history-cost   (FINISHED, QUEUED, OWNERS, SAMPLES to override; PLANS=0 to
 // skip the EXPLAIN ANALYZE output)
 import pg from 'pg';
@@ -135,20 +139,21 @@ try {
     return rows[0]!.n;
   }
 
-  const measure = async (phase: string, only: (name: string) => boolean = () => true) => {
+  const measure = async (phase: string, only: (name: string) => boolean = () => true, samples = SAMPLES) => {
     await waitForQuiet();
     const out = new Map<string, { p50: number; p95: number; others: number }>();
     for (const op of (await ops()).filter((o) => only(o.name))) {
       for (let i = 0; i < WARMUP; i++) await op.run();
       const meter = cpuMeter({ server: () => [process.pid], postgres: postgresPids });
       const times: number[] = [];
-      for (let i = 0; i < SAMPLES; i++) {
+      for (let i = 0; i < samples; i++) {
         const t0 = performance.now();
         await op.run();
         times.push(performance.now() - t0);
       }
       const s = summarize(times);
       out.set(op.name, { p50: s.p50, p95: s.p95, others: meter().others! });
+      console.error(`  ${phase}: ${op.name}: p50 ${ms(s.p50)}`);
     }
     console.log(`measured: ${phase}`);
     return out;
@@ -200,7 +205,8 @@ try {
       await plans(isList);
     }
     await admin.query('drop index jobs_owner_status_idx, jobs_recent_idx, jobs_status_recent_idx');
-    without = await measure('loaded database without 0017 listing indexes', isList);
+    // Fewer samples: without the indexes some listings take hundreds of milliseconds each.
+    without = await measure('loaded database without 0017 listing indexes', isList, Number(process.env.WITHOUT_SAMPLES ?? 30));
     if (process.env.PLANS !== '0') {
       console.log('\nPlans of the listings without the indexes of 0017:');
       await plans(isList);
