@@ -19,6 +19,7 @@
 // skip the EXPLAIN ANALYZE output)
 import pg from 'pg';
 import type { Db } from '../src/db/db.js';
+import { fairCandidate } from '../src/domain/jobs/lifecycle/sql.js';
 import { encodeCursor } from '../src/ids.js';
 import { api, startBenchApp } from './lib/app.js';
 import { cpuMeter, postgresPids, waitForQuiet } from './lib/cpu.js';
@@ -103,9 +104,23 @@ try {
     }
   };
 
+  /** The claim's fallback query (every owner busy, or the fast path's owner locked), rolled back like the claim. */
+  const fullRanking = async () => {
+    try {
+      await db!.transaction(async (tx) => {
+        const w = { workerId: 'wkr_bench', freeGpus: 0, labels: [], leaseSeconds: 30, maxRunningPerUser: app.rt.services.config.jobs.maxRunningPerUser };
+        if (!(await fairCandidate(tx, w))) throw new Error('the full ranking found nothing');
+        throw new Rollback();
+      });
+    } catch (err) {
+      if (!(err instanceof Rollback)) throw err;
+    }
+  };
+
   // Cursors are taken per phase: the same depth in the bench user's own list in both phases.
   const ops = async (): Promise<Op[]> => [
     { name: 'claim (worker, rolled back)', run: claim },
+    { name: "claim's full ranking alone (no idle owner case)", run: fullRanking },
     { name: 'GET /v1/jobs/{id} (finished)', run: async () => void (await get(`/v1/jobs/${finishedOwn}`, reader.apiKey)) },
     { name: 'GET /v1/jobs/{id} (queued: + queue position)', run: async () => void (await get(`/v1/jobs/${queued}`, reader.apiKey)) },
     { name: 'GET /v1/jobs?limit=50 (first page)', run: page('limit=50') },

@@ -103,9 +103,9 @@ async function idleOwnerCandidate(db: Queryable, w: ClaimRequest, skipped: strin
  * oldest claimable job; each owner's jobs by priority. It reads every claimable job once: the
  * owner's oldest is a window over them, and the running counts a hash of the few active owners
  * (the former join of the queue to its own per-owner minimum was planned as nested loops,
- * quadratic in the queue: 3.2 s for 10,000 queued jobs, bench/README.md).
+ * quadratic in the queue: 3.2 s for 10,000 queued jobs, bench/README.md). Exported for that bench.
  */
-async function fairCandidate(db: Queryable, w: ClaimRequest, skipped: string[]): Promise<Candidate | null> {
+export async function fairCandidate(db: Queryable, w: ClaimRequest, skipped: string[] = []): Promise<Candidate | null> {
   const { rows } = await db.query<Candidate>(
     `with active as (
        select owner_id, count(*)::int as n from jobs where status in (${ACTIVE}) group by owner_id
