@@ -211,6 +211,7 @@ try {
     `loaded in ${((performance.now() - t0) / 1000).toFixed(0)} s (Postgres ${loadCpu.postgres!.toFixed(2)} cores, others ${loadCpu.others!.toFixed(2)})\n`,
   );
   const loaded = await measure('loaded database');
+  const sizesLoaded = await relationSizes(dbUrl);
   // The same listings without the indexes migration 0017 added: the "before" of the fix, on the same data.
   const isList = (name: string) => name.includes('/v1/jobs?');
   let without: Awaited<ReturnType<typeof measure>> | null = null;
@@ -252,7 +253,7 @@ try {
   );
   const mb = (b: number) => (Number.isFinite(b) ? `${(b / 2 ** 20).toFixed(1)} MB` : '');
   console.log('\nSizes (empty → loaded):');
-  const after = await relationSizes(dbUrl);
+  const after = sizesLoaded;
   printTable(
     ['relation', 'rows (loaded)', 'total (empty)', 'total (loaded)', 'table', 'indexes'],
     after.map((r) => [

@@ -19,3 +19,8 @@ create index jobs_events_retention_idx on jobs (finished_at) where finished_at i
 -- owner's queued jobs in its priority order; both a few rows however long the queue.
 create index jobs_queue_age_idx on jobs (created_at, owner_id) where status = 'queued';
 create index jobs_queue_owner_idx on jobs (owner_id, priority desc, created_at, id) where status = 'queued';
+
+-- A queued job's position (jobs/queries.ts queuePosition) counts the jobs ahead of it: with the
+-- id in the queue index the count reads the index alone, not one heap page per queued job.
+drop index jobs_queue_idx;
+create index jobs_queue_idx on jobs (priority desc, created_at, id) where status = 'queued';
