@@ -65,7 +65,7 @@ export interface Config {
   };
   webhooks: { timeoutMs: number; maxAttempts: number; allow: string };
   /** Live job events (SSE and WebSocket): open streams per user, past events replayed per connection. */
-  events: { maxStreamsPerUser: number; replayMax: number };
+  events: { maxStreamsPerUser: number; replayMax: number; retention: { days: number; batch: number; intervalMs: number } };
   /** predictMaxBytes/predictMaxInstances: one predict request's body and instance count (a recording is many rows). */
   serving: { cacheBytes: number; dir: string; predictMaxBytes: number; predictMaxInstances: number };
   /** The interpreter of the Python trainer environment (`trainyard setup python` makes it). */
@@ -381,6 +381,12 @@ export function loadConfig(processEnv: Env = process.env): Config {
       maxStreamsPerUser: int(env, 'EVENTS_MAX_STREAMS_PER_USER', 20, 1, 100_000),
       // Past events one connection replays before it ends and the client resumes (Last-Event-ID).
       replayMax: int(env, 'EVENTS_REPLAY_MAX', 1000, 10, 1_000_000),
+      // Events of jobs finished this many days ago are deleted (src/domain/jobs/retention.ts); 0 keeps them.
+      retention: {
+        days: int(env, 'EVENTS_RETENTION_DAYS', 0, 0, 36_500),
+        batch: int(env, 'EVENTS_RETENTION_BATCH', 5000, 1, 1_000_000),
+        intervalMs: int(env, 'EVENTS_RETENTION_INTERVAL_MS', 3_600_000, 100, 86_400_000),
+      },
     },
     compat: {
       facades: compatFacades(env.TRAINYARD_COMPAT ?? ''),

@@ -9,6 +9,7 @@ import type { Db } from './db/db.js';
 import { migrate } from './db/migrate.js';
 import { errSerializer } from './db/redact.js';
 import { openDb } from './db/open.js';
+import { EventRetention } from './domain/jobs/retention.js';
 import { WebhookDeliverer } from './domain/webhooks/deliverer.js';
 import { EventHub } from './events/hub.js';
 import { parseAddressPolicy } from './net/address-guard.js';
@@ -106,6 +107,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
   let worker: Worker | null = null;
   let deliverer: WebhookDeliverer | null = null;
   let hub: EventHub | null = null;
+  let retention: EventRetention | null = null;
   let facadeServers: FacadeServer[] = [];
   const close = async () => {
     await Promise.all(facadeServers.map((f) => f.app.close()));
@@ -114,6 +116,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     await deliverer?.stop();
     await hub?.stop();
     await services?.files.stopPurging();
+    await retention?.stop();
     await services?.datasets.stop();
     await services?.cache.close();
     await services?.catalog.close();
@@ -145,6 +148,8 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     if (mode === 'serve') {
       await services.datasets.resume();
       services.files.startPurging(config.uploads.purgeIntervalMs, (m, e) => logger.warn({ err: e }, m));
+      retention = new EventRetention(db, config.events.retention, (m, e) => logger.warn({ err: e }, m));
+      retention.start();
       const jobs = services.jobs;
       hub = new EventHub(db, (jobId, after, limit) => jobs.eventsSince(jobId, after, limit), config.events);
       await hub.start();

@@ -41,7 +41,8 @@ export async function listJobs(
 /**
  * How many queued jobs are ahead of a queued one: higher priority, or the same priority and
  * created earlier (ties by id). One count over the partial queue index (priority desc,
- * created_at where status = 'queued'). It ignores the claim's fair share between owners.
+ * created_at, id where status = 'queued'), read alone (index-only) when the table is vacuumed.
+ * It ignores the claim's fair share between owners.
  */
 export async function queuePosition(db: Queryable, j: Pick<JobRow, 'id' | 'priority' | 'created_at'>): Promise<number> {
   const { rows } = await db.query<{ n: number }>(

@@ -70,6 +70,8 @@ export interface JobRow {
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  /** When events retention deleted this job's events (retention.ts); null while it has them. */
+  events_pruned_at: Date | null;
   updated_at: Date;
 }
 
