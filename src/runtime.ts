@@ -103,6 +103,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     await services?.datasets.stop();
     await services?.cache.close();
     await services?.catalog.close();
+    await services?.accounts.principals.stop();
     if (!o.db) await db.close();
   };
   try {
@@ -132,6 +133,8 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
       await services.datasets.resume();
       services.files.startPurging(config.uploads.purgeIntervalMs, (m, e) => logger.warn({ err: e }, m));
       const jobs = services.jobs;
+      // Before the server takes requests: the cache serves nothing until it hears invalidations.
+      await services.accounts.principals.start();
       hub = new EventHub(db, (jobId, after, limit) => jobs.eventsSince(jobId, after, limit), config.events);
       await hub.start();
       services.hub = hub;
