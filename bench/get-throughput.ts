@@ -169,5 +169,7 @@ console.log('"others" is everything else on the machine (each run first waits fo
 console.log('Per request (CPU µs = cores / req/s):');
 for (const { name, db, cache, r } of rows.filter((x) => x.name.startsWith('GET /v1/jobs'))) {
   const us = (k: string) => Math.round(((r.cpu[k] ?? 0) / r.rps) * 1e6);
-  console.log(`  ${db.padEnd(16)} ${name.padEnd(28)} cache ${cache.padEnd(20)} server ${us('server')} µs, Postgres ${us('postgres')} µs, load generator ${us('load generator')} µs`);
+  console.log(
+    `  ${db.padEnd(16)} ${name.padEnd(28)} cache ${cache.padEnd(20)} server ${us('server')} µs, Postgres ${us('postgres')} µs, load generator ${us('load generator')} µs`,
+  );
 }

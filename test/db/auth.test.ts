@@ -156,7 +156,11 @@ describe('roles', () => {
     expect((await api.get('/v1/admin/users', frank.token)).status).toBe(403);
     await t.testDb.db.query("update users set role = 'admin' where id = $1", [frank.id]);
     // The trigger's NOTIFY travels on its own connection: effective once it arrives (the API's own changes wait for it).
-    await waitFor(() => api.get('/v1/admin/users', frank.token), (r) => r.status === 200, { message: 'the promotion to reach the principal cache' });
+    await waitFor(
+      () => api.get('/v1/admin/users', frank.token),
+      (r) => r.status === 200,
+      { message: 'the promotion to reach the principal cache' },
+    );
   });
 });
 

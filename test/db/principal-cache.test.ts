@@ -103,7 +103,14 @@ describe('principal cache across two API processes', () => {
     // Interleaved and concurrent, so both tokens of both users sit in both caches at once.
     for (let round = 0; round < 3; round++) {
       const seen = await Promise.all(both().flatMap((api) => users.flatMap((u, i) => [u.token, keys[i]!].map((t) => me(api, t)))));
-      expect(seen).toEqual([...Array(2)].flatMap(() => users.flatMap((u) => [[200, u.id], [200, u.id]])));
+      expect(seen).toEqual(
+        [...Array(2)].flatMap(() =>
+          users.flatMap((u) => [
+            [200, u.id],
+            [200, u.id],
+          ]),
+        ),
+      );
     }
     const who = await A.get('/v1/me', keys[1]);
     expect(who.body.username).toBe('leak-two');

@@ -225,7 +225,11 @@ export class AccountsService {
   }
 
   async revokeApiKey(userId: string, keyId: string): Promise<void> {
-    const revoked = await this.principals.change(`k:${keyId}`, () => q.revokeApiKey(this.deps.db, userId, keyId), (ok) => ok);
+    const revoked = await this.principals.change(
+      `k:${keyId}`,
+      () => q.revokeApiKey(this.deps.db, userId, keyId),
+      (ok) => ok,
+    );
     if (!revoked) throw new NotFoundError('api key', keyId);
   }
 
