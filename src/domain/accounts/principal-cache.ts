@@ -96,9 +96,11 @@ export class PrincipalCache {
 
   /**
    * Runs a change to a principal's rights and, when `changed` says it changed something, waits
-   * until this process hears the notification it caused (payload `u:<id>` / `k:<id>`). Postgres
-   * hands a notification to every listening connection at commit, so by then the other API
-   * processes have it on their sockets too: the next request anywhere sees the change.
+   * until this process hears the notification it caused (payload `u:<id>` / `k:<id>`): the
+   * next request here sees the change. Other API processes hear it on their own connections
+   * at about the same moment, not provably before a client's next request reaches them (on a
+   * loaded machine one was seen to overtake it); strict "next request everywhere" would need
+   * each process to acknowledge, which this does not do.
    */
   async change<T>(payload: string, run: () => Promise<T>, changed: (r: T) => boolean): Promise<T> {
     if (!this.live) return run();

@@ -245,8 +245,8 @@ export class AccountsService {
 
   /**
    * An admin promotes or demotes an account (user ↔ admin) or disables or enables it. The
-   * change notifies every API process's principal cache before this returns, so it holds from
-   * the account's next request on: a disabled account's tokens and keys answer 401.
+   * change empties this process's principal cache before this returns and every other API
+   * process's as their NOTIFY arrives (milliseconds): a disabled account's tokens and keys answer 401.
    * An admin never demotes or disables themself (so some admin always remains); a bot's role
    * is what makes it a bot, and a service account, which no person logs in to, is never an admin.
    */
