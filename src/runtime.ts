@@ -120,6 +120,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     await services?.datasets.stop();
     await services?.cache.close();
     await services?.catalog.close();
+    await services?.accounts.principals.stop();
     if (!o.db) await db.close();
   };
   try {
@@ -151,6 +152,8 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
       retention = new EventRetention(db, config.events.retention, (m, e) => logger.warn({ err: e }, m));
       retention.start();
       const jobs = services.jobs;
+      // Before the server takes requests: the cache serves nothing until it hears invalidations.
+      await services.accounts.principals.start();
       hub = new EventHub(db, (jobId, after, limit) => jobs.eventsSince(jobId, after, limit), config.events);
       await hub.start();
       services.hub = hub;

@@ -74,6 +74,7 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
     jwtTtlSeconds: config.jwtTtlSeconds,
     signupPolicy: config.signupPolicy,
     login: config.login,
+    principalCache: config.authCache,
     onSignup: async (tx, userId) => (grant > 0 ? credits.grant(tx, userId, grant, 'signup grant', null) : undefined),
   });
   const files = new FilesService({

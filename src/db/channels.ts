@@ -16,6 +16,12 @@ export const CHANNELS = Object.freeze({
   catalog: 'trainyard_catalog',
   /** A webhook delivery is due. */
   webhooks: 'trainyard_webhooks',
+  /**
+   * What a principal may do changed (role, disabled, key revoked, account or key deleted):
+   * payload `u:<user id>` or `k:<key id>`. Sent by triggers (migrations/0017), so every path
+   * that changes those rows notifies; the API processes' principal caches listen.
+   */
+  principals: 'trainyard_principals',
 } as const);
 
 export type Channel = keyof typeof CHANNELS;

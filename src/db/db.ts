@@ -21,6 +21,12 @@ export interface Db extends Queryable {
   readonly kind: 'pglite' | 'pg';
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   listen(channel: string, handler: (payload: string) => void): Promise<Unlisten>;
+  /**
+   * Told when the LISTEN connection is lost (false) and back (true): notifications sent in
+   * between are lost, which matters to a listener that caches (the principal cache) rather
+   * than polls. Absent where notifications cannot be lost (PGlite, in-process).
+   */
+  onListenerState?(handler: (up: boolean) => void): () => void;
   close(): Promise<void>;
 }
 

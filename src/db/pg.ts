@@ -25,6 +25,8 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
   let connecting: Promise<pg.Client> | null = null;
   let closed = false;
   let retryTimer: NodeJS.Timeout | null = null;
+  const stateHandlers = new Set<(up: boolean) => void>();
+  const tellState = (up: boolean) => stateHandlers.forEach((h) => h(up));
 
   async function connectListener(): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: url });
@@ -34,11 +36,13 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
     client.on('error', (err) => {
       logError('LISTEN connection lost', redactDbError(err));
       if (listener === client) listener = null;
+      tellState(false);
       client.end().catch(() => {});
       scheduleReconnect(1000);
     });
     await client.connect();
     for (const ch of handlers.keys()) await client.query(`LISTEN ${ch}`);
+    tellState(true);
     return client;
   }
 
@@ -108,6 +112,10 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
           if (listener && !closed) await listener.query(`UNLISTEN ${channel}`).catch(() => {});
         }
       };
+    },
+    onListenerState(handler) {
+      stateHandlers.add(handler);
+      return () => void stateHandlers.delete(handler);
     },
     async close() {
       if (closed) return;

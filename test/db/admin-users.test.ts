@@ -3,7 +3,7 @@ import { client, startTestApp, type TestApp } from '../helpers/app.js';
 
 // PATCH /v1/admin/users/{id} (issue #14, the dashboard's admin page): an admin promotes or
 // demotes an account and disables or enables it; the change holds from the account's next
-// request on, because authentication reads the account on every request.
+// request on, because every API process drops its cached principals when an account changes (NOTIFY).
 
 const ADMIN = { username: 'root-admin', password: 'correct horse battery staple' };
 let t: TestApp;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { waitFor } from '../helpers/wait.js';
 
 let t: TestApp;
 let api: ReturnType<typeof client>;
@@ -150,11 +151,16 @@ describe('roles', () => {
     expect((await api.get('/v1/admin/users')).status).toBe(401);
   });
 
-  it('reads the role fresh on every request: a promotion works with the same token', async () => {
+  it('a promotion made in SQL, outside the API, reaches the cached principal: the same token becomes an admin’s', async () => {
     const frank = await api.user('frank');
     expect((await api.get('/v1/admin/users', frank.token)).status).toBe(403);
     await t.testDb.db.query("update users set role = 'admin' where id = $1", [frank.id]);
-    expect((await api.get('/v1/admin/users', frank.token)).status).toBe(200);
+    // The trigger's NOTIFY travels on its own connection: effective once it arrives (the API's own changes wait for it).
+    await waitFor(
+      () => api.get('/v1/admin/users', frank.token),
+      (r) => r.status === 200,
+      { message: 'the promotion to reach the principal cache' },
+    );
   });
 });
 

@@ -13,6 +13,7 @@ import { decodeCursor, newId, toPage } from '../../ids.js';
 import { deriveKey } from '../../storage/signing.js';
 import { BotsService } from './bots.js';
 import * as cred from './credentials.js';
+import { PrincipalCache } from './principal-cache.js';
 import * as q from './queries.js';
 import type { ROLES, SignupInput } from './schema.js';
 
@@ -54,6 +55,8 @@ export interface AccountsDeps {
   jwtTtlSeconds: number;
   signupPolicy: 'open' | 'closed';
   login: { maxFailures: number; lockSeconds: number };
+  /** Principal cache (issue #15): ttlMs 0 = off, every request reads the database. Off when absent. */
+  principalCache?: { ttlMs: number; maxEntries: number };
   /** Runs in the signup transaction (the credit grant): both commit or neither does. */
   onSignup?: (tx: Queryable, userId: string) => Promise<void>;
 }
@@ -84,11 +87,14 @@ export function checkPassword(password: string, username: string): void {
 }
 
 export class AccountsService {
-  private readonly jwtKey: Buffer;
+  private readonly jwtKey: cred.JwtKey;
   /** External identities and bot principals. */
   readonly bots: BotsService;
+  /** Authenticated principals reused across requests; see principal-cache.ts for why it stays correct. */
+  readonly principals: PrincipalCache;
   constructor(private readonly deps: AccountsDeps) {
-    this.jwtKey = deriveKey(deps.secret, 'jwt');
+    this.jwtKey = cred.jwtKey(deriveKey(deps.secret, 'jwt'));
+    this.principals = new PrincipalCache({ db: deps.db, ttlMs: deps.principalCache?.ttlMs ?? 0, maxEntries: deps.principalCache?.maxEntries ?? 0 });
     this.bots = new BotsService({ db: deps.db, ...(deps.onSignup ? { onSignup: deps.onSignup } : {}) });
   }
 
@@ -164,16 +170,33 @@ export class AccountsService {
   }
 
   private async authenticateToken(token: string): Promise<Principal> {
+    const hit = this.principals.get(token);
+    if (hit) {
+      if (hit.p.keyId && Date.now() - hit.touchedAt > TOUCH_INTERVAL_MS) {
+        hit.touchedAt = Date.now();
+        await q.touchApiKey(this.deps.db, hit.p.keyId);
+      }
+      return hit.p;
+    }
+    const gen = this.principals.begin();
     if (cred.isApiKey(token)) {
       const row = await q.apiKeyUser(this.deps.db, cred.hashApiKey(token));
       if (!row || row.disabled_at) throw new UnauthorizedError('INVALID_API_KEY', 'API key is invalid or revoked');
-      if (!row.key_last_used_at || Date.now() - row.key_last_used_at.getTime() > TOUCH_INTERVAL_MS) await q.touchApiKey(this.deps.db, row.key_id);
-      return { userId: row.id, username: row.username, role: row.role, via: 'api_key', keyId: row.key_id };
+      let touchedAt = row.key_last_used_at?.getTime() ?? 0;
+      if (Date.now() - touchedAt > TOUCH_INTERVAL_MS) {
+        await q.touchApiKey(this.deps.db, row.key_id);
+        touchedAt = Date.now();
+      }
+      const p: Principal = { userId: row.id, username: row.username, role: row.role, via: 'api_key', keyId: row.key_id };
+      this.principals.set(token, p, gen, Infinity, touchedAt);
+      return p;
     }
-    const sub = await cred.verifyAccessToken(this.jwtKey, token, this.deps.jwtTtlSeconds);
-    const user = sub ? await q.userById(this.deps.db, sub) : null;
+    const claims = await cred.verifyAccessToken(this.jwtKey, token, this.deps.jwtTtlSeconds);
+    const user = claims ? await q.userById(this.deps.db, claims.sub) : null;
     if (!user || user.disabled_at) throw new UnauthorizedError('INVALID_TOKEN', 'Access token is invalid or expired');
-    return { userId: user.id, username: user.username, role: user.role, via: 'jwt' };
+    const p: Principal = { userId: user.id, username: user.username, role: user.role, via: 'jwt' };
+    this.principals.set(token, p, gen, claims!.notAfterMs);
+    return p;
   }
 
   async me(userId: string): Promise<PublicUser> {
@@ -202,7 +225,12 @@ export class AccountsService {
   }
 
   async revokeApiKey(userId: string, keyId: string): Promise<void> {
-    if (!(await q.revokeApiKey(this.deps.db, userId, keyId))) throw new NotFoundError('api key', keyId);
+    const revoked = await this.principals.change(
+      `k:${keyId}`,
+      () => q.revokeApiKey(this.deps.db, userId, keyId),
+      (ok) => ok,
+    );
+    if (!revoked) throw new NotFoundError('api key', keyId);
   }
 
   /** By id or username, for admin actions. */
@@ -217,8 +245,8 @@ export class AccountsService {
 
   /**
    * An admin promotes or demotes an account (user ↔ admin) or disables or enables it. The
-   * authentication path reads the role and disabled_at on every request, so the change holds
-   * from the account's next request on: a disabled account's tokens and keys answer 401.
+   * change empties this process's principal cache before this returns and every other API
+   * process's as their NOTIFY arrives (milliseconds): a disabled account's tokens and keys answer 401.
    * An admin never demotes or disables themself (so some admin always remains); a bot's role
    * is what makes it a bot, and a service account, which no person logs in to, is never an admin.
    */
@@ -233,7 +261,11 @@ export class AccountsService {
       if (u.service_account && patch.role === 'admin')
         throw new ConflictError('ROLE_NOT_ALLOWED', `${u.username} is a service account: it cannot be an admin (only people log in)`);
     }
-    const row = await q.updateUser(this.deps.db, u.id, patch);
+    const row = await this.principals.change(
+      `u:${u.id}`,
+      () => q.updateUser(this.deps.db, u.id, patch),
+      (r) => r !== null && (r.role !== u.role || (r.disabled_at === null) !== (u.disabled_at === null)),
+    );
     if (!row) throw new NotFoundError('user', idOrUsername);
     return adminUser(row);
   }

@@ -10,6 +10,29 @@ export async function jobByIdempotencyKey(db: Queryable, ownerId: string, key: s
   return rows[0] ?? null;
 }
 
+/** The columns a job's API answer is made of (publicJob): no dispatch internals, no checkpoint. */
+// prettier-ignore
+export const PUBLIC_JOB_COLS = [
+  'id', 'kind', 'trainer', 'status', 'priority', 'dataset_id', 'validation_dataset_id', 'test_dataset_id',
+  'base_model', 'hyperparameters', 'output', 'metadata', 'webhook_url', 'cost', 'attempt', 'max_attempts', 'progress',
+  'step', 'total_steps', 'epoch', 'eta_seconds', 'latest_sample', 'error', 'result', 'model_version_id', 'from_model',
+  'sweep_id', 'estimated_duration_seconds', 'estimate_source', 'created_at', 'started_at', 'finished_at', 'updated_at',
+] as const;
+export type PublicJobRow = Pick<JobRow, (typeof PUBLIC_JOB_COLS)[number]>;
+
+/**
+ * One job for GET /v1/jobs/{id}, with its queue position (null unless queued), in one round
+ * trip: the status API's hot path (issue #15), where a second query cost as much as the first.
+ * Owner-scoped like jobById.
+ */
+export async function publicJobById(db: Queryable, ownerId: string | null, id: string): Promise<(PublicJobRow & { queue_position: number | null }) | null> {
+  const { rows } = await db.query<PublicJobRow & { queue_position: number | null }>(PUBLIC_JOB_BY_ID, [id, ownerId]);
+  return rows[0] ?? null;
+}
+const PUBLIC_JOB_BY_ID = `select ${PUBLIC_JOB_COLS.map((c) => `j.${c}`).join(', ')},
+    case when j.status = '${JOB_STATES.QUEUED}' then (select count(*)::int from jobs where ${aheadOf('j.id', 'j.priority', 'j.created_at')}) end as queue_position
+  from jobs j where j.id = $1 and ($2::text is null or j.owner_id = $2)`;
+
 /** Owner-scoped; `ownerId` null is the explicit admin path. */
 export async function jobById(db: Queryable, ownerId: string | null, id: string, lock = false): Promise<JobRow | null> {
   const { rows } = await db.query<JobRow>(`select * from jobs where id = $1 and ($2::text is null or owner_id = $2)${lock ? ' for update' : ''}`, [
@@ -45,13 +68,14 @@ export async function listJobs(
  * It ignores the claim's fair share between owners.
  */
 export async function queuePosition(db: Queryable, j: Pick<JobRow, 'id' | 'priority' | 'created_at'>): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(
-    `select count(*)::int as n from jobs
-      where status = '${JOB_STATES.QUEUED}' and id <> $1
-        and (priority > $2 or (priority = $2 and (created_at < $3 or (created_at = $3 and id < $1))))`,
-    [j.id, j.priority, j.created_at],
-  );
+  const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from jobs where ${aheadOf('$1', '$2', '$3')}`, [j.id, j.priority, j.created_at]);
   return rows[0]!.n;
+}
+
+/** The queued jobs ahead of the job whose id, priority and created_at these SQL expressions give. */
+function aheadOf(id: string, priority: string, createdAt: string): string {
+  return `status = '${JOB_STATES.QUEUED}' and id <> ${id}
+      and (priority > ${priority} or (priority = ${priority} and (created_at < ${createdAt} or (created_at = ${createdAt} and id < ${id}))))`;
 }
 
 export async function countByStatus(db: Queryable, ownerId: string): Promise<{ queued: number; active: number }> {

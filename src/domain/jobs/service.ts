@@ -343,10 +343,10 @@ export class JobsService {
   }
 
   /** `asAdmin` is the explicit path for admins reading any job; everyone else sees only their own. */
-  async get(callerId: string, id: string, asAdmin = false) {
-    const row = await q.jobById(this.d.db, asAdmin ? null : callerId, id);
+  async get(callerId: string, id: string, asAdmin = false): Promise<PublicJob> {
+    const row = await q.publicJobById(this.d.db, asAdmin ? null : callerId, id);
     if (!row) throw new NotFoundError('job', id);
-    return this.shapeOne(row);
+    return publicJob(row, { queuePosition: row.queue_position });
   }
 
   async row(callerId: string, id: string, asAdmin = false): Promise<JobRow> {

@@ -1,4 +1,5 @@
 import { sampleImageUrl } from './samples.js';
+import type { PublicJobRow } from './queries.js';
 import type { JobRow } from './types.js';
 
 /** Inference outputs keep their storage keys inside: clients get signed URLs from the generations API. */
@@ -14,7 +15,7 @@ function publicResult(r: JobRow['result']) {
  * other answer (lists, webhooks, sweeps' children) says null. Map rows with
  * `(j) => publicJob(j)`, never `map(publicJob)`: an array index must not become a position.
  */
-export function publicJob(j: JobRow, o: { queuePosition?: number | null } = {}) {
+export function publicJob(j: PublicJobRow, o: { queuePosition?: number | null } = {}) {
   return {
     id: j.id,
     kind: j.kind,
