@@ -51,6 +51,8 @@ export class WarmPool {
   async start(w: WarmNode, env: Record<string, string>, limits: JobLimits, opts: StartOptions): Promise<RunningTrainer | null> {
     if (this.closed) return null;
     const key = JSON.stringify([w.node, w.preload, env, limits.memoryMb ?? 0, limits.cpuSeconds ?? 0, limits.network === true]);
+    // A spare being spawned right now is never further from its first line than a cold start.
+    if (!this.idle.has(key)) await this.starting.get(key);
     const spare = this.idle.get(key);
     this.idle.delete(key);
     // After this job's own start: spawn() blocks this event loop (fork of a big process).
@@ -99,9 +101,8 @@ export class WarmPool {
     if (this.closed || this.idle.has(key) || this.starting.has(key)) return;
     const p = this.spawnSpare(key, w, env, limits)
       .then((s) => {
-        if (!s) return;
-        if (this.closed) return this.kill(s);
-        this.idle.set(key, s);
+        // Started while closing: close() waits for this, then kills it with the other waiting ones.
+        if (s && !this.closed) this.idle.set(key, s);
       })
       .catch((err) => this.o.warn('warm trainer: could not start a spare; jobs of this kind start cold', err))
       .finally(() => this.starting.delete(key));

@@ -135,8 +135,21 @@ describe('warm trainers (WARM_TRAINERS=on, the default)', () => {
     expect(warmHosts()).not.toContain(probeOf(await events(id)).pid);
   });
 
-  it("the worker's stop leaves no process behind, the spare included", async () => {
-    await spare();
+  it('a built-in trainer (linear-classifier, run from source through tsx) runs warm and learns', async () => {
+    const job = async () => {
+      const r = await s.api.post('/v1/jobs', { trainer: 'linear-classifier', dataset_id: s.ds, output: { model_name: 'lin' }, hyperparameters: { epochs: 3 } }, s.token);
+      return waitForJob(s.api, s.token, r.body.id, undefined, 60_000);
+    };
+    expect((await job()).status).toBe('succeeded');
+    // Now a spare for each kind; the next linear job takes its own, which then exits.
+    const before = (await until(() => (warmHosts().length === 2 ? warmHosts() : null), { message: 'two warm hosts', timeoutMs: 20_000 }))!;
+    const done = await job();
+    expect(done).toMatchObject({ status: 'succeeded', result: { metrics: { val_accuracy: expect.any(Number) } } });
+    await until(() => warmHosts().length === 2 && before.filter((p) => !warmHosts().includes(p)).length === 1, { message: 'the used spare gone, a new one up' });
+  });
+
+  it("the worker's stop leaves no process behind, the spares included", async () => {
+    await until(() => warmHosts().length === 2, { message: 'two warm hosts' });
     await s.t.rt.worker!.stop(0);
     expect(warmHosts()).toEqual([]);
   });
