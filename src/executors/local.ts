@@ -142,7 +142,12 @@ export async function startTrainer(opts: StartOptions): Promise<RunningTrainer> 
 export type TrainerChild = ChildProcess & { stdout: Readable; stderr: Readable };
 
 /** Reads, parses and stops one started trainer (also one started earlier, warm-pool.ts); limits already checked. */
-export function supervise(child: TrainerChild, opts: StartOptions, maxLineBytes = DEFAULT_MAX_LINE_BYTES, tailLines = DEFAULT_STDERR_TAIL_LINES): RunningTrainer {
+export function supervise(
+  child: TrainerChild,
+  opts: StartOptions,
+  maxLineBytes = DEFAULT_MAX_LINE_BYTES,
+  tailLines = DEFAULT_STDERR_TAIL_LINES,
+): RunningTrainer {
   const pid = child.pid as number;
   const startedAt = performance.now();
   const stderrTail: string[] = [];

@@ -116,7 +116,9 @@ export class WarmPool {
     const argv = [...w.node, '--input-type=module', '-e', WARM_HOST_SOURCE, '--', ...w.preload.flatMap((m) => ['--preload', m])];
     let confined: SpareConfinement;
     try {
-      confined = this.o.sandbox ? await this.o.sandbox.confineSpare(argv, home, { ...limits, readable: [] }) : { argv, uid: null, release: () => {}, admit: async () => {} };
+      confined = this.o.sandbox
+        ? await this.o.sandbox.confineSpare(argv, home, { ...limits, readable: [] })
+        : { argv, uid: null, release: () => {}, admit: async () => {} };
     } catch (err) {
       await rm(home, { recursive: true, force: true });
       throw err;

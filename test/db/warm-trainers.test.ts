@@ -44,7 +44,10 @@ type Ev = { type: string; data: Record<string, unknown> };
 async function startApp(env: Record<string, string>): Promise<{ t: TestApp; api: ReturnType<typeof client>; token: string; ds: string }> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'trainyard-warm-'));
   await writeFile(path.join(dataDir, 'catalog.json'), JSON.stringify(testTrainers({ w: probe('warm-probe', true), c: probe('cold-probe', false) })));
-  const t = await startTestApp({ dataDir, env: { WORKER_POLL_MS: '50', WORKER_STOP_GRACE_MS: '2000', WORKER_DRAIN_MS: '0', SIGNUP_CREDIT_GRANT: '1000', ...env } });
+  const t = await startTestApp({
+    dataDir,
+    env: { WORKER_POLL_MS: '50', WORKER_STOP_GRACE_MS: '2000', WORKER_DRAIN_MS: '0', SIGNUP_CREDIT_GRANT: '1000', ...env },
+  });
   const api = client(t.url);
   const u = await api.user('warm');
   return { t, api, token: u.token, ds: await csvDataset(api, u.token, 'd') };
@@ -65,7 +68,15 @@ describe('warm trainers (WARM_TRAINERS=on, the default)', () => {
   const events = async (id: string) => (await s.api.get(`/v1/jobs/${id}/events?limit=1000`, s.token)).body.data as Ev[];
   const probeOf = (evs: Ev[]) => {
     const line = evs.find((e) => e.type === 'log' && String(e.data.message).startsWith('probe '));
-    return JSON.parse(String(line!.data.message).slice('probe '.length)) as { pid: number; uid: number; cwd: string; home: string; tmpdir: string; argv: string[]; env: string[] };
+    return JSON.parse(String(line!.data.message).slice('probe '.length)) as {
+      pid: number;
+      uid: number;
+      cwd: string;
+      home: string;
+      tmpdir: string;
+      argv: string[];
+      env: string[];
+    };
   };
   /** Waits until the worker has a spare for the trainer and returns its pid. */
   const spare = () =>
@@ -137,7 +148,11 @@ describe('warm trainers (WARM_TRAINERS=on, the default)', () => {
 
   it('a built-in trainer (linear-classifier, run from source through tsx) runs warm and learns', async () => {
     const job = async () => {
-      const r = await s.api.post('/v1/jobs', { trainer: 'linear-classifier', dataset_id: s.ds, output: { model_name: 'lin' }, hyperparameters: { epochs: 3 } }, s.token);
+      const r = await s.api.post(
+        '/v1/jobs',
+        { trainer: 'linear-classifier', dataset_id: s.ds, output: { model_name: 'lin' }, hyperparameters: { epochs: 3 } },
+        s.token,
+      );
       return waitForJob(s.api, s.token, r.body.id, undefined, 60_000);
     };
     expect((await job()).status).toBe('succeeded');
@@ -145,7 +160,9 @@ describe('warm trainers (WARM_TRAINERS=on, the default)', () => {
     const before = (await until(() => (warmHosts().length === 2 ? warmHosts() : null), { message: 'two warm hosts', timeoutMs: 20_000 }))!;
     const done = await job();
     expect(done).toMatchObject({ status: 'succeeded', result: { metrics: { val_accuracy: expect.any(Number) } } });
-    await until(() => warmHosts().length === 2 && before.filter((p) => !warmHosts().includes(p)).length === 1, { message: 'the used spare gone, a new one up' });
+    await until(() => warmHosts().length === 2 && before.filter((p) => !warmHosts().includes(p)).length === 1, {
+      message: 'the used spare gone, a new one up',
+    });
   });
 
   it("the worker's stop leaves no process behind, the spares included", async () => {
