@@ -19,9 +19,6 @@ import type { JobLimits, Sandbox, SpareConfinement } from './sandbox.js';
 import { WARM_HOST_SOURCE } from './warm-host.js';
 
 let spares = 0;
-// The next spare's start (fork, execs, node's boot: ~100 ms of CPU) waits this long, so it does
-// not compete with the job just handed over; a job of the same kind arriving meanwhile starts it at once.
-const REFILL_DELAY_MS = 100;
 
 interface Spare {
   key: string;
@@ -41,7 +38,6 @@ export interface WarmPoolOptions {
 export class WarmPool {
   private readonly idle = new Map<string, Spare>();
   private readonly starting = new Map<string, Promise<void>>();
-  private readonly delayed = new Map<string, NodeJS.Timeout>();
   /** Every spare not yet handed a job: what close() kills. */
   private readonly waiting = new Set<Spare>();
   private closed = false;
@@ -55,26 +51,13 @@ export class WarmPool {
   async start(w: WarmNode, env: Record<string, string>, limits: JobLimits, opts: StartOptions): Promise<RunningTrainer | null> {
     if (this.closed) return null;
     const key = JSON.stringify([w.node, w.preload, env, limits.memoryMb ?? 0, limits.cpuSeconds ?? 0, limits.network === true]);
-    const pending = this.delayed.get(key);
-    if (pending) {
-      clearTimeout(pending);
-      this.delayed.delete(key);
-      this.refill(key, w, env, limits);
-    }
     // A spare being spawned right now is never further from its first line than a cold start.
     if (!this.idle.has(key)) await this.starting.get(key);
     const spare = this.idle.get(key);
     this.idle.delete(key);
-    const refill = () => {
-      if (this.delayed.has(key)) return;
-      this.delayed.set(
-        key,
-        setTimeout(() => {
-          this.delayed.delete(key);
-          this.refill(key, w, env, limits);
-        }, REFILL_DELAY_MS),
-      );
-    };
+    // Right after this job's hand-over, not later: delaying it (tried: 100 ms) lets a quick next
+    // job of the kind find a spare still booting, which costs more than the CPU it competes for.
+    const refill = () => setImmediate(() => this.refill(key, w, env, limits));
     if (!spare || spare.dead) {
       refill();
       return null;
@@ -103,8 +86,6 @@ export class WarmPool {
   /** Kills every waiting spare (and stops starting new ones); running jobs are their JobRun's to stop. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const t of this.delayed.values()) clearTimeout(t);
-    this.delayed.clear();
     await Promise.all(this.starting.values());
     const all = [...this.waiting];
     for (const s of all) this.kill(s);
