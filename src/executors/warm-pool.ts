@@ -93,8 +93,11 @@ export class WarmPool {
     this.idle.clear();
   }
 
+  /** Only for a spare without a job: nobody reads its pipes, so they are drained to let them close. */
   private kill(s: Spare): void {
     this.waiting.delete(s);
+    s.child.stdout.resume();
+    s.child.stderr.resume();
     if (!s.dead) signalGroup(s.child.pid!, 'SIGKILL');
   }
 
