@@ -62,6 +62,8 @@ export interface Config {
     maxArtifactBytes: number;
     /** How trainer processes are confined (src/executors/sandbox.ts). */
     sandbox: { mode: 'auto' | 'off'; uid: number; uidCount: number; cpuSeconds: number };
+    /** WARM_TRAINERS: Node trainers start on a pre-started process (src/executors/warm-pool.ts). */
+    warmTrainers: boolean;
     /** Store-backed base models fetched to this worker's disk (src/worker/model-cache.ts). */
     modelCache: { dir: string; maxBytes: number };
   };
@@ -358,6 +360,8 @@ export function loadConfig(processEnv: Env = process.env): Config {
         uidCount: int(env, 'TRAINER_UID_COUNT', 1024, 1, 65_536),
         cpuSeconds: int(env, 'TRAINER_CPU_SECONDS', 0, 0, 365 * 86_400),
       },
+      // Issue #15: a pre-started process per kind of Node trainer takes the next job (src/executors/warm-pool.ts).
+      warmTrainers: oneOf(env, 'WARM_TRAINERS', ['on', 'off'] as const, 'on') === 'on',
       modelCache: {
         dir: path.resolve(dataDir, env.MODEL_CACHE_DIR || 'model-cache'),
         maxBytes: bytes(env, 'MODEL_CACHE_MAX_BYTES', 50 * 1024 ** 3),

@@ -16,6 +16,7 @@ import { parseAddressPolicy } from './net/address-guard.js';
 import { createServices, type ServiceOverrides, type Services } from './services.js';
 import { Worker } from './worker/worker.js';
 import { Sandbox } from './executors/sandbox.js';
+import { WarmPool } from './executors/warm-pool.js';
 
 export interface Runtime {
   app: FastifyInstance | null;
@@ -57,6 +58,20 @@ function prettyStream(): DestinationStream {
 }
 
 export function startWorker(config: Config, s: Services, log: Logger, keepJobDirs = false): Worker {
+  const sandbox = new Sandbox(
+    config.worker.sandbox,
+    // The Python environment's root (…/.venv), not just its bin/.
+    // The model cache stays passable: each job's base model in it is opened to its trainer.
+    {
+      dataDir: config.dataDir,
+      workDir: config.worker.workDir,
+      readable: [path.dirname(path.dirname(config.python.bin)), config.worker.modelCache.dir],
+    },
+    (msg) => log.warn(msg),
+  );
+  const warm = config.worker.warmTrainers
+    ? new WarmPool({ workDir: config.worker.workDir, sandbox, warn: (msg, err) => log.warn(err === undefined ? {} : { err }, msg) })
+    : undefined;
   return new Worker(
     {
       db: s.db,
@@ -71,17 +86,8 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
       stopGraceMs: config.worker.stopGraceMs,
       log,
       keepJobDirs,
-      sandbox: new Sandbox(
-        config.worker.sandbox,
-        // The Python environment's root (…/.venv), not just its bin/.
-        // The model cache stays passable: each job's base model in it is opened to its trainer.
-        {
-          dataDir: config.dataDir,
-          workDir: config.worker.workDir,
-          readable: [path.dirname(path.dirname(config.python.bin)), config.worker.modelCache.dir],
-        },
-        (msg) => log.warn(msg),
-      ),
+      sandbox,
+      ...(warm ? { warm } : {}),
     },
     {
       concurrency: config.worker.concurrency,

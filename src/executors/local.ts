@@ -3,7 +3,7 @@
  * The trainer leads its own process group, so stop() and the clean-up after exit reach
  * whatever it forked too (data loaders, a shell wrapper's children).
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -138,7 +138,16 @@ export async function startTrainer(opts: StartOptions): Promise<RunningTrainer> 
   });
 }
 
-function supervise(child: ChildProcessByStdio<null, Readable, Readable>, opts: StartOptions, maxLineBytes: number, tailLines: number): RunningTrainer {
+/** A spawned trainer's output pipes; a warm one (warm-pool.ts) has a stdin too. */
+export type TrainerChild = ChildProcess & { stdout: Readable; stderr: Readable };
+
+/** Reads, parses and stops one started trainer (also one started earlier, warm-pool.ts); limits already checked. */
+export function supervise(
+  child: TrainerChild,
+  opts: StartOptions,
+  maxLineBytes = DEFAULT_MAX_LINE_BYTES,
+  tailLines = DEFAULT_STDERR_TAIL_LINES,
+): RunningTrainer {
   const pid = child.pid as number;
   const startedAt = performance.now();
   const stderrTail: string[] = [];
@@ -274,7 +283,7 @@ function truncated(line: string, cutBytes: number): string {
 }
 
 /** Signals the whole group (-pid); ESRCH just means everyone is already gone. */
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+export function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
   } catch (err) {

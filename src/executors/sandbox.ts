@@ -60,6 +60,11 @@ export interface Confinement {
   release(): void;
 }
 
+export interface SpareConfinement extends Confinement {
+  /** Hands the job folder (and the shared inputs it reads) to the spare's uid. */
+  admit(jobDir: string, readable: string[]): Promise<void>;
+}
+
 interface Caps {
   setpriv: boolean;
   pdeathsig: boolean;
@@ -88,18 +93,38 @@ export class Sandbox {
 
   async confine(argv: string[], jobDir: string, limits: JobLimits): Promise<Confinement> {
     const caps = await this.ready();
+    const uid = this.settings.mode !== 'off' && caps.switchUser ? this.takeUid(path.basename(jobDir)) : null;
+    await this.admit(uid, jobDir, limits.readable ?? []);
+    return this.launch(caps, uid, argv, limits);
+  }
+
+  /**
+   * For a process started before its job exists (a warm trainer, warm-pool.ts): confined as
+   * confine() would, with a uid of its own from now on and `home` (its folder until then) given
+   * to it; the job folder becomes that uid's when the job arrives (admit), before the process is
+   * told where it is.
+   */
+  async confineSpare(argv: string[], home: string, limits: JobLimits): Promise<SpareConfinement> {
+    const caps = await this.ready();
+    const uid = this.settings.mode !== 'off' && caps.switchUser ? this.takeUid(path.basename(home)) : null;
+    await this.admit(uid, home, []);
+    return { ...this.launch(caps, uid, argv, limits), admit: (jobDir, readable) => this.admit(uid, jobDir, readable) };
+  }
+
+  /** Everything staged for the job (inputs, spec, resume checkpoint) becomes the trainer's, and no one else's. */
+  private async admit(uid: number | null, jobDir: string, readable: string[]): Promise<void> {
+    if (uid === null) return;
+    // Again for every job: folders made in DATA_DIR since (serving's model cache) close too.
+    await this.lockDown();
+    await chownTree(jobDir, uid);
+    await chmod(jobDir, 0o700);
+    for (const p of readable) await grantRead(p);
+  }
+
+  private launch(caps: Caps, uid: number | null, argv: string[], limits: JobLimits): Confinement {
     // Dying with the worker is not confinement: a trainer nobody supervises any more only
     // burns the machine, so even TRAINER_SANDBOX=off keeps it.
     if (this.settings.mode === 'off') return { argv: caps.pdeathsig ? [...PDEATHSIG, ...argv] : argv, uid: null, release: () => {} };
-    const uid = caps.switchUser ? this.takeUid(jobDir) : null;
-    if (uid !== null) {
-      // Again for every job: folders made in DATA_DIR since (serving's model cache) close too.
-      await this.lockDown();
-      // Everything staged for the job (inputs, spec, resume checkpoint) becomes the trainer's, and no one else's.
-      await chownTree(jobDir, uid);
-      await chmod(jobDir, 0o700);
-      for (const p of limits.readable ?? []) await grantRead(p);
-    }
     const prefix: string[] = [];
     if (caps.unshareNet && !limits.network) prefix.push('unshare', '--net', '--');
     const cpu = limits.cpuSeconds ?? this.settings.cpuSeconds;
@@ -131,10 +156,10 @@ export class Sandbox {
   }
 
   /** A uid from the range, picked from the job folder's name so parallel workers rarely collide, and never reused while in use here. */
-  private takeUid(jobDir: string): number {
+  private takeUid(name: string): number {
     const { uid, uidCount } = this.settings;
     let h = 2166136261;
-    for (const c of path.basename(jobDir)) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
+    for (const c of name) h = Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0;
     for (let i = 0; i < uidCount; i++) {
       const u = uid + ((h + i) % uidCount);
       if (!this.inUse.has(u)) {

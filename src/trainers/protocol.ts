@@ -3,6 +3,9 @@
  * `<command> --spec <job.json>`, writes one JSON object per line on stdout, puts artifacts in
  * `output_dir`, and exits 0 on success. SIGTERM asks it to stop (it may write a checkpoint
  * first); SIGKILL follows after a grace period. Any language can implement this.
+ * A Node trainer may instead be imported by a pre-started host that got the same argv, env and
+ * folder as one JSON line on its stdin (../executors/warm-host.ts, WARM_TRAINERS): the program
+ * sees no difference.
  */
 
 export interface SpecFile {

@@ -9,7 +9,8 @@ import { JOB_ERROR_CODES, JOB_STATES } from '../domain/jobs/states.js';
 import type { Fence, JobError, JobRow } from '../domain/jobs/types.js';
 import { AppError } from '../errors.js';
 import { limitsOf, type Confinement, type Sandbox } from '../executors/sandbox.js';
-import { startTrainer, type ExitInfo, type RunningTrainer } from '../executors/local.js';
+import { startTrainer, type ExitInfo, type RunningTrainer, type StartOptions } from '../executors/local.js';
+import type { WarmPool } from '../executors/warm-pool.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { uploadArtifacts } from './artifacts.js';
 import { EventSink } from './event-sink.js';
@@ -38,6 +39,8 @@ export interface RunContext {
   keepJobDirs?: boolean;
   /** Confines trainers (own user, limits, no network); absent: run them as this process's user. */
   sandbox?: Sandbox;
+  /** Pre-started trainer processes (WARM_TRAINERS); absent: every trainer starts cold. */
+  warm?: WarmPool;
 }
 
 /** Why a failed trainer failed, in one line a user can act on. */
@@ -146,11 +149,11 @@ export class JobRun {
       let exit: ExitInfo;
       try {
         const def = ctx.catalog.trainer(job.trainer);
-        const { argv, env } = trainerCommand(def, { python: ctx.python });
+        const { argv, env, warm } = trainerCommand(def, { python: ctx.python });
         const base = staged.spec.base_model?.path;
-        confined = ctx.sandbox ? await ctx.sandbox.confine(argv, staged.dir, { ...limitsOf(def.resources), readable: base ? [base] : [] }) : null;
-        this.trainer = await startTrainer({
-          command: confined?.argv ?? argv,
+        const limits = { ...limitsOf(def.resources), readable: base ? [base] : [] };
+        const start: StartOptions = {
+          command: argv,
           env,
           specPath: staged.specPath,
           cwd: staged.dir,
@@ -158,7 +161,13 @@ export class JobRun {
           onEvent: (e) => sink.push(e),
           onOutput: (o) => sink.push(o),
           flow: sink,
-        });
+        };
+        // Warm: a process started before the job, confined the same way (warm-pool.ts); else cold.
+        this.trainer = warm && ctx.warm ? await ctx.warm.start(warm, env, limits, start) : null;
+        if (!this.trainer) {
+          confined = ctx.sandbox ? await ctx.sandbox.confine(argv, staged.dir, limits) : null;
+          this.trainer = await startTrainer({ ...start, command: confined?.argv ?? argv });
+        }
         this.sendStop();
         exit = await this.trainer.done;
       } catch (err) {

@@ -151,6 +151,8 @@ export class Worker {
     }
     for (const r of this.running.values()) r.run.requestStop('drain');
     await all();
+    // The spares die with the worker: no trainer process outlives its stop.
+    await this.ctx.warm?.close();
     for (const u of this.unlisten) await u().catch(() => {});
     this.unlisten = [];
     this.log.info('worker stopped');

@@ -24,6 +24,8 @@ export interface TrainerRuntime {
   entry: string;
   /** command: argv; `--spec <file>` is appended. */
   command?: string[];
+  /** command: a `[node, /abs/script.mjs, ...]` trainer may run on a pre-started process (WARM_TRAINERS). */
+  warm?: boolean;
 }
 
 export interface TrainerDef {

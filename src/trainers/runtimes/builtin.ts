@@ -16,8 +16,12 @@ export function builtinDir(entry: string): string {
   return path.join(BUILTIN_DIR, entry);
 }
 
+// Built-ins whose programs import tfjs (about a second of start-up): a warm host imports it
+// before its job arrives. linear-classifier does not use it.
+const TFJS_TRAINERS = new Set(['sequence-classifier', 'text-classifier']);
+
 /** tsx's loader as an absolute URL: the trainer runs in its job folder, where `tsx` would not resolve. */
-function tsxLoader(): string {
+export function tsxLoader(): string {
   const pkg = createRequire(import.meta.url).resolve('tsx/package.json');
   return pathToFileURL(path.join(path.dirname(pkg), 'dist', 'loader.mjs')).href;
 }
@@ -38,8 +42,10 @@ export const builtinRuntime: Runtime = {
   command(def) {
     const dir = builtinDir(def.runtime.entry);
     const js = path.join(dir, 'main.js');
-    const argv = existsSync(js) ? [process.execPath, js] : [process.execPath, '--import', tsxLoader(), path.join(dir, 'main.ts')];
-    return { argv, env: {} };
+    const node = existsSync(js) ? [process.execPath] : [process.execPath, '--import', tsxLoader()];
+    const module = existsSync(js) ? js : path.join(dir, 'main.ts');
+    const preload = TFJS_TRAINERS.has(def.runtime.entry) ? [createRequire(import.meta.url).resolve('@tensorflow/tfjs')] : [];
+    return { argv: [...node, module], env: {}, warm: { node, module, args: [], preload } };
   },
 
   predictor(def: TrainerDef): PredictorModule {

@@ -1,6 +1,17 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Runtime } from './types.js';
+import type { Runtime, TrainerCommand } from './types.js';
+
+/**
+ * `runtime.warm: true` opts a command trainer into pre-started processes (src/executors/warm-pool.ts):
+ * only for `[node, script, ...args]`, the shape the warm host can become; anything else starts cold.
+ */
+function warmNode(argv: string[]): Pick<TrainerCommand, 'warm'> {
+  const [exe, script, ...args] = argv;
+  if (!exe || !script || script.startsWith('-') || !path.isAbsolute(script)) return {};
+  if (exe !== process.execPath && path.basename(exe) !== 'node') return {};
+  return { warm: { node: [exe], module: script, args, preload: [] } };
+}
 
 /**
  * Any executable speaking the trainer protocol (custom deployments, test trainers), named by
@@ -17,7 +28,8 @@ export const commandRuntime: Runtime = {
   },
 
   command(def) {
-    return { argv: [...(def.runtime.command ?? [])], env: {} };
+    const argv = [...(def.runtime.command ?? [])];
+    return { argv, env: {}, ...(def.runtime.warm === true ? warmNode(argv) : {}) };
   },
 
   predictor() {

@@ -5,7 +5,7 @@ import { commandRuntime } from './command.js';
 import { pythonRuntime } from './python.js';
 import type { Runtime, RuntimeContext, TrainerCommand } from './types.js';
 
-export type { PackProbe, Runtime, RuntimeContext, TrainerCommand } from './types.js';
+export type { PackProbe, Runtime, RuntimeContext, TrainerCommand, WarmNode } from './types.js';
 
 const RUNTIMES: Record<TrainerRuntime['type'], Runtime> = { builtin: builtinRuntime, python: pythonRuntime, command: commandRuntime };
 

@@ -27,6 +27,18 @@ export interface RuntimeContext {
 export interface TrainerCommand {
   argv: string[];
   env: Record<string, string>;
+  /** Set when the trainer can also run on a pre-started Node host (src/executors/warm-pool.ts). */
+  warm?: WarmNode;
+}
+
+/** A Node trainer split for the warm host: argv is [...node, module, ...args] (then `--spec <file>`). */
+export interface WarmNode {
+  /** The interpreter and its own flags (a loader), which the host is started with. */
+  node: string[];
+  module: string;
+  args: string[];
+  /** Modules the host imports before its job arrives (tfjs): absolute paths or package names it resolves. */
+  preload: string[];
 }
 
 /**
