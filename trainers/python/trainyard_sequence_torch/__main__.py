@@ -124,10 +124,10 @@ def main() -> None:
     if resume:
         model.load_tfjs(split_flat(read_array(d, {"file": resume["weights"], "dtype": "f32", "shape": [-1]}), shapes))
         if resume.get("moments"):
-            m = model.tfjs_to_torch(split_flat(read_array(d, {"file": resume["moments"], "dtype": "f32", "shape": [-1]}), shapes + shapes))
-            half = len(params)
+            both = split_flat(read_array(d, {"file": resume["moments"], "dtype": "f32", "shape": [-1]}), shapes + shapes)
+            m, v = model.tfjs_to_torch(both[: len(params)]), model.tfjs_to_torch(both[len(params) :])
             for i, p in enumerate(params):
-                opt.state[p] = {"step": torch.tensor(float(resume["iterations"])), "exp_avg": m[i].to(device), "exp_avg_sq": m[half + i].to(device)}
+                opt.state[p] = {"step": torch.tensor(float(resume["iterations"])), "exp_avg": m[i].to(device), "exp_avg_sq": v[i].to(device)}
         rng.state = resume["rng_state"] & M32
         first_epoch = resume["epoch"] + 1
         wait = resume["wait"]

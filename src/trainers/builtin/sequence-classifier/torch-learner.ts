@@ -11,7 +11,6 @@
  */
 import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,10 +27,13 @@ export const TORCH_STATE_FILE = 'model.pt';
 /** train.ts's shuffle stream: the same batch order on both backends. */
 const SHUFFLE_SALT = 0x5bd1e995;
 
-/** The trainer environment's interpreter, as the worker passes it (runtimes/builtin.ts); null when there is none. */
+/**
+ * The trainer environment's interpreter, as the worker passes it (runtimes/builtin.ts); null
+ * when none is configured. Not stat()ed: a sandboxed trainer may run an interpreter whose
+ * path it cannot stat (a venv linking into a closed home folder); starting it is the test.
+ */
 export function trainerPython(): string | null {
-  const p = process.env.TRAINER_PYTHON;
-  return p && existsSync(p) ? p : null;
+  return process.env.TRAINER_PYTHON || null;
 }
 
 /** The environment could not start the loop at all (no torch, import error): `auto` falls back to tfjs. */
