@@ -110,8 +110,8 @@ print(json.dumps(out))`;
     const [torch, tfjs] = await Promise.all([train({ ...hp, backend: 'torch' }), train({ ...hp, backend: 'tfjs' }, { env: {} })]);
     const a = resultOf(torch);
     const b = resultOf(tfjs);
-    expect(a.details.backend).toMatch(/^torch .*\((cpu|cuda)/);
-    expect(b.details.backend).not.toMatch(/torch/);
+    expect(a.details?.backend).toMatch(/^torch .*\((cpu|cuda)/);
+    expect(b.details?.backend).not.toMatch(/torch/);
     expect(a.metrics.train_windows).toBe(b.metrics.train_windows);
     expect(a.metrics.val_windows).toBe(b.metrics.val_windows);
     expect(a.metrics.val_accuracy).toBeGreaterThan(0.6); // chance is 1/3
@@ -142,7 +142,7 @@ print(json.dumps(out))`;
     expect(torch.code).not.toBe(0);
     expect(ofType(torch, 'log').find((l) => l.level === 'error')?.message).toMatch(/backend torch: no Python trainer environment/);
     const auto = await train({ model_type: 'original', epochs: 1, backend: 'auto' }, { env: { TRAINER_PYTHON: '' } });
-    expect(resultOf(auto).details.backend).not.toMatch(/torch/);
+    expect(resultOf(auto).details?.backend).not.toMatch(/torch/);
   });
 });
 
@@ -151,7 +151,7 @@ describe.skipIf(!HAVE_PYTHON).each(['pglite', 'postgres'] as const)('backend tor
   it('trains, registers a version and serves predictions', async () => {
     // The trainer runs sandboxed as on a deployment. A developer whose trainer venv links into a
     // closed home folder (pyenv under /root) cannot run it as the trainer's uid: TRAINER_SANDBOX=off.
-    const sandbox = process.env.TRAINER_SANDBOX ? { TRAINER_SANDBOX: process.env.TRAINER_SANDBOX } : {};
+    const sandbox: Record<string, string> = process.env.TRAINER_SANDBOX ? { TRAINER_SANDBOX: process.env.TRAINER_SANDBOX } : {};
     const t = await startTestApp({ db, env: { TRAINER_PYTHON: TEST_PYTHON, WORKER_POLL_MS: '50', WORKER_DRAIN_MS: '0', SIGNUP_CREDIT_GRANT: '1000', ...sandbox } });
     try {
       const api = client(t.url);

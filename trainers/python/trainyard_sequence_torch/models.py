@@ -150,8 +150,10 @@ class Transformer(Arch):
         dh = width // heads
         self.heads, self.dh, self.L = heads, dh, L
         self.proj = nn.Linear(nf, width)
-        self.wq, self.wk, self.wv = (nn.Parameter(torch.empty(heads, width, dh)) for _ in range(3))
-        self.wo = nn.Parameter(torch.empty(heads, dh, width))
+        # layers.ts's initializer (Glorot's limit of the full projection); the trainer loads the tfjs model's values over these.
+        limit = math.sqrt(6 / (width + width))
+        self.wq, self.wk, self.wv = (nn.Parameter(torch.empty(heads, width, dh).uniform_(-limit, limit)) for _ in range(3))
+        self.wo = nn.Parameter(torch.empty(heads, dh, width).uniform_(-limit, limit))
         self.bo = nn.Parameter(torch.zeros(width))
         self.rel = nn.Parameter(torch.zeros(heads, 2 * L - 1)) if relative else None
         self.ln1, self.ln2 = nn.LayerNorm(width, eps=TFJS_LN_EPS), nn.LayerNorm(width, eps=TFJS_LN_EPS)
