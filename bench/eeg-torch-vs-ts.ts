@@ -280,6 +280,7 @@ async function runApi(app: BenchApp, token: string, datasetId: string, arch: str
     trainer: 'sequence-classifier',
     dataset_id: datasetId,
     hyperparameters: { ...sequenceHyper(arch, epochs), backend: 'torch' },
+    output: { model_name: `eeg-${arch.replaceAll('_', '-')}` },
   });
   const seen: { atS: number; epoch: number; values: Record<string, number> }[] = [];
   let threadsLog = '?';
@@ -287,7 +288,11 @@ async function runApi(app: BenchApp, token: string, datasetId: string, arch: str
   let status = 'queued';
   while (!['succeeded', 'failed', 'cancelled'].includes(status)) {
     await new Promise((r) => setTimeout(r, 25));
-    const ev = await client.call<{ data: { seq: number; type: string; data: Record<string, unknown> }[] }>('GET', `/v1/jobs/${job.id}/events?after=${after}&limit=1000`, { token });
+    const ev = await client.call<{ data: { seq: number; type: string; data: Record<string, unknown> }[] }>(
+      'GET',
+      `/v1/jobs/${job.id}/events?after=${after}&limit=1000`,
+      { token },
+    );
     const atS = (performance.now() - t0) / 1000;
     for (const e of ev.body.data) {
       after = Math.max(after, e.seq);
@@ -348,7 +353,10 @@ try {
     const form = new FormData();
     form.append('file', new Blob([await readFile(csv)]), 'eeg.csv');
     const f = await client.call<{ id: string }>('POST', '/v1/files', { token: u.token, body: form });
-    const d = await client.call<{ id: string }>('POST', '/v1/datasets', { token: u.token, json: { name: 'eeg', kind: 'tabular-csv', file_ids: [f.body.id], options: { label_column: 'state' } } });
+    const d = await client.call<{ id: string }>('POST', '/v1/datasets', {
+      token: u.token,
+      json: { name: 'eeg', kind: 'tabular-csv', file_ids: [f.body.id], options: { label_column: 'state' } },
+    });
     for (let st = ''; st !== 'ready'; await new Promise((r) => setTimeout(r, 100))) {
       st = (await client.call<{ status: string }>('GET', `/v1/datasets/${d.body.id}`, { token: u.token })).body.status;
       if (st === 'failed') throw new Error('dataset failed');
@@ -405,8 +413,12 @@ try {
       );
   }
   if (viaApi) {
-    console.log(`\nThe torch backend through the API (job over HTTP, worker, trainer, PyTorch child) against the bare PyTorch loop at ${plural(threads[threads.length - 1]!)}:\n`);
-    console.log('| arch | API torch s/epoch | bare PyTorch s/epoch | ratio API/bare | TS (tfjs) s/epoch | ratio TS/API | val acc API / bare / TS | job wall (s) | machine busy (cores) |');
+    console.log(
+      `\nThe torch backend through the API (job over HTTP, worker, trainer, PyTorch child) against the bare PyTorch loop at ${plural(threads[threads.length - 1]!)}:\n`,
+    );
+    console.log(
+      '| arch | API torch s/epoch | bare PyTorch s/epoch | ratio API/bare | TS (tfjs) s/epoch | ratio TS/API | val acc API / bare / TS | job wall (s) | machine busy (cores) |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const { arch, ts, torch, api: a } of results) {
       const bare = torch[torch.length - 1]!;

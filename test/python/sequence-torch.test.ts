@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,12 +27,14 @@ function noisyCsv(rows: number, seed: number): string {
   const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
   const states = Object.keys(SIGNATURE);
   const lines = ['timestamp,alpha,beta,theta,delta,gamma,state'];
-  for (let t = 0, prev = ''; t < rows; ) {
+  for (let t = 0, prev = ''; t < rows;) {
     let state = states[rng.int(3)]!;
     while (state === prev) state = states[rng.int(3)]!;
     prev = state;
     for (let r = 30 + rng.int(31); r > 0 && t < rows; r--, t++)
-      lines.push([(t * 0.25).toFixed(2), ...SIGNATURE[state]!.map((m) => (m + 2.5 * Math.sin((2 * Math.PI * t) / 400) + 8 * gauss()).toFixed(3)), state].join(','));
+      lines.push(
+        [(t * 0.25).toFixed(2), ...SIGNATURE[state]!.map((m) => (m + 2.5 * Math.sin((2 * Math.PI * t) / 400) + 8 * gauss()).toFixed(3)), state].join(','),
+      );
   }
   return lines.join('\n') + '\n';
 }
@@ -46,12 +49,22 @@ beforeAll(async () => {
 afterAll(async () => rm(dir, { recursive: true, force: true }));
 
 let seq = 0;
-function train(hp: Record<string, unknown>, o: { env?: Record<string, string>; resumeFrom?: string; onEvent?: (e: TrainerEvent, child: import('node:child_process').ChildProcess) => void } = {}): Promise<TrainerRun> {
+function train(
+  hp: Record<string, unknown>,
+  o: { env?: Record<string, string>; resumeFrom?: string; onEvent?: (e: TrainerEvent, child: ChildProcess) => void } = {},
+): Promise<TrainerRun> {
   const id = `job_${++seq}`;
   const spec = jobSpec({
     job_id: id,
     trainer: 'sequence-classifier',
-    hyperparameters: specHyperparameters(sequenceClassifier, { sequence_length: 8, lr_schedule: 'constant', learning_rate: 0.003, min_epochs: 0, seed: 3, ...hp }),
+    hyperparameters: specHyperparameters(sequenceClassifier, {
+      sequence_length: 8,
+      lr_schedule: 'constant',
+      learning_rate: 0.003,
+      min_epochs: 0,
+      seed: 3,
+      ...hp,
+    }),
     dataset: { kind: 'tabular-csv', options: { label_column: 'state' }, files: [path.join(dir, 'signal.csv')] },
     output_dir: path.join(dir, id, 'out'),
     checkpoint_dir: path.join(dir, id, 'ckpt'),
@@ -72,7 +85,18 @@ describe.skipIf(!HAVE_PYTHON)('sequence-classifier, backend torch', () => {
     const x = new Float32Array(16 * L * F).map((_, i) => Math.sin(i * 0.37) * 1.5);
     const models: Record<string, { weights: number[][]; shapes: number[][]; probs: number[] }> = {};
     for (const modelType of MODEL_TYPES) {
-      const m = buildModel({ modelType, sequenceLength: L, features: F, classes: 3, dropout: 0.3, l1: 1e-5, l2: 1e-4, useSeparable: true, useRelativePos: true, seed: 9 });
+      const m = buildModel({
+        modelType,
+        sequenceLength: L,
+        features: F,
+        classes: 3,
+        dropout: 0.3,
+        l1: 1e-5,
+        l2: 1e-4,
+        useSeparable: true,
+        useRelativePos: true,
+        seed: 9,
+      });
       // Attention's relative bias and the layer norms start at 0 and 1: moved, so a wrong map would show.
       const ws = m.getWeights().map((w) => Array.from(w.dataSync()).map((v, i) => (v === 0 || v === 1 ? v + 0.1 * Math.sin(i + 1) : v)));
       m.setWeights(ws.map((w, i) => m.getWeights()[i]!.clone().reshape([-1]).add(0).mul(0).add(w).reshape(m.getWeights()[i]!.shape)));
@@ -96,7 +120,10 @@ for arch, m in spec["models"].items():
 print(json.dumps(out))`;
     const input = path.join(dir, 'models.json');
     await writeFile(input, JSON.stringify({ models, x: Array.from(x) }));
-    const out = JSON.parse(await pythonSnippet(`import sys; sys.stdin = open(sys.argv[1])\n${code}`, [input])) as Record<string, { dprob: number; roundtrip: number }>;
+    const out = JSON.parse(await pythonSnippet(`import sys; sys.stdin = open(sys.argv[1])\n${code}`, [input])) as Record<
+      string,
+      { dprob: number; roundtrip: number }
+    >;
     for (const modelType of MODEL_TYPES) {
       expect(out[modelType]!.dprob, modelType).toBeLessThan(1e-5);
       expect(out[modelType]!.roundtrip, modelType).toBe(0);
@@ -118,7 +145,9 @@ print(json.dumps(out))`;
     expect(Math.abs(a.metrics.val_accuracy! - b.metrics.val_accuracy!)).toBeLessThan(0.08);
     expect(ofType(torch, 'metrics').map((m) => m.epoch)).toEqual([1, 2, 3, 4]);
     expect(ofType(torch, 'artifact').map((x) => x.name)).toEqual(expect.arrayContaining(['model.json', 'weights.bin', 'model.pt', 'preprocessing.json']));
-    const check = await pythonSnippet(`import sys, torch; sd = torch.load(sys.argv[1]); print(sum(v.numel() for v in sd.values()))`, [path.join(torch.out, 'model.pt')]);
+    const check = await pythonSnippet(`import sys, torch; sd = torch.load(sys.argv[1]); print(sum(v.numel() for v in sd.values()))`, [
+      path.join(torch.out, 'model.pt'),
+    ]);
     expect(Number(check)).toBeGreaterThan(0);
   });
 
@@ -152,7 +181,10 @@ describe.skipIf(!HAVE_PYTHON).each(['pglite', 'postgres'] as const)('backend tor
     // The trainer runs sandboxed as on a deployment. A developer whose trainer venv links into a
     // closed home folder (pyenv under /root) cannot run it as the trainer's uid: TRAINER_SANDBOX=off.
     const sandbox: Record<string, string> = process.env.TRAINER_SANDBOX ? { TRAINER_SANDBOX: process.env.TRAINER_SANDBOX } : {};
-    const t = await startTestApp({ db, env: { TRAINER_PYTHON: TEST_PYTHON, WORKER_POLL_MS: '50', WORKER_DRAIN_MS: '0', SIGNUP_CREDIT_GRANT: '1000', ...sandbox } });
+    const t = await startTestApp({
+      db,
+      env: { TRAINER_PYTHON: TEST_PYTHON, WORKER_POLL_MS: '50', WORKER_DRAIN_MS: '0', SIGNUP_CREDIT_GRANT: '1000', ...sandbox },
+    });
     try {
       const api = client(t.url);
       const u = await api.user('eeg');
@@ -163,7 +195,15 @@ describe.skipIf(!HAVE_PYTHON).each(['pglite', 'postgres'] as const)('backend tor
         {
           trainer: 'sequence-classifier',
           dataset_id: ds.id,
-          hyperparameters: { model_type: 'enhanced_cnn_lstm', backend: 'torch', sequence_length: 8, epochs: 2, batch_size: 16, learning_rate: 0.005, patience: 0 },
+          hyperparameters: {
+            model_type: 'enhanced_cnn_lstm',
+            backend: 'torch',
+            sequence_length: 8,
+            epochs: 2,
+            batch_size: 16,
+            learning_rate: 0.005,
+            patience: 0,
+          },
           output: { model_name: 'eeg-torch' },
         },
         u.token,

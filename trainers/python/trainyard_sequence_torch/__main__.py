@@ -85,10 +85,12 @@ def main() -> None:
 
     from .models import build
 
-    if job.get("threads"):
-        torch.set_num_threads(int(job["threads"]))
     want = job.get("device", "auto")
     device = torch.device("cuda" if want != "cpu" and torch.cuda.is_available() else "cpu")
+    # One CPU thread unless told otherwise: these models have a few thousand weights, a second
+    # thread gains 1–20% on a quiet machine (bench/README.md), and on a busy one OpenMP's
+    # threads wait on each other: 2 threads ran an epoch 100× slower than 1 among other jobs.
+    torch.set_num_threads(int(job.get("threads") or 1))
     if want == "cuda" and device.type != "cuda":
         raise SystemExit("device cuda asked for, but torch sees no GPU")
     torch.manual_seed(job["seed"])

@@ -84,7 +84,9 @@ export const sequenceClassifier: TrainerDef = {
     },
   },
   primary_metric: { name: 'val_accuracy', goal: 'maximize' },
-  resources: { gpus: 0, memory_mb: 2048 },
+  // gpu_optional (issue #15): queued as a CPU job, handed a GPU when the worker has one free,
+  // which the torch backend then trains on (CUDA_VISIBLE_DEVICES); tfjs ignores it.
+  resources: { gpus: 1, gpu_optional: true, memory_mb: 2048 },
   pricing: { type: 'linear', param: 'epochs', base: 1, per_unit: 0.1 },
   base_models: 'none',
   supports_warm_start: true,
