@@ -172,6 +172,10 @@ print(json.dumps(out))`;
     expect(ofType(torch, 'log').find((l) => l.level === 'error')?.message).toMatch(/backend torch: no Python trainer environment/);
     const auto = await train({ model_type: 'original', epochs: 1, backend: 'auto' }, { env: { TRAINER_PYTHON: '' } });
     expect(resultOf(auto).details?.backend).not.toMatch(/torch/);
+    // An environment that is configured but cannot start (missing, or torch does not import).
+    const broken = await train({ model_type: 'original', epochs: 1, backend: 'auto' }, { env: { TRAINER_PYTHON: path.join(dir, 'no-such-python') } });
+    expect(resultOf(broken).details?.backend).not.toMatch(/torch/);
+    expect(ofType(broken, 'log').some((l) => l.level === 'warn' && /training with tfjs instead/.test(l.message))).toBe(true);
   });
 });
 
