@@ -88,8 +88,8 @@ def main() -> None:
     want = job.get("device", "auto")
     device = torch.device("cuda" if want != "cpu" and torch.cuda.is_available() else "cpu")
     # One CPU thread unless told otherwise: these models have a few thousand weights, a second
-    # thread gains 1–20% on a quiet machine (bench/README.md), and on a busy one OpenMP's
-    # threads wait on each other: 2 threads ran an epoch 100× slower than 1 among other jobs.
+    # thread gains 1–20% on a quiet machine, and on a busy one OpenMP's threads wait on each
+    # other: 2 threads ran an epoch 200× slower than quiet, where tfjs slowed 10× (bench/README.md).
     torch.set_num_threads(int(job.get("threads") or 1))
     if want == "cuda" and device.type != "cuda":
         raise SystemExit("device cuda asked for, but torch sees no GPU")
