@@ -14,11 +14,7 @@ const ADMIN = { username: 'operator', password: 'correct horse battery staple' }
  * The real service with the Python trainer environment, an admin, and one tiny base model
  * built by the pack and registered through the admin API, as a deployment would.
  */
-export async function startPythonApp(
-  model: SampleModel,
-  env: Record<string, string> = {},
-  db?: 'pglite' | 'postgres',
-): Promise<{ t: TestApp; api: Api; admin: string; modelDir: string }> {
+export async function startPythonApp(model: SampleModel, env: Record<string, string> = {}): Promise<{ t: TestApp; api: Api; admin: string; modelDir: string }> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'trainyard-py-'));
   const modelDir = path.join(dataDir, 'models', model);
   await buildSampleModel(TEST_PYTHON, model, modelDir);
@@ -34,7 +30,6 @@ export async function startPythonApp(
       SIGNUP_CREDIT_GRANT: '1000',
       ...env,
     },
-    ...(db ? { db } : {}),
   });
   const api = client(t.url);
   const login = await api.post('/v1/auth/login', ADMIN);
