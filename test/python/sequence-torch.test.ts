@@ -17,7 +17,9 @@ import { waitForDataset, waitForJob } from '../helpers/wait.js';
 
 // Issue #15: the sequence-classifier's PyTorch backend (backend: torch). The same model (the
 // tfjs model's weights, mapped), the same split, loss and schedule; trained by
-// trainers/python/trainyard_sequence_torch, served by the tfjs predictor.
+// trainers/python/trainyard_sequence_torch, served by the tfjs predictor. Cost: 5.5 min on the
+// shared 2-core machine under a load average of ~14 (each torch run pays `import torch` once);
+// the two API runs ~50 s of it, the tfjs/torch comparisons ~2.8 min.
 
 const SIGNATURE: Record<string, number[]> = { relaxed: [12, 4, 6, 8, 2], focused: [5, 11, 5, 7, 4], drowsy: [5, 3, 11, 13, 1.5] };
 
