@@ -10,7 +10,7 @@
  * dict ships beside them as `model.pt`.
  */
 import { spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -262,7 +262,8 @@ export class TorchLearner extends DeepLearner {
     const saved = await super.save(dir);
     if (!this.stateDict) return saved;
     await copyFile(this.stateDict, path.join(dir, TORCH_STATE_FILE));
-    return { files: [...saved.files, [TORCH_STATE_FILE, 'pytorch-state-dict']], bytes: saved.bytes + (await stat(this.stateDict)).size };
+    // bytes stays the served (tfjs) weights' size, so model_size_bytes compares across backends.
+    return { files: [...saved.files, [TORCH_STATE_FILE, 'pytorch-state-dict']], bytes: saved.bytes };
   }
 }
 
