@@ -7,8 +7,8 @@
 //
 // --api on (the default) also runs the sequence-classifier's torch backend (issue #15) the way a
 // user does: the CSV uploaded, a dataset, a job with backend "torch" created over HTTP on a
-// PGlite server whose worker runs it; its time per epoch is the gap between its `metrics`
-// events as this process sees them appear in GET /v1/jobs/{id}/events (polled every 25 ms).
+// PGlite server whose worker runs it; its time per epoch is the gap between the created_at
+// stamps of its `metrics` events (GET /v1/jobs/{id}/events, read once the job is over).
 // TRAINER_SANDBOX is passed on (off where the trainer venv is not reachable by another uid).
 // Python: --python, else $TRAINYARD_PYTHON, else .venv-trainers/bin/python, else
 // /tmp/pyprobe/bin/python; it needs torch and numpy.
@@ -282,25 +282,31 @@ async function runApi(app: BenchApp, token: string, datasetId: string, arch: str
     hyperparameters: { ...sequenceHyper(arch, epochs), backend: 'torch' },
     output: { model_name: `eeg-${arch.replaceAll('_', '-')}` },
   });
-  const seen: { atS: number; epoch: number; values: Record<string, number> }[] = [];
-  let threadsLog = '?';
-  let after = 0;
+  // The job's status every 250 ms, and its events once it is over: polling the events fast
+  // enough to time an epoch would itself load the 2-core machine the job runs on. An epoch's
+  // time is the gap between its metrics event's created_at and the previous one's (the server
+  // stamps each event as the worker hands it over).
   let status = 'queued';
   while (!['succeeded', 'failed', 'cancelled'].includes(status)) {
-    await new Promise((r) => setTimeout(r, 25));
-    const ev = await client.call<{ data: { seq: number; type: string; data: Record<string, unknown> }[] }>(
+    await new Promise((r) => setTimeout(r, 250));
+    status = (await client.call<{ status: string }>('GET', `/v1/jobs/${job.id}`, { token })).body.status;
+  }
+  const seen: { atS: number; epoch: number; values: Record<string, number> }[] = [];
+  let threadsLog = '?';
+  for (let after = 0, more = true; more;) {
+    const ev = await client.call<{ data: { seq: number; type: string; data: Record<string, unknown>; created_at: string }[] }>(
       'GET',
       `/v1/jobs/${job.id}/events?after=${after}&limit=1000`,
       { token },
     );
-    const atS = (performance.now() - t0) / 1000;
+    more = ev.body.data.length === 1000;
     for (const e of ev.body.data) {
       after = Math.max(after, e.seq);
-      if (e.type === 'metrics') seen.push({ atS, epoch: e.data.epoch as number, values: e.data.values as Record<string, number> });
+      if (e.type === 'metrics')
+        seen.push({ atS: Date.parse(e.created_at) / 1000, epoch: e.data.epoch as number, values: e.data.values as Record<string, number> });
       const m = typeof e.data.message === 'string' ? /PyTorch backend: .* (\d+) threads/.exec(e.data.message) : null;
       if (m) threadsLog = m[1]!;
     }
-    status = (await client.call<{ status: string }>('GET', `/v1/jobs/${job.id}`, { token })).body.status;
   }
   const jobS = (performance.now() - t0) / 1000;
   const machine = meter().machine!;
