@@ -81,6 +81,8 @@ export default defineConfig({
           name: 'python',
           include: ['test/python/**/*.test.ts'],
           env: { TRAINYARD_TEST_DB: 'pglite' },
+          // The cluster for the one file that proves itself on both databases (sequence-torch).
+          globalSetup: ['test/helpers/postgres-cluster.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
           // After the other projects, not beside them: PyTorch takes both cores, which would

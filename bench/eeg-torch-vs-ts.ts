@@ -3,7 +3,13 @@
 // and peak RSS on identical data, from identical initial weights.
 //
 // Run: npx tsx bench/eeg-torch-vs-ts.ts [--epochs 3] [--arch original,enhanced_cnn_lstm]
-//        [--rows 220000] [--threads 1,2] [--python PATH]
+//        [--rows 220000] [--threads 1,2] [--python PATH] [--api on|off]
+//
+// --api on (the default) also runs the sequence-classifier's torch backend (issue #15) the way a
+// user does: the CSV uploaded, a dataset, a job with backend "torch" created over HTTP on a
+// PGlite server whose worker runs it; its time per epoch is the gap between the created_at
+// stamps of its `metrics` events (GET /v1/jobs/{id}/events, read once the job is over).
+// TRAINER_SANDBOX is passed on (off where the trainer venv is not reachable by another uid).
 // Python: --python, else $TRAINYARD_PYTHON, else .venv-trainers/bin/python, else
 // /tmp/pyprobe/bin/python; it needs torch and numpy.
 //
@@ -15,7 +21,7 @@
 // that its model reproduces the tfjs model's outputs, penalty, loss and gradients.
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { endianness, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { eegCsv } from '../src/samples/eeg.js';
@@ -28,6 +34,8 @@ import { splitData } from '../src/trainers/builtin/sequence-classifier/fits.js';
 import { initBackend, tf } from '../src/trainers/builtin/sequence-classifier/tf.js';
 import { onCleanup } from './lib/cleanup.js';
 import { cpuMeter } from './lib/cpu.js';
+import { api as benchApi, startBenchApp } from './lib/app.js';
+import type { BenchApp } from './lib/app.js';
 
 /** The trainer's prepared data with the single split as tensors (splitData), for one deep architecture. */
 type Prepared = Prep & ReturnType<typeof splitData> & { modelType: ModelType };
@@ -51,6 +59,7 @@ const epochs = Number(option('epochs') ?? 3);
 const rows = Number(option('rows') ?? EEG_ROWS);
 const archs = (option('arch') ?? ARCHS.join(',')).split(',').map((a) => a.trim());
 const threads = (option('threads') ?? '1,2').split(',').map(Number);
+const viaApi = (option('api') ?? 'on') === 'on';
 for (const a of archs) if (!(ARCHS as readonly string[]).includes(a)) throw new Error(`--arch: "${a}" has no PyTorch twin; one of ${ARCHS.join(', ')}`);
 if (!Number.isInteger(epochs) || epochs < 1) throw new Error('--epochs: a positive integer');
 if (!Number.isInteger(rows) || rows < 1000) throw new Error('--rows: an integer ≥ 1000');
@@ -251,6 +260,72 @@ async function runTorch(arch: string, n: number): Promise<TorchSide> {
   };
 }
 
+interface ApiSide {
+  epochS: number[];
+  medianS: number;
+  valAccuracy: number;
+  /** From POST /v1/jobs to the job's `succeeded`, seconds. */
+  jobS: number;
+  backend: string;
+  threads: string;
+  othersCores: number;
+}
+
+/** One job with backend torch through the API; epoch times from its metrics events' arrival. */
+async function runApi(app: BenchApp, token: string, datasetId: string, arch: string): Promise<ApiSide> {
+  const client = benchApi(app.url);
+  const meter = cpuMeter({});
+  const t0 = performance.now();
+  const job = await client.createJob(token, {
+    trainer: 'sequence-classifier',
+    dataset_id: datasetId,
+    hyperparameters: { ...sequenceHyper(arch, epochs), backend: 'torch' },
+    output: { model_name: `eeg-${arch.replaceAll('_', '-')}` },
+  });
+  // The job's status every 250 ms, and its events once it is over: polling the events fast
+  // enough to time an epoch would itself load the 2-core machine the job runs on. An epoch's
+  // time is the gap between its metrics event's created_at and the previous one's (the server
+  // stamps each event as the worker hands it over).
+  let status = 'queued';
+  while (!['succeeded', 'failed', 'cancelled'].includes(status)) {
+    await new Promise((r) => setTimeout(r, 250));
+    status = (await client.call<{ status: string }>('GET', `/v1/jobs/${job.id}`, { token })).body.status;
+  }
+  const seen: { atS: number; epoch: number; values: Record<string, number> }[] = [];
+  let threadsLog = '?';
+  for (let after = 0, more = true; more;) {
+    const ev = await client.call<{ data: { seq: number; type: string; data: Record<string, unknown>; created_at: string }[] }>(
+      'GET',
+      `/v1/jobs/${job.id}/events?after=${after}&limit=1000`,
+      { token },
+    );
+    more = ev.body.data.length === 1000;
+    for (const e of ev.body.data) {
+      after = Math.max(after, e.seq);
+      if (e.type === 'metrics')
+        seen.push({ atS: Date.parse(e.created_at) / 1000, epoch: e.data.epoch as number, values: e.data.values as Record<string, number> });
+      const m = typeof e.data.message === 'string' ? /PyTorch backend: .* (\d+) threads/.exec(e.data.message) : null;
+      if (m) threadsLog = m[1]!;
+    }
+  }
+  const jobS = (performance.now() - t0) / 1000;
+  const machine = meter().machine!;
+  const done = (await client.call<{ status: string; error: unknown; result: { details: { backend: string } } }>('GET', `/v1/jobs/${job.id}`, { token })).body;
+  if (done.status !== 'succeeded') throw new Error(`API job ${arch}: ${done.status} ${JSON.stringify(done.error)}`);
+  if (seen.length !== epochs) throw new Error(`API job ${arch}: ${seen.length} metrics events for ${epochs} epochs`);
+  const epochS = seen.slice(1).map((e, i) => e.atS - seen[i]!.atS);
+  return {
+    epochS,
+    medianS: median(epochS.length > 0 ? epochS : [NaN]),
+    valAccuracy: seen[seen.length - 1]!.values.val_accuracy ?? NaN,
+    jobS,
+    backend: done.result.details.backend,
+    threads: threadsLog,
+    // The server, worker, trainer and torch all run here: "others" is the machine minus nothing we can attribute, so report the machine's load.
+    othersCores: machine,
+  };
+}
+
 try {
   await mkdir(dataDir, { recursive: true });
   const csv = path.join(root, 'eeg.csv');
@@ -273,7 +348,27 @@ try {
       .map((l) => l.toFixed(2))
       .join(' ')}\n`,
   );
-  const results: { arch: string; ts: Side & { windows: number }; torch: TorchSide[] }[] = [];
+  const results: { arch: string; ts: Side & { windows: number }; torch: TorchSide[]; api: ApiSide | null }[] = [];
+  let app: BenchApp | null = null;
+  let apiUser: { token: string; datasetId: string } | null = null;
+  if (viaApi) {
+    const sandbox: Record<string, string> = process.env.TRAINER_SANDBOX ? { TRAINER_SANDBOX: process.env.TRAINER_SANDBOX } : {};
+    app = await startBenchApp('pglite', { env: { TRAINER_PYTHON: path.resolve(python), WORKER_POLL_MS: '50', ...sandbox } });
+    const client = benchApi(app.url);
+    const u = await client.user('bench');
+    const form = new FormData();
+    form.append('file', new Blob([await readFile(csv)]), 'eeg.csv');
+    const f = await client.call<{ id: string }>('POST', '/v1/files', { token: u.token, body: form });
+    const d = await client.call<{ id: string }>('POST', '/v1/datasets', {
+      token: u.token,
+      json: { name: 'eeg', kind: 'tabular-csv', file_ids: [f.body.id], options: { label_column: 'state' } },
+    });
+    for (let st = ''; st !== 'ready'; await new Promise((r) => setTimeout(r, 100))) {
+      st = (await client.call<{ status: string }>('GET', `/v1/datasets/${d.body.id}`, { token: u.token })).body.status;
+      if (st === 'failed') throw new Error('dataset failed');
+    }
+    apiUser = { token: u.token, datasetId: d.body.id };
+  }
   for (const arch of archs) {
     const ts = await runTs(csv, arch);
     console.log(
@@ -287,8 +382,16 @@ try {
       );
       torch.push(t);
     }
-    results.push({ arch, ts, torch });
+    let viaHttp: ApiSide | null = null;
+    if (app && apiUser) {
+      viaHttp = await runApi(app, apiUser.token, apiUser.datasetId, arch);
+      console.log(
+        `api torch ${arch} (${viaHttp.backend}, ${viaHttp.threads} threads): epochs 2..${epochs} ${viaHttp.epochS.map((s) => s.toFixed(2)).join(', ')} s; val_accuracy ${viaHttp.valAccuracy.toFixed(3)}; job ${viaHttp.jobS.toFixed(1)} s; machine ${viaHttp.othersCores.toFixed(2)} cores busy`,
+      );
+    }
+    results.push({ arch, ts, torch, api: viaHttp });
   }
+  await app?.close();
 
   const fmt = (s: number): string => (s < 1 ? s.toFixed(3) : s.toFixed(2));
   const plural = (n: number): string => `${n} thread${n === 1 ? '' : 's'}`;
@@ -314,6 +417,22 @@ try {
       console.log(
         `| ${arch} | PyTorch ${t.torch}, ${plural(t.threads)} | ${t.epochS.map(fmt).join(', ')} | ${t.peakRssMb.toFixed(0)} MB | ${t.valLoss.toFixed(4)} | ${t.params} | ${t.othersCores.toFixed(2)} |`,
       );
+  }
+  if (viaApi) {
+    console.log(
+      `\nThe torch backend through the API (job over HTTP, worker, trainer, PyTorch child) against the bare PyTorch loop at ${plural(threads[threads.length - 1]!)}:\n`,
+    );
+    console.log(
+      '| arch | API torch s/epoch | bare PyTorch s/epoch | ratio API/bare | TS (tfjs) s/epoch | ratio TS/API | val acc API / bare / TS | job wall (s) | machine busy (cores) |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|---|');
+    for (const { arch, ts, torch, api: a } of results) {
+      const bare = torch[torch.length - 1]!;
+      if (!a) continue;
+      console.log(
+        `| ${arch} | ${fmt(a.medianS)} | ${fmt(bare.medianS)} | ${(a.medianS / bare.medianS).toFixed(2)}× | ${fmt(ts.medianS)} | ${(ts.medianS / a.medianS).toFixed(1)}× | ${a.valAccuracy.toFixed(3)} / ${bare.valAccuracy.toFixed(3)} / ${ts.valAccuracy.toFixed(3)} | ${a.jobS.toFixed(1)} | ${a.othersCores.toFixed(2)} |`,
+      );
+    }
   }
   console.log('\nEquivalence before training, tfjs vs PyTorch on identical weights, dropout off:');
   for (const { arch, torch } of results) {

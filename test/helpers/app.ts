@@ -25,7 +25,7 @@ export interface TestApp {
  * raised out of the way unless a test sets them; tests talk to it with fetch().
  */
 export async function startTestApp(
-  opts: { env?: Record<string, string>; resolver?: Resolver; probe?: AvailabilityProbe; dataDir?: string; logger?: Logger } = {},
+  opts: { env?: Record<string, string>; resolver?: Resolver; probe?: AvailabilityProbe; dataDir?: string; logger?: Logger; db?: 'pglite' | 'postgres' } = {},
 ): Promise<TestApp> {
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'trainyard-test-')));
   const config = loadConfig({
@@ -35,7 +35,7 @@ export async function startTestApp(
     ...(opts.env?.STORAGE ? {} : await testStoreEnv()),
     ...opts.env,
   });
-  const testDb = await createTestDatabase();
+  const testDb = await createTestDatabase(opts.db);
   let rt: Runtime;
   try {
     rt = await startRuntime(config, {

@@ -13,9 +13,13 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh database: an in-memory PGlite, or a new database in the run's Postgres cluster. */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  if (TEST_DB === 'pglite') {
+/**
+ * A fresh database: an in-memory PGlite, or a new database in the run's Postgres cluster.
+ * `kind` overrides the project's TRAINYARD_TEST_DB (a file that proves itself on both, in a
+ * project whose globalSetup also starts the cluster).
+ */
+export async function createTestDatabase(kind: 'pglite' | 'postgres' = TEST_DB): Promise<TestDatabase> {
+  if (kind === 'pglite') {
     const db = await openPglite(null);
     return { db, url: null, drop: () => db.close() };
   }

@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TrainerDef } from '../../domain/catalog/types.js';
 import { ConflictError } from '../../errors.js';
 import type { PredictorModule } from '../predictor.js';
+import { packEnv } from '../../python/env.js';
 import type { Runtime } from './types.js';
 
 // The one place that knows where built-in trainers live: src/trainers/builtin from source,
@@ -39,13 +40,16 @@ export const builtinRuntime: Runtime = {
     return existsSync(path.join(dir, 'main.js')) || existsSync(path.join(dir, 'main.ts')) ? null : 'this trainer is not part of this build yet';
   },
 
-  command(def) {
+  command(def, ctx) {
     const dir = builtinDir(def.runtime.entry);
     const js = path.join(dir, 'main.js');
     const node = existsSync(js) ? [process.execPath] : [process.execPath, '--import', tsxLoader()];
     const module = existsSync(js) ? js : path.join(dir, 'main.ts');
     const preload = TFJS_TRAINERS.has(def.runtime.entry) ? [createRequire(import.meta.url).resolve('@tensorflow/tfjs')] : [];
-    return { argv: [...node, module], env: {}, warm: { node, module, args: [], preload } };
+    // The sequence-classifier's torch backend runs its loop in the Python trainer environment
+    // (a pack under trainers/python); the others never start Python.
+    const env = def.runtime.entry === 'sequence-classifier' ? { TRAINER_PYTHON: ctx.python, ...packEnv() } : {};
+    return { argv: [...node, module], env, warm: { node, module, args: [], preload } };
   },
 
   predictor(def: TrainerDef): PredictorModule {

@@ -70,13 +70,23 @@ export const sequenceClassifier: TrainerDef = {
         description: 'Early stopping: epochs without val_loss improvement (0 = off); auto scales with epochs',
       },
       min_epochs: { type: 'integer', minimum: 0, maximum: 500, default: 10, description: 'Early stopping never ends a run before this many epochs' },
+      // Issue #15: PyTorch runs the same loop 10–18× faster than tfjs on the CPU (bench/README.md).
+      backend: {
+        type: 'string',
+        enum: ['auto', 'tfjs', 'torch'],
+        default: 'auto',
+        description:
+          'Training loop of the deep architectures: torch (PyTorch, on the GPU when one is assigned), tfjs (TensorFlow.js), auto = torch when the Python trainer environment is set up. Either serves the same way.',
+      },
       subject_id: { type: 'string', maxLength: 100 },
       session_id: { type: 'string', maxLength: 100 },
       seed: SEED,
     },
   },
   primary_metric: { name: 'val_accuracy', goal: 'maximize' },
-  resources: { gpus: 0, memory_mb: 2048 },
+  // gpu_optional (issue #15): queued as a CPU job, handed a GPU when the worker has one free,
+  // which the torch backend then trains on (CUDA_VISIBLE_DEVICES); tfjs ignores it.
+  resources: { gpus: 1, gpu_optional: true, memory_mb: 2048 },
   pricing: { type: 'linear', param: 'epochs', base: 1, per_unit: 0.1 },
   base_models: 'none',
   supports_warm_start: true,

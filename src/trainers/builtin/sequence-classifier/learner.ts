@@ -4,6 +4,7 @@
  * class probabilities per window, save artifacts. The deep (TensorFlow.js) architectures are
  * one implementation; MiniRocket (./minirocket/) plugs in as another.
  */
+import { TrainerError } from '../runtime.js';
 import type { ProgressReporter, StopSignal } from '../runtime.js';
 import { MODEL_FILE, WEIGHTS_FILE, loadModel, saveModel } from './artifacts.js';
 import type { ResolvedModel } from './auto.js';
@@ -41,6 +42,8 @@ export interface Learner {
   readonly params: number;
   /** Shapes a checkpoint must match. */
   readonly weightShapes: number[][];
+  /** Set when something other than tfjs trained the weights (the torch backend: its version and device). */
+  readonly trainedWith?: string | null;
   dispose(): void;
 }
 
@@ -53,11 +56,12 @@ export interface LearnerSpec {
   warm: WarmStart | null;
 }
 
-class DeepLearner implements Learner {
+/** The tfjs architectures; torch-learner.ts subclasses it to train the same model with PyTorch. */
+export class DeepLearner implements Learner {
   constructor(
     readonly modelType: ResolvedModel,
-    private readonly model: tf.LayersModel,
-    private readonly s: LearnerSpec,
+    protected readonly model: tf.LayersModel,
+    protected readonly s: LearnerSpec,
   ) {}
 
   get params(): number {
@@ -136,5 +140,14 @@ export async function createLearner(s: LearnerSpec): Promise<Learner> {
         useRelativePos: h.use_relative_pos,
         seed: h.seed,
       });
+  if (h.backend === 'tfjs') return new DeepLearner(s.modelType, model, s);
+  // Imported here, not at the top: torch-learner.ts extends DeepLearner from this module.
+  const { TorchLearner, trainerPython } = await import('./torch-learner.js');
+  const python = trainerPython();
+  if (python) return new TorchLearner(s, model, python, h.backend);
+  if (h.backend === 'torch') {
+    model.dispose();
+    throw new TrainerError('backend torch: no Python trainer environment on this machine (TRAINER_PYTHON); use backend tfjs or auto');
+  }
   return new DeepLearner(s.modelType, model, s);
 }

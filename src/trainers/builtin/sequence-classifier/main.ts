@@ -114,6 +114,8 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
   });
   if (fits.stopped) return EXIT_STOPPED;
   const { learner, outcome, val } = fits;
+  // The torch backend (torch-learner.ts) says which torch and device trained the weights.
+  const trainedWith = learner.trainedWith ?? backend;
   const trainingTime = elapsed();
   if (val.y.length === 0 && !fits.folds) log('warn', 'no validation windows: validation metrics and early stopping are off');
 
@@ -181,7 +183,7 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
     prep,
     metrics,
     confusion,
-    backend,
+    backend: trainedWith,
     warmStart: warm !== null,
     params: learner.params,
     bestEpoch: outcome.bestEpoch,
@@ -222,7 +224,7 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
       sequence_length: prep.sequenceLength,
       instance_column: prep.instanceColumn,
       resolved: prep.resolved,
-      backend,
+      backend: trainedWith,
       early_stopped: outcome.earlyStopped,
       ...(test ? { test } : {}),
       ...(fits.folds ? { cv: { folds: fits.folds, final_epochs: fits.finalEpochs } } : {}),

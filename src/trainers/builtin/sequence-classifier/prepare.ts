@@ -39,6 +39,8 @@ export interface Hyper {
   patience: number | 'auto';
   min_epochs: number;
   seed: number;
+  /** Who runs the training loop of the deep architectures: auto = torch when the Python trainer environment is there. */
+  backend: 'auto' | 'tfjs' | 'torch';
   subject_id?: string;
   session_id?: string;
 }
@@ -74,13 +76,16 @@ export function readHyper(hp: Record<string, unknown>): Hyper {
       validation_split: 'number',
       min_epochs: 'integer',
       seed: 'integer',
+      backend: ['auto', 'tfjs', 'torch'],
       subject_id: 'string',
       session_id: 'string',
     },
-    ['subject_id', 'session_id'],
+    // backend came after the others: a spec written before it (a retried job) means auto.
+    ['subject_id', 'session_id', 'backend'],
   );
   return {
     ...rest,
+    backend: rest.backend ?? 'auto',
     sequence_length: sequence_length as number | 'auto',
     patience: patience as number | 'auto',
     ...(validation !== undefined ? { validation: { folds: folds as number } } : {}),
