@@ -1,10 +1,9 @@
-"""sequence-classifier rows: seconds per epoch on CUDA against the CPU, for the PyTorch models of the
-sequence-classifier's architectures (bench/eeg_torch.py's reference loop: batch 32, Adam, class-
-weighted cross-entropy plus the L1/L2 penalties, a validation pass per epoch) on synthetic windows
-of the eeg sample's shape (32 steps x 5 features, 3 classes).
-
-`train_epochs` is the one place that trains: once the torch backend of the sequence-classifier is
-merged, point it at that backend's training function so these rows measure the trainer itself."""
+"""sequence-classifier rows: seconds per epoch on CUDA against the CPU, for the torch backend's own
+models of the four architectures (trainers/python/trainyard_sequence_torch/models.py) in the
+backend's loop shape (batch 32, Adam, class-weighted cross-entropy on the models' probabilities
+plus the L1/L2 penalties, the loss read back every batch, a validation pass per epoch), on
+synthetic windows of the eeg sample's shape (32 steps x 5 features, 3 classes). Not the whole job
+(no data preparation, no protocol): bench/eeg-torch-vs-ts.ts measures the backend through the API."""
 from __future__ import annotations
 
 import statistics
@@ -21,39 +20,23 @@ L, NF, NC = 32, 5, 3
 HP = {"batch_size": 32, "learning_rate": 1e-3, "dropout_rate": 0.3, "l1_reg": 1e-5, "l2_reg": 1e-4}
 
 
-class Original(nn.Module):
-    """flatten → dense 64 relu → dropout → dense 32 relu → dense (the 'original' architecture)."""
+def _backend_models():
+    """The torch backend's own models (trainers/python/trainyard_sequence_torch/models.py)."""
+    import os
+    import sys
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.d1, self.d2, self.out, self.drop = nn.Linear(L * NF, 64), nn.Linear(64, 32), nn.Linear(32, NC), nn.Dropout(HP["dropout_rate"])
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "trainers", "python"))
+    from trainyard_sequence_torch import models
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(F.relu(self.d2(self.drop(F.relu(self.d1(x.flatten(1)))))))
-
-    def regularized(self) -> List[torch.Tensor]:
-        return [self.d1.weight, self.d2.weight, self.out.weight]
+    return models
 
 
-class EnhancedCnnLstm(nn.Module):
-    """Two separable conv blocks, max-pool 2, dropout, LSTM 16, dropout, dense ('enhanced_cnn_lstm', use_separable default)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.dw1, self.pw1 = nn.Conv1d(NF, NF, 3, padding=1, groups=NF, bias=False), nn.Conv1d(NF, 16, 1)
-        self.dw2, self.pw2 = nn.Conv1d(16, 16, 3, padding=1, groups=16, bias=False), nn.Conv1d(16, 16, 1)
-        self.lstm, self.out, self.drop = nn.LSTM(16, 16, batch_first=True), nn.Linear(16, NC), nn.Dropout(HP["dropout_rate"])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.pw2(self.dw2(F.relu(self.pw1(self.dw1(x.transpose(1, 2)))))))
-        _, (h, _) = self.lstm(self.drop(F.max_pool1d(x, 2)).transpose(1, 2))
-        return self.out(self.drop(h[0]))
-
-    def regularized(self) -> List[torch.Tensor]:
-        return [self.dw1.weight, self.pw1.weight, self.dw2.weight, self.pw2.weight, self.lstm.weight_ih_l0, self.out.weight]
+def _build(arch: str) -> nn.Module:
+    return _backend_models().build({"arch": arch, "sequence_length": L, "features": NF, "classes": NC,
+                                    "dropout": HP["dropout_rate"], "use_separable": True, "use_relative_pos": True})
 
 
-ARCHS: Dict[str, Callable[[], nn.Module]] = {"original": Original, "enhanced_cnn_lstm": EnhancedCnnLstm}
+ARCHS: Dict[str, Callable[[], nn.Module]] = {a: (lambda a=a: _build(a)) for a in ("original", "enhanced_cnn_lstm", "resnet_lstm", "transformer")}
 
 
 def data(windows: int, seed: int = 42):
@@ -82,8 +65,9 @@ def train_epochs(arch: str, dev: torch.device, x, y, xv, yv, epochs: int) -> Lis
         order = torch.randperm(len(y), device=dev)
         for b in range(0, len(y), bs):
             idx = order[b:b + bs]
-            loss = F.cross_entropy(model(x[idx]), y[idx], weight=weights)
-            loss = loss + sum(HP["l1_reg"] * w.abs().sum() + HP["l2_reg"] * w.square().sum() for w in model.regularized())
+            p = model(x[idx]).clamp(1e-7, 1.0)  # probabilities, as the trainer's models answer
+            loss = F.nll_loss(torch.log(p), y[idx], weight=weights)
+            loss = loss + sum(HP["l1_reg"] * w.abs().sum() + HP["l2_reg"] * w.square().sum() for w in model.regularized)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

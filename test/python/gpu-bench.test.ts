@@ -20,6 +20,8 @@ const ROWS: [string, string, string][] = [
   ['lora-diffusion', 'SD 1.5 UNet LoRA', 'reference'],
   ['sequence-classifier', 'original', 'cpu'],
   ['sequence-classifier', 'enhanced_cnn_lstm', 'cpu'],
+  ['sequence-classifier', 'resnet_lstm', 'cpu'],
+  ['sequence-classifier', 'transformer', 'cpu'],
 ];
 
 function run(): Promise<string> {
