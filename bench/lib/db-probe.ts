@@ -25,8 +25,10 @@ export function probeDb(db: Db, p: Probe): Db {
     (async (sql: string, params?: readonly unknown[]) => {
       const start = nowMs();
       const r = await q.query<{ id?: string }>(sql, params);
-      // The worker's claim (src/domain/jobs/lifecycle/sql.ts) is the only query that starts like this.
-      if (sql.trimStart().startsWith('with active as') && r.rows[0]?.id) p.claimed.set(r.rows[0].id, { start, end: nowMs() });
+      // The worker's claim picks its job with one of two candidate queries (src/domain/jobs/lifecycle/sql.ts:
+      // the idle-owner fast path, then the full fair order), the only queries that lock with SKIP LOCKED.
+      const id = r.rows[0]?.id;
+      if (id && /for update (of j )?skip locked/.test(sql) && !p.claimed.has(id)) p.claimed.set(id, { start, end: nowMs() });
       return r;
     }) as Db['query'];
   const query = timed(db);
