@@ -18,7 +18,7 @@ export const CHANNELS = Object.freeze({
   webhooks: 'trainyard_webhooks',
   /**
    * What a principal may do changed (role, disabled, key revoked, account or key deleted):
-   * payload `u:<user id>` or `k:<key id>`. Sent by triggers (migrations/0017), so every path
+   * payload `u:<user id>` or `k:<key id>`. Sent by triggers (migrations/0018_principal_notify.sql), so every path
    * that changes those rows notifies; the API processes' principal caches listen.
    */
   principals: 'trainyard_principals',

@@ -24,7 +24,7 @@ const ECHO_TIMEOUT_MS = 2000;
  * Authenticated principals (user, role, key) by bearer token, reused for `ttlMs` so a request
  * costs no authentication query (issue #15). It stays correct through invalidation, not the
  * TTL: every change to what a principal may do makes Postgres notify `principals` (triggers,
- * migrations/0017) and every API process drops its whole cache on that notification. The TTL
+ * migrations/0018_principal_notify.sql) and every API process drops its whole cache on that notification. The TTL
  * only bounds how long a lost notification could matter, and even that is covered: while the
  * LISTEN connection is down the cache is off, and emptied when it is back.
  *
