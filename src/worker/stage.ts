@@ -40,6 +40,9 @@ async function stageBaseModel(
   return { path: m.local_path, release: () => {} };
 }
 
+/** Where an attempt's folder is: known before staging starts, so a failed staging is cleaned up too. */
+export const attemptDir = (workDir: string, job: Pick<JobRow, 'id' | 'attempt'>): string => path.join(workDir, `${job.id}-a${job.attempt}`);
+
 /**
  * Lays out one attempt's folder — inputs/, output/, checkpoints/, tmp/ — copies the datasets
  * and the latest checkpoint out of storage, and writes job.json for the trainer. `signal`
@@ -50,7 +53,7 @@ export async function stageJob(
   job: JobRow,
   signal?: AbortSignal,
 ): Promise<StagedJob> {
-  const dir = path.join(d.workDir, `${job.id}-a${job.attempt}`);
+  const dir = attemptDir(d.workDir, job);
   const inputs = path.join(dir, 'inputs');
   const output = path.join(dir, 'output');
   const checkpoints = path.join(dir, 'checkpoints');
