@@ -190,13 +190,14 @@ export class JobLifecycle {
    * The executor lost the machine under the trainer: retried while attempts are left (resuming
    * from the last checkpoint), failed with INFRASTRUCTURE_FAILED after the last one.
    */
-  async retryInfrastructure(tx: Queryable, f: Fence, j: Pick<JobRow, 'attempt' | 'max_attempts' | 'checkpoint'>, message: string): Promise<JobRow | null> {
+  async retryInfrastructure(tx: Queryable, f: Fence, j: Pick<JobRow, 'attempt' | 'max_attempts'>, message: string): Promise<JobRow | null> {
     if (j.attempt >= j.max_attempts) {
       return this.fail(tx, f, { code: JOB_ERROR_CODES.INFRASTRUCTURE_FAILED, message: `${message}; giving up after ${j.attempt} attempt(s)` });
     }
     const back = await sql.markRequeuedFenced(tx, f, retryBackoffSeconds(j.attempt));
     const reason = `${message}; retrying (attempt ${j.attempt + 1} of ${j.max_attempts})`;
-    return back && this.effects(tx, 'requeueInfrastructure', back, { event: { reason, resume_from_step: j.checkpoint?.step ?? null } });
+    // The updated row's checkpoint: the caller's copy is from the claim, before this attempt saved any.
+    return back && this.effects(tx, 'requeueInfrastructure', back, { event: { reason, resume_from_step: back.checkpoint?.step ?? null } });
   }
 
   async failLost(tx: Queryable, j: JobRow): Promise<JobRow | null> {
