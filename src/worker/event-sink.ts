@@ -212,12 +212,7 @@ export class EventSink implements Flow {
       if (this.lost) return;
       try {
         const ok = await this.db.transaction((tx) =>
-          this.lifecycle.record(
-            tx,
-            this.fence,
-            events,
-            progress && jobProgress(progress, etaSeconds(this.firstProgress, progress)),
-          ),
+          this.lifecycle.record(tx, this.fence, events, progress && jobProgress(progress, etaSeconds(this.firstProgress, progress))),
         );
         if (!ok) this.markLost();
       } catch (err) {

@@ -117,7 +117,9 @@ describe('attempt tokens', () => {
     expect(ok.status).toBe(200);
 
     const [p, payload, sig] = c.token.split('.') as [string, string, string];
-    const other = s().attemptTokens.issue({ ...c.fence, workerId: 'wkr_other' }, 600).split('.')[1]!;
+    const other = s()
+      .attemptTokens.issue({ ...c.fence, workerId: 'wkr_other' }, 600)
+      .split('.')[1]!;
     const flip = (x: string, i: number) => x.slice(0, i) + (x[i] === 'A' ? 'B' : 'A') + x.slice(i + 1);
     const bad = [
       `${p}.${other}.${sig}`, // another claim's payload under this signature
@@ -191,6 +193,17 @@ describe('POST /events', () => {
     const job = await jobRow(c.job.id);
     expect([job.progress, job.step, job.total_steps, job.epoch]).toEqual([0.5, 5, 10, 1]);
     expect(await nextSeq(c.fence)).toBe(6);
+  });
+
+  it('the same batch posted at once on several connections is applied once (the attempt row lock)', async () => {
+    const c = await claimedJob();
+    await post(c, 'events', { seq: 0, events: [log('first')] }); // the row exists: only its lock orders what follows
+    const batch = { seq: 1, events: [log('x'), log('y'), { type: 'progress', step: 2, total_steps: 4 }] };
+    const replies = await Promise.all(Array.from({ length: 6 }, () => post(c, 'events', batch)));
+    expect(replies.map((r) => r.status)).toEqual(Array(6).fill(200));
+    expect(replies.map((r) => r.body.next_seq)).toEqual(Array(6).fill(4));
+    expect(await logMessages(c.job.id)).toEqual(['first', 'x', 'y']);
+    expect(await events(c.job.id, 'progress')).toHaveLength(1);
   });
 
   it('a batch past next_seq is 409 EVENT_SEQ_GAP with next_seq, and writes nothing', async () => {
@@ -313,9 +326,15 @@ describe('uploads, checkpoints, samples and /finish', () => {
     expect(put.status).toBe(200);
 
     // A key it was not given, or one with nothing behind it, is refused.
-    const wrong = await post(c, 'events', { seq: 0, events: [{ type: 'checkpoint', step: 3, key: `checkpoints/${user.id}/other/a1/ckpt-3.pt`, name: 'ckpt-3.pt' }] });
+    const wrong = await post(c, 'events', {
+      seq: 0,
+      events: [{ type: 'checkpoint', step: 3, key: `checkpoints/${user.id}/other/a1/ckpt-3.pt`, name: 'ckpt-3.pt' }],
+    });
     expect([wrong.status, wrong.body.error.code]).toEqual([400, 'CHECKPOINT_KEY_INVALID']);
-    const missing = await post(c, 'events', { seq: 0, events: [{ type: 'checkpoint', step: 3, key: up.body.key.replace('ckpt-3', 'ckpt-4'), name: 'ckpt-4.pt' }] });
+    const missing = await post(c, 'events', {
+      seq: 0,
+      events: [{ type: 'checkpoint', step: 3, key: up.body.key.replace('ckpt-3', 'ckpt-4'), name: 'ckpt-4.pt' }],
+    });
     expect([missing.status, missing.body.error.code]).toEqual([400, 'UPLOAD_MISSING']);
 
     const ok = await post(c, 'events', { seq: 0, events: [{ type: 'checkpoint', step: 3, key: up.body.key, name: 'ckpt-3.pt' }] });

@@ -68,13 +68,7 @@ export async function lockAttempt(tx: Queryable, f: Fence): Promise<AttemptRow> 
   return { ...row, next_seq: Number(row.next_seq) };
 }
 
-export async function saveIngest(
-  tx: Queryable,
-  f: Fence,
-  nextSeq: number,
-  c: CapCounters,
-  firstProgress: { at: number; step: number } | null,
-): Promise<void> {
+export async function saveIngest(tx: Queryable, f: Fence, nextSeq: number, c: CapCounters, firstProgress: { at: number; step: number } | null): Promise<void> {
   await tx.query(
     `update job_attempts set next_seq = $4, log_lines = $5, dropped_logs = $6, metrics_kept = $7, dropped_metrics = $8,
             first_progress_at = $9, first_progress_step = $10, updated_at = now()

@@ -15,17 +15,24 @@ import type { NewEvent } from '../jobs/events.js';
 import type { JobLifecycle } from '../jobs/lifecycle/index.js';
 import { MAX_SAMPLE_BYTES, sniffSampleImage, type NewSample } from '../jobs/samples.js';
 import { JOB_STATES } from '../jobs/states.js';
-import { DEFAULT_EVENT_CAPS, EventConverter, etaSeconds, jobProgress, progressEvent, type CapCounters, type EventCaps, type PlainEvent, type ProgressEvent } from '../jobs/trainer-events.js';
+import {
+  DEFAULT_EVENT_CAPS,
+  EventConverter,
+  etaSeconds,
+  jobProgress,
+  progressEvent,
+  type CapCounters,
+  type EventCaps,
+  type PlainEvent,
+  type ProgressEvent,
+} from '../jobs/trainer-events.js';
 import type { Fence } from '../jobs/types.js';
 import { attemptKey, attemptPrefix, parseAttemptKey, UPLOAD_NAME, type AttemptScope } from './keys.js';
 import * as q from './queries.js';
 import type { FinishReport, UploadRequest } from './schema.js';
 
 type LauncherEvent =
-  | PlainEvent
-  | ProgressEvent
-  | { type: 'checkpoint'; step: number; key: string; name: string }
-  | { type: 'sample'; step: number; prompt: string; key: string };
+  PlainEvent | ProgressEvent | { type: 'checkpoint'; step: number; key: string; name: string } | { type: 'sample'; step: number; prompt: string; key: string };
 
 export interface AttemptsDeps {
   db: Db;
@@ -164,7 +171,9 @@ export class AttemptsService {
   /** A checkpoint names the key /uploads handed out for it, for this attempt, and the object is there. */
   private async checkCheckpoint(s: AttemptScope, e: { key: string; name: string }, index: number): Promise<void> {
     if (e.key !== attemptKey('checkpoint', s, e.name))
-      throw new ValidationError('CHECKPOINT_KEY_INVALID', `events[${index}]: a checkpoint's key is the one /uploads gave for its name in this attempt`, { index });
+      throw new ValidationError('CHECKPOINT_KEY_INVALID', `events[${index}]: a checkpoint's key is the one /uploads gave for its name in this attempt`, {
+        index,
+      });
     await this.stat(e.key, this.d.maxArtifactBytes, index);
   }
 

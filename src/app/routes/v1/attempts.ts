@@ -1,13 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import {
-  AttemptParams,
-  EventBatch,
-  FinishReply,
-  FinishReport,
-  IngestReply,
-  UploadReply,
-  UploadRequest,
-} from '../../../domain/attempts/schema.js';
+import { AttemptParams, EventBatch, FinishReply, FinishReport, IngestReply, UploadReply, UploadRequest } from '../../../domain/attempts/schema.js';
 import type { Services } from '../../../services.js';
 import { errorResponses } from '../../schemas.js';
 import { attemptOf } from '../../types.js';
@@ -57,7 +49,7 @@ export default function attemptRoutes(app: FastifyInstance, s: AttemptDeps) {
     config,
     schema: {
       tags,
-      summary: "Report how the trainer ended; the worker concludes the job from it",
+      summary: 'Report how the trainer ended; the worker concludes the job from it',
       description: `${INTRO} Stored once: the same report again answers 200, a different one 409 ATTEMPT_ALREADY_FINISHED. Artifact keys are ones /uploads gave for this attempt.`,
       security,
       params,
