@@ -1,6 +1,8 @@
 import type { Config } from './config.js';
 import type { Db } from './db/db.js';
 import { AccountsService } from './domain/accounts/service.js';
+import { AttemptsService } from './domain/attempts/service.js';
+import { AttemptTokens } from './domain/attempts/token.js';
 import { CatalogService } from './domain/catalog/service.js';
 import { GenerationsService } from './domain/generations/service.js';
 import { PythonProbe } from './python/probe.js';
@@ -49,6 +51,10 @@ export interface Services {
   cache: ModelCache;
   /** The worker's copies of store-backed base models (one per process: concurrent jobs share downloads). */
   baseModelCache: BaseModelCache;
+  /** Short-lived credentials of remote attempts (Kubernetes, Slurm launchers): issued by the worker, verified by every replica. */
+  attemptTokens: AttemptTokens;
+  /** What a remote attempt's launcher writes through the API (events, uploads, its final report). */
+  attempts: AttemptsService;
   /** Live job events; set by the runtime once it listens. */
   hub: EventHub | null;
 }
@@ -119,6 +125,13 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
   const predictors = (t: TrainerDef) => predictorModule(t, runtime);
   const cache = new ModelCache({ registry, dir: config.serving.dir, maxBytes: config.serving.cacheBytes, predictors });
   const serving = new ServingService({ registry, catalog, cache, predictors, maxInstances: config.serving.predictMaxInstances });
+  const attempts = new AttemptsService({
+    db,
+    store,
+    lifecycle,
+    maxArtifactBytes: config.worker.maxArtifactBytes,
+    signedUrlTtlSeconds: config.uploads.signedUrlTtlSeconds,
+  });
   const baseModelCache = new BaseModelCache({ ...config.worker.modelCache, store, ...(o.logger ? { log: o.logger } : {}) });
   const generations = new GenerationsService({ db, store, catalog, registry, jobs, signedUrlTtlSeconds: config.uploads.signedUrlTtlSeconds });
   return {
@@ -141,6 +154,8 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
     cache,
     baseModelCache,
     generations,
+    attemptTokens: new AttemptTokens(config.secret),
+    attempts,
     hub: null,
   };
 }
