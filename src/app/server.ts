@@ -182,7 +182,7 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   sweepRoutes(app, { sweeps });
   servingRoutes(app, { serving, config });
   generationRoutes(app, { generations, config });
-  attemptRoutes(app, { attempts, config });
+  attemptRoutes(app, { attempts, config, db: s.db, store, catalog: s.catalog });
   await app.register((instance) => blobRoutes(instance, { store, blobSigningKey, config, files, attempts }));
   for (const f of facades) await mountFacade(app, f, s, `/compat/${f.name}`);
   return app;

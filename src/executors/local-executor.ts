@@ -68,12 +68,7 @@ export class LocalExecutor implements Executor {
     return { stop, done, cleanUp };
   }
 
-  private async run(
-    ctx: AttemptContext,
-    signal: AbortSignal,
-    started: (t: RunningTrainer) => void,
-    stagedAt: (dir: string) => void,
-  ): Promise<AttemptOutcome> {
+  private async run(ctx: AttemptContext, signal: AbortSignal, started: (t: RunningTrainer) => void, stagedAt: (dir: string) => void): Promise<AttemptOutcome> {
     const { d } = this;
     const { job, log } = ctx;
     let staged: StagedJob | undefined;

@@ -102,9 +102,9 @@ export class AttemptClient {
         signal: AbortSignal.timeout(60_000),
       });
       const text = await res.text();
-      const parsed = text ? (JSON.parse(text) as Record<string, any>) : {};
+      const parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
       if (!res.ok) {
-        const e = parsed.error ?? {};
+        const e = (parsed.error ?? {}) as { code?: string; message?: string; details?: unknown };
         throw new AttemptApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? text.slice(0, 200), e.details);
       }
       return parsed as T;

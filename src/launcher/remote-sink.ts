@@ -5,6 +5,8 @@ import type { OutputLine, TrainerEvent } from '../trainers/protocol.js';
 import { AttemptApiError, type AttemptClient } from './client.js';
 
 const MAX_BATCH = 500;
+/** The API takes JSON bodies up to 1 MiB: a batch stops growing past this many bytes. */
+const MAX_BATCH_BYTES = 512 * 1024;
 /** Between two posts of one attempt, as the worker's EventSink does for database writes. */
 const MIN_GAP_MS = 25;
 
@@ -47,7 +49,8 @@ export class RemoteSink implements Flow {
     if (this.lost) return;
     if (e.type === 'artifact') this.artifacts.push({ name: e.name, path: e.path, format: e.format });
     if (e.type === 'result') this.result = { metrics: e.metrics, ...(e.details ? { details: e.details } : {}) };
-    if (e.type === 'checkpoint') return this.after(() => this.uploaded('checkpoint', e.path, e.step, (key, name) => ({ type: 'checkpoint', step: e.step, key, name })));
+    if (e.type === 'checkpoint')
+      return this.after(() => this.uploaded('checkpoint', e.path, e.step, (key, name) => ({ type: 'checkpoint', step: e.step, key, name })));
     if (e.type === 'sample')
       return this.after(() =>
         this.uploaded('sample', e.path, e.step, (key) => ({ type: 'sample', step: e.step, prompt: e.prompt, key }), `sample-${++this.samples}`),
@@ -94,7 +97,14 @@ export class RemoteSink implements Flow {
       const wait = this.lastPostAt + MIN_GAP_MS - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       this.lastPostAt = Date.now();
-      const batch = this.queue.slice(0, MAX_BATCH);
+      const batch: Wire[] = [];
+      let bytes = 0;
+      for (const w of this.queue) {
+        const size = JSON.stringify(w).length;
+        if (batch.length > 0 && (batch.length >= MAX_BATCH || bytes + size > MAX_BATCH_BYTES)) break;
+        batch.push(w);
+        bytes += size;
+      }
       let reply;
       try {
         reply = await this.c.client.events(this.acked, batch);

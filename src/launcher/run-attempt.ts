@@ -13,6 +13,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { constants } from 'node:os';
 import { startTrainer, type ExitInfo, type RunningTrainer } from '../executors/local.js';
 import type { SpecDataset, StagedSpec } from '../trainers/protocol.js';
@@ -60,7 +61,7 @@ async function download(client: AttemptClient, url: string, file: string, sha256
   await mkdir(path.dirname(file), { recursive: true });
   const hash = createHash('sha256');
   await pipeline(
-    Readable.fromWeb((await client.get(url)) as import('node:stream/web').ReadableStream),
+    Readable.fromWeb((await client.get(url)) as WebReadableStream),
     async function* (chunks: AsyncIterable<Buffer>) {
       for await (const c of chunks) {
         hash.update(c);
@@ -115,7 +116,9 @@ export async function runAttempt(o: RunAttemptOptions): Promise<number> {
     });
     const { argv, env } = trainerCommand(a.trainer, { python: o.python });
     // The scheduler's GPU assignment (Slurm, the NVIDIA device plugin) reaches the trainer as set.
-    const gpuEnv = Object.fromEntries(['CUDA_VISIBLE_DEVICES', 'NVIDIA_VISIBLE_DEVICES'].flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]!]] : [])));
+    const gpuEnv = Object.fromEntries(
+      ['CUDA_VISIBLE_DEVICES', 'NVIDIA_VISIBLE_DEVICES'].flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]!]] : [])),
+    );
     trainer = await startTrainer({
       command: argv,
       env: { ...env, ...gpuEnv },
@@ -137,8 +140,9 @@ export async function runAttempt(o: RunAttemptOptions): Promise<number> {
       signal: exit.signal,
       stopped: exit.stopped,
       killed: exit.killed,
-      stderr_tail: exit.stderrTail,
-      last_error: exit.lastError,
+      // Within what /finish takes: 50 lines of 4,000 characters, an 8,000-character error.
+      stderr_tail: exit.stderrTail.slice(-50).map((l) => l.slice(0, 4000)),
+      last_error: exit.lastError?.slice(0, 8000) ?? null,
       result: sink.result,
       artifacts: [],
     };
@@ -152,7 +156,7 @@ export async function runAttempt(o: RunAttemptOptions): Promise<number> {
       } catch (err) {
         // Reported as the trainer's failure: the worker fails the job with this message.
         report.exit_code = 1;
-        report.last_error = (err as Error).message;
+        report.last_error = (err as Error).message.slice(0, 8000);
       }
     }
     await client.finish(report);

@@ -62,7 +62,11 @@ describe('an executor reporting an infrastructure failure', () => {
   it('retries the job from its last checkpoint and charges it once', async () => {
     preemptUpTo = 1;
     const before = await balance();
-    const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, output: { model_name: 'pre' }, hyperparameters: { steps: 30, sleep_ms: 30 } }, user.token);
+    const r = await api.post(
+      '/v1/jobs',
+      { trainer: 'echo', dataset_id: ds, output: { model_name: 'pre' }, hyperparameters: { steps: 30, sleep_ms: 30 } },
+      user.token,
+    );
     expect(r.status).toBe(202);
     const done = await waitForJob(api, user.token, r.body.id, undefined, 60_000);
     expect(done).toMatchObject({ status: 'succeeded', attempt: 2 });
@@ -80,7 +84,11 @@ describe('an executor reporting an infrastructure failure', () => {
   it('fails with INFRASTRUCTURE_FAILED after the last attempt and refunds it', async () => {
     preemptUpTo = 99;
     const before = await balance();
-    const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, output: { model_name: 'pre2' }, hyperparameters: { steps: 30, sleep_ms: 30 } }, user.token);
+    const r = await api.post(
+      '/v1/jobs',
+      { trainer: 'echo', dataset_id: ds, output: { model_name: 'pre2' }, hyperparameters: { steps: 30, sleep_ms: 30 } },
+      user.token,
+    );
     const done = await waitForJob(api, user.token, r.body.id, undefined, 60_000);
     expect(done).toMatchObject({ status: 'failed', attempt: 2, error: { code: 'INFRASTRUCTURE_FAILED' } });
     expect(done.error.message).toMatch(/preempted \(attempt 2\); giving up after 2 attempt/);

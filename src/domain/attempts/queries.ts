@@ -36,6 +36,16 @@ export async function claimedJob(db: Queryable, f: Fence): Promise<ClaimedJob | 
   return rows[0] ?? null;
 }
 
+/** The whole job row while `f` is its live claim, for the launcher's spec. */
+export async function claimedJobRow(db: Queryable, f: Fence): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(`select * from jobs where id = $1 and worker_id = $2 and attempt = $3 and status in (${ACTIVE})`, [
+    f.jobId,
+    f.workerId,
+    f.attempt,
+  ]);
+  return rows[0] ?? null;
+}
+
 /** next_seq without a lock: a hint of which events a batch will apply (it only grows). */
 export async function peekNextSeq(db: Queryable, f: Fence): Promise<number> {
   const { rows } = await db.query<{ next_seq: string | number }>('select next_seq from job_attempts where job_id = $1 and attempt = $2 and worker_id = $3', [

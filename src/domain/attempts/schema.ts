@@ -94,3 +94,14 @@ export const FinishReport = Type.Object(
 export type FinishReport = Static<typeof FinishReport>;
 
 export const FinishReply = Out({ finished: Type.Boolean(), reported_at: DateTime() });
+
+const Download = Out({ path: Type.String(), url: Type.String(), bytes: Type.Integer(), sha256: Type.String() });
+
+export const AttemptSpecReply = Out({
+  spec: FreeObject({ description: "The trainer protocol's job.json, its paths relative to the launcher's attempt folder" }),
+  downloads: Type.Array(Download, { description: 'Stored inputs (dataset files, the checkpoint to resume from, the version to start from), each to its path' }),
+  base_model: Nullable(Out({ id: Type.String(), files: Type.Array(Download) })),
+  trainer: FreeObject({ description: "The trainer's catalog entry: the launcher starts it as the worker would" }),
+  stop_grace_ms: Type.Integer({ description: 'How long the trainer gets between SIGTERM and SIGKILL' }),
+  max_artifact_bytes: Type.Integer(),
+});

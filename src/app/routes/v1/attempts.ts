@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { AttemptParams, EventBatch, FinishReply, FinishReport, IngestReply, UploadReply, UploadRequest } from '../../../domain/attempts/schema.js';
+import { AttemptParams, AttemptSpecReply, EventBatch, FinishReply, FinishReport, IngestReply, UploadReply, UploadRequest } from '../../../domain/attempts/schema.js';
+import { attemptSpec } from '../../../domain/attempts/spec.js';
 import type { Services } from '../../../services.js';
 import { errorResponses } from '../../schemas.js';
 import { attemptOf } from '../../types.js';
@@ -14,9 +15,34 @@ const params = AttemptParams;
 const INTRO =
   'For a remote launcher (`trainyard run-attempt` on Kubernetes or Slurm), with the attempt token its worker issued (Authorization: Bearer tya1.…): the token names one job attempt and must match the URL (403 ATTEMPT_MISMATCH). Once the attempt no longer holds its job (reaped, taken over, concluded), every write answers 409 ATTEMPT_FENCED: stop the trainer.';
 
-export type AttemptDeps = Pick<Services, 'attempts' | 'config'>;
+export type AttemptDeps = Pick<Services, 'attempts' | 'config' | 'db' | 'store' | 'catalog'>;
 
 export default function attemptRoutes(app: FastifyInstance, s: AttemptDeps) {
+  app.get<{ Params: AttemptParams }>('/v1/jobs/:job_id/attempts/:attempt/spec', {
+    config,
+    schema: {
+      tags,
+      summary: "What the launcher needs to run this attempt: the job's spec, signed URLs of its inputs, the trainer",
+      description: `${INTRO} Paths in \`spec\` and \`downloads\` are relative to the launcher's attempt folder; download each URL to its path (checking \`sha256\` where given), make the spec's paths absolute, and start the trainer the catalog entry describes. 409 BASE_MODEL_NOT_IN_STORE when the job's base model is a folder on the server.`,
+      security,
+      params,
+      response: { 200: AttemptSpecReply, ...errorResponses(401, 403, 409) },
+    },
+    handler: async (req) =>
+      attemptSpec(
+        {
+          db: s.db,
+          store: s.store,
+          catalog: s.catalog,
+          signedUrlTtlSeconds: s.config.uploads.signedUrlTtlSeconds,
+          stopGraceMs: s.config.worker.stopGraceMs,
+          maxArtifactBytes: s.config.worker.maxArtifactBytes,
+        },
+        attemptOf(req),
+        baseUrl(s, req),
+      ),
+  });
+
   app.post<{ Params: AttemptParams; Body: EventBatch }>('/v1/jobs/:job_id/attempts/:attempt/events', {
     config,
     schema: {
