@@ -248,6 +248,10 @@ export async function startSlurmCluster(): Promise<SlurmCluster> {
     const [ctld, slurmd, rest] = await distinctPorts(3);
     await writeFile(path.join(dir, 'slurm.conf'), slurmConf(dir, { ctld: ctld!, slurmd: slurmd! }));
     await writeFile(path.join(dir, 'gres.conf'), `Name=gpu File=${gpu}\n`);
+    // slurmrestd and the jobs run as the run user: a TMPDIR under a private folder (/root/...)
+    // would fail them later with far less clear words.
+    if (spawnSync('test', ['-r', path.join(dir, 'slurm.conf')], user).status !== 0)
+      throw new SlurmSetupError(`${RUN_USER} cannot read ${dir}: point TMPDIR at a folder every user can traverse (e.g. /tmp)`);
 
     const m = path.join(dir, 'munge');
     const mungedAlive = spawnDaemon('munged', bins.munged!, [
