@@ -8,15 +8,20 @@ import { until, waitFor } from '../helpers/wait.js';
 // A compute node that dies under a running job: slurmd SIGKILLed. Slurm only notices when the
 // node misses its pings for SlurmdTimeout (4 s in the test cluster; ping rounds make it ~3-4x
 // that), then ends the job NODE_FAIL with reason NodeDown: an infrastructure failure, not the
-// trainer's. slurmd is restarted afterwards; the node comes back by itself (ReturnToService=2).
+// trainer's. A job that allows requeueing (Slurm's default where JobRequeue=1) is not ended:
+// it goes back to pending (restart_cnt 1, reason BeginTime) to rerun later on its own, which
+// Trainyard must see and cancel. slurmd is restarted afterwards; the node comes back by itself
+// (ReturnToService=2).
 
 describe('slurmd killed mid-job', () => {
   it('is reported as node_fail, and the node serves the next job once slurmd is back', async () => {
     const info = slurmInfo();
     const client = await slurmClient();
     const marker = `started-nf-${Date.now()}`;
-    const { jobId } = await client.submit(jobSpec('ty-node-fail', `touch ${marker}\nsleep 300`));
-    await until(() => existsSync(path.join(info.jobsDir, marker)), { timeoutMs: 20_000, message: 'the job to start' });
+    const { jobId } = await client.submit(jobSpec('ty-node-fail', `touch ${marker}-$SLURM_JOB_ID\nsleep 300`));
+    const requeued = await client.submit(jobSpec('ty-node-fail-requeue', `touch ${marker}-$SLURM_JOB_ID\nsleep 300`, { requeue: true }));
+    for (const id of [jobId, requeued.jobId])
+      await until(() => existsSync(path.join(info.jobsDir, `${marker}-${id}`)), { timeoutMs: 20_000, message: `job ${id} to start` });
     const before = clusterProcesses(info.dir);
 
     const pid = slurmdPid(info);
@@ -29,6 +34,15 @@ describe('slurmd killed mid-job', () => {
       expect(job).toMatchObject({ status: 'node_fail', state: 'NODE_FAIL', reason: 'NodeDown', restarts: 0 });
       console.warn(`slurm node failure seen ${seenAfterMs} ms after SIGKILL (SlurmdTimeout=${info.slurmdTimeoutS}s):`, JSON.stringify(rawState(job)));
       expect(nodeState(info)).toMatch(/^down/);
+      const again = await waitForSlurmJob(client, requeued.jobId, (j) => j.restarts > 0, 10_000);
+      // Reason None at first, BeginTime once the scheduler has looked at it again.
+      expect(again).toMatchObject({ status: 'pending', state: 'PENDING', reason: expect.stringMatching(/^(None|BeginTime)$/), restarts: 1 });
+      console.warn(
+        'slurm requeued job after node failure:',
+        JSON.stringify({ ...rawState(again), restart_cnt: again.raw.restart_cnt, eligible_time: again.raw.eligible_time }),
+      );
+      await client.cancel(requeued.jobId);
+      expect(await waitForSlurmJob(client, requeued.jobId, (j) => j.final)).toMatchObject({ status: 'cancelled', restarts: 1 });
     } finally {
       const t = Date.now();
       await startSlurmd(info);
@@ -36,7 +50,7 @@ describe('slurmd killed mid-job', () => {
     }
     // The restarted slurmd ends the orphaned step (slurmstepd and the script under it) that
     // Slurm had already given up on.
-    expect(jobProcesses(before).join(' ')).toMatch(/slurmstepd.*sleep|sleep.*slurmstepd/);
+    expect(jobProcesses(before).filter((p) => p.endsWith(':slurmstepd'))).toHaveLength(2);
     await waitFor(
       () => jobProcesses(clusterProcesses(info.dir)),
       (left) => left.length === 0,

@@ -34,6 +34,7 @@ describe('Slurm REST versions', () => {
         time_limit: 30,
       },
     });
+    expect((dialectFor('v0.0.38').submitBody({ ...spec, requeue: true }) as { job: object }).job).toMatchObject({ requeue: true });
   });
 
   it('v0.0.39+: KEY=value environment, set/number time limit, tres_per_node, requeue off', () => {

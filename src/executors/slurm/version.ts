@@ -33,6 +33,12 @@ export interface SlurmJobSpec {
   stderr?: string;
   partition?: string;
   cpusPerTask?: number;
+  /**
+   * Let Slurm requeue the job by itself after a node failure or a preemption (default: no;
+   * Trainyard retries, one attempt at a time). v0.0.38 cannot say no (see below): there an
+   * unset or false `requeue` leaves it to the cluster's JobRequeue.
+   */
+  requeue?: boolean;
 }
 
 /** The fields of a job that the client reads, in one shape for every version. */
@@ -87,9 +93,10 @@ function legacy(version: SlurmApiVersion): Dialect {
       script: s.script,
       job: {
         ...common(s),
-        // No `requeue`: v0.0.38 (22.05.8) sets requeue=true whenever the field is there, even
-        // as false. The cluster's JobRequeue decides (Slurm's default, 1, requeues a batch job
-        // after a node failure; the job then shows `restarts` > 0).
+        // `requeue` only when true: v0.0.38 (22.05.8) sets requeue=true whenever the field is
+        // there, even as false. Left out, the cluster's JobRequeue decides (Slurm's default, 1,
+        // requeues a batch job after a node failure; the job then shows `restarts` > 0).
+        ...(s.requeue ? { requeue: true } : {}),
         environment: { ...s.environment },
         ...(s.gpus ? { gres: `gpu:${s.gpus}` } : {}),
         ...(s.timeLimitMinutes !== undefined ? { time_limit: s.timeLimitMinutes } : {}),
@@ -119,9 +126,7 @@ function current(version: SlurmApiVersion): Dialect {
       job: {
         ...common(s),
         environment: Object.entries(s.environment).map(([k, v]) => `${k}=${v}`),
-        // Trainyard decides about retries (one attempt at a time): Slurm must never start a
-        // second copy of an attempt on its own after a node failure or a preemption.
-        requeue: false,
+        requeue: s.requeue ?? false,
         ...(s.gpus ? { tres_per_node: `gres/gpu:${s.gpus}` } : {}),
         ...(s.timeLimitMinutes !== undefined ? { time_limit: set(s.timeLimitMinutes) } : {}),
       },
