@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from './errors.js';
+import { executorSettings, type ExecutorSettings } from './executors/config.js';
 
 /** "N/window" rate limit, e.g. 600/1m. max 0 switches the limit off. */
 export interface RateLimit {
@@ -66,6 +67,8 @@ export interface Config {
     warmTrainers: boolean;
     /** Store-backed base models fetched to this worker's disk (src/worker/model-cache.ts). */
     modelCache: { dir: string; maxBytes: number };
+    /** EXECUTOR: where attempts run (src/executors/config.ts). */
+    executor: ExecutorSettings;
   };
   webhooks: { timeoutMs: number; maxAttempts: number; allow: string };
   /** Live job events (SSE and WebSocket): open streams per user, past events replayed per connection. */
@@ -366,6 +369,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
         dir: path.resolve(dataDir, env.MODEL_CACHE_DIR || 'model-cache'),
         maxBytes: bytes(env, 'MODEL_CACHE_MAX_BYTES', 50 * 1024 ** 3),
       },
+      executor: executorSettings(env, publicUrl),
     },
     serving: {
       // Artifact bytes of the models kept loaded for prediction (least recently used go first).

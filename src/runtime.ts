@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -19,6 +20,9 @@ import { Sandbox } from './executors/sandbox.js';
 import { WarmPool } from './executors/warm-pool.js';
 import type { Executor } from './executors/executor.js';
 import { LocalExecutor } from './executors/local-executor.js';
+import { SlurmExecutor } from './executors/slurm/executor.js';
+import { isKnownVersion, SlurmRestClient } from './executors/slurm/rest.js';
+import { signSlurmToken } from './executors/slurm/token.js';
 
 export interface Runtime {
   app: FastifyInstance | null;
@@ -93,10 +97,11 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
     ...(warm ? { warm } : {}),
   };
   const local = new LocalExecutor(deps);
+  const chosen = clusterExecutor(config, s) ?? local;
   return new Worker(
     {
       ...deps,
-      executor: executor ? executor(local) : local,
+      executor: executor ? executor(local) : chosen,
       leaseSeconds: config.jobs.leaseSeconds,
       stopGraceMs: config.worker.stopGraceMs,
       log,
@@ -109,6 +114,20 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
       maxRunningPerUser: config.jobs.maxRunningPerUser,
     },
   );
+}
+
+/** The executor EXECUTOR names when it is a cluster's; null for the local one. */
+function clusterExecutor(config: Config, s: Services): Executor | null {
+  const e = config.worker.executor;
+  if (e.kind === 'local') return null;
+  const remote = { db: s.db, store: s.store, tokens: s.attemptTokens, maxArtifactBytes: config.worker.maxArtifactBytes };
+  const token = e.jwt
+    ? () => e.jwt!
+    : async () => signSlurmToken({ key: new Uint8Array(await readFile(e.jwtKeyFile!)), userName: e.user, lifespanS: 600 });
+  const connect = () =>
+    SlurmRestClient.connect({ url: e.url, userName: e.user, token, ...(e.version && isKnownVersion(e.version) ? { version: e.version } : {}) });
+  const { partition, ...rest } = e;
+  return new SlurmExecutor(connect, { ...rest, ...(partition ? { partition } : {}) }, remote);
 }
 
 /**
