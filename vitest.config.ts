@@ -57,6 +57,20 @@ export default defineConfig({
       },
       {
         extends: true,
+        // The Kubernetes contract the k8s executor relies on, against a real control plane
+        // (etcd, kube-apiserver, controller manager, scheduler) with kwok as the GPU node,
+        // built from Go modules by scripts/k8s-binaries.sh and cached; one cluster for the run.
+        // No database: these talk to the API server only.
+        test: {
+          name: 'k8s',
+          include: ['test/k8s/**/*.test.ts'],
+          globalSetup: ['test/helpers/k8s-cluster.ts'],
+          hookTimeout: 120_000,
+          testTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
         // The built-in trainers (tfjs and pure TS) run as the worker runs them, as child
         // processes, and a few learn for real; plus the end-to-end samples → sweep over the
         // four architectures → predict. Once, on PGlite: what that touches of the database is
