@@ -87,6 +87,18 @@ export async function watchJobEnd(c: K8sClients, name: string, timeoutMs = 60_00
   return { ended, close: () => ctl.abort() };
 }
 
+/** Every version of a Job's pods that a watch delivers, from before the Job exists: what a poll could miss (an eviction's condition lasts only until kwok rewrites the status). */
+export async function recordPods(c: K8sClients, job: string): Promise<{ seen: Array<{ type: string; pod: V1Pod }>; close(): void }> {
+  const seen: Array<{ type: string; pod: V1Pod }> = [];
+  const ctl = await new Watch(c.kc).watch(
+    `/api/v1/namespaces/${c.namespace}/pods`,
+    { labelSelector: `batch.kubernetes.io/job-name=${job}` },
+    (type, pod: V1Pod) => seen.push({ type, pod }),
+    () => undefined,
+  );
+  return { seen, close: () => ctl.abort() };
+}
+
 export async function podsOf(c: K8sClients, job: string): Promise<V1Pod[]> {
   return (await c.core.listNamespacedPod({ namespace: c.namespace, labelSelector: `batch.kubernetes.io/job-name=${job}` })).items;
 }
