@@ -4,8 +4,8 @@
 # stand in for GPU nodes). No Debian package ships them and nothing may download a prebuilt
 # binary, so each is compiled from its Go module through the Go module proxy, in a throwaway
 # module of its own (each pins different k8s.io library versions). Cached by version under
-# ${XDG_CACHE_HOME:-$HOME/.cache}/trainyard-ci/k8s-<versions>/, with the module and build caches
-# beside them, so a second run does nothing. Prints the bin folder on stdout (last line).
+# ${XDG_CACHE_HOME:-$HOME/.cache}/trainyard-ci/k8s-<versions>/bin, with the module and build
+# caches beside them while building (removed once all five are built), so a second run does nothing. Prints the bin folder on stdout (last line).
 #
 #   scripts/k8s-binaries.sh          build what is missing, print the bin folder
 #   K8S_BUILD_LOG=... to append per-binary build time and size (default: <cache>/build.log)
@@ -83,6 +83,13 @@ if [ "$need_k8s" = 1 ]; then
     build "$c" "k8s.io/kubernetes@$K8S_VERSION" "k8s.io/kubernetes/cmd/$c" "$K8S_LDX" "$replaces"
   done
   rm -f "$replaces"
+fi
+
+# Once every binary is there the build caches are dead weight (~5 GB): a new version is a new
+# folder, and these binaries are what makes the next run instant.
+if [ -d "$GOCACHE" ] || [ -d "$GOMODCACHE" ]; then
+  "$GO" clean -modcache >/dev/null 2>&1 || true
+  rm -rf "$GOCACHE" "$GOMODCACHE"
 fi
 
 echo "$BIN"
