@@ -65,6 +65,9 @@ export default defineConfig({
           name: 'k8s',
           include: ['test/k8s/**/*.test.ts'],
           globalSetup: ['test/helpers/k8s-cluster.ts'],
+          // One file at a time: the lifecycle file starts a second control plane, and two on
+          // two cores would only stretch each other's waits.
+          fileParallelism: false,
           hookTimeout: 120_000,
           testTimeout: 60_000,
         },

@@ -148,4 +148,23 @@ describe('a one-GPU Job', () => {
       rec.close();
     }
   });
+
+  it('past activeDeadlineSeconds ends Failed (DeadlineExceeded) and its pod is deleted', async () => {
+    const w = await watchJobEnd(ex, 'train-deadline');
+    const body = gpuJob('train-deadline', k8s, SECRET, { runFor: '1h' });
+    body.spec!.activeDeadlineSeconds = 2;
+    let job;
+    try {
+      await ex.batch.createNamespacedJob({ namespace: k8s.namespace, body });
+      job = await w.ended;
+    } finally {
+      w.close();
+    }
+    expect(job.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'DeadlineExceeded' });
+    await waitFor(
+      () => podsOf(ex, 'train-deadline'),
+      (ps) => ps.length === 0,
+      { timeoutMs: 15_000, message: "the deadline Job's pod to be deleted" },
+    );
+  });
 });
