@@ -7,7 +7,7 @@ import { waitFor } from '../helpers/wait.js';
 // a Secret is scheduled on the GPU node and its end shows as a Job condition; a second one waits
 // (Unschedulable) while the GPU is taken; a failing container's exit code and an OOM kill are
 // readable from the pod; a Job deleted in the background takes its pods along; an eviction is
-// visible on the pod. Everything as `trainyard-executor`, a user with a namespaced Role only.
+// visible on the pod; a Job past its deadline ends Failed and loses its pod. Everything as `trainyard-executor`, a user with a namespaced Role only.
 
 const k8s = inject('k8s');
 let ex: K8sClients;
