@@ -78,6 +78,18 @@ export default defineConfig({
       },
       {
         extends: true,
+        // The Slurm REST client against a real one-node Slurm cluster on loopback (munged,
+        // slurmctld, slurmd with one fake GPU, slurmrestd with JWT; ~2 s to start). One file at a
+        // time: they share the node's one GPU, and one of them kills slurmd.
+        test: {
+          name: 'slurm',
+          include: ['test/slurm/**/*.test.ts'],
+          globalSetup: ['test/helpers/slurm-cluster.ts'],
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
         // The built-in trainers (tfjs and pure TS) run as the worker runs them, as child
         // processes, and a few learn for real; plus the end-to-end samples → sweep over the
         // four architectures → predict. Once, on PGlite: what that touches of the database is

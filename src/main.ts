@@ -27,6 +27,8 @@ Usage:
                                   create the Python trainer environment and install its pinned requirements
   trainyard sample-model <tiny-stable-diffusion|tiny-llama|tiny-bert|tiny-videomae|tiny-idefics|tiny-video-llava> [--out DIR] [--seed N]
                                   build a tiny random base model to try the Python trainers on a CPU
+  trainyard run-attempt --url ATTEMPT_URL [--token-file FILE] [--work-dir DIR] [--python BIN]
+                                  run one job attempt for a Slurm or Kubernetes executor (no database needed)
   trainyard openapi [--out FILE]  print (or write) the OpenAPI document the server serves at /openapi.json
   trainyard help
 
@@ -151,6 +153,9 @@ async function main(argv: string[]): Promise<void> {
     case 'admin':
       if (sub === 'create') return adminCreate(rest);
       throw new AppError('USAGE', `unknown admin command: ${sub ?? '(none)'}\n\n${HELP}`);
+    case 'run-attempt':
+      // Imported when run: the launcher needs no configuration, database or secret.
+      return (await import('./cli/run-attempt.js')).runAttemptCommand([sub, ...rest].filter((x): x is string => x !== undefined));
     case 'openapi':
       return openapiCommand([sub, ...rest].filter((x): x is string => x !== undefined));
     case 'help':

@@ -17,6 +17,8 @@ import { createServices, type ServiceOverrides, type Services } from './services
 import { Worker } from './worker/worker.js';
 import { Sandbox } from './executors/sandbox.js';
 import { WarmPool } from './executors/warm-pool.js';
+import type { Executor } from './executors/executor.js';
+import { LocalExecutor } from './executors/local-executor.js';
 
 export interface Runtime {
   app: FastifyInstance | null;
@@ -36,6 +38,11 @@ export interface RuntimeOptions extends ServiceOverrides {
   mode?: 'serve' | 'worker';
   /** Tests: keep job folders for inspection. */
   keepJobDirs?: boolean;
+  /**
+   * Tests: the executor the worker uses, given the local one (a test stands in for a cluster
+   * that loses a node by wrapping it). Absent: the local executor.
+   */
+  executor?: (local: LocalExecutor) => Executor;
 }
 
 /** `err` goes through a serializer that never writes a query's parameters (src/db/redact.ts). */
@@ -57,7 +64,7 @@ function prettyStream(): DestinationStream {
   return pretty({ sync: true, colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
 }
 
-export function startWorker(config: Config, s: Services, log: Logger, keepJobDirs = false): Worker {
+export function startWorker(config: Config, s: Services, log: Logger, keepJobDirs = false, executor?: RuntimeOptions['executor']): Worker {
   const sandbox = new Sandbox(
     config.worker.sandbox,
     // The Python environment's root (…/.venv), not just its bin/.
@@ -72,22 +79,27 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
   const warm = config.worker.warmTrainers
     ? new WarmPool({ workDir: config.worker.workDir, sandbox, warn: (msg, err) => log.warn(err === undefined ? {} : { err }, msg) })
     : undefined;
+  const deps = {
+    db: s.db,
+    store: s.store,
+    catalog: s.catalog,
+    models: s.baseModelCache,
+    lifecycle: s.lifecycle,
+    maxArtifactBytes: config.worker.maxArtifactBytes,
+    workDir: config.worker.workDir,
+    python: config.python.bin,
+    keepJobDirs,
+    sandbox,
+    ...(warm ? { warm } : {}),
+  };
+  const local = new LocalExecutor(deps);
   return new Worker(
     {
-      db: s.db,
-      store: s.store,
-      catalog: s.catalog,
-      models: s.baseModelCache,
-      lifecycle: s.lifecycle,
-      maxArtifactBytes: config.worker.maxArtifactBytes,
-      workDir: config.worker.workDir,
-      python: config.python.bin,
+      ...deps,
+      executor: executor ? executor(local) : local,
       leaseSeconds: config.jobs.leaseSeconds,
       stopGraceMs: config.worker.stopGraceMs,
       log,
-      keepJobDirs,
-      sandbox,
-      ...(warm ? { warm } : {}),
     },
     {
       concurrency: config.worker.concurrency,
@@ -148,7 +160,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     });
     await deliverer.start();
     if (mode === 'worker' || config.worker.inProcess) {
-      worker = startWorker(config, services, logger, o.keepJobDirs);
+      worker = startWorker(config, services, logger, o.keepJobDirs, o.executor);
       await worker.start();
     }
     let url = '';

@@ -22,6 +22,7 @@ import blobRoutes from './routes/blobs.js';
 import { dashboardFallback } from './routes/dashboard.js';
 import opsRoutes from './routes/ops.js';
 import adminRoutes from './routes/v1/admin.js';
+import attemptRoutes from './routes/v1/attempts.js';
 import authRoutes from './routes/v1/auth.js';
 import catalogRoutes from './routes/v1/catalog.js';
 import creditRoutes from './routes/v1/credits.js';
@@ -97,7 +98,12 @@ async function baseApp(s: Services, logger: Logger, facades: readonly Facade[], 
           version: '1',
           description: 'Train models through an API: datasets, jobs, live progress, a model registry and credits.',
         },
-        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A JWT from /v1/auth/login or an API key (ty_…)' } } },
+        components: {
+          securitySchemes: {
+            bearer: { type: 'http', scheme: 'bearer', description: 'A JWT from /v1/auth/login or an API key (ty_…)' },
+            attemptToken: { type: 'http', scheme: 'bearer', description: 'An attempt token (tya1.…) a worker issued for one remote job attempt' },
+          },
+        },
         tags: facades.map((f) => f.tag),
       },
     });
@@ -113,7 +119,7 @@ async function baseApp(s: Services, logger: Logger, facades: readonly Facade[], 
     app.get('/openapi.json', { config: { auth: 'public', rateLimit: false }, schema: { hide: true } }, async () => app.swagger());
   }
 
-  registerAuth(app, s.accounts);
+  registerAuth(app, s.accounts, s.attemptTokens);
   const metrics = openapi ? registerMetrics(app) : null;
   const limit = s.config.rateLimits.default;
   await app.register(rateLimit, {
@@ -122,7 +128,9 @@ async function baseApp(s: Services, logger: Logger, facades: readonly Facade[], 
     hook: 'preHandler',
     max: limit.max,
     timeWindow: limit.windowMs,
-    keyGenerator: (req) => (req.principal ? `user:${req.principal.userId}` : `ip:${req.ip}`),
+    // A launcher is limited per attempt: many of them share a cluster's egress address.
+    keyGenerator: (req) =>
+      req.principal ? `user:${req.principal.userId}` : req.attempt ? `attempt:${req.attempt.jobId}:${req.attempt.attempt}` : `ip:${req.ip}`,
     errorResponseBuilder: (_req, ctx) =>
       new TooManyRequestsError('RATE_LIMITED', `rate limit of ${ctx.max} requests per ${ctx.after} exceeded`, Math.ceil(ctx.ttl / 1000)),
   });
@@ -158,6 +166,7 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
     sweeps,
     serving,
     generations,
+    attempts,
     hub,
   } = s;
   opsRoutes(app, { db, store: s.store, storage: s.config.storage.kind }, metrics!);
@@ -173,7 +182,8 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   sweepRoutes(app, { sweeps });
   servingRoutes(app, { serving, config });
   generationRoutes(app, { generations, config });
-  await app.register((instance) => blobRoutes(instance, { store, blobSigningKey, config, files }));
+  attemptRoutes(app, { attempts, config, db: s.db, store, catalog: s.catalog });
+  await app.register((instance) => blobRoutes(instance, { store, blobSigningKey, config, files, attempts }));
   for (const f of facades) await mountFacade(app, f, s, `/compat/${f.name}`);
   return app;
 }
@@ -185,7 +195,7 @@ export async function buildFacadeServer(s: Services, logger: Logger, f: Facade):
   // The signed URLs a facade hands out (images, previews, model files) are the store's, at
   // /blobs/* of the host that was asked: its own port serves them too, signature-checked and
   // hidden from /openapi.json exactly as on the main server.
-  const { store, blobSigningKey, config, files } = s;
-  await app.register((instance) => blobRoutes(instance, { store, blobSigningKey, config, files }));
+  const { store, blobSigningKey, config, files, attempts } = s;
+  await app.register((instance) => blobRoutes(instance, { store, blobSigningKey, config, files, attempts }));
   return app;
 }

@@ -1,10 +1,16 @@
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Db } from './db.js';
-import { openPg } from './pg.js';
-import { openPglite } from './pglite.js';
 
+/**
+ * Postgres when DATABASE_URL is set, else the embedded PGlite under DATA_DIR. Each driver is
+ * imported only when chosen: a start-up never pays for loading the other one.
+ */
 export async function openDb(config: Pick<Config, 'databaseUrl' | 'dataDir'>, logError?: (m: string, e: unknown) => void): Promise<Db> {
-  if (config.databaseUrl) return openPg(config.databaseUrl, logError ? { logError } : {});
+  if (config.databaseUrl) {
+    const { openPg } = await import('./pg.js');
+    return openPg(config.databaseUrl, logError ? { logError } : {});
+  }
+  const { openPglite } = await import('./pglite.js');
   return openPglite(path.join(config.dataDir, 'pgdata'));
 }

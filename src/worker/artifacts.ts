@@ -8,19 +8,26 @@ import type { BlobStore } from '../storage/blob-store.js';
 
 const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 
+export interface ResolvedArtifact {
+  name: string;
+  format: string;
+  file: string;
+  bytes: number;
+}
+
 /**
- * Copies the artifacts a trainer announced into storage. Paths must resolve (symlinks too)
- * inside the output folder: a trainer cannot make the worker upload /etc/shadow.
+ * Checks the artifacts a trainer announced before anything is uploaded: valid, distinct names,
+ * paths that resolve (symlinks too) inside the output folder — a trainer cannot make the worker
+ * or the launcher upload /etc/shadow — and `maxBytes` in total.
  */
-export async function uploadArtifacts(
-  d: { store: BlobStore; maxArtifactBytes: number },
-  job: JobRow,
+export async function resolveArtifacts(
   outputDir: string,
   list: Array<{ name: string; path: string; format: string }>,
-): Promise<NewArtifact[]> {
+  maxBytes: number,
+): Promise<ResolvedArtifact[]> {
   const root = await realpath(outputDir);
   const seen = new Set<string>();
-  const out: NewArtifact[] = [];
+  const out: ResolvedArtifact[] = [];
   let total = 0;
   for (const a of list) {
     if (!ARTIFACT_NAME.test(a.name) || seen.has(a.name)) throw new AppError('ARTIFACT_INVALID', `artifact name "${a.name}" is invalid or repeated`);
@@ -31,10 +38,24 @@ export async function uploadArtifacts(
     const s = await stat(file);
     if (!s.isFile()) throw new AppError('ARTIFACT_INVALID', `artifact "${a.name}" is not a file`);
     total += s.size;
-    if (total > d.maxArtifactBytes) throw new AppError('ARTIFACT_TOO_LARGE', `artifacts exceed ${d.maxArtifactBytes} bytes in total`);
+    if (total > maxBytes) throw new AppError('ARTIFACT_TOO_LARGE', `artifacts exceed ${maxBytes} bytes in total`);
+    out.push({ name: a.name, format: a.format.slice(0, 100), file, bytes: s.size });
+  }
+  return out;
+}
+
+/** Copies the artifacts a trainer announced into storage (checked by resolveArtifacts first). */
+export async function uploadArtifacts(
+  d: { store: BlobStore; maxArtifactBytes: number },
+  job: JobRow,
+  outputDir: string,
+  list: Array<{ name: string; path: string; format: string }>,
+): Promise<NewArtifact[]> {
+  const out: NewArtifact[] = [];
+  for (const a of await resolveArtifacts(outputDir, list, d.maxArtifactBytes)) {
     const key = `artifacts/${job.owner_id}/${job.id}/a${job.attempt}/${a.name}`;
-    const put = await d.store.put(key, createReadStream(file), { maxBytes: d.maxArtifactBytes });
-    out.push({ name: a.name, format: a.format.slice(0, 100), storage_key: key, bytes: put.bytes, sha256: put.sha256 });
+    const put = await d.store.put(key, createReadStream(a.file), { maxBytes: d.maxArtifactBytes });
+    out.push({ name: a.name, format: a.format, storage_key: key, bytes: put.bytes, sha256: put.sha256 });
   }
   return out;
 }

@@ -8,6 +8,7 @@ import type { Fence } from '../domain/jobs/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Flow } from '../executors/local.js';
 import type { OutputLine, TrainerEvent } from '../trainers/protocol.js';
+import { DEFAULT_EVENT_CAPS, EventConverter, etaSeconds, jobProgress, progressEvent } from '../domain/jobs/trainer-events.js';
 import { uploadSample } from './samples.js';
 
 const MIN_GAP_MS = 25;
@@ -33,10 +34,8 @@ export class EventSink implements Flow {
   private buffer: NewEvent[] = [];
   private progress: Extract<TrainerEvent, { type: 'progress' }> | null = null;
   private firstProgress: { at: number; step: number } | null = null;
-  private logLines = 0;
-  private droppedLogs = 0;
-  private metricsKept = 0;
-  private droppedMetrics = 0;
+  /** The caps and their counters (shared with the attempts API: src/domain/jobs/trainer-events.ts). */
+  private readonly convert: EventConverter;
   private waiters: Array<() => void> = [];
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
@@ -59,26 +58,15 @@ export class EventSink implements Flow {
     private readonly ctx: { ownerId: string; outputDir: string; checkpointDir: string; onLost: () => void; onError: (m: string, e: unknown) => void },
     options: SinkOptions = {},
   ) {
-    this.o = { flushMs: 200, maxBatch: 500, maxLogLines: 10_000, maxLogChars: 4000, maxMetrics: 100_000, ...options };
+    this.o = { flushMs: 200, maxBatch: 500, ...DEFAULT_EVENT_CAPS, ...options };
+    this.convert = new EventConverter({ maxLogLines: this.o.maxLogLines, maxLogChars: this.o.maxLogChars, maxMetrics: this.o.maxMetrics });
     this.timer = setInterval(() => this.flush(), this.o.flushMs);
     this.timer.unref();
   }
 
   private log(level: string, message: string, stream?: string) {
-    if (this.logLines >= this.o.maxLogLines) {
-      // Told at once, so a user watching the logs knows the silence is ours; counted at the end.
-      if (this.droppedLogs++ === 0) {
-        this.buffer.push({
-          type: 'log',
-          data: { level: 'warn', message: `log limit reached (${this.o.maxLogLines} lines per attempt): further lines are dropped` },
-        });
-      }
-      return;
-    }
-    this.logLines++;
-    const msg =
-      message.length > this.o.maxLogChars ? `${message.slice(0, this.o.maxLogChars)}…[${message.length - this.o.maxLogChars} more characters]` : message;
-    this.buffer.push({ type: 'log', data: { level, message: msg, ...(stream ? { stream } : {}) } });
+    const e = this.convert.log(level, message, stream);
+    if (e) this.buffer.push(e);
   }
 
   push(e: TrainerEvent | OutputLine): void {
@@ -88,21 +76,6 @@ export class EventSink implements Flow {
         this.progress = e;
         this.firstProgress ??= { at: Date.now(), step: e.step };
         return; // written at flush time, latest only
-      case 'stdout':
-      case 'stderr':
-        this.log(e.type === 'stderr' ? 'warn' : 'info', e.line, e.type);
-        break;
-      case 'log':
-        this.log(e.level, e.message);
-        break;
-      case 'artifact':
-        this.artifacts.push({ name: e.name, path: e.path, format: e.format });
-        this.buffer.push({ type: 'artifact', data: { name: e.name, format: e.format } });
-        break;
-      case 'result':
-        this.result = { metrics: e.metrics, ...(e.details ? { details: e.details } : {}) };
-        this.buffer.push({ type: 'result', data: { metrics: e.metrics } });
-        break;
       case 'checkpoint':
         this.chain = this.chain.then(() => this.saveCheckpoint(e.step, e.path));
         this.buffer.push({ type: 'checkpoint', data: { step: e.step } });
@@ -112,14 +85,13 @@ export class EventSink implements Flow {
         void this.flush();
         this.chain = this.chain.then(() => this.saveSample(e));
         return;
-      case 'metrics':
-        if (this.metricsKept >= this.o.maxMetrics) {
-          this.droppedMetrics++;
-          return;
-        }
-        this.metricsKept++;
-        this.buffer.push({ type: 'metrics', data: { step: e.step, ...(e.epoch !== undefined ? { epoch: e.epoch } : {}), values: e.values } });
-        break;
+      default: {
+        if (e.type === 'artifact') this.artifacts.push({ name: e.name, path: e.path, format: e.format });
+        if (e.type === 'result') this.result = { metrics: e.metrics, ...(e.details ? { details: e.details } : {}) };
+        const event = this.convert.convert(e);
+        if (!event) return; // dropped by a cap: nothing to write
+        this.buffer.push(event);
+      }
     }
     this.kick();
   }
@@ -223,17 +195,8 @@ export class EventSink implements Flow {
     this.buffer = [];
     const progress = this.progress;
     this.progress = null;
-    if (progress) {
-      const { type: _type, ...data } = progress;
-      events.push({ type: 'progress', data });
-    }
+    if (progress) events.push(progressEvent(progress));
     return { events, progress };
-  }
-
-  private eta(p: { step: number; total_steps: number }): number | null {
-    if (!this.firstProgress || p.step <= this.firstProgress.step) return null;
-    const rate = (p.step - this.firstProgress.step) / ((Date.now() - this.firstProgress.at) / 1000);
-    return rate > 0 ? Math.max(0, (p.total_steps - p.step) / rate) : null;
   }
 
   /** Queues a write of everything buffered; writes never overlap and keep their order. */
@@ -249,18 +212,7 @@ export class EventSink implements Flow {
       if (this.lost) return;
       try {
         const ok = await this.db.transaction((tx) =>
-          this.lifecycle.record(
-            tx,
-            this.fence,
-            events,
-            progress && {
-              progress: Math.min(1, progress.step / progress.total_steps),
-              step: progress.step,
-              total_steps: progress.total_steps,
-              epoch: progress.epoch ?? null,
-              eta_seconds: this.eta(progress),
-            },
-          ),
+          this.lifecycle.record(tx, this.fence, events, progress && jobProgress(progress, etaSeconds(this.firstProgress, progress))),
         );
         if (!ok) this.markLost();
       } catch (err) {
@@ -277,14 +229,7 @@ export class EventSink implements Flow {
     this.timer = null;
     if (this.gapTimer) clearTimeout(this.gapTimer);
     this.gapTimer = null;
-    if (this.droppedLogs > 0) {
-      this.logLines = 0;
-      this.log('warn', `${this.droppedLogs} log lines were dropped (limit ${this.o.maxLogLines} per attempt)`);
-    }
-    if (this.droppedMetrics > 0) {
-      this.logLines = 0;
-      this.log('warn', `${this.droppedMetrics} metrics events were dropped (limit ${this.o.maxMetrics} per attempt)`);
-    }
+    this.buffer.push(...this.convert.closingNotices());
     await this.flush();
     this.closed = true;
     this.wake();

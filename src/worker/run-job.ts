@@ -1,23 +1,19 @@
-import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Db, Queryable } from '../db/db.js';
 import type { CatalogService } from '../domain/catalog/service.js';
 import { versionAttributes } from '../domain/catalog/version-fields.js';
-import { DatasetIntegrityError } from '../domain/datasets/materialize.js';
 import type { JobLifecycle } from '../domain/jobs/lifecycle/index.js';
 import { JOB_ERROR_CODES, JOB_STATES } from '../domain/jobs/states.js';
 import type { Fence, JobError, JobRow } from '../domain/jobs/types.js';
 import { AppError } from '../errors.js';
-import { limitsOf, type Confinement, type Sandbox } from '../executors/sandbox.js';
-import { startTrainer, type ExitInfo, type RunningTrainer, type StartOptions } from '../executors/local.js';
+import type { AttemptOutcome, Executor, RunningAttempt } from '../executors/executor.js';
+import type { ExitInfo } from '../executors/local.js';
+import { LocalExecutor } from '../executors/local-executor.js';
+import type { Sandbox } from '../executors/sandbox.js';
 import type { WarmPool } from '../executors/warm-pool.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { uploadArtifacts } from './artifacts.js';
-import { EventSink } from './event-sink.js';
 import { withSamplePreview } from './samples.js';
 import type { BaseModelCache } from './model-cache.js';
-import { stageJob, type StagedJob } from './stage.js';
-import { trainerCommand } from '../trainers/runtimes/index.js';
 
 export type StopReason = 'cancel' | 'drain' | 'lost' | 'timeout';
 
@@ -41,6 +37,8 @@ export interface RunContext {
   sandbox?: Sandbox;
   /** Pre-started trainer processes (WARM_TRAINERS); absent: every trainer starts cold. */
   warm?: WarmPool;
+  /** Where attempts run; absent: this machine (a LocalExecutor over the fields above). */
+  executor?: Executor;
 }
 
 /** Why a failed trainer failed, in one line a user can act on. */
@@ -62,9 +60,7 @@ function failureMessage(exit: ExitInfo): string {
  */
 export class JobRun {
   private stopReason: StopReason | null = null;
-  private trainer: RunningTrainer | null = null;
-  /** Fires on cancel, lost claim or timeout: stops staging (a base model's download). */
-  private readonly abort = new AbortController();
+  private attempt: RunningAttempt | null = null;
   readonly fence: Fence;
 
   constructor(
@@ -76,31 +72,26 @@ export class JobRun {
   }
 
   /**
-   * Records why the trainer must stop (the first reason wins, except that a drain gives way to
-   * a cancel, timeout or lost claim) and stops it if it is running; a trainer started later is
-   * stopped as soon as it starts.
+   * Records why the attempt must stop (the first reason wins, except that a drain gives way to
+   * a cancel, timeout or lost claim) and stops it: staging (a base model's download) is called
+   * off, a running trainer gets SIGTERM, and one started later is stopped as soon as it starts.
    */
   requestStop(reason: StopReason): void {
     if (!this.stopReason || this.stopReason === 'drain') this.stopReason = reason;
-    // A drain lets staging finish: the trainer is then stopped at once and the job handed back.
-    if (this.stopReason !== 'drain') this.abort.abort(new Error(`the attempt was stopped (${this.stopReason})`));
     this.sendStop();
   }
 
   private sendStop(): void {
-    if (!this.trainer || !this.stopReason) return;
+    if (!this.attempt || !this.stopReason) return;
     // A lost claim means another worker may already run this job: stop at once, no grace.
-    this.trainer.stop(this.stopReason === 'lost' ? 0 : this.ctx.stopGraceMs).catch(() => {});
+    this.attempt.stop(this.stopReason === 'lost' ? 0 : this.ctx.stopGraceMs);
   }
 
   async run(): Promise<void> {
     const { ctx, job } = this;
     const log = ctx.log.child({ job: job.id, attempt: job.attempt });
-    let dir: string | null = null;
     let heartbeat: NodeJS.Timeout | null = null;
     let deadline: NodeJS.Timeout | null = null;
-    let confined: Confinement | null = null;
-    let staged: StagedJob | undefined;
     try {
       // Before staging: a base model's download can take minutes, far longer than one lease.
       heartbeat = setInterval(
@@ -117,76 +108,20 @@ export class JobRun {
       );
       const runtimeLeft = job.max_runtime_seconds * 1000 - (Date.now() - (job.attempt_started_at?.getTime() ?? Date.now()));
       deadline = setTimeout(() => this.requestStop('timeout'), Math.max(0, runtimeLeft));
-      try {
-        staged = await stageJob({ db: ctx.db, store: ctx.store, catalog: ctx.catalog, models: ctx.models, workDir: ctx.workDir }, job, this.abort.signal);
-      } catch (err) {
-        if (this.abort.signal.aborted && this.stopReason) {
-          log.info({ reason: this.stopReason }, 'stopped while staging');
-          await this.concludeStopped(this.stopReason, log);
-          return;
-        }
-        if (err instanceof DatasetIntegrityError) {
-          log.error(
-            { dataset_id: err.datasetId, file_id: err.fileId, expected_sha256: err.expectedSha256, actual_sha256: err.actualSha256 },
-            'dataset integrity error',
-          );
-          await this.fail({ code: JOB_ERROR_CODES.DATASET_INTEGRITY_ERROR, message: err.message });
-          return;
-        }
-        log.error({ err }, 'staging failed');
-        await this.fail({ code: JOB_ERROR_CODES.STAGING_FAILED, message: `could not prepare the job's inputs: ${(err as Error).message}` });
-        return;
-      }
-      dir = staged.dir;
-      const sink = new EventSink(ctx.db, ctx.lifecycle, ctx.store, this.fence, {
-        ownerId: job.owner_id,
-        outputDir: staged.spec.output_dir,
-        checkpointDir: staged.spec.checkpoint_dir,
-        onLost: () => this.requestStop('lost'),
-        onError: (m, e) => log.error({ err: e }, m),
-      });
-
-      let exit: ExitInfo;
-      try {
-        const def = ctx.catalog.trainer(job.trainer);
-        const { argv, env, warm } = trainerCommand(def, { python: ctx.python });
-        const base = staged.spec.base_model?.path;
-        const limits = { ...limitsOf(def.resources), readable: base ? [base] : [] };
-        const start: StartOptions = {
-          command: argv,
-          env,
-          specPath: staged.specPath,
-          cwd: staged.dir,
-          gpus: this.gpus,
-          onEvent: (e) => sink.push(e),
-          onOutput: (o) => sink.push(o),
-          flow: sink,
-        };
-        // Warm: a process started before the job, confined the same way (warm-pool.ts); else cold.
-        this.trainer = warm && ctx.warm ? await ctx.warm.start(warm, env, limits, start) : null;
-        if (!this.trainer) {
-          confined = ctx.sandbox ? await ctx.sandbox.confine(argv, staged.dir, limits) : null;
-          this.trainer = await startTrainer({ ...start, command: confined?.argv ?? argv });
-        }
-        this.sendStop();
-        exit = await this.trainer.done;
-      } catch (err) {
-        await sink.close();
-        await this.fail({ code: JOB_ERROR_CODES.TRAINER_UNAVAILABLE, message: `could not start the trainer: ${(err as Error).message}` });
-        return;
-      }
+      const executor = ctx.executor ?? new LocalExecutor(ctx);
+      this.attempt = executor.start({ job, fence: this.fence, gpus: this.gpus, log, onLost: () => this.requestStop('lost') });
+      // A stop asked for before the start (a drain, a cancel) reaches the attempt now.
+      this.sendStop();
+      const outcome = await this.attempt.done;
       clearInterval(heartbeat);
       clearTimeout(deadline);
-      await sink.close();
-      await this.conclude(exit, sink, staged.spec.output_dir, log);
+      await this.conclude(outcome, log);
     } catch (err) {
       log.error({ err }, 'job run crashed; the lease will expire and the reaper retries it');
     } finally {
       if (heartbeat) clearInterval(heartbeat);
       if (deadline) clearTimeout(deadline);
-      confined?.release();
-      staged?.release();
-      if (dir && !ctx.keepJobDirs) await rm(dir, { recursive: true, force: true }).catch(() => {});
+      await this.attempt?.cleanUp();
     }
   }
 
@@ -199,20 +134,29 @@ export class JobRun {
     return this.inTx((tx) => this.ctx.lifecycle.fail(tx, this.fence, error));
   }
 
-  private async conclude(exit: ExitInfo, sink: EventSink, outputDir: string, log: Logger): Promise<void> {
+  private async conclude(outcome: AttemptOutcome, log: Logger): Promise<void> {
     const { ctx, job } = this;
-    const reason = sink.lost ? 'lost' : this.stopReason;
-    if (reason === 'lost') return this.concludeStopped(reason, log);
+    const reason = this.stopReason;
+    if (outcome.type === 'lost' || reason === 'lost') return this.concludeStopped('lost', log);
+    if (outcome.type === 'failed') return void (await this.fail(outcome.error));
+    if (outcome.type === 'stopped') return this.concludeStopped(reason ?? 'drain', log);
+    if (outcome.type === 'infrastructure') {
+      // A cancel or timeout asked for meanwhile wins: the attempt is over either way.
+      if (reason && reason !== 'drain') return this.concludeStopped(reason, log);
+      log.warn({ message: outcome.message }, 'infrastructure failure; the job is retried');
+      return void (await this.inTx((tx) => ctx.lifecycle.retryInfrastructure(tx, this.fence, job, outcome.message)));
+    }
+    const { exit } = outcome;
     if (exit.code === 0 && !exit.stopped && reason !== 'timeout') {
       let artifacts;
       try {
-        artifacts = await uploadArtifacts(ctx, job, outputDir, sink.artifacts);
+        artifacts = await outcome.artifacts();
         if (job.kind === 'training') artifacts = await withSamplePreview(ctx.db, ctx.store, job, artifacts);
       } catch (err) {
         await this.fail({ code: err instanceof AppError ? err.code : JOB_ERROR_CODES.ARTIFACT_INVALID, message: (err as Error).message });
         return;
       }
-      const result = sink.result ?? { metrics: {} };
+      const result = outcome.result ?? { metrics: {} };
       const trainer = ctx.catalog.trainer(job.trainer);
       const done = await this.inTx((tx) =>
         job.kind === 'inference'

@@ -1,20 +1,13 @@
 import { createReadStream } from 'node:fs';
 import { open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { latestSample, type NewSample } from '../domain/jobs/samples.js';
+import { latestSample, MAX_SAMPLE_BYTES, sniffSampleImage, type NewSample } from '../domain/jobs/samples.js';
 import type { JobRow } from '../domain/jobs/types.js';
 import type { NewArtifact } from '../domain/registry/service.js';
 import type { Queryable } from '../db/db.js';
 import type { BlobStore } from '../storage/blob-store.js';
 
-/** A sample is a picture to look at, not a deliverable: anything larger is refused. */
-export const MAX_SAMPLE_BYTES = 20 * 1024 * 1024;
-
-const FORMATS: Array<{ format: string; ext: string; test: (b: Buffer) => boolean }> = [
-  { format: 'png', ext: 'png', test: (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
-  { format: 'jpeg', ext: 'jpg', test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
-  { format: 'webp', ext: 'webp', test: (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP' },
-];
+export { MAX_SAMPLE_BYTES };
 
 /**
  * Uploads one sample image a trainer announced. Like artifacts, the path must resolve (symlinks
@@ -40,7 +33,7 @@ export async function uploadSample(
   } finally {
     await fh.close();
   }
-  const kind = FORMATS.find((f) => f.test(head));
+  const kind = sniffSampleImage(head);
   if (!kind) throw new Error(`sample ${e.path} is not a PNG, JPEG or WebP image`);
   const key = `samples/${ctx.ownerId}/${ctx.jobId}/a${ctx.attempt}-${index}.${kind.ext}`;
   const put = await store.put(key, createReadStream(file), { maxBytes: MAX_SAMPLE_BYTES });

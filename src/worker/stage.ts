@@ -1,13 +1,12 @@
-import { createWriteStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { Db } from '../db/db.js';
 import type { CatalogService } from '../domain/catalog/service.js';
 import { isUri, storePrefixOf } from '../domain/catalog/stored-models.js';
-import { materializeDataset } from '../domain/datasets/materialize.js';
+import { fetchBlob } from '../domain/datasets/materialize.js';
+import { planJob } from '../domain/jobs/plan.js';
 import type { JobRow } from '../domain/jobs/types.js';
-import { materializeVersion } from '../domain/registry/materialize.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { StagedSpec } from '../trainers/protocol.js';
 import type { BaseModelCache, CachedModel } from './model-cache.js';
@@ -40,54 +39,28 @@ async function stageBaseModel(
   return { path: m.local_path, release: () => {} };
 }
 
+/** Where an attempt's folder is: known before staging starts, so a failed staging is cleaned up too. */
+export const attemptDir = (workDir: string, job: Pick<JobRow, 'id' | 'attempt'>): string => path.join(workDir, `${job.id}-a${job.attempt}`);
+
 /**
- * Lays out one attempt's folder — inputs/, output/, checkpoints/, tmp/ — copies the datasets
- * and the latest checkpoint out of storage, and writes job.json for the trainer. `signal`
- * stops the base model's download (minutes for a big one) when the attempt is called off.
+ * Lays out one attempt's folder (planJob), copies its inputs out of storage, stages the base
+ * model and writes job.json for the trainer. `signal` stops the base model's download (minutes
+ * for a big one) when the attempt is called off.
  */
 export async function stageJob(
   d: { db: Db; store: BlobStore; catalog: CatalogService; models: BaseModelCache; workDir: string },
   job: JobRow,
   signal?: AbortSignal,
 ): Promise<StagedJob> {
-  const dir = path.join(d.workDir, `${job.id}-a${job.attempt}`);
-  const inputs = path.join(dir, 'inputs');
-  const output = path.join(dir, 'output');
-  const checkpoints = path.join(dir, 'checkpoints');
-  for (const p of [inputs, output, checkpoints, path.join(dir, 'tmp')]) await mkdir(p, { recursive: true });
-
-  // Inference jobs (generations) have no dataset.
-  const dataset = job.dataset_id ? await materializeDataset(d.db, d.store, job.owner_id, job.dataset_id, inputs) : null;
-  const validation = job.validation_dataset_id ? await materializeDataset(d.db, d.store, job.owner_id, job.validation_dataset_id, inputs) : null;
-  // Held out: the trainer scores it once at the end (protocol.ts); every attempt stages it again.
-  const test = job.test_dataset_id ? await materializeDataset(d.db, d.store, job.owner_id, job.test_dataset_id, inputs) : null;
-  let resumeFrom: string | null = null;
-  if (job.checkpoint) {
-    const cp = job.checkpoint;
-    resumeFrom = path.join(dir, 'resume', cp.name);
-    await mkdir(path.dirname(resumeFrom), { recursive: true });
-    await pipeline(await d.store.get(cp.key), createWriteStream(resumeFrom));
-  }
-  let initFrom: string | null = null;
-  if (job.from_model?.version_id) {
-    initFrom = path.join(dir, 'init');
-    await materializeVersion(d.db, d.store, job.from_model.version_id, initFrom);
-  }
+  const dir = attemptDir(d.workDir, job);
+  const { spec, blobs } = await planJob(d, job, dir);
+  for (const p of [path.join(dir, 'inputs'), spec.output_dir, spec.checkpoint_dir, path.join(dir, 'tmp')]) await mkdir(p, { recursive: true });
+  for (const id of [job.dataset_id, job.validation_dataset_id, job.test_dataset_id]) if (id) await mkdir(path.join(dir, 'inputs', id), { recursive: true });
+  if (spec.init_from) await mkdir(spec.init_from, { recursive: true });
+  for (const b of blobs) await fetchBlob(d.store, b);
   // Last: a base model stays pinned in the cache from here until the attempt releases it.
   const base = job.base_model ? await stageBaseModel(d, job.base_model, signal) : null;
-  const spec: StagedSpec = {
-    protocol: 1,
-    job_id: job.id,
-    attempt: job.attempt,
-    trainer: job.trainer,
-    base_model: base && job.base_model ? { id: job.base_model, path: base.path } : null,
-    hyperparameters: job.hyperparameters,
-    inputs: { dataset, validation_dataset: validation, test_dataset: test },
-    output_dir: output,
-    checkpoint_dir: checkpoints,
-    resume_from: resumeFrom,
-    init_from: initFrom,
-  };
+  if (base && spec.base_model) spec.base_model.path = base.path;
   const specPath = path.join(dir, 'job.json');
   try {
     await writeFile(specPath, JSON.stringify(spec, null, 2));

@@ -4,6 +4,8 @@ import { CHANNELS } from '../db/channels.js';
 import type { Unlisten } from '../db/db.js';
 import type { JobRow } from '../domain/jobs/types.js';
 import { newId } from '../ids.js';
+import type { Executor } from '../executors/executor.js';
+import { LocalExecutor } from '../executors/local-executor.js';
 import { JobRun, type RunContext } from './run-job.js';
 
 export interface WorkerOptions {
@@ -33,6 +35,7 @@ export class Worker {
   private unlisten: Unlisten[] = [];
   private reapTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
+  private readonly executor: Executor;
 
   constructor(
     private readonly ctx: Omit<RunContext, 'workerId'>,
@@ -49,6 +52,7 @@ export class Worker {
     );
     this.freeGpus = new Set(o.gpus);
     this.log = ctx.log.child({ worker: this.id });
+    this.executor = ctx.executor ?? new LocalExecutor(ctx);
   }
 
   get activeJobs(): string[] {
@@ -123,7 +127,7 @@ export class Worker {
     const optional = this.ctx.catalog.listTrainers().find((t) => t.id === job.trainer)?.resources.gpu_optional ?? false;
     const gpus = [...this.freeGpus].slice(0, job.gpus || (optional ? 1 : 0));
     for (const g of gpus) this.freeGpus.delete(g);
-    const run = new JobRun({ ...this.ctx, workerId: this.id }, job, gpus);
+    const run = new JobRun({ ...this.ctx, workerId: this.id, executor: this.executor }, job, gpus);
     this.log.info({ job: job.id, attempt: job.attempt, trainer: job.trainer, gpus }, 'job claimed');
     const done = run.run().finally(() => {
       this.running.delete(job.id);
@@ -151,8 +155,8 @@ export class Worker {
     }
     for (const r of this.running.values()) r.run.requestStop('drain');
     await all();
-    // The spares die with the worker: no trainer process outlives its stop.
-    await this.ctx.warm?.close();
+    // What the executor holds (the local one's warm spares) goes with the worker: no trainer process outlives its stop.
+    await this.executor.close();
     for (const u of this.unlisten) await u().catch(() => {});
     this.unlisten = [];
     this.log.info('worker stopped');

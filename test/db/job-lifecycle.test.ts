@@ -40,6 +40,7 @@ const CALLS: Record<Exclude<TransitionName, 'enqueue'>, (tx: Queryable, j: JobRo
   cancelQueued: (tx, j) => s.lifecycle.cancelQueued(tx, j.id),
   cancelStopped: (tx, j) => s.lifecycle.cancelStopped(tx, fence(j)),
   handBack: (tx, j) => s.lifecycle.handBack(tx, fence(j)),
+  requeueInfrastructure: (tx, j) => s.lifecycle.retryInfrastructure(tx, fence(j), j, 'node lost'),
   requeueLost: (tx, j) => s.lifecycle.requeueLost(tx, j),
   failLost: (tx, j) => s.lifecycle.failLost(tx, j),
   cancelLost: (tx, j) => s.lifecycle.cancelLost(tx, j),

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import type { Resolver } from '../../src/net/address-guard.js';
-import { startRuntime, type Runtime } from '../../src/runtime.js';
+import { startRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
 import type { AvailabilityProbe } from '../../src/domain/catalog/types.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { TEST_SERVER_ENV } from './test-env.js';
@@ -25,7 +25,7 @@ export interface TestApp {
  * raised out of the way unless a test sets them; tests talk to it with fetch().
  */
 export async function startTestApp(
-  opts: { env?: Record<string, string>; resolver?: Resolver; probe?: AvailabilityProbe; dataDir?: string; logger?: Logger; db?: 'pglite' | 'postgres' } = {},
+  opts: { env?: Record<string, string>; resolver?: Resolver; probe?: AvailabilityProbe; dataDir?: string; logger?: Logger; db?: 'pglite' | 'postgres'; executor?: RuntimeOptions['executor'] } = {},
 ): Promise<TestApp> {
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'trainyard-test-')));
   const config = loadConfig({
@@ -43,6 +43,7 @@ export async function startTestApp(
       logger: opts.logger ?? pino({ level: 'silent' }),
       ...(opts.resolver ? { resolver: opts.resolver } : {}),
       ...(opts.probe ? { probe: opts.probe } : {}),
+      ...(opts.executor ? { executor: opts.executor } : {}),
     });
   } catch (err) {
     await testDb.drop();

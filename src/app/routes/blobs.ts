@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Readable } from 'node:stream';
 import { StringEnum, Type, type Static } from '../../domain/schema-kit.js';
+import { parseAttemptKey } from '../../domain/attempts/keys.js';
 import { AppError, PayloadTooLargeError, UnauthorizedError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { BlobNotFoundError, BlobTooLargeError } from '../../storage/blob-store.js';
@@ -20,7 +21,10 @@ const SignedQuery = Type.Object(
 );
 type SignedQuery = Static<typeof SignedQuery>;
 
-export type BlobDeps = Pick<Services, 'store' | 'blobSigningKey' | 'config'> & { files: Pick<Services['files'], 'assertUploadOpen'> };
+export type BlobDeps = Pick<Services, 'store' | 'blobSigningKey' | 'config'> & {
+  files: Pick<Services['files'], 'assertUploadOpen'>;
+  attempts: Pick<Services['attempts'], 'assertUploadOpen'>;
+};
 
 /**
  * The filesystem store's stand-in for S3 presigned URLs: the signature (HMAC over method,
@@ -35,6 +39,18 @@ export default async function blobRoutes(app: FastifyInstance, s: BlobDeps) {
     if (result === 'expired') throw new AppError('SIGNATURE_EXPIRED', 'this signed URL has expired', { status: 403 });
     if (result !== 'ok') throw new UnauthorizedError('SIGNATURE_INVALID', 'the URL signature does not match');
   }
+
+  /**
+   * Which open upload a signed PUT writes to. A user's file upload (POST /v1/uploads) stays open
+   * until /complete. A remote attempt's upload (POST /v1/jobs/…/attempts/…/uploads: a key under
+   * checkpoints/, artifacts/ or samples/ that names owner, job and attempt) is open while that
+   * attempt is the job's live claim and has not reported its end. The signature covers the key,
+   * and /uploads signs only keys of the token's own attempt, so a URL cannot write another
+   * job's objects; the check here stops a replay of the URL (until it expires) from writing
+   * once its attempt is over, e.g. over the checkpoint a later attempt resumes from, or under
+   * artifacts the worker is registering.
+   */
+  const assertOpen = (key: string) => (parseAttemptKey(key) ? s.attempts.assertUploadOpen(key) : s.files.assertUploadOpen(key));
 
   app.get<{ Params: { '*': string }; Querystring: SignedQuery }>('/blobs/*', {
     config: { auth: 'public' },
@@ -69,7 +85,7 @@ export default async function blobRoutes(app: FastifyInstance, s: BlobDeps) {
         const key = req.params['*'];
         try {
           authorize('PUT', key, req.query);
-          await s.files.assertUploadOpen(key);
+          await assertOpen(key);
         } catch (err) {
           closeAfterReply(req, reply); // the body was never read
           throw err;
@@ -84,7 +100,7 @@ export default async function blobRoutes(app: FastifyInstance, s: BlobDeps) {
         try {
           // Checked again once the bytes are in: a /complete that ran meanwhile closed the upload,
           // and its recorded sha256 must keep describing what is stored.
-          return await s.store.put(key, (req.body as Readable | undefined) ?? req.raw, { maxBytes: max, beforeCommit: () => s.files.assertUploadOpen(key) });
+          return await s.store.put(key, (req.body as Readable | undefined) ?? req.raw, { maxBytes: max, beforeCommit: () => assertOpen(key) });
         } catch (err) {
           if (!(err instanceof BlobTooLargeError)) throw err;
           closeAfterReply(req, reply);

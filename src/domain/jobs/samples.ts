@@ -19,6 +19,18 @@ export interface NewSample {
   sha256: string;
 }
 
+/** A sample is a picture to look at, not a deliverable: anything larger is refused. */
+export const MAX_SAMPLE_BYTES = 20 * 1024 * 1024;
+
+const SAMPLE_FORMATS: Array<{ format: string; ext: string; test: (b: Buffer) => boolean }> = [
+  { format: 'png', ext: 'png', test: (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
+  { format: 'jpeg', ext: 'jpg', test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
+  { format: 'webp', ext: 'webp', test: (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP' },
+];
+
+/** The image format of a sample's first 12 bytes (PNG, JPEG or WebP), or null for anything else. */
+export const sniffSampleImage = (head: Buffer): { format: string; ext: string } | null => SAMPLE_FORMATS.find((f) => f.test(head)) ?? null;
+
 export interface SampleRow extends NewSample {
   job_id: string;
   n: number;

@@ -38,6 +38,8 @@ export const JOB_ERROR_CODES = Object.freeze({
   ARTIFACT_TOO_LARGE: 'ARTIFACT_TOO_LARGE',
   ARTIFACT_INVALID: 'ARTIFACT_INVALID',
   TRAINER_UNAVAILABLE: 'TRAINER_UNAVAILABLE',
+  /** The machine under the trainer failed on every attempt (node failure, preemption, eviction). */
+  INFRASTRUCTURE_FAILED: 'INFRASTRUCTURE_FAILED',
   CANCELLED: 'CANCELLED',
 } as const);
 
@@ -82,6 +84,12 @@ export const TRANSITIONS = Object.freeze({
   cancelStopped: t(ACTIVE_STATES, S.CANCELLED, { fenced: true, credits: 'release', webhook: 'job.cancelled' }),
   /** A draining worker gives the job back; the attempt does not count. */
   handBack: t([S.RUNNING], S.QUEUED, { fenced: true, wake: 'jobs' }),
+  /**
+   * The executor saw the machine under the trainer fail (a cluster node lost, a pod evicted or
+   * preempted): retried like a lost worker, resuming from the last checkpoint, by the worker
+   * that still holds the claim.
+   */
+  requeueInfrastructure: t([S.RUNNING], S.QUEUED, { fenced: true, wake: 'jobs' }),
   /** The lease expired: retry on another worker (the reaper). */
   requeueLost: t([S.RUNNING], S.QUEUED, { wake: 'jobs' }),
   /** The lease expired with no attempts left. */

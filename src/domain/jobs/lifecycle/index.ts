@@ -186,6 +186,20 @@ export class JobLifecycle {
     return back && this.effects(tx, 'requeueLost', back, { event: { reason, resume_from_step: j.checkpoint?.step ?? null } });
   }
 
+  /**
+   * The executor lost the machine under the trainer: retried while attempts are left (resuming
+   * from the last checkpoint), failed with INFRASTRUCTURE_FAILED after the last one.
+   */
+  async retryInfrastructure(tx: Queryable, f: Fence, j: Pick<JobRow, 'attempt' | 'max_attempts'>, message: string): Promise<JobRow | null> {
+    if (j.attempt >= j.max_attempts) {
+      return this.fail(tx, f, { code: JOB_ERROR_CODES.INFRASTRUCTURE_FAILED, message: `${message}; giving up after ${j.attempt} attempt(s)` });
+    }
+    const back = await sql.markRequeuedFenced(tx, f, retryBackoffSeconds(j.attempt));
+    const reason = `${message}; retrying (attempt ${j.attempt + 1} of ${j.max_attempts})`;
+    // The updated row's checkpoint: the caller's copy is from the claim, before this attempt saved any.
+    return back && this.effects(tx, 'requeueInfrastructure', back, { event: { reason, resume_from_step: back.checkpoint?.step ?? null } });
+  }
+
   async failLost(tx: Queryable, j: JobRow): Promise<JobRow | null> {
     const error = { code: JOB_ERROR_CODES.WORKER_LOST, message: `the worker running this job stopped answering, ${j.attempt} time(s); giving up` };
     const done = await sql.markLostEnded(tx, 'failLost', j.id, error);

@@ -270,6 +270,17 @@ export async function expiredLeases(db: Queryable, limit: number): Promise<JobRo
   return rows;
 }
 
+/** The claim's own retry after an infrastructure failure: fenced, backed off like a lost worker's. */
+export async function markRequeuedFenced(db: Queryable, f: Fence, backoffSeconds: number): Promise<JobRow | null> {
+  const { rows } = await db.query<JobRow>(
+    `update jobs set status = '${T.requeueInfrastructure.to}', worker_id = null, lease_expires_at = null,
+            run_after = now() + make_interval(secs => $4), updated_at = now()
+      where ${FENCED} and status in (${fromStates('requeueInfrastructure')}) returning *`,
+    [...fenceParams(f), backoffSeconds],
+  );
+  return rows[0] ?? null;
+}
+
 export async function markRequeued(db: Queryable, id: string, backoffSeconds: number): Promise<JobRow | null> {
   const { rows } = await db.query<JobRow>(
     `update jobs set status = '${T.requeueLost.to}', worker_id = null, lease_expires_at = null,
