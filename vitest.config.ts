@@ -57,6 +57,27 @@ export default defineConfig({
       },
       {
         extends: true,
+        // The Kubernetes contract the k8s executor relies on, against a real control plane
+        // (etcd, kube-apiserver, controller manager, scheduler) with kwok as the GPU node,
+        // built from Go modules by scripts/k8s-binaries.sh and cached; one cluster for the run.
+        // No database: these talk to the API server only.
+        test: {
+          name: 'k8s',
+          include: ['test/k8s/**/*.test.ts'],
+          globalSetup: ['test/helpers/k8s-cluster.ts'],
+          // One file at a time: the lifecycle file starts a second control plane, and two on
+          // two cores would only stretch each other's waits.
+          fileParallelism: false,
+          hookTimeout: 120_000,
+          testTimeout: 60_000,
+          // vitest runs every project's globalSetup before the first test, so the cluster starts
+          // (~10 s of both cores) before any timing-sensitive test and then idles through the
+          // run (~3% of one core, ~600 MiB). Its tests (~25 s) form a group of their own.
+          sequence: { groupOrder: 4 },
+        },
+      },
+      {
+        extends: true,
         // The Slurm REST client against a real one-node Slurm cluster on loopback (munged,
         // slurmctld, slurmd with one fake GPU, slurmrestd with JWT; ~2 s to start). One file at a
         // time: they share the node's one GPU, and one of them kills slurmd.
@@ -129,7 +150,7 @@ export default defineConfig({
           env: { TRAINYARD_TEST_DB: 'pglite' },
           testTimeout: 600_000,
           hookTimeout: 120_000,
-          sequence: { groupOrder: 4 },
+          sequence: { groupOrder: 5 },
         },
       },
     ],
