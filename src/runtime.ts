@@ -121,9 +121,7 @@ function clusterExecutor(config: Config, s: Services): Executor | null {
   const e = config.worker.executor;
   if (e.kind === 'local') return null;
   const remote = { db: s.db, store: s.store, tokens: s.attemptTokens, maxArtifactBytes: config.worker.maxArtifactBytes };
-  const token = e.jwt
-    ? () => e.jwt!
-    : async () => signSlurmToken({ key: new Uint8Array(await readFile(e.jwtKeyFile!)), userName: e.user, lifespanS: 600 });
+  const token = e.jwt ? () => e.jwt! : async () => signSlurmToken({ key: new Uint8Array(await readFile(e.jwtKeyFile!)), userName: e.user, lifespanS: 600 });
   const connect = () =>
     SlurmRestClient.connect({ url: e.url, userName: e.user, token, ...(e.version && isKnownVersion(e.version) ? { version: e.version } : {}) });
   const { partition, ...rest } = e;

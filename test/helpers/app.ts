@@ -25,7 +25,15 @@ export interface TestApp {
  * raised out of the way unless a test sets them; tests talk to it with fetch().
  */
 export async function startTestApp(
-  opts: { env?: Record<string, string>; resolver?: Resolver; probe?: AvailabilityProbe; dataDir?: string; logger?: Logger; db?: 'pglite' | 'postgres'; executor?: RuntimeOptions['executor'] } = {},
+  opts: {
+    env?: Record<string, string>;
+    resolver?: Resolver;
+    probe?: AvailabilityProbe;
+    dataDir?: string;
+    logger?: Logger;
+    db?: 'pglite' | 'postgres';
+    executor?: RuntimeOptions['executor'];
+  } = {},
 ): Promise<TestApp> {
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'trainyard-test-')));
   const config = loadConfig({

@@ -1,5 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { AttemptParams, AttemptSpecReply, EventBatch, FinishReply, FinishReport, IngestReply, UploadReply, UploadRequest } from '../../../domain/attempts/schema.js';
+import {
+  AttemptParams,
+  AttemptSpecReply,
+  EventBatch,
+  FinishReply,
+  FinishReport,
+  IngestReply,
+  UploadReply,
+  UploadRequest,
+} from '../../../domain/attempts/schema.js';
 import { attemptSpec } from '../../../domain/attempts/spec.js';
 import type { Services } from '../../../services.js';
 import { errorResponses } from '../../schemas.js';
