@@ -20,6 +20,7 @@ import { Sandbox } from './executors/sandbox.js';
 import { WarmPool } from './executors/warm-pool.js';
 import type { Executor } from './executors/executor.js';
 import { LocalExecutor } from './executors/local-executor.js';
+import { KubernetesExecutor, kubeConfig } from './executors/kubernetes/executor.js';
 import { SlurmExecutor } from './executors/slurm/executor.js';
 import { isKnownVersion, SlurmRestClient } from './executors/slurm/rest.js';
 import { signSlurmToken } from './executors/slurm/token.js';
@@ -121,6 +122,7 @@ function clusterExecutor(config: Config, s: Services): Executor | null {
   const e = config.worker.executor;
   if (e.kind === 'local') return null;
   const remote = { db: s.db, store: s.store, tokens: s.attemptTokens, maxArtifactBytes: config.worker.maxArtifactBytes };
+  if (e.kind === 'kubernetes') return new KubernetesExecutor(kubeConfig(e.kubeconfig), e, remote);
   const token = e.jwt ? () => e.jwt! : async () => signSlurmToken({ key: new Uint8Array(await readFile(e.jwtKeyFile!)), userName: e.user, lifespanS: 600 });
   const connect = () =>
     SlurmRestClient.connect({ url: e.url, userName: e.user, token, ...(e.version && isKnownVersion(e.version) ? { version: e.version } : {}) });

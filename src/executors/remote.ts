@@ -9,6 +9,7 @@ import type { Queryable } from '../db/db.js';
 import { readAttemptReport } from '../domain/attempts/service.js';
 import type { FinishReport } from '../domain/attempts/schema.js';
 import type { AttemptTokens } from '../domain/attempts/token.js';
+import { JOB_STATES } from '../domain/jobs/states.js';
 import type { Fence, JobRow } from '../domain/jobs/types.js';
 import type { NewArtifact } from '../domain/registry/service.js';
 import { AppError } from '../errors.js';
@@ -71,10 +72,21 @@ async function storedArtifacts(d: RemoteDeps, list: FinishReport['artifacts']): 
   return out;
 }
 
-/** The outcome of an attempt whose launcher reported, or null when it never did. */
-export async function reportedOutcome(d: RemoteDeps, fence: Fence, startedAt: number): Promise<AttemptOutcome | null> {
+/**
+ * The outcome of an attempt whose launcher reported, or null when it never did. A trainer
+ * stopped by a SIGTERM that Trainyard did not send (`stopAsked` false) was stopped by the
+ * cluster: a preemption, an eviction, a node drain. That is the machine's doing, not the
+ * job's, so it is retried from the checkpoint the trainer just wrote.
+ */
+export async function reportedOutcome(d: RemoteDeps, fence: Fence, startedAt: number, stopAsked: boolean): Promise<AttemptOutcome | null> {
   const r = await readAttemptReport(d.db, fence);
   if (!r) return null;
+  if (r.stopped && !stopAsked) {
+    // A cancel reaches the launcher on its next batch of events, maybe before the worker's heartbeat sees it.
+    const { rows } = await d.db.query<{ status: string }>('select status from jobs where id = $1', [fence.jobId]);
+    if (rows[0]?.status !== JOB_STATES.CANCEL_REQUESTED)
+      return { type: 'infrastructure', message: 'the cluster stopped the trainer (SIGTERM: a preemption, an eviction or a drain)' };
+  }
   return {
     type: 'exited',
     exit: {

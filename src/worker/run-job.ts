@@ -136,6 +136,13 @@ export class JobRun {
 
   private async conclude(outcome: AttemptOutcome, log: Logger): Promise<void> {
     const { ctx, job } = this;
+    // A cancel (or a lost claim) the heartbeat has not seen yet still decides how this ends: a
+    // remote launcher hears of a cancel from the API and may stop its trainer first.
+    if (!this.stopReason) {
+      const status = await ctx.lifecycle.heartbeat(ctx.db, this.fence, ctx.leaseSeconds).catch(() => undefined);
+      if (status === null) this.stopReason = 'lost';
+      else if (status === JOB_STATES.CANCEL_REQUESTED) this.stopReason = 'cancel';
+    }
     const reason = this.stopReason;
     if (outcome.type === 'lost' || reason === 'lost') return this.concludeStopped('lost', log);
     if (outcome.type === 'failed') return void (await this.fail(outcome.error));

@@ -109,7 +109,7 @@ export class SlurmExecutor implements Executor {
       }
       await Promise.race([sleep(Math.min(this.c.pollMs, Math.max(10, s.graceEnds - Date.now()))), new Promise<void>((r) => (s.wake = r))]);
     }
-    const reported = await reportedOutcome(this.d, fence, startedAt);
+    const reported = await reportedOutcome(this.d, fence, startedAt, s.stopAsked);
     if (reported) return reported;
     const how = `Slurm job ${id} ended ${info.status.toUpperCase()}${info.reason && info.reason !== 'None' ? ` (${info.reason})` : ''} without a report from the launcher`;
     // JobLaunchFailure: the node could not start the batch script (slurmstepd failed) — the machine's fault too.
