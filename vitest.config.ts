@@ -80,12 +80,17 @@ export default defineConfig({
         extends: true,
         // The Slurm REST client against a real one-node Slurm cluster on loopback (munged,
         // slurmctld, slurmd with one fake GPU, slurmrestd with JWT; ~2 s to start). One file at a
-        // time: they share the node's one GPU, and one of them kills slurmd.
+        // time: they share the node's one GPU, and one of them kills slurmd. Beside the k8s
+        // files, after the busy first group: the executor's tests start real launchers and
+        // trainers (seconds of CPU each), and the node's 4 s SlurmdTimeout wants a calm machine.
         test: {
           name: 'slurm',
           include: ['test/slurm/**/*.test.ts'],
           globalSetup: ['test/helpers/slurm-cluster.ts'],
           fileParallelism: false,
+          hookTimeout: 60_000,
+          testTimeout: 120_000,
+          sequence: { groupOrder: 4 },
         },
       },
       {
