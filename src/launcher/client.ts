@@ -30,6 +30,7 @@ export interface AttemptSpec {
   base_model: { id: string; files: Array<{ path: string; url: string; bytes: number }> } | null;
   trainer: TrainerDef;
   stop_grace_ms: number;
+  max_artifact_bytes: number;
 }
 
 export interface EventsReply {

@@ -85,7 +85,7 @@ export async function runAttempt(o: RunAttemptOptions): Promise<number> {
     ...(o.retryForMs !== undefined ? { retryForMs: o.retryForMs } : {}),
     onRetry: (what, err, wait) => o.log(`${what} failed (${(err as Error).message}); retrying in ${wait} ms`),
   });
-  const a: AttemptSpec & { max_artifact_bytes?: number } = await client.spec();
+  const a: AttemptSpec = await client.spec();
   await mkdir(o.workDir, { recursive: true });
   const dir = await mkdtemp(path.join(o.workDir, `${a.spec.job_id}-a${a.spec.attempt}-`));
   let trainer: RunningTrainer | null = null;
@@ -148,7 +148,7 @@ export async function runAttempt(o: RunAttemptOptions): Promise<number> {
     };
     if (exit.code === 0 && !exit.stopped) {
       try {
-        for (const art of await resolveArtifacts(spec.output_dir, sink.artifacts, a.max_artifact_bytes ?? Number.MAX_SAFE_INTEGER)) {
+        for (const art of await resolveArtifacts(spec.output_dir, sink.artifacts, a.max_artifact_bytes)) {
           const target = await client.uploadTarget('artifact', art.name, art.bytes);
           await client.put(target, art.file);
           report.artifacts.push({ name: art.name, format: art.format, key: target.key });

@@ -1,42 +1,22 @@
 import type { Logger } from 'pino';
-import type { Db, Queryable } from '../db/db.js';
-import type { CatalogService } from '../domain/catalog/service.js';
+import type { Queryable } from '../db/db.js';
 import { versionAttributes } from '../domain/catalog/version-fields.js';
-import type { JobLifecycle } from '../domain/jobs/lifecycle/index.js';
 import { JOB_ERROR_CODES, JOB_STATES } from '../domain/jobs/states.js';
 import type { Fence, JobError, JobRow } from '../domain/jobs/types.js';
 import { AppError } from '../errors.js';
 import type { AttemptOutcome, Executor, RunningAttempt } from '../executors/executor.js';
 import type { ExitInfo } from '../executors/local.js';
-import { LocalExecutor } from '../executors/local-executor.js';
-import type { Sandbox } from '../executors/sandbox.js';
-import type { WarmPool } from '../executors/warm-pool.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import { LocalExecutor, type LocalExecutorDeps } from '../executors/local-executor.js';
 import { withSamplePreview } from './samples.js';
-import type { BaseModelCache } from './model-cache.js';
 
 export type StopReason = 'cancel' | 'drain' | 'lost' | 'timeout';
 
-export interface RunContext {
-  db: Db;
-  store: BlobStore;
-  catalog: CatalogService;
-  /** Store-backed base models on this worker's disk. */
-  models: BaseModelCache;
-  lifecycle: JobLifecycle;
-  maxArtifactBytes: number;
+/** What a run needs: the local executor's dependencies (its default executor) and the claim's settings. */
+export interface RunContext extends LocalExecutorDeps {
   workerId: string;
-  workDir: string;
-  /** The Python trainer environment's interpreter. */
-  python: string;
   leaseSeconds: number;
   stopGraceMs: number;
   log: Logger;
-  keepJobDirs?: boolean;
-  /** Confines trainers (own user, limits, no network); absent: run them as this process's user. */
-  sandbox?: Sandbox;
-  /** Pre-started trainer processes (WARM_TRAINERS); absent: every trainer starts cold. */
-  warm?: WarmPool;
   /** Where attempts run; absent: this machine (a LocalExecutor over the fields above). */
   executor?: Executor;
 }
