@@ -14,7 +14,7 @@ import { until, waitFor, waitForJob } from '../helpers/wait.js';
 // EXECUTOR=kubernetes against a real API server, controller manager and scheduler, as the
 // namespaced `trainyard-executor` user. kwok plays the GPU node's kubelet and runs no container,
 // so where a pod would run the launcher image, the test runs the real launcher itself with the
-// pod's own command line and the token from the attempt's Secret (kwok ends the pod 25 s later).
+// pod's own command line and the token from the attempt's Secret, then ends the pod.
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const k8s = inject('k8s');
@@ -43,7 +43,8 @@ beforeAll(async () => {
       KUBERNETES_IMAGE: 'trainyard/launcher:test',
       KUBERNETES_GPU_PRODUCT: k8s.gpuProduct,
       KUBERNETES_TOLERATIONS: JSON.stringify([{ key: KWOK_TAINT.key, operator: 'Equal', value: KWOK_TAINT.value, effect: KWOK_TAINT.effect }]),
-      KUBERNETES_POD_ANNOTATIONS: JSON.stringify({ 'trainyard.test/run-for': '25s' }),
+      // Pods hold their node (and GPU) until a test ends them: no timing decides what a test sees.
+      KUBERNETES_POD_ANNOTATIONS: JSON.stringify({ 'trainyard.test/run-for': '1h' }),
       KUBERNETES_LABELS: 'team=vision',
       WORKER_GPUS: '0,1',
       WORKER_CONCURRENCY: '2',
@@ -95,6 +96,9 @@ describe('EXECUTOR=kubernetes', () => {
       stdio: 'ignore',
     });
     expect(await new Promise((r) => launcher.on('close', r))).toBe(0);
+    // The container's end, as the kubelet would see the launcher exit: the pod goes away.
+    const pod = (await podsOf(admin, name))[0]!;
+    await admin.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: k8s.namespace, gracePeriodSeconds: 0 });
     const done = await waitForJob(api, user.token, job.id, undefined, 60_000);
     expect(done, JSON.stringify(done.error)).toMatchObject({ status: 'succeeded', attempt: 1 });
     const link = await api.get('/v1/models/k8s-echo/versions/1/artifacts/model', user.token);
