@@ -95,6 +95,21 @@ export default defineConfig({
       },
       {
         extends: true,
+        // Many API replicas (issue #16): two `serve` processes without a worker and two `worker`
+        // processes as real child processes, on one Postgres through PgBouncer in transaction
+        // mode (test/helpers/pgbouncer.ts), LISTEN on a direct connection. Four Node processes
+        // and a trainer: beside k8s and slurm after the busy first group, not inside it.
+        test: {
+          name: 'replicas',
+          include: ['test/replicas/**/*.test.ts'],
+          globalSetup: ['test/helpers/postgres-cluster.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          sequence: { groupOrder: 4 },
+        },
+      },
+      {
+        extends: true,
         // The built-in trainers (tfjs and pure TS) run as the worker runs them, as child
         // processes, and a few learn for real; plus the end-to-end samples → sweep over the
         // four architectures → predict. Once, on PGlite: what that touches of the database is

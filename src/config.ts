@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from './errors.js';
 import { executorSettings, type ExecutorSettings } from './executors/config.js';
+import type { RateLimitStoreKind } from './app/plugins/rate-limit-store.js';
 
 /** "N/window" rate limit, e.g. 600/1m. max 0 switches the limit off. */
 export interface RateLimit {
@@ -16,6 +17,8 @@ export interface Config {
   host: string;
   dataDir: string;
   databaseUrl: string | null;
+  /** LISTEN's own connection when DATABASE_URL is a transaction-mode pooler (PgBouncer); null: DATABASE_URL. */
+  databaseListenUrl: string | null;
   storageDir: string;
   /** Where blobs live: the filesystem under storageDir, or an S3 bucket (src/storage/s3.ts). */
   storage: StorageConfig;
@@ -36,6 +39,8 @@ export interface Config {
     video: { maxVideos: number; maxSeconds: number; maxTotalBytes: number; probeTimeoutMs: number; probeConcurrency: number };
   };
   rateLimits: { default: RateLimit; auth: RateLimit; upload: RateLimit };
+  /** Where the counters live (src/app/plugins/rate-limit-store.ts): postgres shares them across API replicas. */
+  rateLimitStore: RateLimitStoreKind;
   login: { maxFailures: number; lockSeconds: number };
   /** Authenticated principals reused for ttlMs (0: off) in each API process, invalidated over NOTIFY (issue #15). */
   authCache: { ttlMs: number; maxEntries: number };
@@ -283,6 +288,14 @@ export function loadConfig(processEnv: Env = process.env): Config {
   }
   const databaseUrl = env.DATABASE_URL || null;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'expected a postgres:// URL');
+  const databaseListenUrl = env.DATABASE_LISTEN_URL || null;
+  if (databaseListenUrl && !databaseUrl)
+    throw new ConfigError('DATABASE_LISTEN_URL', 'needs DATABASE_URL (it is where LISTEN goes when DATABASE_URL is a pooler)');
+  if (databaseListenUrl && !/^postgres(ql)?:\/\//.test(databaseListenUrl)) throw new ConfigError('DATABASE_LISTEN_URL', 'expected a postgres:// URL');
+  const rateLimitStore = oneOf(env, 'RATE_LIMIT_STORE', ['auto', 'memory', 'postgres'] as const, 'auto');
+  if (rateLimitStore === 'postgres' && !databaseUrl) {
+    throw new ConfigError('RATE_LIMIT_STORE', 'postgres needs DATABASE_URL (the embedded PGlite serves one process, where memory is exact)');
+  }
   const publicUrl = env.PUBLIC_URL || null;
   if (publicUrl && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new ConfigError('PUBLIC_URL', `expected an http(s) URL, got "${publicUrl}"`);
   const storageDir = path.resolve(dataDir, env.STORAGE_DIR || 'storage');
@@ -292,6 +305,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     host: env.HOST || '127.0.0.1',
     dataDir,
     databaseUrl,
+    databaseListenUrl,
     storageDir,
     storage: storageConfig(env),
     publicUrl: publicUrl ? publicUrl.replace(/\/+$/, '') : null,
@@ -328,6 +342,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
       auth: rateLimit(env, 'RATE_LIMIT_AUTH', '20/1m'),
       upload: rateLimit(env, 'RATE_LIMIT_UPLOAD', '120/1m'),
     },
+    rateLimitStore,
     login: {
       maxFailures: int(env, 'LOGIN_MAX_FAILURES', 5, 1, 1000),
       lockSeconds: int(env, 'LOGIN_LOCK_SECONDS', 300, 1, 86_400),

@@ -1,5 +1,6 @@
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
+import { postgresRateLimitStore, usesPostgresStore } from './plugins/rate-limit-store.js';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -122,7 +123,10 @@ async function baseApp(s: Services, logger: Logger, facades: readonly Facade[], 
   registerAuth(app, s.accounts, s.attemptTokens);
   const metrics = openapi ? registerMetrics(app) : null;
   const limit = s.config.rateLimits.default;
+  const shared = usesPostgresStore(s.config.rateLimitStore, s.db) ? postgresRateLimitStore(s.db) : null;
+  if (shared) app.addHook('onClose', shared.drain);
   await app.register(rateLimit, {
+    ...(shared ? { store: shared.Store } : {}),
     global: limit.max > 0,
     // After auth (onRequest), so limits follow the caller rather than a shared address.
     hook: 'preHandler',

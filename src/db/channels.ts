@@ -22,6 +22,11 @@ export const CHANNELS = Object.freeze({
    * that changes those rows notifies; the API processes' principal caches listen.
    */
   principals: 'trainyard_principals',
+  /**
+   * A Postgres process's LISTEN connection sends itself one notification when it connects
+   * (src/db/pg.ts): behind a transaction-mode pooler LISTEN hears nothing, and that must show.
+   */
+  listenProbe: 'trainyard_listen_probe',
 } as const);
 
 export type Channel = keyof typeof CHANNELS;

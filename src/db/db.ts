@@ -27,6 +27,8 @@ export interface Db extends Queryable {
    * than polls. Absent where notifications cannot be lost (PGlite, in-process).
    */
   onListenerState?(handler: (up: boolean) => void): () => void;
+  /** Whether notifications reach this process now (false: the LISTEN connection is down or deaf). */
+  listening?(): boolean;
   close(): Promise<void>;
 }
 

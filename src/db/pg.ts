@@ -1,18 +1,31 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { CHANNELS } from './channels.js';
 import { assertChannel, type Db, type QueryResult, type Tx } from './db.js';
 import { redactDbError, redacting } from './redact.js';
 
 // int8 as number, like PGlite: our counters (bytes, credits) stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
 
+/** How long a new LISTEN connection waits for its own probe notification (it takes ms). */
+const LISTEN_PROBE_MS = 2000;
+
 export interface PgOptions {
   max?: number;
+  /**
+   * Where the LISTEN connection goes, when not to `url`: behind PgBouncer in transaction mode a
+   * LISTEN is dropped as soon as its statement ends (the server connection goes back to the pool),
+   * so notifications need a direct or session-pooled connection (DATABASE_LISTEN_URL).
+   */
+  listenUrl?: string | null;
   logError?: (msg: string, err: unknown) => void;
 }
 
 /**
  * A pool for queries and one dedicated client for LISTEN, reconnected with backoff: a
  * notification missed while reconnecting is harmless because every listener also polls.
+ * The pool only ever sends unnamed statements (node-postgres names one only when asked), and
+ * every advisory lock is transaction-scoped, so `url` may be PgBouncer in transaction mode.
  */
 export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10 });
@@ -26,10 +39,40 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
   let closed = false;
   let retryTimer: NodeJS.Timeout | null = null;
   const stateHandlers = new Set<(up: boolean) => void>();
-  const tellState = (up: boolean) => stateHandlers.forEach((h) => h(up));
+  let hearing = false;
+  const tellState = (up: boolean) => {
+    hearing = up;
+    stateHandlers.forEach((h) => h(up));
+  };
+
+  /**
+   * Sends this connection a notification through the pool and waits for it. Through PgBouncer in
+   * transaction mode (DATABASE_URL a pooler, no DATABASE_LISTEN_URL) the LISTEN was made on a
+   * server connection that went back to the pool, so nothing arrives: say so loudly, and report
+   * the listener as down, so what caches on notifications (the principal cache) does not.
+   */
+  async function hearsItself(client: pg.Client): Promise<boolean> {
+    const token = randomBytes(8).toString('hex');
+    let timer: NodeJS.Timeout | undefined;
+    let onMessage: (m: pg.Notification) => void = () => {};
+    const heard = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), LISTEN_PROBE_MS);
+      onMessage = (m) => m.channel === CHANNELS.listenProbe && m.payload === token && resolve(true);
+    });
+    client.on('notification', onMessage);
+    try {
+      await client.query(`LISTEN ${CHANNELS.listenProbe}`);
+      await pool.query('select pg_notify($1, $2)', [CHANNELS.listenProbe, token]);
+      return await heard;
+    } finally {
+      clearTimeout(timer);
+      client.off('notification', onMessage);
+      await client.query(`UNLISTEN ${CHANNELS.listenProbe}`).catch(() => {});
+    }
+  }
 
   async function connectListener(): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: url });
+    const client = new pg.Client({ connectionString: opts.listenUrl || url });
     client.on('notification', (msg) => {
       for (const h of handlers.get(msg.channel) ?? []) h(msg.payload ?? '');
     });
@@ -42,7 +85,14 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
     });
     await client.connect();
     for (const ch of handlers.keys()) await client.query(`LISTEN ${ch}`);
-    tellState(true);
+    const heard = await hearsItself(client);
+    if (!heard) {
+      logError(
+        'the LISTEN connection hears no notifications: is DATABASE_URL a transaction-mode pooler (PgBouncer)? Set DATABASE_LISTEN_URL to a direct or session-mode connection',
+        new Error(`no notification within ${LISTEN_PROBE_MS} ms`),
+      );
+    }
+    tellState(heard);
     return client;
   }
 
@@ -113,6 +163,7 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
         }
       };
     },
+    listening: () => hearing,
     onListenerState(handler) {
       stateHandlers.add(handler);
       return () => void stateHandlers.delete(handler);

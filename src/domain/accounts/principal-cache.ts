@@ -51,7 +51,8 @@ export class PrincipalCache {
     if (!this.enabled || this.unlisten) return;
     this.unwatch = this.o.db.onListenerState?.((up) => this.setLive(up)) ?? null;
     this.unlisten = await this.o.db.listen(CHANNELS.principals, (payload) => this.invalidate(payload));
-    this.setLive(true);
+    // Not live while notifications cannot arrive (a LISTEN through a transaction-mode pooler).
+    this.setLive(this.o.db.listening?.() ?? true);
   }
 
   async stop(): Promise<void> {
