@@ -1,17 +1,11 @@
 #!/usr/bin/env node
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { loadConfig } from './config.js';
-import { migrate } from './db/migrate.js';
-import { openDb } from './db/open.js';
-import { AccountsService } from './domain/accounts/service.js';
+// A thin dispatcher: each command's modules are imported only when that command runs. The
+// server's graph (fastify, the database drivers, the S3 client, the services) takes over a
+// second to load, and `run-attempt` (the launcher a Slurm job or a Kubernetes pod starts for
+// every attempt) needs none of it: that second was most of a remote attempt's pickup latency.
+// So nothing heavy is imported statically here; test/unit/launcher-imports.test.ts keeps the
+// launcher's own graph clear of the server.
 import { AppError, ConfigError } from './errors.js';
-import { openapiCommand } from './cli/openapi.js';
-import { sampleModelCommand, setupPythonCommand } from './cli/python.js';
-import { createLogger, startRuntime } from './runtime.js';
-import { makeSample } from './samples/index.js';
-import { SAMPLE_KINDS, type SampleKind } from './samples/schema.js';
 
 const HELP = `trainyard: train models through an API
 
@@ -34,130 +28,32 @@ Usage:
 
 Configuration comes from environment variables (and DATA_DIR/config.json); see README.md.`;
 
-async function serve(mode: 'serve' | 'worker'): Promise<void> {
-  const config = loadConfig();
-  const log = createLogger(config);
-  const rt = await startRuntime(config, { mode, logger: log });
-  if (mode === 'serve')
-    log.info(
-      {
-        url: rt.url,
-        docs: `${rt.url}/docs`,
-        database: rt.services.db.kind,
-        dataDir: config.dataDir,
-        // Where blobs go; never the S3 credentials.
-        storage: config.storage.kind === 's3' ? `s3://${config.storage.bucket}` : config.storageDir,
-        worker: rt.worker?.id ?? null,
-        ...(config.compat.facades.length
-          ? { compat: Object.fromEntries(config.compat.facades.map((f) => [f.name, rt.compatUrls[f.name] ?? `${rt.url}/compat/${f.name}`])) }
-          : {}),
-      },
-      'trainyard is ready',
-    );
-  else log.info({ worker: rt.worker?.id, database: rt.services.db.kind }, 'trainyard worker is ready');
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal, drain_ms: config.worker.drainMs }, 'shutting down');
-    // A hung close must not keep the process alive forever: the orchestrator will SIGKILL anyway.
-    const force = setTimeout(
-      () => {
-        log.error('shutdown took too long; exiting');
-        process.exit(1);
-      },
-      config.worker.drainMs + config.worker.stopGraceMs + 30_000,
-    );
-    force.unref();
-    rt.close().then(
-      () => process.exit(0),
-      (err) => {
-        log.error({ err }, 'error during shutdown');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-}
-
-async function runMigrate(): Promise<void> {
-  const config = loadConfig();
-  const db = await openDb(config);
-  try {
-    const applied = await migrate(db);
-    console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
-  } finally {
-    await db.close();
-  }
-}
-
-async function adminCreate(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { username: { type: 'string' }, password: { type: 'string' }, email: { type: 'string' } } });
-  if (!values.username || !values.password) throw new AppError('USAGE', 'admin create needs --username and --password');
-  const config = loadConfig();
-  const db = await openDb(config);
-  try {
-    await migrate(db);
-    const accounts = new AccountsService({
-      db,
-      secret: config.secret,
-      jwtTtlSeconds: config.jwtTtlSeconds,
-      signupPolicy: config.signupPolicy,
-      login: config.login,
-    });
-    const { user, created } = await accounts.ensureAdmin({
-      username: values.username,
-      password: values.password,
-      email: values.email ?? `${values.username}@trainyard.local`,
-    });
-    console.log(`${created ? 'created' : 'promoted'} admin ${user.username} (${user.id})`);
-  } finally {
-    await db.close();
-  }
-}
-
-async function sampleData(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { out: { type: 'string' }, size: { type: 'string' }, seed: { type: 'string' } },
-  });
-  const kind = positionals[0] as SampleKind | undefined;
-  if (!kind || !(SAMPLE_KINDS as readonly string[]).includes(kind)) throw new AppError('USAGE', `sample-data needs a kind: ${SAMPLE_KINDS.join(', ')}`);
-  const out = path.resolve(values.out ?? path.join('samples', kind));
-  const sample = await makeSample(kind, values.size ? Number(values.size) : undefined, values.seed ? Number(values.seed) : undefined);
-  await mkdir(out, { recursive: true });
-  for (const f of sample.files) await writeFile(path.join(out, f.name), f.data);
-  console.log(
-    `${sample.description}\nwrote ${sample.files.length} file(s) to ${out} — create it as a "${sample.datasetKind}" dataset${sample.options.label_column ? ` with options.label_column "${sample.options.label_column}"` : ''}, or use POST /v1/datasets/samples`,
-  );
-}
-
 async function main(argv: string[]): Promise<void> {
   const [cmd = 'serve', sub, ...rest] = argv;
+  /** The arguments after the command name. */
+  const args = () => [sub, ...rest].filter((x): x is string => x !== undefined);
   switch (cmd) {
     case 'serve':
-      return serve('serve');
+      return (await import('./cli/serve.js')).serveCommand('serve');
     case 'worker':
-      return serve('worker');
+      return (await import('./cli/serve.js')).serveCommand('worker');
     case 'migrate':
-      return runMigrate();
+      return (await import('./cli/database.js')).migrateCommand();
     case 'sample-data':
-      return sampleData([sub, ...rest].filter((x): x is string => x !== undefined));
+      return (await import('./cli/sample-data.js')).sampleDataCommand(args());
     case 'setup':
-      if (sub === 'python') return setupPythonCommand(rest);
+      if (sub === 'python') return (await import('./cli/python.js')).setupPythonCommand(rest);
       throw new AppError('USAGE', `unknown setup command: ${sub ?? '(none)'}\n\n${HELP}`);
     case 'sample-model':
-      return sampleModelCommand([sub, ...rest].filter((x): x is string => x !== undefined));
+      return (await import('./cli/python.js')).sampleModelCommand(args());
     case 'admin':
-      if (sub === 'create') return adminCreate(rest);
+      if (sub === 'create') return (await import('./cli/database.js')).adminCreateCommand(rest);
       throw new AppError('USAGE', `unknown admin command: ${sub ?? '(none)'}\n\n${HELP}`);
     case 'run-attempt':
-      // Imported when run: the launcher needs no configuration, database or secret.
-      return (await import('./cli/run-attempt.js')).runAttemptCommand([sub, ...rest].filter((x): x is string => x !== undefined));
+      // The launcher needs no configuration, database or secret: it loads none of their modules.
+      return (await import('./cli/run-attempt.js')).runAttemptCommand(args());
     case 'openapi':
-      return openapiCommand([sub, ...rest].filter((x): x is string => x !== undefined));
+      return (await import('./cli/openapi.js')).openapiCommand(args());
     case 'help':
     case '--help':
     case '-h':
