@@ -10,7 +10,8 @@ import { AppError, ConfigError } from './errors.js';
 const HELP = `trainyard: train models through an API
 
 Usage:
-  trainyard serve                 start the API and an in-process worker (WORKER_IN_PROCESS=false: API only)
+  trainyard serve [--no-worker]   start the API and an in-process worker (--no-worker or WORKER_IN_PROCESS=false:
+                                  an API replica only; run workers with \`trainyard worker\`)
   trainyard worker                run a worker only, against the same DATABASE_URL and storage
   trainyard migrate               apply database migrations and exit
   trainyard admin create --username NAME --password PASS [--email EMAIL]
@@ -34,9 +35,9 @@ async function main(argv: string[]): Promise<void> {
   const args = () => [sub, ...rest].filter((x): x is string => x !== undefined);
   switch (cmd) {
     case 'serve':
-      return (await import('./cli/serve.js')).serveCommand('serve');
+      return (await import('./cli/serve.js')).serveCommand('serve', args());
     case 'worker':
-      return (await import('./cli/serve.js')).serveCommand('worker');
+      return (await import('./cli/serve.js')).serveCommand('worker', args());
     case 'migrate':
       return (await import('./cli/database.js')).migrateCommand();
     case 'sample-data':

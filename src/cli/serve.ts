@@ -1,12 +1,18 @@
+import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
+import { AppError } from '../errors.js';
 import { createLogger, startRuntime } from '../runtime.js';
 
 /**
- * `trainyard serve` (the API, and an in-process worker unless WORKER_IN_PROCESS=false) and
- * `trainyard worker` (a worker only): runs until SIGTERM or SIGINT, then drains and exits.
+ * `trainyard serve` (the API, and an in-process worker unless WORKER_IN_PROCESS=false or
+ * --no-worker: an API replica) and `trainyard worker` (a worker only): runs until SIGTERM or
+ * SIGINT, then drains and exits.
  */
-export async function serveCommand(mode: 'serve' | 'worker'): Promise<void> {
-  const config = loadConfig();
+export async function serveCommand(mode: 'serve' | 'worker', args: string[] = []): Promise<void> {
+  const { values } = parseArgs({ args, options: { 'no-worker': { type: 'boolean', default: false } } });
+  if (values['no-worker'] && mode === 'worker') throw new AppError('USAGE', '--no-worker is an option of serve');
+  // The flag is the setting, said on the command line (it wins over the environment).
+  const config = loadConfig(values['no-worker'] ? { ...process.env, WORKER_IN_PROCESS: 'false' } : process.env);
   const log = createLogger(config);
   const rt = await startRuntime(config, { mode, logger: log });
   if (mode === 'serve')

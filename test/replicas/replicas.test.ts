@@ -61,7 +61,7 @@ function start(name: string, args: string[], extra: Record<string, string>): Pro
 
 async function startApi(name: string, extra: Record<string, string> = {}): Promise<string> {
   const port = await freePort();
-  const p = start(name, ['serve'], { PORT: String(port), WORKER_IN_PROCESS: 'false', ...extra });
+  const p = start(name, ['serve', '--no-worker'], { PORT: String(port), ...extra });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(
     () => {
