@@ -50,6 +50,8 @@ interface Row {
   db: string;
   /** The principal cache: 'off' (AUTH_CACHE_MS=0) or its TTL; '' where there is no authentication. */
   cache: string;
+  /** Where the rate-limit counters live (RATE_LIMIT_STORE): memory, or postgres (shared by replicas). */
+  store: string;
   r: Measured;
 }
 
@@ -60,17 +62,17 @@ async function helloWorld(): Promise<Row> {
   try {
     // Discarded first run, as for the service below.
     await load(`${url}/`, {}, 5000, 1);
-    return { name: 'Fastify hello-world (same load generator)', db: '–', cache: '', r: await load(`${url}/`) };
+    return { name: 'Fastify hello-world (same load generator)', db: '–', cache: '', store: '', r: await load(`${url}/`) };
   } finally {
     await app.close();
   }
 }
 
-async function trainyard(kind: DbKind, cluster: PgCluster, authCacheMs: string | null): Promise<Row[]> {
+async function trainyard(kind: DbKind, cluster: PgCluster, authCacheMs: string | null, rateLimitStore: 'memory' | 'postgres'): Promise<Row[]> {
   // No worker: the job stays queued, which is all a GET needs.
   const app = await startBenchApp(kind, {
     cluster,
-    env: { WORKER_IN_PROCESS: 'false', ...(authCacheMs !== null ? { AUTH_CACHE_MS: authCacheMs } : {}) },
+    env: { WORKER_IN_PROCESS: 'false', RATE_LIMIT_STORE: rateLimitStore, ...(authCacheMs !== null ? { AUTH_CACHE_MS: authCacheMs } : {}) },
     catalog: { trainers: [benchTrainer('idle', [process.execPath, '-e', '0'])] },
   });
   try {
@@ -88,19 +90,38 @@ async function trainyard(kind: DbKind, cluster: PgCluster, authCacheMs: string |
     await load(`${app.url}/v1/jobs/${job.id}`, { authorization: `Bearer ${u.token}` }, 5000, 1);
     return [
       // /healthz does not authenticate: measured once per database, in the cache-on process.
-      ...(authCacheMs === '0' ? [] : [{ name: 'Trainyard GET /healthz (no auth, no db)', db, cache: '', r: await load(`${app.url}/healthz`) }]),
-      { name: 'GET /v1/jobs/{id}, API key', db, cache, r: await load(`${app.url}/v1/jobs/${job.id}`, { authorization: `Bearer ${u.apiKey}` }) },
-      { name: 'GET /v1/jobs/{id}, JWT', db, cache, r: await load(`${app.url}/v1/jobs/${job.id}`, { authorization: `Bearer ${u.token}` }) },
+      ...(authCacheMs === '0' || rateLimitStore === 'postgres'
+        ? []
+        : [{ name: 'Trainyard GET /healthz (no auth, no db)', db, cache: '', store: '', r: await load(`${app.url}/healthz`) }]),
+      {
+        name: 'GET /v1/jobs/{id}, API key',
+        db,
+        cache,
+        store: rateLimitStore,
+        r: await load(`${app.url}/v1/jobs/${job.id}`, { authorization: `Bearer ${u.apiKey}` }),
+      },
+      {
+        name: 'GET /v1/jobs/{id}, JWT',
+        db,
+        cache,
+        store: rateLimitStore,
+        r: await load(`${app.url}/v1/jobs/${job.id}`, { authorization: `Bearer ${u.token}` }),
+      },
     ];
   } finally {
     await app.close();
   }
 }
 
-type Part = { kind: DbKind; cluster: Pick<PgCluster, 'url' | 'version' | 'durability'>; authCacheMs: string | null };
+type Part = {
+  kind: DbKind;
+  cluster: Pick<PgCluster, 'url' | 'version' | 'durability'>;
+  authCacheMs: string | null;
+  rateLimitStore: 'memory' | 'postgres';
+};
 const part = partInput<Part>();
 if (part) {
-  await sendPart(await trainyard(part.kind, attachPgCluster(part.cluster), part.authCacheMs));
+  await sendPart(await trainyard(part.kind, attachPgCluster(part.cluster), part.authCacheMs, part.rateLimitStore));
   process.exit(0);
 }
 
@@ -112,13 +133,21 @@ try {
   );
   rows.push(await helloWorld());
   for (const kind of DBS) {
-    // Before (cache off) and after (the default), each in a fresh process.
-    for (const authCacheMs of ['0', process.env.AUTH_CACHE_MS ?? null]) {
+    // Before (cache off) and after (the default), each in a fresh process, with the counters in
+    // memory (one API process); on Postgres once more with them in the database (issue #16: what
+    // N replicas sharing one budget cost one process).
+    const cases: [string | null, 'memory' | 'postgres'][] = [
+      ['0', 'memory'],
+      [process.env.AUTH_CACHE_MS ?? null, 'memory'],
+      ...(kind === 'postgres' ? [[process.env.AUTH_CACHE_MS ?? null, 'postgres'] as [string | null, 'postgres']] : []),
+    ];
+    for (const [authCacheMs, rateLimitStore] of cases) {
       rows.push(
         ...(await runPart<Row[]>(fileURLToPath(import.meta.url), {
           kind,
           cluster: { url: cluster.url, version: cluster.version, durability: cluster.durability },
           authCacheMs,
+          rateLimitStore,
         } satisfies Part)),
       );
     }
@@ -132,6 +161,7 @@ printTable(
     'case',
     'database',
     'principal cache',
+    'rate-limit counters',
     REPEAT > 1 ? `req/s (median of ${REPEAT}, range)` : 'req/s',
     'p50',
     'p99',
@@ -142,7 +172,7 @@ printTable(
     `target ≥ ${TARGET_RPS} req/s`,
     `target ≥ ${TARGET_VS_HELLO} × hello-world`,
   ],
-  rows.map(({ name, db, cache, r }) => {
+  rows.map(({ name, db, cache, store, r }) => {
     const bad = Object.entries(r.statuses)
       .filter(([s]) => !s.startsWith('2'))
       .reduce((a, [, n]) => a + Number(n), 0);
@@ -152,6 +182,7 @@ printTable(
       name,
       db,
       cache,
+      store,
       REPEAT > 1 ? `${int(r.rps)} (${int(r.range[0])}–${int(r.range[1])})` : int(r.rps),
       ms(r.latencyMs.p50),
       ms(r.latencyMs.p99),
@@ -167,9 +198,9 @@ printTable(
 console.log('\nCPU: cores used during the measured window (the machine has 2), from /proc; PGlite runs inside the server process;');
 console.log('"others" is everything else on the machine (each run first waits for it to be idle).');
 console.log('Per request (CPU µs = cores / req/s):');
-for (const { name, db, cache, r } of rows.filter((x) => x.name.startsWith('GET /v1/jobs'))) {
+for (const { name, db, cache, store, r } of rows.filter((x) => x.name.startsWith('GET /v1/jobs'))) {
   const us = (k: string) => Math.round(((r.cpu[k] ?? 0) / r.rps) * 1e6);
   console.log(
-    `  ${db.padEnd(16)} ${name.padEnd(28)} cache ${cache.padEnd(20)} server ${us('server')} µs, Postgres ${us('postgres')} µs, load generator ${us('load generator')} µs`,
+    `  ${db.padEnd(16)} ${name.padEnd(28)} cache ${cache.padEnd(20)} counters ${store.padEnd(8)} server ${us('server')} µs, Postgres ${us('postgres')} µs, load generator ${us('load generator')} µs`,
   );
 }

@@ -27,6 +27,8 @@ export interface Config {
   /** The built dashboard (web/dist) served at /; null: DASHBOARD=off, / answers 404 like any unknown path. */
   dashboardDir: string | null;
   secret: Buffer;
+  /** TRAINYARD_SECRET_ROTATE: this process may replace the secret the database's other processes use. */
+  secretRotate: boolean;
   jwtTtlSeconds: number;
   signupPolicy: 'open' | 'closed';
   signupCreditGrant: number;
@@ -311,6 +313,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
     publicUrl: publicUrl ? publicUrl.replace(/\/+$/, '') : null,
     dashboardDir: env.DASHBOARD === 'off' ? null : path.resolve(env.DASHBOARD_DIR || DEFAULT_DASHBOARD_DIR),
     secret: loadSecret(env, dataDir),
+    secretRotate: bool(env, 'TRAINYARD_SECRET_ROTATE', false),
     jwtTtlSeconds: int(env, 'JWT_TTL_SECONDS', 86_400, 60, 30 * 86_400),
     signupPolicy: oneOf(env, 'SIGNUP_POLICY', ['open', 'closed'] as const, 'open'),
     signupCreditGrant: int(env, 'SIGNUP_CREDIT_GRANT', 100, 0, 1_000_000_000),

@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/db.js';
 import { migrate } from './db/migrate.js';
 import { errSerializer } from './db/redact.js';
+import { checkSecretFingerprint } from './domain/accounts/secret-fingerprint.js';
 import { openDb } from './db/open.js';
 import { EventRetention } from './domain/jobs/retention.js';
 import { WebhookDeliverer } from './domain/webhooks/deliverer.js';
@@ -163,6 +164,14 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
   try {
     const applied = await migrate(db);
     if (applied.length) logger.info({ applied }, 'migrations applied');
+    // Several processes share a Postgres database (the embedded PGlite has one, its secret beside
+    // it). What signs or checks tokens must agree: every API process, and a worker that mints
+    // attempt tokens for a cluster; a worker with local trainers signs nothing, so it still needs
+    // only DATABASE_URL and the store.
+    if (db.kind === 'pg' && (mode === 'serve' || config.worker.executor.kind !== 'local')) {
+      const secret = await checkSecretFingerprint(db, config.secret, config.secretRotate);
+      if (secret === 'rotated') logger.warn('TRAINYARD_SECRET changed (TRAINYARD_SECRET_ROTATE=true): tokens signed with the old one are refused');
+    }
     services = await createServices(config, db, { onError: (m, e) => logger.error({ err: e }, m), ...o, logger });
     if (config.admin) {
       const { user, created } = await services.accounts.ensureAdmin(config.admin);

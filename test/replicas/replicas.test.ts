@@ -103,7 +103,7 @@ beforeAll(async () => {
   direct = new pg.Client({ connectionString: directUrl });
   await direct.connect();
   const catalog = JSON.stringify(testTrainers());
-  for (const name of ['api-a', 'api-b', 'api-c', 'worker-1', 'worker-2']) {
+  for (const name of ['api-a', 'api-b', 'api-c', 'api-d', 'worker-1', 'worker-2']) {
     await mkdir(path.join(root, name), { recursive: true });
     await writeFile(path.join(root, name, 'catalog.json'), catalog);
   }
@@ -181,6 +181,12 @@ describe('two API replicas and two workers on one Postgres through PgBouncer (tr
       (v) => v[0] === 401,
       { timeoutMs: 10_000, message: 'B to refuse the revoked key' },
     );
+  });
+
+  it('a process started with another secret (say, one generated into its own DATA_DIR) refuses to start, naming TRAINYARD_SECRET', async () => {
+    const p = start('api-d', ['serve', '--no-worker'], { PORT: String(await freePort()), TRAINYARD_SECRET: '' });
+    expect(await p.exit).toBe(1);
+    expect(p.out).toMatch(/configuration error: TRAINYARD_SECRET: differs from the secret the other Trainyard processes/);
   });
 
   it('a replica whose LISTEN goes through the pooler (no DATABASE_LISTEN_URL) says so and caches no principals, so it still refuses a revoked key at once', async () => {
