@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -181,6 +182,22 @@ describe('two API replicas and two workers on one Postgres through PgBouncer (tr
       (v) => v[0] === 401,
       { timeoutMs: 10_000, message: 'B to refuse the revoked key' },
     );
+  });
+
+  it('a pre-signed upload URL handed out by A is accepted by B (a balancer may send the PUT anywhere)', async () => {
+    const u = await user(A, 'grace');
+    const body = Buffer.from('text,label\nhello,greeting\n');
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    const started = (await A.post('/v1/uploads', { filename: 'x.csv', bytes: body.length, sha256 }, u.token)).body;
+    const onB = new URL(started.upload_url);
+    onB.host = new URL(urlB).host;
+    // B checks the signature rather than accepting anything: a tampered one is refused there.
+    const tampered = new URL(onB);
+    tampered.searchParams.set('signature', 'A'.repeat(onB.searchParams.get('signature')!.length));
+    expect((await fetch(tampered, { method: 'PUT', body })).status).toBe(401);
+    expect((await fetch(onB, { method: 'PUT', body })).status).toBe(200);
+    const done = await B.post(`/v1/uploads/${started.file_id}/complete`, {}, u.token);
+    expect(done.body).toMatchObject({ id: started.file_id, bytes: body.length, sha256 });
   });
 
   it('a process started with another secret (say, one generated into its own DATA_DIR) refuses to start, naming TRAINYARD_SECRET', async () => {
