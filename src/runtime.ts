@@ -99,7 +99,7 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
     ...(warm ? { warm } : {}),
   };
   const local = new LocalExecutor(deps);
-  const chosen = clusterExecutor(config, s) ?? local;
+  const chosen = clusterExecutor(config, s, log) ?? local;
   return new Worker(
     {
       ...deps,
@@ -119,11 +119,11 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
 }
 
 /** The executor EXECUTOR names when it is a cluster's; null for the local one. */
-function clusterExecutor(config: Config, s: Services): Executor | null {
+function clusterExecutor(config: Config, s: Services, log: Logger): Executor | null {
   const e = config.worker.executor;
   if (e.kind === 'local') return null;
   const remote = { db: s.db, store: s.store, tokens: s.attemptTokens, maxArtifactBytes: config.worker.maxArtifactBytes };
-  if (e.kind === 'kubernetes') return new KubernetesExecutor(kubeConfig(e.kubeconfig), e, remote);
+  if (e.kind === 'kubernetes') return new KubernetesExecutor(kubeConfig(e.kubeconfig), e, remote, log);
   const token = e.jwt ? () => e.jwt! : async () => signSlurmToken({ key: new Uint8Array(await readFile(e.jwtKeyFile!)), userName: e.user, lifespanS: 600 });
   const connect = () =>
     SlurmRestClient.connect({ url: e.url, userName: e.user, token, ...(e.version && isKnownVersion(e.version) ? { version: e.version } : {}) });

@@ -37,7 +37,8 @@ beforeAll(async () => {
       EXECUTOR: 'kubernetes',
       EXECUTOR_API_URL: `http://127.0.0.1:${port}`,
       EXECUTOR_WORK_DIR: await mkdtemp(path.join(tmpdir(), 'trainyard-k8s-attempts-')),
-      EXECUTOR_POLL_MS: '200',
+      // Far beyond any wait here: every state change must reach the executor through its watch.
+      EXECUTOR_POLL_MS: '600000',
       KUBECONFIG: k8s.executorKubeconfig,
       KUBERNETES_NAMESPACE: k8s.namespace,
       KUBERNETES_IMAGE: 'trainyard/launcher:test',

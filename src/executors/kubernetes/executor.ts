@@ -2,8 +2,9 @@
  * The Kubernetes executor: one `batch/v1` Job per attempt whose container is the launcher
  * (`trainyard run-attempt` in the image the Dockerfile builds), the attempt token in a Secret
  * that is deleted afterwards. The worker keeps the claim and the lease; this creates the
- * objects, reads their state, and deletes the Job to stop it (Background, with the grace as
- * the pod's termination grace: SIGTERM reaches the launcher, which passes it to the trainer).
+ * objects, reads their state when the watch (watcher.ts) says they changed, and deletes the
+ * Job to stop it (Background, with the grace as the pod's termination grace: SIGTERM reaches
+ * the launcher, which passes it to the trainer).
  */
 import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +13,15 @@ import type { AttemptContext, AttemptOutcome, Executor, RunningAttempt } from '.
 import { attemptCredentials, launcherArgv, reportedOutcome, type RemoteConfig, type RemoteDeps } from '../remote.js';
 import { classify, disruptionOf } from './classify.js';
 import { attemptJob, attemptName, tokenSecret, type ManifestConfig } from './manifest.js';
+import { AttemptWatcher, type AttemptWatcherLog } from './watcher.js';
+
+interface AttemptState {
+  stopAsked: boolean;
+  grace: number;
+  /** The watch saw the attempt's Job or pod change since the last read. */
+  changed: boolean;
+  wake: () => void;
+}
 
 export interface KubernetesExecutorConfig extends RemoteConfig, ManifestConfig {
   /** A pod not scheduled (or whose image cannot be pulled) for this long is an infrastructure failure. */
@@ -19,6 +29,9 @@ export interface KubernetesExecutorConfig extends RemoteConfig, ManifestConfig {
 }
 
 const notFound = (e: unknown) => e instanceof ApiException && e.code === 404;
+
+/** While the watch is up, an attempt still reads its state this often (a missed event costs no more). */
+const RESYNC_MS = 30_000;
 
 /** kubeconfig from a file, else the pod's own service account (in-cluster). */
 export function kubeConfig(file: string | null): KubeConfig {
@@ -32,18 +45,21 @@ export class KubernetesExecutor implements Executor {
   readonly kind = 'kubernetes';
   private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
+  private readonly watcher: AttemptWatcher;
 
   constructor(
     kc: KubeConfig,
     private readonly c: KubernetesExecutorConfig,
     private readonly d: RemoteDeps,
+    log?: AttemptWatcherLog,
   ) {
     this.batch = kc.makeApiClient(BatchV1Api);
     this.core = kc.makeApiClient(CoreV1Api);
+    this.watcher = new AttemptWatcher(kc, c.namespace, log ?? { warn: () => {} });
   }
 
   start(ctx: AttemptContext): RunningAttempt {
-    const s = { stopAsked: false, grace: Infinity, wake: () => {} };
+    const s: AttemptState = { stopAsked: false, grace: Infinity, changed: false, wake: () => {} };
     const stop = (graceMs: number) => {
       s.stopAsked = true;
       s.grace = Math.min(s.grace, Math.max(0, graceMs));
@@ -59,7 +75,19 @@ export class KubernetesExecutor implements Executor {
     return { stop, done: this.run(ctx, name, s), cleanUp };
   }
 
-  private async run(ctx: AttemptContext, name: string, s: { stopAsked: boolean; grace: number; wake: () => void }): Promise<AttemptOutcome> {
+  private async run(ctx: AttemptContext, name: string, s: AttemptState): Promise<AttemptOutcome> {
+    const unsubscribe = this.watcher.subscribe(name, () => {
+      s.changed = true;
+      s.wake();
+    });
+    try {
+      return await this.follow(ctx, name, s);
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  private async follow(ctx: AttemptContext, name: string, s: AttemptState): Promise<AttemptOutcome> {
     const { job, fence, log } = ctx;
     const ns = this.c.namespace;
     const startedAt = Date.now();
@@ -87,6 +115,7 @@ export class KubernetesExecutor implements Executor {
         await this.deleteJob(name, s.grace).catch((err: unknown) => log.warn({ err, k8s_job: name }, 'deleting the Job failed'));
       }
       let seen: { k8sJob: V1Job | null; pod: V1Pod | null };
+      s.changed = false; // what happens from here on is seen by this read or wakes the next
       try {
         seen = await this.look(name);
       } catch (err) {
@@ -109,7 +138,14 @@ export class KubernetesExecutor implements Executor {
           return { type: 'infrastructure', message: `the pod did not start within ${this.c.pendingSeconds} s (${v.reason.slice(0, 300)})` };
         }
       } else pendingSince = null;
-      await Promise.race([sleep(this.c.pollMs), new Promise<void>((r) => (s.wake = r))]);
+      if (s.changed || (s.stopAsked && !deleted)) continue;
+      // Watched: the next event wakes us (a pending pod's deadline too, which no event marks).
+      // Not watched: poll. A stop wakes us either way.
+      let wait = this.watcher.live ? Math.max(this.c.pollMs, RESYNC_MS) : this.c.pollMs;
+      if (pendingSince !== null) wait = Math.min(wait, Math.max(0, pendingSince + this.c.pendingSeconds * 1000 - Date.now()) + 50);
+      const timer = new AbortController();
+      await Promise.race([sleep(wait, undefined, { signal: timer.signal }).catch(() => {}), new Promise<void>((r) => (s.wake = r))]);
+      timer.abort();
     }
     const reported = await reportedOutcome(this.d, fence, startedAt, s.stopAsked);
     if (reported) return reported;
@@ -140,5 +176,7 @@ export class KubernetesExecutor implements Executor {
       .catch((e: unknown) => (notFound(e) ? undefined : Promise.reject(e)));
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.watcher.close();
+  }
 }
