@@ -116,8 +116,9 @@ beforeAll(async () => {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     TRAINER_SANDBOX: 'off',
-    RATE_LIMIT_DEFAULT: `${RATE_DEFAULT}/1m`,
-    RATE_LIMIT_AUTH: `${RATE_AUTH}/1m`,
+    // Windows longer than the whole file, so no count restarts halfway through on a slow machine.
+    RATE_LIMIT_DEFAULT: `${RATE_DEFAULT}/1h`,
+    RATE_LIMIT_AUTH: `${RATE_AUTH}/1h`,
     LOGIN_MAX_FAILURES: String(MAX_FAILURES),
     // Only NOTIFY can tell a replica within a test's wait that a key was revoked elsewhere.
     AUTH_CACHE_MS: '120000',
@@ -297,14 +298,17 @@ describe('two API replicas and two workers on one Postgres through PgBouncer (tr
     }
   });
 
-  it(`rate limits are one budget across replicas: ${RATE_DEFAULT} requests a minute per user, wherever they land`, async () => {
+  it(`rate limits are one budget across replicas: ${RATE_DEFAULT} requests per window and user, wherever they land`, async () => {
     const u = await user(B, 'erin');
     const statuses: number[] = [];
     // Alternating replicas, as a round-robin balancer would: with per-process counters each
-    // replica would allow RATE_DEFAULT, twice the limit in all.
+    // replica would allow RATE_DEFAULT, twice the limit in all. Each replica leases hits from the
+    // shared budget, so near the end one may still grant its last leased hit after the other was
+    // refused; in all, exactly the limit is granted.
     for (let i = 0; i < RATE_DEFAULT + 10; i++) statuses.push((await (i % 2 ? B : A).get('/v1/me', u.token)).status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(RATE_DEFAULT);
-    expect(statuses.slice(RATE_DEFAULT)).toEqual(Array(10).fill(429));
+    expect(statuses.slice(-4)).toEqual([429, 429, 429, 429]);
+    expect(statuses.slice(0, RATE_DEFAULT - 20).every((s) => s === 200)).toBe(true);
     const limited = await A.get('/v1/me', u.token);
     expect(limited.body.error.code).toBe('RATE_LIMITED');
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
