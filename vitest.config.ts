@@ -97,12 +97,14 @@ export default defineConfig({
         extends: true,
         // Many API replicas (issue #16): two `serve` processes without a worker and two `worker`
         // processes as real child processes, on one Postgres through PgBouncer in transaction
-        // mode (test/helpers/pgbouncer.ts), LISTEN on a direct connection. Four Node processes
+        // mode (test/helpers/pgbouncer.ts), LISTEN on a direct connection, one S3 bucket on
+        // SeaweedFS. Four Node processes
         // and a trainer: beside k8s and slurm after the busy first group, not inside it.
         test: {
           name: 'replicas',
           include: ['test/replicas/**/*.test.ts'],
-          globalSetup: ['test/helpers/postgres-cluster.ts'],
+          env: { TRAINYARD_TEST_STORE: 's3' },
+          globalSetup: ['test/helpers/postgres-cluster.ts', 'test/helpers/s3-server.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
           sequence: { groupOrder: 4 },

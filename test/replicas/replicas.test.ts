@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
 import { startPgBouncer, type PgBouncer } from '../helpers/pgbouncer.js';
 import { freePort } from '../helpers/pg-programs.js';
+import { testStoreEnv } from '../helpers/s3-server.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Issue #16, part 5 and 6: what a deployment with many API replicas looks like, as real
@@ -40,8 +41,10 @@ let env: Record<string, string>;
 const procs: Proc[] = [];
 let A: ReturnType<typeof client>;
 let B: ReturnType<typeof client>;
+let urlA: string;
 let urlB: string;
 let workers: { proc: Proc; id: string }[];
+let carol: Awaited<ReturnType<ReturnType<typeof client>['user']>>;
 /**
  * Logins so far: the login route's per-address budget (RATE_AUTH) is one for both replicas.
  * Signup is a route of its own, with its own budget, as with in-process counters.
@@ -92,6 +95,30 @@ async function startWorkerProc(name: string): Promise<{ proc: Proc; id: string }
   return { proc: p, id: JSON.parse(line!).worker as string };
 }
 
+/** An SSE stream read as it arrives: its events so far, and when the connection ended (closed or broken). */
+function readEvents(res: Response) {
+  const events: { id: number; event: string; data: string }[] = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const ended = (async () => {
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let cut: number;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const id = /^id: (\d+)/m.exec(block);
+          if (id) events.push({ id: Number(id[1]), event: /^event: (\w+)/m.exec(block)![1]!, data: /^data: (.*)$/m.exec(block)![1]! });
+        }
+      }
+    } catch {
+      // a replica killed mid-stream: the connection breaks, which is what the client sees
+    }
+  })();
+  return { events, ended };
+}
+
 const sql = async <T>(text: string, params: unknown[] = []) => (await direct.query(text, params)).rows as T[];
 
 beforeAll(async () => {
@@ -112,7 +139,8 @@ beforeAll(async () => {
     DATABASE_URL: bouncer.url(dbName),
     DATABASE_LISTEN_URL: directUrl,
     TRAINYARD_SECRET: 'replicas-test-secret-0123456789abcdef-0123456789',
-    STORAGE_DIR: path.join(root, 'shared-store'),
+    // One bucket on the run's SeaweedFS (S3) for every process, as replicas on separate machines share it.
+    ...(await testStoreEnv()),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     TRAINER_SANDBOX: 'off',
@@ -131,8 +159,10 @@ beforeAll(async () => {
   const [a, b] = await Promise.all([startApi('api-a'), startApi('api-b')]);
   A = client(a);
   B = client(b);
+  urlA = a;
   urlB = b;
   workers = await Promise.all([startWorkerProc('worker-1'), startWorkerProc('worker-2')]);
+  carol = await user(B, 'carol');
 }, 180_000);
 
 afterAll(async () => {
@@ -185,20 +215,21 @@ describe('two API replicas and two workers on one Postgres through PgBouncer (tr
     );
   });
 
-  it('a pre-signed upload URL handed out by A is accepted by B (a balancer may send the PUT anywhere)', async () => {
+  it('a pre-signed upload started on A (a URL of the shared S3 bucket) completes on B, and A serves the file', async () => {
     const u = await user(A, 'grace');
     const body = Buffer.from('text,label\nhello,greeting\n');
     const sha256 = createHash('sha256').update(body).digest('hex');
     const started = (await A.post('/v1/uploads', { filename: 'x.csv', bytes: body.length, sha256 }, u.token)).body;
-    const onB = new URL(started.upload_url);
-    onB.host = new URL(urlB).host;
-    // B checks the signature rather than accepting anything: a tampered one is refused there.
-    const tampered = new URL(onB);
-    tampered.searchParams.set('signature', 'A'.repeat(onB.searchParams.get('signature')!.length));
-    expect((await fetch(tampered, { method: 'PUT', body })).status).toBe(401);
-    expect((await fetch(onB, { method: 'PUT', body })).status).toBe(200);
+    const url = new URL(started.upload_url);
+    expect(url.host).not.toBe(new URL(urlA).host); // the bytes go to the store, past every replica
+    const tampered = new URL(url);
+    tampered.searchParams.set('X-Amz-Signature', '0'.repeat(64));
+    expect((await fetch(tampered, { method: 'PUT', body })).status).toBe(403);
+    expect((await fetch(url, { method: 'PUT', body })).status).toBe(200);
     const done = await B.post(`/v1/uploads/${started.file_id}/complete`, {}, u.token);
     expect(done.body).toMatchObject({ id: started.file_id, bytes: body.length, sha256 });
+    const link = (await A.get(`/v1/files/${started.file_id}/content`, u.token)).body;
+    expect(await (await fetch(link.url)).text()).toBe(body.toString());
   });
 
   it('a process started with another secret (say, one generated into its own DATA_DIR) refuses to start, naming TRAINYARD_SECRET', async () => {
@@ -251,38 +282,6 @@ describe('two API replicas and two workers on one Postgres through PgBouncer (tr
     expect(workers.map((w) => w.id)).toContain(ran[0]!.worker_id);
   });
 
-  it('SIGKILL of the worker process running a job: the other worker resumes it, and it is charged exactly once', async () => {
-    const u = await user(B, 'carol');
-    const ds = await csvDataset(B, u.token, 'd');
-    const job = (
-      await B.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 300, sleep_ms: 20 }, output: { model_name: 'm' } }, u.token)
-    ).body;
-    const running = await waitFor(
-      () =>
-        sql<{ worker_id: string | null; step: number }>(`select worker_id, coalesce(step, 0)::int as step from jobs where id = $1 and status = 'running'`, [
-          job.id,
-        ]),
-      (rows) => rows.length === 1 && rows[0]!.step >= 5,
-      { timeoutMs: 30_000, message: 'the job to run and make progress' },
-    );
-    const victim = workers.find((w) => w.id === running[0]!.worker_id)!;
-    expect(victim).toBeTruthy();
-    victim.proc.child.kill('SIGKILL');
-    await victim.proc.exit;
-    const done = await waitFor(
-      () => B.get(`/v1/jobs/${job.id}`, u.token).then((r) => r.body),
-      (j) => ['succeeded', 'failed', 'cancelled'].includes(j.status),
-      { timeoutMs: 60_000, intervalMs: 250, message: 'the job to finish on the other worker' },
-    );
-    expect(done).toMatchObject({ status: 'succeeded', attempt: 2 });
-    const after = await sql<{ worker_id: string }>('select worker_id from jobs where id = $1', [job.id]);
-    expect(after[0]!.worker_id).not.toBe(running[0]!.worker_id);
-    const ledger = await sql<{ type: string }>('select type from credit_ledger where user_id = $1 and job_id = $2 order by id', [u.id, job.id]);
-    expect(ledger.map((r) => r.type)).toEqual(['hold', 'capture']);
-    const credits = (await A.get('/v1/credits/balance', u.token)).body;
-    expect(credits).toMatchObject({ balance: 95, held: 0 });
-  });
-
   it('a login lockout counts failures on every replica', async () => {
     const u = await user(A, 'dave');
     const bad = (api: ReturnType<typeof client>) => {
@@ -321,5 +320,56 @@ describe('two API replicas and two workers on one Postgres through PgBouncer (tr
       else expect(r.body.error.code).toBe('RATE_LIMITED');
     }
     expect(ok).toBe(RATE_AUTH - logins);
+  });
+  // Last: it kills replica A, which the tests above use.
+  it('SIGKILL of replica A (with a live stream open on it) and of the worker running the job: the stream resumes on B without a gap or a repeat, the other worker finishes the job, charged exactly once', async () => {
+    const u = carol; // signed up before the rate-limit test spent the login budget
+    const ds = await csvDataset(B, u.token, 'd');
+    const job = (
+      await B.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 300, sleep_ms: 20 }, output: { model_name: 'm' } }, u.token)
+    ).body;
+    // A client follows the job on A until A dies under it.
+    const onA = readEvents(await fetch(`${urlA}/v1/jobs/${job.id}/events`, { headers: { authorization: `Bearer ${u.token}`, accept: 'text/event-stream' } }));
+    const running = await waitFor(
+      () =>
+        sql<{ worker_id: string | null; step: number }>(`select worker_id, coalesce(step, 0)::int as step from jobs where id = $1 and status = 'running'`, [
+          job.id,
+        ]),
+      (rows) => rows.length === 1 && rows[0]!.step >= 5,
+      { timeoutMs: 30_000, message: 'the job to run and make progress' },
+    );
+    await waitFor(
+      () => onA.events.length,
+      (n) => n >= 5,
+      { message: 'events on the stream from A' },
+    );
+    const victim = workers.find((w) => w.id === running[0]!.worker_id)!;
+    expect(victim).toBeTruthy();
+    const apiA = procs.find((p) => p.name === 'api-a')!;
+    victim.proc.child.kill('SIGKILL');
+    apiA.child.kill('SIGKILL');
+    await Promise.all([victim.proc.exit, apiA.exit]);
+    await onA.ended;
+    const seenOnA = onA.events.map((e) => e.id);
+    expect(seenOnA.length).toBeGreaterThanOrEqual(5);
+
+    // The client reconnects through the balancer, now to B, from the last event it saw.
+    const rest = readEvents(
+      await fetch(`${urlB}/v1/jobs/${job.id}/events`, {
+        headers: { authorization: `Bearer ${u.token}`, accept: 'text/event-stream', 'last-event-id': String(seenOnA.at(-1)) },
+      }),
+    );
+    await rest.ended; // the server closes the stream after the job's final status
+    const all = [...onA.events, ...rest.events];
+    expect(all.map((e) => e.id)).toEqual(all.map((_, i) => i + 1));
+    expect(all.at(-1)!.data).toMatch(/"status":"succeeded"/);
+
+    const done = (await B.get(`/v1/jobs/${job.id}`, u.token)).body;
+    expect(done).toMatchObject({ status: 'succeeded', attempt: 2 });
+    const after = await sql<{ worker_id: string }>('select worker_id from jobs where id = $1', [job.id]);
+    expect(after[0]!.worker_id).not.toBe(running[0]!.worker_id);
+    const ledger = await sql<{ type: string }>('select type from credit_ledger where user_id = $1 and job_id = $2 order by id', [u.id, job.id]);
+    expect(ledger.map((r) => r.type)).toEqual(['hold', 'capture']);
+    expect((await B.get('/v1/credits/balance', u.token)).body).toMatchObject({ balance: 95, held: 0 });
   });
 });
