@@ -12,6 +12,7 @@
 //
 // Run: npx tsx bench/executor-pickup.ts   (JOBS=10 per executor, EXECUTORS=local,slurm,kubernetes)
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Watch, type V1Pod } from '@kubernetes/client-node';
 import { KWOK_TAINT, startK8sCluster } from '../test/helpers/k8s-cluster.js';
@@ -39,12 +40,16 @@ const firstEvent: Measure = async (a, token, id) => {
   throw new Error(`job ${id}: no event within 120 s`);
 };
 
+/** A mark on the way (wall clock, ms since the epoch) for a job, for the breakdown rows; null when not known. */
+type Midpoint = { label: string; at: (jobId: string) => number | null };
+
 async function run(
   label: string,
   env: Record<string, string>,
   measure: Measure,
   after: (a: ReturnType<typeof api>, token: string, id: string) => Promise<void>,
-) {
+  mid?: Midpoint,
+): Promise<Array<Array<string | number>>> {
   const port = await freePort();
   const app = await startBenchApp('pglite', {
     catalog,
@@ -55,14 +60,21 @@ async function run(
     const u = await a.user('bench');
     const ds = await a.csvDataset(u.token);
     const xs: number[] = [];
+    const [before, beyond]: [number[], number[]] = [[], []];
     for (let i = 0; i < JOBS + 1; i++) {
+      const wall0 = Date.now();
       const t0 = performance.now();
       const job = await a.createJob(u.token, { trainer: 'echo', dataset_id: ds, output: { model_name: `m${i}` }, hyperparameters: { steps: 3, sleep_ms: 1 } });
       const t1 = await measure(a, u.token, job.id);
       await after(a, u.token, job.id);
-      if (i > 0) xs.push(t1 - t0); // the first one warms up caches and connections
+      if (i === 0) continue; // the first one warms up caches and connections
+      xs.push(t1 - t0);
+      const m = mid?.at(job.id);
+      if (m != null) (before.push(m - wall0), beyond.push(t1 - t0 - (m - wall0)));
     }
-    return [label, ...row(summarize(xs))];
+    const rows = [[label, ...row(summarize(xs))]];
+    if (mid && before.length) rows.push([`  POST sent → ${mid.label}`, ...row(summarize(before))], [`  ${mid.label} → mark`, ...row(summarize(beyond))]);
+    return rows;
   } finally {
     await app.close();
   }
@@ -74,13 +86,24 @@ const finish = async (a: ReturnType<typeof api>, token: string, id: string) => v
 async function main() {
   execFileSync(process.execPath, ['scripts/ensure-built.mjs'], { stdio: 'inherit' });
   const rows: Array<Array<string | number>> = [];
-  if (EXECUTORS.includes('local')) rows.push(await run('local (first event in the API)', {}, firstEvent, finish));
+  if (EXECUTORS.includes('local')) rows.push(...(await run('local (first event in the API)', {}, firstEvent, finish)));
   if (EXECUTORS.includes('slurm')) {
     const c = await startSlurmCluster();
     try {
+      // The batch script notes when it began (its job name holds the job id) before it starts the
+      // launcher: the breakdown's midpoint, on the same machine's clock.
+      const starts = path.join(c.jobsDir, 'batch-starts');
+      const note = `echo "$SLURM_JOB_NAME $(date +%s%3N)" >> ${starts}; exec "$0" "$@"`;
+      const batchStarted: Midpoint = {
+        label: 'batch script started',
+        at: (id) => {
+          const line = (existsSync(starts) ? readFileSync(starts, 'utf8') : '').split('\n').find((l) => l.startsWith(`trainyard-${id}-`));
+          return line ? Number(line.split(' ')[1]) : null;
+        },
+      };
       const env = {
         EXECUTOR: 'slurm',
-        EXECUTOR_LAUNCHER: JSON.stringify([process.execPath, path.join(ROOT, 'dist/main.js')]),
+        EXECUTOR_LAUNCHER: JSON.stringify(['/bin/sh', '-c', note, process.execPath, path.join(ROOT, 'dist/main.js')]),
         EXECUTOR_WORK_DIR: c.jobsDir,
         EXECUTOR_POLL_MS: '200',
         SLURM_REST_URL: c.url,
@@ -88,7 +111,7 @@ async function main() {
         SLURM_JWT: c.token,
         SLURM_API_VERSION: c.version,
       };
-      rows.push(await run('slurm (first event in the API)', env, firstEvent, finish));
+      rows.push(...(await run('slurm (first event in the API)', env, firstEvent, finish, batchStarted)));
     } finally {
       await c.stop();
     }
@@ -126,7 +149,7 @@ async function main() {
         await a.waitForJob(token, id, 60_000);
       };
       try {
-        rows.push(await run('kubernetes (pod created)', env, podCreated, cancel));
+        rows.push(...(await run('kubernetes (pod created)', env, podCreated, cancel)));
       } finally {
         ctl.abort();
       }
