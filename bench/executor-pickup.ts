@@ -70,7 +70,10 @@ async function run(
       if (i === 0) continue; // the first one warms up caches and connections
       xs.push(t1 - t0);
       const m = mid?.at(job.id);
-      if (m != null) (before.push(m - wall0), beyond.push(t1 - t0 - (m - wall0)));
+      if (m != null) {
+        before.push(m - wall0);
+        beyond.push(t1 - t0 - (m - wall0));
+      }
     }
     const rows = [[label, ...row(summarize(xs))]];
     if (mid && before.length) rows.push([`  POST sent → ${mid.label}`, ...row(summarize(before))], [`  ${mid.label} → mark`, ...row(summarize(beyond))]);
