@@ -1,6 +1,6 @@
 import type { Config } from './config.js';
 import type { Db } from './db/db.js';
-import { AccountsService } from './domain/accounts/service.js';
+import { AccountsService, accountsSettings } from './domain/accounts/service.js';
 import { AttemptsService } from './domain/attempts/service.js';
 import { AttemptTokens } from './domain/attempts/token.js';
 import { CatalogService } from './domain/catalog/service.js';
@@ -75,10 +75,7 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
   const grant = config.signupCreditGrant;
   const accounts = new AccountsService({
     db,
-    secret: config.secret,
-    jwtTtlSeconds: config.jwtTtlSeconds,
-    signupPolicy: config.signupPolicy,
-    login: config.login,
+    ...accountsSettings(config),
     principalCache: config.authCache,
     onSignup: async (tx, userId) => (grant > 0 ? credits.grant(tx, userId, grant, 'signup grant', null) : undefined),
   });

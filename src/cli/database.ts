@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { migrate } from '../db/migrate.js';
 import { openDb } from '../db/open.js';
-import { AccountsService } from '../domain/accounts/service.js';
+import { AccountsService, accountsSettings } from '../domain/accounts/service.js';
 import { AppError } from '../errors.js';
 
 /** The commands that open the database, do one thing and close it: no server, no worker. */
@@ -27,13 +27,7 @@ export async function adminCreateCommand(args: string[]): Promise<void> {
   const db = await openDb(config);
   try {
     await migrate(db);
-    const accounts = new AccountsService({
-      db,
-      secret: config.secret,
-      jwtTtlSeconds: config.jwtTtlSeconds,
-      signupPolicy: config.signupPolicy,
-      login: config.login,
-    });
+    const accounts = new AccountsService({ db, ...accountsSettings(config) });
     const { user, created } = await accounts.ensureAdmin({
       username: values.username,
       password: values.password,

@@ -37,10 +37,6 @@ on conflict (key) do update set
     then clock_timestamp() + make_interval(secs => $2::double precision / 1000) else h.expires_at end
 returning hits, greatest(0, ceil(extract(epoch from (expires_at - clock_timestamp())) * 1000))::int8 as ttl`;
 
-const READ = `
-select hits, greatest(0, ceil(extract(epoch from (expires_at - clock_timestamp())) * 1000))::int8 as ttl
-from rate_limit_hits where key = $1 and expires_at > clock_timestamp()`;
-
 /** Hits this process may still grant in a window without asking the database. */
 interface Lease {
   /** Hits leased and not yet granted. */
@@ -59,7 +55,8 @@ interface Lease {
  * hit at a time near the limit, where the count is then exact. Leased hits count as spent, so
  * all replicas together never grant more than the limit; what a replica leased and did not use
  * can refuse the others a few requests early (at most a 16th of the remaining budget each).
- * `continueExceeding` and `exponentialBackoff` are not offered: Trainyard's limits use neither.
+ * `continueExceeding`, `exponentialBackoff` and `read` (for `increment: false`) are not offered:
+ * Trainyard's limits use none of them.
  */
 export function postgresRateLimitStore(db: Db): { Store: FastifyRateLimitStoreCtor; drain: () => Promise<void> } {
   let lastSweep = Date.now();
@@ -143,13 +140,6 @@ export function postgresRateLimitStore(db: Db): { Store: FastifyRateLimitStoreCt
       this.leases.set(key, { left: granted - 1, position: before + 1, endsAt: Date.now() + ttl });
       if (this.leases.size > MAX_LEASES) this.leases.delete(this.leases.keys().next().value!);
       return { current: before + 1, ttl };
-    }
-
-    read(key: string, cb: Callback): void {
-      db.query<{ hits: number; ttl: number }>(READ, [this.prefix + key]).then(
-        ({ rows }) => cb(null, rows[0] ? { current: rows[0].hits, ttl: Number(rows[0].ttl) } : { current: 0, ttl: 0 }),
-        (err: Error) => cb(err),
-      );
     }
 
     // The plugin passes the route's merged limit options with the route under routeInfo (its

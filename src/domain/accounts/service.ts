@@ -1,3 +1,4 @@
+import type { Config } from '../../config.js';
 import type { Db, Queryable } from '../../db/db.js';
 import {
   AppError,
@@ -59,6 +60,11 @@ export interface AccountsDeps {
   principalCache?: { ttlMs: number; maxEntries: number };
   /** Runs in the signup transaction (the credit grant): both commit or neither does. */
   onSignup?: (tx: Queryable, userId: string) => Promise<void>;
+}
+
+/** What the accounts service takes from the configuration: one place for the server and the CLI. */
+export function accountsSettings(config: Pick<Config, 'secret' | 'jwtTtlSeconds' | 'signupPolicy' | 'login'>) {
+  return { secret: config.secret, jwtTtlSeconds: config.jwtTtlSeconds, signupPolicy: config.signupPolicy, login: config.login };
 }
 
 const USERNAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{2,31}$/;
