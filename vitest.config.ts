@@ -112,6 +112,23 @@ export default defineConfig({
       },
       {
         extends: true,
+        // The clients (issue #17) against a real server on loopback: the `trainyard` CLI as a
+        // real child process (a pseudo-terminal for the progress bars), the TypeScript and
+        // Python SDKs, and the MLflow integration against a real MLflow tracking server.
+        // Beside k8s, slurm and replicas, after the busy first group; one file at a time, as
+        // each starts a server, a worker and a training job.
+        test: {
+          name: 'clients',
+          include: ['test/clients/**/*.test.ts'],
+          env: { TRAINYARD_TEST_DB: 'pglite' },
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          sequence: { groupOrder: 4 },
+        },
+      },
+      {
+        extends: true,
         // The built-in trainers (tfjs and pure TS) run as the worker runs them, as child
         // processes, and a few learn for real; plus the end-to-end samples → sweep over the
         // four architectures → predict. Once, on PGlite: what that touches of the database is
