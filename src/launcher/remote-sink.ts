@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { FlowGate } from '../executors/flow-gate.js';
 import type { Flow } from '../executors/local.js';
 import type { OutputLine, TrainerEvent } from '../trainers/protocol.js';
 import { AttemptApiError, type AttemptClient } from './client.js';
@@ -37,7 +38,7 @@ export class RemoteSink implements Flow {
   private chain: Promise<void> = Promise.resolve();
   private sending: Promise<void> | null = null;
   private lastPostAt = 0;
-  private waiters: Array<() => void> = [];
+  private readonly gate = new FlowGate(() => !this.lost && this.queue.length >= MAX_BATCH * 4);
   private samples = 0;
   lost = false;
   readonly artifacts: Array<{ name: string; path: string; format: string }> = [];
@@ -130,19 +131,15 @@ export class RemoteSink implements Flow {
   }
 
   busy(): boolean {
-    return !this.lost && this.queue.length >= MAX_BATCH * 4;
+    return this.gate.busy();
   }
 
   drained(): Promise<void> {
-    if (!this.busy()) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return this.gate.drained();
   }
 
   private wake(): void {
-    if (this.busy()) return;
-    const w = this.waiters;
-    this.waiters = [];
-    for (const r of w) r();
+    this.gate.wake();
   }
 
   /** Sends everything still pending (uploads first); resolves once the API acknowledged it all. */

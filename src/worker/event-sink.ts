@@ -6,6 +6,7 @@ import type { NewEvent } from '../domain/jobs/events.js';
 import type { JobLifecycle } from '../domain/jobs/lifecycle/index.js';
 import type { Fence } from '../domain/jobs/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { FlowGate } from '../executors/flow-gate.js';
 import type { Flow } from '../executors/local.js';
 import type { OutputLine, TrainerEvent } from '../trainers/protocol.js';
 import { DEFAULT_EVENT_CAPS, EventConverter, etaSeconds, jobProgress, progressEvent } from '../domain/jobs/trainer-events.js';
@@ -36,7 +37,7 @@ export class EventSink implements Flow {
   private firstProgress: { at: number; step: number } | null = null;
   /** The caps and their counters (shared with the attempts API: src/domain/jobs/trainer-events.ts). */
   private readonly convert: EventConverter;
-  private waiters: Array<() => void> = [];
+  private readonly gate = new FlowGate(() => !this.closed && !this.lost && this.buffer.length >= this.o.maxBatch);
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
@@ -131,19 +132,15 @@ export class EventSink implements Flow {
 
   /** Flow: the executor stops reading the trainer's pipes while a full batch waits for the database. */
   busy(): boolean {
-    return !this.closed && !this.lost && this.buffer.length >= this.o.maxBatch;
+    return this.gate.busy();
   }
 
   drained(): Promise<void> {
-    if (!this.busy()) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return this.gate.drained();
   }
 
   private wake(): void {
-    if (this.busy()) return;
-    const w = this.waiters;
-    this.waiters = [];
-    for (const resolve of w) resolve();
+    this.gate.wake();
   }
 
   /** Uploads the checkpoint file so a retry on any worker can resume from it. */
