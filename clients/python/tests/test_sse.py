@@ -1,0 +1,23 @@
+"""The SSE parser on its own: frames, comments, and a frame cut before its end."""
+
+from __future__ import annotations
+
+import json
+
+from trainyard._sse import parse_sse
+
+
+def frame(seq: int, kind: str, data: object) -> list[str]:
+    payload = {"seq": seq, "type": kind, "data": data, "created_at": "2026-01-01T00:00:00Z"}
+    return [f"id: {seq}", f"event: {kind}", f"data: {json.dumps(payload)}", ""]
+
+
+def test_frames_comments_and_a_cut_frame() -> None:
+    lines = [": connected", ""] + frame(1, "status", {"status": "running"}) + [": keep-alive", ""]
+    lines += frame(2, "metrics", {"step": 1, "values": {"loss": 0.5}})
+    lines += ["retry: 1000", "event: more", 'data: {"type":"more","last_event_id":2}', ""]
+    lines += ["id: 3", "event: progress"]  # cut before its data and blank line
+    events = list(parse_sse(lines))
+    assert [(e.id, e.type) for e in events] == [(1, "status"), (2, "metrics"), (None, "more")]
+    assert events[1].data == {"step": 1, "values": {"loss": 0.5}}
+    assert events[2].data["last_event_id"] == 2
