@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 #: The server sends a keep-alive comment every 15 s: a read this long without one is a dead link.
 STREAM_READ_TIMEOUT = 60.0
+#: Percent of the trainer's steps, time spent and left, then the latest metrics.
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}"
 
 
 def is_final(event: Event) -> bool:
@@ -153,7 +155,7 @@ class Jobs:
             from tqdm.auto import tqdm
         except ImportError as err:  # pragma: no cover - depends on the environment
             raise ImportError("watch() needs tqdm: pip install 'trainyard[tqdm]'") from err
-        bar = tqdm(total=100, desc=f"job {job_id}", unit="%", file=file, leave=leave, **tqdm_kwargs)
+        bar = tqdm(total=100, desc=f"job {job_id}", file=file, leave=leave, bar_format=BAR_FORMAT, **tqdm_kwargs)
         try:
             for ev in self.stream(job_id):
                 if ev.type == "progress":
