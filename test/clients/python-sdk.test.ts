@@ -39,7 +39,9 @@ describe.skipIf(!HAVE)('the Python SDK against a live server', () => {
   let apiKey: string;
 
   beforeAll(async () => {
-    t = await startTestApp({ env: { WORKER_POLL_MS: '50', SIGNUP_CREDIT_GRANT: '1000' } });
+    // EVENTS_REPLAY_MAX at its least: a finished job's replay then spans several `event: more`
+    // pages, so the SDK's stream is proven across them as well as across a cut connection.
+    t = await startTestApp({ env: { WORKER_POLL_MS: '50', SIGNUP_CREDIT_GRANT: '1000', EVENTS_REPLAY_MAX: '10' } });
     const api = client(t.url);
     const user = await api.user('pysdk');
     const key = await api.post('/v1/api-keys', { name: 'python sdk tests' }, user.token);

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import random
+import uuid
 from typing import Any, Dict, Iterator, List
 
 import pytest
 
 from trainyard import Client, Event
 
-MODEL = "sdk-colours"
+#: Names are unique per session, so the suite also passes again against a server it ran on before.
+RUN = uuid.uuid4().hex[:8]
+MODEL = f"sdk-colours-{RUN}"
 
 
 def signal_csv(rows: int = 300, seed: int = 7) -> str:
@@ -48,7 +51,7 @@ def client(url: str, api_key: str) -> Iterator[Client]:
 
 @pytest.fixture(scope="session")
 def dataset(client: Client, tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Any]:
-    path = tmp_path_factory.mktemp("data") / "colours.csv"
+    path = tmp_path_factory.mktemp("data") / f"colours-{RUN}.csv"
     path.write_text(signal_csv())
     return client.datasets.upload(path, kind="tabular-csv", options={"label_column": "label"})
 

@@ -12,7 +12,7 @@ import pytest
 
 from trainyard import Client, TrainyardError
 
-from conftest import MODEL, signal_csv
+from conftest import MODEL, RUN, signal_csv
 
 
 def test_me(client: Client) -> None:
@@ -34,9 +34,9 @@ def test_datasets_ready_and_listed_page_by_page(client: Client, dataset: Dict[st
     assert dataset["status"] == "ready"
     assert dataset["stats"]["row_count"] == 300
     other = client.datasets.upload(
-        signal_csv(50, seed=5).encode(), filename="second.csv", kind="tabular-csv", options={"label_column": "label"}
+        signal_csv(50, seed=5).encode(), filename=f"second-{RUN}.csv", kind="tabular-csv", options={"label_column": "label"}
     )
-    assert other["name"] == "second" and other["status"] == "ready"
+    assert other["name"] == f"second-{RUN}" and other["status"] == "ready"
     ids = [d["id"] for d in client.datasets.list(page_size=1)]
     assert len(ids) == len(set(ids)) and {dataset["id"], other["id"]} <= set(ids)
     assert client.datasets.get(dataset["id"])["file_ids"] == dataset["file_ids"]
@@ -62,9 +62,10 @@ def test_job_stream_to_the_end(client: Client, trained: Dict[str, Any]) -> None:
 
 
 def test_jobs_idempotent_create_cancel_and_paginated_list(client: Client, dataset: Dict[str, Any], trained: Dict[str, Any]) -> None:
-    kw: Dict[str, Any] = {"model_name": "sdk-long", "hyperparameters": {"epochs": 2000, "batch_size": 1}}
-    first = client.jobs.create("linear-classifier", dataset["id"], idempotency_key="sdk-long-1", **kw)
-    again = client.jobs.create("linear-classifier", dataset["id"], idempotency_key="sdk-long-1", **kw)
+    long = f"sdk-long-{RUN}"
+    kw: Dict[str, Any] = {"model_name": long, "hyperparameters": {"epochs": 2000, "batch_size": 1}}
+    first = client.jobs.create("linear-classifier", dataset["id"], idempotency_key=long, **kw)
+    again = client.jobs.create("linear-classifier", dataset["id"], idempotency_key=long, **kw)
     assert again["id"] == first["id"]
     assert client.jobs.cancel(first["id"])["status"] in ("cancelled", "cancel_requested")
     deadline = time.monotonic() + 60
@@ -73,7 +74,7 @@ def test_jobs_idempotent_create_cancel_and_paginated_list(client: Client, datase
         time.sleep(0.2)
     ids = [j["id"] for j in client.jobs.list(page_size=1)]
     assert len(ids) == len(set(ids)) and {first["id"], trained["job"]["id"]} <= set(ids)
-    assert [j["id"] for j in client.jobs.list(status="cancelled")] == [first["id"]]
+    assert [j["id"] for j in client.jobs.list(status="cancelled", model_name=long)] == [first["id"]]
 
 
 def test_models_versions_predict_download(client: Client, trained: Dict[str, Any], tmp_path: Path) -> None:

@@ -7,9 +7,11 @@ from typing import Any, Dict
 
 from trainyard import Client
 
+from conftest import RUN
+
 
 def test_watch_shows_the_bar_to_100_percent(client: Client, dataset: Dict[str, Any]) -> None:
-    job = client.jobs.create("linear-classifier", dataset["id"], model_name="sdk-watched", hyperparameters={"epochs": 10})
+    job = client.jobs.create("linear-classifier", dataset["id"], model_name=f"sdk-watched-{RUN}", hyperparameters={"epochs": 10})
     out = io.StringIO()
     final = client.jobs.watch(job["id"], file=out, mininterval=0)
     assert final["status"] == "succeeded"

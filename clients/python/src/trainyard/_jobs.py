@@ -97,6 +97,16 @@ class Jobs:
         series: Dict[str, List["JSON"]] = self._c.call("jobs.metrics", {"id": job_id})["metrics"]
         return series
 
+    def events(self, job_id: str, *, after: int = 0, page_size: int = 500) -> Iterator[Event]:
+        """The job's events so far (after ``after``), oldest first, as plain JSON pages: no stream."""
+        while True:
+            page = self._c.call("jobs.events", {"id": job_id}, query={"after": after, "limit": page_size})["data"]
+            for e in page:
+                yield Event(int(e["seq"]), str(e["type"]), e.get("data") or {}, e.get("created_at"))
+            if len(page) < page_size:
+                return
+            after = int(page[-1]["seq"])
+
     def stream(self, job_id: str, last_event_id: Optional[int] = None) -> Iterator[Event]:
         """The job's events until its final status, as they happen.
 
