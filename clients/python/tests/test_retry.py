@@ -1,4 +1,5 @@
-"""A 429 with Retry-After is waited out and retried: a real HTTP server answers 429 once."""
+"""Retries: a 429 waited out as Retry-After says (a real HTTP server answers 429 first), and a
+create whose answer was lost retried safely with its Idempotency-Key (a real cutting proxy)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import httpx
 import pytest
 
 from trainyard import Client, TrainyardError
+
+from conftest import RUN
+from proxy import CuttingProxy, target_of
 
 
 class LimitedServer:
@@ -86,3 +90,22 @@ def test_429_beyond_max_retries_raises(limited: MakeServer, api_key: str) -> Non
         c.me()
     assert (info.value.status, info.value.code) == (429, "RATE_LIMITED")
     assert len(server.hits) == 3  # the first try and two retries
+
+
+def test_a_create_whose_answer_is_lost_is_retried_once_with_its_idempotency_key(
+    url: str, api_key: str, client: Client, dataset: Dict[str, Any]
+) -> None:
+    """The proxy forwards POST /v1/jobs, then drops the connection before any answer comes
+    back: the job exists, the client does not know it. The retry carries the same
+    Idempotency-Key, so the server answers with that job instead of starting a second one."""
+    proxy = CuttingProxy(target_of(url), cut_after=0, marker=b"POST /v1/jobs ")
+    name = f"sdk-lost-answer-{RUN}"
+    try:
+        with Client(f"http://127.0.0.1:{proxy.port}", api_key) as c:
+            job = c.jobs.create("linear-classifier", dataset["id"], model_name=name, hyperparameters={"epochs": 2})
+    finally:
+        proxy.close()
+    assert proxy.cut.is_set() and len(proxy.requests) == 2
+    keys = {r.decode("latin-1").lower().split("idempotency-key:")[1].split("\r\n")[0].strip() for r in proxy.requests}
+    assert len(keys) == 1  # both tries sent the same key
+    assert [j["id"] for j in client.jobs.list(model_name=name)] == [job["id"]]
