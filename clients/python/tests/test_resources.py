@@ -20,13 +20,16 @@ def test_me(client: Client) -> None:
     assert me["id"] and me["username"]
 
 
-def test_files_multipart_and_presigned(client: Client) -> None:
+def test_files_multipart_and_presigned(client: Client, tmp_path: Path) -> None:
     data = signal_csv(40, seed=11).encode()
+    (tmp_path / "from-disk.csv").write_bytes(data)
     small = client.files.upload(data, "small.csv")
     signed = client.files.upload(data, "signed.csv", presigned=True)
+    from_disk = client.files.upload(tmp_path / "from-disk.csv", presigned=True)
     sha = hashlib.sha256(data).hexdigest()
-    for f in (small, signed):
+    for f in (small, signed, from_disk):
         assert f["bytes"] == len(data) and f["sha256"] == sha
+    assert from_disk["filename"] == "from-disk.csv"
     assert client.files.get(signed["id"])["id"] == signed["id"]
 
 

@@ -115,12 +115,13 @@ class Jobs:
         order. Gives up after ``max_retries`` reconnections in a row that brought nothing new.
         """
         last = last_event_id
-        fruitless = 0
+        fruitless = 0  # connections in a row that brought nothing new
         while True:
             headers = {"accept": "text/event-stream"}
             if last is not None:
                 headers["last-event-id"] = str(last)
             progressed = False
+            broken: Optional[httpx.TransportError] = None
             try:
                 res = self._c.request(
                     "jobs.events", {"id": job_id}, headers=headers, stream=True, read_timeout=STREAM_READ_TIMEOUT
@@ -129,29 +130,27 @@ class Jobs:
                     if res.status_code == 204:
                         return  # a finished job with nothing after the cursor
                     for ev in parse_sse(res.iter_lines()):
+                        progressed = True
                         if ev.type == "more":
                             resume = ev.data.get("last_event_id")
                             if isinstance(resume, int):
                                 last = resume
-                            progressed = True
                             continue
                         if ev.id is not None:
                             if last is not None and ev.id <= last:
                                 continue  # already delivered (a server that replays from earlier)
                             last = ev.id
-                        progressed = True
                         yield ev
                         if is_final(ev):
                             return
                 finally:
                     res.close()
-            except httpx.TransportError:
-                if fruitless >= self._c.max_retries and not progressed:
-                    raise
-            # The stream ended (or broke) before the final status: resume after the last event.
+            except httpx.TransportError as err:
+                broken = err
+            # The stream ended or broke before the final status: resume after the last whole event.
             fruitless = 0 if progressed else fruitless + 1
             if fruitless > self._c.max_retries:
-                raise ConnectionError(f"the event stream of job {job_id} keeps ending without news")
+                raise ConnectionError(f"the event stream of job {job_id} keeps ending without news") from broken
             if fruitless:
                 self._c._sleep(self._c._delay(fruitless - 1))
 
