@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def examples() -> List[str]:
     blocks = re.findall(r"```python\n(.*?)```", (ROOT / "clients/python/README.md").read_text(), re.S)[:1]
     main = (ROOT / "README.md").read_text()
-    section = re.search(r"\n#+ From Python\n(.*?)(?=\n#+ )", main, re.S)
+    section = re.search(r"\n#+ From Python\n(.*?)(?=\n#+ |\Z)", main, re.S)
     if section:
         blocks += re.findall(r"```python\n(.*?)```", section.group(1), re.S)
     return blocks
