@@ -1,10 +1,15 @@
-"""The SSE parser on its own: frames, comments, and a frame cut before its end."""
+"""No server needed: the SSE parser (frames, comments, a frame cut before its end) and Retry-After."""
 
 from __future__ import annotations
 
+import email.utils
 import json
+from datetime import datetime, timedelta, timezone
+
+import httpx
 
 from trainyard._sse import parse_sse
+from trainyard.client import retry_after_seconds
 
 
 def frame(seq: int, kind: str, data: object) -> list[str]:
@@ -21,3 +26,15 @@ def test_frames_comments_and_a_cut_frame() -> None:
     assert [(e.id, e.type) for e in events] == [(1, "status"), (2, "metrics"), (None, "more")]
     assert events[1].data == {"step": 1, "values": {"loss": 0.5}}
     assert events[2].data["last_event_id"] == 2
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    def answer(value: str) -> httpx.Response:
+        return httpx.Response(429, headers={"retry-after": value})
+
+    assert retry_after_seconds(answer("3")) == 3.0
+    soon = email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    wait = retry_after_seconds(answer(soon))
+    assert wait is not None and 25 <= wait <= 31
+    assert retry_after_seconds(answer("whenever")) is None
+    assert retry_after_seconds(httpx.Response(429)) is None
