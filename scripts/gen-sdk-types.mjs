@@ -17,7 +17,7 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'trainyard-sdk-gen-'));
 try {
   const doc = path.join(tmp, 'openapi.json');
   execFileSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'openapi', '--out', doc], { cwd: root, stdio: 'inherit' });
-  execFileSync(process.execPath, [path.join(root, 'node_modules/openapi-typescript/bin/cli.js'), doc, '-o', out, '--silent'], {
+  execFileSync(process.execPath, [path.join(root, 'node_modules/openapi-typescript/bin/cli.js'), doc, '-o', out, '--silent', '--empty-objects-unknown'], {
     cwd: root,
     stdio: 'inherit',
   });

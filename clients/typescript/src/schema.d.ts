@@ -4872,7 +4872,7 @@ export interface paths {
                         /** @description A held-out test set (trainers with supports_test_set): same kind and columns as dataset_id, never trained or early-stopped on, scored once at the end (test_accuracy, test_macro_f1 in the result) */
                         test_dataset_id?: string;
                         base_model?: string;
-                        hyperparameters?: Record<string, never>;
+                        hyperparameters?: Record<string, unknown>;
                         output: {
                             model_name: string;
                             description?: string;
@@ -4889,7 +4889,7 @@ export interface paths {
                              */
                             metric_goal?: "maximize" | "minimize";
                         };
-                        metadata?: Record<string, never>;
+                        metadata?: Record<string, unknown>;
                         webhook_url?: string;
                         /** @default 0 */
                         priority?: number;
@@ -7785,7 +7785,7 @@ export interface paths {
                         /** @description A held-out test set every child scores once at the end (as on POST /v1/jobs); the sweep then ranks by test_accuracy unless metric says otherwise */
                         test_dataset_id?: string;
                         base_model?: string;
-                        hyperparameters?: Record<string, never>;
+                        hyperparameters?: Record<string, unknown>;
                         grid: {
                             [key: string]: unknown[];
                         };
