@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSse, retryAfterMs } from '../../clients/typescript/src/index.js';
 
 // The TypeScript SDK as it is published: its API types regenerated from the server's
 // /openapi.json and compared with the checked-in ones (a changed API with a stale
@@ -94,5 +95,32 @@ describe('the TypeScript SDK package', () => {
     ).catch((err: { stdout?: string }) => {
       throw new Error(`the published declarations do not type-check a consumer:\n${err.stdout}`);
     });
+  });
+
+  it('reads Retry-After as seconds or an HTTP date, and SSE split anywhere, CRLF, comments and multi-line data', async () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(retryAfterMs('3', now)).toBe(3000);
+    expect(retryAfterMs('Thu, 01 Jan 2026 00:00:05 GMT', now)).toBe(5000);
+    expect(retryAfterMs('Wed, 31 Dec 2025 23:59:00 GMT', now)).toBe(0);
+    expect(retryAfterMs('soon', now)).toBeNull();
+    expect(retryAfterMs(null, now)).toBeNull();
+
+    const text =
+      ': connected\r\n\r\nid: 1\r\nevent: status\r\ndata: {"a":\r\ndata: 1}\r\n\r\n: keep-alive\n\nretry: 1000\nevent: more\ndata: {}\n\nid: 2\ndata: half';
+    const bytes = new TextEncoder().encode(text);
+    // One byte per chunk: every boundary, the \r\n pairs included, falls between two reads.
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const b of bytes) c.enqueue(new Uint8Array([b]));
+        c.close();
+      },
+    });
+    const msgs = [];
+    for await (const m of parseSse(body)) msgs.push(m);
+    // The last message never got its blank line (a cut connection): it is not dispatched.
+    expect(msgs).toEqual([
+      { id: '1', event: 'status', data: '{"a":\n1}', retry: null },
+      { id: '1', event: 'more', data: '{}', retry: 1000 },
+    ]);
   });
 });

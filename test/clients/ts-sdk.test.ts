@@ -71,7 +71,7 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 describe('the TypeScript SDK', () => {
-  it('me, and the API error as a TrainyardError with code and request id', async () => {
+  it('me; API errors as TrainyardError with code and request id; a failed connection retried only when safe', async () => {
     expect(await ty.me()).toMatchObject({ username: 'ada', role: 'user' });
     const err = await ty.jobs.get('job_missing').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TrainyardError);
@@ -79,6 +79,21 @@ describe('the TypeScript SDK', () => {
     expect((err as TrainyardError).requestId).toBeTruthy();
     const anonymous = await new Trainyard({ url: t.url }).me().catch((e: unknown) => e);
     expect(anonymous).toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
+
+    // Nothing listening: a GET is tried 1 + maxRetries times, then fails as a connection error.
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as net.AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    let tries = 0;
+    const counting: typeof fetch = (input, init) => (tries++, fetch(input, init));
+    const down = new Trainyard({ url: `http://127.0.0.1:${port}`, apiKey, fetch: counting, maxRetries: 2, retryBaseMs: 10 });
+    expect(await down.me().catch((e: unknown) => e)).toMatchObject({ name: 'TrainyardConnectionError', status: 0, code: 'CONNECTION_FAILED' });
+    expect(tries).toBe(3);
+    // A POST without an Idempotency-Key is not sent twice.
+    tries = 0;
+    await down.datasets.create({ name: 'x', kind: 'tabular-csv', file_ids: ['f'] }).catch(() => undefined);
+    expect(tries).toBe(1);
   });
 
   it('README "From TypeScript": upload, dataset, train, follow, predict', async () => {
@@ -128,6 +143,10 @@ describe('the TypeScript SDK', () => {
     expect(a).toMatchObject({ filename: 'a.csv', bytes: bytes.length, sha256: sha, source: 'upload' });
     expect(b).toMatchObject({ filename: 'b.csv', bytes: bytes.length, sha256: sha, source: 'presigned' });
     expect(await ty.files.get(b.id!)).toMatchObject({ id: b.id, sha256: sha });
+    // From a path, pre-signed: hashed and sent as a stream from the disk.
+    const onDisk = path.join(dataDir, 'c.csv');
+    await writeFile(onDisk, bytes);
+    expect(await ty.files.upload(onDisk, { method: 'presigned' })).toMatchObject({ filename: 'c.csv', bytes: bytes.length, sha256: sha, source: 'presigned' });
     const ids = (await ty.files.list({ limit: 1 }).all()).map((f) => f.id);
     expect(ids).toEqual(expect.arrayContaining([a.id, b.id]));
   });
