@@ -261,9 +261,13 @@ describe('the TypeScript SDK', () => {
       return res;
     };
     const sdk = new Trainyard({ url: t.url, token: bobby.token, fetch: watched, maxRetries: 2 });
+    // Uploads until the limit answers (the fourth in a window, unless the window turned over in between).
     const files = [];
-    for (let i = 0; i <= UPLOADS_PER_WINDOW; i++) files.push(await sdk.files.upload(new TextEncoder().encode(`x,y\n${i},1\n`), { filename: `${i}.csv` }));
-    expect(files.map((f) => f.filename)).toEqual(['0.csv', '1.csv', '2.csv', '3.csv']);
+    for (let i = 0; i < 20 && !seen.some((s) => s.status === 429); i++) {
+      files.push(await sdk.files.upload(new TextEncoder().encode(`x,y\n${i},1\n`), { filename: `${i}.csv` }));
+    }
+    expect(files.length).toBeGreaterThan(UPLOADS_PER_WINDOW);
+    expect(files.every((f) => f.source === 'upload')).toBe(true);
     const limited = seen.findIndex((s) => s.status === 429);
     expect(limited).toBeGreaterThanOrEqual(0);
     const retryAfterMs = Number(seen[limited]!.retryAfter) * 1000;
@@ -273,8 +277,8 @@ describe('the TypeScript SDK', () => {
 
     // With retries off, the same 429 reaches the caller as a TrainyardError.
     const impatient = new Trainyard({ url: t.url, token: bobby.token, maxRetries: 0 });
-    const errors = [];
-    for (let i = 0; i <= UPLOADS_PER_WINDOW; i++) {
+    const errors: unknown[] = [];
+    for (let i = 0; i < 20 && !errors.some(Boolean); i++) {
       errors.push(
         await impatient.files.upload(new TextEncoder().encode('x\n1\n'), { filename: 'x.csv' }).then(
           () => null,
