@@ -14,6 +14,7 @@ import { signalCsv, testTrainers } from '../helpers/jobs.js';
 
 /** RATE_LIMIT_UPLOAD below: the fourth upload of a user within 3 s is answered 429. */
 const UPLOADS_PER_WINDOW = 3;
+const REPLAY_MAX = 10;
 
 let t: TestApp;
 let dataDir: string;
@@ -58,6 +59,8 @@ beforeAll(async () => {
       WORKER_DRAIN_MS: '0',
       SIGNUP_CREDIT_GRANT: '1000',
       RATE_LIMIT_UPLOAD: `${UPLOADS_PER_WINDOW}/3s`,
+      // A connection replays at most this many past events, then says `event: more`: the iterator pages through.
+      EVENTS_REPLAY_MAX: String(REPLAY_MAX),
     },
   });
   const ada = await client(t.url).user('ada');
@@ -213,7 +216,9 @@ describe('the TypeScript SDK', () => {
   it('the event iterator resumes after a dropped connection: nothing lost, nothing twice', async () => {
     const proxy = await tcpProxy(new URL(t.url));
     try {
-      const viaProxy = new Trainyard({ url: proxy.url, apiKey });
+      // TCP connections are kept alive and reused between requests: count the requests too.
+      let requests = 0;
+      const viaProxy = new Trainyard({ url: proxy.url, apiKey, fetch: (input, init) => (requests++, fetch(input, init)) });
       const [dataset] = await ty.datasets.list({ status: 'ready' }).all();
       const job = await ty.jobs.create({
         trainer: 'echo',
@@ -233,6 +238,7 @@ describe('the TypeScript SDK', () => {
       }
       expect(cutAt).toBeGreaterThan(0);
       expect(proxy.connections()).toBeGreaterThanOrEqual(2);
+      expect(requests).toBeGreaterThanOrEqual(2);
       expect(seen.length).toBeGreaterThan(cutAt);
       expect(seen.at(-1)).toMatchObject({ type: 'status', data: { status: 'succeeded' } });
       const seqs = seen.map((e) => e.seq);
@@ -240,10 +246,16 @@ describe('the TypeScript SDK', () => {
       // Against a full read afterwards: the same events, in order.
       const full = await ty.http.get<{ data: JobEvent[] }>(`/v1/jobs/${job.id}/events`, { limit: 1000 });
       expect(seqs).toEqual(full.data.map((e) => e.seq));
-      // Resuming by hand from a known event gives what followed it.
+      // Resuming by hand from a known event gives what followed it: the job has ended, so it
+      // is all replay, a page of REPLAY_MAX per connection.
       const tail: number[] = [];
-      for await (const e of ty.jobs.events(job.id!, { lastEventId: seqs[cutAt - 1]! })) tail.push(e.seq);
+      const before = requests;
+      for await (const e of viaProxy.jobs.events(job.id!, { lastEventId: seqs[cutAt - 1]! })) tail.push(e.seq);
       expect(tail).toEqual(seqs.slice(cutAt));
+      expect(tail.length).toBeGreaterThan(2 * REPLAY_MAX);
+      // One more when the last page is exactly full: that connection finds nothing after it (204).
+      expect(requests - before).toBeGreaterThanOrEqual(Math.ceil(tail.length / REPLAY_MAX));
+      expect(requests - before).toBeLessThanOrEqual(Math.ceil(tail.length / REPLAY_MAX) + 1);
     } finally {
       await proxy.close();
     }
