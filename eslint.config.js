@@ -12,6 +12,8 @@ export default tseslint.config(
       'trainers/python/**',
       'web/dist/**',
       'web/src/api/schema.d.ts',
+      'clients/typescript/dist/**',
+      'clients/typescript/src/schema.d.ts',
       '.venv-trainers/**',
       '.venv-fuzz/**',
       '.venv/**',
