@@ -1,0 +1,79 @@
+import { hostname } from 'node:os';
+import type { Command } from 'commander';
+import { Api, configFile, DEFAULT_URL, loadSettings, readJsonFile, usage, writePrivateJson, type StoredConfig } from './http.js';
+import { emit, printFields, type GlobalOpts } from './output.js';
+import { ask, askHidden, isInteractive, readStdin } from './prompt.js';
+
+interface LoginOpts {
+  url?: string;
+  username?: string;
+  passwordStdin?: boolean;
+  apiKey?: string;
+}
+
+/**
+ * Logs in with a password and stores an API key made for this machine, not the session token:
+ * a token expires within hours, a key lasts until it is revoked (`trainyard logout` does).
+ * `--api-key` stores a key made elsewhere (a service account's) after checking it works.
+ */
+async function login(o: LoginOpts, g: GlobalOpts): Promise<void> {
+  const stored = (await readJsonFile<StoredConfig>(configFile())) ?? {};
+  const url = (o.url || process.env.TRAINYARD_URL || stored.url || DEFAULT_URL).replace(/\/+$/, '');
+  let key = o.apiKey;
+  let username: string;
+  if (key) {
+    username = (await new Api(url, key).get<{ username: string }>('/v1/me')).username;
+  } else {
+    username = o.username ?? (isInteractive() ? (await ask('Username: ')).trim() : '');
+    if (!username) throw usage('give --username (or run login on a terminal to be asked)');
+    let password: string;
+    if (o.passwordStdin) password = await readStdin();
+    else if (isInteractive()) password = await askHidden('Password: ');
+    else throw usage('no terminal to ask for the password: pipe it with --password-stdin');
+    const anon = new Api(url, null);
+    const { access_token } = await anon.post<{ access_token: string }>('/v1/auth/login', { username, password });
+    const created = await new Api(url, access_token).post<{ secret: string }>('/v1/api-keys', { name: `trainyard cli on ${hostname()}`.slice(0, 100) });
+    key = created.secret;
+  }
+  await writePrivateJson(configFile(), { ...stored, url, api_key: key, username } satisfies StoredConfig);
+  emit(g, { url, username, config: configFile() }, () => console.log(`logged in to ${url} as ${username} (credentials in ${configFile()})`));
+}
+
+async function logout(g: GlobalOpts): Promise<void> {
+  const stored = (await readJsonFile<StoredConfig>(configFile())) ?? {};
+  if (stored.api_key) {
+    // Revoke the key this login made, when the server still knows it; forgetting it locally is what matters.
+    const api = new Api((stored.url ?? DEFAULT_URL).replace(/\/+$/, ''), stored.api_key);
+    const keys = await api.get<{ data: Array<{ id: string; prefix: string }> }>('/v1/api-keys').catch(() => ({ data: [] }));
+    const mine = keys.data.find((k) => stored.api_key!.startsWith(k.prefix));
+    if (mine) await api.call('DELETE', `/v1/api-keys/${encodeURIComponent(mine.id)}`).catch(() => undefined);
+  }
+  const { api_key: _key, username: _user, ...rest } = stored;
+  await writePrivateJson(configFile(), rest);
+  emit(g, { logged_out: true }, () => console.log('logged out'));
+}
+
+async function whoami(g: GlobalOpts): Promise<void> {
+  const s = await loadSettings();
+  const me = await new Api(s.url, s.credential).get<Record<string, unknown>>('/v1/me');
+  emit(g, { url: s.url, ...me }, () => printFields({ url: s.url, ...me }, ['url', 'username', 'email', 'role', 'id']));
+}
+
+export function register(program: Command, g: () => GlobalOpts): void {
+  program
+    .command('login')
+    .description('log in and store an API key for this machine in $XDG_CONFIG_HOME/trainyard/config.json (mode 0600)')
+    .option('--url <url>', `the server (default: TRAINYARD_URL, else the stored one, else ${DEFAULT_URL})`)
+    .option('-u, --username <name>', 'username or email (asked on a terminal)')
+    .option('--password-stdin', 'read the password from stdin (asked without echo on a terminal)')
+    .option('--api-key <key>', 'store this API key instead of logging in with a password')
+    .action((o: LoginOpts) => login(o, g()));
+  program
+    .command('logout')
+    .description('revoke the stored API key and forget it')
+    .action(() => logout(g()));
+  program
+    .command('whoami')
+    .description('the account the stored credential (or TRAINYARD_API_KEY) acts as')
+    .action(() => whoami(g()));
+}

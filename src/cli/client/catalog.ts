@@ -1,0 +1,116 @@
+// `datasets create|list|show|samples` and `trainers list|show`.
+import type { Command } from 'commander';
+import { Api, seg, usage } from './http.js';
+import { emit, printFields, printTable, type GlobalOpts } from './output.js';
+
+type Obj = Record<string, any>;
+
+async function waitReady(api: Api, id: string): Promise<Obj> {
+  // Validation runs on the worker; poll the dataset until it is decided (at most ~10 minutes).
+  for (let delay = 200, t0 = Date.now(); ; delay = Math.min(delay * 1.5, 2000)) {
+    const d = await api.get<Obj>(`/v1/datasets/${seg(id)}`);
+    if (d.status !== 'processing') return d;
+    if (Date.now() - t0 > 600_000) return d;
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+interface CreateOpts {
+  name: string;
+  kind: string;
+  file: string[];
+  label?: string;
+  option?: string[];
+  description?: string;
+  wait?: boolean;
+}
+
+/** `--option key=value`: numbers and booleans as JSON, anything else as a string. */
+export function parseKeyValues(pairs: string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i < 1) throw usage(`expected key=value, got "${p}"`);
+    const raw = p.slice(i + 1);
+    let v: unknown = raw;
+    try {
+      v = JSON.parse(raw);
+    } catch {
+      // a plain string
+    }
+    out[p.slice(0, i)] = v;
+  }
+  return out;
+}
+
+async function createDataset(o: CreateOpts, g: GlobalOpts) {
+  const api = await Api.fromEnv();
+  const options = { ...parseKeyValues(o.option), ...(o.label ? { label_column: o.label } : {}) };
+  const body = { name: o.name, kind: o.kind, file_ids: o.file, ...(o.description ? { description: o.description } : {}), ...(Object.keys(options).length ? { options } : {}) };
+  let d = await api.post<Obj>('/v1/datasets', body);
+  if (o.wait !== false) d = await waitReady(api, d.id);
+  emit(g, d, () => printFields(d, ['id', 'name', 'kind', 'status', 'stats', 'error']));
+  if (d.status === 'error') process.exitCode = 1;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function register(program: Command, g: () => GlobalOpts): void {
+  const ds = program.command('datasets').description('create and inspect datasets');
+  ds.command('create')
+    .description('create a dataset from uploaded files and wait until it is validated')
+    .requiredOption('--name <name>', 'dataset name')
+    .requiredOption('--kind <kind>', 'tabular-csv, image-folder, text-jsonl, … (GET /v1/datasets/samples shows examples)')
+    .requiredOption('--file <file_id>', 'an uploaded file id (repeat for more)', collect)
+    .option('--label <column>', 'the label column (options.label_column)')
+    .option('--option <key=value>', 'another dataset option (repeatable)', collect)
+    .option('--description <text>', 'a description')
+    .option('--no-wait', 'return at once, without waiting for validation')
+    .action((o: CreateOpts) => createDataset(o, g()));
+  ds.command('list')
+    .description('your datasets, newest first')
+    .action(async () => {
+      const r = await (await Api.fromEnv()).get<{ data: Obj[] }>('/v1/datasets?limit=100');
+      emit(g(), r, () => printTable(r.data, ['id', 'name', 'kind', 'status', 'created_at']));
+    });
+  ds.command('show')
+    .argument('<id>')
+    .description('one dataset with its statistics')
+    .action(async (id: string) => {
+      const d = await (await Api.fromEnv()).get<Obj>(`/v1/datasets/${seg(id)}`);
+      emit(g(), d, () => printFields(d));
+    });
+  ds.command('samples')
+    .description('example datasets of each kind, to see the expected layout')
+    .action(async () => {
+      const r = await (await Api.fromEnv()).get<Obj>('/v1/datasets/samples');
+      emit(g(), r, () => printTable(r.data ?? [], Object.keys((r.data ?? [])[0] ?? { kind: '' }).slice(0, 5)));
+    });
+
+  const tr = program.command('trainers').description('what can be trained');
+  tr.command('list')
+    .description('the trainers this server offers')
+    .action(async () => {
+      const r = await (await Api.fromEnv()).get<{ data: Obj[] }>('/v1/trainers');
+      emit(g(), r, () => printTable(r.data, ['id', 'task', 'available', 'title']));
+    });
+  tr.command('show')
+    .argument('<id>')
+    .description('one trainer: datasets it takes, pricing, and its hyperparameters as a table')
+    .action(async (id: string) => {
+      const t = await (await Api.fromEnv()).get<Obj>(`/v1/trainers/${seg(id)}`);
+      emit(g(), t, () => {
+        printFields(t, ['id', 'title', 'task', 'description', 'available', 'dataset', 'pricing', 'primary_metric']);
+        const props = (t.hyperparameters?.properties ?? {}) as Record<string, Obj>;
+        const rows = Object.entries(props).map(([name, p]) => ({
+          name,
+          type: p.type ?? (p.enum ? 'enum' : ''),
+          default: p.default,
+          range: p.enum ? p.enum.join('|') : p.minimum !== undefined || p.maximum !== undefined ? `${p.minimum ?? ''}..${p.maximum ?? ''}` : '',
+          description: p.description ?? '',
+        }));
+        console.log('\nhyperparameters:');
+        printTable(rows, ['name', 'type', 'default', 'range', 'description']);
+      });
+    });
+}
