@@ -87,7 +87,11 @@ describe('what a command loads', () => {
     expect(r.status).toBe(1);
     expect(r.files).toEqual(expect.arrayContaining(['src/main.ts', 'src/cli/client/index.ts', 'src/cli/client/http.ts', 'src/cli/client/watch.ts']));
     expect(r.packages.filter((p) => SERVER_PACKAGES.test(p))).toEqual([]);
-    expect(r.files.filter((f) => SERVER_MODULES.test(f) || (f.startsWith('src/') && !f.startsWith('src/cli/client/') && f !== 'src/main.ts' && f !== 'src/errors.ts'))).toEqual([]);
+    expect(
+      r.files.filter(
+        (f) => SERVER_MODULES.test(f) || (f.startsWith('src/') && !f.startsWith('src/cli/client/') && f !== 'src/main.ts' && f !== 'src/errors.ts'),
+      ),
+    ).toEqual([]);
     expect(r.packages).toEqual(['commander']);
   });
 });

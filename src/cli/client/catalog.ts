@@ -1,9 +1,7 @@
 // `datasets create|list|show|samples` and `trainers list|show`.
 import type { Command } from 'commander';
-import { Api, seg, usage } from './http.js';
+import { Api, seg, usage, type Obj } from './http.js';
 import { emit, printFields, printTable, type GlobalOpts } from './output.js';
-
-type Obj = Record<string, any>;
 
 async function waitReady(api: Api, id: string): Promise<Obj> {
   // Validation runs on the worker; poll the dataset until it is decided (at most ~10 minutes).
@@ -46,7 +44,13 @@ export function parseKeyValues(pairs: string[] = []): Record<string, unknown> {
 async function createDataset(o: CreateOpts, g: GlobalOpts) {
   const api = await Api.fromEnv();
   const options = { ...parseKeyValues(o.option), ...(o.label ? { label_column: o.label } : {}) };
-  const body = { name: o.name, kind: o.kind, file_ids: o.file, ...(o.description ? { description: o.description } : {}), ...(Object.keys(options).length ? { options } : {}) };
+  const body = {
+    name: o.name,
+    kind: o.kind,
+    file_ids: o.file,
+    ...(o.description ? { description: o.description } : {}),
+    ...(Object.keys(options).length ? { options } : {}),
+  };
   let d = await api.post<Obj>('/v1/datasets', body);
   if (o.wait !== false) d = await waitReady(api, d.id);
   emit(g, d, () => printFields(d, ['id', 'name', 'kind', 'status', 'stats', 'error']));

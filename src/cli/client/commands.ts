@@ -1,2 +1,15 @@
 /** The client's commands, in a module of their own so main.ts can route them without loading the client. */
-export const CLIENT_COMMANDS: ReadonlySet<string> = new Set(['login', 'logout', 'whoami', 'upload', 'datasets', 'trainers', 'train', 'jobs', 'watch', 'models', 'generate', 'credits']);
+export const CLIENT_COMMANDS: ReadonlySet<string> = new Set([
+  'login',
+  'logout',
+  'whoami',
+  'upload',
+  'datasets',
+  'trainers',
+  'train',
+  'jobs',
+  'watch',
+  'models',
+  'generate',
+  'credits',
+]);

@@ -1,12 +1,12 @@
 // Following a job's events (GET /v1/jobs/{id}/events as text/event-stream) until it finishes.
 // The server ends a stream after a page of replay (`event: more`), and a connection can drop:
 // either way the next connection sends Last-Event-ID, so no event is seen twice or missed.
-import { Api, errorFrom, seg } from './http.js';
+import { errorFrom, seg, type Api, type Obj } from './http.js';
 
 export interface JobEvent {
   seq: number;
   type: string;
-  data: Record<string, any>;
+  data: Obj;
   created_at: string;
 }
 

@@ -5,6 +5,13 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 
+/**
+ * An API answer as the client handles it: printed, or read a field or two, never computed
+ * with deeply; the server's TypeBox schemas are its contract, and the client does not repeat them.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Obj = Record<string, any>;
+
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
 /** Exit statuses, documented in `trainyard --help`. */
@@ -110,11 +117,14 @@ export class Api {
     } catch (err) {
       if ((err as Error).name === 'AbortError') throw err;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new ClientError('UNREACHABLE', `cannot reach ${this.url} (${cause?.code ?? cause?.message ?? (err as Error).message}); set TRAINYARD_URL or run \`trainyard login --url URL\``);
+      throw new ClientError(
+        'UNREACHABLE',
+        `cannot reach ${this.url} (${cause?.code ?? cause?.message ?? (err as Error).message}); set TRAINYARD_URL or run \`trainyard login --url URL\``,
+      );
     }
   }
 
-  async call<T = any>(method: string, p: string, o: RequestOptions = {}): Promise<T> {
+  async call<T = Obj>(method: string, p: string, o: RequestOptions = {}): Promise<T> {
     const res = await this.response(method, p, o);
     if (!res.ok) throw await errorFrom(res);
     if (res.status === 204) return undefined as T;
@@ -122,8 +132,8 @@ export class Api {
     return ((res.headers.get('content-type') ?? '').includes('json') && text ? JSON.parse(text) : text) as T;
   }
 
-  get = <T = any>(p: string) => this.call<T>('GET', p);
-  post = <T = any>(p: string, json?: unknown) => this.call<T>('POST', p, json === undefined ? {} : { json });
+  get = <T = Obj>(p: string) => this.call<T>('GET', p);
+  post = <T = Obj>(p: string, json?: unknown) => this.call<T>('POST', p, json === undefined ? {} : { json });
 }
 
 /** The API's `{error: {code, message}}`, or the status line when the answer is something else. */

@@ -35,6 +35,14 @@ function program(): Command {
   registerJobs(p, g);
   registerWatch(p, g);
   registerModels(p, g);
+  // Every command's --help ends with the environment and the exit statuses.
+  const withHelp = (c: Command): void => {
+    for (const sub of c.commands) {
+      sub.addHelpText('after', CLIENT_HELP);
+      withHelp(sub);
+    }
+  };
+  withHelp(p);
   return p;
 }
 

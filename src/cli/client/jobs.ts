@@ -3,12 +3,10 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseKeyValues } from './catalog.js';
 import { followJob } from './events.js';
-import { Api, ClientError, EXIT, outcomeCode, seg, usage } from './http.js';
+import { Api, ClientError, EXIT, outcomeCode, seg, usage, type Obj } from './http.js';
 import { emit, printFields, printTable, type GlobalOpts } from './output.js';
 import { confirm, isInteractive } from './prompt.js';
 import { watchJob } from './watch.js';
-
-type Obj = Record<string, any>;
 
 interface TrainOpts {
   file?: string;
@@ -33,7 +31,8 @@ export async function jobBody(o: TrainOpts): Promise<Obj> {
     });
     const { parse } = await import('yaml'); // YAML is a superset of JSON: one parser reads both
     const doc: unknown = parse(text);
-    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw usage(`${o.file} must hold one mapping (the job), not ${Array.isArray(doc) ? 'a list' : typeof doc}`);
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+      throw usage(`${o.file} must hold one mapping (the job), not ${Array.isArray(doc) ? 'a list' : typeof doc}`);
     body = { ...(doc as Obj) };
     if (typeof body.dataset === 'string' && !body.dataset_id) body.dataset_id = body.dataset;
     if (typeof body.model === 'string' && !body.output) body.output = { model_name: body.model };
@@ -44,7 +43,8 @@ export async function jobBody(o: TrainOpts): Promise<Obj> {
   if (o.dataset) body.dataset_id = o.dataset;
   if (o.model) body.output = { ...(body.output ?? {}), model_name: o.model };
   if (o.hp?.length) body.hyperparameters = { ...(body.hyperparameters ?? {}), ...parseKeyValues(o.hp) };
-  for (const k of ['trainer', 'dataset_id'] as const) if (!body[k]) throw usage(`the job needs ${k === 'trainer' ? '--trainer' : '--dataset'} (or ${k} in the job file)`);
+  for (const k of ['trainer', 'dataset_id'] as const)
+    if (!body[k]) throw usage(`the job needs ${k === 'trainer' ? '--trainer' : '--dataset'} (or ${k} in the job file)`);
   if (!body.output?.model_name) throw usage('the job needs --model NAME (or output.model_name in the job file)');
   return body;
 }
@@ -119,7 +119,22 @@ export function register(program: Command, g: () => GlobalOpts): void {
     .action(async (id: string) => {
       const j = await (await Api.fromEnv()).get<Obj>(`/v1/jobs/${seg(id)}`);
       emit(g(), j, () =>
-        printFields(j, ['id', 'trainer', 'status', 'queue_position', 'dataset_id', 'hyperparameters', 'output', 'cost', 'progress', 'result', 'error', 'model_version_id', 'created_at', 'finished_at']),
+        printFields(j, [
+          'id',
+          'trainer',
+          'status',
+          'queue_position',
+          'dataset_id',
+          'hyperparameters',
+          'output',
+          'cost',
+          'progress',
+          'result',
+          'error',
+          'model_version_id',
+          'created_at',
+          'finished_at',
+        ]),
       );
     });
   jobs

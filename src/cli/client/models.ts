@@ -6,10 +6,8 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { Api, ClientError, errorFrom, seg, usage } from './http.js';
+import { Api, ClientError, errorFrom, seg, usage, type Obj } from './http.js';
 import { emit, formatBytes, printFields, printTable, type GlobalOpts } from './output.js';
-
-type Obj = Record<string, any>;
 
 /** Instances from --input (JSON: one instance or a list) or --file (a JSON list, or JSON Lines). */
 export async function readInstances(o: { input?: string; file?: string }): Promise<unknown[]> {
@@ -17,7 +15,11 @@ export async function readInstances(o: { input?: string; file?: string }): Promi
   const text = o.input ?? (await readFile(o.file!, 'utf8'));
   const trimmed = text.trim();
   try {
-    if (o.file && !trimmed.startsWith('[')) return trimmed.split(/\r?\n/).filter((l) => l.trim()).map((l) => JSON.parse(l) as unknown);
+    if (o.file && !trimmed.startsWith('['))
+      return trimmed
+        .split(/\r?\n/)
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as unknown);
     const v = JSON.parse(trimmed) as unknown;
     return Array.isArray(v) ? v : [v];
   } catch (err) {
@@ -43,7 +45,10 @@ async function download(url: string, dest: string, expect: { bytes: number; sha2
   const sha = h.digest('hex');
   if (n !== expect.bytes || sha !== expect.sha256) {
     await rm(tmp, { force: true });
-    throw new ClientError('DOWNLOAD_CORRUPT', `${path.basename(dest)}: got ${n} bytes with sha256 ${sha}, expected ${expect.bytes} bytes with ${expect.sha256}`);
+    throw new ClientError(
+      'DOWNLOAD_CORRUPT',
+      `${path.basename(dest)}: got ${n} bytes with sha256 ${sha}, expected ${expect.bytes} bytes with ${expect.sha256}`,
+    );
   }
   await rename(tmp, dest);
 }
@@ -51,7 +56,9 @@ async function download(url: string, dest: string, expect: { bytes: number; sha2
 async function downloadModel(name: string, o: { version?: string; artifact?: string; out: string }, g: GlobalOpts) {
   const api = await Api.fromEnv();
   const { data } = await api.get<{ data: Obj[] }>(`/v1/models/${seg(name)}/versions`);
-  const v = o.version ? data.find((x) => String(x.version) === o.version) : data.reduce<Obj | undefined>((a, b) => (!a || b.version > a.version ? b : a), undefined);
+  const v = o.version
+    ? data.find((x) => String(x.version) === o.version)
+    : data.reduce<Obj | undefined>((a, b) => (!a || b.version > a.version ? b : a), undefined);
   if (!v) throw new ClientError('NOT_FOUND', `model ${name} has no version ${o.version ?? '(none yet)'}`);
   const names = o.artifact ? [o.artifact] : (v.artifacts as Obj[]).map((a) => String(a.name));
   await mkdir(o.out, { recursive: true });
@@ -108,7 +115,11 @@ export function register(program: Command, g: () => GlobalOpts): void {
       emit(g(), r, () => {
         console.log(`${r.model} v${r.version}`);
         printTable(
-          (r.predictions as Obj[]).map((p, i) => ({ '#': i + 1, label: p.label, confidence: Math.max(...Object.values(p.probabilities as Record<string, number>)).toFixed(3) })),
+          (r.predictions as Obj[]).map((p, i) => ({
+            '#': i + 1,
+            label: p.label,
+            confidence: Math.max(...Object.values(p.probabilities as Record<string, number>)).toFixed(3),
+          })),
           ['#', 'label', 'confidence'],
         );
       });
@@ -124,7 +135,12 @@ export function register(program: Command, g: () => GlobalOpts): void {
     .option('--no-wait', 'return at once')
     .action(async (o: { prompt: string; model?: string; seed?: string; steps?: string; wait?: boolean }) => {
       const api = await Api.fromEnv();
-      const body = { prompt: o.prompt, ...(o.model ? { model: o.model } : {}), ...(o.seed ? { seed: Number(o.seed) } : {}), ...(o.steps ? { steps: Number(o.steps) } : {}) };
+      const body = {
+        prompt: o.prompt,
+        ...(o.model ? { model: o.model } : {}),
+        ...(o.seed ? { seed: Number(o.seed) } : {}),
+        ...(o.steps ? { steps: Number(o.steps) } : {}),
+      };
       let r = await api.post<Obj>('/v1/generations', body);
       for (let delay = 500; o.wait !== false && !['succeeded', 'failed', 'cancelled'].includes(r.status); delay = Math.min(delay * 1.5, 3000)) {
         await new Promise((res) => setTimeout(res, delay));

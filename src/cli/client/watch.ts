@@ -4,7 +4,7 @@
 // a plain line at most once a second, and with --json one event per line.
 import type { Command } from 'commander';
 import { followJob, type JobEvent } from './events.js';
-import { Api, outcomeCode, seg } from './http.js';
+import { Api, outcomeCode, seg, type Obj } from './http.js';
 import { formatDuration, type GlobalOpts } from './output.js';
 
 const BLOCKS = '▁▂▃▄▅▆▇█';
@@ -80,7 +80,7 @@ class View {
 
 /** Follows the job to its end, drawing as it goes; resolves with the exit status for its outcome. */
 export async function watchJob(api: Api, id: string, g: GlobalOpts): Promise<number> {
-  const job = await api.get<Record<string, any>>(`/v1/jobs/${seg(id)}`);
+  const job = await api.get<Obj>(`/v1/jobs/${seg(id)}`);
   const view = new View();
   view.status = job.status;
   const tty = Boolean(process.stdout.isTTY) && !g.json;
@@ -116,7 +116,7 @@ export async function watchJob(api: Api, id: string, g: GlobalOpts): Promise<num
   }
   view.status = status;
   if (tty) draw();
-  const done = await api.get<Record<string, any>>(`/v1/jobs/${seg(id)}`);
+  const done = await api.get<Obj>(`/v1/jobs/${seg(id)}`);
   if (!g.json) {
     if (!tty) draw(true);
     if (done.status === 'succeeded') console.log(`succeeded: model ${done.output?.model_name ?? ''} (version id ${done.model_version_id ?? '-'})`);
