@@ -51,7 +51,11 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * `trainyard ...args` in a pseudo-terminal (util-linux `script`; -e passes the exit status
  * on): what a person at a terminal sees, escape sequences and all. `onOutput` sees it as it comes.
  */
-export function inPty(args: string[], env: Record<string, string>, onOutput?: (all: string) => void): { done: Promise<{ code: number | null; out: string }> } {
+export function inPty(
+  args: string[],
+  env: Record<string, string>,
+  onOutput?: (all: string) => void,
+): { done: Promise<{ code: number | null; out: string }>; type: (text: string) => void; output: () => string } {
   const cmd = [process.execPath, BIN, ...args].map(shellQuote).join(' ');
   const child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: ROOT, env: { ...env, TERM: 'xterm-256color' }, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
@@ -65,7 +69,8 @@ export function inPty(args: string[], env: Record<string, string>, onOutput?: (a
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, out }));
   });
-  return { done };
+  // What is written to script's stdin reaches the program as typed at its terminal.
+  return { done, type: (text) => child.stdin.write(text), output: () => out };
 }
 
 export const parseJson = <T = any>(r: Run): T => {

@@ -170,6 +170,52 @@ describe('the quick start through the CLI', () => {
   });
 });
 
+describe('at a terminal', () => {
+  /** Waits until the terminal shows `text`, then types `keys`. */
+  async function answer(session: ReturnType<typeof inPty>, text: string, keys: string) {
+    await waitFor(session.output, (o) => o.includes(text), { timeoutMs: 30_000, message: `the terminal to show ${JSON.stringify(text)}` });
+    session.type(keys);
+  }
+
+  it('login asks for the password without echoing it', async () => {
+    const other = { ...env, XDG_CONFIG_HOME: path.join(home, 'other-config') };
+    const s = inPty(['login', '--username', 'ada'], other);
+    await answer(s, 'Password: ', `${PASSWORD}\r`);
+    const { code, out } = await s.done;
+    expect(code, out).toBe(0);
+    expect(out).toContain('logged in');
+    expect(out).not.toContain(PASSWORD);
+    expect(parseJson(await cli(['whoami', '--json'], other))).toMatchObject({ username: 'ada' });
+  });
+
+  it('train shows the price and asks; n starts nothing, y starts the job', async () => {
+    const args = ['train', '--trainer', 'linear-classifier', '--dataset', qs.datasetId!, '--model', 'asked', '--hp', 'epochs=5'];
+    const no = inPty(args, env);
+    await answer(no, '[y/N]', 'n\r');
+    const declined = await no.done;
+    expect(declined.code).toBe(1);
+    expect(plain(declined.out)).toMatch(/linear-classifier on ds_\w+ → model "asked": \d+ credits \(balance \d+\)/);
+    expect(plain(declined.out)).toContain('trainyard: DECLINED');
+    expect((await api.get('/v1/jobs?model_name=asked', qs.key)).body.data).toHaveLength(0);
+
+    const yes = inPty([...args, '--watch'], env);
+    await answer(yes, '[y/N]', 'y\r');
+    const accepted = await yes.done;
+    // --watch: followed to the end, exit status the outcome.
+    expect(accepted.code, plain(accepted.out)).toBe(0);
+    expect(plain(accepted.out)).toMatch(/succeeded: model asked/);
+  });
+
+  it('upload draws a progress bar per file', async () => {
+    const files = ['a.csv', 'b.csv'].map((n) => path.join(home, n));
+    for (const [i, f] of files.entries()) await writeFile(f, signalCsv(2000, 100 + i));
+    const { code, out } = await inPty(['upload', ...files], env).done;
+    expect(code, out).toBe(0);
+    const text = plain(out);
+    for (const n of ['a.csv', 'b.csv']) expect(text).toMatch(new RegExp(`100% \\| ${n.replace('.', '\\.')} \\| [\\d.]+ KiB/[\\d.]+ KiB`));
+  });
+});
+
 describe('the rest of the client', () => {
   it('cancel: watch exits 3 when the job it follows is cancelled', async () => {
     const r = await cli(

@@ -85,10 +85,17 @@ export function register(program: Command, g: () => GlobalOpts): void {
       emit(g(), d, () => printFields(d));
     });
   ds.command('samples')
-    .description('example datasets of each kind, to see the expected layout')
-    .action(async () => {
-      const r = await (await Api.fromEnv()).get<Obj>('/v1/datasets/samples');
-      emit(g(), r, () => printTable(r.data ?? [], Object.keys((r.data ?? [])[0] ?? { kind: '' }).slice(0, 5)));
+    .argument('<kind>', 'eeg, security-prompts, images or videos')
+    .option('--name <name>', 'dataset name')
+    .option('--size <n>', 'how big (rows, examples per class, images or clips; see the API docs)')
+    .option('--seed <n>', 'random seed')
+    .description('create a realistic synthetic dataset on the server to try a trainer, and wait until it is ready')
+    .action(async (kind: string, o: { name?: string; size?: string; seed?: string }) => {
+      const api = await Api.fromEnv();
+      const body = { kind, ...(o.name ? { name: o.name } : {}), ...(o.size ? { size: Number(o.size) } : {}), ...(o.seed ? { seed: Number(o.seed) } : {}) };
+      const d = await waitReady(api, (await api.post<Obj>('/v1/datasets/samples', body)).id);
+      emit(g(), d, () => printFields(d, ['id', 'name', 'kind', 'status', 'stats', 'error']));
+      if (d.status === 'error') process.exitCode = 1;
     });
 
   const tr = program.command('trainers').description('what can be trained');
