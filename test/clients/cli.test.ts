@@ -2,6 +2,7 @@
 // server with a worker: login, upload, dataset, train, watch (in a pseudo-terminal), predict,
 // download; then the rest of the commands, --json, resumed uploads and the error paths.
 import { createHash } from 'node:crypto';
+import { createServer, connect } from 'node:net';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -239,6 +240,70 @@ describe('the rest of the client', () => {
     expect(code, plain(out)).toBe(3);
     expect(plain(out)).toMatch(/cancelled/);
     expect((await waitForJob(api, qs.key!, id)).status).toBe('cancelled');
+  });
+
+  it('watch resumes with Last-Event-ID when its connection drops: no event lost or seen twice', async () => {
+    // A proxy in front of the server cuts the first event stream right after its first progress
+    // frame; everything else passes through untouched.
+    const upstream = new URL(t.url);
+    const requests: string[] = [];
+    let cut = false;
+    const proxy = createServer((down) => {
+      const up = connect(Number(upstream.port), upstream.hostname);
+      let isEvents = false;
+      down.on('data', (d: Buffer) => {
+        const text = d.toString('latin1');
+        if (/^GET \/v1\/jobs\/[^/]+\/events/m.test(text)) {
+          isEvents = true;
+          requests.push(text);
+        }
+        up.write(d);
+      });
+      up.on('data', (d: Buffer) => {
+        const text = d.toString('latin1');
+        const at = text.indexOf('event: progress');
+        if (isEvents && !cut && at >= 0) {
+          cut = true;
+          down.end(d.subarray(0, text.indexOf('\n\n', at) + 2));
+          down.destroy();
+          up.destroy();
+          return;
+        }
+        down.write(d);
+      });
+      const close = () => {
+        up.destroy();
+        down.destroy();
+      };
+      up.on('error', close).on('close', close);
+      down.on('error', close).on('close', close);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const via = { ...env, TRAINYARD_URL: `http://127.0.0.1:${(proxy.address() as { port: number }).port}` };
+      const r = await cli(
+        ['train', '--trainer', 'linear-classifier', '--dataset', qs.datasetId!, '--model', 'resumed', '--hp', 'epochs=400', '--yes', '--watch', '--json'],
+        via,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(cut).toBe(true);
+      // --json: one event a line, then the exit status is the outcome.
+      const seqs = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { seq: number }).seq);
+      // Exactly the job's events, in order: none lost at the cut, none repeated after it.
+      const [job] = (await api.get('/v1/jobs?model_name=resumed', qs.key)).body.data;
+      const all = (await api.get(`/v1/jobs/${job.id}/events?limit=1000`, qs.key)).body.data as Array<{ seq: number }>;
+      expect(seqs).toEqual(all.map((e) => e.seq));
+      // The second stream asked to resume after the last event the first one delivered.
+      expect(requests.length).toBeGreaterThanOrEqual(2);
+      const resumedAfter = Number(/last-event-id: (\d+)/i.exec(requests[1]!)?.[1]);
+      expect(seqs).toContain(resumedAfter);
+      expect(resumedAfter).toBeLessThan(seqs.at(-1)!);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   it('a re-run of upload completes the pending upload an interrupted run left', async () => {
