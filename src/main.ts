@@ -29,6 +29,7 @@ Usage:
   trainyard help
 
 Client commands (talk to a server over HTTP; \`trainyard <command> --help\` for each, \`--json\` for scripts):
+  trainyard signup --username NAME --email EMAIL [--password-stdin]
   trainyard login [--url URL] [--username NAME] [--password-stdin | --api-key KEY]
   trainyard whoami | logout | credits
   trainyard upload FILE…

@@ -1,6 +1,7 @@
 // The README's quick start, entirely through the `trainyard` client binary against a real
 // server with a worker: login, upload, dataset, train, watch (in a pseudo-terminal), predict,
 // download; then the rest of the commands, --json, resumed uploads and the error paths.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, connect } from 'node:net';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -16,10 +17,20 @@ let t: TestApp;
 let api: ReturnType<typeof client>;
 let home: string;
 let env: Record<string, string>;
-const PASSWORD = 'correct horse battery staple';
+const PASSWORD = 'analytical engine 1843';
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 /** Escape sequences out, so the captured terminal reads as text. */
 const plain = (s: string) => s.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g'), '');
+
+// The README's quick start ("From the command line"), word for word where it writes files.
+const EEG_CSV = `awk 'BEGIN { srand(7); print "alpha,beta,theta,state";
+  for (i = 0; i < 2000; i++) { a = rand(); b = rand(); t = rand(); print a "," b "," t "," (a > b ? "rest" : "focus") } }' > eeg.csv`;
+const JOB_YAML = `trainer: linear-classifier
+dataset: eeg
+model: brain-state
+hyperparameters:
+  epochs: 20
+`;
 
 /** Shared by the quick-start steps, in order. */
 const qs: { fileId?: string; datasetId?: string; jobId?: string; key?: string } = {};
@@ -28,12 +39,10 @@ beforeAll(async () => {
   ensureBuilt();
   t = await startTestApp({ env: { WORKER_POLL_MS: '50', SIGNUP_CREDIT_GRANT: '1000' } });
   api = client(t.url);
-  await api.user('ada', PASSWORD);
   home = await mkdtemp(path.join(tmpdir(), 'trainyard-cli-home-'));
   const base: Record<string, string> = {};
-  for (const k of ['PATH', 'LANG', 'TMPDIR', 'SYSTEMROOT']) if (process.env[k]) base[k] = process.env[k]!;
+  for (const k of ['PATH', 'LANG', 'TMPDIR']) if (process.env[k]) base[k] = process.env[k]!;
   env = { ...base, HOME: home, XDG_CONFIG_HOME: path.join(home, '.config'), TRAINYARD_URL: t.url };
-  await writeFile(path.join(home, 'colours.csv'), signalCsv(300));
 }, 180_000);
 
 afterAll(async () => {
@@ -42,10 +51,12 @@ afterAll(async () => {
 });
 
 describe('the quick start through the CLI', () => {
-  it('login stores an API key in a config file only its owner can read; whoami uses it', async () => {
+  it('signup and login store an API key in a config file only its owner can read; whoami uses it', async () => {
+    const s = await cli(['signup', '--username', 'ada', '--email', 'ada@example.com', '--password-stdin'], env, `${PASSWORD}\n`);
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout).toContain('logged in');
     const r = await cli(['login', '--username', 'ada', '--password-stdin'], env, `${PASSWORD}\n`);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('logged in');
     const dir = path.join(home, '.config/trainyard');
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
     expect((await stat(path.join(dir, 'config.json'))).mode & 0o777).toBe(0o600);
@@ -60,25 +71,28 @@ describe('the quick start through the CLI', () => {
   });
 
   it('upload sends a file through a pre-signed URL and prints its id', async () => {
-    const r = await cli(['upload', path.join(home, 'colours.csv'), '--json'], env);
+    expect(spawnSync('sh', ['-c', EEG_CSV], { cwd: home }).status).toBe(0);
+    const r = await cli(['upload', path.join(home, 'eeg.csv'), '--json'], env);
     expect(r.code, r.stderr).toBe(0);
     const [f] = parseJson(r).data;
-    expect(f).toMatchObject({ filename: 'colours.csv', resumed: false, sha256: sha256(await readFile(path.join(home, 'colours.csv'))) });
+    expect(f).toMatchObject({ filename: 'eeg.csv', resumed: false, sha256: sha256(await readFile(path.join(home, 'eeg.csv'))) });
     qs.fileId = f.id;
-    const got = await api.get(`/v1/files/${f.id}`, qs.key);
-    expect(got.body).toMatchObject({ id: f.id, bytes: f.bytes });
+    expect((await api.get(`/v1/files/${f.id}`, qs.key)).body).toMatchObject({ id: f.id, bytes: f.bytes });
     // Nothing is left pending.
     expect(JSON.parse(await readFile(path.join(home, '.config/trainyard/uploads.json'), 'utf8'))).toEqual({});
   });
 
-  it('datasets create waits for validation; trainers list and show describe the trainer', async () => {
-    const r = await cli(['datasets', 'create', '--name', 'colours', '--kind', 'tabular-csv', '--file', qs.fileId!, '--label', 'label', '--json'], env);
+  it('datasets create (from the uploaded file, not sent twice) waits for validation; trainers list and show', async () => {
+    const r = await cli(
+      ['datasets', 'create', '--name', 'eeg', '--kind', 'tabular-csv', '--file', path.join(home, 'eeg.csv'), '--label', 'state', '--json'],
+      env,
+    );
     expect(r.code, r.stderr).toBe(0);
     const ds = parseJson(r);
-    expect(ds).toMatchObject({ name: 'colours', status: 'ready' });
+    expect(ds).toMatchObject({ name: 'eeg', status: 'ready', file_ids: [qs.fileId], stats: { row_count: 2000 } });
+    expect((await api.get('/v1/files', qs.key)).body.data).toHaveLength(1);
     qs.datasetId = ds.id;
-    const list = await cli(['datasets', 'list'], env);
-    expect(list.stdout).toContain(ds.id);
+    expect((await cli(['datasets', 'list'], env)).stdout).toMatch(new RegExp(`${ds.id}\\s+eeg\\s+tabular-csv\\s+ready`));
     const trainers = await cli(['trainers', 'list'], env);
     expect(trainers.stdout).toMatch(/linear-classifier\s+tabular-classification\s+true/);
     const show = await cli(['trainers', 'show', 'linear-classifier'], env);
@@ -90,13 +104,10 @@ describe('the quick start through the CLI', () => {
 
   it('train from a YAML job file shows the price; without a terminal it needs --yes', async () => {
     const job = path.join(home, 'job.yaml');
-    await writeFile(
-      job,
-      `# like the job files people keep for Axolotl\ntrainer: linear-classifier\ndataset: ${qs.datasetId}\nmodel: colours\nhyperparameters:\n  epochs: 40\n  seed: 3\n`,
-    );
+    await writeFile(job, JOB_YAML);
     const refused = await cli(['train', job], env);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/trainyard: USAGE: linear-classifier on ds_\w+ → model "colours": \d+ credits/);
+    expect(refused.stderr).toMatch(/trainyard: USAGE: linear-classifier on ds_\w+ → model "brain-state": \d+ credits \(balance 1000\)/);
     expect(refused.stderr).toContain('--yes');
     expect((await api.get('/v1/jobs', qs.key)).body.data).toHaveLength(0);
 
@@ -106,17 +117,18 @@ describe('the quick start through the CLI', () => {
     expect(created).toMatchObject({
       trainer: 'linear-classifier',
       dataset_id: qs.datasetId,
-      hyperparameters: { epochs: 40, seed: 3 },
-      output: { model_name: 'colours' },
+      hyperparameters: { epochs: 20 },
+      output: { model_name: 'brain-state' },
     });
     // The price asked is the price held: the quote route prices it as creation does.
     const quote = await api.post(
       '/v1/jobs/quote',
-      { trainer: 'linear-classifier', dataset_id: qs.datasetId, hyperparameters: { epochs: 40, seed: 3 }, output: { model_name: 'colours' } },
+      { trainer: 'linear-classifier', dataset_id: qs.datasetId, hyperparameters: { epochs: 20 }, output: { model_name: 'brain-state' } },
       qs.key,
     );
     expect(quote.status).toBe(200);
-    expect(quote.body).toMatchObject({ trainer: 'linear-classifier', cost: created.cost, hyperparameters: { epochs: 40, learning_rate: 0.1 } });
+    expect(quote.body).toMatchObject({ trainer: 'linear-classifier', cost: created.cost, hyperparameters: { epochs: 20, learning_rate: 0.1 } });
+    expect(refused.stderr).toContain(`: ${created.cost} credits`);
     qs.jobId = created.id;
   });
 
@@ -129,35 +141,35 @@ describe('the quick start through the CLI', () => {
     expect(text).toMatch(/metrics\s+loss=[\d.]+\s+accuracy=/);
     expect(text).toMatch(/loss\s+[▁▂▃▄▅▆▇█]{5,} [\d.]+/);
     expect(text).toContain('100%');
-    expect(text).toMatch(/succeeded: model colours/);
+    expect(text).toMatch(/succeeded: model brain-state/);
     // Redrawn in place: the cursor moves back up over the three lines.
-    expect(out).toContain('\x1b[3A');
+    expect(out).toContain(`${String.fromCharCode(27)}[3A`);
     expect((await api.get(`/v1/jobs/${qs.jobId}`, qs.key)).body.status).toBe('succeeded');
   });
 
   it('models versions, predict and download: the files are the artifacts, byte for byte', async () => {
-    const versions = parseJson(await cli(['models', 'versions', 'colours', '--json'], env));
+    const versions = parseJson(await cli(['models', 'versions', 'brain-state', '--json'], env));
     expect(versions.data).toHaveLength(1);
     expect(versions.data[0].metrics.val_accuracy).toBeGreaterThan(0.8);
-    const p = await cli(['models', 'predict', 'colours', '--input', '[{"f1":0.9,"f2":-0.8,"f3":0.1},{"f1":-0.9,"f2":0.1,"f3":0.95}]'], env);
+    const p = await cli(['models', 'predict', 'brain-state', '--input', '[{"alpha":0.9,"beta":0.1,"theta":0.5},{"alpha":0.1,"beta":0.9,"theta":0.5}]'], env);
     expect(p.code, p.stderr).toBe(0);
-    expect(p.stdout).toMatch(/1\s+red\s+\d\.\d{3}/);
-    expect(p.stdout).toMatch(/2\s+blue\s+\d\.\d{3}/);
-    const out = path.join(home, 'download');
-    const d = await cli(['models', 'download', 'colours', '--out', out, '--json'], env);
+    expect(p.stdout).toMatch(/1\s+rest\s+\d\.\d{3}/);
+    expect(p.stdout).toMatch(/2\s+focus\s+\d\.\d{3}/);
+    const out = path.join(home, 'model');
+    const d = await cli(['models', 'download', 'brain-state', '--out', out, '--json'], env);
     expect(d.code, d.stderr).toBe(0);
     const files = parseJson(d).files as Array<{ artifact: string; path: string; sha256: string; bytes: number }>;
     expect(files.map((f) => f.artifact).sort()).toEqual((versions.data[0].artifacts as Array<{ name: string }>).map((a) => a.name).sort());
     for (const f of files) {
       const bytes = await readFile(f.path);
-      const a = await api.get(`/v1/models/colours/versions/1/artifacts/${f.artifact}`, qs.key);
+      const a = await api.get(`/v1/models/brain-state/versions/1/artifacts/${f.artifact}`, qs.key);
       expect(bytes.length).toBe(a.body.bytes);
       expect(sha256(bytes)).toBe(a.body.sha256);
     }
   });
 
   it('jobs list, show and logs; credits', async () => {
-    expect((await cli(['jobs', 'list'], env)).stdout).toMatch(new RegExp(`${qs.jobId}\\s+linear-classifier\\s+succeeded\\s+100%\\s+colours`));
+    expect((await cli(['jobs', 'list'], env)).stdout).toMatch(new RegExp(`${qs.jobId}\\s+linear-classifier\\s+succeeded\\s+100%\\s+brain-state`));
     expect(parseJson(await cli(['jobs', 'show', qs.jobId!, '--json'], env))).toMatchObject({ id: qs.jobId, status: 'succeeded' });
     const logs = await cli(['jobs', 'logs', qs.jobId!], env);
     expect(logs.stdout).toMatch(/info training on \d+ rows/);

@@ -9,6 +9,14 @@ interface LoginOpts {
   username?: string;
   passwordStdin?: boolean;
   apiKey?: string;
+  /** signup: create the account first. */
+  email?: string;
+}
+
+async function readPassword(o: LoginOpts): Promise<string> {
+  if (o.passwordStdin) return readStdin();
+  if (isInteractive()) return askHidden('Password: ');
+  throw usage('no terminal to ask for the password: pipe it with --password-stdin');
 }
 
 /**
@@ -26,11 +34,9 @@ async function login(o: LoginOpts, g: GlobalOpts): Promise<void> {
   } else {
     username = o.username ?? (isInteractive() ? (await ask('Username: ')).trim() : '');
     if (!username) throw usage('give --username (or run login on a terminal to be asked)');
-    let password: string;
-    if (o.passwordStdin) password = await readStdin();
-    else if (isInteractive()) password = await askHidden('Password: ');
-    else throw usage('no terminal to ask for the password: pipe it with --password-stdin');
+    const password = await readPassword(o);
     const anon = new Api(url, null);
+    if (o.email !== undefined) await anon.post('/v1/auth/signup', { username, email: o.email, password });
     const { access_token } = await anon.post<{ access_token: string }>('/v1/auth/login', { username, password });
     const created = await new Api(url, access_token).post<{ secret: string }>('/v1/api-keys', { name: `trainyard cli on ${hostname()}`.slice(0, 100) });
     key = created.secret;
@@ -67,6 +73,14 @@ export function register(program: Command, g: () => GlobalOpts): void {
     .option('-u, --username <name>', 'username or email (asked on a terminal)')
     .option('--password-stdin', 'read the password from stdin (asked without echo on a terminal)')
     .option('--api-key <key>', 'store this API key instead of logging in with a password')
+    .action((o: LoginOpts) => login(o, g()));
+  program
+    .command('signup')
+    .description('create an account, then log in as login does')
+    .option('--url <url>', `the server (default: TRAINYARD_URL, else the stored one, else ${DEFAULT_URL})`)
+    .requiredOption('-u, --username <name>', 'username')
+    .requiredOption('--email <email>', 'email address')
+    .option('--password-stdin', 'read the password from stdin (asked without echo on a terminal)')
     .action((o: LoginOpts) => login(o, g()));
   program
     .command('logout')

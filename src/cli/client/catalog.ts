@@ -1,7 +1,8 @@
 // `datasets create|list|show|samples` and `trainers list|show`.
 import type { Command } from 'commander';
-import { Api, seg, usage, type Obj } from './http.js';
+import { Api, ClientError, seg, usage, type Obj } from './http.js';
 import { emit, printFields, printTable, type GlobalOpts } from './output.js';
+import { fileIdFor } from './upload.js';
 
 async function waitReady(api: Api, id: string): Promise<Obj> {
   // Validation runs on the worker; poll the dataset until it is decided (at most ~10 minutes).
@@ -44,10 +45,12 @@ export function parseKeyValues(pairs: string[] = []): Record<string, unknown> {
 async function createDataset(o: CreateOpts, g: GlobalOpts) {
   const api = await Api.fromEnv();
   const options = { ...parseKeyValues(o.option), ...(o.label ? { label_column: o.label } : {}) };
+  const fileIds: string[] = [];
+  for (const f of o.file) fileIds.push(await fileIdFor(api, f, Boolean(g.json)));
   const body = {
     name: o.name,
     kind: o.kind,
-    file_ids: o.file,
+    file_ids: fileIds,
     ...(o.description ? { description: o.description } : {}),
     ...(Object.keys(options).length ? { options } : {}),
   };
@@ -59,13 +62,22 @@ async function createDataset(o: CreateOpts, g: GlobalOpts) {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** A dataset id for `ref`: an id (ds_…) as it is, else the newest of the caller's datasets with that name. */
+export async function datasetIdFor(api: Api, ref: string): Promise<string> {
+  if (ref.startsWith('ds_')) return ref;
+  const { data } = await api.get<{ data: Obj[] }>('/v1/datasets?limit=100');
+  const d = data.find((x) => x.name === ref);
+  if (!d) throw new ClientError('DATASET_NOT_FOUND', `no dataset named "${ref}" (trainyard datasets list)`);
+  return String(d.id);
+}
+
 export function register(program: Command, g: () => GlobalOpts): void {
   const ds = program.command('datasets').description('create and inspect datasets');
   ds.command('create')
     .description('create a dataset from uploaded files and wait until it is validated')
     .requiredOption('--name <name>', 'dataset name')
     .requiredOption('--kind <kind>', 'tabular-csv, image-folder, text-jsonl, … (GET /v1/datasets/samples shows examples)')
-    .requiredOption('--file <file_id>', 'an uploaded file id (repeat for more)', collect)
+    .requiredOption('--file <file>', 'an uploaded file id, or a local file (uploaded unless it already is); repeat for more', collect)
     .option('--label <column>', 'the label column (options.label_column)')
     .option('--option <key=value>', 'another dataset option (repeatable)', collect)
     .option('--description <text>', 'a description')

@@ -1,5 +1,6 @@
 /** The client's commands, in a module of their own so main.ts can route them without loading the client. */
 export const CLIENT_COMMANDS: ReadonlySet<string> = new Set([
+  'signup',
   'login',
   'logout',
   'whoami',

@@ -21,7 +21,7 @@ Exit status:
   0 ok, 1 an error (printed as "trainyard: <code>: <message>"), 2 a usage error;
   watch, train --watch and jobs logs -f: 0 succeeded, 1 failed, 3 cancelled.`;
 
-function program(): Command {
+export function buildProgram(): Command {
   const p = new Command('trainyard');
   p.option('--json', 'print JSON for scripts instead of tables')
     .showHelpAfterError()
@@ -49,7 +49,7 @@ function program(): Command {
 /** Runs one client command; never throws: errors are printed and become the exit status. */
 export async function clientCommand(argv: string[]): Promise<void> {
   try {
-    await program().parseAsync(argv, { from: 'user' });
+    await buildProgram().parseAsync(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version are not errors; commander has already printed what went wrong.

@@ -1,7 +1,7 @@
 // `train` (flags or a YAML/JSON job file; shows the price and asks) and `jobs list|show|logs|cancel`.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { parseKeyValues } from './catalog.js';
+import { datasetIdFor, parseKeyValues } from './catalog.js';
 import { followJob } from './events.js';
 import { Api, ClientError, EXIT, outcomeCode, seg, usage, type Obj } from './http.js';
 import { emit, printFields, printTable, type GlobalOpts } from './output.js';
@@ -19,9 +19,9 @@ interface TrainOpts {
 }
 
 /**
- * The job body: the file (YAML or JSON, the POST /v1/jobs body; `model: NAME` and a
- * `dataset:` key are accepted as the short forms people write in Axolotl-style files), then
- * flags on top.
+ * The job body: the file (YAML or JSON, the POST /v1/jobs body; `model: NAME` and
+ * `dataset: ID or NAME` are accepted as the short forms people write in Axolotl-style files),
+ * then flags on top.
  */
 export async function jobBody(o: TrainOpts): Promise<Obj> {
   let body: Obj = {};
@@ -52,6 +52,7 @@ export async function jobBody(o: TrainOpts): Promise<Obj> {
 async function train(o: TrainOpts, g: GlobalOpts): Promise<void> {
   const api = await Api.fromEnv();
   const body = await jobBody(o);
+  body.dataset_id = await datasetIdFor(api, String(body.dataset_id));
   const quote = await api.post<{ cost: number; hyperparameters: Obj }>('/v1/jobs/quote', body);
   const balance = await api.get<{ balance: number }>('/v1/credits/balance').catch(() => null);
   const priceLine = `${body.trainer} on ${body.dataset_id} → model "${body.output.model_name}": ${quote.cost} credits${balance ? ` (balance ${balance.balance})` : ''}`;
@@ -95,7 +96,7 @@ export function register(program: Command, g: () => GlobalOpts): void {
     .description('start a training job from flags or a YAML/JSON job file; shows the price and asks (--yes to skip)')
     .argument('[file]', 'a job file: the POST /v1/jobs body in YAML or JSON')
     .option('-t, --trainer <id>', 'trainer id (trainyard trainers list)')
-    .option('-d, --dataset <id>', 'dataset id')
+    .option('-d, --dataset <dataset>', 'dataset id or name')
     .option('-m, --model <name>', 'the model the job produces (output.model_name)')
     .option('--hp <key=value>', 'a hyperparameter (repeatable)', collect)
     .option('-y, --yes', 'accept the price without asking (needed without a terminal)')

@@ -122,6 +122,28 @@ async function uploadOne(api: Api, file: string, onBytes: (n: number) => void, o
   return { id: f.id, filename, bytes: size, sha256: sha, resumed: false };
 }
 
+/**
+ * A file id for `ref`: an id as it is, or a local path: the file the caller already uploaded
+ * with the same sha256 (so `upload x.csv` then `datasets create --file x.csv` sends it once),
+ * else uploaded now.
+ */
+export async function fileIdFor(api: Api, ref: string, quiet: boolean): Promise<string> {
+  const local = await stat(ref).catch(() => null);
+  if (!local?.isFile()) return ref;
+  const sha = await sha256Of(ref);
+  const mine = await api.get<{ data: Array<{ id: string; sha256: string }> }>('/v1/files?limit=100');
+  const same = mine.data.find((f) => f.sha256 === sha);
+  if (same) return same.id;
+  const r = await uploadOne(
+    api,
+    ref,
+    () => undefined,
+    () => undefined,
+  );
+  if (!quiet) console.error(`uploaded ${r.filename} (${formatBytes(r.bytes)}) as ${r.id}`);
+  return r.id;
+}
+
 async function upload(files: string[], g: GlobalOpts): Promise<void> {
   const api = await Api.fromEnv();
   const results: Uploaded[] = [];
