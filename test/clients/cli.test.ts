@@ -64,6 +64,8 @@ describe('the quick start through the CLI', () => {
     expect(stored).toMatchObject({ url: t.url, username: 'ada' });
     expect(stored.api_key).toMatch(/\S{20,}/);
     qs.key = stored.api_key;
+    // Logging in again replaced the key signup stored: one key for this machine.
+    expect((await api.get('/v1/api-keys', qs.key)).body.data).toHaveLength(1);
     const who = await cli(['whoami'], env);
     expect(who.code).toBe(0);
     expect(who.stdout).toMatch(/username:\s+ada/);

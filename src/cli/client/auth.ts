@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { Api, configFile, DEFAULT_URL, loadSettings, readJsonFile, usage, writePrivateJson, type StoredConfig } from './http.js';
+import { Api, configFile, DEFAULT_URL, loadSettings, readJsonFile, seg, usage, writePrivateJson, type StoredConfig } from './http.js';
 import { emit, printFields, type GlobalOpts } from './output.js';
 import { ask, askHidden, isInteractive, readStdin } from './prompt.js';
 
@@ -38,22 +38,27 @@ async function login(o: LoginOpts, g: GlobalOpts): Promise<void> {
     const anon = new Api(url, null);
     if (o.email !== undefined) await anon.post('/v1/auth/signup', { username, email: o.email, password });
     const { access_token } = await anon.post<{ access_token: string }>('/v1/auth/login', { username, password });
-    const created = await new Api(url, access_token).post<{ secret: string }>('/v1/api-keys', { name: `trainyard cli on ${hostname()}`.slice(0, 100) });
+    const session = new Api(url, access_token);
+    // Logging in again replaces this machine's key rather than piling up keys.
+    if (stored.api_key && stored.url === url) await revoke(session, stored.api_key);
+    const created = await session.post<{ secret: string }>('/v1/api-keys', { name: `trainyard cli on ${hostname()}`.slice(0, 100) });
     key = created.secret;
   }
   await writePrivateJson(configFile(), { ...stored, url, api_key: key, username } satisfies StoredConfig);
   emit(g, { url, username, config: configFile() }, () => console.log(`logged in to ${url} as ${username} (credentials in ${configFile()})`));
 }
 
+/** Revokes `key` (found by its prefix among the caller's keys); best effort: it may be gone already. */
+async function revoke(api: Api, key: string): Promise<void> {
+  const keys = await api.get<{ data: Array<{ id: string; prefix: string }> }>('/v1/api-keys').catch(() => ({ data: [] }));
+  const k = keys.data.find((x) => key.startsWith(`${x.prefix}_`));
+  if (k) await api.call('DELETE', `/v1/api-keys/${seg(k.id)}`).catch(() => undefined);
+}
+
 async function logout(g: GlobalOpts): Promise<void> {
   const stored = (await readJsonFile<StoredConfig>(configFile())) ?? {};
-  if (stored.api_key) {
-    // Revoke the key this login made, when the server still knows it; forgetting it locally is what matters.
-    const api = new Api((stored.url ?? DEFAULT_URL).replace(/\/+$/, ''), stored.api_key);
-    const keys = await api.get<{ data: Array<{ id: string; prefix: string }> }>('/v1/api-keys').catch(() => ({ data: [] }));
-    const mine = keys.data.find((k) => stored.api_key!.startsWith(k.prefix));
-    if (mine) await api.call('DELETE', `/v1/api-keys/${encodeURIComponent(mine.id)}`).catch(() => undefined);
-  }
+  // Revoke the key login made, when the server still knows it; forgetting it locally is what matters.
+  if (stored.api_key) await revoke(new Api((stored.url ?? DEFAULT_URL).replace(/\/+$/, ''), stored.api_key), stored.api_key);
   const { api_key: _key, username: _user, ...rest } = stored;
   await writePrivateJson(configFile(), rest);
   emit(g, { logged_out: true }, () => console.log('logged out'));

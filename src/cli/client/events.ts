@@ -65,9 +65,13 @@ export async function followJob(api: Api, jobId: string, onEvent: (e: JobEvent) 
       await new Promise((r) => setTimeout(r, 1000));
       continue;
     }
+    let more = false;
     try {
       for await (const f of frames(res.body!)) {
-        if (f.event === 'more') break;
+        if (f.event === 'more') {
+          more = true;
+          break;
+        }
         const e = JSON.parse(f.data) as JobEvent;
         last = Math.max(last, e.seq);
         failures = 0;
@@ -82,6 +86,10 @@ export async function followJob(api: Api, jobId: string, onEvent: (e: JobEvent) 
       // The connection dropped mid-stream: resume from the last event seen.
       if (++failures > 30) throw err;
       await new Promise((r) => setTimeout(r, Math.min(5000, 250 * failures)));
+      continue;
     }
+    // A page of replay ended (`more`): the next page at once; a stream closed before the job
+    // ended (a restarting server, a proxy's timeout): again after a pause, as EventSource would.
+    if (!more) await new Promise((r) => setTimeout(r, 250));
   }
 }
