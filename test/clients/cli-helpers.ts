@@ -51,6 +51,12 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * `trainyard ...args` in a pseudo-terminal (util-linux `script`; -e passes the exit status
  * on): what a person at a terminal sees, escape sequences and all. `onOutput` sees it as it comes.
  */
+/** util-linux `script` gives the terminal tests their pseudo-terminal (.ci/run installs it). */
+export function requireScript(): void {
+  if (spawnSync('script', ['--version'], { encoding: 'utf8' }).status !== 0)
+    throw new Error('the terminal tests need script(1) from util-linux (Debian: apt-get install bsdutils)');
+}
+
 export function inPty(
   args: string[],
   env: Record<string, string>,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { signalCsv } from '../helpers/jobs.js';
 import { waitFor, waitForJob } from '../helpers/wait.js';
-import { cli, ensureBuilt, inPty, parseJson } from './cli-helpers.js';
+import { cli, ensureBuilt, inPty, parseJson, requireScript } from './cli-helpers.js';
 
 let t: TestApp;
 let api: ReturnType<typeof client>;
@@ -37,6 +37,7 @@ const qs: { fileId?: string; datasetId?: string; jobId?: string; key?: string } 
 
 beforeAll(async () => {
   ensureBuilt();
+  requireScript();
   t = await startTestApp({ env: { WORKER_POLL_MS: '50', SIGNUP_CREDIT_GRANT: '1000' } });
   api = client(t.url);
   home = await mkdtemp(path.join(tmpdir(), 'trainyard-cli-home-'));
@@ -179,6 +180,13 @@ describe('the quick start through the CLI', () => {
     const follow = await cli(['jobs', 'logs', '-f', qs.jobId!], env);
     expect(follow.code).toBe(0);
     expect(follow.stdout).toMatch(/training on \d+ rows/);
+    // watch without a terminal: plain lines, never the same one twice, and the outcome.
+    const w = await cli(['watch', qs.jobId!], env);
+    expect(w.code).toBe(0);
+    const lines = w.stdout.trim().split('\n');
+    expect(lines.at(-2)).toMatch(/^succeeded .* 100% \| step (\d+)\/\1 epoch 20 \| ETA .* \| metrics loss=.* \| loss [▁▂▃▄▅▆▇█]+ [\d.]+$/);
+    expect(lines.at(-1)).toMatch(/^succeeded: model brain-state/);
+    expect(new Set(lines).size).toBe(lines.length);
     const credits = parseJson(await cli(['credits', '--json'], env));
     const job = (await api.get(`/v1/jobs/${qs.jobId}`, qs.key)).body;
     expect(credits).toMatchObject({ balance: 1000 - job.cost, held: 0 });

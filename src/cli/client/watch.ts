@@ -86,6 +86,7 @@ export async function watchJob(api: Api, id: string, g: GlobalOpts): Promise<num
   const tty = Boolean(process.stdout.isTTY) && !g.json;
   let drawn = 0;
   let lastPlain = 0;
+  let lastLine = '';
   const draw = (force = false) => {
     if (g.json) return;
     const lines = view.lines();
@@ -94,8 +95,12 @@ export async function watchJob(api: Api, id: string, g: GlobalOpts): Promise<num
       process.stdout.write((drawn ? `\x1b[${drawn}A` : '') + lines.map((l) => `\x1b[2K${l}\n`).join(''));
       drawn = lines.length;
     } else if (force || Date.now() - lastPlain >= 1000) {
+      // One line per look, never the same line twice in a row.
+      const line = lines.map((l) => l.replace(/^(metrics|loss)\s+/, '$1 ')).join(' | ');
+      if (line === lastLine) return;
       lastPlain = Date.now();
-      console.log(lines.join(' | ').replace(/\s+\|/g, ' |'));
+      lastLine = line;
+      console.log(line);
     }
   };
   let timer: NodeJS.Timeout | null = null;
