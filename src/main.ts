@@ -5,6 +5,7 @@
 // every attempt) needs none of it: that second was most of a remote attempt's pickup latency.
 // So nothing heavy is imported statically here; test/unit/launcher-imports.test.ts keeps the
 // launcher's own graph clear of the server.
+import { CLIENT_COMMANDS } from './cli/client/commands.js';
 import { AppError, ConfigError } from './errors.js';
 
 const HELP = `trainyard: train models through an API
@@ -27,10 +28,26 @@ Usage:
   trainyard openapi [--out FILE]  print (or write) the OpenAPI document the server serves at /openapi.json
   trainyard help
 
-Configuration comes from environment variables (and DATA_DIR/config.json); see README.md.`;
+Client commands (talk to a server over HTTP; \`trainyard <command> --help\` for each, \`--json\` for scripts):
+  trainyard signup --username NAME --email EMAIL [--password-stdin]
+  trainyard login [--url URL] [--username NAME] [--password-stdin | --api-key KEY]
+  trainyard whoami | logout | credits
+  trainyard upload FILE…
+  trainyard datasets create|list|show|samples
+  trainyard trainers list|show ID
+  trainyard train [JOB.yaml] [--trainer ID --dataset ID --model NAME --hp k=v] [--yes] [--watch]
+  trainyard jobs list|show|logs [-f]|cancel
+  trainyard watch JOB             live progress, ETA, metrics and a loss chart; exits 0 succeeded, 1 failed, 3 cancelled
+  trainyard models list|versions|download|predict
+  trainyard generate --prompt TEXT [--model NAME]
+
+Configuration comes from environment variables (and DATA_DIR/config.json); see README.md.
+The client reads TRAINYARD_URL and TRAINYARD_API_KEY. Exit status: 0 ok, 1 error, 2 usage.`;
 
 async function main(argv: string[]): Promise<void> {
   const [cmd = 'serve', sub, ...rest] = argv;
+  // The client sets its own exit status (0 ok, 1 error, 2 usage, 3 cancelled) and loads no server module.
+  if (CLIENT_COMMANDS.has(cmd)) return (await import('./cli/client/index.js')).clientCommand(argv);
   /** The arguments after the command name. */
   const args = () => [sub, ...rest].filter((x): x is string => x !== undefined);
   switch (cmd) {

@@ -25,11 +25,12 @@ const SERVER_MODULES = /^src\/(runtime|services)\.ts$|^src\/(app|db|storage|api|
  * Runs `src/main.ts ...args` from source (as the Slurm tests do) and answers the packages and
  * the project's own files it loaded, each sorted.
  */
-function load(args: string[]) {
+function load(args: string[], extraEnv: Record<string, string> = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'trainyard-imports-'));
   try {
     const out = path.join(dir, 'loaded.txt');
-    const env: NodeJS.ProcessEnv = { ...process.env, RECORD_IMPORTS_TO: out };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, RECORD_IMPORTS_TO: out };
+    delete env.TRAINYARD_API_KEY;
     delete env.TRAINYARD_ATTEMPT_URL;
     delete env.TRAINYARD_ATTEMPT_TOKEN;
     const res = spawnSync(process.execPath, ['--import', 'tsx', '--import', RECORDER, path.join(ROOT, 'src/main.ts'), ...args], {
@@ -75,6 +76,22 @@ describe('what a command loads', () => {
     const r = load(['help']);
     expect(r.status).toBe(0);
     expect(r.packages).toEqual([]);
-    expect(r.files).toEqual(['src/errors.ts', 'src/main.ts']);
+    // commands.ts is the client's list of command names: a constant, no imports.
+    expect(r.files).toEqual(['src/cli/client/commands.ts', 'src/errors.ts', 'src/main.ts']);
+  });
+
+  it('the client commands load the client and commander, nothing of the server', { timeout: 90_000 }, () => {
+    // Nothing listens on port 9 (discard): whoami fails after loading all a client command runs with.
+    const r = load(['whoami'], { TRAINYARD_URL: 'http://127.0.0.1:9', XDG_CONFIG_HOME: tmpdir() });
+    expect(r.stderr).toContain('trainyard: UNREACHABLE');
+    expect(r.status).toBe(1);
+    expect(r.files).toEqual(expect.arrayContaining(['src/main.ts', 'src/cli/client/index.ts', 'src/cli/client/http.ts', 'src/cli/client/watch.ts']));
+    expect(r.packages.filter((p) => SERVER_PACKAGES.test(p))).toEqual([]);
+    expect(
+      r.files.filter(
+        (f) => SERVER_MODULES.test(f) || (f.startsWith('src/') && !f.startsWith('src/cli/client/') && f !== 'src/main.ts' && f !== 'src/errors.ts'),
+      ),
+    ).toEqual([]);
+    expect(r.packages).toEqual(['commander']);
   });
 });

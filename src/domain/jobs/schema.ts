@@ -128,6 +128,13 @@ export const Job = Out({
 
 export const JobPage = Page(Job);
 
+/** POST /v1/jobs/quote: what creating the job would cost, checked as creation checks it. */
+export const JobQuote = Out({
+  trainer: Type.String(),
+  hyperparameters: FreeObject({ description: 'With the trainer’s defaults filled in, as the job would run' }),
+  cost: Type.Integer({ description: 'Credits the job would hold at creation' }),
+});
+
 export const JobEvent = Out({ seq: Type.Integer(), type: Type.String(), data: FreeObject(), created_at: Type.String() });
 export const JobEvents = Out({ data: Type.Array(JobEvent) });
 export const JobLogs = Out({ data: Type.Array(FreeObject()) });

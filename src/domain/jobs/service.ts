@@ -148,6 +148,12 @@ export class JobsService {
     };
   }
 
+  /** The price of `input` without creating anything (POST /v1/jobs/quote): the same checks and priceJob as create. */
+  async quote(ownerId: string, input: CreateJobInput): Promise<{ trainer: string; hyperparameters: Record<string, unknown>; cost: number }> {
+    const p = await this.prepare(ownerId, input);
+    return { trainer: p.trainer.id, hyperparameters: p.hyperparameters, cost: p.cost };
+  }
+
   /**
    * The base model a job trains from: the one asked for (checked against the trainer's list, as
    * always), else the trainer's default_base_model when this server has its files. A default

@@ -7,6 +7,7 @@ import {
   CreateJobBody,
   Job,
   JobEvents,
+  JobQuote,
   JobLogs,
   JobMetrics,
   JobPage,
@@ -124,6 +125,17 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
       if (replayed) reply.header('idempotent-replayed', 'true');
       return reply.status(202).send(job);
     },
+  });
+
+  app.post<{ Body: CreateJobInput }>('/v1/jobs/quote', {
+    schema: {
+      tags: ['jobs'],
+      summary: 'The price of a job without starting it: the same body and checks as POST /v1/jobs, nothing created or held',
+      security,
+      body: CreateJobBody,
+      response: { 200: JobQuote, ...errorResponses(400, 401, 404, 409, 422) },
+    },
+    handler: async (req) => s.jobs.quote(caller(req).userId, req.body),
   });
 
   app.get<{ Querystring: PageQuery & JobsFilterInput & { scope?: 'own' | 'all' } }>('/v1/jobs', {
