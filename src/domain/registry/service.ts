@@ -125,6 +125,7 @@ export class RegistryService {
       hyperparameters: v.hyperparameters,
       metrics: v.metrics,
       parent_version_id: v.parent_version_id,
+      integrations: v.integrations ?? {},
       artifacts: arts.filter((a) => a.version_id === v.id).map((a) => ({ name: a.name, format: a.format, bytes: a.bytes, sha256: a.sha256 })),
       created_at: v.created_at.toISOString(),
     };
