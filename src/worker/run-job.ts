@@ -8,6 +8,7 @@ import type { AttemptOutcome, Executor, RunningAttempt } from '../executors/exec
 import type { ExitInfo } from '../executors/local.js';
 import { LocalExecutor, type LocalExecutorDeps } from '../executors/local-executor.js';
 import { withSamplePreview } from './samples.js';
+import { withEventsFile } from './tensorboard.js';
 
 export type StopReason = 'cancel' | 'drain' | 'lost' | 'timeout';
 
@@ -135,15 +136,19 @@ export class JobRun {
     }
     const { exit } = outcome;
     if (exit.code === 0 && !exit.stopped && reason !== 'timeout') {
+      const result = outcome.result ?? { metrics: {} };
       let artifacts;
       try {
         artifacts = await outcome.artifacts();
-        if (job.kind === 'training') artifacts = await withSamplePreview(ctx.db, ctx.store, job, artifacts);
+        if (job.kind === 'training') {
+          artifacts = await withSamplePreview(ctx.db, ctx.store, job, artifacts);
+          // Every training run can be opened in TensorBoard, whichever trainer made it.
+          artifacts = await withEventsFile(ctx.db, ctx.store, job, artifacts, result.metrics);
+        }
       } catch (err) {
         await this.fail({ code: err instanceof AppError ? err.code : JOB_ERROR_CODES.ARTIFACT_INVALID, message: (err as Error).message });
         return;
       }
-      const result = outcome.result ?? { metrics: {} };
       const trainer = ctx.catalog.trainer(job.trainer);
       const done = await this.inTx((tx) =>
         job.kind === 'inference'
