@@ -191,6 +191,34 @@ describe.skipIf(!HAVE && process.env.CI !== 'true')('MLflow and TensorBoard', ()
     expect(tb.images).toEqual({ 'samples/0': [[2, 3, 2], [4, 3, 2]] });
   });
 
+  it('a failed job is logged as a FAILED run; a tracker that does not answer is recorded on the job, which ends as it would anyway', async () => {
+    const u = await api.user('failing-user');
+    const ds = await csvDataset(api, u.token, 'failing-data');
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const integrations = [
+      { type: 'mlflow', tracking_uri: mlflowUrl, experiment: 'trainyard-failures' },
+      { type: 'mlflow', tracking_uri: closed, experiment: 'nowhere' },
+    ];
+    const r = await api.post('/v1/jobs', { trainer: 'crash', dataset_id: ds, output: { model_name: 'crashed' }, integrations }, u.token);
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    expect((await waitForJob(api, u.token, r.body.id)).status).toBe('failed');
+    const job = await waitFor(
+      async () => (await api.get(`/v1/jobs/${r.body.id}`, u.token)).body,
+      (j) => j.integrations.every((i: any) => i.status !== 'pending'),
+      { timeoutMs: 60_000, intervalMs: 100, message: 'both integrations to settle' },
+    );
+    expect(job.status).toBe('failed');
+    const [logged, unreachable] = job.integrations;
+    expect(logged).toMatchObject({ status: 'logged', error: null });
+    expect(unreachable).toMatchObject({ status: 'failed', run_id: null, tracking_uri: closed });
+    expect(unreachable.error).toMatch(/127\.0\.0\.1/);
+    const run = (await ml(`/api/2.0/mlflow/runs/get?run_id=${logged.run_id}`)).run;
+    expect(run.info.status).toBe('FAILED');
+    const tags = Object.fromEntries(run.data.tags.map((p: any) => [p.key, p.value]));
+    expect(tags['trainyard.error']).toMatch(/^TRAINER_FAILED: .*simulated crash/);
+    expect((await ml(`/api/2.0/mlflow/artifacts/list?run_id=${logged.run_id}`)).files ?? []).toEqual([]);
+  });
+
   it('a tracking URI the address guard refuses is a 400 at creation, and nothing is stored', async () => {
     const u = await api.user('guarded-user');
     const ds = await csvDataset(api, u.token, 'guarded-data');
