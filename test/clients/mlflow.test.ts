@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -100,7 +100,6 @@ beforeAll(async () => {
     hyperparameters: { type: 'object', properties: { steps: { type: 'integer', default: 4 }, sample_every: { type: 'integer', default: 2 } } },
     runtime: { type: 'command', entry: 'sampler', command: [process.execPath, path.join(FIXTURES, 'sampler.mjs')] },
   };
-  const { mkdir } = await import('node:fs/promises');
   await mkdir(dataDir);
   await writeFile(path.join(dataDir, 'catalog.json'), JSON.stringify(testTrainers({ sampler })));
   t = await startTestApp({ dataDir, env: { WORKER_POLL_MS: '50', WORKER_DRAIN_MS: '0', WEBHOOK_ALLOW_ADDRESSES: '127.0.0.1/32' } });
@@ -173,6 +172,29 @@ describe.skipIf(!HAVE && process.env.CI !== 'true')('MLflow and TensorBoard', ()
     const tb = await readEvents(fromMlflow, events);
     expect(tb.scalars.score).toEqual(ours);
     expect(tb.scalars['result/score']).toEqual([[6, 6]]);
+  });
+
+  it('examples/mlflow-job.json (the README\'s example) runs the built-in linear classifier into MLflow, every epoch a step', async () => {
+    const u = await api.user('example-user');
+    const example = JSON.parse(await readFile('examples/mlflow-job.json', 'utf8'));
+    example.dataset_id = await csvDataset(api, u.token, 'example-data');
+    example.integrations[0].tracking_uri = mlflowUrl;
+    const r = await api.post('/v1/jobs', example, u.token);
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    expect((await waitForJob(api, u.token, r.body.id, undefined, 60_000)).status).toBe('succeeded');
+    const job = await waitFor(
+      async () => (await api.get(`/v1/jobs/${r.body.id}`, u.token)).body,
+      (j) => j.integrations[0].status !== 'pending',
+      { timeoutMs: 60_000, intervalMs: 100, message: 'the example job to be logged' },
+    );
+    const { run_id } = job.integrations[0];
+    expect(job.integrations[0].status).toBe('logged');
+    const ours = (await api.get(`/v1/jobs/${r.body.id}/metrics`, u.token)).body.metrics.val_accuracy.map((p: any) => [p.step, p.value]);
+    expect(ours.length).toBeGreaterThan(5);
+    const history = (await ml(`/api/2.0/mlflow/metrics/get-history?run_id=${run_id}&metric_key=val_accuracy`)).metrics;
+    expect(history.map((m: any) => [m.step, m.value])).toEqual(expect.arrayContaining(ours));
+    const params = Object.fromEntries((await ml(`/api/2.0/mlflow/runs/get?run_id=${run_id}`)).run.data.params.map((p: any) => [p.key, p.value]));
+    expect(params).toMatchObject({ epochs: String(example.hyperparameters.epochs), 'trainyard.trainer': 'linear-classifier' });
   });
 
   it("every training job's events file holds its PNG samples as images, readable by tensorboard", async () => {
