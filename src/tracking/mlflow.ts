@@ -71,7 +71,10 @@ export class MlflowClient {
   async experimentId(name: string): Promise<string> {
     const find = async (): Promise<string | null> => {
       try {
-        const r = await this.call<{ experiment: { experiment_id: string } }>('GET', `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`);
+        const r = await this.call<{ experiment: { experiment_id: string } }>(
+          'GET',
+          `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`,
+        );
         return r.experiment.experiment_id;
       } catch (err) {
         if (err instanceof AppError && err.code === 'UPSTREAM_STATUS' && (err.details as { status?: number }).status === 404) return null;
@@ -89,7 +92,10 @@ export class MlflowClient {
     }
   }
 
-  async createRun(experimentId: string, o: { runName: string; startTime: number; tags: Record<string, string> }): Promise<{ runId: string; artifactUri: string }> {
+  async createRun(
+    experimentId: string,
+    o: { runName: string; startTime: number; tags: Record<string, string> },
+  ): Promise<{ runId: string; artifactUri: string }> {
     const r = await this.call<{ run: { info: { run_id: string; artifact_uri: string } } }>('POST', '/api/2.0/mlflow/runs/create', {
       experiment_id: experimentId,
       run_name: o.runName,
@@ -102,7 +108,8 @@ export class MlflowClient {
   /** Params and metrics in as many log-batch calls as MLflow's limits need. */
   async logBatch(runId: string, params: Record<string, string>, metrics: MlflowMetric[]): Promise<void> {
     const p = Object.entries(params).map(([key, value]) => ({ key: key.slice(0, 250), value: value.slice(0, MAX_PARAM_VALUE) }));
-    for (let i = 0; i < p.length; i += BATCH_MAX_PARAMS) await this.call('POST', '/api/2.0/mlflow/runs/log-batch', { run_id: runId, params: p.slice(i, i + BATCH_MAX_PARAMS) });
+    for (let i = 0; i < p.length; i += BATCH_MAX_PARAMS)
+      await this.call('POST', '/api/2.0/mlflow/runs/log-batch', { run_id: runId, params: p.slice(i, i + BATCH_MAX_PARAMS) });
     const m = metrics.filter((x) => Number.isFinite(x.value));
     for (let i = 0; i < m.length; i += BATCH_MAX_METRICS)
       await this.call('POST', '/api/2.0/mlflow/runs/log-batch', { run_id: runId, metrics: m.slice(i, i + BATCH_MAX_METRICS) });
@@ -120,7 +127,11 @@ export class MlflowClient {
    */
   async uploadArtifact(artifactUri: string, name: string, bytes: Buffer): Promise<void> {
     const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/(.+)$/.exec(artifactUri);
-    if (!m) throw new AppError('TRACKER_NO_ARTIFACT_PROXY', `the run's artifact store (${artifactUri.split(':')[0]}) is not served by the tracking server; start it with --serve-artifacts`);
+    if (!m)
+      throw new AppError(
+        'TRACKER_NO_ARTIFACT_PROXY',
+        `the run's artifact store (${artifactUri.split(':')[0]}) is not served by the tracking server; start it with --serve-artifacts`,
+      );
     const path = `${m[1]!.replace(/\/+$/, '')}/${encodeURIComponent(name)}`;
     const res = await safeFetch(`${this.base}/api/2.0/mlflow-artifacts/artifacts/${path}`, {
       policy: this.o.policy,

@@ -91,7 +91,12 @@ export class Tracking {
       );
       done.push(r);
       if (version && r.status === 'logged' && !done.slice(0, -1).some((x) => x.status === 'logged'))
-        await setVersionIntegration(this.d.db, version.id, 'mlflow', { run_id: r.run_id, experiment_id: r.experiment_id, tracking_uri: r.tracking_uri, status: 'logged' });
+        await setVersionIntegration(this.d.db, version.id, 'mlflow', {
+          run_id: r.run_id,
+          experiment_id: r.experiment_id,
+          tracking_uri: r.tracking_uri,
+          status: 'logged',
+        });
     }
     await this.d.db.query('update jobs set integrations = $2 where id = $1', [job.id, JSON.stringify(done)]);
   }

@@ -40,7 +40,8 @@ export async function buildEventsFile(db: Queryable, store: BlobStore, job: JobR
     for (const [name, value] of Object.entries(d.values)) scalars.push({ tag: metricTag(name), step: d.step, value, wallTime });
   }
   const now = Date.now() / 1000;
-  for (const [name, value] of Object.entries(result)) if (typeof value === 'number') scalars.push({ tag: `result/${name}`, step: lastStep, value, wallTime: now });
+  for (const [name, value] of Object.entries(result))
+    if (typeof value === 'number') scalars.push({ tag: `result/${name}`, step: lastStep, value, wallTime: now });
   const images: ImagePoint[] = [];
   const samples = (await samplesOf(db, job.id)).filter((s) => s.format === 'png');
   const prompts = [...new Set(samples.map((s) => s.prompt))];

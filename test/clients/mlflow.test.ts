@@ -78,9 +78,12 @@ beforeAll(async () => {
   // Its own process group, so afterAll ends the server and whatever it started.
   mlflow = spawn(
     PYTHON,
-    ['-m', 'mlflow', 'server', '--host', '127.0.0.1', '--port', String(port), '--workers', '1'].concat(
-      ['--backend-store-uri', `sqlite:///${path.join(tmp, 'mlflow.db')}`, '--artifacts-destination', path.join(tmp, 'artifacts')],
-    ),
+    ['-m', 'mlflow', 'server', '--host', '127.0.0.1', '--port', String(port), '--workers', '1'].concat([
+      '--backend-store-uri',
+      `sqlite:///${path.join(tmp, 'mlflow.db')}`,
+      '--artifacts-destination',
+      path.join(tmp, 'artifacts'),
+    ]),
     { cwd: tmp, detached: true, stdio: 'ignore' },
   );
   const exited = new Promise<never>((_, reject) => mlflow!.once('exit', (code) => reject(new Error(`mlflow server exited with ${code}`))));
@@ -88,14 +91,18 @@ beforeAll(async () => {
   await Promise.race([
     exited,
     waitFor(
-      () => fetch(`${mlflowUrl}/health`).then((r) => r.ok, () => false),
+      () =>
+        fetch(`${mlflowUrl}/health`).then(
+          (r) => r.ok,
+          () => false,
+        ),
       Boolean,
       { timeoutMs: 120_000, intervalMs: 200, message: 'the MLflow server to answer /health' },
     ),
   ]);
   const dataDir = path.join(tmp, 'data');
   const sampler = {
-    ...testTrainers().trainers[0],
+    ...(testTrainers().trainers[0] as Record<string, unknown>),
     id: 'sampler',
     hyperparameters: { type: 'object', properties: { steps: { type: 'integer', default: 4 }, sample_every: { type: 'integer', default: 2 } } },
     runtime: { type: 'command', entry: 'sampler', command: [process.execPath, path.join(FIXTURES, 'sampler.mjs')] },
@@ -165,7 +172,9 @@ describe.skipIf(!HAVE && process.env.CI !== 'true')('MLflow and TensorBoard', ()
     expect(names).toEqual(['model', events].sort());
     const listed = (await ml(`/api/2.0/mlflow/artifacts/list?run_id=${logged.run_id}`)).files.map((f: any) => f.path);
     expect(listed.sort()).toEqual(names);
-    const fromMlflow = Buffer.from(await (await fetch(`${mlflowUrl}/api/2.0/mlflow-artifacts/artifacts/${logged.experiment_id}/${logged.run_id}/artifacts/${events}`)).arrayBuffer());
+    const fromMlflow = Buffer.from(
+      await (await fetch(`${mlflowUrl}/api/2.0/mlflow-artifacts/artifacts/${logged.experiment_id}/${logged.run_id}/artifacts/${events}`)).arrayBuffer(),
+    );
     expect(fromMlflow.equals(await download(u.token, 'tracked', events))).toBe(true);
 
     // tensorboard's reader sees the same scalars as the job's metrics.
@@ -174,7 +183,7 @@ describe.skipIf(!HAVE && process.env.CI !== 'true')('MLflow and TensorBoard', ()
     expect(tb.scalars['result/score']).toEqual([[6, 6]]);
   });
 
-  it('examples/mlflow-job.json (the README\'s example) runs the built-in linear classifier into MLflow, every epoch a step', async () => {
+  it("examples/mlflow-job.json (the README's example) runs the built-in linear classifier into MLflow, every epoch a step", async () => {
     const u = await api.user('example-user');
     const example = JSON.parse(await readFile('examples/mlflow-job.json', 'utf8'));
     example.dataset_id = await csvDataset(api, u.token, 'example-data');
@@ -200,7 +209,11 @@ describe.skipIf(!HAVE && process.env.CI !== 'true')('MLflow and TensorBoard', ()
   it("every training job's events file holds its PNG samples as images, readable by tensorboard", async () => {
     const u = await api.user('tb-user');
     const ds = await csvDataset(api, u.token, 'tb-data');
-    const r = await api.post('/v1/jobs', { trainer: 'sampler', dataset_id: ds, hyperparameters: { steps: 4, sample_every: 2 }, output: { model_name: 'pictures' } }, u.token);
+    const r = await api.post(
+      '/v1/jobs',
+      { trainer: 'sampler', dataset_id: ds, hyperparameters: { steps: 4, sample_every: 2 }, output: { model_name: 'pictures' } },
+      u.token,
+    );
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     expect(r.body.integrations).toEqual([]);
     expect((await waitForJob(api, u.token, r.body.id)).status).toBe('succeeded');
@@ -210,7 +223,12 @@ describe.skipIf(!HAVE && process.env.CI !== 'true')('MLflow and TensorBoard', ()
     expect(version.integrations).toEqual({});
     const tb = await readEvents(await download(u.token, 'pictures', artifact.name), artifact.name);
     // sampler.mjs renders one 3×2 PNG per prompt at steps 2 and 4.
-    expect(tb.images).toEqual({ 'samples/0': [[2, 3, 2], [4, 3, 2]] });
+    expect(tb.images).toEqual({
+      'samples/0': [
+        [2, 3, 2],
+        [4, 3, 2],
+      ],
+    });
   });
 
   it('a failed job is logged as a FAILED run; a tracker that does not answer is recorded on the job, which ends as it would anyway', async () => {
@@ -244,7 +262,12 @@ describe.skipIf(!HAVE && process.env.CI !== 'true')('MLflow and TensorBoard', ()
   it('a tracking URI the address guard refuses is a 400 at creation, and nothing is stored', async () => {
     const u = await api.user('guarded-user');
     const ds = await csvDataset(api, u.token, 'guarded-data');
-    const body = (uri: string) => ({ trainer: 'echo', dataset_id: ds, output: { model_name: 'never' }, integrations: [{ type: 'mlflow', tracking_uri: uri, experiment: 'x' }] });
+    const body = (uri: string) => ({
+      trainer: 'echo',
+      dataset_id: ds,
+      output: { model_name: 'never' },
+      integrations: [{ type: 'mlflow', tracking_uri: uri, experiment: 'x' }],
+    });
     const metadata = await api.post('/v1/jobs', body('http://169.254.169.254/'), u.token);
     expect(metadata.status).toBe(400);
     expect(metadata.body.error).toMatchObject({ code: 'ADDRESS_NOT_ALLOWED', details: { field: 'integrations[0].tracking_uri' } });

@@ -26,9 +26,13 @@ function fields(b: Buffer): Map<number, Array<number | bigint | Buffer>> {
     const wire = Number(k & 7n);
     let v: number | bigint | Buffer;
     if (wire === 0) [v, at] = readVarint(b, at);
-    else if (wire === 1) (v = b.readDoubleLE(at)), (at += 8);
-    else if (wire === 5) (v = b.readFloatLE(at)), (at += 4);
-    else {
+    else if (wire === 1) {
+      v = b.readDoubleLE(at);
+      at += 8;
+    } else if (wire === 5) {
+      v = b.readFloatLE(at);
+      at += 4;
+    } else {
       const [len, start] = readVarint(b, at);
       v = b.subarray(start, start + Number(len));
       at = start + Number(len);
