@@ -3,6 +3,7 @@ import type { Queryable } from '../db/db.js';
 import { metricEvents } from '../domain/jobs/queries.js';
 import { samplesOf } from '../domain/jobs/samples.js';
 import type { JobRow } from '../domain/jobs/types.js';
+import { EVENTS_FORMAT } from '../domain/registry/run-log.js';
 import type { NewArtifact } from '../domain/registry/service.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { eventsFile, metricTag, type ImagePoint, type ScalarPoint } from '../tracking/tfevents.js';
@@ -65,5 +66,5 @@ export async function withEventsFile(
   const name = eventsFileName(job);
   const key = `artifacts/${job.owner_id}/${job.id}/a${job.attempt}/${name}`;
   const put = await store.put(key, Readable.from([await buildEventsFile(db, store, job, result)]));
-  return [...artifacts.filter((a) => a.name !== name), { name, format: 'tfevents', storage_key: key, bytes: put.bytes, sha256: put.sha256 }];
+  return [...artifacts.filter((a) => a.name !== name), { name, format: EVENTS_FORMAT, storage_key: key, bytes: put.bytes, sha256: put.sha256 }];
 }
