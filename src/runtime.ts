@@ -16,6 +16,7 @@ import { WebhookDeliverer } from './domain/webhooks/deliverer.js';
 import { EventHub } from './events/hub.js';
 import { parseAddressPolicy } from './net/address-guard.js';
 import { createServices, type ServiceOverrides, type Services } from './services.js';
+import { Tracking } from './worker/integrations.js';
 import { Worker } from './worker/worker.js';
 import { Sandbox } from './executors/sandbox.js';
 import { WarmPool } from './executors/warm-pool.js';
@@ -100,9 +101,12 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
   };
   const local = new LocalExecutor(deps);
   const chosen = clusterExecutor(config, s, log) ?? local;
+  // A tracking URI is checked like a webhook URL: the same address policy, on every request.
+  const tracking = new Tracking({ db: s.db, store: s.store, policy: parseAddressPolicy(config.webhooks.allow), log });
   return new Worker(
     {
       ...deps,
+      tracking,
       executor: executor ? executor(local) : chosen,
       leaseSeconds: config.jobs.leaseSeconds,
       stopGraceMs: config.worker.stopGraceMs,

@@ -28,6 +28,8 @@ import { AppError } from '../errors.js';
 import { isAllowedAddress, resolveAllowed } from './address-guard.js';
 import type { AddressPolicy, Resolver } from './address-guard.js';
 
+export type HttpMethod = 'GET' | 'POST' | 'PUT';
+
 export interface SafeFetchOptions {
   policy: AddressPolicy;
   /** Injectable for tests (e.g. map 'evil.test' -> 127.0.0.1). Defaults to the OS resolver. */
@@ -38,7 +40,7 @@ export interface SafeFetchOptions {
   maxBytes: number;
   /** Default 3. */
   maxRedirects?: number;
-  method?: 'GET' | 'POST';
+  method?: HttpMethod;
   headers?: Record<string, string>;
   body?: string | Buffer;
   signal?: AbortSignal;
@@ -74,7 +76,7 @@ export async function safeFetch(url: string, opts: SafeFetchOptions): Promise<Sa
   try {
     let current = parseTarget(url);
     const origin = current.origin;
-    let method: 'GET' | 'POST' = opts.method ?? 'GET';
+    let method: HttpMethod = opts.method ?? 'GET';
     let body = opts.body;
     let headers = prepareHeaders(opts.headers);
     const redirects: string[] = [];
@@ -258,7 +260,7 @@ function requestOnce(
   url: URL,
   hostname: string,
   pinned: { address: string; family: 4 | 6 },
-  method: 'GET' | 'POST',
+  method: HttpMethod,
   headers: Record<string, string>,
   body: string | Buffer | undefined,
   policy: AddressPolicy,
@@ -272,7 +274,7 @@ function requestOnce(
     const isHttps = url.protocol === 'https:';
     const payload = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : body;
     const reqHeaders: Record<string, string> = { ...headers, host: url.host };
-    if (payload !== undefined || method === 'POST') reqHeaders['content-length'] = String(payload?.length ?? 0);
+    if (payload !== undefined || method !== 'GET') reqHeaders['content-length'] = String(payload?.length ?? 0);
 
     // An IP-literal host is connected to in the guard's canonical spelling (Node skips `lookup`
     // for literals); a name goes through the pinned lookup.

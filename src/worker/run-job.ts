@@ -8,6 +8,8 @@ import type { AttemptOutcome, Executor, RunningAttempt } from '../executors/exec
 import type { ExitInfo } from '../executors/local.js';
 import { LocalExecutor, type LocalExecutorDeps } from '../executors/local-executor.js';
 import { withSamplePreview } from './samples.js';
+import type { Tracking } from './integrations.js';
+import { withEventsFile } from './tensorboard.js';
 
 export type StopReason = 'cancel' | 'drain' | 'lost' | 'timeout';
 
@@ -19,6 +21,8 @@ export interface RunContext extends LocalExecutorDeps {
   log: Logger;
   /** Where attempts run; absent: this machine (a LocalExecutor over the fields above). */
   executor?: Executor;
+  /** Logs ended jobs to the experiment trackers they asked for (MLflow); absent: none are. */
+  tracking?: Tracking;
 }
 
 /** Why a failed trainer failed, in one line a user can act on. */
@@ -96,6 +100,8 @@ export class JobRun {
       clearInterval(heartbeat);
       clearTimeout(deadline);
       await this.conclude(outcome, log);
+      // After the final state is committed, and without waiting: a tracker never holds up a job.
+      if (job.integrations?.length) ctx.tracking?.afterJob(job.id);
     } catch (err) {
       log.error({ err }, 'job run crashed; the lease will expire and the reaper retries it');
     } finally {
@@ -135,15 +141,19 @@ export class JobRun {
     }
     const { exit } = outcome;
     if (exit.code === 0 && !exit.stopped && reason !== 'timeout') {
+      const result = outcome.result ?? { metrics: {} };
       let artifacts;
       try {
         artifacts = await outcome.artifacts();
-        if (job.kind === 'training') artifacts = await withSamplePreview(ctx.db, ctx.store, job, artifacts);
+        if (job.kind === 'training') {
+          artifacts = await withSamplePreview(ctx.db, ctx.store, job, artifacts);
+          // Every training run can be opened in TensorBoard, whichever trainer made it.
+          artifacts = await withEventsFile(ctx.db, ctx.store, job, artifacts, result.metrics);
+        }
       } catch (err) {
         await this.fail({ code: err instanceof AppError ? err.code : JOB_ERROR_CODES.ARTIFACT_INVALID, message: (err as Error).message });
         return;
       }
-      const result = outcome.result ?? { metrics: {} };
       const trainer = ctx.catalog.trainer(job.trainer);
       const done = await this.inTx((tx) =>
         job.kind === 'inference'

@@ -155,6 +155,8 @@ export class Worker {
     }
     for (const r of this.running.values()) r.run.requestStop('drain');
     await all();
+    // Tracker logging in flight ends (each request has a timeout) before the worker does.
+    await this.ctx.tracking?.drain();
     // What the executor holds (the local one's warm spares) goes with the worker: no trainer process outlives its stop.
     await this.executor.close();
     for (const u of this.unlisten) await u().catch(() => {});

@@ -168,6 +168,10 @@ describe('sample images during training', () => {
     const done = await waitForJob(api, u.token, r.body.id);
     expect(done).toMatchObject({ status: 'succeeded', preview_image_url: null });
     expect((await api.get(`/v1/jobs/${r.body.id}/samples`, u.token)).body).toEqual({ data: [] });
-    expect((await api.get('/v1/models/plain/versions/1', u.token)).body.artifacts.map((a: any) => a.name)).toEqual(['model']);
+    // The model and the TensorBoard events file every training job gets (src/worker/tensorboard.ts).
+    expect((await api.get('/v1/models/plain/versions/1', u.token)).body.artifacts.map((a: any) => a.name)).toEqual([
+      expect.stringMatching(/^events\.out\.tfevents\.\d+\.trainyard$/),
+      'model',
+    ]);
   });
 });

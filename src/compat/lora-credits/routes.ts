@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { baseUrl } from '../../app/routes/v1/files.js';
 import { caller } from '../../app/types.js';
+import { isModelFile } from '../../domain/registry/run-log.js';
 import { AppError } from '../../errors.js';
 import type { Ctx } from './context.js';
 import * as q from './queries.js';
@@ -16,8 +17,8 @@ const common = S.errors(400, 401, 429, 500);
 const post = S.errors(400, 401, 413, 415, 429, 500);
 
 /** The LoRA weights of a version: the safetensors file, else the first artifact that is not the card or the preview. */
-function weightsOf(artifacts: Array<{ name: string }>): string | null {
-  const names = artifacts.map((a) => a.name);
+function weightsOf(artifacts: Array<{ name: string; format: string }>): string | null {
+  const names = artifacts.filter(isModelFile).map((a) => a.name);
   return (
     names.find((n) => n === 'pytorch_lora_weights.safetensors') ??
     names.find((n) => n.endsWith('.safetensors')) ??
@@ -115,7 +116,7 @@ export async function routes(app: FastifyInstance, c: Ctx): Promise<void> {
       const version = await s.registry.versionNumber(job.model_version_id);
       if (version === null) throw noModel;
       const v = await s.registry.getVersion(t.owner_id, t.model_name, String(version)).catch(() => null);
-      const artifact = v ? weightsOf(v.artifacts as Array<{ name: string }>) : null;
+      const artifact = v ? weightsOf(v.artifacts as Array<{ name: string; format: string }>) : null;
       if (!artifact) throw noModel;
       // /blobs/* is served by the main server and by the facade's own port (src/app/server.ts).
       const signed = await s.registry.artifactUrl(t.owner_id, t.model_name, String(version), artifact, baseUrl(s, req));

@@ -1,6 +1,7 @@
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import type { PublicJob } from '../../domain/jobs/shape.js';
 import type { Services } from '../../services.js';
+import { isModelFile } from '../../domain/registry/run-log.js';
 import * as q from './queries.js';
 import { objectPath } from './datasets.js';
 import { allowedModels } from './models.js';
@@ -22,7 +23,8 @@ const STATUS: Record<string, TrainingStatus> = {
 };
 
 /** The artifact output_path names: the PEFT adapter's weights, else any weights, else the first. */
-function adapterKey(arts: Array<{ name: string; format: string; storage_key: string }>): string | null {
+function adapterKey(all: Array<{ name: string; format: string; storage_key: string }>): string | null {
+  const arts = all.filter(isModelFile);
   const pick =
     arts.find((a) => a.name === 'adapter_model.safetensors') ??
     arts.find((a) => a.format.includes('peft')) ??

@@ -3,6 +3,7 @@ import type { Queryable } from '../../db/db.js';
 import type { StagedSpec } from '../../trainers/protocol.js';
 import { planDataset, type PlannedBlob } from '../datasets/materialize.js';
 import { artifacts as versionArtifacts } from '../registry/queries.js';
+import { isModelFile } from '../registry/run-log.js';
 import type { JobRow } from './types.js';
 
 /** What an attempt needs, before anything is copied: its spec and the stored objects behind it. */
@@ -39,7 +40,7 @@ export async function planJob(d: { db: Queryable }, job: JobRow, root: string): 
   let initFrom: string | null = null;
   if (job.from_model?.version_id) {
     initFrom = path.join(root, 'init');
-    for (const a of await versionArtifacts(d.db, [job.from_model.version_id]))
+    for (const a of (await versionArtifacts(d.db, [job.from_model.version_id])).filter(isModelFile))
       blobs.push({ key: a.storage_key, path: path.join(initFrom, a.name), bytes: Number(a.bytes) });
   }
   const spec: StagedSpec = {

@@ -14,7 +14,7 @@ export async function jobByIdempotencyKey(db: Queryable, ownerId: string, key: s
 // prettier-ignore
 export const PUBLIC_JOB_COLS = [
   'id', 'kind', 'trainer', 'status', 'priority', 'dataset_id', 'validation_dataset_id', 'test_dataset_id',
-  'base_model', 'hyperparameters', 'output', 'metadata', 'webhook_url', 'cost', 'attempt', 'max_attempts', 'progress',
+  'base_model', 'hyperparameters', 'output', 'metadata', 'webhook_url', 'integrations', 'cost', 'attempt', 'max_attempts', 'progress',
   'step', 'total_steps', 'epoch', 'eta_seconds', 'latest_sample', 'error', 'result', 'model_version_id', 'from_model',
   'sweep_id', 'estimated_duration_seconds', 'estimate_source', 'created_at', 'started_at', 'finished_at', 'updated_at',
 ] as const;

@@ -3,6 +3,7 @@ import { AnyObject, DateTime, FreeObject, Nullable, Out, Page, StringEnum, Type,
 import { MetricGoalField, MetricName } from '../registry/metric.js';
 import { ESTIMATE_SOURCES } from './estimate.js';
 import { ALL_STATES } from './states.js';
+import { IntegrationsField, JobIntegration } from '../../tracking/integrations.js';
 
 const nullableDate = () => Nullable(DateTime());
 
@@ -54,6 +55,7 @@ export const CreateJobBody = Type.Object(
     metadata: Type.Optional(AnyObject({ maxProperties: 50 })),
     webhook_url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
     priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100, default: 0 })),
+    integrations: Type.Optional(IntegrationsField),
   },
   { additionalProperties: false },
 );
@@ -93,6 +95,7 @@ export const Job = Out({
   }),
   metadata: FreeObject(),
   webhook_url: Nullable(Type.String()),
+  integrations: Type.Array(JobIntegration, { description: 'The experiment trackers this job is logged to, and how that went' }),
   cost: Type.Integer({ description: 'Credits held at creation, captured on success, released on failure or cancel' }),
   attempt: Type.Integer(),
   max_attempts: Type.Integer(),

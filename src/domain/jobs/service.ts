@@ -19,6 +19,7 @@ import * as q from './queries.js';
 import { publicJob, type PublicJob } from './shape.js';
 import { isFinal, JOB_STATES, type JobState } from './states.js';
 import type { FromModel, JobRow, NewJob } from './types.js';
+import { prepareIntegrations, type StoredIntegration } from '../../tracking/integrations.js';
 
 export interface JobsDeps {
   db: Db;
@@ -48,6 +49,8 @@ export interface PreparedJob {
   /** The trainer's seconds per unit of work, for the duration estimate (estimate.ts). */
   rate: Rate | null;
   cost: number;
+  /** The request's trackers, their URIs checked, each pending. */
+  integrations: StoredIntegration[];
 }
 
 /** An inference job (a generation): no dataset and no output model; its outputs stay on the job. */
@@ -120,6 +123,8 @@ export class JobsService {
     const metric = output.primary_metric ? { name: output.primary_metric, goal: output.metric_goal! } : undefined;
     await this.d.registry.checkOutput(ownerId, input.output.model_name, trainer.id, input.output.if_exists, metric);
     if (input.webhook_url) await this.d.webhooks.checkUrl(input.webhook_url);
+    // A tracker URI is a URL the worker will call, like a webhook's: the same guard, at once.
+    const integrations = await prepareIntegrations(input.integrations, (url) => this.d.webhooks.checkUrl(url));
     let fromModel: FromModel | null = null;
     if (input.from_model) {
       if (!trainer.supports_warm_start) throw new ValidationError('WARM_START_NOT_SUPPORTED', `${trainer.id} cannot start from an existing model`);
@@ -145,6 +150,7 @@ export class JobsService {
       baseModel,
       rate,
       cost: priceJob(trainer.pricing, hyperparameters, datasetRows),
+      integrations,
     };
   }
 
@@ -278,6 +284,7 @@ export class JobsService {
         metadata: p.input.metadata ?? {},
         from_model: p.fromModel,
         webhook_url: p.input.webhook_url ?? null,
+        integrations: p.integrations,
         gpus: JobsService.gpus(p.trainer),
         cost: p.cost,
       },
@@ -303,6 +310,7 @@ export class JobsService {
         metadata: {},
         from_model: p.fromModel,
         webhook_url: null,
+        integrations: [],
         gpus: JobsService.gpus(p.trainer),
         cost: p.cost,
       },

@@ -31,6 +31,7 @@ export function publicJob(j: PublicJobRow, o: { queuePosition?: number | null } 
     output: j.output,
     metadata: j.metadata,
     webhook_url: j.webhook_url,
+    integrations: j.integrations ?? [],
     cost: j.cost,
     attempt: j.attempt,
     max_attempts: j.max_attempts,

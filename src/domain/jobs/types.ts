@@ -1,3 +1,4 @@
+import type { StoredIntegration } from '../../tracking/integrations.js';
 import type { JobState } from './states.js';
 
 /** The latest checkpoint a worker uploaded: a retry on any worker stages it from storage. */
@@ -37,6 +38,8 @@ export interface JobRow {
   metadata: Record<string, unknown>;
   from_model: FromModel | null;
   webhook_url: string | null;
+  /** Experiment trackers logged to once the job ends (src/tracking), each with its outcome. */
+  integrations: StoredIntegration[];
   gpus: number;
   labels: string[];
   cost: number;
@@ -114,4 +117,6 @@ export type NewJob = Pick<
   | 'sweep_id'
   | 'sweep_point'
   | 'sweep_repeat'
->;
+> &
+  /** None when absent. */
+  Partial<Pick<JobRow, 'integrations'>>;

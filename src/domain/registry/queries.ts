@@ -26,6 +26,8 @@ export interface VersionRow {
   hyperparameters: Record<string, unknown>;
   metrics: Record<string, number>;
   parent_version_id: string | null;
+  /** The tracker runs this version was logged as ({mlflow: {run_id, …}}); set after the job ends. */
+  integrations: Record<string, unknown>;
   created_at: Date;
 }
 
@@ -68,7 +70,7 @@ export async function nextVersionNumber(db: Queryable, modelId: string): Promise
   return rows[0]!.n;
 }
 
-export async function insertVersion(db: Queryable, v: Omit<VersionRow, 'created_at'>): Promise<VersionRow> {
+export async function insertVersion(db: Queryable, v: Omit<VersionRow, 'created_at' | 'integrations'>): Promise<VersionRow> {
   const { rows } = await db.query<VersionRow>(
     `insert into model_versions (id, model_id, version, job_id, dataset_id, base_model, hyperparameters, metrics, parent_version_id)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning *`,
@@ -85,6 +87,15 @@ export async function insertArtifact(db: Queryable, a: ArtifactRow): Promise<voi
     a.storage_key,
     a.bytes,
     a.sha256,
+  ]);
+}
+
+/** Records one tracker's run on a version (`name`: mlflow), beside any other's. */
+export async function setVersionIntegration(db: Queryable, versionId: string, name: string, value: Record<string, unknown>): Promise<void> {
+  await db.query('update model_versions set integrations = integrations || jsonb_build_object($2::text, $3::jsonb) where id = $1', [
+    versionId,
+    name,
+    JSON.stringify(value),
   ]);
 }
 

@@ -1,5 +1,6 @@
 /** The model registry: the shapes the API accepts and returns. */
 import { MetricGoalField, MetricName } from './metric.js';
+import { VersionIntegrations } from '../../tracking/integrations.js';
 import { FreeObject, Nullable, Out, PageLimit, PageNumber, StringEnum, Type, VersionNumber, type Static, type WithDefaults } from '../schema-kit.js';
 
 export const VISIBILITIES = ['private', 'public'] as const;
@@ -22,7 +23,15 @@ export const Model = Out({
   updated_at: Type.String(),
 });
 
-export const ModelVersion = Out({ version: Type.Integer(), metrics: FreeObject(), artifacts: Type.Array(FreeObject()) }, { additionalProperties: true });
+export const ModelVersion = Out(
+  {
+    version: Type.Integer(),
+    metrics: FreeObject(),
+    artifacts: Type.Array(FreeObject()),
+    integrations: VersionIntegrations,
+  },
+  { additionalProperties: true },
+);
 
 export const ListModelsQuery = Type.Object(
   {

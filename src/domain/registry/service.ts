@@ -6,6 +6,7 @@ import { isVersionNumber } from '../schema-kit.js';
 import { materializeVersion } from './materialize.js';
 import { isBetter, resolveGoal, type MetricGoal } from './metric.js';
 import * as q from './queries.js';
+import { isModelFile } from './run-log.js';
 import type { ListModelsInput, UpdateModelInput } from './schema.js';
 
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
@@ -125,6 +126,7 @@ export class RegistryService {
       hyperparameters: v.hyperparameters,
       metrics: v.metrics,
       parent_version_id: v.parent_version_id,
+      integrations: v.integrations ?? {},
       artifacts: arts.filter((a) => a.version_id === v.id).map((a) => ({ name: a.name, format: a.format, bytes: a.bytes, sha256: a.sha256 })),
       created_at: v.created_at.toISOString(),
     };
@@ -249,7 +251,7 @@ export class RegistryService {
 
   /** Total size of a version's artifacts: what loading it costs. */
   async artifactBytes(versionId: string): Promise<number> {
-    return (await q.artifacts(this.db, [versionId])).reduce((s, a) => s + a.bytes, 0);
+    return (await q.artifacts(this.db, [versionId])).filter(isModelFile).reduce((s, a) => s + a.bytes, 0);
   }
 
   /**

@@ -31,6 +31,7 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null
     'metadata',
     'from_model',
     'webhook_url',
+    'integrations',
     'gpus',
     'labels',
     'cost',
@@ -43,7 +44,9 @@ export async function insertJob(db: Queryable, j: NewJob): Promise<JobRow | null
     'sweep_repeat',
   ] as const;
   const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
-  const values = cols.map((c) => (['hyperparameters', 'output', 'metadata', 'from_model', 'sweep_point'].includes(c) ? json(j[c]) : j[c]));
+  const values = cols.map((c) =>
+    c === 'integrations' ? json(j.integrations ?? []) : ['hyperparameters', 'output', 'metadata', 'from_model', 'sweep_point'].includes(c) ? json(j[c]) : j[c],
+  );
   const { rows } = await db.query<JobRow>(
     `insert into jobs (status, ${cols.join(', ')})
      values ('${T.enqueue.to}', ${cols.map((_, i) => `$${i + 1}`).join(', ')})
