@@ -4762,6 +4762,20 @@ export interface paths {
                                     [key: string]: unknown;
                                 };
                                 webhook_url?: string | null;
+                                /** @description The experiment trackers this job is logged to, and how that went */
+                                integrations?: {
+                                    type?: string;
+                                    tracking_uri?: string;
+                                    experiment?: string;
+                                    /**
+                                     * @description pending until the job has ended and been logged; failed with error when the tracker refused
+                                     * @enum {string}
+                                     */
+                                    status?: "pending" | "logged" | "failed";
+                                    run_id?: string | null;
+                                    experiment_id?: string | null;
+                                    error?: string | null;
+                                }[];
                                 /** @description Credits held at creation, captured on success, released on failure or cancel */
                                 cost?: number;
                                 attempt?: number;
@@ -4893,6 +4907,15 @@ export interface paths {
                         webhook_url?: string;
                         /** @default 0 */
                         priority?: number;
+                        /** @description Experiment trackers the job is logged to once it ends (parameters, metric history, artifacts), without delaying it: [{type: "mlflow", tracking_uri, experiment}] */
+                        integrations?: {
+                            /** @enum {string} */
+                            type: "mlflow";
+                            /** @description The MLflow tracking server's base URL (http or https); checked by the same address rules as webhook URLs */
+                            tracking_uri: string;
+                            /** @description The MLflow experiment name; created when it does not exist */
+                            experiment: string;
+                        }[];
                     };
                 };
             };
@@ -4927,6 +4950,20 @@ export interface paths {
                                 [key: string]: unknown;
                             };
                             webhook_url?: string | null;
+                            /** @description The experiment trackers this job is logged to, and how that went */
+                            integrations?: {
+                                type?: string;
+                                tracking_uri?: string;
+                                experiment?: string;
+                                /**
+                                 * @description pending until the job has ended and been logged; failed with error when the tracker refused
+                                 * @enum {string}
+                                 */
+                                status?: "pending" | "logged" | "failed";
+                                run_id?: string | null;
+                                experiment_id?: string | null;
+                                error?: string | null;
+                            }[];
                             /** @description Credits held at creation, captured on success, released on failure or cancel */
                             cost?: number;
                             attempt?: number;
@@ -5069,6 +5106,178 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/quote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The price of a job without starting it: the same body and checks as POST /v1/jobs, nothing created or held */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        trainer: string;
+                        /** @description Retraining: warm-start from a version (or alias) of one of your models */
+                        from_model?: {
+                            name: string;
+                            version?: number;
+                            alias?: string;
+                        };
+                        dataset_id: string;
+                        validation_dataset_id?: string;
+                        /** @description A held-out test set (trainers with supports_test_set): same kind and columns as dataset_id, never trained or early-stopped on, scored once at the end (test_accuracy, test_macro_f1 in the result) */
+                        test_dataset_id?: string;
+                        base_model?: string;
+                        hyperparameters?: Record<string, unknown>;
+                        output: {
+                            model_name: string;
+                            description?: string;
+                            /**
+                             * @description new_version (the default): a model of this name gets a new version. fail: 409 MODEL_NAME_EXISTS when you have a model of this name or a queued or running job training one
+                             * @enum {string}
+                             */
+                            if_exists?: "new_version" | "fail";
+                            /** @description The metric the new model's `best` alias is chosen by (default: the trainer's primary metric). For an existing model it must be the model's own (else 409 MODEL_METRIC_MISMATCH: PATCH /v1/models/{name} to change it) */
+                            primary_metric?: string;
+                            /**
+                             * @description With primary_metric: which way is better (inferred for *accuracy, *f1, *auc and *loss)
+                             * @enum {string}
+                             */
+                            metric_goal?: "maximize" | "minimize";
+                        };
+                        metadata?: Record<string, unknown>;
+                        webhook_url?: string;
+                        /** @default 0 */
+                        priority?: number;
+                        /** @description Experiment trackers the job is logged to once it ends (parameters, metric history, artifacts), without delaying it: [{type: "mlflow", tracking_uri, experiment}] */
+                        integrations?: {
+                            /** @enum {string} */
+                            type: "mlflow";
+                            /** @description The MLflow tracking server's base URL (http or https); checked by the same address rules as webhook URLs */
+                            tracking_uri: string;
+                            /** @description The MLflow experiment name; created when it does not exist */
+                            experiment: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            trainer?: string;
+                            /** @description With the trainer’s defaults filled in, as the job would run */
+                            hyperparameters?: {
+                                [key: string]: unknown;
+                            };
+                            /** @description Credits the job would hold at creation */
+                            cost?: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["def-0"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["def-0"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["def-0"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["def-0"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["def-0"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["def-0"];
+                    };
+                };
+                /** @description Default Response */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["def-0"];
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["def-0"];
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["def-0"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/jobs/{id}": {
         parameters: {
             query?: never;
@@ -5118,6 +5327,20 @@ export interface paths {
                                 [key: string]: unknown;
                             };
                             webhook_url?: string | null;
+                            /** @description The experiment trackers this job is logged to, and how that went */
+                            integrations?: {
+                                type?: string;
+                                tracking_uri?: string;
+                                experiment?: string;
+                                /**
+                                 * @description pending until the job has ended and been logged; failed with error when the tracker refused
+                                 * @enum {string}
+                                 */
+                                status?: "pending" | "logged" | "failed";
+                                run_id?: string | null;
+                                experiment_id?: string | null;
+                                error?: string | null;
+                            }[];
                             /** @description Credits held at creation, captured on success, released on failure or cancel */
                             cost?: number;
                             attempt?: number;
@@ -5378,6 +5601,20 @@ export interface paths {
                                 [key: string]: unknown;
                             };
                             webhook_url?: string | null;
+                            /** @description The experiment trackers this job is logged to, and how that went */
+                            integrations?: {
+                                type?: string;
+                                tracking_uri?: string;
+                                experiment?: string;
+                                /**
+                                 * @description pending until the job has ended and been logged; failed with error when the tracker refused
+                                 * @enum {string}
+                                 */
+                                status?: "pending" | "logged" | "failed";
+                                run_id?: string | null;
+                                experiment_id?: string | null;
+                                error?: string | null;
+                            }[];
                             /** @description Credits held at creation, captured on success, released on failure or cancel */
                             cost?: number;
                             attempt?: number;
@@ -6784,6 +7021,15 @@ export interface paths {
                                 artifacts?: {
                                     [key: string]: unknown;
                                 }[];
+                                /** @description The experiment-tracker runs this version was logged as; empty until its job has been logged */
+                                integrations?: {
+                                    mlflow?: {
+                                        run_id?: string;
+                                        experiment_id?: string;
+                                        tracking_uri?: string;
+                                        status?: string;
+                                    };
+                                };
                             } & {
                                 [key: string]: unknown;
                             })[];
@@ -6889,6 +7135,15 @@ export interface paths {
                             artifacts?: {
                                 [key: string]: unknown;
                             }[];
+                            /** @description The experiment-tracker runs this version was logged as; empty until its job has been logged */
+                            integrations?: {
+                                mlflow?: {
+                                    run_id?: string;
+                                    experiment_id?: string;
+                                    tracking_uri?: string;
+                                    status?: string;
+                                };
+                            };
                         } & {
                             [key: string]: unknown;
                         };
