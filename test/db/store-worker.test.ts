@@ -245,7 +245,9 @@ describe('base models in the store', () => {
     expect(logs.filter((m: string) => m === 'base model hello from b, 600 rows')).toHaveLength(2);
 
     const v = (await api.get('/v1/models/far/versions/1', u.token)).body;
-    const signed = (await api.get(`/v1/models/far/versions/1/artifacts/${v.artifacts[0].name}`, u.token)).body;
+    // The model the fixture wrote (every version also carries its TensorBoard events file).
+    const signed = (await api.get(`/v1/models/far/versions/1/artifacts/${v.artifacts.find((a: { format: string }) => a.format !== 'tfevents').name}`, u.token))
+      .body;
     const model = (await (await fetch(signed.url)).json()) as Record<string, unknown>;
     const sha = createHash('sha256').update(weights).digest('hex');
     expect(model).toMatchObject({ greeting: 'hello from b', weights: sha, rows: 600, attempt: 2, resumed: `attempt 1 saw ${sha}` });
