@@ -58,7 +58,7 @@ export function Downloads({ model, versions }: { model: string; versions: Versio
             {artifacts.map((a) => (
               <tr key={String(a.name)}>
                 <td>
-                  <code>{String(a.name)}</code>
+                  <code className="artifact-name">{String(a.name)}</code>
                 </td>
                 <td>{String(a.format ?? '')}</td>
                 <td className="num">{fmtBytes(typeof a.bytes === 'number' ? a.bytes : null)}</td>
