@@ -39,6 +39,7 @@ CAUSAL_ABLATIONS = [
     ("AdamW not fused", {"fused_adamw": False}),
     ("fp32 base weights", {"fp32": True}),
     ("4-bit, gradient checkpointing off", {"quantization": "4bit", "gradient_checkpointing": False}),
+    ("loss from the full logits (chunked loss off)", {"chunked_loss": False}),
     ("torch.compile", {"torch_compile": True}),  # last: the slowest row (compilation), first to fall to the budget
 ]
 DIFFUSION = [

@@ -17,6 +17,7 @@ const ROWS: [string, string, string][] = [
   ['lora-causal-lm', 'ablation: AdamW not fused', 'pack'],
   ['lora-causal-lm', 'ablation: fp32 base weights', 'pack'],
   ['lora-causal-lm', 'ablation: 4-bit, gradient checkpointing off', 'pack'],
+  ['lora-causal-lm', 'ablation: loss from the full logits (chunked loss off)', 'pack'],
   ['lora-diffusion', 'SD 1.5 UNet LoRA', 'reference'],
   ['sequence-classifier', 'original', 'cpu'],
   ['sequence-classifier', 'enhanced_cnn_lstm', 'cpu'],

@@ -118,6 +118,11 @@ export const PYTHON_TRAINERS: TrainerDef[] = [
         attn_implementation: { type: 'string', enum: ['sdpa', 'eager'], default: 'sdpa' },
         fused_adamw: { type: 'boolean', default: true, description: 'Fused AdamW kernel on CUDA' },
         torch_compile: { type: 'boolean', default: false, description: 'torch.compile the model (pays on long runs; the first steps compile)' },
+        chunked_loss: {
+          type: 'boolean',
+          default: true,
+          description: 'Output layer and cross-entropy in chunks of trained tokens: the same loss without the whole logits tensor (GBs at a 128k vocabulary); falls back by itself where the model is not plain',
+        },
         validation_split: { ...VALIDATION_SPLIT, default: 0.1 },
         warmup_ratio: { type: 'number', minimum: 0, maximum: 0.5, default: 0.03 },
         checkpoint_every: { type: 'integer', minimum: 1, maximum: 100_000, default: 100, description: 'Optimizer steps between checkpoints' },

@@ -161,6 +161,8 @@ def test_learns(trained):
         assert k in m
     assert result["details"]["quantization_used"] == "none"
     assert any("needs CUDA" in e["message"] for e in of(events, "log"))
+    # The tiny Llama's logits are plainly lm_head(hidden): the chunked loss was checked and used.
+    assert any(e["message"].startswith("loss: output layer and cross-entropy in chunks") for e in of(events, "log"))
     steps = [e["step"] for e in of(events, "progress")]
     total = of(events, "progress")[0]["total_steps"]
     assert steps == list(range(1, total + 1))

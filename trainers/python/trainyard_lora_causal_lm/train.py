@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
 
 from . import data as D
+from .loss import ChunkedLoss
 
 # Defaults of the catalog's schema, and of the optional parameters it may not list.
 DEFAULTS: Dict[str, Any] = {
@@ -36,6 +37,8 @@ DEFAULTS: Dict[str, Any] = {
     # Speed choices, measured by bench/gpu.sh. gradient_checkpointing None = on only with 4-bit
     # (PEFT's QLoRA recipe); fused AdamW applies on CUDA only; torch.compile pays on long runs.
     "gradient_checkpointing": None, "attn_implementation": "sdpa", "fused_adamw": True, "torch_compile": False,
+    # The loss chunk by chunk over trained tokens (loss.py): the same loss without the logits tensor.
+    "chunked_loss": True,
 }
 
 USAGE = """Quantization used in training: {quantization}.
@@ -154,6 +157,10 @@ class Loop:
         self.optimizer = torch.optim.AdamW(self.params, lr=float(hp["learning_rate"]), weight_decay=0.0, fused=fused or None)
         # The compiled module shares the model's parameters; saving and PEFT calls keep using the model.
         self.forward = torch.compile(model) if hp["torch_compile"] else model
+        # None: the loss from the full logits (a model whose logits are not plainly lm_head(hidden)).
+        self.chunked = ChunkedLoss.for_model(model) if hp["chunked_loss"] else None
+        self.chunked_checked = self.chunked is None
+        self.decoder = (torch.compile(self.chunked.decoder) if hp["torch_compile"] else self.chunked.decoder) if self.chunked else None
         warmup = int(round(float(hp["warmup_ratio"]) * self.total_steps))
         self.scheduler = get_linear_schedule_with_warmup(self.optimizer, warmup, self.total_steps)
         # Position and running sums: all a resumed run needs to report as if it never stopped.
@@ -229,11 +236,28 @@ class Loop:
     def _loss_sum(self, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Summed cross-entropy of the next-token predictions on trained (label != -100) tokens."""
         batch = {k: v.to(self.dev) for k, v in batch.items()}
+        if not self.chunked_checked:
+            self._check_chunked(batch)
+        if self.chunked is not None:
+            return self.chunked(batch["input_ids"], batch["attention_mask"], batch["labels"], decoder=self.decoder)
         logits = self.forward(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         logits = logits[:, :-1].float()
         labels = batch["labels"][:, 1:]
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
                                ignore_index=D.IGNORE, reduction="sum")
+
+    def _check_chunked(self, batch: Dict[str, torch.Tensor]) -> None:
+        """Trusts the chunked loss only once it equals the full-logits loss on a real row (eval mode: no dropout)."""
+        self.chunked_checked = True
+        training = self.model.training
+        self.model.eval()
+        row = {k: v[:1] for k, v in batch.items()}
+        if self.chunked.agrees(self.model, row):
+            tp.log(f"loss: output layer and cross-entropy in chunks of {self.chunked.chunk} trained tokens")
+        else:
+            tp.log("loss: the chunked loss disagrees with the model's logits; using the full logits", "warn")
+            self.chunked = self.decoder = None
+        self.model.train(training)
 
     @torch.no_grad()
     def evaluate(self) -> float:
