@@ -36,6 +36,7 @@ import servingRoutes from './routes/v1/serving.js';
 import sweepRoutes from './routes/v1/sweeps.js';
 import webhookRoutes from './routes/v1/webhooks.js';
 import { documentStandardErrors, errorSchema } from './schemas.js';
+import { decorateLazySchemas, LazySchemas, lazySerializerFactory } from './lazy-schemas.js';
 import './types.js';
 
 // ajv-formats is CommonJS: under NodeNext its default export sits one level down.
@@ -46,8 +47,9 @@ const JSON_BODY_LIMIT = 1024 * 1024;
 /**
  * Bodies are validated strictly (no type coercion, extra fields rejected, never silently
  * dropped); query strings and path params are strings on the wire, so they are coerced.
+ * Each is compiled on its route's first request (lazy-schemas.ts).
  */
-function validators() {
+function validators(lazy: LazySchemas) {
   const common = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false } as const;
   const body = new Ajv({ ...common, coerceTypes: false });
   const params = new Ajv({ ...common, coerceTypes: 'array' });
@@ -55,7 +57,7 @@ function validators() {
   addFormats(params);
   restrictFormats(body);
   restrictFormats(params);
-  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => (httpPart === 'body' ? body : params).compile(schema);
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => lazy.validator(() => (httpPart === 'body' ? body : params).compile(schema));
 }
 
 /**
@@ -64,8 +66,11 @@ function validators() {
  * and WebSockets. `withMetrics` and the OpenAPI document belong to the main server only.
  */
 async function baseApp(s: Services, logger: Logger, facades: readonly Facade[], openapi: boolean): Promise<{ app: FastifyInstance; metrics: Registry | null }> {
+  const lazy = new LazySchemas();
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
+    // Response serializers compiled on first use, like the validators (lazy-schemas.ts).
+    schemaController: { compilersFactory: { buildSerializer: lazySerializerFactory(lazy) } },
     bodyLimit: JSON_BODY_LIMIT,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
@@ -78,7 +83,8 @@ async function baseApp(s: Services, logger: Logger, facades: readonly Facade[], 
     // the /compat/<name> prefix; a facade's own server is that facade everywhere.
     frameworkErrors: facadeFrameworkErrors((url) => (openapi ? facadeUnder(url, facades) : (facades[0] ?? null))),
   });
-  app.setValidatorCompiler(validators());
+  app.setValidatorCompiler(validators(lazy));
+  decorateLazySchemas(app, lazy);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
