@@ -39,6 +39,26 @@ async function stageBaseModel(
   return { path: m.local_path, release: () => {} };
 }
 
+/** Inputs copied out of the store at once: enough to overlap their round trips, few enough for file handles and S3 sockets. */
+const FETCHES_AT_ONCE = 4;
+
+/** Runs `fn` over `items`, at most `limit` at a time; after a failure none is started, and it is thrown once the started ones end. */
+async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let stop = false;
+  const lane = async () => {
+    try {
+      while (!stop && next < items.length) await fn(items[next++]!);
+    } catch (err) {
+      stop = true; // the other lanes finish what they hold and take nothing more
+      throw err;
+    }
+  };
+  const lanes = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, lane));
+  const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** Where an attempt's folder is: known before staging starts, so a failed staging is cleaned up too. */
 export const attemptDir = (workDir: string, job: Pick<JobRow, 'id' | 'attempt'>): string => path.join(workDir, `${job.id}-a${job.attempt}`);
 
@@ -54,10 +74,12 @@ export async function stageJob(
 ): Promise<StagedJob> {
   const dir = attemptDir(d.workDir, job);
   const { spec, blobs } = await planJob(d, job, dir);
-  for (const p of [path.join(dir, 'inputs'), spec.output_dir, spec.checkpoint_dir, path.join(dir, 'tmp')]) await mkdir(p, { recursive: true });
-  for (const id of [job.dataset_id, job.validation_dataset_id, job.test_dataset_id]) if (id) await mkdir(path.join(dir, 'inputs', id), { recursive: true });
-  if (spec.init_from) await mkdir(spec.init_from, { recursive: true });
-  for (const b of blobs) await fetchBlob(d.store, b);
+  // Staging is on the pickup path (issue #15): the folders at once, the inputs a few at a time.
+  const folders = [path.join(dir, 'tmp'), spec.output_dir, spec.checkpoint_dir, ...(spec.init_from ? [spec.init_from] : [])];
+  for (const id of [job.dataset_id, job.validation_dataset_id, job.test_dataset_id]) if (id) folders.push(path.join(dir, 'inputs', id));
+  await mkdir(path.join(dir, 'inputs'), { recursive: true });
+  await Promise.all(folders.map((p) => mkdir(p, { recursive: true })));
+  await inParallel(blobs, FETCHES_AT_ONCE, (b) => fetchBlob(d.store, b));
   // Last: a base model stays pinned in the cache from here until the attempt releases it.
   const base = job.base_model ? await stageBaseModel(d, job.base_model, signal) : null;
   if (base && spec.base_model) spec.base_model.path = base.path;
