@@ -121,7 +121,8 @@ export const PYTHON_TRAINERS: TrainerDef[] = [
         chunked_loss: {
           type: 'boolean',
           default: true,
-          description: 'Output layer and cross-entropy in chunks of trained tokens: the same loss without the whole logits tensor (GBs at a 128k vocabulary); falls back by itself where the model is not plain',
+          description:
+            'Output layer and cross-entropy in chunks of trained tokens: the same loss without the whole logits tensor (GBs at a 128k vocabulary); falls back by itself where the model is not plain',
         },
         validation_split: { ...VALIDATION_SPLIT, default: 0.1 },
         warmup_ratio: { type: 'number', minimum: 0, maximum: 0.5, default: 0.03 },
