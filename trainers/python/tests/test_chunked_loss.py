@@ -102,3 +102,16 @@ def test_disagreement_is_caught():
     bias[0] = 10.0
     model.get_base_model().lm_head.register_forward_hook(lambda module, args, out: out + bias)
     assert not chunked.agrees(model, b)
+
+
+def test_a_decoder_that_cannot_be_called_so_is_a_disagreement():
+    model, b = tiny(), batch()
+    chunked = ChunkedLoss.for_model(model)
+    model.eval()
+
+    class Odd(torch.nn.Module):  # answers a tuple, as some older model classes do
+        def forward(self, input_ids, attention_mask):
+            return (torch.zeros(*input_ids.shape, 32),)
+
+    chunked.decoder = Odd()
+    assert not chunked.agrees(model, b)

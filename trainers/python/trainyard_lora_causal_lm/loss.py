@@ -87,9 +87,13 @@ class ChunkedLoss:
         return _HeadCrossEntropy.apply(hidden[:, :-1][keep], self.head.weight, targets[keep], self.chunk)
 
     def agrees(self, model: torch.nn.Module, batch: dict, rtol: float = 2e-3) -> bool:
-        """Whether this loss equals the full-logits loss on `batch` (a real batch, the model in eval mode)."""
+        """Whether this loss equals the full-logits loss on `batch` (a real batch, the model in eval mode).
+        A decoder that cannot be called this way (no `last_hidden_state`, other arguments) is a no."""
         with torch.no_grad():
-            ours = float(self(batch["input_ids"], batch["attention_mask"], batch["labels"]))
+            try:
+                ours = float(self(batch["input_ids"], batch["attention_mask"], batch["labels"]))
+            except Exception:  # noqa: BLE001 - any failure here only means: use the full logits
+                return False
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
             full = float(F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch["labels"][:, 1:].reshape(-1),
                                          ignore_index=IGNORE, reduction="sum"))
