@@ -15,37 +15,38 @@ import type { FastifyInstance } from 'fastify';
  * still fails CI, not a user's request.
  */
 export class LazySchemas {
-  private readonly pending = new Set<() => void>();
+  private readonly pending = new Set<() => unknown>();
 
   /** A validator with ajv's shape: `errors` is read from the function after a failed call. */
   validator<F extends ((data: unknown) => unknown) & { errors?: unknown }>(compile: () => F): F {
-    let fn: F | null = null;
-    const get = (): F => (fn ??= compile());
-    const warm = () => void get();
-    this.pending.add(warm);
-    const call = ((data: unknown) => {
-      this.pending.delete(warm);
-      return get()(data);
-    }) as F;
-    Object.defineProperty(call, 'errors', { get: () => fn?.errors ?? null });
+    const d = this.defer(compile);
+    const call = ((data: unknown) => d.get()(data)) as F;
+    Object.defineProperty(call, 'errors', { get: () => d.compiled()?.errors ?? null });
     return call;
   }
 
   serializer(compile: () => (data: unknown) => string): (data: unknown) => string {
-    let fn: ((data: unknown) => string) | null = null;
-    const get = () => (fn ??= compile());
-    const warm = () => void get();
-    this.pending.add(warm);
-    return (data: unknown) => {
-      this.pending.delete(warm);
-      return get()(data);
+    const d = this.defer(compile);
+    return (data: unknown) => d.get()(data);
+  }
+
+  /** `compile` run once, on the first `get` or by compileAll; until then it is pending. */
+  private defer<F>(compile: () => F): { get: () => F; compiled: () => F | null } {
+    let fn: F | null = null;
+    const warm = (): F => {
+      if (fn === null) {
+        fn = compile();
+        this.pending.delete(warm);
+      }
+      return fn;
     };
+    this.pending.add(warm);
+    return { get: () => fn ?? warm(), compiled: () => fn };
   }
 
   /** Compiles everything not compiled yet; returns how many. Throws the first schema that fails. */
   compileAll(): number {
     const todo = [...this.pending];
-    this.pending.clear();
     for (const warm of todo) warm();
     return todo.length;
   }

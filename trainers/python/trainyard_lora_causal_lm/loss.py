@@ -23,7 +23,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-IGNORE = -100
+from .data import IGNORE
 # Logits computed at once: 2^26 fp32 values = 256 MB per chunk (523 tokens of a 128k vocabulary).
 CHUNK_ELEMENTS = 1 << 26
 # Config fields that put something between lm_head and the logits (Gemma 2/3, Cohere, Granite).
@@ -94,7 +94,13 @@ class ChunkedLoss:
                 ours = float(self(batch["input_ids"], batch["attention_mask"], batch["labels"]))
             except Exception:  # noqa: BLE001 - any failure here only means: use the full logits
                 return False
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
-            full = float(F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch["labels"][:, 1:].reshape(-1),
-                                         ignore_index=IGNORE, reduction="sum"))
+            full = float(full_loss_sum(model, batch))
         return abs(ours - full) <= rtol * abs(full) + 1e-4
+
+
+def full_loss_sum(forward, batch: dict) -> torch.Tensor:
+    """Summed next-token cross-entropy on trained tokens from the model's whole logits tensor:
+    the loss when the chunked one does not apply, and what `agrees` checks that one against."""
+    logits = forward(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch["labels"][:, 1:].reshape(-1),
+                           ignore_index=IGNORE, reduction="sum")

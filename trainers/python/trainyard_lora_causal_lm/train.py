@@ -22,11 +22,10 @@ from trainyard_common import peft_utils as PU
 from trainyard_common import torch_utils as tu
 
 import torch
-import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
 
 from . import data as D
-from .loss import ChunkedLoss
+from .loss import ChunkedLoss, full_loss_sum
 
 # Defaults of the catalog's schema, and of the optional parameters it may not list.
 DEFAULTS: Dict[str, Any] = {
@@ -240,11 +239,7 @@ class Loop:
             self._check_chunked(batch)
         if self.chunked is not None:
             return self.chunked(batch["input_ids"], batch["attention_mask"], batch["labels"], decoder=self.decoder)
-        logits = self.forward(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        logits = logits[:, :-1].float()
-        labels = batch["labels"][:, 1:]
-        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
-                               ignore_index=D.IGNORE, reduction="sum")
+        return full_loss_sum(self.forward, batch)
 
     def _check_chunked(self, batch: Dict[str, torch.Tensor]) -> None:
         """Trusts the chunked loss only once it equals the full-logits loss on a real row (eval mode: no dropout)."""
