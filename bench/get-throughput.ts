@@ -7,10 +7,10 @@
 // server and Postgres, which caps every figure here (the hello-world row shows the ceiling).
 // The service runs in a fresh process per database; the hello-world in the main process.
 //
-// Issue #15: each database is measured twice, in fresh processes, with the principal cache off
-// (AUTH_CACHE_MS=0: every request resolves its token in the database, the behaviour before) and
-// on (the default AUTH_CACHE_MS), so before and after come from one run; the target is
-// ≥ 0.3 × the hello-world of that run.
+// Issue #15: each database is measured in fresh processes with both caches off (AUTH_CACHE_MS=0
+// and JOB_CACHE_MS=0: the token and the job read in the database on every request, the first
+// behaviour), with the principal cache only, and with both (the defaults), so before and after
+// come from one run; the target is ≥ 0.3 × the hello-world of that run.
 //
 // Run: npx tsx bench/get-throughput.ts   (DURATION_MS, WARMUP_MS, CONNECTIONS, REPEAT to override;
 // BENCH_DBS=postgres or pglite for one database)
@@ -48,7 +48,7 @@ async function load(url: string, headers: Record<string, string> = {}, durationM
 interface Row {
   name: string;
   db: string;
-  /** The principal cache: 'off' (AUTH_CACHE_MS=0) or its TTL; '' where there is no authentication. */
+  /** The principal and job caches: 'off' (…_CACHE_MS=0) or on; '' where there is no authentication. */
   cache: string;
   /** Where the rate-limit counters live (RATE_LIMIT_STORE): memory, or postgres (shared by replicas). */
   store: string;
@@ -68,11 +68,19 @@ async function helloWorld(): Promise<Row> {
   }
 }
 
-async function trainyard(kind: DbKind, cluster: PgCluster, authCacheMs: string | null, rateLimitStore: 'memory' | 'postgres'): Promise<Row[]> {
+/** AUTH_CACHE_MS and JOB_CACHE_MS for one process; null: the default. */
+type Caches = { auth: string | null; job: string | null };
+
+async function trainyard(kind: DbKind, cluster: PgCluster, caches: Caches, rateLimitStore: 'memory' | 'postgres'): Promise<Row[]> {
   // No worker: the job stays queued, which is all a GET needs.
   const app = await startBenchApp(kind, {
     cluster,
-    env: { WORKER_IN_PROCESS: 'false', RATE_LIMIT_STORE: rateLimitStore, ...(authCacheMs !== null ? { AUTH_CACHE_MS: authCacheMs } : {}) },
+    env: {
+      WORKER_IN_PROCESS: 'false',
+      RATE_LIMIT_STORE: rateLimitStore,
+      ...(caches.auth !== null ? { AUTH_CACHE_MS: caches.auth } : {}),
+      ...(caches.job !== null ? { JOB_CACHE_MS: caches.job } : {}),
+    },
     catalog: { trainers: [benchTrainer('idle', [process.execPath, '-e', '0'])] },
   });
   try {
@@ -83,14 +91,14 @@ async function trainyard(kind: DbKind, cluster: PgCluster, authCacheMs: string |
     const check = await c.call('GET', `/v1/jobs/${job.id}`, { token: u.apiKey });
     if (check.status !== 200) throw new Error(`GET job: ${check.status}`);
     const db = kind === 'pglite' ? 'PGlite (on disk)' : `Postgres ${cluster.version.split(' ')[0]}`;
-    const ttl = app.rt.services.accounts.principals.enabled ? `${authCacheMs ?? 'default'} ms` : 'off';
-    const cache = authCacheMs === '0' ? 'off (before)' : `${ttl} (after)`;
+    const on = (b: boolean) => (b ? 'on' : 'off');
+    const cache = `${on(app.rt.services.accounts.principals.enabled)} / ${on(app.rt.services.jobs.cache.enabled)}`;
     // A discarded run first: the first seconds under load run cold code (JIT, pools, PGlite's
     // caches) and measured 30-40 % lower than the steady state in trials.
     await load(`${app.url}/v1/jobs/${job.id}`, { authorization: `Bearer ${u.token}` }, 5000, 1);
     return [
       // /healthz does not authenticate: measured once per database, in the cache-on process.
-      ...(authCacheMs === '0' || rateLimitStore === 'postgres'
+      ...(caches.auth === '0' || caches.job === '0' || rateLimitStore === 'postgres'
         ? []
         : [{ name: 'Trainyard GET /healthz (no auth, no db)', db, cache: '', store: '', r: await load(`${app.url}/healthz`) }]),
       {
@@ -116,12 +124,12 @@ async function trainyard(kind: DbKind, cluster: PgCluster, authCacheMs: string |
 type Part = {
   kind: DbKind;
   cluster: Pick<PgCluster, 'url' | 'version' | 'durability'>;
-  authCacheMs: string | null;
+  caches: Caches;
   rateLimitStore: 'memory' | 'postgres';
 };
 const part = partInput<Part>();
 if (part) {
-  await sendPart(await trainyard(part.kind, attachPgCluster(part.cluster), part.authCacheMs, part.rateLimitStore));
+  await sendPart(await trainyard(part.kind, attachPgCluster(part.cluster), part.caches, part.rateLimitStore));
   process.exit(0);
 }
 
@@ -133,20 +141,22 @@ try {
   );
   rows.push(await helloWorld());
   for (const kind of DBS) {
-    // Before (cache off) and after (the default), each in a fresh process, with the counters in
-    // memory (one API process); on Postgres once more with them in the database (issue #16: what
-    // N replicas sharing one budget cost one process).
-    const cases: [string | null, 'memory' | 'postgres'][] = [
-      ['0', 'memory'],
-      [process.env.AUTH_CACHE_MS ?? null, 'memory'],
-      ...(kind === 'postgres' ? [[process.env.AUTH_CACHE_MS ?? null, 'postgres'] as [string | null, 'postgres']] : []),
+    // Both caches off, the principal cache only, both (the defaults), each in a fresh process,
+    // with the counters in memory (one API process); on Postgres once more with them in the
+    // database (issue #16: what N replicas sharing one budget cost one process).
+    const defaults: Caches = { auth: process.env.AUTH_CACHE_MS ?? null, job: process.env.JOB_CACHE_MS ?? null };
+    const cases: [Caches, 'memory' | 'postgres'][] = [
+      [{ auth: '0', job: '0' }, 'memory'],
+      [{ auth: defaults.auth, job: '0' }, 'memory'],
+      [defaults, 'memory'],
+      ...(kind === 'postgres' ? [[defaults, 'postgres'] as [Caches, 'postgres']] : []),
     ];
-    for (const [authCacheMs, rateLimitStore] of cases) {
+    for (const [caches, rateLimitStore] of cases) {
       rows.push(
         ...(await runPart<Row[]>(fileURLToPath(import.meta.url), {
           kind,
           cluster: { url: cluster.url, version: cluster.version, durability: cluster.durability },
-          authCacheMs,
+          caches,
           rateLimitStore,
         } satisfies Part)),
       );
@@ -160,7 +170,7 @@ printTable(
   [
     'case',
     'database',
-    'principal cache',
+    'caches: principal / job',
     'rate-limit counters',
     REPEAT > 1 ? `req/s (median of ${REPEAT}, range)` : 'req/s',
     'p50',

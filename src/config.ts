@@ -46,6 +46,8 @@ export interface Config {
   login: { maxFailures: number; lockSeconds: number };
   /** Authenticated principals reused for ttlMs (0: off) in each API process, invalidated over NOTIFY (issue #15). */
   authCache: { ttlMs: number; maxEntries: number };
+  /** GET /v1/jobs/{id} answers reused for ttlMs (0: off) in each API process, invalidated over NOTIFY (issue #15). */
+  jobCache: { ttlMs: number; maxEntries: number };
   admin: { username: string; password: string; email: string } | null;
   credits: { enabled: boolean };
   jobs: {
@@ -351,6 +353,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
       lockSeconds: int(env, 'LOGIN_LOCK_SECONDS', 300, 1, 86_400),
     },
     authCache: { ttlMs: int(env, 'AUTH_CACHE_MS', 5000, 0, 300_000), maxEntries: int(env, 'AUTH_CACHE_SIZE', 10_000, 1, 1_000_000) },
+    jobCache: { ttlMs: int(env, 'JOB_CACHE_MS', 30_000, 0, 3_600_000), maxEntries: int(env, 'JOB_CACHE_SIZE', 10_000, 1, 1_000_000) },
     admin: adminUser && adminPass ? { username: adminUser, password: adminPass, email: env.TRAINYARD_ADMIN_EMAIL || `${adminUser}@trainyard.local` } : null,
     credits: { enabled: bool(env, 'CREDITS_ENABLED', true) },
     jobs: {

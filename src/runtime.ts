@@ -163,6 +163,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     await services?.cache.close();
     await services?.catalog.close();
     await services?.accounts.principals.stop();
+    await services?.jobs.cache.stop();
     if (!o.db) await db.close();
   };
   try {
@@ -204,6 +205,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
       const jobs = services.jobs;
       // Before the server takes requests: the cache serves nothing until it hears invalidations.
       await services.accounts.principals.start();
+      await services.jobs.cache.start();
       hub = new EventHub(db, (jobId, after, limit) => jobs.eventsSince(jobId, after, limit), config.events);
       await hub.start();
       services.hub = hub;

@@ -116,7 +116,7 @@ export async function createServices(config: Config, db: Db, o: ServiceOverrides
   const registry = new RegistryService(db, store, config.uploads.signedUrlTtlSeconds);
   const webhooks = new WebhooksService({ db, policy: parseAddressPolicy(config.webhooks.allow), ...(o.resolver ? { resolver: o.resolver } : {}) });
   const lifecycle = new JobLifecycle({ credits, webhooks, registry });
-  const jobs: JobsService = new JobsService({ db, catalog, datasets, registry, credits, webhooks, lifecycle, limits: config.jobs });
+  const jobs: JobsService = new JobsService({ db, catalog, datasets, registry, credits, webhooks, lifecycle, limits: config.jobs, cache: config.jobCache });
   const samples = new JobSamplesService({ db, store, jobs, signedUrlTtlSeconds: config.uploads.signedUrlTtlSeconds });
   const sweeps = new SweepsService({ db, jobs, catalog });
   const predictors = (t: TrainerDef) => predictorModule(t, runtime);

@@ -23,6 +23,14 @@ export const CHANNELS = Object.freeze({
    */
   principals: 'trainyard_principals',
   /**
+   * A job's API answer changed: payload `j:<job id>`, or `q:<job id>` when the queue's order
+   * changed too. Sent by triggers (migrations/0023_job_notify.sql) on every change but a lease
+   * renewal; the API processes' job caches listen.
+   */
+  jobChanges: 'trainyard_job_changes',
+  /** Read-your-writes markers (src/db/notify-sync.ts): each process waits for its own. */
+  sync: 'trainyard_sync',
+  /**
    * A Postgres process's LISTEN connection sends itself one notification when it connects
    * (src/db/pg.ts): behind a transaction-mode pooler LISTEN hears nothing, and that must show.
    */

@@ -1,3 +1,5 @@
+import type { NotifySync } from './notify-sync.js';
+
 /**
  * The one database seam. Two adapters implement it (PGlite embedded, `pg` for a server) so
  * every module speaks one SQL dialect and the test suite can prove both.
@@ -29,6 +31,13 @@ export interface Db extends Queryable {
   onListenerState?(handler: (up: boolean) => void): () => void;
   /** Whether notifications reach this process now (false: the LISTEN connection is down or deaf). */
   listening?(): boolean;
+  /**
+   * Where a write's notification can reach this process after the write's answer (a server:
+   * two connections), what a cache asks before serving a hit so that this process sees its own
+   * writes (src/db/notify-sync.ts). Absent where notifications are handled before the write's
+   * promise settles (PGlite: one in-process backend).
+   */
+  readonly notifySync?: Pick<NotifySync, 'behind' | 'sync'>;
   close(): Promise<void>;
 }
 

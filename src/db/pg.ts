@@ -2,10 +2,14 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { CHANNELS } from './channels.js';
 import { assertChannel, type Db, type QueryResult, type Tx } from './db.js';
+import { NotifySync } from './notify-sync.js';
 import { redactDbError, redacting } from './redact.js';
 
 // int8 as number, like PGlite: our counters (bytes, credits) stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
+
+/** A statement that only reads (no function here writes when selected). */
+const SELECT = /^\s*select\b/i;
 
 /** How long a new LISTEN connection waits for its own probe notification (it takes ms). */
 const LISTEN_PROBE_MS = 2000;
@@ -129,17 +133,31 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
     },
   });
   const base = wrap(pool);
+  // Counts what may have written (anything but a plain select, every committed transaction).
+  const sync = new NotifySync({
+    listen: (channel, handler) => db.listen(channel, handler),
+    send: async (payload) => void (await pool.query('select pg_notify($1, $2)', [CHANNELS.sync, payload])),
+  });
 
-  return {
+  const db: Db = {
     kind: 'pg',
-    query: base.query,
-    exec: base.exec,
+    async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+      const r = await base.query<T>(sql, params);
+      if (!SELECT.test(sql)) sync.wrote();
+      return r;
+    },
+    async exec(sql: string) {
+      await base.exec(sql);
+      sync.wrote();
+    },
+    notifySync: sync,
     async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
         const result = await fn(wrap(client));
         await client.query('COMMIT');
+        sync.wrote();
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {});
@@ -172,10 +190,12 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
       if (closed) return;
       closed = true;
       if (retryTimer) clearTimeout(retryTimer);
+      await sync.close();
       const l = listener ?? (connecting ? await connecting.catch(() => null) : null);
       listener = null;
       if (l) await l.end().catch(() => {});
       await pool.end();
     },
   };
+  return db;
 }

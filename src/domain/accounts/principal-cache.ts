@@ -1,18 +1,10 @@
-import { CHANNELS } from '../../db/channels.js';
-import type { Db, Unlisten } from '../../db/db.js';
+import { ListeningCache, type ListeningCacheOptions } from '../../db/listening-cache.js';
 import type { Principal } from './service.js';
 
-export interface PrincipalCacheOptions {
-  db: Db;
-  /** How long a resolved principal is reused; 0 switches the cache off (every request reads the database). */
-  ttlMs: number;
-  /** At most this many bearer tokens are remembered; the least recently used goes first. */
-  maxEntries: number;
-}
+export type PrincipalCacheOptions = ListeningCacheOptions;
 
 interface Entry {
   p: Principal;
-  until: number;
   /** API keys: when last_used_at was last written (ms), so a cached key is still stamped once a minute. */
   touchedAt: number;
 }
@@ -22,60 +14,25 @@ const ECHO_TIMEOUT_MS = 2000;
 
 /**
  * Authenticated principals (user, role, key) by bearer token, reused for `ttlMs` so a request
- * costs no authentication query (issue #15). It stays correct through invalidation, not the
- * TTL: every change to what a principal may do makes Postgres notify `principals` (triggers,
- * migrations/0018_principal_notify.sql) and every API process drops its whole cache on that notification. The TTL
- * only bounds how long a lost notification could matter, and even that is covered: while the
- * LISTEN connection is down the cache is off, and emptied when it is back.
+ * costs no authentication query (issue #15). Every change to what a principal may do makes
+ * Postgres notify `principals` (triggers, migrations/0018_principal_notify.sql) and every API
+ * process drops its whole cache on that notification (ListeningCache: kept by invalidation,
+ * off while notifications cannot arrive).
  *
  * Only successes are cached: an unknown or revoked token is looked up again each time, so a
  * key created a moment ago works at once. A read that raced an invalidation (began before it,
- * ends after) is not stored: `begin()` hands out the generation the read started in.
+ * ends after) is not stored: `begin()` hands out the generation the read started in, and any
+ * notification since refuses it (changes are rare; a full flush cannot miss a token).
  */
-export class PrincipalCache {
-  private readonly entries = new Map<string, Entry>();
-  private generation = 0;
-  private live = false;
-  private unlisten: Unlisten | null = null;
-  private unwatch: (() => void) | null = null;
+export class PrincipalCache extends ListeningCache<string, Entry> {
   private readonly waiters = new Set<{ payload: string; resolve: () => void }>();
 
-  constructor(private readonly o: PrincipalCacheOptions) {}
-
-  get enabled(): boolean {
-    return this.o.ttlMs > 0;
-  }
-
-  /** Listens for invalidations; the cache serves nothing until this has resolved. */
-  async start(): Promise<void> {
-    if (!this.enabled || this.unlisten) return;
-    this.unwatch = this.o.db.onListenerState?.((up) => this.setLive(up)) ?? null;
-    this.unlisten = await this.o.db.listen(CHANNELS.principals, (payload) => this.invalidate(payload));
-    // Not live while notifications cannot arrive (a LISTEN through a transaction-mode pooler).
-    this.setLive(this.o.db.listening?.() ?? true);
-  }
-
-  async stop(): Promise<void> {
-    this.setLive(false);
-    this.unwatch?.();
-    this.unwatch = null;
-    const u = this.unlisten;
-    this.unlisten = null;
-    await u?.();
+  constructor(o: PrincipalCacheOptions) {
+    super(o, 'principals');
   }
 
   get(token: string): Entry | undefined {
-    if (!this.live) return undefined;
-    const e = this.entries.get(token);
-    if (!e) return undefined;
-    if (e.until <= Date.now()) {
-      this.entries.delete(token);
-      return undefined;
-    }
-    // Map keeps insertion order: re-inserting makes this the most recently used.
-    this.entries.delete(token);
-    this.entries.set(token, e);
-    return e;
+    return this.lookup(token);
   }
 
   /** The generation a database read starts in; pass it to `set`. */
@@ -85,14 +42,8 @@ export class PrincipalCache {
 
   /** Remembers a principal read in generation `gen`, valid no later than `notAfter` (ms; a JWT's expiry). */
   set(token: string, p: Principal, gen: number, notAfter = Infinity, touchedAt = 0): void {
-    if (!this.live || gen !== this.generation) return;
-    this.entries.delete(token);
-    this.entries.set(token, { p: Object.freeze(p), until: Math.min(Date.now() + this.o.ttlMs, notAfter), touchedAt });
-    while (this.entries.size > this.o.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-  }
-
-  get size(): number {
-    return this.entries.size;
+    if (gen !== this.generation) return;
+    this.store(token, { p: Object.freeze(p), touchedAt }, gen, notAfter);
   }
 
   /**
@@ -104,7 +55,7 @@ export class PrincipalCache {
    * each process to acknowledge, which this does not do.
    */
   async change<T>(payload: string, run: () => Promise<T>, changed: (r: T) => boolean): Promise<T> {
-    if (!this.live) return run();
+    if (!this.serving) return run();
     let resolve!: () => void;
     const heard = new Promise<void>((r) => (resolve = r));
     const waiter = { payload, resolve };
@@ -120,16 +71,8 @@ export class PrincipalCache {
     }
   }
 
-  /** Any change drops every entry: changes are rare, and a full flush cannot miss a token. */
-  private invalidate(payload: string): void {
-    this.generation++;
-    this.entries.clear();
+  protected invalidate(payload: string): void {
+    this.clear();
     for (const w of this.waiters) if (w.payload === payload) w.resolve();
-  }
-
-  private setLive(up: boolean): void {
-    this.generation++;
-    this.entries.clear();
-    this.live = up && this.enabled;
   }
 }

@@ -25,11 +25,15 @@ export type PublicJobRow = Pick<JobRow, (typeof PUBLIC_JOB_COLS)[number]>;
  * trip: the status API's hot path (issue #15), where a second query cost as much as the first.
  * Owner-scoped like jobById.
  */
-export async function publicJobById(db: Queryable, ownerId: string | null, id: string): Promise<(PublicJobRow & { queue_position: number | null }) | null> {
-  const { rows } = await db.query<PublicJobRow & { queue_position: number | null }>(PUBLIC_JOB_BY_ID, [id, ownerId]);
+export async function publicJobById(
+  db: Queryable,
+  ownerId: string | null,
+  id: string,
+): Promise<(PublicJobRow & { owner_id: string; queue_position: number | null }) | null> {
+  const { rows } = await db.query<PublicJobRow & { owner_id: string; queue_position: number | null }>(PUBLIC_JOB_BY_ID, [id, ownerId]);
   return rows[0] ?? null;
 }
-const PUBLIC_JOB_BY_ID = `select ${PUBLIC_JOB_COLS.map((c) => `j.${c}`).join(', ')},
+const PUBLIC_JOB_BY_ID = `select ${PUBLIC_JOB_COLS.map((c) => `j.${c}`).join(', ')}, j.owner_id,
     case when j.status = '${JOB_STATES.QUEUED}' then (select count(*)::int from jobs where ${aheadOf('j.id', 'j.priority', 'j.created_at')}) end as queue_position
   from jobs j where j.id = $1 and ($2::text is null or j.owner_id = $2)`;
 

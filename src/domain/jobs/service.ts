@@ -16,6 +16,7 @@ import { resolveGoal } from '../registry/metric.js';
 import { checkTestSet } from './test-set.js';
 import type { CreateJobInput, JobsFilterInput } from './schema.js';
 import * as q from './queries.js';
+import { JobCache } from './job-cache.js';
 import { publicJob, type PublicJob } from './shape.js';
 import { isFinal, JOB_STATES, type JobState } from './states.js';
 import type { FromModel, JobRow, NewJob } from './types.js';
@@ -30,6 +31,8 @@ export interface JobsDeps {
   webhooks: Pick<WebhooksService, 'checkUrl'>;
   lifecycle: JobLifecycle;
   limits: { maxQueuedPerUser: number; maxRunningPerUser: number; maxAttempts: number; maxRuntimeSeconds: number };
+  /** The status API's per-process cache (JobCache); absent or ttlMs 0: every GET reads the database. */
+  cache?: { ttlMs: number; maxEntries: number };
 }
 
 /** A training job, checked and priced, as it will be inserted. */
@@ -76,7 +79,12 @@ export { requestHash };
 export const MAX_METRIC_EVENTS = 5000;
 
 export class JobsService {
-  constructor(private readonly d: JobsDeps) {}
+  /** GET /v1/jobs/{id} answers; the runtime starts it before the server takes requests. */
+  readonly cache: JobCache;
+
+  constructor(private readonly d: JobsDeps) {
+    this.cache = new JobCache({ db: d.db, ttlMs: d.cache?.ttlMs ?? 0, maxEntries: d.cache?.maxEntries ?? 1 });
+  }
 
   private checkDataset(t: Trainer, ds: PublicDataset, role: string): void {
     if (ds.status !== 'ready')
@@ -358,9 +366,12 @@ export class JobsService {
 
   /** `asAdmin` is the explicit path for admins reading any job; everyone else sees only their own. */
   async get(callerId: string, id: string, asAdmin = false): Promise<PublicJob> {
-    const row = await q.publicJobById(this.d.db, asAdmin ? null : callerId, id);
-    if (!row) throw new NotFoundError('job', id);
-    return publicJob(row, { queuePosition: row.queue_position });
+    const job = await this.cache.read(id, callerId, asAdmin, async () => {
+      const row = await q.publicJobById(this.d.db, asAdmin ? null : callerId, id);
+      return row && { ownerId: row.owner_id, job: publicJob(row, { queuePosition: row.queue_position }) };
+    });
+    if (!job) throw new NotFoundError('job', id);
+    return job;
   }
 
   async row(callerId: string, id: string, asAdmin = false): Promise<JobRow> {
