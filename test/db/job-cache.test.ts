@@ -1,17 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import type { Db } from '../../src/db/db.js';
-import { openPg } from '../../src/db/pg.js';
 import { publicJobById } from '../../src/domain/jobs/queries.js';
 import { publicJob } from '../../src/domain/jobs/shape.js';
-import { startRuntime, type Runtime } from '../../src/runtime.js';
-import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { client, startPeer, startTestApp, type TestApp } from '../helpers/app.js';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
-import { TEST_SERVER_ENV } from '../helpers/test-env.js';
 import { waitFor } from '../helpers/wait.js';
 
 // The job cache (issue #15): GET /v1/jobs/{id} answered without a query, kept correct by the
@@ -27,7 +21,7 @@ const NO_WORKER = { WORKER_IN_PROCESS: 'false', JOB_CACHE_MS: '60000' };
 
 type Api = ReturnType<typeof client>;
 let a: TestApp;
-let b: { rt: Runtime; db: Db | null; dataDir: string };
+let b: Awaited<ReturnType<typeof startPeer>>;
 let A: Api;
 let B: Api;
 let alice: { id: string; token: string; ds: string };
@@ -37,11 +31,7 @@ beforeAll(async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'trainyard-jc-'));
   await writeFile(path.join(dataDir, 'catalog.json'), JSON.stringify(testTrainers()));
   a = await startTestApp({ dataDir, env: { ...ENV, ...NO_WORKER, STORAGE: 'fs' } });
-  const bDir = await mkdtemp(path.join(tmpdir(), 'trainyard-jc-b-'));
-  await writeFile(path.join(bDir, 'catalog.json'), JSON.stringify(testTrainers()));
-  const db = a.testDb.url ? await openPg(a.testDb.url) : null;
-  const config = loadConfig({ ...TEST_SERVER_ENV, ...ENV, ...NO_WORKER, DATA_DIR: bDir, STORAGE: 'fs' });
-  b = { rt: await startRuntime(config, { db: db ?? a.testDb.db, logger: pino({ level: 'silent' }) }), db, dataDir: bDir };
+  b = await startPeer(a, { ...ENV, ...NO_WORKER });
   A = client(a.url);
   B = client(b.rt.url);
   const u = await A.user('jc-alice');
@@ -49,9 +39,7 @@ beforeAll(async () => {
   admin = (await A.post('/v1/auth/login', ADMIN)).body.access_token;
 });
 afterAll(async () => {
-  await b?.rt.close();
-  await b?.db?.close();
-  if (b) await rm(b.dataDir, { recursive: true, force: true });
+  await b?.close();
   await a?.close();
   if (a) await rm(a.dataDir, { recursive: true, force: true });
 });

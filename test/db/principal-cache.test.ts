@@ -1,15 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import type { Db } from '../../src/db/db.js';
-import { openPg } from '../../src/db/pg.js';
-import { startRuntime, type Runtime } from '../../src/runtime.js';
-import { client, startTestApp, type TestApp } from '../helpers/app.js';
-import { TEST_SERVER_ENV } from '../helpers/test-env.js';
+import { client, startPeer, startTestApp, type TestApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/wait.js';
 
 // The principal cache (issue #15): every API process reuses authenticated principals, and a
@@ -27,25 +18,20 @@ const ADMIN = { username: 'cache-admin', password: 'correct horse battery staple
 const ENV = { TRAINYARD_SECRET: SECRET, TRAINYARD_ADMIN_USERNAME: ADMIN.username, TRAINYARD_ADMIN_PASSWORD: ADMIN.password, AUTH_CACHE_MS: '60000' };
 
 let a: TestApp;
-let b: { rt: Runtime; db: Db | null; dataDir: string };
+let b: Awaited<ReturnType<typeof startPeer>>;
 let A: ReturnType<typeof client>;
 let B: ReturnType<typeof client>;
 let admin: string;
 
 beforeAll(async () => {
   a = await startTestApp({ env: { ...ENV, STORAGE: 'fs' } });
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'trainyard-test-b-'));
-  const db = a.testDb.url ? await openPg(a.testDb.url) : null;
-  const config = loadConfig({ ...TEST_SERVER_ENV, ...ENV, DATA_DIR: dataDir, STORAGE: 'fs', WORKER_IN_PROCESS: 'false' });
-  b = { rt: await startRuntime(config, { db: db ?? a.testDb.db, logger: pino({ level: 'silent' }) }), db, dataDir };
+  b = await startPeer(a, ENV);
   A = client(a.url);
   B = client(b.rt.url);
   admin = (await A.post('/v1/auth/login', ADMIN)).body.access_token;
 });
 afterAll(async () => {
-  await b?.rt.close();
-  await b?.db?.close();
-  if (b) await rm(b.dataDir, { recursive: true, force: true });
+  await b?.close();
   await a?.close();
 });
 

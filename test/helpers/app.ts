@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import type { Resolver } from '../../src/net/address-guard.js';
 import { startRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
 import type { AvailabilityProbe } from '../../src/domain/catalog/types.js';
+import { openPg } from '../../src/db/pg.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { TEST_SERVER_ENV } from './test-env.js';
 import { testStoreEnv } from './s3-server.js';
@@ -67,6 +68,26 @@ export async function startTestApp(
       await rt.close();
       await testDb.drop();
       if (!opts.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A second API process on `a`'s database, as another replica would be: on Postgres with a pool
+ * and LISTEN connection of its own; on PGlite (one process owns it) a second runtime over the
+ * same handle. Its own data folder, no worker unless `env` asks for one.
+ */
+export async function startPeer(a: TestApp, env: Record<string, string>): Promise<{ rt: Runtime; close(): Promise<void> }> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'trainyard-test-peer-'));
+  const db = a.testDb.url ? await openPg(a.testDb.url) : null;
+  const config = loadConfig({ ...TEST_SERVER_ENV, STORAGE: 'fs', WORKER_IN_PROCESS: 'false', ...env, DATA_DIR: dataDir });
+  const rt = await startRuntime(config, { db: db ?? a.testDb.db, logger: pino({ level: 'silent' }) });
+  return {
+    rt,
+    async close() {
+      await rt.close();
+      await db?.close();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
