@@ -16,10 +16,21 @@
  */
 export const WARM_HOST_MARK = 'trainyard-warm-host';
 
+/**
+ * An empty module the host imports from a file before its job (`--prime`, a file in the spare's
+ * own folder): the first import of a file is where Node sets up its ESM file loader (resolution,
+ * format detection, the module translators), 2-4 ms of the hand-over otherwise paid after the
+ * job's line arrived (issue #15, pickup latency). A failure to import it only costs that time.
+ */
+export const PRIMER = '// trainyard warm host: warms the ESM file loader before the job (warm-host.ts)\nexport {};\n';
+
 export const WARM_HOST_SOURCE = `/* ${WARM_HOST_MARK} */
 import { pathToFileURL } from 'node:url';
 const args = process.argv.slice(1);
-for (let i = 0; i < args.length; i++) if (args[i] === '--preload') await import(pathToFileURL(args[++i]).href);
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--preload') await import(pathToFileURL(args[++i]).href);
+  else if (args[i] === '--prime') await import(pathToFileURL(args[++i]).href).catch(() => {});
+}
 const line = await new Promise((resolve) => {
   let buf = '';
   const onData = (chunk) => {

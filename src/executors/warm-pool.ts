@@ -11,12 +11,12 @@
  * No spare (first job of a kind, two at once, a spare that died): the job starts cold.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { WarmNode } from '../trainers/runtimes/index.js';
 import { signalGroup, supervise, trainerEnv, type RunningTrainer, type StartOptions, type TrainerChild } from './local.js';
 import type { JobLimits, Sandbox, SpareConfinement } from './sandbox.js';
-import { WARM_HOST_SOURCE } from './warm-host.js';
+import { PRIMER, WARM_HOST_SOURCE } from './warm-host.js';
 
 let spares = 0;
 
@@ -117,7 +117,9 @@ export class WarmPool {
     // Its folder until it has a job (HOME, TMPDIR: a loader's cache goes there), removed when it exits.
     const home = path.join(this.o.workDir, `.warm-${process.pid}-${++spares}`);
     await mkdir(path.join(home, 'tmp'), { recursive: true });
-    const argv = [...w.node, '--input-type=module', '-e', WARM_HOST_SOURCE, '--', ...w.preload.flatMap((m) => ['--preload', m])];
+    const prime = path.join(home, 'prime.mjs');
+    await writeFile(prime, PRIMER);
+    const argv = [...w.node, '--input-type=module', '-e', WARM_HOST_SOURCE, '--', '--prime', prime, ...w.preload.flatMap((m) => ['--preload', m])];
     let confined: SpareConfinement;
     try {
       confined = this.o.sandbox
