@@ -27,3 +27,11 @@ create trigger jobs_changed after update on jobs for each row
 create trigger jobs_queued after insert on jobs for each row when (new.status = 'queued')
   execute function trainyard_notify_job();
 create trigger jobs_deleted after delete on jobs for each row execute function trainyard_notify_job();
+
+-- TRUNCATE fires no row trigger: one notification, `*:`, drops every cached job.
+create function trainyard_notify_jobs_truncated() returns trigger language plpgsql as $$
+begin
+  perform pg_notify('trainyard_job_changes', '*:');
+  return null;
+end $$;
+create trigger jobs_truncated after truncate on jobs for each statement execute function trainyard_notify_jobs_truncated();

@@ -24,7 +24,7 @@ export const CHANNELS = Object.freeze({
   principals: 'trainyard_principals',
   /**
    * A job's API answer changed: payload `j:<job id>`, or `q:<job id>` when the queue's order
-   * changed too. Sent by triggers (migrations/0023_job_notify.sql) on every change but a lease
+   * changed too, or `*:` when the table was truncated. Sent by triggers (migrations/0023_job_notify.sql) on every change but a lease
    * renewal; the API processes' job caches listen.
    */
   jobChanges: 'trainyard_job_changes',

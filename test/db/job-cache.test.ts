@@ -161,6 +161,16 @@ describe('job cache across two API processes', () => {
   });
 });
 
+describe('job cache, last: a TRUNCATE', () => {
+  it('drops every cached job on every process (no row trigger fires for it)', async () => {
+    const id = await submit();
+    for (const api of [A, B]) expect((await look(api, id)).status).toBe('queued');
+    await a.testDb.db.query('truncate jobs cascade');
+    expect(await look(A, id)).toEqual({ error: 'JOB_NOT_FOUND' });
+    await onOther(B, () => look(B, id), { error: 'JOB_NOT_FOUND' }, 'the truncation');
+  });
+});
+
 describe('JOB_CACHE_MS=0', () => {
   let t: TestApp;
   beforeAll(async () => {

@@ -15,7 +15,8 @@ interface Entry {
  *
  * Correct by invalidation (ListeningCache): triggers (migrations/0023_job_notify.sql) notify
  * `j:<id>` on every change to a job but a lease renewal, and `q:<id>` when the queue's order
- * changed, which drops every cached queued job too (their queue_position may have moved). Only
+ * changed, which drops every cached queued job too (their queue_position may have moved);
+ * `*:` (a TRUNCATE) drops everything. Only
  * found jobs are cached, with their owner: another caller's request for a cached id reads the
  * database as before (and gets its 404), an admin's is served.
  *
@@ -68,6 +69,13 @@ export class JobCache extends ListeningCache<string, Entry> {
   }
 
   protected invalidate(payload: string): void {
+    if (payload.startsWith('*:')) {
+      // The table was truncated: nothing cached holds, and no read in flight may be stored.
+      this.clear();
+      this.queueMoved = this.generation;
+      for (const r of this.reading.values()) r.invalidated = this.generation;
+      return;
+    }
     const id = payload.slice(2);
     this.drop(id);
     const r = this.reading.get(id);
