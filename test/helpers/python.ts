@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { packEnv } from '../../src/python/env.js';
@@ -37,4 +37,20 @@ export function firstAndLast(values: number[]): { first: number; last: number } 
   const n = Math.max(1, Math.floor(values.length / 10));
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
   return { first: mean(values.slice(0, n)), last: mean(values.slice(-n)) };
+}
+
+/**
+ * TRAINER_SANDBOX for an API test whose built-in trainer starts TEST_PYTHON (a torch backend).
+ * The trainer runs sandboxed as on a deployment, where the interpreter is one any trainer uid
+ * may run. Here (and on CI) the venv links into pyenv under /root, closed to other users: the
+ * sandboxed Node trainer cannot start it (spawn EACCES; a pack started by setpriv itself can),
+ * so where a trainer uid cannot, the trainer runs unsandboxed, and says so.
+ */
+export function trainerSandboxEnv(): Record<string, string> {
+  if (process.env.TRAINER_SANDBOX) return { TRAINER_SANDBOX: process.env.TRAINER_SANDBOX };
+  if (process.getuid?.() !== 0) return {};
+  const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', 'sh', '-c', 'test -x "$0"', TEST_PYTHON]);
+  if (r.error || r.status === 0) return {};
+  console.warn(`${TEST_PYTHON} cannot be run by a trainer uid here; the API test runs with TRAINER_SANDBOX=off`);
+  return { TRAINER_SANDBOX: 'off' };
 }

@@ -1,4 +1,4 @@
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { MODEL_TYPES, buildModel } from '../../src/trainers/builtin/sequence-cla
 import { predictProbs } from '../../src/trainers/builtin/sequence-classifier/train.js';
 import type { TrainerEvent } from '../../src/trainers/protocol.js';
 import { client, startTestApp } from '../helpers/app.js';
-import { HAVE_PYTHON, TEST_PYTHON, pythonSnippet } from '../helpers/python.js';
+import { HAVE_PYTHON, TEST_PYTHON, pythonSnippet, trainerSandboxEnv } from '../helpers/python.js';
 import { jobSpec, ofType, runBuiltinTrainer, type TrainerRun } from '../helpers/trainer-run.js';
 import { waitForDataset, waitForJob } from '../helpers/wait.js';
 
@@ -181,30 +181,12 @@ print(json.dumps(out))`;
   });
 });
 
-/** True when the worker could switch user (root, setpriv) but a trainer uid cannot run TEST_PYTHON. */
-function interpreterClosedToTrainers(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', 'sh', '-c', 'test -x "$0"', TEST_PYTHON]);
-  if (r.error) return false;
-  if (r.status !== 0) console.warn(`sequence-torch: ${TEST_PYTHON} cannot be run by a trainer uid here; the API test runs with TRAINER_SANDBOX=off`);
-  return r.status !== 0;
-}
-
 // Through the API as a user would: job with backend torch → version → predict, on both databases.
 describe.skipIf(!HAVE_PYTHON).each(['pglite', 'postgres'] as const)('backend torch through the API on %s', (db) => {
   it('trains, registers a version and serves predictions', async () => {
-    // The trainer runs sandboxed as on a deployment, where the interpreter is one any trainer uid
-    // may run. Here (and on CI) the venv links into pyenv under /root, closed to other users: the
-    // sandboxed Node trainer cannot start it (spawn EACCES; a pack started by setpriv itself can),
-    // so where a trainer uid cannot, the trainer runs unsandboxed, and says so.
-    const sandbox: Record<string, string> = process.env.TRAINER_SANDBOX
-      ? { TRAINER_SANDBOX: process.env.TRAINER_SANDBOX }
-      : interpreterClosedToTrainers()
-        ? { TRAINER_SANDBOX: 'off' }
-        : {};
     const t = await startTestApp({
       db,
-      env: { TRAINER_PYTHON: TEST_PYTHON, WORKER_POLL_MS: '50', WORKER_DRAIN_MS: '0', SIGNUP_CREDIT_GRANT: '1000', ...sandbox },
+      env: { TRAINER_PYTHON: TEST_PYTHON, WORKER_POLL_MS: '50', WORKER_DRAIN_MS: '0', SIGNUP_CREDIT_GRANT: '1000', ...trainerSandboxEnv() },
     });
     try {
       const api = client(t.url);

@@ -32,6 +32,8 @@ export function tsxLoader(): string {
  * when running from source (tests, `tsx src/main.ts`), so both paths exercise the same program.
  * Their predictor.ts runs in the API process.
  */
+const TORCH_TRAINERS = new Set(['sequence-classifier', 'text-classifier']);
+
 export const builtinRuntime: Runtime = {
   type: 'builtin',
 
@@ -46,9 +48,10 @@ export const builtinRuntime: Runtime = {
     const node = existsSync(js) ? [process.execPath] : [process.execPath, '--import', tsxLoader()];
     const module = existsSync(js) ? js : path.join(dir, 'main.ts');
     const preload = TFJS_TRAINERS.has(def.runtime.entry) ? [createRequire(import.meta.url).resolve('@tensorflow/tfjs')] : [];
-    // The sequence-classifier's torch backend runs its loop in the Python trainer environment
-    // (a pack under trainers/python); the others never start Python.
-    const env = def.runtime.entry === 'sequence-classifier' ? { TRAINER_PYTHON: ctx.python, ...packEnv() } : {};
+    // The torch backends of the sequence-classifier and the text-classifier's transformer run
+    // their loops in the Python trainer environment (packs under trainers/python); the others
+    // never start Python.
+    const env = TORCH_TRAINERS.has(def.runtime.entry) ? { TRAINER_PYTHON: ctx.python, ...packEnv() } : {};
     return { argv: [...node, module], env, warm: { node, module, args: [], preload } };
   },
 

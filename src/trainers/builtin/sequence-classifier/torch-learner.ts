@@ -9,12 +9,12 @@
  * predict, save, the model card and serving are the tfjs path's, unchanged. The PyTorch state
  * dict ships beside them as `model.pt`.
  */
-import { spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { TrainerError, log } from '../runtime.js';
+import { TorchUnavailable, concatF32, readF32, runTorchChild, writeArray } from '../torch-child.js';
+import type { BackendChoice, ChildEvent } from '../torch-child.js';
 import { DeepLearner } from './learner.js';
 import type { FitHooks, FitPlan, LearnerSpec } from './learner.js';
 import { finite, score } from './metrics.js';
@@ -22,24 +22,11 @@ import { tf } from './tf.js';
 import { learningRateAt } from './train.js';
 import type { EpochRecord, LoopOutcome, LoopState } from './train.js';
 
-export type BackendChoice = 'auto' | 'tfjs' | 'torch';
+export { trainerPython } from '../torch-child.js';
+export type { BackendChoice } from '../torch-child.js';
 export const TORCH_STATE_FILE = 'model.pt';
 /** train.ts's shuffle stream: the same batch order on both backends. */
 const SHUFFLE_SALT = 0x5bd1e995;
-
-/**
- * The trainer environment's interpreter, as the worker passes it (runtimes/builtin.ts); null
- * when none is configured. Not stat()ed: a sandboxed trainer may run an interpreter whose
- * path it cannot stat (a venv linking into a closed home folder); starting it is the test.
- */
-export function trainerPython(): string | null {
-  return process.env.TRAINER_PYTHON || null;
-}
-
-/** The environment could not start the loop at all (no torch, import error): `auto` falls back to tfjs. */
-class TorchUnavailable extends Error {}
-
-type ChildEvent = { type: string; [k: string]: unknown };
 
 export class TorchLearner extends DeepLearner {
   private stateDict: string | null = null;
@@ -78,12 +65,8 @@ export class TorchLearner extends DeepLearner {
     const cfg = { epochs: plan.epochs, learningRate: h.learning_rate, lrSchedule: h.lr_schedule };
     for (let e = 1; e <= plan.epochs; e++) for (let b = 0; b < batches; b++) lr[(e - 1) * batches + b] = learningRateAt(cfg, e, b, batches);
     const weights = this.model.getWeights();
-    const put = async (file: string, a: Float32Array | Int32Array | Float64Array): Promise<void> =>
-      writeFile(path.join(dir, file), new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-    const flat = async (file: string, ts: readonly tf.Tensor[]): Promise<string> => {
-      await put(file, concat(ts.map((t) => t.dataSync() as Float32Array)));
-      return file;
-    };
+    const put = (file: string, a: Float32Array | Int32Array | Float64Array): Promise<string> => writeArray(dir, file, a);
+    const flat = (file: string, ts: readonly tf.Tensor[]): Promise<string> => put(file, concatF32(ts.map((t) => t.dataSync() as Float32Array)));
     const per = [this.s.sequenceLength, this.s.features];
     await Promise.all([
       put('train_x.f32', plan.train.x),
@@ -136,53 +119,8 @@ export class TorchLearner extends DeepLearner {
   }
 
   private run(dir: string, plan: FitPlan, hooks: FitHooks, resume: LoopState | null): Promise<LoopOutcome> {
-    const child = spawn(this.python, ['-m', 'trainyard_sequence_torch', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-    const stderr: string[] = [];
-    createInterface({ input: child.stderr }).on('line', (l) => {
-      stderr.push(l);
-      if (stderr.length > 20) stderr.shift();
-      process.stderr.write(l + '\n');
-    });
-    // The stop flag is set by our own SIGTERM handler; the loop over there checks its own.
-    const watch = setInterval(() => {
-      if (hooks.stop.stopRequested && child.exitCode === null) child.kill('SIGTERM');
-    }, 50);
     const history: EpochRecord[] = resume ? resume.history.filter((r) => r.epoch <= resume.epoch) : [];
-    let ready = false;
-    let outcome: LoopOutcome | null = null;
-    let failure: Error | null = null;
-    const lines = createInterface({ input: child.stdout });
-    const handled = (async () => {
-      for await (const line of lines) {
-        let e: ChildEvent;
-        try {
-          e = JSON.parse(line) as ChildEvent;
-        } catch {
-          log('info', line);
-          continue;
-        }
-        try {
-          outcome = (await this.onEvent(dir, e, plan, hooks, history)) ?? outcome;
-          if (e.type === 'ready') ready = true;
-        } catch (err) {
-          failure ??= err as Error;
-          child.kill('SIGKILL');
-        }
-      }
-    })();
-    return new Promise<LoopOutcome>((resolve, reject) => {
-      child.on('error', (err) => reject(new TorchUnavailable(`cannot start ${this.python}: ${err.message}`)));
-      child.on('close', (code, signal) => {
-        clearInterval(watch);
-        void handled.then(() => {
-          if (failure) return reject(failure);
-          if (outcome) return resolve(outcome);
-          const why = `${stderr.slice(-5).join('\n') || `exit ${code ?? signal}`}`;
-          if (!ready) return reject(new TorchUnavailable(`the PyTorch backend could not start: ${why}`));
-          reject(new TrainerError(`the PyTorch training loop failed: ${why}`));
-        });
-      });
-    });
+    return runTorchChild(this.python, 'trainyard_sequence_torch', dir, hooks.stop, (e) => this.onEvent(dir, e, plan, hooks, history));
   }
 
   private async onEvent(dir: string, e: ChildEvent, plan: FitPlan, hooks: FitHooks, history: EpochRecord[]): Promise<LoopOutcome | null> {
@@ -265,21 +203,6 @@ export class TorchLearner extends DeepLearner {
     // bytes stays the served (tfjs) weights' size, so model_size_bytes compares across backends.
     return { files: [...saved.files, [TORCH_STATE_FILE, 'pytorch-state-dict']], bytes: saved.bytes };
   }
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-async function readF32(file: string): Promise<Float32Array> {
-  const buf = await readFile(file);
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
 }
 
 function split(flat: Float32Array, shapes: number[][]): tf.Tensor[] {

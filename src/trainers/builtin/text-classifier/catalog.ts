@@ -20,6 +20,14 @@ export const textClassifier: TrainerDef = {
       vocab_size: { type: 'integer', minimum: 256, maximum: 200_000, default: 20_000 },
       validation_split: VALIDATION_SPLIT,
       seed: SEED,
+      // Issue #15: the tfjs transformer ran an epoch 87× slower than the same PyTorch loop (bench/README.md).
+      backend: {
+        type: 'string',
+        enum: ['auto', 'tfjs', 'torch'],
+        default: 'auto',
+        description:
+          'Training loop of the transformer: torch (PyTorch), tfjs (TensorFlow.js), auto = torch when the Python trainer environment is set up. Either serves the same way; fasttext always trains in TypeScript.',
+      },
     },
   },
   primary_metric: { name: 'val_accuracy', goal: 'maximize' },

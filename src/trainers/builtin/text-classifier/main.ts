@@ -11,6 +11,9 @@ import type { JobSpec } from '../../protocol.js';
 import { EXIT_STOPPED, ProgressReporter, Rng, TrainerError, log, runTrainer, send } from '../runtime.js';
 import type { StopSignal } from '../runtime.js';
 import { readHyperparameters } from '../hyperparameters.js';
+import { BACKENDS, trainerPython } from '../torch-child.js';
+import type { BackendChoice } from '../torch-child.js';
+import { fitWithTorch } from './torch-loop.js';
 import { finish } from './report.js';
 import type { EpochMetrics } from './report.js';
 import { readExamples, readTestExamples, splitExamples } from './data.js';
@@ -33,20 +36,29 @@ interface Hyper {
   vocab_size: number;
   validation_split: number;
   seed: number;
+  backend: BackendChoice;
 }
 
 /** Complete: the server filled in the catalog's defaults (catalog.ts). */
-const readHyper = (hp: Record<string, unknown>): Hyper =>
-  readHyperparameters<Hyper>(hp, {
-    architecture: ARCHITECTURES,
-    epochs: 'integer',
-    batch_size: 'integer',
-    learning_rate: 'number',
-    max_length: 'integer',
-    vocab_size: 'integer',
-    validation_split: 'number',
-    seed: 'integer',
-  });
+const readHyper = (hp: Record<string, unknown>): Hyper => {
+  const h = readHyperparameters<Hyper>(
+    hp,
+    {
+      architecture: ARCHITECTURES,
+      epochs: 'integer',
+      batch_size: 'integer',
+      learning_rate: 'number',
+      max_length: 'integer',
+      vocab_size: 'integer',
+      validation_split: 'number',
+      seed: 'integer',
+      backend: BACKENDS,
+    },
+    // backend came after the others: a spec written before it (a retried job) means auto.
+    ['backend'],
+  );
+  return { ...h, backend: h.backend ?? 'auto' };
+};
 
 /** Initialisation, split and shuffle draw from separate streams: more epochs never change the split or the init. */
 const INIT_SALT = 0x2545f491;
@@ -140,7 +152,8 @@ interface Checkpoint {
 
 /** What the weights are only meaningful against: data, vocabulary, labels, settings (more epochs are fine). */
 function fingerprint(prep: Prepared): string {
-  const { epochs: _epochs, ...fixed } = prep.hyper;
+  // Either backend resumes the other's checkpoints: the state is the same arrays.
+  const { epochs: _epochs, backend: _backend, ...fixed } = prep.hyper;
   const vocab = createHash('sha256').update(JSON.stringify(prep.tokenizer.json)).digest('hex');
   return JSON.stringify({
     ...fixed,
@@ -204,6 +217,23 @@ function epochBatches(n: number, batchSize: number, lengths: readonly number[] |
   return lengths ? rng.shuffle(batches) : batches;
 }
 
+/**
+ * The interpreter of the transformer's PyTorch backend, or null for the TypeScript loops: backend
+ * tfjs, fasttext (plain TypeScript, already fast: it has no torch loop), or auto without a
+ * Python environment. torch without one is the job's error.
+ */
+function torchPython(architecture: Architecture, backend: BackendChoice): string | null {
+  if (backend === 'tfjs') return null;
+  if (architecture !== 'transformer') {
+    if (backend === 'torch') log('warn', 'backend torch applies to the transformer architecture; fasttext trains in TypeScript');
+    return null;
+  }
+  const python = trainerPython();
+  if (!python && backend === 'torch')
+    throw new TrainerError('backend torch: no Python trainer environment on this machine (TRAINER_PYTHON); use backend tfjs or auto');
+  return python;
+}
+
 async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
   const started = performance.now();
   const prep = await prepare(spec, readHyper(spec.hyperparameters ?? {}));
@@ -235,32 +265,55 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
   const progress = new ProgressReporter(hyper.epochs * batches, hyper.epochs);
   // Only the transformer pays for padding: its batches are grouped by length.
   const lengths = prep.architecture === 'transformer' ? tr.x.map((x) => x.length) : null;
-  for (let epoch = (ckpt?.epoch ?? 0) + 1; epoch <= hyper.epochs; epoch++) {
-    // An epoch is the unit of resumption: a stop mid-epoch rolls back to its start.
+  const onEpoch = (m: EpochMetrics): void => {
+    history.push(m);
+    send({ type: 'metrics', ...m });
+  };
+  // An epoch is the unit of resumption: a stop mid-epoch rolls back to its start.
+  const saveCheckpoint = async (done: number, start: { state: TrainingState; rng: number }): Promise<number> => {
+    const file = path.join(spec.checkpoint_dir, `ckpt-${done}.json`);
+    const arrays = Object.fromEntries(Object.entries(start.state.arrays).map(([k, v]) => [k, toBase64(v)]));
+    const state: Checkpoint = {
+      format: CHECKPOINT_FORMAT,
+      epoch: done,
+      step: done * batches,
+      rng_state: start.rng,
+      fingerprint: expected,
+      optimizer_step: start.state.step,
+      arrays,
+      history: history.filter((h) => h.epoch <= done),
+    };
+    await writeJson(file, state);
+    send({ type: 'checkpoint', step: state.step, path: file });
+    log('info', `stopped; checkpoint after epoch ${done} saved`);
+    return EXIT_STOPPED;
+  };
+
+  const firstEpoch = (ckpt?.epoch ?? 0) + 1;
+  let trainedWith = prep.architecture === 'transformer' ? 'tfjs' : 'typescript';
+  let stateDict: string | null = null;
+  const python = torchPython(prep.architecture, hyper.backend);
+  if (python) {
+    await mkdir(spec.output_dir, { recursive: true });
+    const drawBatches = (r: Rng): number[][] => epochBatches(n, batchSize, lengths, r);
+    const fit = { model, classes: labels.length, train: tr, val: va, learningRate: hyper.learning_rate, seed: hyper.seed, epochs: hyper.epochs };
+    const out = await fitWithTorch(
+      { ...fit, firstEpoch, batches, rng, drawBatches, progress, stop, onEpoch, onStop: saveCheckpoint },
+      python,
+      hyper.backend,
+      spec.output_dir,
+    );
+    if (out?.stopped) return EXIT_STOPPED;
+    if (out) ({ trainedWith, stateDict } = out);
+  }
+  // After a torch run that finished, nothing is left to train.
+  for (let epoch = stateDict ? hyper.epochs + 1 : firstEpoch; epoch <= hyper.epochs; epoch++) {
     const start: { state: TrainingState; rng: number } = { state: model.trainingState(), rng: rng.state };
     const order = epochBatches(n, batchSize, lengths, rng);
     let loss = 0;
     let correct = 0;
     for (let b = 0; b < batches; b++) {
-      if (await stop.shouldStop()) {
-        const done = epoch - 1;
-        const file = path.join(spec.checkpoint_dir, `ckpt-${done}.json`);
-        const arrays = Object.fromEntries(Object.entries(start.state.arrays).map(([k, v]) => [k, toBase64(v)]));
-        const state: Checkpoint = {
-          format: CHECKPOINT_FORMAT,
-          epoch: done,
-          step: done * batches,
-          rng_state: start.rng,
-          fingerprint: expected,
-          optimizer_step: start.state.step,
-          arrays,
-          history,
-        };
-        await writeJson(file, state);
-        send({ type: 'checkpoint', step: state.step, path: file });
-        log('info', `stopped; checkpoint after epoch ${done} saved`);
-        return EXIT_STOPPED;
-      }
+      if (await stop.shouldStop()) return saveCheckpoint(epoch - 1, start);
       const idx = order[b]!;
       const r = model.trainBatch(
         idx.map((i) => tr.x[i]!),
@@ -278,9 +331,7 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
       const v = evaluate(model, va.x, va.y, labels.length);
       Object.assign(values, { val_loss: v.loss, val_accuracy: v.report.accuracy, val_f1: v.report.macro_f1 });
     }
-    const m: EpochMetrics = { epoch, step: epoch * batches, values };
-    history.push(m);
-    send({ type: 'metrics', ...m });
+    onEpoch({ epoch, step: epoch * batches, values });
   }
   await finish({
     spec,
@@ -296,6 +347,8 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
     labelType: prep.labelType,
     warmStart: !!prep.warm,
     trainingSeconds: (performance.now() - started) / 1000,
+    backend: trainedWith,
+    torchStateDict: stateDict,
   });
   model.dispose();
   return 0;

@@ -112,7 +112,11 @@ export function predictIndices(model: TextModel, inputs: readonly Int32Array[], 
 
 /** Mean cross-entropy and the classification report of a model on encoded inputs, without dropout. */
 export function evaluate(model: TextModel, inputs: readonly Int32Array[], truth: Int32Array, classes: number): { loss: number; report: Report } {
-  const probs = model.predict(inputs);
+  return scoreProbs(model.predict(inputs), truth, classes);
+}
+
+/** Mean cross-entropy and the classification report of class probabilities, row-major [input][class] (the torch backend's too). */
+export function scoreProbs(probs: Float32Array, truth: Int32Array, classes: number): { loss: number; report: Report } {
   const predicted = new Int32Array(truth.length);
   let loss = 0;
   for (let n = 0; n < truth.length; n++) {

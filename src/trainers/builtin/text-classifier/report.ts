@@ -36,6 +36,10 @@ export interface FinishInput {
   labelType: LabelType;
   warmStart: boolean;
   trainingSeconds: number;
+  /** What ran the training loop: typescript (fasttext), tfjs, or torch with its version and device. */
+  backend: string;
+  /** The torch backend's state dict, already in the output folder; null otherwise. */
+  torchStateDict: string | null;
 }
 
 /** The protocol drops a result with more than 200 metrics; per-class entries get what the rest leave. */
@@ -70,6 +74,7 @@ function modelCard(f: FinishInput, metrics: Record<string, number>, report: Repo
     'Texts are NFKC-normalised, lower-cased, stripped of invisible format characters, and Cyrillic/Greek look-alike letters inside Latin words are',
     'folded to Latin, then split into words; the vocabulary (`tokenizer.json`) was fitted on the training split only.',
     'Files: `model.json` (architecture, sizes, labels, weight manifest), `weights.bin` (float32), `tokenizer.json`; load them with `loadPredictor`.',
+    ...(f.torchStateDict ? ['`model.pt` holds the same weights as a PyTorch state dict (named as in `weights.bin`, kernels [in, out]).'] : []),
     '',
     '## Training',
     '',
@@ -85,6 +90,7 @@ function modelCard(f: FinishInput, metrics: Record<string, number>, report: Repo
       'Vocabulary',
       `${f.tokenizer.size} tokens (${f.tokenizer.json.words.length} words, ${f.tokenizer.json.bigrams.length} bigrams, ${f.tokenizer.json.ngrams.length} n-grams)`,
     ),
+    row('Trained with', cell(f.backend)),
     row(
       'Network',
       Object.entries(model.config)
@@ -152,6 +158,8 @@ export async function finish(f: FinishInput): Promise<void> {
   let size = await artifact('model.json', JSON.stringify(modelJson, null, 1) + '\n', 'json');
   size += await artifact('weights.bin', bytes, 'binary');
   size += await artifact('tokenizer.json', JSON.stringify(tokenizer.json) + '\n', 'json');
+  // Beside the served files, not counted in model_size_bytes: that compares across backends.
+  if (f.torchStateDict) send({ type: 'artifact', name: path.basename(f.torchStateDict), path: f.torchStateDict, format: 'pytorch-state-dict' });
 
   const last = f.history[f.history.length - 1]!;
   const sample = f.val.texts.length > 0 ? f.val.texts : f.train.texts.slice(0, 256);
@@ -183,6 +191,7 @@ export async function finish(f: FinishInput): Promise<void> {
   if (test) Object.assign(metrics, testMetrics(test));
   const details: Record<string, unknown> = {
     architecture: f.architecture,
+    backend: f.backend,
     warm_start: f.warmStart,
     ...(report ? reportDetails(labels, report) : { labels }),
     ...(test ? { test } : {}),
