@@ -2,9 +2,10 @@
 for bench/text-transformer-vs-torch.ts: the same network (token embedding x sqrt(d) + sinusoidal
 positions, pre-LN blocks of multi-head self-attention without biases and a ReLU feed-forward, final
 layer norm, mean over the real tokens, dropout, linear), the same Adam, the same batches in the same
-order (read from the file the TypeScript side wrote), padded per batch to its longest text.
+order (each epoch's, read from the file the TypeScript side wrote: the trainer's own length-bucketed
+batches), padded per batch to its longest text, and the validation pass every epoch.
 
-    python bench/text_transformer_torch.py --data FILE --epochs 2 --threads 1
+    python bench/text_transformer_torch.py --data FILE --threads 1
 
 Prints one JSON line: seconds per epoch and the mean loss of each epoch.
 """
@@ -74,10 +75,17 @@ class Transformer(nn.Module):
         return self.out(self.drop(pooled))
 
 
+def padded(texts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([len(t) for t in texts])
+    ids = torch.zeros(len(texts), int(lengths.max()), dtype=torch.long)
+    for i, t in enumerate(texts):
+        ids[i, : len(t)] = torch.tensor(t)
+    return ids, lengths
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
-    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -86,26 +94,29 @@ def main() -> None:
     c = spec["config"]
     model = Transformer(c["vocab"], c["classes"], c["dim"], c["heads"], c["layers"], c["ff"], c["dropout"])
     opt = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"])
-    batches = []
-    for b in spec["batches"]:
-        lengths = torch.tensor([len(t) for t in b["ids"]])
-        ids = torch.zeros(len(b["ids"]), int(lengths.max()), dtype=torch.long)
-        for i, t in enumerate(b["ids"]):
-            ids[i, : len(t)] = torch.tensor(t)
-        batches.append((ids, lengths, torch.tensor(b["labels"])))
-    model.train()
+    train, train_y = spec["train"], torch.tensor(spec["train_labels"])
+    # Validation as the trainer scores it: every epoch, no dropout, batches of 64 texts of similar length.
+    val = sorted(range(len(spec["val"])), key=lambda i: len(spec["val"][i]))
+    val_batches = [padded([spec["val"][i] for i in val[s : s + 64]]) for s in range(0, len(val), 64)]
     times, losses = [], []
-    for _ in range(a.epochs):
+    for epoch in spec["epochs"]:
         t0 = time.perf_counter()
+        model.train()
         total = 0.0
-        for ids, lengths, y in batches:
+        for rows in epoch:
+            ids, lengths = padded([train[r] for r in rows])
+            y = train_y[rows]
             loss = F.cross_entropy(model(ids, lengths), y, reduction="sum")
             opt.zero_grad(set_to_none=True)
             (loss / len(y)).backward()
             opt.step()
             total += float(loss)  # read back every batch, as the trainer reports its loss
+        model.eval()
+        with torch.no_grad():
+            for ids, lengths in val_batches:
+                torch.softmax(model(ids, lengths), -1)
         times.append(time.perf_counter() - t0)
-        losses.append(total / sum(len(y) for _, _, y in batches))
+        losses.append(total / len(train))
     print(json.dumps({"seconds_per_epoch": times, "loss": losses, "torch": torch.__version__, "threads": a.threads}))
 
 

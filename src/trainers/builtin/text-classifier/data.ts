@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { SpecDataset } from '../../protocol.js';
 import { TrainerError, log } from '../runtime.js';
+import type { Rng } from '../runtime.js';
 import { stratifiedSplit } from '../linear-classifier/data.js';
 
 export const DATASET_KIND = 'text-classification-jsonl';
@@ -119,3 +120,28 @@ export function splitExamples(all: Examples, fraction: number, seed: number): Sp
 }
 
 export { stratifiedSplit };
+
+/** The shuffle stream's salt (seed ^ SHUFFLE_SALT): initialisation and split draw from other streams. */
+export const SHUFFLE_SALT = 0x5bd1e995;
+
+/** Texts sorted by length within windows of this many batches, so a batch pads little but stays random. */
+const BUCKET_WINDOW = 16;
+
+/**
+ * One epoch's batches of row indices. The shuffle starts from the identity, so the order
+ * depends on the PRNG state alone (which is what a checkpoint stores). With `lengths`, each
+ * window of shuffled rows is sorted by length before it is cut, and the batches are shuffled
+ * again: a transformer's batch costs as much as its longest text times the batch size.
+ */
+export function epochBatches(n: number, batchSize: number, lengths: readonly number[] | null, rng: Rng): number[][] {
+  const order = rng.shuffle(Array.from({ length: n }, (_, i) => i));
+  const batches: number[][] = [];
+  const window = lengths ? batchSize * BUCKET_WINDOW : n;
+  for (let w = 0; w < n; w += window) {
+    const part = order.slice(w, w + window);
+    // Array.prototype.sort is stable, so equal lengths keep their shuffled order.
+    if (lengths) part.sort((a, b) => lengths[a]! - lengths[b]!);
+    for (let b = 0; b < part.length; b += batchSize) batches.push(part.slice(b, b + batchSize));
+  }
+  return lengths ? rng.shuffle(batches) : batches;
+}

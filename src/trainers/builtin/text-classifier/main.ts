@@ -16,7 +16,7 @@ import type { BackendChoice } from '../torch-child.js';
 import { fitWithTorch } from './torch-loop.js';
 import { finish } from './report.js';
 import type { EpochMetrics } from './report.js';
-import { readExamples, readTestExamples, splitExamples } from './data.js';
+import { SHUFFLE_SALT, epochBatches, readExamples, readTestExamples, splitExamples } from './data.js';
 import { labelTypeOf, readLabelType, type LabelType } from '../labels.js';
 import type { Examples } from './data.js';
 import { ARCHITECTURES, DEFAULT_SIZES, fromBase64, toBase64 } from './model.js';
@@ -62,7 +62,6 @@ const readHyper = (hp: Record<string, unknown>): Hyper => {
 
 /** Initialisation, split and shuffle draw from separate streams: more epochs never change the split or the init. */
 const INIT_SALT = 0x2545f491;
-const SHUFFLE_SALT = 0x5bd1e995;
 
 interface Prepared {
   hyper: Hyper;
@@ -193,28 +192,6 @@ function modelConfig(prep: Prepared): Record<string, number> {
   if (prep.warm) return prep.warm.model.config;
   const base = { vocab: prep.tokenizer.size, classes: prep.labels.length };
   return { ...base, ...DEFAULT_SIZES[prep.architecture] };
-}
-
-/** Texts sorted by length within windows of this many batches, so a batch pads little but stays random. */
-const BUCKET_WINDOW = 16;
-
-/**
- * One epoch's batches of row indices. The shuffle starts from the identity, so the order
- * depends on the PRNG state alone (which is what a checkpoint stores). With `lengths`, each
- * window of shuffled rows is sorted by length before it is cut, and the batches are shuffled
- * again: a transformer's batch costs as much as its longest text times the batch size.
- */
-function epochBatches(n: number, batchSize: number, lengths: readonly number[] | null, rng: Rng): number[][] {
-  const order = rng.shuffle(Array.from({ length: n }, (_, i) => i));
-  const batches: number[][] = [];
-  const window = lengths ? batchSize * BUCKET_WINDOW : n;
-  for (let w = 0; w < n; w += window) {
-    const part = order.slice(w, w + window);
-    // Array.prototype.sort is stable, so equal lengths keep their shuffled order.
-    if (lengths) part.sort((a, b) => lengths[a]! - lengths[b]!);
-    for (let b = 0; b < part.length; b += batchSize) batches.push(part.slice(b, b + batchSize));
-  }
-  return lengths ? rng.shuffle(batches) : batches;
 }
 
 /**
