@@ -6,8 +6,10 @@ its transformer, in PyTorch, on what the TypeScript trainer wrote into DIR (torc
   state.f32   the weights, then Adam's first and second moments, in weights.bin's order
   *_ids.i32   token ids of every text, concatenated; *_offsets.i32 where each text starts
   *_y.i32     class indices
-  order.i32   every epoch's row order, sizes.i32 every epoch's batch sizes (main.ts
-              epochBatches: shuffled, grouped by length; the same batches as the tfjs loop)
+  order.i32   every epoch's row order, sizes.i32 every epoch's batch sizes (data.ts
+              epochBatches: shuffled, grouped by length, from the job's shuffle stream; the
+              tfjs loop's first epoch is the same, later ones differ because its dropout
+              draws from that stream too)
 
 Same loop: softmax cross-entropy, Adam (β 0.9/0.999, ε 1e-8) with lazy updates of the
 embedding rows a batch uses (SparseAdam: what model.ts AdamParam does), validation

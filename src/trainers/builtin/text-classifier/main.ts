@@ -269,6 +269,7 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
   const firstEpoch = (ckpt?.epoch ?? 0) + 1;
   let trainedWith = prep.architecture === 'transformer' ? 'tfjs' : 'typescript';
   let stateDict: string | null = null;
+  let valProbs: Float32Array | null = null;
   const python = torchPython(prep.architecture, hyper.backend);
   if (python) {
     await mkdir(spec.output_dir, { recursive: true });
@@ -281,7 +282,7 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
       spec.output_dir,
     );
     if (out?.stopped) return EXIT_STOPPED;
-    if (out) ({ trainedWith, stateDict } = out);
+    if (out) ({ trainedWith, stateDict, valProbs } = out);
   }
   // After a torch run that finished, nothing is left to train.
   for (let epoch = stateDict ? hyper.epochs + 1 : firstEpoch; epoch <= hyper.epochs; epoch++) {
@@ -326,6 +327,7 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
     trainingSeconds: (performance.now() - started) / 1000,
     backend: trainedWith,
     torchStateDict: stateDict,
+    valProbs,
   });
   model.dispose();
   return 0;

@@ -48,7 +48,13 @@ export interface TorchFit {
   onStop: (done: number, start: { state: TrainingState; rng: number }) => Promise<unknown>;
 }
 
-export type TorchOutcome = { stopped: boolean; trainedWith: string; stateDict: string | null };
+export interface TorchOutcome {
+  stopped: boolean;
+  trainedWith: string;
+  stateDict: string | null;
+  /** The last epoch's validation probabilities: the final weights' (the PyTorch forward equals tfjs's within 1e-5, a test). */
+  valProbs: Float32Array | null;
+}
 
 /**
  * Trains with PyTorch. Returns null when the environment cannot start the loop and `choice` is
@@ -61,6 +67,7 @@ export async function fitWithTorch(f: TorchFit, python: string, choice: BackendC
   try {
     const rngStates = await writeJob(dir, f);
     let trainedWith = 'torch';
+    let valProbs: Float32Array | null = null;
     return await runTorchChild<TorchOutcome>(python, 'trainyard_text_torch', dir, f.stop, async (e: ChildEvent) => {
       switch (e.type) {
         case 'ready':
@@ -74,7 +81,8 @@ export async function fitWithTorch(f: TorchFit, python: string, choice: BackendC
           const epoch = Number(e.epoch);
           const values: Record<string, number> = { loss: Number(e.loss), accuracy: Number(e.accuracy) };
           if (typeof e.val_probs === 'string') {
-            const v = scoreProbs(await readF32(path.join(dir, e.val_probs)), f.val.y, f.classes);
+            valProbs = await readF32(path.join(dir, e.val_probs));
+            const v = scoreProbs(valProbs, f.val.y, f.classes);
             Object.assign(values, { val_loss: v.loss, val_accuracy: v.report.accuracy, val_f1: v.report.macro_f1 });
           }
           f.progress.report(epoch * f.batches, epoch, true);
@@ -85,7 +93,7 @@ export async function fitWithTorch(f: TorchFit, python: string, choice: BackendC
           const done = Number(e.epoch);
           f.model.loadTrainingState(unflatten(f.model, await readF32(path.join(dir, String(e.state))), Number(e.step)));
           await f.onStop(done, { state: f.model.trainingState(), rng: rngStates[done + 1 - f.firstEpoch]! });
-          return { stopped: true, trainedWith, stateDict: null };
+          return { stopped: true, trainedWith, stateDict: null, valProbs: null };
         }
         case 'done': {
           const weights = unflatten(f.model, await readF32(path.join(dir, String(e.weights))), 0, 1);
@@ -93,7 +101,7 @@ export async function fitWithTorch(f: TorchFit, python: string, choice: BackendC
           // Kept outside the exchange folder, which is removed when this returns.
           const stateDict = path.join(keepDir, TORCH_STATE_FILE);
           await copyFile(path.join(dir, String(e.state_dict)), stateDict);
-          return { stopped: false, trainedWith, stateDict };
+          return { stopped: false, trainedWith, stateDict, valProbs };
         }
         default:
           return null;
