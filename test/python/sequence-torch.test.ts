@@ -1,18 +1,16 @@
-import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { specHyperparameters } from '../../src/domain/jobs/hyperparameters.js';
 import { Rng } from '../../src/trainers/builtin/runtime.js';
 import { sequenceClassifier } from '../../src/trainers/builtin/sequence-classifier/catalog.js';
 import { MODEL_TYPES, buildModel } from '../../src/trainers/builtin/sequence-classifier/models.js';
 import { predictProbs } from '../../src/trainers/builtin/sequence-classifier/train.js';
-import type { TrainerEvent } from '../../src/trainers/protocol.js';
 import { client, startTestApp } from '../helpers/app.js';
 import { HAVE_PYTHON, TEST_PYTHON, pythonSnippet, trainerSandboxEnv } from '../helpers/python.js';
-import { jobSpec, ofType, runBuiltinTrainer, type TrainerRun } from '../helpers/trainer-run.js';
+import { ofType } from '../helpers/trainer-run.js';
+import { backendTrainer, resultOf } from '../helpers/torch-backend.js';
 import { waitForDataset, waitForJob } from '../helpers/wait.js';
 
 // Issue #15: the sequence-classifier's PyTorch backend (backend: torch). The same model (the
@@ -41,7 +39,6 @@ function noisyCsv(rows: number, seed: number): string {
   return lines.join('\n') + '\n';
 }
 
-const TORCH_ENV = { TRAINER_PYTHON: TEST_PYTHON, PYTHONPATH: path.resolve('trainers/python') };
 let dir: string;
 
 beforeAll(async () => {
@@ -50,35 +47,12 @@ beforeAll(async () => {
 });
 afterAll(async () => rm(dir, { recursive: true, force: true }));
 
-let seq = 0;
-function train(
-  hp: Record<string, unknown>,
-  o: { env?: Record<string, string>; resumeFrom?: string; onEvent?: (e: TrainerEvent, child: ChildProcess) => void } = {},
-): Promise<TrainerRun> {
-  const id = `job_${++seq}`;
-  const spec = jobSpec({
-    job_id: id,
-    trainer: 'sequence-classifier',
-    hyperparameters: specHyperparameters(sequenceClassifier, {
-      sequence_length: 8,
-      lr_schedule: 'constant',
-      learning_rate: 0.003,
-      min_epochs: 0,
-      seed: 3,
-      ...hp,
-    }),
-    dataset: { kind: 'tabular-csv', options: { label_column: 'state' }, files: [path.join(dir, 'signal.csv')] },
-    output_dir: path.join(dir, id, 'out'),
-    checkpoint_dir: path.join(dir, id, 'ckpt'),
-    resume_from: o.resumeFrom ?? null,
-  });
-  return runBuiltinTrainer(spec, path.join(dir, `${id}.json`), { env: o.env ?? TORCH_ENV, ...(o.onEvent ? { onEvent: o.onEvent } : {}) });
-}
-const resultOf = (run: TrainerRun) => {
-  const r = ofType(run, 'result');
-  expect(r, run.stderr.slice(-2000)).toHaveLength(1);
-  return r[0]!;
-};
+const train = backendTrainer(
+  () => dir,
+  sequenceClassifier,
+  { sequence_length: 8, lr_schedule: 'constant', learning_rate: 0.003, min_epochs: 0, seed: 3 },
+  () => ({ kind: 'tabular-csv', options: { label_column: 'state' }, files: [path.join(dir, 'signal.csv')] }),
+);
 
 describe.skipIf(!HAVE_PYTHON)('sequence-classifier, backend torch', () => {
   it('each architecture in PyTorch computes what the tfjs model computes, on the same weights', async () => {

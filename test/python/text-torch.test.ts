@@ -1,17 +1,15 @@
-import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { specHyperparameters } from '../../src/domain/jobs/hyperparameters.js';
 import { Rng } from '../../src/trainers/builtin/runtime.js';
 import { textClassifier } from '../../src/trainers/builtin/text-classifier/catalog.js';
 import { Transformer } from '../../src/trainers/builtin/text-classifier/transformer.js';
-import type { TrainerEvent } from '../../src/trainers/protocol.js';
 import { client, startTestApp } from '../helpers/app.js';
 import { HAVE_PYTHON, TEST_PYTHON, pythonSnippet, trainerSandboxEnv } from '../helpers/python.js';
-import { jobSpec, ofType, runBuiltinTrainer, type TrainerRun } from '../helpers/trainer-run.js';
+import { ofType } from '../helpers/trainer-run.js';
+import { backendTrainer, resultOf } from '../helpers/torch-backend.js';
 import { waitForDataset, waitForJob } from '../helpers/wait.js';
 
 // Issue #15: the text-classifier transformer's PyTorch backend (backend: torch). The same
@@ -47,7 +45,6 @@ function noisyJsonl(rows: number, seed: number): string {
   return out.join('\n') + '\n';
 }
 
-const TORCH_ENV = { TRAINER_PYTHON: TEST_PYTHON, PYTHONPATH: path.resolve('trainers/python') };
 let dir: string;
 
 beforeAll(async () => {
@@ -56,28 +53,12 @@ beforeAll(async () => {
 });
 afterAll(async () => rm(dir, { recursive: true, force: true }));
 
-let seq = 0;
-function train(
-  hp: Record<string, unknown>,
-  o: { env?: Record<string, string>; resumeFrom?: string; onEvent?: (e: TrainerEvent, child: ChildProcess) => void } = {},
-): Promise<TrainerRun> {
-  const id = `job_${++seq}`;
-  const spec = jobSpec({
-    job_id: id,
-    trainer: 'text-classifier',
-    hyperparameters: specHyperparameters(textClassifier, { architecture: 'transformer', max_length: 32, learning_rate: 0.005, seed: 3, ...hp }),
-    dataset: { kind: 'text-classification-jsonl', files: [path.join(dir, 'texts.jsonl')] },
-    output_dir: path.join(dir, id, 'out'),
-    checkpoint_dir: path.join(dir, id, 'ckpt'),
-    resume_from: o.resumeFrom ?? null,
-  });
-  return runBuiltinTrainer(spec, path.join(dir, `${id}.json`), { env: o.env ?? TORCH_ENV, ...(o.onEvent ? { onEvent: o.onEvent } : {}) });
-}
-const resultOf = (run: TrainerRun) => {
-  const r = ofType(run, 'result');
-  expect(r, run.stderr.slice(-2000)).toHaveLength(1);
-  return r[0]!;
-};
+const train = backendTrainer(
+  () => dir,
+  textClassifier,
+  { architecture: 'transformer', max_length: 32, learning_rate: 0.005, seed: 3 },
+  () => ({ kind: 'text-classification-jsonl', files: [path.join(dir, 'texts.jsonl')] }),
+);
 
 describe.skipIf(!HAVE_PYTHON)('text-classifier transformer, backend torch', () => {
   it('the PyTorch network computes what the tfjs one computes, on the same weights', async () => {

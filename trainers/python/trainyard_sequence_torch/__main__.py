@@ -17,14 +17,13 @@ or, after SIGTERM, stopped with the state at the start of the interrupted epoch.
 """
 from __future__ import annotations
 
-import json
 import os
-import signal
 import sys
 import time
 
 import numpy as np
 
+from trainyard_common.exchange import start_loop, write_flat
 from trainyard_common.protocol import emit
 
 EPS = 1e-7
@@ -67,33 +66,15 @@ def split_flat(flat: np.ndarray, shapes: list[list[int]]) -> list[np.ndarray]:
     return out
 
 
-def write_flat(d: str, name: str, arrays: list[np.ndarray]) -> str:
-    np.concatenate([a.astype("<f4").reshape(-1) for a in arrays]).tofile(os.path.join(d, name))
-    return name
-
 
 def main() -> None:
     d = sys.argv[1]
-    stop = {"requested": False}
-    # SIGTERM (the job cancelled, or the worker stopping) only sets a flag: the loop stops
-    # between batches and reports the state at the start of the epoch, for a checkpoint.
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(requested=True))
-    with open(os.path.join(d, "job.json")) as f:
-        job = json.load(f)
+    job, stop, device = start_loop(d)
 
     import torch
 
     from .models import build
 
-    want = job.get("device", "auto")
-    device = torch.device("cuda" if want != "cpu" and torch.cuda.is_available() else "cpu")
-    # One CPU thread unless told otherwise: these models have a few thousand weights, a second
-    # thread gains 1–20% on a quiet machine, and on a busy one OpenMP's threads wait on each
-    # other: 2 threads ran an epoch 200× slower than quiet, where tfjs slowed 10× (bench/README.md).
-    torch.set_num_threads(int(job.get("threads") or 1))
-    if want == "cuda" and device.type != "cuda":
-        raise SystemExit("device cuda asked for, but torch sees no GPU")
-    torch.manual_seed(job["seed"])
     shapes = [w["shape"] for w in job["weights"]]
     model = build(job)
     model.load_tfjs(split_flat(read_array(d, {"file": job["init"], "dtype": "f32", "shape": [-1]}), shapes))

@@ -21,14 +21,13 @@ SIGTERM, stopped with the state at the start of the interrupted epoch.
 """
 from __future__ import annotations
 
-import json
 import os
-import signal
 import sys
 import time
 
 import numpy as np
 
+from trainyard_common.exchange import start_loop, write_flat
 from trainyard_common.protocol import emit
 
 PROGRESS_EVERY_S = 0.25
@@ -66,25 +65,12 @@ class Texts:
 
 def main() -> None:
     d = sys.argv[1]
-    stop = {"requested": False}
-    # SIGTERM (the job cancelled, or the worker stopping) only sets a flag: the loop stops
-    # between batches and reports the state at the start of the epoch, for a checkpoint.
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(requested=True))
-    with open(os.path.join(d, "job.json")) as f:
-        job = json.load(f)
+    job, stop, device = start_loop(d)
 
     import torch
 
     from .model import TextTransformer, optimizers, train_step
 
-    want = job.get("device", "auto")
-    device = torch.device("cuda" if want != "cpu" and torch.cuda.is_available() else "cpu")
-    if want == "cuda" and device.type != "cuda":
-        raise SystemExit("device cuda asked for, but torch sees no GPU")
-    # One thread by default, as the sequence backend: on a shared machine OpenMP's threads wait
-    # on each other (bench/README.md); `threads` in job.json says otherwise.
-    torch.set_num_threads(int(job.get("threads") or 1))
-    torch.manual_seed(job["seed"])
     names, shapes = job["names"], job["shapes"]
     model = TextTransformer(job["config"], names, shapes)
     sizes = [int(np.prod(s)) for s in shapes]
@@ -172,10 +158,6 @@ def main() -> None:
     torch.save({name: p.detach().cpu() for name, p in model.tensors.items()}, os.path.join(d, "model.pt"))
     emit({"type": "done", "weights": "final.f32", "state_dict": "model.pt"})
 
-
-def write_flat(d: str, name: str, tensors) -> str:
-    np.concatenate([t.float().cpu().numpy().astype("<f4").reshape(-1) for t in tensors]).tofile(os.path.join(d, name))
-    return name
 
 
 def report_stop(d: str, start: dict, completed: int) -> None:
