@@ -142,6 +142,18 @@ print(json.dumps(out))`;
     expect(resultOf(resumed).metrics.epochs_run).toBe(3);
   });
 
+  // The stop lands while Python starts, before or after its handler: a clean stop either way.
+  it('a SIGTERM while Python starts stops cleanly with a checkpoint', async () => {
+    let sent = false;
+    const stopped = await train(
+      { model_type: 'original', backend: 'torch', epochs: 2, patience: 0 },
+      { onEvent: (e, child) => e.type === 'log' && !sent && (sent = child.kill('SIGTERM')) },
+    );
+    expect(stopped.code, stopped.stderr.slice(-2000)).toBe(143);
+    expect(ofType(stopped, 'checkpoint')).toHaveLength(1);
+    expect(ofType(stopped, 'metrics')).toEqual([]);
+  });
+
   it('backend torch without a Python environment fails with a reason; auto falls back to tfjs', async () => {
     const torch = await train({ model_type: 'original', epochs: 1, backend: 'torch' }, { env: { TRAINER_PYTHON: '' } });
     expect(torch.code).not.toBe(0);

@@ -198,6 +198,19 @@ print(json.dumps({"diff": diff, "moved": moved, "untouched": float((model.tensor
     expect(resultOf(resumedTfjs).details?.backend).toBe('tfjs');
   });
 
+  // The stop lands while Python starts: before its handler is installed (the child dies, the
+  // trainer sees it never got ready) or after (the loop reports the state before epoch 1).
+  // Either way a cancel is a clean stop, not a failed job.
+  it('a SIGTERM while Python starts stops cleanly with a checkpoint of the starting state', async () => {
+    const stopped = await train(
+      { backend: 'torch', epochs: 2 },
+      { onEvent: (e, child) => e.type === 'log' && /training texts/.test(e.message) && child.kill('SIGTERM') },
+    );
+    expect(stopped.code, stopped.stderr.slice(-2000)).toBe(143);
+    expect(ofType(stopped, 'checkpoint').map((c) => path.basename(c.path))).toEqual(['ckpt-0.json']);
+    expect(ofType(stopped, 'metrics')).toEqual([]);
+  });
+
   it('backend torch without a Python environment fails with a reason; auto falls back to tfjs', async () => {
     const torch = await train({ epochs: 1, backend: 'torch' }, { env: { TRAINER_PYTHON: '' } });
     expect(torch.code).not.toBe(0);

@@ -48,7 +48,11 @@ export class TorchLearner extends DeepLearner {
       await this.writeJob(dir, plan, resume);
       return await this.run(dir, plan, hooks, resume);
     } catch (err) {
-      if (!(err instanceof TorchUnavailable) || this.choice !== 'auto') throw err instanceof TorchUnavailable ? new TrainerError(err.message) : err;
+      if (!(err instanceof TorchUnavailable)) throw err;
+      // Stopped while Python started (the SIGTERM reached it before its handler): the tfjs loop
+      // sees the stop before its first batch and checkpoints the state we started from.
+      if (hooks.stop.stopRequested) return super.fit(plan, hooks, resume);
+      if (this.choice !== 'auto') throw new TrainerError(err.message);
       log('warn', `${err.message}; backend auto: training with tfjs instead`);
       return super.fit(plan, hooks, resume);
     } finally {

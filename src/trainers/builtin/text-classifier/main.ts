@@ -271,7 +271,8 @@ async function train(spec: JobSpec, stop: StopSignal): Promise<number> {
   let stateDict: string | null = null;
   let valProbs: Float32Array | null = null;
   const python = torchPython(prep.architecture, hyper.backend);
-  if (python) {
+  // A checkpoint may already hold every epoch asked for (a retry with fewer epochs): nothing to train.
+  if (python && firstEpoch <= hyper.epochs) {
     await mkdir(spec.output_dir, { recursive: true });
     const drawBatches = (r: Rng): number[][] => epochBatches(n, batchSize, lengths, r);
     const fit = { model, classes: labels.length, train: tr, val: va, learningRate: hyper.learning_rate, seed: hyper.seed, epochs: hyper.epochs };

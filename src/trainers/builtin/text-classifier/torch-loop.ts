@@ -109,6 +109,12 @@ export async function fitWithTorch(f: TorchFit, python: string, choice: BackendC
     });
   } catch (err) {
     if (!(err instanceof TorchUnavailable)) throw err;
+    // Stopped before the loop was up (a SIGTERM while Python started): nothing trained yet, so the
+    // checkpoint is the state we started from, as the tfjs loop would write it.
+    if (f.stop.stopRequested) {
+      await f.onStop(f.firstEpoch - 1, { state: f.model.trainingState(), rng: rngAtStart });
+      return { stopped: true, trainedWith: 'torch', stateDict: null, valProbs: null };
+    }
     if (choice !== 'auto') throw new TrainerError(err.message);
     log('warn', `${err.message}; backend auto: training with tfjs instead`);
     f.rng.state = rngAtStart;
