@@ -109,9 +109,11 @@ describe('EXECUTOR=kubernetes', () => {
 
   it('asks for the GPU on the right nodes; a second GPU job waits unschedulable; cancel deletes the Jobs and refunds', async () => {
     const before = await balance();
+    // b only once a's pod runs: posted together, the worker may create b's Job first (its claims
+    // run concurrently), b then holds the GPU and a waits (seen on a loaded CI machine).
     const a = await post('gpu-echo', { steps: 100000 }, 'gpu-a');
-    const b = await post('gpu-echo', { steps: 100000 }, 'gpu-b');
     const podA = await waitPod(admin, nameOf(a.id), (p) => p.status?.phase === 'Running', 'Running', 30_000);
+    const b = await post('gpu-echo', { steps: 100000 }, 'gpu-b');
     expect(podA.spec).toMatchObject({ nodeName: k8s.gpuNode, nodeSelector: { 'nvidia.com/gpu.product': k8s.gpuProduct } });
     expect(podA.spec!.containers[0]!.resources!.limits).toEqual({ 'nvidia.com/gpu': '1' });
     const podB = await waitPod(admin, nameOf(b.id), (p) => !!p.status?.conditions?.some((c) => c.reason === 'Unschedulable'), 'Unschedulable', 30_000);
