@@ -117,10 +117,43 @@ try {
     }
   };
 
+  /**
+   * The full ranking as it was before migration 0024 (a window over every claimable job for each
+   * owner's oldest), verbatim but for the states spelled out: its before, on the same data.
+   */
+  const fullRankingBefore = async () => {
+    const limit = app.rt.services.config.jobs.maxRunningPerUser;
+    try {
+      await db!.transaction(async (tx) => {
+        const { rows } = await tx.query(
+          `with active as (
+             select owner_id, count(*)::int as n from jobs where status in ('running', 'cancel_requested') group by owner_id
+           ), ranked as (
+             select j.id, j.owner_id, j.priority, j.created_at, coalesce(a.n, 0) as n,
+                    min(j.created_at) over (partition by j.owner_id) as since
+               from jobs j left join active a on a.owner_id = j.owner_id
+              where j.status in ('queued') and j.run_after <= now() and j.gpus <= $1 and j.labels <@ $2::text[] and not (j.owner_id = any($3::text[]))
+           )
+           select j.id, j.owner_id from ranked r join jobs j on j.id = r.id
+            where r.n < $4 and j.status in ('queued')
+            order by r.n, r.since, r.owner_id, r.priority desc, r.created_at, r.id
+            limit 1
+            for update of j skip locked`,
+          [0, [], [], limit],
+        );
+        if (!rows.length) throw new Error('the full ranking (before) found nothing');
+        throw new Rollback();
+      });
+    } catch (err) {
+      if (!(err instanceof Rollback)) throw err;
+    }
+  };
+
   // Cursors are taken per phase: the same depth in the bench user's own list in both phases.
   const ops = async (): Promise<Op[]> => [
     { name: 'claim (worker, rolled back)', run: claim },
     { name: "claim's full ranking alone (no idle owner case)", run: fullRanking },
+    { name: "claim's full ranking before 0024 (every claimable job read)", run: fullRankingBefore },
     { name: 'GET /v1/jobs/{id} (finished)', run: async () => void (await get(`/v1/jobs/${finishedOwn}`, reader.apiKey)) },
     { name: 'GET /v1/jobs/{id} (queued: + queue position)', run: async () => void (await get(`/v1/jobs/${queued}`, reader.apiKey)) },
     { name: 'GET /v1/jobs?limit=50 (first page)', run: page('limit=50') },

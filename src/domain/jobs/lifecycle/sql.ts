@@ -77,6 +77,13 @@ const IDLE_OWNER_WINDOW = 200;
 
 type Candidate = { id: string; owner_id: string };
 
+/** One owner's next job in its own order, locked for the claim (SKIP LOCKED: one no other claim holds); `owner` is SQL naming the owner ($4, or a subquery). */
+const ownersNextJob = (owner: string) => `select j.id, j.owner_id from jobs j
+  where ${CLAIMABLE} and j.owner_id = ${owner}
+  order by j.priority desc, j.created_at, j.id
+  limit 1
+  for update skip locked`;
+
 /**
  * The fast path of the fair order: when an owner with nothing running has a claimable job, the
  * first owner in that order is the one of them whose oldest claimable job is oldest, and
@@ -87,15 +94,11 @@ type Candidate = { id: string; owner_id: string };
  */
 async function idleOwnerCandidate(db: Queryable, w: ClaimRequest, skipped: string[]): Promise<Candidate | null> {
   const { rows } = await db.query<Candidate>(
-    `select j.id, j.owner_id from jobs j
-      where ${CLAIMABLE} and j.owner_id = (
-        select q.owner_id from (
-          select j.owner_id, j.created_at from jobs j where ${CLAIMABLE} order by j.created_at, j.owner_id limit ${IDLE_OWNER_WINDOW}) q
-         where not exists (select 1 from jobs r where r.owner_id = q.owner_id and r.status in (${ACTIVE}))
-         order by q.created_at, q.owner_id limit 1)
-      order by j.priority desc, j.created_at, j.id
-      limit 1
-      for update skip locked`,
+    ownersNextJob(`(
+      select q.owner_id from (
+        select j.owner_id, j.created_at from jobs j where ${CLAIMABLE} order by j.created_at, j.owner_id limit ${IDLE_OWNER_WINDOW}) q
+       where not exists (select 1 from jobs r where r.owner_id = q.owner_id and r.status in (${ACTIVE}))
+       order by q.created_at, q.owner_id limit 1)`),
     [w.freeGpus, w.labels, skipped],
   );
   return rows[0] ?? null;
@@ -103,29 +106,38 @@ async function idleOwnerCandidate(db: Queryable, w: ClaimRequest, skipped: strin
 
 /**
  * The full fair order: owners by running jobs (fewest first, under the limit), then by their
- * oldest claimable job; each owner's jobs by priority. It reads every claimable job once: the
- * owner's oldest is a window over them, and the running counts a hash of the few active owners
- * (the former join of the queue to its own per-owner minimum was planned as nested loops,
- * quadratic in the queue: 3.2 s for 10,000 queued jobs, bench/README.md). Exported for that bench.
+ * oldest claimable job, then owner id; each owner's jobs by priority. Its cost follows the
+ * owners waiting, not the queue's length: a recursive walk through jobs_queue_owner_age_idx
+ * (owner, age) steps from one owner's oldest claimable job to the next owner's (a skip scan:
+ * one index probe per owner, plus the entries it passes that this worker cannot claim). Reading
+ * every claimable job for the owners' minimum cost 64 ms for 10,000 queued jobs (a window over
+ * all of them; before that a self-join, quadratic: 3.2 s); see bench/README.md.
+ *
+ * The ranked owners come back in order (up to MAX_OWNERS_TRIED) and the first of them with a job
+ * no other claim holds wins, as one ORDER BY over all claimable jobs with SKIP LOCKED would pick.
+ * Exported for bench/history-cost.ts and the claim-order test.
  */
 export async function fairCandidate(db: Queryable, w: ClaimRequest, skipped: string[] = []): Promise<Candidate | null> {
-  const { rows } = await db.query<Candidate>(
-    `with active as (
+  const { rows: owners } = await db.query<{ owner_id: string }>(
+    `with recursive heads(owner_id, since) as (
+       (select j.owner_id, j.created_at from jobs j where ${CLAIMABLE} order by j.owner_id, j.created_at limit 1)
+       union all
+       select n.owner_id, n.created_at from heads h cross join lateral (
+         select j.owner_id, j.created_at from jobs j where ${CLAIMABLE} and j.owner_id > h.owner_id order by j.owner_id, j.created_at limit 1) n
+     ), active as (
        select owner_id, count(*)::int as n from jobs where status in (${ACTIVE}) group by owner_id
-     ), ranked as (
-       select j.id, j.owner_id, j.priority, j.created_at, coalesce(a.n, 0) as n,
-              min(j.created_at) over (partition by j.owner_id) as since
-         from jobs j left join active a on a.owner_id = j.owner_id
-        where ${CLAIMABLE}
      )
-     select j.id, j.owner_id from ranked r join jobs j on j.id = r.id
-      where r.n < $4 and j.status in (${fromStates('claim')})
-      order by r.n, r.since, r.owner_id, r.priority desc, r.created_at, r.id
-      limit 1
-      for update of j skip locked`,
+     select h.owner_id from heads h left join active a on a.owner_id = h.owner_id
+      where coalesce(a.n, 0) < $4
+      order by coalesce(a.n, 0), h.since, h.owner_id
+      limit ${MAX_OWNERS_TRIED}`,
     [w.freeGpus, w.labels, skipped, w.maxRunningPerUser],
   );
-  return rows[0] ?? null;
+  for (const { owner_id } of owners) {
+    const { rows } = await db.query<Candidate>(ownersNextJob('$4'), [w.freeGpus, w.labels, skipped, owner_id]);
+    if (rows[0]) return rows[0];
+  }
+  return null;
 }
 
 /**
