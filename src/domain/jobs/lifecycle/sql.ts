@@ -108,8 +108,9 @@ async function idleOwnerCandidate(db: Queryable, w: ClaimRequest, skipped: strin
  * The full fair order: owners by running jobs (fewest first, under the limit), then by their
  * oldest claimable job, then owner id; each owner's jobs by priority. Its cost follows the
  * owners waiting, not the queue's length: a recursive walk through jobs_queue_owner_age_idx
- * (owner, age) steps from one owner's oldest claimable job to the next owner's (a skip scan:
- * one index probe per owner, plus the entries it passes that this worker cannot claim). Reading
+ * (owner, age) steps from one owner's oldest queued job to the next owner's (a skip scan: one
+ * index probe per owner); when that job is one this worker cannot take, the owner's own queued
+ * jobs are searched for its oldest claimable one. Reading
  * every claimable job for the owners' minimum cost 64 ms for 10,000 queued jobs (a window over
  * all of them; before that a self-join, quadratic: 3.2 s); see bench/README.md.
  *
@@ -118,18 +119,29 @@ async function idleOwnerCandidate(db: Queryable, w: ClaimRequest, skipped: strin
  * Exported for bench/history-cost.ts and the claim-order test.
  */
 export async function fairCandidate(db: Queryable, w: ClaimRequest, skipped: string[] = []): Promise<Candidate | null> {
+  const queued = fromStates('claim');
+  // Each step takes the next owner's oldest queued job with no filter, so the only sensible plan
+  // is one ordered index probe. With the claimability filter in the step, Postgres planned a
+  // bitmap scan of every queued job per step on the 1,000,000-job bench (2.3 s): it cannot
+  // estimate how soon the filter matches.
+  const step = `select j.owner_id, j.created_at, (j.run_after <= now() and j.gpus <= $1 and j.labels <@ $2::text[]) as ok from jobs j where j.status in (${queued})`;
   const { rows: owners } = await db.query<{ owner_id: string }>(
-    `with recursive heads(owner_id, since) as (
-       (select j.owner_id, j.created_at from jobs j where ${CLAIMABLE} order by j.owner_id, j.created_at limit 1)
+    `with recursive heads(owner_id, created_at, ok) as (
+       (${step} order by j.owner_id, j.created_at limit 1)
        union all
-       select n.owner_id, n.created_at from heads h cross join lateral (
-         select j.owner_id, j.created_at from jobs j where ${CLAIMABLE} and j.owner_id > h.owner_id order by j.owner_id, j.created_at limit 1) n
+       select n.* from heads h cross join lateral (${step} and j.owner_id > h.owner_id order by j.owner_id, j.created_at limit 1) n
      ), active as (
        select owner_id, count(*)::int as n from jobs where status in (${ACTIVE}) group by owner_id
+     ), ranked as (
+       -- An owner whose oldest queued job this worker cannot take (GPUs, labels, run_after): its
+       -- oldest claimable one is looked up among that owner's jobs alone.
+       select h.owner_id, coalesce(a.n, 0) as n,
+              case when h.ok then h.created_at else (select min(j.created_at) from jobs j where j.owner_id = h.owner_id and ${CLAIMABLE}) end as since
+         from heads h left join active a on a.owner_id = h.owner_id
+        where coalesce(a.n, 0) < $4 and not (h.owner_id = any($3::text[]))
      )
-     select h.owner_id from heads h left join active a on a.owner_id = h.owner_id
-      where coalesce(a.n, 0) < $4
-      order by coalesce(a.n, 0), h.since, h.owner_id
+     select owner_id from ranked where since is not null
+      order by n, since, owner_id
       limit ${MAX_OWNERS_TRIED}`,
     [w.freeGpus, w.labels, skipped, w.maxRunningPerUser],
   );
