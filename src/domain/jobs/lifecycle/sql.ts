@@ -70,8 +70,11 @@ export interface ClaimRequest {
   maxRunningPerUser: number;
 }
 
+const QUEUED = fromStates('claim');
+/** A job this worker can take once it is queued: due, within its GPUs, only labels it has. `j`; $1 gpus, $2 labels. */
+const FITS = `j.run_after <= now() and j.gpus <= $1 and j.labels <@ $2::text[]`;
 /** What a claim may take: claimable now, fits the worker's GPUs and labels, not of an owner already passed over. `j`; $1 gpus, $2 labels, $3 skipped. */
-const CLAIMABLE = `j.status in (${fromStates('claim')}) and j.run_after <= now() and j.gpus <= $1 and j.labels <@ $2::text[] and not (j.owner_id = any($3::text[]))`;
+const CLAIMABLE = `j.status in (${QUEUED}) and ${FITS} and not (j.owner_id = any($3::text[]))`;
 /** Claimable jobs in age order the fast path looks at before it falls back to the full ranking. */
 const IDLE_OWNER_WINDOW = 200;
 
@@ -110,21 +113,20 @@ async function idleOwnerCandidate(db: Queryable, w: ClaimRequest, skipped: strin
  * owners waiting, not the queue's length: a recursive walk through jobs_queue_owner_age_idx
  * (owner, age) steps from one owner's oldest queued job to the next owner's (a skip scan: one
  * index probe per owner); when that job is one this worker cannot take, the owner's own queued
- * jobs are searched for its oldest claimable one. Reading
- * every claimable job for the owners' minimum cost 64 ms for 10,000 queued jobs (a window over
- * all of them; before that a self-join, quadratic: 3.2 s); see bench/README.md.
+ * jobs are searched for its oldest claimable one. Reading every claimable job for the owners'
+ * minimum cost 58.6 ms for 10,000 queued jobs (a window over all of them; before that a
+ * self-join, quadratic: 3.2 s) against 4.2 ms now; see bench/README.md.
  *
  * The ranked owners come back in order (up to MAX_OWNERS_TRIED) and the first of them with a job
  * no other claim holds wins, as one ORDER BY over all claimable jobs with SKIP LOCKED would pick.
  * Exported for bench/history-cost.ts and the claim-order test.
  */
 export async function fairCandidate(db: Queryable, w: ClaimRequest, skipped: string[] = []): Promise<Candidate | null> {
-  const queued = fromStates('claim');
   // Each step takes the next owner's oldest queued job with no filter, so the only sensible plan
   // is one ordered index probe. With the claimability filter in the step, Postgres planned a
   // bitmap scan of every queued job per step on the 1,000,000-job bench (2.3 s): it cannot
   // estimate how soon the filter matches.
-  const step = `select j.owner_id, j.created_at, (j.run_after <= now() and j.gpus <= $1 and j.labels <@ $2::text[]) as ok from jobs j where j.status in (${queued})`;
+  const step = `select j.owner_id, j.created_at, (${FITS}) as ok from jobs j where j.status in (${QUEUED})`;
   const { rows: owners } = await db.query<{ owner_id: string }>(
     `with recursive heads(owner_id, created_at, ok) as (
        (${step} order by j.owner_id, j.created_at limit 1)
