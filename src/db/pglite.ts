@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { assertChannel, type Db, type QueryResult, type Tx } from './db.js';
+import { unpackPgliteSeed } from './pglite-seed.js';
 import { redacting } from './redact.js';
 
 /**
@@ -14,10 +15,12 @@ export async function openPglite(dataDir: string | null, seed: string | null = D
   if (!dataDir) return wrapPglite(await PGlite.create());
   if (seed && existsSync(seed) && !existsSync(path.join(dataDir, 'PG_VERSION'))) {
     try {
-      return wrapPglite(await PGlite.create(dataDir, { loadDataDir: new Blob([readFileSync(seed)]) }));
+      unpackPgliteSeed(seed, dataDir);
+      return wrapPglite(await PGlite.create(dataDir));
     } catch {
-      // A seed this PGlite cannot read (it was built by another version): start as if there
-      // were none. The folder had no database before this call, so nothing of the user's is lost.
+      // A seed that cannot be unpacked or that this PGlite cannot open (built by another
+      // version): start as if there were none. The folder had no database before this call
+      // (no PG_VERSION), so nothing of the user's is lost.
       rmSync(dataDir, { recursive: true, force: true });
     }
   }
