@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { CHANNELS } from '../db/channels.js';
 import type { Unlisten } from '../db/db.js';
+import { wantsOptionalGpu } from '../domain/catalog/gpu.js';
 import type { JobRow } from '../domain/jobs/types.js';
 import { newId } from '../ids.js';
 import type { Executor } from '../executors/executor.js';
@@ -123,8 +124,10 @@ export class Worker {
 
   private launch(job: JobRow) {
     // A trainer that can use a GPU but does not need one (gpu_optional, queued with gpus 0) gets
-    // one when this worker has one free, and runs on CPU otherwise.
-    const optional = this.ctx.catalog.listTrainers().find((t) => t.id === job.trainer)?.resources.gpu_optional ?? false;
+    // one when this worker has one free and the job's hyperparameters train on it (gpu_when),
+    // and runs on CPU otherwise.
+    const trainer = this.ctx.catalog.listTrainers().find((t) => t.id === job.trainer);
+    const optional = trainer ? wantsOptionalGpu(trainer, job.hyperparameters) : false;
     const gpus = [...this.freeGpus].slice(0, job.gpus || (optional ? 1 : 0));
     for (const g of gpus) this.freeGpus.delete(g);
     const run = new JobRun({ ...this.ctx, workerId: this.id, executor: this.executor }, job, gpus);

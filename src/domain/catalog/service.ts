@@ -7,6 +7,7 @@ import type { Db } from '../../db/db.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { BUILTIN_BASE_MODELS, BUILTIN_TRAINERS } from './builtin.js';
+import { gpuWhenProblem } from './gpu.js';
 import * as q from './queries.js';
 import { copyFolderToStore, folderUri, isUri, markerOf, overlaps, storedModelPrefix, storedModelProblem, storePrefixOf } from './stored-models.js';
 import { resolveEstimate, type AvailabilityProbe, type BaseModel, type RuntimeProbe, type Trainer, type TrainerDef } from './types.js';
@@ -110,6 +111,11 @@ export class CatalogService {
     }
     if (o.reprobe) this.opts.runtimes?.refresh();
     const defs = mergeById(BUILTIN_TRAINERS, overrides.trainers);
+    // Checked on the merged entry: an override may change the hyperparameters gpu_when names.
+    for (const d of defs.filter((x) => overrides.trainers?.some((o) => o.id === x.id))) {
+      const problem = gpuWhenProblem(d);
+      if (problem) throw new CatalogFileError(file, `entry ${d.id}: ${problem}`);
+    }
     const gen = ++this.generation;
     const previous = new Map(this.trainers.map((t) => [t.id, t]));
     this.trainers = defs.map((d) => ({

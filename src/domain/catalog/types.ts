@@ -41,7 +41,16 @@ export interface TrainerDef {
    * memory_mb and cpu_seconds are enforced on the trainer process (RLIMIT_DATA, RLIMIT_CPU);
    * network: true lets it reach the network (src/executors/sandbox.ts).
    */
-  resources: { gpus: number; gpu_optional?: boolean; memory_mb: number; cpu_seconds?: number; network?: boolean };
+  resources: {
+    gpus: number;
+    /** Queued for no GPU, handed a free one by the worker (gpu.ts), on the CPU otherwise. */
+    gpu_optional?: boolean;
+    /** gpu_optional only for these hyperparameter values (gpu.ts): hyperparameter → values. */
+    gpu_when?: Record<string, Array<string | number | boolean>>;
+    memory_mb: number;
+    cpu_seconds?: number;
+    network?: boolean;
+  };
   pricing: PricingRule;
   base_models: 'none' | 'required' | 'optional';
   /** Can start from an existing model version's artifacts (spec.init_from): retraining. */

@@ -85,8 +85,14 @@ export const sequenceClassifier: TrainerDef = {
   },
   primary_metric: { name: 'val_accuracy', goal: 'maximize' },
   // gpu_optional (issue #15): queued as a CPU job, handed a GPU when the worker has one free,
-  // which the torch backend then trains on (CUDA_VISIBLE_DEVICES); tfjs ignores it.
-  resources: { gpus: 1, gpu_optional: true, memory_mb: 2048 },
+  // which the torch backend then trains on (CUDA_VISIBLE_DEVICES). Not for minirocket or a tfjs
+  // loop, which never use it (gpu_when); auto may still pick minirocket on small data.
+  resources: {
+    gpus: 1,
+    gpu_optional: true,
+    gpu_when: { model_type: ['auto', 'original', 'enhanced_cnn_lstm', 'resnet_lstm', 'transformer'], backend: ['auto', 'torch'] },
+    memory_mb: 2048,
+  },
   pricing: { type: 'linear', param: 'epochs', base: 1, per_unit: 0.1 },
   base_models: 'none',
   supports_warm_start: true,

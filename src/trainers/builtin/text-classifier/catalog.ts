@@ -31,7 +31,9 @@ export const textClassifier: TrainerDef = {
     },
   },
   primary_metric: { name: 'val_accuracy', goal: 'maximize' },
-  resources: { gpus: 0, memory_mb: 2048 },
+  // gpu_optional for the transformer's PyTorch loop only (issue #15): fasttext and the tfjs loop
+  // never touch a GPU, and a job holding one for nothing would keep a job that needs it waiting.
+  resources: { gpus: 1, gpu_optional: true, gpu_when: { architecture: ['transformer'], backend: ['auto', 'torch'] }, memory_mb: 2048 },
   pricing: { type: 'linear', param: 'epochs', base: 1, per_unit: 0.2 },
   base_models: 'none',
   supports_warm_start: true,
