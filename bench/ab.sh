@@ -9,6 +9,8 @@ base=$1
 shift
 here=$(git rev-parse --show-toplevel)
 tmp=$(mktemp -d)
+# mktemp makes it 0700: sandboxed trainers (another uid) must read the base checkout's fixtures.
+chmod 755 "$tmp"
 wt="$tmp/base"
 git worktree add -q --detach "$wt" "$base"
 cleanup() { git -C "$here" worktree remove --force "$wt" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
