@@ -42,6 +42,7 @@ SIZES: Dict[str, Dict[str, Any]] = {
         "ablation_conversations": 96, "warmup_steps": 3,
         "unet": "sd15", "resolution": 512, "diffusion_steps": 30, "diffusion_warmup": 5,
         "seq_windows": 10547, "seq_epochs": 3,
+        "text_texts": 10_000, "text_epochs": 3,
     },
     # The CPU smoke run (CI): the same code paths in seconds.
     "tiny": {
@@ -49,6 +50,7 @@ SIZES: Dict[str, Dict[str, Any]] = {
         "ablation_conversations": 16, "warmup_steps": 1,
         "unet": "tiny", "resolution": 64, "diffusion_steps": 6, "diffusion_warmup": 2,
         "seq_windows": 640, "seq_epochs": 2,
+        "text_texts": 400, "text_epochs": 2,
     },
 }
 

@@ -4,7 +4,7 @@ leak from one row into the next:
     python bench/gpu/row.py KIND --size gpu|tiny --dir WORK --out ROW.json [--config NAME] [--args JSON]
 
 KIND: causal-prepare, causal-pack, causal-baseline, diffusion-prepare, diffusion-pack,
-diffusion-reference, sequence."""
+diffusion-reference, sequence, text."""
 from __future__ import annotations
 
 import argparse
@@ -29,11 +29,13 @@ def main() -> None:
         import causal_lm as m
     elif a.kind.startswith("diffusion"):
         import diffusion as m
+    elif a.kind == "text":
+        import text as m
     else:
         import sequence as m
     if a.kind.endswith("prepare"):
         m.prepare(a.size, a.dir)
-    elif a.kind == "sequence":
+    elif a.kind in ("sequence", "text"):
         m.rows(a.size, a.dir, a.out)
     else:
         getattr(m, a.kind.split("-", 1)[1])(a.size, a.dir, a.out, a.config, **extra)

@@ -50,7 +50,8 @@ DIFFUSION = [
 
 
 def plan() -> List[Tuple[str, str, Dict[str, Any]]]:
-    """The rows, the asked-for comparisons first: if the budget runs out, it is ablation rows that go."""
+    """The rows, the asked-for comparisons first: if the budget runs out, it is ablation rows that go,
+    and before them the text-classifier's (not asked for by issue #15; `--only text` runs it alone)."""
     rows = list(CAUSAL_MAIN) + DIFFUSION + [("sequence", "", {})]
     for name, change in CAUSAL_ABLATIONS:
         fp32 = bool(change.pop("fp32", False)) if "fp32" in change else False
@@ -58,7 +59,7 @@ def plan() -> List[Tuple[str, str, Dict[str, Any]]]:
         if fp32:
             args["fp32"] = True
         rows.append(("causal-pack", f"ablation: {name}", args))
-    return rows
+    return rows + [("text", "", {})]
 
 
 def run_row(kind: str, size: str, work: str, out: str, config: str, args: Dict[str, Any], in_process: bool, left: float) -> Optional[str]:
@@ -147,7 +148,7 @@ def main() -> None:
                 results.append({"bench": kind.split("-")[0], "config": config, "side": side, "row_s": row_s, "error": err or "no figures"})
             print(f"row {i + 1}/{len(todo)} {kind} {config}: {row_s:.0f} s" + (f" ({err})" if err else ""), file=sys.stderr, flush=True)
         for r in results:  # row kinds to trainer ids
-            r["bench"] = {"causal": "lora-causal-lm", "diffusion": "lora-diffusion", "sequence": "sequence-classifier"}.get(r["bench"], r["bench"])
+            r["bench"] = {"causal": "lora-causal-lm", "diffusion": "lora-diffusion", "sequence": "sequence-classifier", "text": "text-classifier"}.get(r["bench"], r["bench"])
         total = time.perf_counter() - t_start
         print(f"bench/gpu.sh: size {size}{' (CPU smoke run: not GPU figures)' if size == 'tiny' else ''}, GPU {gpu}, "
               f"torch {torch.__version__}, {platform.machine()}, {os.cpu_count()} CPUs, {total:.0f} s in all\n", file=table_out)

@@ -23,6 +23,7 @@ const ROWS: [string, string, string][] = [
   ['sequence-classifier', 'enhanced_cnn_lstm', 'cpu'],
   ['sequence-classifier', 'resnet_lstm', 'cpu'],
   ['sequence-classifier', 'transformer', 'cpu'],
+  ['text-classifier', 'transformer', 'cpu'],
 ];
 
 function run(): Promise<string> {

@@ -58,15 +58,13 @@ describe('catalog.json: resources.gpu_when', () => {
   it('every built-in names real hyperparameters and values, and hands a GPU only to the loops that use one', async () => {
     const c = await load([]);
     for (const t of c.listTrainers()) expect(gpuWhenProblem(t), t.id).toBeNull();
-    const text = c.trainer('text-classifier');
-    expect(wantsOptionalGpu(text, {})).toBe(false); // fasttext by default
-    expect(wantsOptionalGpu(text, { architecture: 'transformer' })).toBe(true); // backend auto by default
-    expect(wantsOptionalGpu(text, { architecture: 'transformer', backend: 'tfjs' })).toBe(false);
     const seq = c.trainer('sequence-classifier');
+    expect(wantsOptionalGpu(seq, {})).toBe(true); // model_type and backend auto by default
     expect(wantsOptionalGpu(seq, { model_type: 'auto', backend: 'auto' })).toBe(true);
     expect(wantsOptionalGpu(seq, { model_type: 'minirocket', backend: 'torch' })).toBe(false);
     expect(wantsOptionalGpu(seq, { model_type: 'resnet_lstm', backend: 'tfjs' })).toBe(false);
     // A trainer that is not gpu_optional is never handed one it did not ask for.
     expect(wantsOptionalGpu(c.trainer('linear-classifier'), {})).toBe(false);
+    expect(wantsOptionalGpu(c.trainer('text-classifier'), { architecture: 'transformer', backend: 'torch' })).toBe(false);
   });
 });
