@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -22,10 +21,7 @@ import { Sandbox } from './executors/sandbox.js';
 import { WarmPool } from './executors/warm-pool.js';
 import type { Executor } from './executors/executor.js';
 import { LocalExecutor } from './executors/local-executor.js';
-import { KubernetesExecutor, kubeConfig } from './executors/kubernetes/executor.js';
-import { SlurmExecutor } from './executors/slurm/executor.js';
-import { isKnownVersion, SlurmRestClient } from './executors/slurm/rest.js';
-import { signSlurmToken } from './executors/slurm/token.js';
+import { clusterExecutor } from './executors/cluster.js';
 
 export interface Runtime {
   app: FastifyInstance | null;
@@ -71,7 +67,18 @@ function prettyStream(): DestinationStream {
   return pretty({ sync: true, colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
 }
 
-export function startWorker(config: Config, s: Services, log: Logger, keepJobDirs = false, executor?: RuntimeOptions['executor']): Worker {
+/**
+ * The worker, on the local executor unless `cluster` (clusterExecutor's answer for
+ * config.worker.executor) is given or a test's `executor` wraps the local one.
+ */
+export function startWorker(
+  config: Config,
+  s: Services,
+  log: Logger,
+  keepJobDirs = false,
+  executor?: RuntimeOptions['executor'],
+  cluster: Executor | null = null,
+): Worker {
   const sandbox = new Sandbox(
     config.worker.sandbox,
     // The Python environment's root (…/.venv), not just its bin/.
@@ -100,7 +107,7 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
     ...(warm ? { warm } : {}),
   };
   const local = new LocalExecutor(deps);
-  const chosen = clusterExecutor(config, s, log) ?? local;
+  const chosen = cluster ?? local;
   // A tracking URI is checked like a webhook URL: the same address policy, on every request.
   const tracking = new Tracking({ db: s.db, store: s.store, policy: parseAddressPolicy(config.webhooks.allow), log });
   return new Worker(
@@ -120,19 +127,6 @@ export function startWorker(config: Config, s: Services, log: Logger, keepJobDir
       maxRunningPerUser: config.jobs.maxRunningPerUser,
     },
   );
-}
-
-/** The executor EXECUTOR names when it is a cluster's; null for the local one. */
-function clusterExecutor(config: Config, s: Services, log: Logger): Executor | null {
-  const e = config.worker.executor;
-  if (e.kind === 'local') return null;
-  const remote = { db: s.db, store: s.store, tokens: s.attemptTokens, maxArtifactBytes: config.worker.maxArtifactBytes };
-  if (e.kind === 'kubernetes') return new KubernetesExecutor(kubeConfig(e.kubeconfig), e, remote, log);
-  const token = e.jwt ? () => e.jwt! : async () => signSlurmToken({ key: new Uint8Array(await readFile(e.jwtKeyFile!)), userName: e.user, lifespanS: 600 });
-  const connect = () =>
-    SlurmRestClient.connect({ url: e.url, userName: e.user, token, ...(e.version && isKnownVersion(e.version) ? { version: e.version } : {}) });
-  const { partition, ...rest } = e;
-  return new SlurmExecutor(connect, { ...rest, ...(partition ? { partition } : {}) }, remote);
 }
 
 /**
@@ -193,7 +187,9 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     });
     await deliverer.start();
     if (mode === 'worker' || config.worker.inProcess) {
-      worker = startWorker(config, services, logger, o.keepJobDirs, o.executor);
+      const remote = { db, store: services.store, tokens: services.attemptTokens, maxArtifactBytes: config.worker.maxArtifactBytes };
+      const cluster = o.executor ? null : await clusterExecutor(config, remote, logger);
+      worker = startWorker(config, services, logger, o.keepJobDirs, o.executor, cluster);
       await worker.start();
     }
     let url = '';

@@ -7,7 +7,8 @@ import { wrapPglite } from '../db/pglite.js';
  * Writes the embedded database's starting point: a PGlite data folder that has been through
  * initdb and every migration, as a gzipped tarball. `scripts/ensure-built.mjs` runs this after
  * each build (dist/pglite-seed.tar.gz); `openPglite` unpacks it into an empty DATA_DIR
- * (src/db/pglite-seed.ts, 0.2–0.8 s here depending on the disk) where PGlite's own initdb
+ * (src/db/pglite-seed.ts, 0.1–1.5 s here, depending on how fast the disk creates files) where
+ * PGlite's own initdb
  * inside WebAssembly takes ~3.5 s. Migrations added later still apply on top: the seed only
  * saves work, it never decides the schema.
  * Run by the build only (`node dist/cli/pglite-seed.js OUT`), not a user-facing command.

@@ -7,8 +7,9 @@ import { gunzipSync } from 'node:zlib';
  * empty data folder with Node's native zlib and plain file writes, so that PGlite then opens it
  * as an existing database. PGlite's `loadDataDir` does the same through its WebAssembly file
  * system: 1.0–1.5 s of a first boot here, of which ~0.8 s of CPU in WebAssembly; this takes
- * 0.1 s of CPU (gunzip) plus creating ~1,200 files, 0.1–0.8 s on this VM's disk (issue #15,
- * target 6).
+ * 0.1 s of CPU (gunzip) plus creating ~1,200 files: 0.05–1.5 s on this VM's disk, whose file
+ * creation costs 0.03–1 ms depending on the hour (issue #15, target 6). Starting it before the
+ * server's modules load, in libuv's threads, was tried and measured: no gain (bench/README.md).
  *
  * Only what PGlite's writer produces is accepted: ustar headers, regular files and folders, paths
  * inside the folder. Anything else throws, and the caller falls back to initdb.

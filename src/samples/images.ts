@@ -1,4 +1,3 @@
-import sharp from 'sharp';
 import { rng } from './rng.js';
 
 /**
@@ -6,6 +5,8 @@ import { rng } from './rng.js';
  * different positions, sizes, angles and backgrounds, like the 10–30 photos a LoRA wants.
  */
 export async function imageSet(count = 12, size = 256, seed = 3): Promise<Array<{ name: string; png: Buffer }>> {
+  // sharp (libvips) is imported when an image set is made, not when the server loads this module.
+  const { default: sharp } = await import('sharp');
   const r = rng(seed);
   const backgrounds = ['#f4e1c1', '#c1d8f4', '#d4f4c1', '#f4c1d8', '#e8e8e8', '#fff6d6'];
   const out = [];

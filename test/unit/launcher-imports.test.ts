@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,16 @@ const HARNESS = new Set(['tsx', 'esbuild']);
 const SERVER_PACKAGES = /^(fastify|@fastify\/.*|pg|pg-.*|@electric-sql\/.*|@aws-sdk\/.*|@smithy\/.*|@kubernetes\/.*|@node-rs\/argon2|prom-client)$/;
 const SERVER_MODULES = /^src\/(runtime|services)\.ts$|^src\/(app|db|storage|api|compat|serving|domain\/accounts)\/|^src\/domain\/jobs\/service\.ts$/;
 
+/** A clean environment for a command under the recorder, writing to `out`. */
+function recorderEnv(out: string, extraEnv: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, RECORD_IMPORTS_TO: out };
+  delete env.TRAINYARD_API_KEY;
+  delete env.TRAINYARD_ATTEMPT_URL;
+  delete env.TRAINYARD_ATTEMPT_TOKEN;
+  return env;
+}
+const recorderArgs = (args: string[]) => ['--import', 'tsx', '--import', RECORDER, path.join(ROOT, 'src/main.ts'), ...args];
+
 /**
  * Runs `src/main.ts ...args` from source (as the Slurm tests do) and answers the packages and
  * the project's own files it loaded, each sorted.
@@ -29,32 +39,57 @@ function load(args: string[], extraEnv: Record<string, string> = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'trainyard-imports-'));
   try {
     const out = path.join(dir, 'loaded.txt');
-    const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, RECORD_IMPORTS_TO: out };
-    delete env.TRAINYARD_API_KEY;
-    delete env.TRAINYARD_ATTEMPT_URL;
-    delete env.TRAINYARD_ATTEMPT_TOKEN;
-    const res = spawnSync(process.execPath, ['--import', 'tsx', '--import', RECORDER, path.join(ROOT, 'src/main.ts'), ...args], {
-      cwd: ROOT,
-      env,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    const entries = readFileSync(out, 'utf8').split('\n').filter(Boolean);
-    const packages = new Set<string>();
-    const files = new Set<string>();
-    for (const entry of entries) {
-      if (entry.startsWith('node:')) continue;
-      const file = entry.startsWith('file:') ? fileURLToPath(entry) : entry;
-      // The innermost node_modules names the package, scoped or not.
-      const pkg = /.*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file);
-      if (pkg) {
-        if (!HARNESS.has(pkg[1]!)) packages.add(pkg[1]!);
-      } else if (file.startsWith(ROOT)) files.add(path.relative(ROOT, file).split(path.sep).join('/'));
-    }
-    return { status: res.status, stderr: res.stderr, packages: [...packages].sort(), files: [...files].sort() };
+    const res = spawnSync(process.execPath, recorderArgs(args), { cwd: ROOT, env: recorderEnv(out, extraEnv), encoding: 'utf8', timeout: 60_000 });
+    return { status: res.status, stderr: res.stderr, ...loaded(out) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** `trainyard serve` with `env` until it logs that it is ready, then stopped (SIGTERM): what it loaded. */
+async function loadServe(env: Record<string, string>) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'trainyard-imports-'));
+  try {
+    const out = path.join(dir, 'loaded.txt');
+    const child = spawn(process.execPath, recorderArgs(['serve']), {
+      cwd: ROOT,
+      env: recorderEnv(out, { DATA_DIR: path.join(dir, 'data'), PORT: '0', LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const ready = await new Promise<boolean>((resolve) => {
+      child.stdout.on('data', (b: Buffer) => {
+        stdout += b.toString();
+        if (stdout.includes('"msg":"trainyard is ready"')) resolve(true);
+      });
+      void exited.then(() => resolve(false));
+    });
+    child.kill('SIGTERM');
+    const status = await exited;
+    return { ready, status, stdout, stderr, ...loaded(out) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The packages and the project's own files the recorder wrote to `out`, each sorted. */
+function loaded(out: string) {
+  const entries = readFileSync(out, 'utf8').split('\n').filter(Boolean);
+  const packages = new Set<string>();
+  const files = new Set<string>();
+  for (const entry of entries) {
+    if (entry.startsWith('node:')) continue;
+    const file = entry.startsWith('file:') ? fileURLToPath(entry) : entry;
+    // The innermost node_modules names the package, scoped or not.
+    const pkg = /.*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file);
+    if (pkg) {
+      if (!HARNESS.has(pkg[1]!)) packages.add(pkg[1]!);
+    } else if (file.startsWith(ROOT)) files.add(path.relative(ROOT, file).split(path.sep).join('/'));
+  }
+  return { packages: [...packages].sort(), files: [...files].sort() };
 }
 
 describe('what a command loads', () => {
@@ -93,5 +128,18 @@ describe('what a command loads', () => {
       ),
     ).toEqual([]);
     expect(r.packages).toEqual(['commander']);
+  });
+
+  it('serve on the embedded defaults loads no cluster client and no image library', { timeout: 120_000 }, async () => {
+    // @kubernetes/client-node took ~0.4 s of every start-up and sharp ~0.07 s; a server on the
+    // defaults (local trainers, no image dataset yet) uses neither, so both load when needed.
+    const r = await loadServe({});
+    expect(r.ready, r.stderr + r.stdout).toBe(true);
+    expect(r.status).toBe(0);
+    // The recorder saw the server's graph: the API, the embedded database, the local executor.
+    expect(r.packages).toEqual(expect.arrayContaining(['fastify', '@electric-sql/pglite']));
+    expect(r.files).toEqual(expect.arrayContaining(['src/runtime.ts', 'src/executors/local-executor.ts', 'src/executors/cluster.ts']));
+    expect(r.packages.filter((p) => /^(@kubernetes\/.*|sharp|@img\/.*)$/.test(p))).toEqual([]);
+    expect(r.files.filter((f) => /^src\/executors\/(kubernetes|slurm)\//.test(f))).toEqual([]);
   });
 });

@@ -5,8 +5,8 @@ import type { TrainerDef } from './types.js';
  * run on the CPU when no GPU is free).
  *
  * `resources.gpu_when` narrows that to the hyperparameter values that train on a GPU: the
- * text-classifier's fasttext, or any tfjs loop, would hold a GPU it never touches while a job
- * that needs one waits. Each listed hyperparameter's value (its schema default when the job
+ * sequence-classifier's minirocket, or any tfjs loop, would hold a GPU it never touches while a
+ * job that needs one waits. Each listed hyperparameter's value (its schema default when the job
  * does not say) must be among the listed values; no gpu_when means every job of the trainer.
  */
 export function wantsOptionalGpu(t: Pick<TrainerDef, 'resources' | 'hyperparameters'>, hyperparameters: Record<string, unknown>): boolean {

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import sharp from 'sharp';
 import { IssueList } from './types.js';
 import type { DatasetFileInput, DatasetOptions, ValidationLimits, ValidationResult } from './types.js';
 
@@ -65,6 +64,9 @@ async function inspect(file: DatasetFileInput): Promise<Outcome> {
   return withImageInput(stream, async (input) => {
     // Any failure to read the header is a property of the bytes, not a bug of ours. sharp's
     // pixel limit is lifted here only so the check below can name the dimensions.
+    // Imported here, not at the top: loading sharp (libvips) costs every start-up ~70 ms, and
+    // only an image dataset needs it (issue #15, target 6).
+    const { default: sharp } = await import('sharp');
     const meta = await sharp(input, { limitInputPixels: false })
       .metadata()
       .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
