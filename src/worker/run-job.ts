@@ -47,10 +47,15 @@ export class JobRun {
   private attempt: RunningAttempt | null = null;
   readonly fence: Fence;
 
+  /**
+   * `releaseGpus` is called once the attempt is over (`done`: the trainer and its processes are
+   * gone), before the artifacts are stored and the job concluded.
+   */
   constructor(
     private readonly ctx: RunContext,
     readonly job: JobRow,
     readonly gpus: number[],
+    private readonly releaseGpus: () => void = () => {},
   ) {
     this.fence = { jobId: job.id, workerId: ctx.workerId, attempt: job.attempt };
   }
@@ -97,6 +102,7 @@ export class JobRun {
       // A stop asked for before the start (a drain, a cancel) reaches the attempt now.
       this.sendStop();
       const outcome = await this.attempt.done;
+      this.releaseGpus();
       clearInterval(heartbeat);
       clearTimeout(deadline);
       await this.conclude(outcome, log);

@@ -130,11 +130,21 @@ export class Worker {
     const optional = trainer ? wantsOptionalGpu(trainer, job.hyperparameters) : false;
     const gpus = [...this.freeGpus].slice(0, job.gpus || (optional ? 1 : 0));
     for (const g of gpus) this.freeGpus.delete(g);
-    const run = new JobRun({ ...this.ctx, workerId: this.id, executor: this.executor }, job, gpus);
+    // The GPUs come back as soon as the trainer is gone, before its artifacts are stored and the
+    // job concluded (minutes for a large model on a slow store): a free slot can meanwhile start
+    // the next GPU job. The slot itself is held until the run ends.
+    let held = gpus;
+    const releaseGpus = () => {
+      if (!held.length) return;
+      for (const g of held) this.freeGpus.add(g);
+      held = [];
+      this.poke();
+    };
+    const run = new JobRun({ ...this.ctx, workerId: this.id, executor: this.executor }, job, gpus, releaseGpus);
     this.log.info({ job: job.id, attempt: job.attempt, trainer: job.trainer, gpus }, 'job claimed');
     const done = run.run().finally(() => {
       this.running.delete(job.id);
-      for (const g of gpus) this.freeGpus.add(g);
+      releaseGpus();
       this.poke();
     });
     this.running.set(job.id, { run, done });

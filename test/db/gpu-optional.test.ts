@@ -5,6 +5,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Executor } from '../../src/executors/executor.js';
+import type { LocalExecutor } from '../../src/executors/local-executor.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
 import { waitForJob, waitForJobStep } from '../helpers/wait.js';
@@ -52,7 +54,7 @@ const handed = async ({ api, user }: Env, id: string) => {
 };
 
 /** A server whose worker has one GPU, index 3, and runs `concurrency` jobs at once. */
-async function serve(concurrency: number): Promise<Env> {
+async function serve(concurrency: number, executor?: (local: LocalExecutor) => Executor): Promise<Env> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'trainyard-gpu-optional-'));
   const catalog = testTrainers({
     maybe: trainer('maybe', { gpus: 1, gpu_optional: true, gpu_when: { mode: ['cuda'] } }),
@@ -61,7 +63,7 @@ async function serve(concurrency: number): Promise<Env> {
   });
   await writeFile(path.join(dataDir, 'catalog.json'), JSON.stringify(catalog));
   const env = { WORKER_POLL_MS: '50', WORKER_GPUS: '3', WORKER_CONCURRENCY: String(concurrency), WORKER_DRAIN_MS: '0', SIGNUP_CREDIT_GRANT: '1000' };
-  const t = await startTestApp({ dataDir, env });
+  const t = await startTestApp({ dataDir, env, ...(executor ? { executor } : {}) });
   const api = client(t.url);
   const user = await api.user('gpu-optional');
   return { t, api, user, ds: await csvDataset(api, user.token, 'signal') };
@@ -70,8 +72,8 @@ async function serve(concurrency: number): Promise<Env> {
 const done = async (e: Env, id: string) => (await waitForJob(e.api, e.user.token, id)).status;
 
 describe('GPU-optional trainers', () => {
-  // One job at a time: the worker frees a job's GPU before it claims the next (its slot and its
-  // GPUs are given back together), so each job below sees the GPU free or not by design.
+  // One job at a time: the worker frees a job's GPU (when its trainer exits) before its slot (when
+  // the job is concluded), so each job below finds the GPU free.
   describe('one job at a time', () => {
     let e: Env;
     beforeAll(async () => (e = await serve(1)));
@@ -109,6 +111,58 @@ describe('GPU-optional trainers', () => {
       expect(await handed(e, beside)).toBe('');
       await e.api.post(`/v1/jobs/${holder}/cancel`, {}, e.user.token);
       expect(await done(e, holder)).toBe('cancelled');
+    });
+  });
+
+  describe('a finished trainer whose artifacts are still being stored', () => {
+    // The first attempt's artifacts are held back until the test lets them through: the store's
+    // upload of a large model, minutes on a slow link, stood in for by a gate in front of the
+    // local executor's real upload (nothing else about the attempt is changed).
+    let uploading!: () => void;
+    const uploadStarted = new Promise<void>((r) => (uploading = r));
+    let letThrough!: () => void;
+    const gate = new Promise<void>((r) => (letThrough = r));
+    let attempts = 0;
+    const gated = (local: LocalExecutor): Executor => ({
+      kind: local.kind,
+      start(ctx) {
+        const a = local.start(ctx);
+        if (++attempts > 1) return a;
+        const done = a.done.then((o) =>
+          o.type !== 'exited'
+            ? o
+            : {
+                ...o,
+                artifacts: async () => {
+                  uploading();
+                  await gate;
+                  return o.artifacts();
+                },
+              },
+        );
+        return { done, stop: (graceMs) => a.stop(graceMs), cleanUp: () => a.cleanUp() };
+      },
+      close: () => local.close(),
+    });
+    let e: Env;
+    beforeAll(async () => (e = await serve(2, gated)));
+    afterAll(() => {
+      letThrough();
+      return e.t.close();
+    });
+
+    it('has given its GPU back: the next GPU job runs meanwhile', async () => {
+      const first = await start(e, 'needs');
+      await uploadStarted;
+      const second = await start(e, 'needs');
+      // Before: the GPU came back only when the first job was concluded, so the second stayed
+      // queued for as long as the upload took (here: for ever).
+      expect(await done(e, second)).toBe('succeeded');
+      expect(await handed(e, second)).toBe('3');
+      expect((await e.api.get(`/v1/jobs/${first}`, e.user.token)).body.status).toBe('running');
+      letThrough();
+      expect(await done(e, first)).toBe('succeeded');
+      expect(await handed(e, first)).toBe('3');
     });
   });
 });
