@@ -60,14 +60,19 @@ async function loadServe(env: Record<string, string>) {
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    // Bounded below the test's own timeout: a server that neither gets ready nor exits is killed
+    // here and the test fails with its output, instead of timing out with the process left running.
+    let timer: NodeJS.Timeout | undefined;
     const ready = await new Promise<boolean>((resolve) => {
       child.stdout.on('data', (b: Buffer) => {
         stdout += b.toString();
         if (stdout.includes('"msg":"trainyard is ready"')) resolve(true);
       });
       void exited.then(() => resolve(false));
+      timer = setTimeout(() => resolve(false), 90_000);
     });
-    child.kill('SIGTERM');
+    clearTimeout(timer);
+    child.kill(ready ? 'SIGTERM' : 'SIGKILL');
     const status = await exited;
     return { ready, status, stdout, stderr, ...loaded(out) };
   } finally {
