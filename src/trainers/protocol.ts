@@ -91,11 +91,14 @@ export function parseEvent(line: string): TrainerEvent | null {
   if (!o || typeof o !== 'object') return null;
   switch (o.type) {
     case 'progress':
+      // Steps are whole and stored as such (bigint columns): a fractional step is rounded down,
+      // a fractional total up; counts no integer column can hold are not progress.
       if (!isNum(o.step) || !isNum(o.total_steps) || o.step < 0 || o.total_steps <= 0) return null;
+      if (o.step > Number.MAX_SAFE_INTEGER || o.total_steps > Number.MAX_SAFE_INTEGER) return null;
       return {
         type: 'progress',
-        step: o.step,
-        total_steps: o.total_steps,
+        step: Math.floor(o.step),
+        total_steps: Math.ceil(o.total_steps),
         ...(isNum(o.epoch) ? { epoch: o.epoch } : {}),
         ...(isNum(o.total_epochs) ? { total_epochs: o.total_epochs } : {}),
       };

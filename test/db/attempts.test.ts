@@ -206,6 +206,18 @@ describe('POST /events', () => {
     expect(await events(c.job.id, 'progress')).toHaveLength(1);
   });
 
+  it('a fractional progress step is stored whole (the columns are bigint), and a count no column holds is a 400', async () => {
+    const c = await claimedJob();
+    const ok = await post(c, 'events', { seq: 0, events: [log('before'), { type: 'progress', step: 1.5, total_steps: 9.5 }] });
+    expect(ok.status).toBe(200);
+    const job = await jobRow(c.job.id);
+    expect([Number(job.step), Number(job.total_steps)]).toEqual([1, 10]);
+    expect(await logMessages(c.job.id)).toEqual(['before']);
+    const huge = await post(c, 'events', { seq: 2, events: [{ type: 'progress', step: 1e21, total_steps: 1e22 }] });
+    expect(huge.status).toBe(400);
+    expect(huge.body.error).toMatchObject({ code: 'EVENT_INVALID', details: { index: 0 } });
+  });
+
   it('a batch past next_seq is 409 EVENT_SEQ_GAP with next_seq, and writes nothing', async () => {
     const c = await claimedJob();
     await post(c, 'events', { seq: 0, events: [log('a'), log('b')] });

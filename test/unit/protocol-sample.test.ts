@@ -19,3 +19,24 @@ describe('protocol: sample', () => {
       expect(parseEvent(bad)).toBeNull();
   });
 });
+
+// Steps land in bigint columns: a fractional one must not reach them (22P02 rolled back the
+// whole batch of events it came with, and the attempts API answered 500).
+describe('protocol: progress', () => {
+  it('keeps steps whole and refuses counts no integer column holds', () => {
+    expect(parseEvent('{"type":"progress","step":1.5,"total_steps":10.2,"epoch":0.5}')).toEqual({
+      type: 'progress',
+      step: 1,
+      total_steps: 11,
+      epoch: 0.5,
+    });
+    expect(parseEvent('{"type":"progress","step":3,"total_steps":0.5}')).toMatchObject({ step: 3, total_steps: 1 });
+    for (const bad of [
+      '{"type":"progress","step":1e21,"total_steps":1e22}',
+      '{"type":"progress","step":1,"total_steps":1e300}',
+      '{"type":"progress","step":-1,"total_steps":10}',
+      '{"type":"progress","step":1,"total_steps":0}',
+    ])
+      expect(parseEvent(bad)).toBeNull();
+  });
+});
