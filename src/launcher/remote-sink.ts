@@ -1,8 +1,8 @@
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FlowGate } from '../executors/flow-gate.js';
 import type { Flow } from '../executors/local.js';
 import type { OutputLine, TrainerEvent } from '../trainers/protocol.js';
+import { jobFile } from '../worker/job-file.js';
 import { AttemptApiError, type AttemptClient } from './client.js';
 
 const MAX_BATCH = 500;
@@ -70,17 +70,17 @@ export class RemoteSink implements Flow {
 
   /** Uploads a file the trainer wrote inside its folders, then queues the event naming its key. */
   private async uploaded(kind: 'checkpoint' | 'sample', p: string, step: number, event: (key: string, name: string) => Wire, prefix?: string) {
-    const roots = [this.c.checkpointDir, this.c.outputDir].map((r) => path.resolve(r) + path.sep);
-    const file = path.resolve(kind === 'checkpoint' ? this.c.checkpointDir : this.c.outputDir, p);
-    const s = roots.some((r) => file.startsWith(r)) ? await stat(file).catch(() => null) : null;
-    if (!s?.isFile()) {
+    const dir = kind === 'checkpoint' ? this.c.checkpointDir : this.c.outputDir;
+    // Symlinks are followed before the check, as the worker's sink does (src/worker/job-file.ts).
+    const found = await jobFile(dir, p, [this.c.checkpointDir, this.c.outputDir]);
+    if (!found) {
       this.enqueue({ type: 'log', level: 'warn', message: `${kind} ${p} at step ${step} is not a file in the job's folders; ignored` });
       return;
     }
-    const base = path.basename(file).replace(/[^A-Za-z0-9._-]/g, '_');
+    const base = path.basename(path.resolve(dir, p)).replace(/[^A-Za-z0-9._-]/g, '_');
     const name = prefix ? `${prefix}${path.extname(base)}` : base;
-    const target = await this.c.client.uploadTarget(kind, name, s.size);
-    await this.c.client.put(target, file);
+    const target = await this.c.client.uploadTarget(kind, name, found.bytes);
+    await this.c.client.put(target, found.file);
     this.enqueue(event(target.key, name));
   }
 

@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from '../db/db.js';
 import type { NewEvent } from '../domain/jobs/events.js';
@@ -10,6 +9,7 @@ import { FlowGate } from '../executors/flow-gate.js';
 import type { Flow } from '../executors/local.js';
 import type { OutputLine, TrainerEvent } from '../trainers/protocol.js';
 import { DEFAULT_EVENT_CAPS, EventConverter, etaSeconds, jobProgress, progressEvent } from '../domain/jobs/trainer-events.js';
+import { jobFile } from './job-file.js';
 import { uploadSample } from './samples.js';
 
 const MIN_GAP_MS = 25;
@@ -143,22 +143,28 @@ export class EventSink implements Flow {
     this.gate.wake();
   }
 
-  /** Uploads the checkpoint file so a retry on any worker can resume from it. */
+  /**
+   * Uploads the checkpoint file so a retry on any worker can resume from it. A checkpoint that
+   * cannot be stored (the store or the database failing, the file gone meanwhile) is reported in
+   * the job's log and the run goes on: the previous checkpoint stays the one a retry resumes from.
+   * It never rejects: this runs on the sink's write chain, which every later flush waits on.
+   */
   private async saveCheckpoint(step: number, p: string) {
-    const file = path.resolve(this.ctx.checkpointDir, p);
-    if (!file.startsWith(path.resolve(this.ctx.checkpointDir) + path.sep) && !file.startsWith(path.resolve(this.ctx.outputDir) + path.sep)) {
-      this.log('warn', `checkpoint ${p} is outside the job folder; ignored`);
-      return;
+    try {
+      const found = await jobFile(this.ctx.checkpointDir, p, [this.ctx.checkpointDir, this.ctx.outputDir]);
+      if (!found) {
+        this.log('warn', `checkpoint ${p} is not a file inside the job's folders; only file checkpoints there can be resumed on another worker`);
+        return;
+      }
+      // Named as the trainer named it (a `latest` link keeps its name), read where it really is.
+      const name = path.basename(path.resolve(this.ctx.checkpointDir, p)).replace(/[^A-Za-z0-9._-]/g, '_');
+      const key = `checkpoints/${this.ctx.ownerId}/${this.fence.jobId}/${name}`;
+      await this.store.put(key, createReadStream(found.file));
+      if (!(await this.lifecycle.saveCheckpoint(this.db, this.fence, { step, key, name }))) this.markLost();
+    } catch (err) {
+      this.log('warn', `checkpoint ${p} at step ${step} was not saved: ${(err as Error).message}`);
+      this.ctx.onError(`job ${this.fence.jobId}: saving a checkpoint failed`, err);
     }
-    const s = await stat(file).catch(() => null);
-    if (!s?.isFile()) {
-      this.log('warn', `checkpoint ${p} is not a file; only file checkpoints can be resumed on another worker`);
-      return;
-    }
-    const name = path.basename(file).replace(/[^A-Za-z0-9._-]/g, '_');
-    const key = `checkpoints/${this.ctx.ownerId}/${this.fence.jobId}/${name}`;
-    await this.store.put(key, createReadStream(file));
-    if (!(await this.lifecycle.saveCheckpoint(this.db, this.fence, { step, key, name }))) this.markLost();
   }
 
   /** Stores a sample image and records it (event, webhook, the job's preview); a bad one is only logged. */

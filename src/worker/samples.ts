@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { open, realpath, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { open } from 'node:fs/promises';
 import { latestSample, MAX_SAMPLE_BYTES, sniffSampleImage, type NewSample } from '../domain/jobs/samples.js';
 import type { JobRow } from '../domain/jobs/types.js';
 import type { NewArtifact } from '../domain/registry/service.js';
 import type { Queryable } from '../db/db.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { jobFile } from './job-file.js';
 
 export { MAX_SAMPLE_BYTES };
 
@@ -20,12 +20,10 @@ export async function uploadSample(
   e: { step: number; prompt: string; path: string },
   index: number,
 ): Promise<NewSample> {
-  const roots = await Promise.all([ctx.outputDir, ctx.checkpointDir].map((d) => realpath(d).catch(() => null)));
-  const file = await realpath(path.resolve(ctx.outputDir, e.path)).catch(() => null);
-  if (!file || !roots.some((r) => r && file.startsWith(r + path.sep))) throw new Error(`sample ${e.path} is missing or outside the job folder`);
-  const s = await stat(file);
-  if (!s.isFile()) throw new Error(`sample ${e.path} is not a file`);
-  if (s.size > MAX_SAMPLE_BYTES) throw new Error(`sample ${e.path} is larger than ${MAX_SAMPLE_BYTES} bytes`);
+  const found = await jobFile(ctx.outputDir, e.path, [ctx.outputDir, ctx.checkpointDir]);
+  if (!found) throw new Error(`sample ${e.path} is missing, not a file, or outside the job folder`);
+  const { file } = found;
+  if (found.bytes > MAX_SAMPLE_BYTES) throw new Error(`sample ${e.path} is larger than ${MAX_SAMPLE_BYTES} bytes`);
   const fh = await open(file, 'r');
   const head = Buffer.alloc(12);
   try {
