@@ -51,7 +51,7 @@ beforeAll(async () => {
     ),
   );
   origin = createServer((req, res) => {
-    if (req.url === '/data.csv') return res.writeHead(200, { 'content-type': 'text/csv' }).end('a,b\n1,2\n');
+    if (req.url === '/data.csv' || req.url === '/odd%ZZname.csv') return res.writeHead(200, { 'content-type': 'text/csv' }).end('a,b\n1,2\n');
     if (req.url === '/to-loopback') return res.writeHead(302, { location: `http://127.0.0.1:${(origin.address() as { port: number }).port}/data.csv` }).end();
     const img = /^\/img\/(\d+)\.png$/.exec(req.url ?? '');
     if (img) return res.writeHead(200, { 'content-type': 'image/png' }).end(pngs[Number(img[1])]);
@@ -295,6 +295,15 @@ describe('POST /v1/files/import', () => {
       file: { filename: 'data.csv', bytes: 8, sha256: sha('a,b\n1,2\n'), content_type: 'text/csv', source: 'import' },
     });
     expect(r.body.results[1]).toMatchObject({ status: 'failed', error: { code: 'UPSTREAM_STATUS' } });
+  });
+
+  it('names a file from a path with a malformed percent-escape as it is (it was a 500 for the whole import)', async () => {
+    const r = await api.post('/v1/files/import', { urls: [`${originUrl}/odd%ZZname.csv`, `${originUrl}/data.csv`] }, alice.token);
+    expect(r.status).toBe(200);
+    expect(r.body.results.map((x: any) => [x.status, x.file?.filename])).toEqual([
+      ['imported', 'odd%ZZname.csv'],
+      ['imported', 'data.csv'],
+    ]);
   });
 
   it.each([

@@ -134,8 +134,9 @@ export class FilesService {
   }
 
   private async importOne(ownerId: string, url: string) {
+    let res: Awaited<ReturnType<typeof safeFetch>> | null = null;
     try {
-      const res = await safeFetch(url, {
+      res = await safeFetch(url, {
         policy: this.deps.import.policy,
         timeoutMs: this.deps.import.timeoutMs,
         maxBytes: this.deps.import.maxBytes,
@@ -145,6 +146,8 @@ export class FilesService {
       const file = await this.ingest(ownerId, name, res.body, 'import', url, this.deps.import.maxBytes);
       return { url, status: 'imported' as const, file };
     } catch (err) {
+      // A body not read to its end holds its socket and timer until the fetch's deadline.
+      res?.body.destroy();
       if (!(err instanceof AppError)) throw err;
       return {
         url,
@@ -223,16 +226,19 @@ export class FilesService {
   }
 }
 
+/** Percent-escapes decoded where they are well formed (`a%ZZ.csv` stays as it is: a name, not an error). */
+function decoded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 function filenameFromResponse(url: string, disposition: string | string[] | undefined): string {
   const d = Array.isArray(disposition) ? disposition[0] : disposition;
   const m = d ? /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(d) : null;
-  if (m?.[1]) {
-    try {
-      return decodeURIComponent(m[1]);
-    } catch {
-      return m[1];
-    }
-  }
+  if (m?.[1]) return decoded(m[1]);
   const last = new URL(url).pathname.split('/').filter(Boolean).pop();
-  return last ? decodeURIComponent(last) : 'download';
+  return last ? decoded(last) : 'download';
 }
