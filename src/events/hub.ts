@@ -129,13 +129,18 @@ export class EventHub {
     };
     let replayed = 0;
     let more = false;
+    /** The newest event this subscriber has actually seen; afterSeq is only where its filter starts. */
+    let seen = 0;
     try {
       for (;;) {
         // One event beyond the page is read to tell "exactly a page" from "more than a page".
         const want = Math.min(1000, max - replayed + 1);
         const events = await this.read(jobId, last, want);
         const page = events.slice(0, max - replayed);
-        if (page.length) deliver(page);
+        if (page.length) {
+          deliver(page);
+          seen = page[page.length - 1]!.seq;
+        }
         replayed += page.length;
         if (events.length > page.length) {
           more = true;
@@ -152,8 +157,17 @@ export class EventHub {
       return { live: false, lastSeq: last, unsubscribe: () => {} };
     }
     catchingUp = false;
-    for (const events of held) deliver(events);
-    if (feed.lastSeq < last) feed.lastSeq = last;
+    for (const events of held) {
+      deliver(events);
+      seen = Math.max(seen, events[events.length - 1]!.seq);
+    }
+    // Having read the job's events to their end, this subscriber knows where the feed belongs.
+    // A feed ahead of its cursor was started at a cursor past the job's last event (after=2^53,
+    // or a stale Last-Event-ID) and would read past every event to come, for every viewer in
+    // this process: it is brought back. A subscriber's own cursor never moves the feed forward;
+    // only events it has seen do (so the next read skips them).
+    if (feed.lastSeq > last) feed.lastSeq = last;
+    else if (feed.lastSeq < seen) feed.lastSeq = seen;
     return { live: true, lastSeq: last, unsubscribe };
   }
 

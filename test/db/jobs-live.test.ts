@@ -81,6 +81,44 @@ describe('live events', () => {
     expect(got.at(-1).data.status).toBe('succeeded');
   });
 
+  it("a first viewer's cursor past the job's last event does not stop the shared feed for the viewers after it", async () => {
+    const r = await api.post(
+      '/v1/jobs',
+      { trainer: 'echo', dataset_id: ds, hyperparameters: { steps: 30, sleep_ms: 40 }, output: { model_name: 'live' } },
+      u.token,
+    );
+    const hub = t.rt.services.hub!;
+    const before = hub.subscriberCount;
+    // The first viewer of this job in the process: a cursor no event will reach (the route allows it).
+    const far = new WebSocket(`${t.url.replace('http', 'ws')}/v1/jobs/${r.body.id}/ws?after=${Number.MAX_SAFE_INTEGER}`, {
+      headers: { authorization: `Bearer ${u.token}` },
+    });
+    const farGot: unknown[] = [];
+    far.on('message', (m) => farGot.push(JSON.parse(String(m))));
+    await waitFor(
+      () => hub.subscriberCount,
+      (n) => n === before + 1,
+      { message: 'the far viewer subscribed' },
+    );
+    // A second viewer from the start gets everything, live, to the final status (it hung before,
+    // its stream open until the test timed out).
+    const res = await fetch(`${t.url}/v1/jobs/${r.body.id}/events`, {
+      headers: { authorization: `Bearer ${u.token}`, accept: 'text/event-stream' },
+      signal: AbortSignal.timeout(20_000),
+    });
+    const events = await readSse(res);
+    expect(events.map((e) => e.id)).toEqual(Array.from({ length: events.length }, (_, i) => i + 1));
+    expect(events.filter((e) => e.event === 'metrics')).toHaveLength(30);
+    expect(events.at(-1)!.data.data.status).toBe('succeeded');
+    expect(farGot).toEqual([]);
+    far.close();
+    await waitFor(
+      () => hub.subscriberCount,
+      (n) => n === before,
+      { message: 'both viewers gone' },
+    );
+  });
+
   it('other users cannot watch (404), not even by stream', async () => {
     const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, output: { model_name: 'live' } }, u.token);
     const res = await fetch(`${t.url}/v1/jobs/${r.body.id}/events`, { headers: { authorization: `Bearer ${other.token}`, accept: 'text/event-stream' } });
