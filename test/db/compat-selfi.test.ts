@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { TEST_DB } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Seed 003 (the selfie bot API) on its own port, without the Python environment: the catalog
@@ -228,6 +229,44 @@ describe('selfi facade (seed 003) with stand-in trainers', () => {
       { message: 'the blocker to finish' },
     );
   }, 60_000);
+
+  // The subscription's first read is held by a lock on job_events (Postgres: PGlite runs one
+  // statement at a time, so the upgrade itself would wait), and the client goes meanwhile.
+  it.runIf(TEST_DB === 'postgres')('a socket closed while its subscription starts leaves no subscriber behind', async () => {
+    const hub = t.rt.services.hub!;
+    const owner = (await t.testDb.db.query<{ owner_id: string }>('select owner_id from compat_selfi_loras where id = $1', [mainLora])).rows[0]!.owner_id;
+    const before = hub.subscriberCount;
+    let unlock!: () => void;
+    const held = new Promise<void>((r) => (unlock = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const tx = t.testDb.db.transaction(async (q) => {
+      await q.query('lock table job_events in access exclusive mode');
+      locked();
+      await held;
+    });
+    await isLocked;
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/training/${mainLora}/ws`, { headers: { 'x-user-id': '4001', 'x-auth-token': botKey } });
+    await new Promise((resolve, reject) => ws.on('open', resolve).on('error', reject));
+    await waitFor(
+      () => hub.subscriberCount,
+      (n) => n === before + 1,
+      { message: 'the subscription to start' },
+    );
+    ws.terminate();
+    await waitFor(
+      () => hub.slots.held(owner),
+      (n) => n === 0,
+      { message: 'the server to see the close' },
+    );
+    unlock();
+    await tx;
+    await waitFor(
+      () => hub.subscriberCount,
+      (n) => n === before,
+      { message: 'the subscription to end' },
+    );
+  });
 
   it('generate with the LoRA: an image, one star, the seed; transactions show TRAINING and GENERATION', async () => {
     const before = (await as('4001', 'GET', '/stars/balance')).body;

@@ -82,7 +82,12 @@ export function trainingSocket(app: FastifyInstance, s: Services, svc: SelfiServ
         let after = 0;
         for (;;) {
           sub = await s.hub!.subscribe(st.jobId, after, () => queue());
-          if (sub.live || socket.readyState !== socket.OPEN) break;
+          if (socket.readyState !== socket.OPEN) {
+            // Closed while subscribing: its close handler ran before there was a subscription to end.
+            sub.unsubscribe();
+            return;
+          }
+          if (sub.live) break;
           after = sub.lastSeq;
           sub.unsubscribe();
         }
