@@ -4,7 +4,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TrainerDef } from '../domain/catalog/types.js';
-import type { Prediction, Predictor } from '../trainers/predictor.js';
+import { PredictorFailure, type Prediction, type Predictor } from '../trainers/predictor.js';
 import { PACKS_DIR, packEnv, packModule } from './env.js';
 
 // Loading torch + transformers + the weights takes seconds; a model that is not ready in two
@@ -12,9 +12,7 @@ import { PACKS_DIR, packEnv, packModule } from './env.js';
 const READY_TIMEOUT_MS = 120_000;
 const REQUEST_TIMEOUT_MS = 60_000;
 
-export class PythonPredictorError extends Error {
-  readonly code = 'PREDICTOR_FAILED';
-}
+export class PythonPredictorError extends PredictorFailure {}
 
 /** Whether a Python pack ships a prediction process (trainers/python/trainyard_<entry>/predict.py). */
 export function hasPythonPredictor(t: TrainerDef): boolean {

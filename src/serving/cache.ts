@@ -34,6 +34,7 @@ export class ModelLoadError extends Error {
  */
 export class ModelCache {
   private readonly entries = new Map<string, Entry>();
+  private closed = false;
 
   constructor(private readonly d: { registry: RegistryService; dir: string; maxBytes: number; predictors: PredictorSource }) {}
 
@@ -48,6 +49,7 @@ export class ModelCache {
       return e.predictor;
     }
     if (e?.loading) return e.loading;
+    if (this.closed) throw new ModelLoadError(`could not load ${key.model} v${key.version}: the server is shutting down`);
     e = { ...key, trainer: trainer.id, state: 'loading', loadedBytes: 0, error: null, predictor: null, lastUsed: Date.now(), loading: null };
     this.entries.set(key.versionId, e);
     const entry = e;
@@ -59,6 +61,11 @@ export class ModelCache {
         const mod = this.d.predictors(trainer);
         if (!mod) throw new ConflictError('PREDICTION_NOT_SUPPORTED', `models of ${trainer.id} cannot be served`);
         const predictor = await mod.loadPredictor(folder);
+        if (this.closed) {
+          // Loaded while the server was closing: close() is waiting on this load, and ends it here.
+          await (predictor.close ? predictor.close() : predictor.dispose());
+          throw new Error('the server is shutting down');
+        }
         Object.assign(entry, { state: 'ready', predictor, loading: null, loadedBytes: entry.totalBytes });
         await this.evict(key.versionId);
         return predictor;
@@ -85,7 +92,22 @@ export class ModelCache {
     }
   }
 
+  /**
+   * Forgets a predictor that failed (its process exited, it stopped answering), if the cache
+   * still holds that one, so the next request loads the version afresh instead of meeting the
+   * same dead predictor for as long as it stays popular enough not to be evicted.
+   */
+  drop(versionId: string, predictor: Predictor): void {
+    const e = this.entries.get(versionId);
+    if (e?.predictor !== predictor) return;
+    this.entries.delete(versionId);
+    predictor.dispose();
+  }
+
+  /** Closes every predictor, loads still under way included (they are waited for, then closed). */
   async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.entries.values()].map((e) => e.loading));
     await Promise.all([...this.entries.values()].map((e) => (e.predictor?.close ? e.predictor.close() : e.predictor?.dispose())));
     this.entries.clear();
   }

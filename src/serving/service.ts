@@ -2,8 +2,8 @@ import { AppError, ConflictError, PayloadTooLargeError, ValidationError } from '
 import type { CatalogService } from '../domain/catalog/service.js';
 import type { TrainerDef } from '../domain/catalog/types.js';
 import type { RegistryService } from '../domain/registry/service.js';
-import type { Predictor } from '../trainers/predictor.js';
-import type { ModelCache, PredictorSource } from './cache.js';
+import { PredictorFailure, type Predictor } from '../trainers/predictor.js';
+import type { Entry, ModelCache, PredictorSource } from './cache.js';
 import { ModelLoadError } from './cache.js';
 import type { LoadInput, PredictInput } from './schema.js';
 
@@ -51,6 +51,10 @@ export class ServingService {
     try {
       predictions = await predictor.predict(body.instances);
     } catch (err) {
+      if (err instanceof PredictorFailure) {
+        this.d.cache.drop(key.versionId, predictor);
+        throw new AppError('PREDICTOR_FAILED', `${err.message}; the model is loaded again on the next request`, { status: 503, cause: err });
+      }
       throw new ValidationError('INVALID_INSTANCES', (err as Error).message);
     }
     const tookMs = performance.now() - t0;
@@ -62,24 +66,33 @@ export class ServingService {
   async load(callerId: string, ref: string, which: { version?: number; alias?: string }) {
     const { key, trainer } = await this.target(callerId, ref, which);
     this.d.cache.get(key, trainer).catch(() => {});
-    return this.status(callerId).find((e) => e.version_id === key.versionId)!;
+    // The caller may see this entry (target() resolved the model for them: theirs, or public),
+    // whoever owns it; a public model of another user is not in the caller's own status list.
+    const entry = this.d.cache.list().find((e) => e.versionId === key.versionId);
+    if (!entry) throw new AppError('SHUTTING_DOWN', 'the server is shutting down; load the model on another', { status: 503 });
+    return view(entry);
   }
 
-  /** Models in this process's cache that the caller may see: their own, or public ones. */
+  /** The models of the caller in this process's cache. */
   status(callerId: string) {
     return this.d.cache
       .list()
       .filter((e) => e.owner === callerId)
-      .map((e) => ({
-        model: e.model,
-        version: e.version,
-        version_id: e.versionId,
-        trainer: e.trainer,
-        state: e.state,
-        progress: e.totalBytes > 0 ? Math.min(1, e.loadedBytes / e.totalBytes) : e.state === 'ready' ? 1 : 0,
-        bytes: e.totalBytes,
-        error: e.error,
-        last_used_at: new Date(e.lastUsed).toISOString(),
-      }));
+      .map(view);
   }
+}
+
+/** One cache entry as /v1/serving/status shows it. */
+function view(e: Entry) {
+  return {
+    model: e.model,
+    version: e.version,
+    version_id: e.versionId,
+    trainer: e.trainer,
+    state: e.state,
+    progress: e.totalBytes > 0 ? Math.min(1, e.loadedBytes / e.totalBytes) : e.state === 'ready' ? 1 : 0,
+    bytes: e.totalBytes,
+    error: e.error,
+    last_used_at: new Date(e.lastUsed).toISOString(),
+  };
 }

@@ -4,8 +4,13 @@
  * folder (files named after the artifacts) and calls `loadPredictor(dir)` once per loaded
  * version. Built-in trainers implement it in-process (their predictor.ts), Python packs with a
  * child process (src/python/predictor.ts). Errors thrown by predict() are about the request
- * (the server maps them to 400), so their messages say what was wrong with which instance.
+ * (the server maps them to 400), so their messages say what was wrong with which instance;
+ * except PredictorFailure: the predictor itself is broken (its process exited, it stopped
+ * answering), so the server answers 503 and drops it from the cache to load it afresh.
  */
+export class PredictorFailure extends Error {
+  readonly code = 'PREDICTOR_FAILED';
+}
 
 export interface Prediction {
   /** The class in its original type (src/trainers/builtin/labels.ts): 3, not "3". */

@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelCache } from '../../src/serving/cache.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { csvDataset, signalCsv, testTrainers } from '../helpers/jobs.js';
 import { waitForDataset, waitForJob, waitForSweep } from '../helpers/wait.js';
@@ -69,6 +70,42 @@ describe('prediction', () => {
     await api.call('PATCH', '/v1/models/colours', { token: u.token, json: { visibility: 'public' } });
     const p = await api.post(`/v1/models/${encodeURIComponent('owner/colours')}/predict`, { instances: [{ f1: 0.9, f2: 0, f3: 0 }] }, other.token);
     expect(p.body.predictions[0].label).toBe('red');
+    // Another user loading the public model is told its state too (it was a 202 with no body).
+    const theirs = await api.call('POST', `/v1/models/${encodeURIComponent('owner/colours')}/load`, { token: other.token, json: {} });
+    expect(theirs.status).toBe(202);
+    expect(theirs.body).toMatchObject({ model: 'colours', version_id: load.body.version_id, state: 'ready', progress: 1 });
+    // Their own status lists only their own models.
+    expect((await api.get('/v1/serving/status', other.token)).body.data.map((e: any) => e.model)).not.toContain('colours');
+  });
+
+  it('closing the cache waits for a load under way and closes the predictor it brings (no process left behind)', async () => {
+    const s = t.rt.services;
+    const m = await s.registry.resolve(u.id, 'colours');
+    const v = await s.registry.versionRow(m, 'latest');
+    const key = { versionId: v.id, model: m.name, owner: m.owner_id, version: v.version, totalBytes: await s.registry.artifactBytes(v.id) };
+    // A stand-in predictor module: its load is held until the test lets it finish, the way a
+    // Python predictor's seconds of loading torch would be; its close() is what is checked.
+    let finish!: () => void;
+    const loaded = new Promise<void>((r) => (finish = r));
+    let asked!: () => void;
+    const started = new Promise<void>((r) => (asked = r));
+    const closed: string[] = [];
+    const predictor = { bytes: 1, predict: async () => [], dispose: () => closed.push('dispose'), close: async () => void closed.push('close') };
+    const cache = new ModelCache({
+      registry: s.registry,
+      dir: await mkdtemp(path.join(tmpdir(), 'trainyard-serving-cache-')),
+      maxBytes: 1 << 30,
+      predictors: () => ({ loadPredictor: async () => (asked(), await loaded, predictor) }),
+    });
+    const load = cache.get(key, s.catalog.trainer(m.trainer));
+    await started;
+    const closing = cache.close();
+    finish();
+    await closing;
+    expect(closed).toEqual(['close']);
+    await expect(load).rejects.toMatchObject({ code: 'MODEL_LOAD_FAILED' });
+    await expect(cache.get(key, s.catalog.trainer(m.trainer))).rejects.toMatchObject({ code: 'MODEL_LOAD_FAILED' });
+    expect(cache.list()).toEqual([]);
   });
 
   it('answers labels in their training type and says how many missing values it filled', async () => {

@@ -1,8 +1,24 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { client, TestApp } from '../helpers/app.js';
 import { downloadVersion, jsonlDataset, registerBaseModel, startPythonApp } from '../helpers/python-app.js';
 import { firstAndLast, HAVE_PYTHON, pythonSnippet } from '../helpers/python.js';
-import { waitForJob } from '../helpers/wait.js';
+import { waitFor, waitForJob } from '../helpers/wait.js';
+
+/** Processes whose command line holds every one of `parts` (read from /proc). */
+function processesWith(...parts: string[]): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+        return parts.every((p) => cmd.includes(p));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 // Seed 002's transformer text classifier on a tiny random BERT, through the API: the job,
 // the seed-002 hyperparameters, per-class metrics, safetensors + tokenizer artifacts that
@@ -113,6 +129,26 @@ print(json.dumps([m.config.id2label[i] for i in ids]))`,
     expect((await api.post('/v1/models/topics/predict', { instances: ['new phone software'] }, u.token)).body.predictions[0].label).toBe('tech');
     expect((await api.get('/v1/models/topics', u.token)).body.popularity).toBe(2);
   });
+
+  it('a prediction process that died answers 503 PREDICTOR_FAILED (not a 400), and the next request loads the model afresh', async () => {
+    const entry = (await api.get('/v1/serving/status', u.token)).body.data.find((e: any) => e.model === 'topics');
+    const pids = processesWith(`--model`, entry.version_id);
+    expect(pids).toHaveLength(1);
+    process.kill(pids[0]!, 'SIGKILL');
+    await waitFor(
+      () => processesWith('--model', entry.version_id),
+      (left) => left.length === 0,
+      { message: 'the prediction process to be gone' },
+    );
+    const dead = await api.post('/v1/models/topics/predict', { instances: ['a recipe for cheese bread'] }, u.token);
+    expect(dead.status).toBe(503);
+    expect(dead.body.error.code).toBe('PREDICTOR_FAILED');
+    // Dropped from the cache: loaded again (a new process), not the dead one met forever.
+    const again = await api.post('/v1/models/topics/predict', { instances: ['a recipe for cheese bread'] }, u.token);
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body.predictions[0].label).toBe('food');
+    expect(processesWith('--model', entry.version_id)).toHaveLength(1);
+  }, 120_000);
 
   it('answers integer labels as integers through predict (the prediction process keeps their type)', async () => {
     const ids = Object.fromEntries(Object.keys(KEYWORDS).map((k, i) => [k, i]));

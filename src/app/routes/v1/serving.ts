@@ -45,7 +45,7 @@ export default function servingRoutes(app: FastifyInstance, s: ServingDeps) {
       security,
       params: nameParams,
       body: PredictBody,
-      response: { 200: Predictions, ...errorResponses(400, 401, 404, 409, 413) },
+      response: { 200: Predictions, ...errorResponses(400, 401, 404, 409, 413, 500, 503) },
     },
     handler: async (req) => s.serving.predict(caller(req).userId, req.params.name, req.body),
   });
@@ -57,7 +57,7 @@ export default function servingRoutes(app: FastifyInstance, s: ServingDeps) {
       security,
       params: nameParams,
       body: LoadBody,
-      response: { 202: CacheEntry, ...errorResponses(400, 401, 404, 409) },
+      response: { 202: CacheEntry, ...errorResponses(400, 401, 404, 409, 503) },
     },
     handler: async (req, reply) => reply.status(202).send(await s.serving.load(caller(req).userId, req.params.name, req.body ?? {})),
   });
