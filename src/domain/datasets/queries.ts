@@ -44,6 +44,16 @@ export async function datasetById(db: Queryable, ownerId: string, id: string): P
   return rows[0] ?? null;
 }
 
+/**
+ * The owner's dataset, locked until the transaction ends: a job being created that names it waits
+ * for a delete to commit (its foreign key check takes a KEY SHARE lock), and a delete waits for a
+ * job that already named it, then sees that job when it looks for open ones.
+ */
+export async function lockDataset(db: Queryable, ownerId: string, id: string): Promise<DatasetRow | null> {
+  const { rows } = await db.query<DatasetRow>(`select ${COLS} from datasets where id = $1 and owner_id = $2 for update`, [id, ownerId]);
+  return rows[0] ?? null;
+}
+
 /** For the validation runner, which acts for the owner already checked at creation. */
 export async function datasetForValidation(db: Queryable, id: string): Promise<DatasetRow | null> {
   const { rows } = await db.query<DatasetRow>(`select ${COLS} from datasets where id = $1 and status = 'processing'`, [id]);

@@ -164,14 +164,20 @@ export class DatasetsService {
     return toPage(await q.listDatasets(this.deps.db, ownerId, limit, decodeCursor(cursor), filter), limit, (r) => publicDataset(r));
   }
 
+  /**
+   * Deletes a dataset no open job uses. The look for open jobs and the delete happen under the
+   * dataset's row lock, in one transaction: checked and deleted apart, a job created in between
+   * lost its dataset (ON DELETE SET NULL) and failed at staging after its credits were held.
+   */
   async delete(ownerId: string, id: string): Promise<void> {
-    const row = await q.datasetById(this.deps.db, ownerId, id);
-    if (!row) throw new NotFoundError('dataset', id);
-    for (const check of this.deps.inUseChecks ?? []) {
-      const reason = await check(this.deps.db, id);
-      if (reason) throw new ConflictError('DATASET_IN_USE', `dataset is in use: ${reason}`);
-    }
-    await q.deleteDataset(this.deps.db, ownerId, id);
+    await this.deps.db.transaction(async (tx) => {
+      if (!(await q.lockDataset(tx, ownerId, id))) throw new NotFoundError('dataset', id);
+      for (const check of this.deps.inUseChecks ?? []) {
+        const reason = await check(tx, id);
+        if (reason) throw new ConflictError('DATASET_IN_USE', `dataset is in use: ${reason}`);
+      }
+      await q.deleteDataset(tx, ownerId, id);
+    });
   }
 
   /** Resume validations a previous process did not finish. */

@@ -1,5 +1,5 @@
 import type { Db, Queryable } from '../../db/db.js';
-import { ConflictError, NotFoundError, TooManyRequestsError, ValidationError } from '../../errors.js';
+import { ConflictError, isForeignKeyViolation, NotFoundError, TooManyRequestsError, ValidationError } from '../../errors.js';
 import { decodeCursor, newId, toPage } from '../../ids.js';
 import type { CatalogService } from '../catalog/service.js';
 import type { Trainer } from '../catalog/types.js';
@@ -254,7 +254,7 @@ export class JobsService {
         30,
       );
     }
-    const row = await this.d.lifecycle.enqueue(tx, {
+    const row = await this.enqueue(tx, {
       ...job,
       id: newId('job'),
       owner_id: ownerId,
@@ -268,6 +268,21 @@ export class JobsService {
       sweep_repeat: o.sweep?.repeat ?? null,
     });
     return row && extra.estimate ? q.setEstimate(tx, row.id, extra.estimate.seconds, extra.estimate.source) : row;
+  }
+
+  /**
+   * The insert, with a dataset deleted after the checks said it was there (the delete held the
+   * dataset's row, so this insert's foreign key check waited for it) answered as a conflict.
+   */
+  private async enqueue(tx: Queryable, job: NewJob): Promise<JobRow | null> {
+    try {
+      return await this.d.lifecycle.enqueue(tx, job);
+    } catch (err) {
+      const constraint = (err as { constraint?: string }).constraint ?? '';
+      if (isForeignKeyViolation(err) && constraint.includes('dataset'))
+        throw new ConflictError('DATASET_DELETED', 'a dataset of this job was deleted while the job was being created', { constraint });
+      throw err;
+    }
   }
 
   /** A GPU-optional trainer queues for no GPU: a worker gives it one when it has one free. */
