@@ -67,18 +67,22 @@ function prettyStream(): DestinationStream {
   return pretty({ sync: true, colorize: process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
 }
 
+/** How startWorker picks its executor; every field is optional (the local executor). */
+export interface WorkerOptions {
+  /** Tests: keep job folders for inspection. */
+  keepJobDirs?: boolean | undefined;
+  /** Tests: an executor made from the local one (RuntimeOptions.executor). */
+  executor?: RuntimeOptions['executor'];
+  /** clusterExecutor's answer for config.worker.executor: a cluster's executor, or null for the local one. */
+  cluster?: Executor | null;
+}
+
 /**
  * The worker, on the local executor unless `cluster` (clusterExecutor's answer for
  * config.worker.executor) is given or a test's `executor` wraps the local one.
  */
-export function startWorker(
-  config: Config,
-  s: Services,
-  log: Logger,
-  keepJobDirs = false,
-  executor?: RuntimeOptions['executor'],
-  cluster: Executor | null = null,
-): Worker {
+export function startWorker(config: Config, s: Services, log: Logger, o: WorkerOptions = {}): Worker {
+  const { keepJobDirs = false, executor, cluster = null } = o;
   const sandbox = new Sandbox(
     config.worker.sandbox,
     // The Python environment's root (…/.venv), not just its bin/.
@@ -189,7 +193,7 @@ export async function startRuntime(config: Config, o: RuntimeOptions = {}): Prom
     if (mode === 'worker' || config.worker.inProcess) {
       const remote = { db, store: services.store, tokens: services.attemptTokens, maxArtifactBytes: config.worker.maxArtifactBytes };
       const cluster = o.executor ? null : await clusterExecutor(config, remote, logger);
-      worker = startWorker(config, services, logger, o.keepJobDirs, o.executor, cluster);
+      worker = startWorker(config, services, logger, { keepJobDirs: o.keepJobDirs, executor: o.executor, cluster });
       await worker.start();
     }
     let url = '';
