@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../db/db.js';
 import type { NewEvent } from '../domain/jobs/events.js';
@@ -9,7 +8,7 @@ import { FlowGate } from '../executors/flow-gate.js';
 import type { Flow } from '../executors/local.js';
 import type { OutputLine, TrainerEvent } from '../trainers/protocol.js';
 import { DEFAULT_EVENT_CAPS, EventConverter, etaSeconds, jobProgress, progressEvent } from '../domain/jobs/trainer-events.js';
-import { jobFile } from './job-file.js';
+import { openJobFile } from './job-file.js';
 import { uploadSample } from './samples.js';
 
 const MIN_GAP_MS = 25;
@@ -151,7 +150,7 @@ export class EventSink implements Flow {
    */
   private async saveCheckpoint(step: number, p: string) {
     try {
-      const found = await jobFile(this.ctx.checkpointDir, p, [this.ctx.checkpointDir, this.ctx.outputDir]);
+      const found = await openJobFile(this.ctx.checkpointDir, p, [this.ctx.checkpointDir, this.ctx.outputDir]);
       if (!found) {
         this.log('warn', `checkpoint ${p} is not a file inside the job's folders; only file checkpoints there can be resumed on another worker`);
         return;
@@ -159,7 +158,12 @@ export class EventSink implements Flow {
       // Named as the trainer named it (a `latest` link keeps its name), read where it really is.
       const name = path.basename(path.resolve(this.ctx.checkpointDir, p)).replace(/[^A-Za-z0-9._-]/g, '_');
       const key = `checkpoints/${this.ctx.ownerId}/${this.fence.jobId}/${name}`;
-      await this.store.put(key, createReadStream(found.file));
+      try {
+        await this.store.put(key, found.handle.createReadStream());
+      } finally {
+        // The stream closes it when read to the end; a store that failed first may never read it.
+        await found.handle.close().catch(() => {});
+      }
       if (!(await this.lifecycle.saveCheckpoint(this.db, this.fence, { step, key, name }))) this.markLost();
     } catch (err) {
       this.log('warn', `checkpoint ${p} at step ${step} was not saved: ${(err as Error).message}`);

@@ -1,11 +1,9 @@
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { latestSample, MAX_SAMPLE_BYTES, sniffSampleImage, type NewSample } from '../domain/jobs/samples.js';
 import type { JobRow } from '../domain/jobs/types.js';
 import type { NewArtifact } from '../domain/registry/service.js';
 import type { Queryable } from '../db/db.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { jobFile } from './job-file.js';
+import { openJobFile } from './job-file.js';
 
 export { MAX_SAMPLE_BYTES };
 
@@ -20,21 +18,23 @@ export async function uploadSample(
   e: { step: number; prompt: string; path: string },
   index: number,
 ): Promise<NewSample> {
-  const found = await jobFile(ctx.outputDir, e.path, [ctx.outputDir, ctx.checkpointDir]);
+  const found = await openJobFile(ctx.outputDir, e.path, [ctx.outputDir, ctx.checkpointDir]);
   if (!found) throw new Error(`sample ${e.path} is missing, not a file, or outside the job folder`);
-  const { file } = found;
-  if (found.bytes > MAX_SAMPLE_BYTES) throw new Error(`sample ${e.path} is larger than ${MAX_SAMPLE_BYTES} bytes`);
-  const fh = await open(file, 'r');
-  const head = Buffer.alloc(12);
+  const { handle } = found;
+  let put;
   try {
-    await fh.read(head, 0, 12, 0);
+    if (found.bytes > MAX_SAMPLE_BYTES) throw new Error(`sample ${e.path} is larger than ${MAX_SAMPLE_BYTES} bytes`);
+    const head = Buffer.alloc(12);
+    await handle.read(head, 0, 12, 0);
+    const kind = sniffSampleImage(head);
+    if (!kind) throw new Error(`sample ${e.path} is not a PNG, JPEG or WebP image`);
+    const key = `samples/${ctx.ownerId}/${ctx.jobId}/a${ctx.attempt}-${index}.${kind.ext}`;
+    // Read from the start of the file opened and checked above (the stream closes it).
+    put = { key, kind, ...(await store.put(key, handle.createReadStream({ start: 0, autoClose: true }), { maxBytes: MAX_SAMPLE_BYTES })) };
   } finally {
-    await fh.close();
+    await handle.close().catch(() => {});
   }
-  const kind = sniffSampleImage(head);
-  if (!kind) throw new Error(`sample ${e.path} is not a PNG, JPEG or WebP image`);
-  const key = `samples/${ctx.ownerId}/${ctx.jobId}/a${ctx.attempt}-${index}.${kind.ext}`;
-  const put = await store.put(key, createReadStream(file), { maxBytes: MAX_SAMPLE_BYTES });
+  const { key, kind } = put;
   return { step: e.step, prompt: e.prompt.slice(0, 2000), storage_key: key, format: kind.format, bytes: put.bytes, sha256: put.sha256 };
 }
 

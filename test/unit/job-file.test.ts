@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobFile } from '../../src/worker/job-file.js';
+import { jobFile, openJobFile } from '../../src/worker/job-file.js';
 
 // What the worker's sink and the cluster launcher may upload for a trainer's checkpoint or
 // sample event: a regular file whose real path is inside the job's folders.
@@ -38,5 +38,15 @@ describe('jobFile', () => {
       expect(await jobFile(ck, p, [ck, out]), p).toBeNull();
     // A link into the output folder counts only when that folder is one of the roots.
     expect(await jobFile(ck, 'to-output', [ck])).toBeNull();
+  });
+});
+
+describe('openJobFile', () => {
+  it('opens what jobFile takes, checked again on the open file, and refuses the rest', async () => {
+    const got = await openJobFile(ck, 'latest', [ck, out]);
+    expect(got).toMatchObject({ file: path.join(ck, 'step-1.pt'), bytes: 5 });
+    expect((await got!.handle.readFile('utf8')).toString()).toBe('12345');
+    await got!.handle.close();
+    for (const p of ['escape', 'up/secret', '../secret', 'sub', 'missing.pt']) expect(await openJobFile(ck, p, [ck, out]), p).toBeNull();
   });
 });
