@@ -81,12 +81,16 @@ export class JobRun {
     const log = ctx.log.child({ job: job.id, attempt: job.attempt });
     let heartbeat: NodeJS.Timeout | null = null;
     let deadline: NodeJS.Timeout | null = null;
+    let concluding = false;
     try {
       // Before staging: a base model's download can take minutes, far longer than one lease.
+      // Until the end is committed: storing a large model's artifacts can take as long.
       heartbeat = setInterval(
         () => {
           ctx.lifecycle.heartbeat(ctx.db, this.fence, ctx.leaseSeconds).then(
             (status) => {
+              // The attempt is over; only the fenced commit decides how it ends now.
+              if (concluding) return;
               if (status === null) this.requestStop('lost');
               else if (status === JOB_STATES.CANCEL_REQUESTED) this.requestStop('cancel');
             },
@@ -103,9 +107,13 @@ export class JobRun {
       this.sendStop();
       const outcome = await this.attempt.done;
       this.releaseGpus();
-      clearInterval(heartbeat);
       clearTimeout(deadline);
+      // The lease is still renewed while the end is stored: with the heartbeat stopped here, an
+      // upload longer than one lease (JOBS_LEASE_SECONDS) had the reaper hand the job to another
+      // worker, this commit refused, and every attempt of a large model failed the same way.
+      concluding = true;
       await this.conclude(outcome, log);
+      clearInterval(heartbeat);
       // After the final state is committed, and without waiting: a tracker never holds up a job.
       if (job.integrations?.length) ctx.tracking?.afterJob(job.id);
     } catch (err) {

@@ -3,15 +3,17 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Queryable } from '../../src/db/db.js';
+import type { Executor } from '../../src/executors/executor.js';
+import type { LocalExecutor } from '../../src/executors/local-executor.js';
 import type { Fence } from '../../src/domain/jobs/types.js';
 import { startWorker } from '../../src/runtime.js';
 import type { Worker } from '../../src/worker/worker.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { TEST_DB } from '../helpers/db.js';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
-import { waitForJob, waitForJobStep } from '../helpers/wait.js';
+import { waitFor, waitForJob, waitForJobStep } from '../helpers/wait.js';
 
 let t: TestApp;
 let api: ReturnType<typeof client>;
@@ -268,6 +270,57 @@ describe('draining', () => {
     expect(done).toMatchObject({ status: 'succeeded', attempt: 2 });
     const logs = (await api.get(`/v1/jobs/${r.body.id}/logs`, u.token)).body.data.map((l: any) => l.message);
     expect(logs.some((m: string) => /^resumed from step [1-9]\d*$/.test(m))).toBe(true);
+    expect(await ledger(u.id, r.body.id)).toEqual(['hold', 'capture']);
+  });
+});
+
+describe('a slow end', () => {
+  it('keeps the lease while the artifacts are stored: an upload longer than the lease still succeeds on its first attempt', async () => {
+    await stopAllWorkers();
+    const u = await api.user('slow-upload');
+    const ds = await csvDataset(api, u.token, 'd');
+    // The attempt's artifact upload is held back until the test lets it through: a large model
+    // on a slow store, stood in for by a gate in front of the local executor's real upload.
+    let uploading!: () => void;
+    const uploadStarted = new Promise<void>((r) => (uploading = r));
+    let letThrough!: () => void;
+    const gate = new Promise<void>((r) => (letThrough = r));
+    const gated = (local: LocalExecutor): Executor => ({
+      kind: local.kind,
+      start(ctx) {
+        const a = local.start(ctx);
+        const done = a.done.then((o) =>
+          o.type !== 'exited'
+            ? o
+            : {
+                ...o,
+                artifacts: async () => {
+                  uploading();
+                  await gate;
+                  return o.artifacts();
+                },
+              },
+        );
+        return { done, stop: (graceMs) => a.stop(graceMs), cleanUp: () => a.cleanUp() };
+      },
+      close: () => local.close(),
+    });
+    const w = startWorker(t.rt.services.config, t.rt.services, silent, { executor: gated });
+    await w.start();
+    workers.push(w);
+    const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, output: { model_name: 'slow' } }, u.token);
+    // Whatever happens below, the gate opens (a held upload would hold the worker's stop too).
+    onTestFinished(() => letThrough());
+    await uploadStarted;
+    const lease = async () =>
+      (await t.testDb.db.query<{ at: Date; status: string }>('select lease_expires_at as at, status from jobs where id = $1', [r.body.id])).rows[0]!;
+    const first = await lease();
+    // Renewed while the upload waits (JOBS_LEASE_SECONDS=1 here, and this worker reaps every
+    // 0.5 s): before, the heartbeat stopped with the trainer and the reaper took the job back.
+    const renewed = await waitFor(lease, (l) => l.at.getTime() > first.at.getTime() + 1000, { message: 'the lease to be renewed twice' });
+    expect(renewed.status).toBe('running');
+    letThrough();
+    expect(await waitForJob(api, u.token, r.body.id)).toMatchObject({ status: 'succeeded', attempt: 1 });
     expect(await ledger(u.id, r.body.id)).toEqual(['hold', 'capture']);
   });
 });
