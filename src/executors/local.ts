@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
-import { parseEvent, type OutputLine, type TrainerEvent } from '../trainers/protocol.js';
+import { parseEvent, storable, type OutputLine, type TrainerEvent } from '../trainers/protocol.js';
 import { LineSplitter } from './lines.js';
 
 export interface StartOptions {
@@ -178,7 +178,8 @@ export function supervise(
     }
   };
 
-  const stdoutLines = new LineSplitter(maxLineBytes, (line, cut) => {
+  const stdoutLines = new LineSplitter(maxLineBytes, (raw, cut) => {
+    const line = storable(raw);
     // A cut line cannot be a valid event, and reparsing its prefix could invent one.
     const event = cut > 0 ? null : parseEvent(line);
     if (!event) return safely(() => opts.onOutput({ type: 'stdout', line: cut > 0 ? truncated(line, cut) : line }));
@@ -186,7 +187,7 @@ export function supervise(
     safely(() => opts.onEvent(event));
   });
   const stderrLines = new LineSplitter(maxLineBytes, (raw, cut) => {
-    const line = cut > 0 ? truncated(raw, cut) : raw;
+    const line = storable(cut > 0 ? truncated(raw, cut) : raw);
     if (tailLines > 0) {
       stderrTail.push(line);
       if (stderrTail.length > tailLines) stderrTail.shift();

@@ -75,6 +75,31 @@ const isStr = (x: unknown, max = 4096): x is string => typeof x === 'string' && 
 const isNumRecord = (x: unknown): x is Record<string, number> =>
   !!x && typeof x === 'object' && !Array.isArray(x) && Object.keys(x).length <= 200 && Object.values(x).every((v) => isNum(v));
 
+// NUL is the point of these two patterns.
+// eslint-disable-next-line no-control-regex
+const UNSTORABLE = /[\u0000\uD800-\uDFFF]/;
+// eslint-disable-next-line no-control-regex
+const LONE_HALF_OR_NUL = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/** A JSON escape of NUL or of a surrogate half (pairs too: whether a half stands alone is for storable() to say). */
+const UNSTORABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
+
+/**
+ * Text Postgres can store, in a text or jsonb column: NUL and lone surrogate halves (a line cut
+ * inside an emoji, a trainer printing `"\ud83d"`) are refused there, and one such string used to
+ * fail the whole batch of events it came with. Both become U+FFFD, as an invalid UTF-8 byte does.
+ */
+export function storable(s: string): string {
+  return UNSTORABLE.test(s) ? s.replace(LONE_HALF_OR_NUL, '\uFFFD') : s;
+}
+
+/** storable() over every string and key of a parsed JSON value. */
+function storableDeep(v: unknown): unknown {
+  if (typeof v === 'string') return storable(v);
+  if (Array.isArray(v)) return v.map(storableDeep);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [storable(k), storableDeep(x)]));
+  return v;
+}
+
 /**
  * Parses one stdout line. Returns null when the line is not a well-formed protocol event;
  * the caller then keeps it as a plain log line (the protocol says so), never fails the job.
@@ -88,6 +113,7 @@ export function parseEvent(line: string): TrainerEvent | null {
   } catch {
     return null;
   }
+  if (UNSTORABLE_ESCAPE.test(s) || UNSTORABLE.test(s)) o = storableDeep(o) as Record<string, unknown>;
   if (!o || typeof o !== 'object') return null;
   switch (o.type) {
     case 'progress':

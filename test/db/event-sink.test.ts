@@ -157,3 +157,27 @@ describe('checkpoint paths', () => {
     expect(unhandled).toEqual([]);
   });
 });
+
+describe('text Postgres cannot store', () => {
+  it('a line cut inside an emoji, NUL and lone surrogate halves are stored as U+FFFD; the batch they came with is kept', async () => {
+    const fence = await claimedJob();
+    const errors: string[] = [];
+    const sink = sinkFor(fence, new FsBlobStore(path.join(dir, 'store'), randomBytes(32)), errors);
+    // 3,999 characters, then an emoji: the 4,000-character cut used to fall between its halves.
+    const long = `${'x'.repeat(3999)}😀 and more`;
+    const lines = [
+      JSON.stringify({ type: 'log', level: 'info', message: long }),
+      '{"type":"log","level":"info","message":"nul \\u0000 here, half \\ud83d there"}',
+      '{"type":"metrics","step":1,"values":{"loss\\u0000":0.5}}',
+      '{"type":"log","level":"info","message":"the same batch"}',
+    ];
+    for (const l of lines) sink.push(parseEvent(l)!);
+    await sink.close();
+    expect(errors).toEqual([]);
+    const messages = await logs(fence.jobId);
+    expect(messages[0]).toBe(`${'x'.repeat(3999)}…[11 more characters]`);
+    expect(messages.slice(1)).toEqual(['nul \uFFFD here, half \uFFFD there', 'the same batch']);
+    const metrics = await db().query<{ data: any }>(`select data from job_events where job_id = $1 and type = 'metrics'`, [fence.jobId]);
+    expect(metrics.rows.map((r) => r.data.values)).toEqual([{ 'loss\uFFFD': 0.5 }]);
+  });
+});

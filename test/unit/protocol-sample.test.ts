@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEvent } from '../../src/trainers/protocol.js';
+import { parseEvent, storable } from '../../src/trainers/protocol.js';
 
 // The `sample` message of the trainer protocol (issue #12): a malformed one stays a log line.
 describe('protocol: sample', () => {
@@ -38,5 +38,28 @@ describe('protocol: progress', () => {
       '{"type":"progress","step":1,"total_steps":0}',
     ])
       expect(parseEvent(bad)).toBeNull();
+  });
+});
+
+// Postgres refuses NUL and lone surrogate halves in text and jsonb: one such string in a batch
+// of events used to lose the whole batch (a local worker) or fail it with a 500 (the API).
+describe('protocol: text Postgres can store', () => {
+  it('storable() replaces NUL and lone halves with U+FFFD and keeps pairs', () => {
+    expect(storable('a\u0000b')).toBe('a\uFFFDb');
+    expect(storable('cut \ud83d')).toBe('cut \uFFFD');
+    expect(storable('\ude00 first')).toBe('\uFFFD first');
+    expect(storable('ok 😀')).toBe('ok 😀');
+    expect(storable('\ud83d😀')).toBe('\uFFFD😀');
+  });
+
+  it('parseEvent cleans every string and key of an event, escaped or not', () => {
+    expect(parseEvent('{"type":"metrics","step":1,"values":{"a\\u0000":1}}')).toEqual({ type: 'metrics', step: 1, values: { 'a\uFFFD': 1 } });
+    expect(parseEvent('{"type":"log","level":"info","message":"x\\ud83d"}')).toEqual({ type: 'log', level: 'info', message: 'x\uFFFD' });
+    expect(parseEvent('{"type":"result","metrics":{"acc":1},"details":{"notes":["\\u0000"]}}')).toEqual({
+      type: 'result',
+      metrics: { acc: 1 },
+      details: { notes: ['\uFFFD'] },
+    });
+    expect(parseEvent('{"type":"log","level":"info","message":"fine 😀"}')).toMatchObject({ message: 'fine 😀' });
   });
 });

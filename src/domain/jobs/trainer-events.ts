@@ -5,7 +5,7 @@
  * memory for the sink, in the attempt's row for the API, so a cap holds across batches and
  * API replicas.
  */
-import type { OutputLine, TrainerEvent } from '../../trainers/protocol.js';
+import { storable, type OutputLine, type TrainerEvent } from '../../trainers/protocol.js';
 import type { NewEvent } from './events.js';
 import type { Progress } from './lifecycle/sql.js';
 
@@ -52,7 +52,9 @@ export class EventConverter {
     }
     c.logLines++;
     const max = this.caps.maxLogChars;
-    const msg = message.length > max ? `${message.slice(0, max)}…[${message.length - max} more characters]` : message;
+    // Never between the two halves of a pair (an emoji): a lone half is text Postgres refuses.
+    const cut = max > 0 && /[\uD800-\uDBFF]/.test(message.charAt(max - 1)) ? max - 1 : max;
+    const msg = storable(message.length > max ? `${message.slice(0, cut)}…[${message.length - cut} more characters]` : message);
     return { type: 'log', data: { level, message: msg, ...(stream ? { stream } : {}) } };
   }
 
