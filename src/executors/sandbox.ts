@@ -94,7 +94,7 @@ export class Sandbox {
   async confine(argv: string[], jobDir: string, limits: JobLimits): Promise<Confinement> {
     const caps = await this.ready();
     const uid = this.settings.mode !== 'off' && caps.switchUser ? this.takeUid(path.basename(jobDir)) : null;
-    await this.admit(uid, jobDir, limits.readable ?? []);
+    await this.admitOrGiveBack(uid, jobDir, limits.readable ?? []);
     return this.launch(caps, uid, argv, limits);
   }
 
@@ -107,8 +107,22 @@ export class Sandbox {
   async confineSpare(argv: string[], home: string, limits: JobLimits): Promise<SpareConfinement> {
     const caps = await this.ready();
     const uid = this.settings.mode !== 'off' && caps.switchUser ? this.takeUid(path.basename(home)) : null;
-    await this.admit(uid, home, []);
+    await this.admitOrGiveBack(uid, home, []);
     return { ...this.launch(caps, uid, argv, limits), admit: (jobDir, readable) => this.admit(uid, jobDir, readable) };
+  }
+
+  /**
+   * admit(), with the uid back in the pool when the folder cannot be handed over (chown refused
+   * on a root-squashed or read-only DATA_DIR): nothing was started to release it later, and
+   * TRAINER_UID_COUNT such failures left no uid for any job.
+   */
+  private async admitOrGiveBack(uid: number | null, dir: string, readable: string[]): Promise<void> {
+    try {
+      await this.admit(uid, dir, readable);
+    } catch (err) {
+      if (uid !== null) this.inUse.delete(uid);
+      throw err;
+    }
   }
 
   /** Everything staged for the job (inputs, spec, resume checkpoint) becomes the trainer's, and no one else's. */

@@ -69,6 +69,15 @@ describe.runIf(confinable)('trainer sandbox (root, util-linux)', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('gives a uid back when the job folder cannot be handed to it, so failures do not use the range up', async () => {
+    const one = new Sandbox({ mode: 'auto', uid: 61250, uidCount: 1, cpuSeconds: 0 }, { dataDir, workDir, readable: [] }, (m) => warnings.push(m));
+    // chown of a folder that is not there fails, as it does on a root-squashed or read-only DATA_DIR.
+    for (const n of [1, 2]) await expect(one.confine(['true'], path.join(workDir, `missing-${n}`), {})).rejects.toThrow(/ENOENT/);
+    const ok = await one.confine(['true'], newJobDir(), {});
+    expect(ok.uid).toBe(61250);
+    ok.release();
+  });
+
   it('cannot open a file under DATA_DIR nor another job’s folder, also one made after the worker started', async () => {
     mkdirSync(path.join(dataDir, 'serving'));
     writeFileSync(path.join(dataDir, 'serving', 'model.bin'), 'weights', { mode: 0o644 });
