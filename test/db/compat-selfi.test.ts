@@ -1,4 +1,5 @@
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -24,6 +25,9 @@ let admin: string;
 let botKey: string;
 let dataDir: string;
 let gates: string;
+/** Images elsewhere on the web (a loopback address the import policy is told to allow). */
+let origin: Server;
+let originUrl: string;
 const v1 = () => client(t.url);
 
 /** A call as the bot acting for Telegram user `user` (the document's two headers). */
@@ -88,8 +92,16 @@ beforeAll(async () => {
       SIGNUP_CREDIT_GRANT: '30',
       COMPAT_SELFI_UPLOAD_MAX: '64KiB',
       COMPAT_SELFI_GENERATE_WAIT: '6',
+      IMPORT_ALLOW_ADDRESSES: '127.0.0.2/32',
     },
   });
+  origin = createServer((req, res) => {
+    const m = /^\/photo-(\d+)\.png$/.exec(req.url ?? '');
+    if (!m) return void res.writeHead(404).end();
+    void image(Number(m[1])).then((png) => res.writeHead(200, { 'content-type': 'image/png' }).end(png));
+  });
+  await new Promise<void>((r) => origin.listen(0, '127.0.0.2', r));
+  originUrl = `http://127.0.0.2:${(origin.address() as { port: number }).port}`;
   base = t.compatUrls.selfi!;
   admin = (await v1().post('/v1/auth/login', ADMIN)).body.access_token;
   const bot = await v1().post('/v1/admin/bots', { name: 'selfi-bot', provider: 'telegram' }, admin);
@@ -97,6 +109,7 @@ beforeAll(async () => {
   botKey = bot.body.api_key.secret;
 }, 60_000);
 afterAll(async () => {
+  origin?.close();
   await t?.close();
   await rm(dataDir, { recursive: true, force: true });
   await rm(gates, { recursive: true, force: true });
@@ -329,6 +342,26 @@ describe('selfi facade (seed 003) with stand-in trainers', () => {
     expect(gen.body.error.code).toBe('insufficient_stars');
     // No LoRA is left behind by a refused start.
     expect((await as('7001', 'GET', '/loras/me', undefined, poorBot)).body).toEqual({ loras: [] });
+    // Nor the dataset, nor the images it fetched from elsewhere (each retry used to leave both).
+    const stored = async () =>
+      (
+        await t.testDb.db.query<{ files: string; datasets: string }>(
+          `select (select count(*) from files where source = 'import') as files, (select count(*) from datasets where name like 'selfi %') as datasets`,
+        )
+      ).rows[0]!;
+    const before = await stored();
+    const elsewhere = Array.from({ length: 10 }, (_, i) => `${originUrl}/photo-${i + 60}.png`);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const again = await as(
+        '7001',
+        'POST',
+        '/training/start',
+        { name: 'n', triggerWord: 'poor', imageUrls: elsewhere, instancePrompt: 'a photo of poor' },
+        poorBot,
+      );
+      expect(again.status, JSON.stringify(again.body)).toBe(402);
+    }
+    expect(await stored()).toEqual(before);
   });
 
   it('a failed training is FAILED with its error and REFUNDED: a REFUND entry, the stars back', async () => {

@@ -85,8 +85,11 @@ export class SelfiService {
     };
   }
 
-  /** The image files of `imageUrls`: this facade's uploads by id, any other URL imported (SSRF-guarded). */
-  private async images(owner: string, urls: string[]): Promise<string[]> {
+  /**
+   * The image files of `imageUrls`: this facade's uploads by id, any other URL imported
+   * (SSRF-guarded). `imported` are the files made here, which a start that fails removes.
+   */
+  private async images(owner: string, urls: string[]): Promise<{ fileIds: string[]; imported: string[] }> {
     const ids: Array<string | null> = urls.map((u) => {
       let path: string;
       try {
@@ -102,20 +105,45 @@ export class SelfiService {
     if (missing.length) throw new ValidationError('UPLOAD_NOT_FOUND', `not an upload of yours (POST /upload): ${missing.join(', ')}`, { files: missing });
     const external = urls.filter((_, i) => ids[i] === null);
     const imported = external.length ? await this.s.files.importUrls(owner, external) : [];
+    const made = imported.flatMap((r) => (r.status === 'imported' ? [r.file.id] : []));
     const failed = imported.filter((r) => r.status === 'failed');
-    if (failed.length) throw new ValidationError('IMAGE_IMPORT_FAILED', `${failed.length} image URL(s) could not be fetched`, { failed });
+    if (failed.length) {
+      await this.removeFiles(owner, made);
+      throw new ValidationError('IMAGE_IMPORT_FAILED', `${failed.length} image URL(s) could not be fetched`, { failed });
+    }
     let next = 0;
-    return ids.map((id) => id ?? (imported[next++] as { file: { id: string } }).file.id);
+    return { fileIds: ids.map((id) => id ?? (imported[next++] as { file: { id: string } }).file.id), imported: made };
   }
 
+  private async removeFiles(owner: string, ids: string[]): Promise<void> {
+    await Promise.all(ids.map((id) => this.s.files.delete(owner, id).catch(() => {})));
+  }
+
+  /**
+   * Starts a training: the images (imported when they are URLs of elsewhere), a dataset of them,
+   * the LoRA's record and the job. A start refused on the way (too few stars, unusable images)
+   * removes what it made, so a user retrying leaves no trail of files and datasets.
+   */
   async start(owner: string, body: StartInput) {
-    const fileIds = await this.images(owner, body.imageUrls);
+    const { fileIds, imported } = await this.images(owner, body.imageUrls);
+    let datasetId: string | null = null;
+    try {
+      return await this.startWith(owner, body, fileIds, (id) => (datasetId = id));
+    } catch (err) {
+      if (datasetId) await this.s.datasets.delete(owner, datasetId).catch(() => {});
+      await this.removeFiles(owner, imported);
+      throw err;
+    }
+  }
+
+  private async startWith(owner: string, body: StartInput, fileIds: string[], made: (datasetId: string) => void) {
     const id = newId('lora');
     const ds = await this.s.datasets.create(
       owner,
       { name: `selfi ${id}`, kind: 'image-set', file_ids: fileIds, description: `selfi: ${body.name}` },
       { inline: true },
     );
+    made(ds.id);
     if (ds.status !== 'ready') {
       const errs = ((ds.errors ?? []) as Array<{ message?: string }>).slice(0, 10);
       throw new ValidationError('INVALID_IMAGES', `the images are not usable: ${errs[0]?.message ?? ds.status}`, { errors: errs });
