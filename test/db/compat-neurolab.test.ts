@@ -436,6 +436,14 @@ describe('neurolab: the documented rate limits, and its settings', () => {
       const retry = Number(third.headers.get('retry-after'));
       expect(retry).toBeGreaterThan(3500);
       expect(retry).toBeLessThanOrEqual(3600);
+      // A file upload over the limit is refused the same way, and its CSV (stored as it streamed
+      // in) is not kept: it was, once per refused upload.
+      const files = async () => Number((await t2.testDb.db.query<{ n: string }>('select count(*) as n from files')).rows[0]!.n);
+      const storedBefore = await files();
+      const again = new FormData();
+      again.append('file', new Blob([DOC_CSV]), 'training_data.csv');
+      expect((await api.call('POST', `${M}/api/train/file`, { token, body: again })).status).toBe(429);
+      expect(await files()).toBe(storedBefore);
 
       expect((await api.get(`${M}/api/train/jobs`, token)).status).toBe(200);
       expect((await api.get(`${M}/api/train/jobs`, token)).status).toBe(200);

@@ -155,7 +155,15 @@ export class NeurolabService {
     create: (id: string, undo: Array<() => Promise<void>>) => Promise<{ job_id: string } | { sweep_id: string }>,
     undo: Array<() => Promise<void>> = [],
   ) {
-    const { id, createdAt } = await this.reserve(p, kind, source);
+    let reserved;
+    try {
+      reserved = await this.reserve(p, kind, source);
+    } catch (err) {
+      // Refused before anything was made (rate limit, no id left): what the caller stored goes too.
+      for (const u of undo.reverse()) await u().catch(() => {});
+      throw err;
+    }
+    const { id, createdAt } = reserved;
     try {
       await q.attach(this.s.db, id, await create(id, undo));
     } catch (err) {
