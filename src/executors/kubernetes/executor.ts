@@ -110,9 +110,13 @@ export class KubernetesExecutor implements Executor {
     let disrupted: string | null = null;
     let pendingSince: number | null = null;
     for (;;) {
+      // Asked again on the next round when it fails: a stop the API server missed once would
+      // leave the Job running and a drain waiting for it.
       if (s.stopAsked && !deleted) {
-        deleted = true;
-        await this.deleteJob(name, s.grace).catch((err: unknown) => log.warn({ err, k8s_job: name }, 'deleting the Job failed'));
+        deleted = await this.deleteJob(name, s.grace).then(
+          () => true,
+          (err: unknown) => (log.warn({ err, k8s_job: name }, 'deleting the Job failed; trying again'), false),
+        );
       }
       let seen: { k8sJob: V1Job | null; pod: V1Pod | null };
       s.changed = false; // what happens from here on is seen by this read or wakes the next

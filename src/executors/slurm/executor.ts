@@ -84,22 +84,35 @@ export class SlurmExecutor implements Executor {
     let cancelled = false;
     for (;;) {
       const now = Date.now();
+      // A stop: SIGTERM to the launcher (which passes it to the trainer), then scancel after the
+      // grace. Each is asked again on the next round when Slurm could not be reached, and apart
+      // from the poll, so a refusal (a job that already ended) never keeps the poll from running.
+      if (s.stopAsked && !signalled && s.graceEnds > now)
+        signalled = await rest.signal(id, 'SIGTERM').then(
+          () => true,
+          (err: unknown) => (
+            log.warn({ err, slurm_job: id }, 'signalling the Slurm job failed'),
+            err instanceof SlurmError && err.code !== 'SLURM_UNAVAILABLE'
+          ),
+        );
+      if (s.stopAsked && !cancelled && s.graceEnds <= now)
+        cancelled = await rest.cancel(id).then(
+          () => true,
+          (err: unknown) => (
+            log.warn({ err, slurm_job: id }, 'cancelling the Slurm job failed'),
+            err instanceof SlurmError && err.code !== 'SLURM_UNAVAILABLE'
+          ),
+        );
+      let polled: SlurmJobInfo | null | undefined;
       try {
-        // A stop: SIGTERM to the launcher (which passes it to the trainer), then scancel after the grace.
-        if (s.stopAsked && !signalled && s.graceEnds > now) {
-          signalled = true;
-          await rest.signal(id, 'SIGTERM');
-        }
-        if (s.stopAsked && !cancelled && s.graceEnds <= now) {
-          cancelled = true;
-          await rest.cancel(id);
-        }
-        info = await rest.job(id);
+        polled = await rest.job(id);
       } catch (err) {
         log.warn({ err, slurm_job: id }, 'reading the Slurm job failed; trying again');
       }
-      // Known once and gone now: Slurm purged it (MinJobAge) before this poll saw it end.
-      if (info === null && seen) info = { ...(seen as SlurmJobInfo), status: 'unknown', final: true };
+      // Slurm answered that it no longer knows the job: it ended and was purged (MinJobAge) before
+      // a poll saw it end, seen before or not (slurmrestd may have been unreachable all along).
+      if (polled === null) info = { ...(seen ?? goneUnseen(id)), status: 'unknown', final: true };
+      else if (polled) info = polled;
       seen = info ?? seen;
       if (info?.final) break;
       if (info && info.restarts > 0) {
@@ -121,4 +134,21 @@ export class SlurmExecutor implements Executor {
   }
 
   async close(): Promise<void> {}
+}
+
+/** What is known of a job Slurm purged before any poll saw it: its id. */
+function goneUnseen(id: number): SlurmJobInfo {
+  return {
+    jobId: id,
+    state: 'UNKNOWN',
+    stateFlags: [],
+    reason: 'None',
+    exitCode: null,
+    signal: null,
+    nodes: null,
+    restarts: 0,
+    status: 'unknown',
+    final: true,
+    raw: {},
+  };
 }
