@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queryable } from '../../src/db/db.js';
 import { AttemptsService, readAttemptReport } from '../../src/domain/attempts/service.js';
 import type { Fence, JobRow } from '../../src/domain/jobs/types.js';
-import { newId } from '../../src/ids.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { claimedJob as claimed } from '../helpers/claimed.js';
 
 let t: TestApp;
 let api: ReturnType<typeof client>;
@@ -28,41 +28,8 @@ interface Claimed {
 
 /** A queued job of `user`, claimed by WORKER (its own label keeps other tests' jobs out of the claim). */
 async function claimedJob(): Promise<Claimed> {
-  const label = newId('lbl');
-  const queued = await db().transaction((tx: Queryable) =>
-    s().lifecycle.enqueue(tx, {
-      id: newId('job'),
-      owner_id: user.id,
-      kind: 'training',
-      trainer: 'remote',
-      priority: 0,
-      dataset_id: null,
-      validation_dataset_id: null,
-      test_dataset_id: null,
-      base_model: null,
-      hyperparameters: {},
-      output: { model_name: `m-${label}` },
-      metadata: {},
-      from_model: null,
-      webhook_url: null,
-      gpus: 0,
-      labels: [label],
-      cost: 1,
-      idempotency_key: null,
-      request_hash: null,
-      max_attempts: 3,
-      max_runtime_seconds: 3600,
-      sweep_id: null,
-      sweep_point: null,
-      sweep_repeat: null,
-    }),
-  );
-  const job = await db().transaction((tx: Queryable) =>
-    s().lifecycle.claim(tx, { workerId: WORKER, freeGpus: 0, labels: [label], leaseSeconds: 60, maxRunningPerUser: 1000 }),
-  );
-  expect(job?.id).toBe(queued!.id);
-  const fence = { jobId: job!.id, workerId: WORKER, attempt: job!.attempt };
-  return { job: job!, fence, token: s().attemptTokens.issue(fence, 600), base: `/v1/jobs/${job!.id}/attempts/${job!.attempt}` };
+  const { job, fence } = await claimed(db(), s().lifecycle, user.id, WORKER, { trainer: 'remote' });
+  return { job, fence, token: s().attemptTokens.issue(fence, 600), base: `/v1/jobs/${job.id}/attempts/${job.attempt}` };
 }
 
 const post = (c: { token: string; base: string }, p: string, json: unknown) => api.call('POST', `${c.base}/${p}`, { token: c.token, json });

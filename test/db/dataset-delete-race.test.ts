@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queryable } from '../../src/db/db.js';
 import { newId } from '../../src/ids.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { newJob } from '../helpers/claimed.js';
 import { TEST_DB } from '../helpers/db.js';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
 import { waitFor } from '../helpers/wait.js';
@@ -60,32 +61,7 @@ describe.runIf(TEST_DB === 'postgres')('deleting a dataset while a job naming it
     const jobId = newId('job');
     // What a job's creation holds between its insert and its commit.
     const job = await heldTransaction((tx) =>
-      t.rt.services.lifecycle.enqueue(tx, {
-        id: jobId,
-        owner_id: u.id,
-        kind: 'training',
-        trainer: 'echo',
-        priority: 0,
-        dataset_id: ds,
-        validation_dataset_id: null,
-        test_dataset_id: null,
-        base_model: null,
-        hyperparameters: {},
-        output: { model_name: 'raced' },
-        metadata: {},
-        from_model: null,
-        webhook_url: null,
-        gpus: 0,
-        labels: [],
-        cost: 0,
-        idempotency_key: null,
-        request_hash: null,
-        max_attempts: 3,
-        max_runtime_seconds: 3600,
-        sweep_id: null,
-        sweep_point: null,
-        sweep_repeat: null,
-      }),
+      t.rt.services.lifecycle.enqueue(tx, newJob(u.id, 'raced', { id: jobId, dataset_id: ds, output: { model_name: 'raced' }, labels: [], cost: 0 })),
     );
     const del = api.del(`/v1/datasets/${ds}`, u.token);
     await waitFor(lockWaiters, (n) => n >= 1, { message: 'the delete to wait for the job' });

@@ -10,14 +10,13 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Queryable } from '../../src/db/db.js';
 import type { Fence } from '../../src/domain/jobs/types.js';
-import { newId } from '../../src/ids.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
 import { FsBlobStore } from '../../src/storage/fs.js';
 import { parseEvent, type TrainerEvent } from '../../src/trainers/protocol.js';
 import { EventSink } from '../../src/worker/event-sink.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { claimedJob } from '../helpers/claimed.js';
 
 let t: TestApp;
 let owner: string;
@@ -28,42 +27,8 @@ const db = () => t.testDb.db;
 const unhandled: unknown[] = [];
 const onUnhandled = (err: unknown) => unhandled.push(err);
 
-/** A queued job claimed by WORKER (its own label keeps other jobs out of the claim). */
-async function claimedJob(): Promise<Fence> {
-  const label = newId('lbl');
-  await db().transaction((tx: Queryable) =>
-    s().lifecycle.enqueue(tx, {
-      id: newId('job'),
-      owner_id: owner,
-      kind: 'training',
-      trainer: 'echo',
-      priority: 0,
-      dataset_id: null,
-      validation_dataset_id: null,
-      test_dataset_id: null,
-      base_model: null,
-      hyperparameters: {},
-      output: { model_name: `m-${label}` },
-      metadata: {},
-      from_model: null,
-      webhook_url: null,
-      gpus: 0,
-      labels: [label],
-      cost: 1,
-      idempotency_key: null,
-      request_hash: null,
-      max_attempts: 3,
-      max_runtime_seconds: 3600,
-      sweep_id: null,
-      sweep_point: null,
-      sweep_repeat: null,
-    }),
-  );
-  const job = await db().transaction((tx: Queryable) =>
-    s().lifecycle.claim(tx, { workerId: WORKER, freeGpus: 0, labels: [label], leaseSeconds: 60, maxRunningPerUser: 1000 }),
-  );
-  return { jobId: job!.id, workerId: WORKER, attempt: job!.attempt };
-}
+/** A queued job claimed by WORKER. */
+const claimed = async (): Promise<Fence> => (await claimedJob(db(), s().lifecycle, owner, WORKER)).fence;
 
 function sinkFor(fence: Fence, store: BlobStore, errors: string[]) {
   const ctx = {
@@ -103,7 +68,7 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 
 describe('checkpoints the worker cannot store', () => {
   it('a store that fails leaves a warning in the log; later events are written and the sink closes', async () => {
-    const fence = await claimedJob();
+    const fence = await claimed();
     // A real store that cannot write: its root is a regular file (mkdir fails with ENOTDIR).
     const notADir = path.join(dir, 'not-a-dir');
     await writeFile(notADir, 'x');
@@ -128,7 +93,7 @@ describe('checkpoints the worker cannot store', () => {
 
 describe('checkpoint paths', () => {
   it('a symlink out of the job folders is refused; a file, or a link to one inside them, is stored', async () => {
-    const fence = await claimedJob();
+    const fence = await claimed();
     const root = path.join(dir, 'store');
     const store = new FsBlobStore(root, randomBytes(32));
     const outside = path.join(dir, 'server-secret.txt');
@@ -160,7 +125,7 @@ describe('checkpoint paths', () => {
 
 describe('text Postgres cannot store', () => {
   it('a line cut inside an emoji, NUL and lone surrogate halves are stored as U+FFFD; the batch they came with is kept', async () => {
-    const fence = await claimedJob();
+    const fence = await claimed();
     const errors: string[] = [];
     const sink = sinkFor(fence, new FsBlobStore(path.join(dir, 'store'), randomBytes(32)), errors);
     // 3,999 characters, then an emoji: the 4,000-character cut used to fall between its halves.

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Executor } from '../../src/executors/executor.js';
 import type { LocalExecutor } from '../../src/executors/local-executor.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { heldUpload } from '../helpers/held-upload.js';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
 import { waitForJob, waitForJobStep } from '../helpers/wait.js';
 
@@ -118,49 +119,24 @@ describe('GPU-optional trainers', () => {
     // The first attempt's artifacts are held back until the test lets them through: the store's
     // upload of a large model, minutes on a slow link, stood in for by a gate in front of the
     // local executor's real upload (nothing else about the attempt is changed).
-    let uploading!: () => void;
-    const uploadStarted = new Promise<void>((r) => (uploading = r));
-    let letThrough!: () => void;
-    const gate = new Promise<void>((r) => (letThrough = r));
-    let attempts = 0;
-    const gated = (local: LocalExecutor): Executor => ({
-      kind: local.kind,
-      start(ctx) {
-        const a = local.start(ctx);
-        if (++attempts > 1) return a;
-        const done = a.done.then((o) =>
-          o.type !== 'exited'
-            ? o
-            : {
-                ...o,
-                artifacts: async () => {
-                  uploading();
-                  await gate;
-                  return o.artifacts();
-                },
-              },
-        );
-        return { done, stop: (graceMs) => a.stop(graceMs), cleanUp: () => a.cleanUp() };
-      },
-      close: () => local.close(),
-    });
+    const held = heldUpload({ firstAttemptOnly: true });
     let e: Env;
-    beforeAll(async () => (e = await serve(2, gated)));
+    beforeAll(async () => (e = await serve(2, held.executor)));
     afterAll(() => {
-      letThrough();
+      held.letThrough();
       return e.t.close();
     });
 
     it('has given its GPU back: the next GPU job runs meanwhile', async () => {
       const first = await start(e, 'needs');
-      await uploadStarted;
+      await held.started;
       const second = await start(e, 'needs');
       // Before: the GPU came back only when the first job was concluded, so the second stayed
       // queued for as long as the upload took (here: for ever).
       expect(await done(e, second)).toBe('succeeded');
       expect(await handed(e, second)).toBe('3');
       expect((await e.api.get(`/v1/jobs/${first}`, e.user.token)).body.status).toBe('running');
-      letThrough();
+      held.letThrough();
       expect(await done(e, first)).toBe('succeeded');
       expect(await handed(e, first)).toBe('3');
     });

@@ -14,8 +14,8 @@ import { migrate } from '../../src/db/migrate.js';
 import { loadConfig } from '../../src/config.js';
 import { ALL_STATES, TRANSITIONS, type JobState, type TransitionName } from '../../src/domain/jobs/states.js';
 import type { Fence, JobRow } from '../../src/domain/jobs/types.js';
-import { newId } from '../../src/ids.js';
 import { createServices, type Services } from '../../src/services.js';
+import { newJob } from '../helpers/claimed.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { until } from '../helpers/wait.js';
 
@@ -48,33 +48,8 @@ const CALLS: Record<Exclude<TransitionName, 'enqueue'>, (tx: Queryable, j: JobRo
 
 async function enqueue(label: string): Promise<JobRow> {
   const job = await testDb.db.transaction((tx) =>
-    s.lifecycle.enqueue(tx, {
-      id: newId('job'),
-      owner_id: ownerId,
-      kind: 'training',
-      trainer: 'echo',
-      priority: 0,
-      dataset_id: null,
-      validation_dataset_id: null,
-      test_dataset_id: null,
-      base_model: null,
-      hyperparameters: {},
-      output: { model_name: `m-${label}` },
-      metadata: {},
-      from_model: null,
-      // A webhook URL makes every webhook a transition declares visible as a delivery row (no deliverer runs here).
-      webhook_url: 'https://hooks.example.test/walk',
-      gpus: 0,
-      labels: [label],
-      cost: 3,
-      idempotency_key: null,
-      request_hash: null,
-      max_attempts: 3,
-      max_runtime_seconds: 3600,
-      sweep_id: null,
-      sweep_point: null,
-      sweep_repeat: null,
-    }),
+    // A webhook URL makes every webhook a transition declares visible as a delivery row (no deliverer runs here).
+    s.lifecycle.enqueue(tx, newJob(ownerId, label, { webhook_url: 'https://hooks.example.test/walk', cost: 3 })),
   );
   return job!;
 }

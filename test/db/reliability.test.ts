@@ -5,13 +5,12 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Queryable } from '../../src/db/db.js';
-import type { Executor } from '../../src/executors/executor.js';
-import type { LocalExecutor } from '../../src/executors/local-executor.js';
 import type { Fence } from '../../src/domain/jobs/types.js';
 import { startWorker } from '../../src/runtime.js';
 import type { Worker } from '../../src/worker/worker.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { TEST_DB } from '../helpers/db.js';
+import { heldUpload } from '../helpers/held-upload.js';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
 import { waitFor, waitForJob, waitForJobStep } from '../helpers/wait.js';
 
@@ -279,39 +278,15 @@ describe('a slow end', () => {
     await stopAllWorkers();
     const u = await api.user('slow-upload');
     const ds = await csvDataset(api, u.token, 'd');
-    // The attempt's artifact upload is held back until the test lets it through: a large model
-    // on a slow store, stood in for by a gate in front of the local executor's real upload.
-    let uploading!: () => void;
-    const uploadStarted = new Promise<void>((r) => (uploading = r));
-    let letThrough!: () => void;
-    const gate = new Promise<void>((r) => (letThrough = r));
-    const gated = (local: LocalExecutor): Executor => ({
-      kind: local.kind,
-      start(ctx) {
-        const a = local.start(ctx);
-        const done = a.done.then((o) =>
-          o.type !== 'exited'
-            ? o
-            : {
-                ...o,
-                artifacts: async () => {
-                  uploading();
-                  await gate;
-                  return o.artifacts();
-                },
-              },
-        );
-        return { done, stop: (graceMs) => a.stop(graceMs), cleanUp: () => a.cleanUp() };
-      },
-      close: () => local.close(),
-    });
-    const w = startWorker(t.rt.services.config, t.rt.services, silent, { executor: gated });
+    // The attempt's artifact upload is held back until the test lets it through.
+    const held = heldUpload();
+    const w = startWorker(t.rt.services.config, t.rt.services, silent, { executor: held.executor });
     await w.start();
     workers.push(w);
     const r = await api.post('/v1/jobs', { trainer: 'echo', dataset_id: ds, output: { model_name: 'slow' } }, u.token);
     // Whatever happens below, the gate opens (a held upload would hold the worker's stop too).
-    onTestFinished(() => letThrough());
-    await uploadStarted;
+    onTestFinished(() => held.letThrough());
+    await held.started;
     const lease = async () =>
       (await t.testDb.db.query<{ at: Date; status: string }>('select lease_expires_at as at, status from jobs where id = $1', [r.body.id])).rows[0]!;
     const first = await lease();
@@ -319,7 +294,7 @@ describe('a slow end', () => {
     // 0.5 s): before, the heartbeat stopped with the trainer and the reaper took the job back.
     const renewed = await waitFor(lease, (l) => l.at.getTime() > first.at.getTime() + 1000, { message: 'the lease to be renewed twice' });
     expect(renewed.status).toBe('running');
-    letThrough();
+    held.letThrough();
     expect(await waitForJob(api, u.token, r.body.id)).toMatchObject({ status: 'succeeded', attempt: 1 });
     expect(await ledger(u.id, r.body.id)).toEqual(['hold', 'capture']);
   });

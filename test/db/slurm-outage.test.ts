@@ -7,12 +7,11 @@
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queryable } from '../../src/db/db.js';
 import type { AttemptOutcome } from '../../src/executors/executor.js';
 import { SlurmExecutor } from '../../src/executors/slurm/executor.js';
 import { SlurmError, type SlurmJobInfo, type SlurmRestClient } from '../../src/executors/slurm/rest.js';
-import { newId } from '../../src/ids.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { claimedJob } from '../helpers/claimed.js';
 import { waitFor } from '../helpers/wait.js';
 
 let t: TestApp;
@@ -51,42 +50,7 @@ const running = (): SlurmJobInfo => ({
   raw: {},
 });
 
-async function claimed() {
-  const label = newId('lbl');
-  const s = t.rt.services;
-  await t.testDb.db.transaction((tx: Queryable) =>
-    s.lifecycle.enqueue(tx, {
-      id: newId('job'),
-      owner_id: owner,
-      kind: 'training',
-      trainer: 'echo',
-      priority: 0,
-      dataset_id: null,
-      validation_dataset_id: null,
-      test_dataset_id: null,
-      base_model: null,
-      hyperparameters: {},
-      output: { model_name: `m-${label}` },
-      metadata: {},
-      from_model: null,
-      webhook_url: null,
-      gpus: 0,
-      labels: [label],
-      cost: 1,
-      idempotency_key: null,
-      request_hash: null,
-      max_attempts: 3,
-      max_runtime_seconds: 3600,
-      sweep_id: null,
-      sweep_point: null,
-      sweep_repeat: null,
-    }),
-  );
-  const job = (await t.testDb.db.transaction((tx: Queryable) =>
-    s.lifecycle.claim(tx, { workerId: 'wkr_slurm', freeGpus: 0, labels: [label], leaseSeconds: 60, maxRunningPerUser: 1000 }),
-  ))!;
-  return { job, fence: { jobId: job.id, workerId: 'wkr_slurm', attempt: job.attempt } };
-}
+const claimed = () => claimedJob(t.testDb.db, t.rt.services.lifecycle, owner, 'wkr_slurm');
 
 function executor(rest: SlurmRestClient) {
   const s = t.rt.services;
