@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { ROLES } from './schema.js';
+import { cursorTime } from '../../ids.js';
 
 type Role = (typeof ROLES)[number];
 
@@ -88,7 +89,7 @@ export async function setPassword(db: Queryable, id: string, hash: string): Prom
 
 export async function listUsers(db: Queryable, limit: number, after: { t: string; id: string } | null): Promise<UserRow[]> {
   const { rows } = await db.query<UserRow>(
-    `select ${USER_COLS} from users
+    `select ${USER_COLS}, ${cursorTime()} from users
       where ($2::timestamptz is null or (created_at, id) < ($2::timestamptz, $3::text))
       order by created_at desc, id desc limit $1`,
     [limit + 1, after?.t ?? null, after?.id ?? null],

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.js';
+import { cursorTime } from '../../ids.js';
 
 export interface DatasetRow {
   id: string;
@@ -95,7 +96,7 @@ export async function listDatasets(
   filter: { kind?: string; status?: string },
 ): Promise<DatasetRow[]> {
   const { rows } = await db.query<DatasetRow>(
-    `select ${COLS} from datasets
+    `select ${COLS}, ${cursorTime()} from datasets
       where owner_id = $1
         and ($3::timestamptz is null or (created_at, id) < ($3::timestamptz, $4::text))
         and ($5::text is null or kind = $5) and ($6::text is null or status = $6)

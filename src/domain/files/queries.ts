@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/db.js';
+import { cursorTime } from '../../ids.js';
 
 export interface FileRow {
   id: string;
@@ -77,7 +78,7 @@ export async function readyFilesByIds(db: Queryable, ownerId: string, ids: strin
 
 export async function listFiles(db: Queryable, ownerId: string, limit: number, after: { t: string; id: string } | null): Promise<FileRow[]> {
   const { rows } = await db.query<FileRow>(
-    `select ${COLS} from files
+    `select ${COLS}, ${cursorTime()} from files
       where owner_id = $1 and status = 'ready'
         and ($3::timestamptz is null or (created_at, id) < ($3::timestamptz, $4::text))
       order by created_at desc, id desc limit $2`,

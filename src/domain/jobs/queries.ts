@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/db.js';
 import { ACTIVE_STATES, JOB_STATES, OPEN_STATES, sqlStates, type JobState } from './states.js';
 import type { JobRow } from './types.js';
+import { cursorTime } from '../../ids.js';
 
 const ACTIVE = sqlStates(ACTIVE_STATES);
 const OPEN = sqlStates(OPEN_STATES);
@@ -54,7 +55,7 @@ export async function listJobs(
   f: { status?: JobState; trainer?: string; kind?: JobRow['kind']; model_name?: string },
 ): Promise<JobRow[]> {
   const { rows } = await db.query<JobRow>(
-    `select * from jobs
+    `select *, ${cursorTime()} from jobs
       where ($1::text is null or owner_id = $1)
         and ($3::timestamptz is null or (created_at, id) < ($3::timestamptz, $4::text))
         and ($5::text is null or status = $5) and ($6::text is null or trainer = $6) and ($7::text is null or kind = $7)

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/db.js';
 import type { JobRow } from '../jobs/types.js';
+import { cursorTime } from '../../ids.js';
 
 export interface SweepRow {
   id: string;
@@ -47,7 +48,7 @@ export async function sweepById(db: Queryable, ownerId: string, id: string): Pro
 
 export async function listSweeps(db: Queryable, ownerId: string, limit: number, after: { t: string; id: string } | null): Promise<SweepRow[]> {
   const { rows } = await db.query<SweepRow>(
-    `select * from sweeps where owner_id = $1 and ($3::timestamptz is null or (created_at, id) < ($3::timestamptz, $4::text))
+    `select *, ${cursorTime()} from sweeps where owner_id = $1 and ($3::timestamptz is null or (created_at, id) < ($3::timestamptz, $4::text))
       order by created_at desc, id desc limit $2`,
     [ownerId, limit + 1, after?.t ?? null, after?.id ?? null],
   );

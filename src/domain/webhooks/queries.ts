@@ -1,6 +1,7 @@
 import { notify } from '../../db/channels.js';
 import type { Queryable } from '../../db/db.js';
 import { newSecret } from './signing.js';
+import { cursorTime } from '../../ids.js';
 
 export interface EndpointRow {
   id: string;
@@ -215,7 +216,7 @@ export async function markFailed(db: Queryable, o: Outcome): Promise<boolean> {
 
 export async function listDeliveries(db: Queryable, ownerId: string, limit: number, after: { t: string; id: string } | null): Promise<DeliveryRow[]> {
   const { rows } = await db.query<DeliveryRow>(
-    `select ${DELIVERY_COLS} from webhook_deliveries
+    `select ${DELIVERY_COLS}, ${cursorTime()} from webhook_deliveries
       where owner_id = $1
         and ($3::timestamptz is null or (created_at, id) < ($3::timestamptz, $4::text))
       order by created_at desc, id desc limit $2`,
