@@ -286,6 +286,20 @@ describe('sweeps', () => {
     expect((await api.get(`/v1/sweeps/${r.body.id}`, other.token)).status).toBe(404);
   });
 
+  it('ranks by a metric named like an object member (toString, __proto__) as by any other: none of the points has it', async () => {
+    for (const metric of ['toString', '__proto__']) {
+      const r = await api.post(
+        '/v1/sweeps',
+        { trainer: 'echo', dataset_id: ds, hyperparameters: { sleep_ms: 1 }, grid: { steps: [1] }, metric, output: { model_name: `odd-${metric.length}` } },
+        u.token,
+      );
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      const s = await waitForSweep(api, u.token, r.body.id);
+      expect(s).toMatchObject({ status: 'succeeded', best: null, ranking: [] });
+      expect((await api.get('/v1/sweeps', u.token)).status).toBe(200);
+    }
+  });
+
   it('validates the grid', async () => {
     expect((await api.post('/v1/sweeps', { trainer: 'echo', dataset_id: ds, grid: {} }, u.token)).status).toBe(400);
     expect((await api.post('/v1/sweeps', { trainer: 'echo', dataset_id: ds, grid: { steps: [0] } }, u.token)).body.error.code).toBe('INVALID_HYPERPARAMETERS');

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../src/ids.js';
-import { client, startTestApp, type TestApp } from '../helpers/app.js';
+import { client, startTestApp, type ApiResponse, type TestApp } from '../helpers/app.js';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
 
 let t: TestApp;
@@ -31,7 +31,7 @@ async function allPages(p: string, limit: number): Promise<string[]> {
   const ids: string[] = [];
   let cursor: string | null = null;
   for (let pages = 0; pages < 50; pages++) {
-    const r = await api.get(`${p}?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`, u.token);
+    const r: ApiResponse = await api.get(`${p}?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`, u.token);
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     for (const row of r.body.data) expect(row).not.toHaveProperty('cursor_t');
     ids.push(...r.body.data.map((x: { id: string }) => x.id));

@@ -63,7 +63,9 @@ export function aggregate(grid: Record<string, unknown[]>, jobs: JobRow[], metri
     const mine = byPoint.get(key(params)) ?? [];
     const done = mine.filter((j) => j.status === JOB_STATES.SUCCEEDED);
     const names = new Set(done.flatMap((j) => Object.keys((j.result?.metrics ?? {}) as Record<string, number>)));
-    const metrics: Record<string, MetricSummary> = {};
+    // No prototype: a metric named `toString` or `__proto__` (the sweep's, or a trainer's) is
+    // only ever one of these, never Object.prototype's member (a 500 on every read of the sweep).
+    const metrics: Record<string, MetricSummary> = Object.create(null) as Record<string, MetricSummary>;
     for (const name of [...names].sort()) {
       const values = done
         .map((j) => (j.result?.metrics as Record<string, number> | undefined)?.[name])
@@ -75,7 +77,7 @@ export function aggregate(grid: Record<string, unknown[]>, jobs: JobRow[], metri
   const better = (a: MetricSummary, b: MetricSummary) => (goal === 'minimize' ? a.mean - b.mean : b.mean - a.mean);
   // Ranked best first on the sweep's metric (mean over repeats); points without it are left out.
   const ranking = points
-    .filter((p) => p.metrics[metric])
+    .filter((p) => Object.hasOwn(p.metrics, metric))
     .sort((a, b) => better(a.metrics[metric]!, b.metrics[metric]!))
     .map((p) => ({ params: p.params, mean: p.metrics[metric]!.mean, std: p.metrics[metric]!.std, n: p.metrics[metric]!.values.length }));
   const best = ranking[0];
