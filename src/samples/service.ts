@@ -14,12 +14,19 @@ export async function createSampleDataset(s: { files: FilesService; datasets: Da
   if (input.size !== undefined && input.size < min) throw new ValidationError('SAMPLE_TOO_SMALL', `${input.kind}: size at least ${min}`, { min });
   const sample = await makeSample(input.kind, input.size, input.seed);
   const ids: string[] = [];
-  for (const f of sample.files) ids.push((await s.files.ingest(ownerId, f.name, Readable.from([f.data]), 'upload')).id);
-  return s.datasets.create(ownerId, {
-    name: input.name ?? `sample-${input.kind}-${Date.now().toString(36)}`,
-    kind: sample.datasetKind,
-    file_ids: ids,
-    description: sample.description,
-    ...(Object.keys(sample.options).length ? { options: sample.options } : {}),
-  });
+  try {
+    for (const f of sample.files) ids.push((await s.files.ingest(ownerId, f.name, Readable.from([f.data]), 'upload')).id);
+    return await s.datasets.create(ownerId, {
+      name: input.name ?? `sample-${input.kind}-${Date.now().toString(36)}`,
+      kind: sample.datasetKind,
+      file_ids: ids,
+      description: sample.description,
+      ...(Object.keys(sample.options).length ? { options: sample.options } : {}),
+    });
+  } catch (err) {
+    // The dataset was refused (its name taken or invalid, the quota reached): the files made for
+    // it go too, or each retry would store another sample's worth (200 images).
+    await Promise.all(ids.map((id) => s.files.delete(ownerId, id).catch(() => {})));
+    throw err;
+  }
 }

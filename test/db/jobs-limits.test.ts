@@ -245,4 +245,18 @@ describe('sample datasets', () => {
     expect(small.body.error.code).toBe('SAMPLE_TOO_SMALL');
     expect((await api.get('/v1/files', u.token)).body.data.filter((f: any) => f.filename !== 'd.csv')).toEqual([]);
   });
+
+  it('a sample whose dataset is refused (its name taken, or invalid) keeps none of the files it made', async () => {
+    const files = async () => (await api.get('/v1/files?limit=200', u.token)).body.data.length as number;
+    const ok = await api.post('/v1/datasets/samples', { kind: 'images', size: 10, name: 'taken' }, u.token);
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+    const before = await files();
+    const again = await api.post('/v1/datasets/samples', { kind: 'images', size: 10, name: 'taken' }, u.token);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('DATASET_NAME_EXISTS');
+    const bad = await api.post('/v1/datasets/samples', { kind: 'images', size: 10, name: '!' }, u.token);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('INVALID_NAME');
+    expect(await files()).toBe(before);
+  });
 });
