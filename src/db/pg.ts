@@ -75,6 +75,9 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
     }
   }
 
+  /** Listener connections that failed: one never becomes (or stays) `listener`. */
+  const lost = new WeakSet<pg.Client>();
+
   async function connectListener(): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: opts.listenUrl || url });
     client.on('notification', (msg) => {
@@ -82,6 +85,7 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
     });
     client.on('error', (err) => {
       logError('LISTEN connection lost', redactDbError(err));
+      lost.add(client);
       if (listener === client) listener = null;
       tellState(false);
       client.end().catch(() => {});
@@ -96,6 +100,10 @@ export async function openPg(url: string, opts: PgOptions = {}): Promise<Db> {
         new Error(`no notification within ${LISTEN_PROBE_MS} ms`),
       );
     }
+    // Lost while being set up (during the probe's UNLISTEN, whose error is swallowed): its error
+    // handler already said "down" and asked for a retry, which this must not answer with a dead
+    // client marked up, kept as `listener` for good while no notification arrives.
+    if (lost.has(client)) throw new Error('the LISTEN connection was lost while it was being set up');
     tellState(heard);
     return client;
   }
