@@ -286,7 +286,7 @@ describe('sweeps', () => {
     expect((await api.get(`/v1/sweeps/${r.body.id}`, other.token)).status).toBe(404);
   });
 
-  it('ranks by a metric named like an object member (toString, __proto__) as by any other: none of the points has it', async () => {
+  it('ranks by a metric named like an object member (toString, __proto__) as by any other (none of the points has it); a cancel after the end leaves its status', async () => {
     for (const metric of ['toString', '__proto__']) {
       const r = await api.post(
         '/v1/sweeps',
@@ -297,6 +297,10 @@ describe('sweeps', () => {
       const s = await waitForSweep(api, u.token, r.body.id);
       expect(s).toMatchObject({ status: 'succeeded', best: null, ranking: [] });
       expect((await api.get('/v1/sweeps', u.token)).status).toBe(200);
+      // A cancel after the end stops nothing, and says so: the sweep stays succeeded.
+      const late = await api.post(`/v1/sweeps/${r.body.id}/cancel`, {}, u.token);
+      expect(late.status).toBe(200);
+      expect(late.body.status).toBe('succeeded');
     }
   });
 

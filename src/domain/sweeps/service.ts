@@ -148,13 +148,19 @@ export class SweepsService {
     return { data: await Promise.all(page.data.map((sid) => this.get(ownerId, sid))), next_cursor: page.next_cursor };
   }
 
-  /** Cancels every unfinished child in one transaction; finished ones keep their results. */
+  /**
+   * Cancels every unfinished child in one transaction; finished ones keep their results. A sweep
+   * with nothing left to cancel is not marked: a finished one keeps its status (succeeded,
+   * partial, failed) instead of reading "cancelled" for a cancel that stopped nothing.
+   */
   async cancel(ownerId: string, id: string) {
     const s = await q.sweepById(this.d.db, ownerId, id);
     if (!s) throw new NotFoundError('sweep', id);
     await this.d.db.transaction(async (tx) => {
+      const open = (await q.children(tx, id, true)).filter((j) => isOpen(j.status));
+      if (open.length === 0) return;
       await q.markCancelled(tx, id);
-      for (const j of await q.children(tx, id, true)) await this.d.jobs.cancelIn(tx, j);
+      for (const j of open) await this.d.jobs.cancelIn(tx, j);
     });
     return this.get(ownerId, id);
   }
