@@ -371,12 +371,22 @@ describe('endpoints', () => {
     const r = await receiver();
     const jobs = [job(owner, r.url()), job(owner, r.url()), job(owner, r.url())];
     for (const j of jobs) await enqueue(j, 'job.started');
+    // Three creation times a microsecond apart, set here: enqueued back to back, two may share
+    // PGlite's millisecond clock, and their order would be the ids' (that flaked in CI).
+    const at = (i: number) => `2026-01-01T00:00:00.12345${i}Z`;
+    for (const [i, j] of jobs.entries()) await db.query('update webhook_deliveries set created_at = $2 where job_id = $1', [j.id, at(i)]);
     const first = await svc.listDeliveries(owner, 2);
     expect(first.data.map((x) => x.job_id)).toEqual([jobs[2]!.id, jobs[1]!.id]);
     expect(first.next_cursor).toEqual(expect.any(String));
     const second = await svc.listDeliveries(owner, 2, first.next_cursor!);
     expect(second.data.map((x) => x.job_id)).toEqual([jobs[0]!.id]);
     expect(second.next_cursor).toBeNull();
+    // One creation time for all three (one transaction's now()): pages still list each once.
+    await db.query('update webhook_deliveries set created_at = $2 where owner_id = $1', [owner, at(7)]);
+    const a = await svc.listDeliveries(owner, 2);
+    const b = await svc.listDeliveries(owner, 2, a.next_cursor!);
+    expect(new Set([...a.data, ...b.data].map((x) => x.job_id))).toEqual(new Set(jobs.map((j) => j.id)));
+    expect(b.next_cursor).toBeNull();
     expect((await svc.listDeliveries(await newUser(), 10)).data).toEqual([]);
   });
 });
