@@ -1,24 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { client, TestApp } from '../helpers/app.js';
 import { downloadVersion, jsonlDataset, registerBaseModel, startPythonApp } from '../helpers/python-app.js';
+import { processesWith } from '../helpers/processes.js';
 import { firstAndLast, HAVE_PYTHON, pythonSnippet } from '../helpers/python.js';
 import { waitFor, waitForJob } from '../helpers/wait.js';
-
-/** Processes whose command line holds every one of `parts` (read from /proc). */
-function processesWith(...parts: string[]): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-        return parts.every((p) => cmd.includes(p));
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 // Seed 002's transformer text classifier on a tiny random BERT, through the API: the job,
 // the seed-002 hyperparameters, per-class metrics, safetensors + tokenizer artifacts that

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import type { SlurmJobInfo } from '../../src/executors/slurm/rest.js';
 import { client, startTestApp, type TestApp } from '../helpers/app.js';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
 import { freePort } from '../helpers/pg-programs.js';
+import { processesWith } from '../helpers/processes.js';
 import { clusterProcesses, nodeState, slurmdPid, startSlurmd } from '../helpers/slurm-cluster.js';
 import { slurmClient, slurmInfo } from '../helpers/slurm-jobs.js';
 import { until, waitFor, waitForJob, waitForJobStep } from '../helpers/wait.js';
@@ -67,20 +68,6 @@ const post = async (trainer: string, hyperparameters: Record<string, unknown>, m
 const events = async (id: string) =>
   (await api.get(`/v1/jobs/${id}/events?limit=1000`, user.token)).body.data as Array<{ type: string; data: any; created_at: string }>;
 const balance = async () => (await api.get('/v1/credits/balance', user.token)).body as { balance: number; held: number };
-
-/** Processes whose command line names `text` (a job's launcher and trainer, by its id). */
-function processesMentioning(text: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(text)) out.push(Number(name));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return out;
-}
 
 /** The Slurm job of a Trainyard attempt, found by the name the executor gives it. */
 async function slurmJobOf(jobId: string, attempt = 1): Promise<SlurmJobInfo> {
@@ -157,7 +144,7 @@ describe('EXECUTOR=slurm', () => {
         return false;
       }
     });
-    const onNode = [...stepds, ...processesMentioning(job.id)];
+    const onNode = [...stepds, ...processesWith(job.id)];
     expect(onNode.length).toBeGreaterThanOrEqual(3);
     for (const p of onNode) process.kill(p, 'SIGKILL');
     try {
