@@ -15,7 +15,10 @@ const inside = (file: string, roots: string[]) => roots.some((r) => file.startsW
  * the link points to as the job's checkpoint and hand it to the next attempt. Null otherwise.
  */
 export async function jobFile(base: string, p: string, roots: string[]): Promise<{ file: string; bytes: number } | null> {
-  const real = await realRoots(roots);
+  return checked(base, p, await realRoots(roots));
+}
+
+async function checked(base: string, p: string, real: string[]): Promise<{ file: string; bytes: number } | null> {
   const file = await realpath(path.resolve(base, p)).catch(() => null);
   if (!file || !inside(file, real)) return null;
   const s = await stat(file).catch(() => null);
@@ -30,14 +33,15 @@ export async function jobFile(base: string, p: string, roots: string[]): Promise
  * the opened file's own path is checked again. The caller reads from, and closes, `handle`.
  */
 export async function openJobFile(base: string, p: string, roots: string[]): Promise<{ handle: FileHandle; file: string; bytes: number } | null> {
-  const found = await jobFile(base, p, roots);
+  const real = await realRoots(roots);
+  const found = await checked(base, p, real);
   if (!found) return null;
   const handle = await open(found.file, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => null);
   if (!handle) return null;
   try {
     const opened = await realpath(`/proc/self/fd/${handle.fd}`).catch(() => found.file);
     const s = await handle.stat();
-    if (s.isFile() && inside(opened, await realRoots(roots))) return { handle, file: opened, bytes: s.size };
+    if (s.isFile() && inside(opened, real)) return { handle, file: opened, bytes: s.size };
   } catch {
     // Closed below, and refused like any other file that is not the job's.
   }

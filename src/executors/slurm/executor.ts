@@ -82,27 +82,23 @@ export class SlurmExecutor implements Executor {
     let seen: SlurmJobInfo | null = null;
     let signalled = false;
     let cancelled = false;
+    // True when Slurm took the request or refused it for good (a job that already ended): only
+    // an unreachable slurmrestd leaves it to be asked again.
+    const askOnce = (call: () => Promise<void>, what: string): Promise<boolean> =>
+      call().then(
+        () => true,
+        (err: unknown) => {
+          log.warn({ err, slurm_job: id }, `${what} the Slurm job failed`);
+          return err instanceof SlurmError && err.code !== 'SLURM_UNAVAILABLE';
+        },
+      );
     for (;;) {
       const now = Date.now();
       // A stop: SIGTERM to the launcher (which passes it to the trainer), then scancel after the
       // grace. Each is asked again on the next round when Slurm could not be reached, and apart
       // from the poll, so a refusal (a job that already ended) never keeps the poll from running.
-      if (s.stopAsked && !signalled && s.graceEnds > now)
-        signalled = await rest.signal(id, 'SIGTERM').then(
-          () => true,
-          (err: unknown) => (
-            log.warn({ err, slurm_job: id }, 'signalling the Slurm job failed'),
-            err instanceof SlurmError && err.code !== 'SLURM_UNAVAILABLE'
-          ),
-        );
-      if (s.stopAsked && !cancelled && s.graceEnds <= now)
-        cancelled = await rest.cancel(id).then(
-          () => true,
-          (err: unknown) => (
-            log.warn({ err, slurm_job: id }, 'cancelling the Slurm job failed'),
-            err instanceof SlurmError && err.code !== 'SLURM_UNAVAILABLE'
-          ),
-        );
+      if (s.stopAsked && !signalled && s.graceEnds > now) signalled = await askOnce(() => rest.signal(id, 'SIGTERM'), 'signalling');
+      if (s.stopAsked && !cancelled && s.graceEnds <= now) cancelled = await askOnce(() => rest.cancel(id), 'cancelling');
       let polled: SlurmJobInfo | null | undefined;
       try {
         polled = await rest.job(id);
