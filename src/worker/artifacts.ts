@@ -1,10 +1,10 @@
-import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobRow } from '../domain/jobs/types.js';
 import type { NewArtifact } from '../domain/registry/service.js';
 import { AppError } from '../errors.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { openJobFile } from './job-file.js';
 
 const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 
@@ -44,7 +44,11 @@ export async function resolveArtifacts(
   return out;
 }
 
-/** Copies the artifacts a trainer announced into storage (checked by resolveArtifacts first). */
+/**
+ * Copies the artifacts a trainer announced into storage (checked by resolveArtifacts first).
+ * Each is read through openJobFile: the worker reads as root a folder the trainer's uid owns,
+ * and a process the trainer left behind could swap a checked path for a link before the read.
+ */
 export async function uploadArtifacts(
   d: { store: BlobStore; maxArtifactBytes: number },
   job: JobRow,
@@ -54,7 +58,9 @@ export async function uploadArtifacts(
   const out: NewArtifact[] = [];
   for (const a of await resolveArtifacts(outputDir, list, d.maxArtifactBytes)) {
     const key = `artifacts/${job.owner_id}/${job.id}/a${job.attempt}/${a.name}`;
-    const put = await d.store.put(key, createReadStream(a.file), { maxBytes: d.maxArtifactBytes });
+    const opened = await openJobFile(outputDir, a.file, [outputDir]);
+    if (!opened) throw new AppError('ARTIFACT_INVALID', `artifact "${a.name}" changed while it was being stored`);
+    const put = await d.store.put(key, opened.handle.createReadStream(), { maxBytes: d.maxArtifactBytes }).finally(() => opened.handle.close());
     out.push({ name: a.name, format: a.format, storage_key: key, bytes: put.bytes, sha256: put.sha256 });
   }
   return out;
