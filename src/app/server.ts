@@ -185,7 +185,7 @@ export async function buildServer(s: Services, logger: Logger): Promise<FastifyI
   datasetRoutes(app, { datasets, files, config });
   catalogRoutes(app, { catalog });
   adminRoutes(app, { accounts, catalog });
-  jobRoutes(app, { jobs, hub, samples, config });
+  jobRoutes(app, { jobs, hub, samples, config, accounts });
   creditRoutes(app, { credits, accounts, db });
   modelRoutes(app, { registry, config });
   webhookRoutes(app, { webhooks });

@@ -73,6 +73,8 @@ class JobFeed {
 export class EventHub {
   private readonly feeds = new Map<string, JobFeed>();
   private unlisten: Unlisten | null = null;
+  private unlistenPrincipals: Unlisten | null = null;
+  private unwatch: (() => void) | null = null;
   private poll: NodeJS.Timeout | null = null;
   /** Stream slots per user: the routes take one before a stream starts (429 beyond the limit). */
   readonly slots: StreamSlots;
@@ -81,9 +83,9 @@ export class EventHub {
     private readonly db: Db,
     private readonly read: ReadEvents,
     readonly limits: HubLimits = { maxStreamsPerUser: 20, replayMax: 1000 },
-    private readonly pollMs = 2000,
+    private readonly o: { pollMs?: number; onError?: (msg: string, err: unknown) => void } = {},
   ) {
-    this.slots = new StreamSlots(limits.maxStreamsPerUser);
+    this.slots = new StreamSlots(limits.maxStreamsPerUser, o.onError);
   }
 
   async start(): Promise<void> {
@@ -91,9 +93,13 @@ export class EventHub {
       const jobId = payload.split(':')[0]!;
       this.feeds.get(jobId)?.refresh();
     });
+    // Open streams end when their principal loses access (slots.ts); after a gap in
+    // notifications, any of them may have, so all are rechecked.
+    this.unlistenPrincipals = await this.db.listen(CHANNELS.principals, (payload) => void this.slots.revalidate(payload));
+    this.unwatch = this.db.onListenerState?.((up) => void (up && this.slots.revalidate(null))) ?? null;
     this.poll = setInterval(() => {
       for (const f of this.feeds.values()) f.refresh();
-    }, this.pollMs);
+    }, this.o.pollMs ?? 2000);
     this.poll.unref();
   }
 
@@ -180,8 +186,10 @@ export class EventHub {
   async stop(): Promise<void> {
     if (this.poll) clearInterval(this.poll);
     this.poll = null;
-    await this.unlisten?.();
-    this.unlisten = null;
+    this.unwatch?.();
+    this.unwatch = null;
+    await Promise.all([this.unlisten?.(), this.unlistenPrincipals?.()]);
+    this.unlisten = this.unlistenPrincipals = null;
     this.feeds.clear();
   }
 }

@@ -28,6 +28,7 @@ let gates: string;
 /** Images elsewhere on the web (a loopback address the import policy is told to allow). */
 let origin: Server;
 let originUrl: string;
+let botId: string;
 const v1 = () => client(t.url);
 
 /** A call as the bot acting for Telegram user `user` (the document's two headers). */
@@ -107,6 +108,7 @@ beforeAll(async () => {
   const bot = await v1().post('/v1/admin/bots', { name: 'selfi-bot', provider: 'telegram' }, admin);
   expect(bot.status, JSON.stringify(bot.body)).toBe(201);
   botKey = bot.body.api_key.secret;
+  botId = bot.body.bot.id;
 }, 60_000);
 afterAll(async () => {
   origin?.close();
@@ -175,6 +177,17 @@ describe('selfi facade (seed 003) with stand-in trainers', () => {
       (s) => s.status === 'PROCESSING',
       { message: 'the blocker to run', timeoutMs: 20_000 },
     );
+    // A socket open on it with a second key of the bot closes (4401, the document's
+    // `unauthorized`) when that key is revoked while it is open.
+    const second = await v1().post(`/v1/admin/service-accounts/${botId}/api-keys`, { name: 'second' }, admin);
+    expect(second.status).toBe(201);
+    const revoked = new WebSocket(`${base.replace('http', 'ws')}/training/${blockerLora}/ws`, {
+      headers: { 'x-user-id': '3001', 'x-auth-token': second.body.secret },
+    });
+    const revokedClose = new Promise<[number, string]>((r) => revoked.on('close', (code, why) => r([code, String(why)])));
+    await new Promise((resolve, reject) => revoked.once('message', resolve).once('error', reject));
+    expect((await v1().del(`/v1/admin/service-accounts/${botId}/api-keys/${second.body.id}`, admin)).status).toBe(204);
+    expect(await revokedClose).toEqual([4401, 'unauthorized']);
 
     const urls = await uploadSet('4001');
     const r = await as('4001', 'POST', '/training/start', {

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { AppError, NotFoundError } from '../../errors.js';
 import { baseUrl } from '../../app/routes/v1/files.js';
+import { closeCodeFor, streamAccess, type LiveAccess } from '../../app/stream-access.js';
 import { caller } from '../../app/types.js';
 import type { Subscription } from '../../events/hub.js';
 import type { Services } from '../../services.js';
@@ -13,6 +14,7 @@ type Req = FastifyRequest<{ Params: { modelId: string } }>;
 interface Start {
   jobId: string | null;
   release: () => void;
+  access: LiveAccess;
 }
 const starts = new WeakMap<FastifyRequest, Start>();
 
@@ -35,9 +37,15 @@ export function trainingSocket(app: FastifyInstance, s: Services, svc: SelfiServ
       const lora = await q.loraOf(s.db, owner, req.params.modelId);
       if (!lora) throw new NotFoundError('model', req.params.modelId);
       if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return;
-      const release = s.hub!.slots.acquire(owner);
+      // Closed (4401) when the caller loses access while it is open: a revoked key, a disabled or
+      // deleted user.
+      const creds = { token: String(req.headers['x-auth-token']), onBehalfOf: String(req.headers['x-user-id']) };
+      const access = streamAccess(req, creds, s.accounts, async (p) => {
+        if (!(await q.loraOf(s.db, p.userId, req.params.modelId))) throw new NotFoundError('model', req.params.modelId);
+      });
+      const release = s.hub!.slots.acquire(owner, access);
       req.raw.socket.once('close', release);
-      starts.set(req, { jobId: lora.job_id, release });
+      starts.set(req, { jobId: lora.job_id, release, access });
     },
     handler: async () => {
       throw new AppError('upgrade_required', 'this is a WebSocket endpoint: connect with Upgrade: websocket', { status: 426 });
@@ -51,6 +59,11 @@ export function trainingSocket(app: FastifyInstance, s: Services, svc: SelfiServ
       socket.on('close', () => {
         sub?.unsubscribe();
         st.release();
+      });
+      st.access.onEnd((err) => {
+        done = true;
+        // In the document's vocabulary, like its HTTP errors.
+        if (socket.readyState === socket.OPEN) socket.close(closeCodeFor(err), err.status === 401 ? 'unauthorized' : 'not_found');
       });
       const update = async () => {
         if (done) return;

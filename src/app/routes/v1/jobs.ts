@@ -18,11 +18,12 @@ import {
 import type { EventHub, JobEvent, Subscription } from '../../../events/hub.js';
 import type { Services } from '../../../services.js';
 import { errorResponses, idParams, noContent, pageQuery, security, type PageQuery } from '../../schemas.js';
+import { bearerCredentials, closeCodeFor, streamAccess, type LiveAccess } from '../../stream-access.js';
 import { caller } from '../../types.js';
 import jobSampleRoutes from './job-samples.js';
 
 /** The hub is null only where nothing listens (it is set before the server is built). */
-export type JobDeps = Pick<Services, 'jobs' | 'hub' | 'samples' | 'config'>;
+export type JobDeps = Pick<Services, 'jobs' | 'hub' | 'samples' | 'config' | 'accounts'>;
 
 const KEEPALIVE_MS = 15_000;
 /**
@@ -54,6 +55,8 @@ interface StreamStart {
   finished: boolean;
   /** Gives back the caller's stream slot; idempotent. */
   release: () => void;
+  /** Ends the stream when its caller loses access to the job while it is open. */
+  access: LiveAccess;
 }
 
 /**
@@ -86,6 +89,13 @@ async function streamSse(hub: EventHub, req: FastifyRequest, reply: FastifyReply
     else res.end();
   };
   res.on('close', () => close());
+  // Access lost while open (a revoked key, a disabled user, a job no longer theirs): the reason
+  // as the stream's last event; EventSource's reconnection then gets the 401 or 404 and stops.
+  st.access.onEnd((err) => {
+    if (closed) return;
+    res.write(`event: denied\ndata: ${JSON.stringify({ status: err.status, error: { code: err.code, message: err.message } })}\n\n`);
+    close();
+  });
   try {
     sub = await hub.subscribe(st.jobId, st.after, (events) => {
       if (closed) return;
@@ -219,8 +229,9 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
         const finished = isFinal(job.status);
         // A finished job with nothing after the cursor: 204 tells EventSource to stop reconnecting.
         if (finished && (await s.jobs.eventsSince(job.id, after, 1)).length === 0) return reply.status(204).send();
-        const release = s.hub!.slots.acquire(userId);
-        return streamSse(s.hub!, req, reply, { jobId: job.id, after, finished, release });
+        const access = streamAccess(req, bearerCredentials(req), s.accounts, (p) => s.jobs.row(p.userId, job.id, p.role === 'admin'));
+        const release = s.hub!.slots.acquire(userId, access);
+        return streamSse(s.hub!, req, reply, { jobId: job.id, after, finished, release, access });
       }
       return { data: await s.jobs.events(userId, req.params.id, req.query.after, req.query.limit, isAdmin(req)) };
     },
@@ -247,9 +258,10 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
       const job = await s.jobs.row(userId, req.params.id, isAdmin(req));
       // A plain GET is answered 426 by the handler below: only an upgrade takes a slot.
       if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return;
-      const release = s.hub!.slots.acquire(userId);
+      const access = streamAccess(req, bearerCredentials(req), s.accounts, (p) => s.jobs.row(p.userId, job.id, p.role === 'admin'));
+      const release = s.hub!.slots.acquire(userId, access);
       req.raw.socket.once('close', release);
-      wsStarts.set(req, { jobId: job.id, after: req.query.after ?? 0, finished: isFinal(job.status), release });
+      wsStarts.set(req, { jobId: job.id, after: req.query.after ?? 0, finished: isFinal(job.status), release, access });
     },
     handler: async () => {
       throw new AppError('UPGRADE_REQUIRED', 'this is a WebSocket endpoint: connect with Upgrade: websocket', { status: 426 });
@@ -260,6 +272,11 @@ export default function jobRoutes(app: FastifyInstance, s: JobDeps) {
       socket.on('close', () => {
         sub?.unsubscribe();
         st.release();
+      });
+      st.access.onEnd((err) => {
+        if (socket.readyState !== socket.OPEN) return;
+        socket.send(JSON.stringify({ error: { code: err.code, message: err.message } }));
+        socket.close(closeCodeFor(err), err.code);
       });
       try {
         sub = await s.hub!.subscribe(st.jobId, st.after, (events) => {
