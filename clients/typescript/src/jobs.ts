@@ -4,6 +4,17 @@ import { cursorList, type Paginated } from './pages.js';
 import { parseSse } from './sse.js';
 import { FINAL_STATUSES, type Job, type JobCreate, type JobEvent, type JobMetrics, type JobsFilter, type LogLine } from './types.js';
 
+/** The error a `denied` frame carries ({status, error: {code, message}}), as a refused request's. */
+function deniedError(data: string): TrainyardError {
+  let d: { status?: number; error?: { code?: string; message?: string } } = {};
+  try {
+    d = JSON.parse(data) as typeof d;
+  } catch {
+    // Not JSON: the generic code below.
+  }
+  return new TrainyardError(d.status ?? 401, d.error?.code ?? 'STREAM_DENIED', `the event stream was ended: ${d.error?.message ?? 'access was withdrawn'}`);
+}
+
 export interface EventsOptions {
   /** Start after this event (the `seq` of the last one already seen); default: from the first. */
   lastEventId?: number;
@@ -72,6 +83,8 @@ export class Jobs {
             more = true;
             continue;
           }
+          // Access lost while the stream was open (a revoked key, a disabled account): reconnecting would only be refused.
+          if (msg.event === 'denied') throw deniedError(msg.data);
           if (msg.id === null || !msg.data) continue;
           const seq = Number(msg.id);
           if (last !== undefined && seq <= last) continue;
@@ -82,7 +95,7 @@ export class Jobs {
           if (isFinal(event)) return;
         }
       } catch (err) {
-        if (o.signal?.aborted) throw err;
+        if (o.signal?.aborted || (err instanceof TrainyardError && err.status > 0)) throw err;
         // The connection dropped mid-stream: resume below from the last event received.
       }
       failures = progressed || more ? 0 : failures + 1;

@@ -1,7 +1,7 @@
 // Following a job's events (GET /v1/jobs/{id}/events as text/event-stream) until it finishes.
 // The server ends a stream after a page of replay (`event: more`), and a connection can drop:
 // either way the next connection sends Last-Event-ID, so no event is seen twice or missed.
-import { errorFrom, seg, type Api, type Obj } from './http.js';
+import { ClientError, errorFrom, EXIT, seg, type Api, type Obj } from './http.js';
 
 export interface JobEvent {
   seq: number;
@@ -12,6 +12,23 @@ export interface JobEvent {
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
 export const isFinalEvent = (e: JobEvent) => e.type === 'status' && FINAL.has(String(e.data.status));
+
+/** The error a `denied` frame carries ({status, error: {code, message}}), as a refused request's. */
+function deniedError(data: string): ClientError {
+  let d: { status?: number; error?: { code?: string; message?: string } } = {};
+  try {
+    d = JSON.parse(data) as typeof d;
+  } catch {
+    // Not JSON: the generic code below.
+  }
+  const message = `the event stream was ended: ${d.error?.message ?? 'access was withdrawn'}`;
+  return new ClientError(
+    d.error?.code ?? 'STREAM_DENIED',
+    d.status === 401 ? `${message}; run \`trainyard login\` or set TRAINYARD_API_KEY` : message,
+    EXIT.error,
+    d.status ?? 401,
+  );
+}
 
 /** Parses SSE frames from a byte stream, yielding complete events. */
 async function* frames(body: ReadableStream<Uint8Array>): AsyncGenerator<{ id?: string; event?: string; data: string }> {
@@ -72,6 +89,10 @@ export async function followJob(api: Api, jobId: string, onEvent: (e: JobEvent) 
           more = true;
           break;
         }
+        // Access lost while the stream was open (a revoked key, a disabled account): reconnecting
+        // would only be refused.
+        if (f.event === 'denied') throw deniedError(f.data);
+        if (!f.id) continue;
         const e = JSON.parse(f.data) as JobEvent;
         last = Math.max(last, e.seq);
         failures = 0;
@@ -82,7 +103,7 @@ export async function followJob(api: Api, jobId: string, onEvent: (e: JobEvent) 
         }
       }
     } catch (err) {
-      if ((err as Error).name === 'AbortError') throw err;
+      if ((err as Error).name === 'AbortError' || err instanceof ClientError) throw err;
       // The connection dropped mid-stream: resume from the last event seen.
       if (++failures > 30) throw err;
       await new Promise((r) => setTimeout(r, Math.min(5000, 250 * failures)));

@@ -8,6 +8,7 @@ from typing import IO, TYPE_CHECKING, Any, Dict, Iterator, List, Optional
 import httpx
 
 from ._sse import Event, parse_sse
+from .errors import TrainyardError
 
 if TYPE_CHECKING:
     from .client import JSON, Client
@@ -136,6 +137,17 @@ class Jobs:
                             if isinstance(resume, int):
                                 last = resume
                             continue
+                        if ev.type == "denied":
+                            # Access lost while the stream was open (a revoked key, a disabled
+                            # account): reconnecting would only be refused.
+                            raw = ev.data.get("error")
+                            err: Dict[str, Any] = raw if isinstance(raw, dict) else {}
+                            status = ev.data.get("status")
+                            raise TrainyardError(
+                                status if isinstance(status, int) else 401,
+                                str(err.get("code", "STREAM_DENIED")),
+                                f"the event stream was ended: {err.get('message', 'access was withdrawn')}",
+                            )
                         if ev.id is not None:
                             if last is not None and ev.id <= last:
                                 continue  # already delivered (a server that replays from earlier)
