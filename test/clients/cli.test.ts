@@ -175,7 +175,8 @@ describe('the quick start through the CLI', () => {
     expect((await cli(['jobs', 'list'], env)).stdout).toMatch(new RegExp(`${qs.jobId}\\s+linear-classifier\\s+succeeded\\s+100%\\s+brain-state`));
     expect(parseJson(await cli(['jobs', 'show', qs.jobId!, '--json'], env))).toMatchObject({ id: qs.jobId, status: 'succeeded' });
     const logs = await cli(['jobs', 'logs', qs.jobId!], env);
-    expect(logs.stdout).toMatch(/info training on \d+ rows/);
+    // Each line with its time (the rows of /logs carry `at`).
+    expect(logs.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z info training on \d+ rows/m);
     // -f on a finished job prints its whole log and exits with its outcome.
     const follow = await cli(['jobs', 'logs', '-f', qs.jobId!], env);
     expect(follow.code).toBe(0);
@@ -264,12 +265,14 @@ describe('the rest of the client', () => {
     expect((await waitForJob(api, qs.key!, id)).status).toBe('cancelled');
   });
 
-  it('watch resumes with Last-Event-ID when its connection drops: no event lost or seen twice', async () => {
+  it('watch resumes with Last-Event-ID when its connection drops, past a 502 on the way: no event lost or seen twice', async () => {
     // A proxy in front of the server cuts the first event stream right after its first progress
-    // frame; everything else passes through untouched.
+    // frame and answers the next events request itself with a 502 (a proxy's blip); everything
+    // else passes through untouched.
     const upstream = new URL(t.url);
     const requests: string[] = [];
     let cut = false;
+    let blipped = false;
     const proxy = createServer((down) => {
       const up = connect(Number(upstream.port), upstream.hostname);
       let isEvents = false;
@@ -278,6 +281,12 @@ describe('the rest of the client', () => {
         if (/^GET \/v1\/jobs\/[^/]+\/events/m.test(text)) {
           isEvents = true;
           requests.push(text);
+          if (cut && !blipped) {
+            blipped = true;
+            down.end('HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: 11\r\nconnection: close\r\n\r\nBad Gateway');
+            up.destroy();
+            return;
+          }
         }
         up.write(d);
       });
@@ -309,6 +318,7 @@ describe('the rest of the client', () => {
       );
       expect(r.code, r.stderr).toBe(0);
       expect(cut).toBe(true);
+      expect(blipped).toBe(true);
       // --json: one event a line, then the exit status is the outcome.
       const seqs = r.stdout
         .trim()
@@ -318,9 +328,9 @@ describe('the rest of the client', () => {
       const [job] = (await api.get('/v1/jobs?model_name=resumed', qs.key)).body.data;
       const all = (await api.get(`/v1/jobs/${job.id}/events?limit=1000`, qs.key)).body.data as Array<{ seq: number }>;
       expect(seqs).toEqual(all.map((e) => e.seq));
-      // The second stream asked to resume after the last event the first one delivered.
-      expect(requests.length).toBeGreaterThanOrEqual(2);
-      const resumedAfter = Number(/last-event-id: (\d+)/i.exec(requests[1]!)?.[1]);
+      // The stream after the 502 asked to resume after the last event the first one delivered.
+      expect(requests.length).toBeGreaterThanOrEqual(3);
+      const resumedAfter = Number(/last-event-id: (\d+)/i.exec(requests[2]!)?.[1]);
       expect(seqs).toContain(resumedAfter);
       expect(resumedAfter).toBeLessThan(seqs.at(-1)!);
     } finally {

@@ -77,9 +77,10 @@ export async function followJob(api: Api, jobId: string, onEvent: (e: JobEvent) 
     if (res.status === 204) return (await api.get<{ status: string }>(`/v1/jobs/${seg(jobId)}`)).status;
     if (!res.ok) {
       const err = await errorFrom(res);
-      // Over the per-user stream limit: wait and try again; anything else is for the caller.
-      if (res.status !== 429 || ++failures > 30) throw err;
-      await new Promise((r) => setTimeout(r, 1000));
+      // Over the per-user stream limit, or a proxy's or a restarting server's 5xx (Fastify
+      // answers 503 while it closes): wait and try again; a refusal (401, 404) is the caller's.
+      if ((res.status !== 429 && res.status < 500) || ++failures > 30) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * failures)));
       continue;
     }
     let more = false;

@@ -4,7 +4,7 @@
 // a plain line at most once a second, and with --json one event per line.
 import type { Command } from 'commander';
 import { followJob, type JobEvent } from './events.js';
-import { Api, outcomeCode, seg, type Obj } from './http.js';
+import { Api, ClientError, outcomeCode, seg, type Obj } from './http.js';
 import { formatDuration, type GlobalOpts } from './output.js';
 
 const BLOCKS = '▁▂▃▄▅▆▇█';
@@ -27,14 +27,17 @@ export function bar(fraction: number, width = 30): string {
 const fmt = (x: number) => (Math.abs(x) >= 1000 || Number.isInteger(x) ? String(x) : x.toPrecision(4));
 
 /** What the view shows, updated from events. */
-class View {
+/** What `watch` shows of a job, from its events (exported for its unit test). */
+export class View {
   status = 'queued';
   step = 0;
   total = 0;
   epoch: number | null = null;
   metrics: Record<string, number> = {};
   loss: number[] = [];
+  /** Progress as the server stamped it (created_at), so a replayed backlog keeps its real pace. */
   private first: { at: number; step: number } | null = null;
+  private latest: { at: number; step: number; seenAt: number } | null = null;
 
   apply(e: JobEvent): void {
     if (e.type === 'status') this.status = String(e.data.status);
@@ -42,7 +45,11 @@ class View {
       this.step = Number(e.data.step ?? 0);
       this.total = Number(e.data.total_steps ?? 0);
       if (e.data.epoch !== undefined) this.epoch = Number(e.data.epoch);
-      if (!this.first) this.first = { at: Date.now(), step: this.step };
+      const at = Date.parse(e.created_at);
+      if (Number.isFinite(at)) {
+        this.first ??= { at, step: this.step };
+        this.latest = { at, step: this.step, seenAt: Date.now() };
+      }
     } else if (e.type === 'metrics') {
       Object.assign(this.metrics, e.data.values);
       const loss = e.data.values?.loss;
@@ -50,11 +57,17 @@ class View {
     } else if (e.type === 'result') Object.assign(this.metrics, e.data.metrics);
   }
 
-  /** Seconds left at the rate seen since the first progress event this view saw. */
+  /**
+   * Seconds left at the pace between the first and the latest progress event this view saw, by
+   * their server times (events replayed on attaching to a running job arrive all at once), less
+   * the time since the latest arrived (this clock only, so the two clocks need not agree).
+   */
   eta(now = Date.now()): number | null {
-    if (!this.first || this.step <= this.first.step || !this.total) return null;
-    const rate = (this.step - this.first.step) / ((now - this.first.at) / 1000);
-    return rate > 0 ? (this.total - this.step) / rate : null;
+    const f = this.first;
+    const l = this.latest;
+    if (!f || !l || l.step <= f.step || l.at <= f.at || !this.total) return null;
+    const rate = (l.step - f.step) / ((l.at - f.at) / 1000);
+    return Math.max(0, (this.total - l.step) / rate - (now - l.seenAt) / 1000);
   }
 
   fraction(): number {
@@ -78,9 +91,26 @@ class View {
   }
 }
 
+/**
+ * A look that a blip must not turn into "the job failed" (exit 1): tried again, up to about 40 s
+ * in all, while the server cannot be reached or answers 429 or 5xx.
+ */
+async function transient<T>(look: () => Promise<T>): Promise<T> {
+  for (let failures = 1; ; failures++) {
+    try {
+      return await look();
+    } catch (err) {
+      const status = err instanceof ClientError ? (err.status ?? 0) : 0;
+      const passing = err instanceof ClientError && (err.code === 'UNREACHABLE' || status === 429 || status >= 500);
+      if (!passing || failures >= 12) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** failures)));
+    }
+  }
+}
+
 /** Follows the job to its end, drawing as it goes; resolves with the exit status for its outcome. */
 export async function watchJob(api: Api, id: string, g: GlobalOpts): Promise<number> {
-  const job = await api.get<Obj>(`/v1/jobs/${seg(id)}`);
+  const job = await transient(() => api.get<Obj>(`/v1/jobs/${seg(id)}`));
   const view = new View();
   view.status = job.status;
   const tty = Boolean(process.stdout.isTTY) && !g.json;
@@ -121,7 +151,7 @@ export async function watchJob(api: Api, id: string, g: GlobalOpts): Promise<num
   }
   view.status = status;
   if (tty) draw();
-  const done = await api.get<Obj>(`/v1/jobs/${seg(id)}`);
+  const done = await transient(() => api.get<Obj>(`/v1/jobs/${seg(id)}`));
   if (!g.json) {
     if (!tty) draw(true);
     if (done.status === 'succeeded') console.log(`succeeded: model ${done.output?.model_name ?? ''} (version id ${done.model_version_id ?? '-'})`);
