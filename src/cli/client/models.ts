@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { Api, ClientError, errorFrom, seg, usage, type Obj } from './http.js';
+import { Api, ClientError, errorFrom, moreNote, seg, usage, type Obj } from './http.js';
 import { emit, formatBytes, printFields, printTable, type GlobalOpts } from './output.js';
 
 /** Instances from --input (JSON: one instance or a list) or --file (a JSON list, or JSON Lines). */
@@ -28,7 +28,7 @@ export async function readInstances(o: { input?: string; file?: string }): Promi
 }
 
 /** Downloads a signed URL to `dest`, checking size and sha256; a partial file never takes the name. */
-async function download(url: string, dest: string, expect: { bytes: number; sha256: string }): Promise<void> {
+export async function download(url: string, dest: string, expect: { bytes: number; sha256: string }): Promise<void> {
   const res = await fetch(url);
   if (!res.ok || !res.body) throw await errorFrom(res);
   const h = createHash('sha256');
@@ -41,7 +41,16 @@ async function download(url: string, dest: string, expect: { bytes: number; sha2
       cb(null, chunk);
     },
   });
-  await pipeline(Readable.fromWeb(res.body as never), tap, createWriteStream(tmp));
+  try {
+    await pipeline(Readable.fromWeb(res.body as never), tap, createWriteStream(tmp));
+  } catch (err) {
+    // A cut transfer leaves nothing behind, and says what happened.
+    await rm(tmp, { force: true });
+    throw new ClientError(
+      'DOWNLOAD_INTERRUPTED',
+      `${path.basename(dest)}: the download stopped after ${n} of ${expect.bytes} bytes (${(err as Error).message})`,
+    );
+  }
   const sha = h.digest('hex');
   if (n !== expect.bytes || sha !== expect.sha256) {
     await rm(tmp, { force: true });
@@ -80,8 +89,9 @@ export function register(program: Command, g: () => GlobalOpts): void {
     .command('list')
     .description('your models')
     .action(async () => {
-      const r = await (await Api.fromEnv()).get<{ data: Obj[] }>('/v1/models?limit=100');
+      const r = await (await Api.fromEnv()).get<{ data: Obj[]; has_more?: boolean }>('/v1/models?limit=100');
       emit(g(), r, () => printTable(r.data, ['name', 'trainer', 'version_count', 'visibility', 'updated_at']));
+      moreNote(r, 'models');
     });
   models
     .command('versions')

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Union
 
+import httpx
+
 from .errors import TrainyardError
 
 if TYPE_CHECKING:
@@ -71,15 +73,27 @@ class Models:
         partial = target.with_name(target.name + ".part")
         h = hashlib.sha256()
         size = 0
-        with self._c._plain.stream("GET", self._c.absolute(str(info["url"]))) as res:
-            if res.status_code >= 400:
-                res.read()
-                raise TrainyardError.from_response(res)
-            with partial.open("wb") as f:
-                for chunk in res.iter_bytes():
-                    h.update(chunk)
-                    size += len(chunk)
-                    f.write(chunk)
+        try:
+            with self._c._plain.stream("GET", self._c.absolute(str(info["url"]))) as res:
+                if res.status_code >= 400:
+                    res.read()
+                    raise TrainyardError.from_response(res)
+                with partial.open("wb") as f:
+                    for chunk in res.iter_bytes():
+                        h.update(chunk)
+                        size += len(chunk)
+                        f.write(chunk)
+        except httpx.HTTPError as err:
+            # A cut transfer leaves nothing behind, and is the SDK's error like any other.
+            partial.unlink(missing_ok=True)
+            raise TrainyardError(
+                0,
+                "DOWNLOAD_INTERRUPTED",
+                f"{model} {version} {artifact}: the download stopped after {size} of {info['bytes']} bytes ({err})",
+            ) from err
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         if size != info["bytes"] or h.hexdigest() != info["sha256"]:
             partial.unlink()
             raise TrainyardError(
