@@ -1,6 +1,6 @@
 // `datasets create|list|show|samples` and `trainers list|show`.
 import type { Command } from 'commander';
-import { Api, ClientError, seg, usage, type Obj } from './http.js';
+import { Api, ClientError, findPaged, moreNote, seg, usage, type Obj } from './http.js';
 import { emit, printFields, printTable, type GlobalOpts } from './output.js';
 import { fileIdFor } from './upload.js';
 
@@ -65,8 +65,7 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 /** A dataset id for `ref`: an id (ds_…) as it is, else the newest of the caller's datasets with that name. */
 export async function datasetIdFor(api: Api, ref: string): Promise<string> {
   if (ref.startsWith('ds_')) return ref;
-  const { data } = await api.get<{ data: Obj[] }>('/v1/datasets?limit=100');
-  const d = data.find((x) => x.name === ref);
+  const d = await findPaged(api, '/v1/datasets', (x) => x.name === ref);
   if (!d) throw new ClientError('DATASET_NOT_FOUND', `no dataset named "${ref}" (trainyard datasets list)`);
   return String(d.id);
 }
@@ -86,8 +85,9 @@ export function register(program: Command, g: () => GlobalOpts): void {
   ds.command('list')
     .description('your datasets, newest first')
     .action(async () => {
-      const r = await (await Api.fromEnv()).get<{ data: Obj[] }>('/v1/datasets?limit=100');
+      const r = await (await Api.fromEnv()).get<{ data: Obj[]; next_cursor?: string | null }>('/v1/datasets?limit=100');
       emit(g(), r, () => printTable(r.data, ['id', 'name', 'kind', 'status', 'created_at']));
+      moreNote(r, 'datasets');
     });
   ds.command('show')
     .argument('<id>')

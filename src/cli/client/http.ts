@@ -136,6 +136,28 @@ export class Api {
   post = <T = Obj>(p: string, json?: unknown) => this.call<T>('POST', p, json === undefined ? {} : { json });
 }
 
+/**
+ * The first item of a cursor-paged list (`path`, newest first) that `pred` accepts, reading
+ * page after page: a name or checksum looked up among the newest 100 only missed older ones.
+ */
+export async function findPaged<T extends Obj>(api: Api, path: string, pred: (x: T) => boolean): Promise<T | null> {
+  let cursor: string | null = null;
+  do {
+    const page: { data: T[]; next_cursor?: string | null } = await api.get(
+      `${path}${path.includes('?') ? '&' : '?'}limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+    const hit = page.data.find(pred);
+    if (hit) return hit;
+    cursor = page.next_cursor ?? null;
+  } while (cursor);
+  return null;
+}
+
+/** Tells a reader of a list that only its first page was shown (on stderr: stdout stays the table or the JSON). */
+export function moreNote(page: { next_cursor?: string | null; has_more?: boolean }, what: string): void {
+  if (page.next_cursor || page.has_more) console.error(`(the newest 100 ${what}; there are more)`);
+}
+
 /** The API's `{error: {code, message}}`, or the status line when the answer is something else. */
 export async function errorFrom(res: Response): Promise<ClientError> {
   const text = await res.text().catch(() => '');

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { datasetIdFor, parseKeyValues } from './catalog.js';
 import { followJob } from './events.js';
-import { Api, ClientError, EXIT, outcomeCode, seg, usage, type Obj } from './http.js';
+import { Api, ClientError, EXIT, moreNote, outcomeCode, seg, usage, type Obj } from './http.js';
 import { emit, printFields, printTable, type GlobalOpts } from './output.js';
 import { confirm, isInteractive } from './prompt.js';
 import { watchJob } from './watch.js';
@@ -74,7 +74,8 @@ async function train(o: TrainOpts, g: GlobalOpts): Promise<void> {
 
 async function logs(id: string, o: { follow?: boolean; tail: string }, g: GlobalOpts): Promise<void> {
   const api = await Api.fromEnv();
-  const show = (l: Obj) => (g.json ? console.log(JSON.stringify(l)) : console.log(`${l.created_at ?? ''} ${l.level ?? 'info'} ${l.message ?? ''}`.trim()));
+  const show = (l: Obj) =>
+    g.json ? console.log(JSON.stringify(l)) : console.log(`${l.at ?? l.created_at ?? ''} ${l.level ?? 'info'} ${l.message ?? ''}`.trim());
   if (!o.follow) {
     const r = await api.get<{ data: Obj[] }>(`/v1/jobs/${seg(id)}/logs?tail=${Number(o.tail) || 200}`);
     if (g.json) console.log(JSON.stringify(r, null, 2));
@@ -109,9 +110,12 @@ export function register(program: Command, g: () => GlobalOpts): void {
     .option('--status <status>', 'queued, running, succeeded, failed, cancelled')
     .description('your jobs, newest first')
     .action(async (o: { status?: string }) => {
-      const r = await (await Api.fromEnv()).get<{ data: Obj[] }>(`/v1/jobs?limit=100${o.status ? `&status=${seg(o.status)}` : ''}`);
+      const r = await (
+        await Api.fromEnv()
+      ).get<{ data: Obj[]; next_cursor?: string | null }>(`/v1/jobs?limit=100${o.status ? `&status=${seg(o.status)}` : ''}`);
       const rows = r.data.map((j) => ({ ...j, model: j.output?.model_name, progress: `${Math.round((j.progress?.fraction ?? 0) * 100)}%` }));
       emit(g(), r, () => printTable(rows, ['id', 'trainer', 'status', 'progress', 'model', 'cost', 'created_at']));
+      moreNote(r, 'jobs');
     });
   jobs
     .command('show')

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { Api, ClientError, configDir, readJsonFile, seg, writePrivateJson } from './http.js';
+import { Api, ClientError, configDir, findPaged, readJsonFile, seg, writePrivateJson } from './http.js';
 import { emit, formatBytes, printTable, type GlobalOpts } from './output.js';
 
 /** One pending upload, as remembered between runs. */
@@ -131,8 +131,7 @@ export async function fileIdFor(api: Api, ref: string, quiet: boolean): Promise<
   const local = await stat(ref).catch(() => null);
   if (!local?.isFile()) return ref;
   const sha = await sha256Of(ref);
-  const mine = await api.get<{ data: Array<{ id: string; sha256: string }> }>('/v1/files?limit=100');
-  const same = mine.data.find((f) => f.sha256 === sha);
+  const same = await findPaged<{ id: string; sha256: string }>(api, '/v1/files', (f) => f.sha256 === sha);
   if (same) return same.id;
   const r = await uploadOne(
     api,
