@@ -261,6 +261,43 @@ describe('the TypeScript SDK', () => {
     }
   });
 
+  it('the event iterator rides out an outage longer than one request’s retries', async () => {
+    const proxy = await tcpProxy(new URL(t.url));
+    try {
+      // After the cut, the next 8 requests find nothing listening (what fetch says when the server
+      // is down): two rounds of the request's own 3 retries, each ending in a connection error.
+      let down = 0;
+      let refused = 0;
+      const viaProxy = new Trainyard({
+        url: proxy.url,
+        apiKey,
+        retryBaseMs: 10,
+        fetch: (input, init) => (down > 0 ? (down--, refused++, Promise.reject(new TypeError('fetch failed'))) : fetch(input, init)),
+      });
+      const [dataset] = await ty.datasets.list({ status: 'ready' }).all();
+      const job = await ty.jobs.create({
+        trainer: 'echo',
+        dataset_id: dataset!.id!,
+        hyperparameters: { steps: 20, sleep_ms: 50 },
+        output: { model_name: 'echo' },
+      });
+      const seen: JobEvent[] = [];
+      for await (const e of viaProxy.jobs.events(job.id!)) {
+        seen.push(e);
+        if (refused === 0 && down === 0 && e.type === 'progress') {
+          down = 8;
+          proxy.cut();
+        }
+      }
+      expect(refused).toBe(8);
+      expect(seen.at(-1)).toMatchObject({ type: 'status', data: { status: 'succeeded' } });
+      const full = await ty.http.get<{ data: JobEvent[] }>(`/v1/jobs/${job.id}/events`, { limit: 1000 });
+      expect(seen.map((e) => e.seq)).toEqual(full.data.map((e) => e.seq));
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a 429 from the upload rate limit is retried after Retry-After, and succeeds', async () => {
     const bobby = await client(t.url).user('bobby');
     const seen: Array<{ status: number; retryAfter: string | null; sentAt: number; answeredAt: number }> = [];

@@ -1,4 +1,4 @@
-import { TrainyardError } from './errors.js';
+import { TrainyardConnectionError, TrainyardError } from './errors.js';
 import { seg, sleep, type Http } from './http.js';
 import { cursorList, type Paginated } from './pages.js';
 import { parseSse } from './sse.js';
@@ -69,16 +69,23 @@ export class Jobs {
     let last = o.lastEventId;
     let failures = 0;
     for (;;) {
-      const res = await this.http.request('GET', `/v1/jobs/${seg(id)}/events`, {
-        headers: { accept: 'text/event-stream', ...(last !== undefined ? { 'last-event-id': String(last) } : {}) },
-        signal: o.signal,
-      });
+      let res: Response | null = null;
+      try {
+        res = await this.http.request('GET', `/v1/jobs/${seg(id)}/events`, {
+          headers: { accept: 'text/event-stream', ...(last !== undefined ? { 'last-event-id': String(last) } : {}) },
+          signal: o.signal,
+        });
+      } catch (err) {
+        // Unreachable, or a proxy's or a restarting server's 5xx after the request's own retries:
+        // counted below like a dropped stream, so an outage of a few seconds is ridden out.
+        if (o.signal?.aborted || !(err instanceof TrainyardConnectionError || (err instanceof TrainyardError && err.status >= 500))) throw err;
+      }
       // 204: the job has ended and nothing follows `last`.
-      if (res.status === 204 || !res.body) return;
+      if (res && (res.status === 204 || !res.body)) return;
       let progressed = false;
       let more = false;
       try {
-        for await (const msg of parseSse(res.body)) {
+        for await (const msg of res ? parseSse(res.body!) : []) {
           if (msg.event === 'more') {
             more = true;
             continue;

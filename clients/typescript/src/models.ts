@@ -19,7 +19,7 @@ export class Models {
     return this.http.get<Model>(`/v1/models/${seg(name)}`);
   }
 
-  /** Every version, oldest first, with its metrics and artifacts. */
+  /** Every version, newest first (the highest number), with its metrics and artifacts. */
   async versions(name: string): Promise<ModelVersion[]> {
     return (await this.http.get<{ data?: ModelVersion[] }>(`/v1/models/${seg(name)}/versions`)).data ?? [];
   }
