@@ -8,6 +8,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { datasetIdFor } from '../../src/cli/client/catalog.js';
+import { Api, findPaged } from '../../src/cli/client/http.js';
 import { encodeCursor } from '../../src/ids.js';
 import { client, startTestApp, type ApiResponse, type TestApp } from '../helpers/app.js';
 import { csvDataset, testTrainers } from '../helpers/jobs.js';
@@ -66,5 +68,17 @@ describe('keyset pages', () => {
     expect(r.status).toBe(200);
     expect(r.body.data.length).toBeGreaterThan(0);
     expect((await api.get('/v1/jobs?limit=1&cursor=eyJ0IjoiMjAyNiJ9', u.token)).body.error.code).toBe('INVALID_CURSOR');
+  });
+});
+
+describe('the CLI’s lookups by name', () => {
+  it('read through every page: the oldest of three datasets is found one page at a time', async () => {
+    const names = ['paged-a', 'paged-b', 'paged-c'];
+    const ids: string[] = [];
+    for (const n of names) ids.push(await csvDataset(api, u.token, n));
+    const cli = new Api(t.url, u.token);
+    expect((await findPaged<{ id: string; name: string }>(cli, '/v1/datasets', (d) => d.name === 'paged-a', 1))?.id).toBe(ids[0]);
+    expect(await findPaged(cli, '/v1/datasets', (d) => d.name === 'no-such', 1)).toBeNull();
+    expect(await datasetIdFor(cli, 'paged-b')).toBe(ids[1]);
   });
 });

@@ -140,11 +140,11 @@ export class Api {
  * The first item of a cursor-paged list (`path`, newest first) that `pred` accepts, reading
  * page after page: a name or checksum looked up among the newest 100 only missed older ones.
  */
-export async function findPaged<T extends Obj>(api: Api, path: string, pred: (x: T) => boolean): Promise<T | null> {
+export async function findPaged<T extends Obj>(api: Api, path: string, pred: (x: T) => boolean, pageSize = 200): Promise<T | null> {
   let cursor: string | null = null;
   do {
     const page: { data: T[]; next_cursor?: string | null } = await api.get(
-      `${path}${path.includes('?') ? '&' : '?'}limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      `${path}${path.includes('?') ? '&' : '?'}limit=${pageSize}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
     );
     const hit = page.data.find(pred);
     if (hit) return hit;
