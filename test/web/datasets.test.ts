@@ -328,3 +328,65 @@ describe('the new-job form', () => {
     expectCleanConsole(w, [/Failed to load resource: the server responded with a status of 402/]);
   });
 });
+
+describe('the datasets pages under load and failure', () => {
+  /** A new account with a ready EEG sample: its id. */
+  async function eegOf(token: string): Promise<string> {
+    const api = client(app.url);
+    const ds = await api.post('/v1/datasets/samples', { kind: 'eeg', size: 200 }, token);
+    expect(ds.status).toBe(201);
+    return (await waitForReadyDataset(api, token, ds.body.id, 30_000)).id;
+  }
+  const setStatus = (id: string, status: string) => app.testDb.db.query('update datasets set status = $2 where id = $1', [id, status]);
+
+  it('a file name that cannot be looked up is asked once per change of the dataset, not in a loop', async () => {
+    const acct2 = await newAccount(app.url, 'dsfail');
+    const id = await eegOf(acct2.token);
+    const fileIds = (await client(app.url).get(`/v1/datasets/${id}`, acct2.token)).body.file_ids as string[];
+    expect(fileIds.length).toBeGreaterThan(0);
+    // Shown as validating, the page looks at the dataset again every second: those looks are the clock here.
+    await setStatus(id, 'processing');
+    const w = await open(app.url, acct2.token);
+    let fileLooks = 0;
+    let datasetLooks = 0;
+    // Every file lookup fails, as a network blip would make it.
+    await w.page.route('**/v1/files/*', (r) => (fileLooks++, r.abort('failed')));
+    w.page.on('request', (r) => void (r.url().endsWith(`/v1/datasets/${id}`) && datasetLooks++));
+    await w.page.goto(`/datasets/${id}`);
+    await expect.poll(() => datasetLooks, { timeout: 15_000 }).toBeGreaterThanOrEqual(4);
+    // At most one lookup per file per look at the dataset (it used to be some 40 a second).
+    expect(fileLooks).toBeGreaterThan(0);
+    expect(fileLooks).toBeLessThanOrEqual(fileIds.length * (datasetLooks + 1));
+    await setStatus(id, 'ready');
+    await w.context.close();
+  });
+
+  it('"Show more datasets" rows stay while a validating dataset refreshes the first page', async () => {
+    const acct3 = await newAccount(app.url, 'dsmany');
+    const id = await eegOf(acct3.token);
+    // 60 older datasets: copies of the sample made in the database, a second apart.
+    await app.testDb.db.query(
+      `insert into datasets
+         select (jsonb_populate_record(null::datasets, to_jsonb(d) || jsonb_build_object(
+           'id', d.id || 'c' || g, 'name', d.name || '-' || g, 'created_at', d.created_at - make_interval(secs => g)))).*
+         from datasets d, generate_series(1, 60) g where d.id = $1`,
+      [id],
+    );
+    await setStatus(id, 'processing');
+    const w = await open(app.url, acct3.token);
+    let refreshes = 0;
+    w.page.on('request', (r) => void (/\/v1\/datasets\?limit=50$/.test(r.url()) && refreshes++));
+    const rows = w.page.locator('table.datasets-table tbody tr');
+    await w.page.goto('/datasets');
+    await expect.poll(() => rows.count()).toBe(50);
+    await w.page.getByRole('button', { name: 'Show more datasets' }).click();
+    await expect.poll(() => rows.count()).toBe(61);
+    const seen = refreshes;
+    // Two refreshes later (every 2 s while one on the first page validates): all 61 still listed.
+    await expect.poll(() => refreshes, { timeout: 15_000 }).toBeGreaterThanOrEqual(seen + 2);
+    expect(await rows.count()).toBe(61);
+    expect(await w.page.getByRole('button', { name: 'Show more datasets' }).count()).toBe(0);
+    await setStatus(id, 'ready');
+    await w.context.close();
+  });
+});

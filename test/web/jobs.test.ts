@@ -228,6 +228,52 @@ describe('a job, live', () => {
   });
 });
 
+describe('a long jobs list', () => {
+  it('keeps every row "Load more" added while an active job refreshes the list (it fell back to 100)', async () => {
+    const many = await newAccount(app.url, 'many');
+    const d = await api.post('/v1/datasets/samples', { kind: 'eeg', size: 600, seed: 6 }, many.token);
+    const ds = (await waitForReadyDataset(api, many.token, d.body.id)).id;
+    const live = await api.post(
+      '/v1/jobs',
+      { trainer: 'sequence-classifier', dataset_id: ds, hyperparameters: { ...HYPER, epochs: 300 }, output: { model_name: 'many-live' } },
+      many.token,
+    );
+    expect(live.status).toBe(202);
+    // A real job that runs while the page is open, and 130 finished ones before it: copies of it
+    // made in the database (a history the API would take minutes to build), a second apart.
+    await app.testDb.db.query(
+      `insert into jobs
+         select (jsonb_populate_record(null::jobs, to_jsonb(j) || jsonb_build_object(
+           'id', 'job_many' || lpad(g::text, 4, '0'), 'owner_id', $2::text, 'status', 'cancelled', 'idempotency_key', null,
+           'dataset_id', null, 'created_at', j.created_at - make_interval(secs => g)))).*
+         from jobs j, generate_series(1, 130) g where j.id = $1`,
+      [live.body.id, many.id],
+    );
+    const w = await openPage(browser, { baseURL: app.url, token: many.token });
+    try {
+      const rows = w.page.locator('table.jobs-table tbody tr');
+      let refreshes = 0;
+      w.page.on('request', (r) => void (/\/v1\/jobs\?/.test(r.url()) && !r.url().includes('cursor=') && refreshes++));
+      await w.page.goto('/jobs');
+      await expect.poll(() => rows.count()).toBe(25);
+      for (const n of [50, 75, 100, 125]) {
+        await w.page.getByRole('button', { name: 'Load more' }).click();
+        await expect.poll(() => rows.count()).toBe(n);
+      }
+      // Two refreshes (every 3 s while a job is active) later: all 125 rows, and "Load more" goes on after them.
+      const seen = refreshes;
+      await expect.poll(() => refreshes, { timeout: 15_000 }).toBeGreaterThanOrEqual(seen + 2);
+      expect(await rows.count()).toBe(125);
+      await w.page.getByRole('button', { name: 'Load more' }).click();
+      await expect.poll(() => rows.count()).toBe(131);
+      expectCleanConsole(w);
+    } finally {
+      await w.context.close();
+      await api.post(`/v1/jobs/${live.body.id}/cancel`, {}, many.token);
+    }
+  });
+});
+
 describe('a sweep', () => {
   it('compares its grid points: mean ± std over the repeats, the best marked, a spread chart', async () => {
     const r = await api.post(

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { ApiError, api, must } from '../api/client';
 import type { FileInfo } from '../api/types';
@@ -33,22 +33,32 @@ export default function DatasetDetail({ id }: { id: string }) {
     return ids;
   }, [d]);
   const [files, setFiles] = useState(new Map<string, FileInfo>());
+  // Each file is asked for once; a failed lookup (a deleted file, a blip) is asked again only when
+  // the dataset itself changes. Asking again whenever `files` changed looped without end: a
+  // lookup that failed changed it too, and the page sent some 40 requests a second.
+  const asked = useRef(new Set<string>());
+  const mounted = useRef(true);
   useEffect(() => {
-    const missing = wanted.filter((f) => !files.has(f));
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+    };
+  }, []);
+  useEffect(() => {
+    const missing = wanted.filter((f) => !asked.current.has(f));
     if (missing.length === 0) return;
-    let live = true;
+    for (const f of missing) asked.current.add(f);
     void Promise.all(missing.map((fid) => must(api.GET('/v1/files/{id}', { params: { path: { id: fid } } })).catch(() => null))).then((got) => {
-      if (!live) return;
+      const found = got.filter((f): f is FileInfo => !!f?.id);
+      for (const [i, f] of got.entries()) if (!f?.id) asked.current.delete(missing[i]!);
+      if (!mounted.current || found.length === 0) return;
       setFiles((m) => {
         const next = new Map(m);
-        for (const f of got) if (f?.id) next.set(f.id, f);
+        for (const f of found) next.set(f.id!, f);
         return next;
       });
     });
-    return () => {
-      live = false;
-    };
-  }, [wanted, files]);
+  }, [wanted]);
 
   const [confirm, setConfirm] = useState(false);
   const [deleting, setDeleting] = useState(false);

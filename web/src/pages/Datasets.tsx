@@ -61,27 +61,26 @@ function Samples() {
 
 export default function Datasets() {
   const [extra, setExtra] = useState<Dataset[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
+  // Undefined until "Show more" is used: the first page's own next_cursor until then. The first
+  // page's refresh (below) must not touch what "Show more" added, nor where it goes on from.
+  const [cursor, setCursor] = useState<string | null | undefined>(undefined);
   const [moreError, setMoreError] = useState<unknown>();
-  const list = useAsync(async () => {
-    const p = await must(api.GET('/v1/datasets', { params: { query: { limit: PAGE } } }));
-    setExtra([]);
-    setCursor(p.next_cursor ?? null);
-    return p.data ?? [];
-  }, []);
-  const rows = [...(list.data ?? []), ...extra.filter((e) => !(list.data ?? []).some((d) => d.id === e.id))];
+  const list = useAsync(() => must(api.GET('/v1/datasets', { params: { query: { limit: PAGE } } })), []);
+  const first = list.data?.data ?? [];
+  const next = cursor === undefined ? (list.data?.next_cursor ?? null) : cursor;
+  const rows = [...first, ...extra.filter((e) => !first.some((d) => d.id === e.id))];
   // Keep the first page fresh while something on it is still being validated.
   useInterval(
     list.reload,
     2000,
-    (list.data ?? []).some((d) => d.status === 'processing'),
+    first.some((d) => d.status === 'processing'),
   );
 
   const more = async () => {
-    if (!cursor) return;
+    if (!next) return;
     setMoreError(undefined);
     try {
-      const p = await must(api.GET('/v1/datasets', { params: { query: { limit: PAGE, cursor } } }));
+      const p = await must(api.GET('/v1/datasets', { params: { query: { limit: PAGE, cursor: next } } }));
       setExtra((x) => [...x, ...(p.data ?? [])]);
       setCursor(p.next_cursor ?? null);
     } catch (err) {
@@ -150,7 +149,7 @@ export default function Datasets() {
           </div>
         )}
         {list.error && list.data !== undefined ? <ErrorNote error={list.error} title="Could not refresh the list" /> : null}
-        {cursor && (
+        {next && (
           <p>
             <button type="button" onClick={() => void more()}>
               Show more datasets

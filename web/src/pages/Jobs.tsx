@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
 import { api, must } from '../api/client';
-import type { Job, JobStatus } from '../api/types';
+import type { Job, JobStatus, Ok } from '../api/types';
 import { isActive, modelName } from '../components/jobs/job';
 import { Page } from '../components/Page';
 import { Badge, ErrorNote, Loading } from '../components/ui';
@@ -10,6 +10,7 @@ import { useAsync, useInterval } from '../lib/use-async';
 import '../styles/jobs.css';
 
 const PAGE = 25;
+type JobPage = Ok<'/v1/jobs', 'get'>;
 const STATUSES = ['queued', 'running', 'cancel_requested', 'succeeded', 'failed', 'cancelled'] as const satisfies readonly NonNullable<JobStatus>[];
 type Status = (typeof STATUSES)[number];
 const isStatus = (s: string | null): s is Status => !!s && (STATUSES as readonly string[]).includes(s);
@@ -30,15 +31,25 @@ export default function Jobs() {
   const [more, setMore] = useState(false);
   const gen = useRef(0);
 
-  /** The first `count` jobs again (a refresh keeps what "Load more" added, up to the API's page limit). */
+  /**
+   * The first `count` jobs again: a refresh keeps what "Load more" added, page after page (the
+   * API gives at most 100 a page), and the cursor goes on after the last of them.
+   */
   const load = useCallback(
     async (count: number) => {
       const mine = ++gen.current;
       try {
-        const page = await must(api.GET('/v1/jobs', { params: { query: { limit: Math.min(100, Math.max(PAGE, count)), status, trainer } } }));
-        if (gen.current !== mine) return;
-        setJobs(page.data ?? []);
-        setCursor(page.next_cursor ?? null);
+        const rows: Job[] = [];
+        let next: string | null = null;
+        do {
+          const limit = Math.min(100, Math.max(PAGE, count - rows.length));
+          const page: JobPage = await must(api.GET('/v1/jobs', { params: { query: { limit, status, trainer, ...(next ? { cursor: next } : {}) } } }));
+          if (gen.current !== mine) return;
+          rows.push(...(page.data ?? []).filter((j) => !rows.some((x) => x.id === j.id)));
+          next = page.next_cursor ?? null;
+        } while (next && rows.length < count);
+        setJobs(rows);
+        setCursor(next);
         setError(undefined);
       } catch (e) {
         if (gen.current === mine) setError(e);

@@ -1,5 +1,5 @@
 import { useEffect, useId, useState, type FormEvent } from 'react';
-import { api, must } from '../../api/client';
+import { ApiError, api, must } from '../../api/client';
 import type { Ok } from '../../api/types';
 import { ErrorNote, ProgressBar } from '../ui';
 
@@ -18,21 +18,35 @@ export function GeneratePanel({ model, triggerWord }: { model: string; triggerWo
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
 
-  // Follow the generation until it ends (a plain poll: a generation takes seconds).
+  // Follow the generation until it ends (a plain poll: a generation takes seconds). A failed
+  // look is shown and tried again, more slowly each time; one that is gone (404) is not.
+  const [misses, setMisses] = useState(0);
   useEffect(() => {
     if (!gen?.id || DONE.includes(gen.status ?? '')) return;
     let on = true;
-    const t = setTimeout(() => {
-      must(api.GET('/v1/generations/{id}', { params: { path: { id: gen.id! } } })).then(
-        (g) => on && setGen(g),
-        (e: unknown) => on && setError(e),
-      );
-    }, POLL_MS);
+    const t = setTimeout(
+      () => {
+        must(api.GET('/v1/generations/{id}', { params: { path: { id: gen.id! } } })).then(
+          (g) => {
+            if (!on) return;
+            setGen(g);
+            setError(undefined);
+            setMisses(0);
+          },
+          (e: unknown) => {
+            if (!on) return;
+            setError(e);
+            if (!(e instanceof ApiError && [401, 403, 404].includes(e.status))) setMisses((m) => m + 1);
+          },
+        );
+      },
+      POLL_MS * Math.min(2 ** misses, 16),
+    );
     return () => {
       on = false;
       clearTimeout(t);
     };
-  }, [gen]);
+  }, [gen, misses]);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
