@@ -15,6 +15,8 @@ export interface RateLimit {
 export interface Config {
   port: number;
   host: string;
+  /** Take the client's address from X-Forwarded-For (behind a reverse proxy). */
+  trustProxy: boolean;
   dataDir: string;
   databaseUrl: string | null;
   /** LISTEN's own connection when DATABASE_URL is a transaction-mode pooler (PgBouncer); null: DATABASE_URL. */
@@ -307,6 +309,7 @@ export function loadConfig(processEnv: Env = process.env): Config {
   return {
     port: int(env, 'PORT', 8080, 0, 65535),
     host: env.HOST || '127.0.0.1',
+    trustProxy: bool(env, 'TRUST_PROXY', false),
     dataDir,
     databaseUrl,
     databaseListenUrl,

@@ -38,6 +38,7 @@ import webhookRoutes from './routes/v1/webhooks.js';
 import { documentStandardErrors, errorSchema } from './schemas.js';
 import { decorateLazySchemas, LazySchemas, lazySerializerFactory } from './lazy-schemas.js';
 import './types.js';
+import { clientAddress } from '../net/client-address.js';
 
 // ajv-formats is CommonJS: under NodeNext its default export sits one level down.
 const addFormats = (formatsModule as unknown as { default: typeof formatsModule.default }).default;
@@ -74,7 +75,7 @@ async function baseApp(s: Services, logger: Logger, facades: readonly Facade[], 
     bodyLimit: JSON_BODY_LIMIT,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    trustProxy: process.env.TRUST_PROXY === 'true',
+    trustProxy: s.config.trustProxy,
     return503OnClosing: true,
     // Longer than any path param's own maxLength, even percent-encoded (owner%2Fname), so the
     // route's schema decides (400) and a longer segment answers 414 in our error envelope.
@@ -140,7 +141,7 @@ async function baseApp(s: Services, logger: Logger, facades: readonly Facade[], 
     timeWindow: limit.windowMs,
     // A launcher is limited per attempt: many of them share a cluster's egress address.
     keyGenerator: (req) =>
-      req.principal ? `user:${req.principal.userId}` : req.attempt ? `attempt:${req.attempt.jobId}:${req.attempt.attempt}` : `ip:${req.ip}`,
+      req.principal ? `user:${req.principal.userId}` : req.attempt ? `attempt:${req.attempt.jobId}:${req.attempt.attempt}` : `ip:${clientAddress(req.ip)}`,
     errorResponseBuilder: (_req, ctx) =>
       new TooManyRequestsError('RATE_LIMITED', `rate limit of ${ctx.max} requests per ${ctx.after} exceeded`, Math.ceil(ctx.ttl / 1000)),
   });

@@ -81,3 +81,25 @@ describe('API keys', () => {
     expect((await api.get('/v1/me', parent.body.secret)).status).toBe(200);
   });
 });
+
+describe('client addresses behind a proxy', () => {
+  let p: TestApp;
+  beforeAll(async () => {
+    // TRUST_PROXY as any boolean setting is written (it was read only as the exact string "true").
+    p = await startTestApp({ env: { TRUST_PROXY: '1', RATE_LIMIT_AUTH: '3/1m' } });
+  });
+  afterAll(() => p?.close());
+
+  it('counts an IPv6 client by its /64: rotating addresses within it shares one budget', async () => {
+    const from = (ip: string) =>
+      client(p.url)
+        .call('POST', '/v1/auth/login', { json: { username: 'nobody-v6', password: 'wrong password here' }, headers: { 'x-forwarded-for': ip } })
+        .then((r) => r.status);
+    const rotated = [];
+    for (const host of ['a', 'b', 'c', 'd']) rotated.push(await from(`2001:db8:1:2::${host}`));
+    expect(rotated).toEqual([401, 401, 401, 429]);
+    // Another /64, and an IPv4 client, have budgets of their own.
+    expect(await from('2001:db8:1:3::a')).toBe(401);
+    expect(await from('198.51.100.7')).toBe(401);
+  });
+});

@@ -8,6 +8,7 @@ import { closeIfBodyUnread } from '../../app/routes/close-connection.js';
 import { caller } from '../../app/types.js';
 import { NeurolabService } from './service.js';
 import { routeLimit, type NeurolabSettings } from './settings.js';
+import { clientAddress } from '../../net/client-address.js';
 import {
   CompareBody,
   CompareResults,
@@ -97,7 +98,7 @@ export function neurolabRoutes(app: FastifyInstance, s: Services, settings: Neur
   // The training limit is counted by the service (one limit for the three training routes).
   const svc = new NeurolabService(s, settings.rateTrain);
   const auth = s.config.rateLimits.auth;
-  const authLimit = auth.max > 0 ? { max: auth.max, timeWindow: auth.windowMs, keyGenerator: (r: { ip: string }) => `auth:${r.ip}` } : false;
+  const authLimit = auth.max > 0 ? { max: auth.max, timeWindow: auth.windowMs, keyGenerator: (r: { ip: string }) => `auth:${clientAddress(r.ip)}` } : false;
 
   app.post<{ Body: { username: string; password: string } }>('/api/auth/login', {
     config: { auth: 'public', rateLimit: authLimit },

@@ -31,6 +31,7 @@ import {
   type StartInput,
 } from './schemas.js';
 import { QloraTrainings } from './trainings.js';
+import { clientAddress } from '../../net/client-address.js';
 
 const security = [{ bearer: [] }];
 const AUTH = 'Authorization: Bearer <access_token from /v1/auth/login>.';
@@ -40,7 +41,7 @@ export function qloraRoutes(app: FastifyInstance, s: Services): void {
   const datasets = new QloraDatasets(s);
   const trainings = new QloraTrainings(s);
   const auth = s.config.rateLimits.auth;
-  const authLimit = auth.max > 0 ? { max: auth.max, timeWindow: auth.windowMs, keyGenerator: (r: { ip: string }) => `auth:${r.ip}` } : false;
+  const authLimit = auth.max > 0 ? { max: auth.max, timeWindow: auth.windowMs, keyGenerator: (r: { ip: string }) => `auth:${clientAddress(r.ip)}` } : false;
 
   app.post<{ Body: { username: string; password: string } }>('/v1/auth/login', {
     config: { auth: 'public', rateLimit: authLimit },

@@ -17,6 +17,7 @@ import * as cred from './credentials.js';
 import { PrincipalCache } from './principal-cache.js';
 import * as q from './queries.js';
 import type { ROLES, SignupInput } from './schema.js';
+import { clientAddress } from '../../net/client-address.js';
 
 export type Role = (typeof ROLES)[number];
 export interface Principal {
@@ -140,7 +141,7 @@ export class AccountsService {
    * answers 429 without even checking the password.
    */
   async login(login: string, password: string, clientIp: string): Promise<{ access_token: string; token_type: 'bearer'; expires_in: number }> {
-    const ipKey = `ip:${clientIp}`;
+    const ipKey = `ip:${clientAddress(clientIp)}`;
     await this.refuseIfLocked(ipKey);
     const user = await q.userByLogin(this.deps.db, login.trim());
     const accountKey = user ? `account:${user.id}` : `user:${login.trim().toLowerCase()}`;

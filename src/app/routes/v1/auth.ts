@@ -14,13 +14,14 @@ import {
 import type { Services } from '../../../services.js';
 import { errorResponses, idParams, noContent } from '../../schemas.js';
 import { caller } from '../../types.js';
+import { clientAddress } from '../../../net/client-address.js';
 
 export type AuthDeps = Pick<Services, 'accounts' | 'config'>;
 
 export default function authRoutes(app: FastifyInstance, s: AuthDeps) {
   const authLimit =
     s.config.rateLimits.auth.max > 0
-      ? { max: s.config.rateLimits.auth.max, timeWindow: s.config.rateLimits.auth.windowMs, keyGenerator: (r: { ip: string }) => `auth:${r.ip}` }
+      ? { max: s.config.rateLimits.auth.max, timeWindow: s.config.rateLimits.auth.windowMs, keyGenerator: (r: { ip: string }) => `auth:${clientAddress(r.ip)}` }
       : false;
 
   app.post<{ Body: SignupInput }>('/v1/auth/signup', {
